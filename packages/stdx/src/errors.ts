@@ -1,0 +1,64 @@
+/**
+ * Operational errors with stable codes. A code is part of the public API:
+ * never rename one, only add. Each code is documented in docs/errors.md.
+ */
+export const ErrorCode = {
+  InvalidArgument: 'BASALT_INVALID_ARGUMENT',
+  NotLeader: 'BASALT_NOT_LEADER',
+  Unavailable: 'BASALT_UNAVAILABLE',
+  Timeout: 'BASALT_TIMEOUT',
+  VolumeNotFound: 'BASALT_VOLUME_NOT_FOUND',
+  VolumeExists: 'BASALT_VOLUME_EXISTS',
+  VolumeBusy: 'BASALT_VOLUME_BUSY',
+  LeaseConflict: 'BASALT_LEASE_CONFLICT',
+  LeaseFenced: 'BASALT_LEASE_FENCED',
+  StaleEpoch: 'BASALT_STALE_EPOCH',
+  OutOfRange: 'BASALT_OUT_OF_RANGE',
+  NoSpace: 'BASALT_NO_SPACE',
+  Checksum: 'BASALT_CHECKSUM',
+  Io: 'BASALT_IO',
+  Protocol: 'BASALT_PROTOCOL',
+  NotEnoughServers: 'BASALT_NOT_ENOUGH_SERVERS',
+  ServerNotFound: 'BASALT_SERVER_NOT_FOUND',
+  MemberNotFound: 'BASALT_MEMBER_NOT_FOUND',
+  ReadOnly: 'BASALT_READ_ONLY',
+  Closed: 'BASALT_CLOSED',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const knownCodes = new Set<string>(Object.values(ErrorCode));
+
+export class BasaltError extends Error {
+  override readonly name: string = 'BasaltError';
+  readonly code: ErrorCode;
+  /** Structured facts for callers and logs, e.g. { volume: 'db1' }. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isBasaltError(err: unknown, code?: ErrorCode): err is BasaltError {
+  return err instanceof BasaltError && (code === undefined || err.code === code);
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return knownCodes.has(code);
+}
+
+/** Rebuilds a BasaltError received over the wire; unknown codes become BASALT_IO. */
+export function errorFromWire(code: string, message: string, details: Record<string, unknown> = {}): BasaltError {
+  return new BasaltError(isErrorCode(code) ? code : ErrorCode.Io, message, details);
+}
+
+export function invalidArgument(message: string, details: Record<string, unknown> = {}): BasaltError {
+  return new BasaltError(ErrorCode.InvalidArgument, message, details);
+}

@@ -1,0 +1,3 @@
+import { assert } from '@basalt/stdx';
+import { describe, expect, it } from 'vitest';
+describe('workspace', () => { it('resolves packages from tests', () => { expect(() => assert(false, 'x')).toThrow('x'); }); });
