@@ -1,8 +1,24 @@
 #!/usr/bin/env bash
-# Installs what the build needs when it is missing: pnpm (through npm; corepack cannot
-# download it on these machines) and the workspace's node modules.
+# Installs what the build and the tests need when it is missing: Debian packages listed in
+# scripts/system-packages.txt, pnpm (through npm; corepack cannot download it on these machines)
+# and the workspace's node modules. Safe to run again: it only installs what is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+missing=()
+while read -r cmd pkg; do
+  [ -z "${cmd:-}" ] || [ "${cmd:0:1}" = "#" ] && continue
+  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done < scripts/system-packages.txt
+if [ "${#missing[@]}" -gt 0 ]; then
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 want=$(node -p "require('./package.json').packageManager.split('@')[1]")
 if ! command -v pnpm >/dev/null 2>&1 || [ "$(pnpm --version)" != "$want" ]; then
   echo "bootstrap: installing pnpm@$want with npm"
