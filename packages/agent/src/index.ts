@@ -1,1 +1,3 @@
-export {};
+export * from './block-device.js';
+export * from './agent.js';
+export * from './server/index.js';

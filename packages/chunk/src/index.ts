@@ -1,1 +1,7 @@
-export {};
+export { startChunkd, diskSpace, type Chunkd, type ChunkdOptions } from './chunkd.js';
+export { parseChunkdArgs, chunkdUsage } from './chunkd-args.js';
+export { runChunkd } from './run-chunkd.js';
+export { ExtentStore, type ReadOutcome } from './store/extent-store.js';
+export { extentPaths } from './store/extent-files.js';
+export type { ReplicaMeta } from './replica/replica-meta.js';
+export type { MetaLink, ExtentPlacement, ServerReport } from './server/meta-link.js';

@@ -1,1 +1,2 @@
-export {};
+export * from './state/index.js';
+export * from './server/index.js';

@@ -1,1 +1,4 @@
-export {};
+export * from './core/types.js';
+export * from './core/conf-change-codec.js';
+export * from './core/memory-storage.js';
+export * from './core/raw-node.js';

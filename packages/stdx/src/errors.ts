@@ -23,6 +23,17 @@ export const ErrorCode = {
   MemberNotFound: 'BASALT_MEMBER_NOT_FOUND',
   ReadOnly: 'BASALT_READ_ONLY',
   Closed: 'BASALT_CLOSED',
+  /** The operation cannot be done the way it was asked (e.g. a fast zero the device cannot do fast). */
+  NotSupported: 'BASALT_NOT_SUPPORTED',
+  ShrinkNotAllowed: 'BASALT_SHRINK_NOT_ALLOWED',
+  CompareFailed: 'BASALT_COMPARE_FAILED',
+  ServerBusy: 'BASALT_SERVER_BUSY',
+  LastReplica: 'BASALT_LAST_REPLICA',
+  ReplicaNotFound: 'BASALT_REPLICA_NOT_FOUND',
+  ExtentNotAllocated: 'BASALT_EXTENT_NOT_ALLOCATED',
+  LimitExceeded: 'BASALT_LIMIT_EXCEEDED',
+  /** A data-plane write went to a chunk server that is not the extent's primary. */
+  NotPrimary: 'BASALT_NOT_PRIMARY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

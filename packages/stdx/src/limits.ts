@@ -18,7 +18,36 @@ export const limits = {
   /** Largest volume one metadata record may describe. */
   volumeSizeBytesMax: 2 ** 50,
   replicationFactorMax: 5,
+  replicationFactorDefault: 3,
   volumeNameBytesMax: 128,
+  /** Metadata state machine bounds (packages/meta/src/state). */
+  volumesMax: 4096,
+  chunkServersMax: 1024,
+  serverIdBytesMax: 64,
+  zoneNameBytesMax: 64,
+  serverAddressBytesMax: 255,
+  clientIdBytesMax: 128,
+  labelsPerVolumeMax: 32,
+  labelKeyBytesMax: 64,
+  labelValueBytesMax: 256,
+  /** Most extents one extent-map query returns. */
+  extentMapCountMax: 4096,
+  /** metad API and server (packages/wire/src/meta, packages/meta/src/server). */
+  metaEndpointsMax: 16,
+  metaAttemptTimeoutMsDefault: 5_000,
+  metaCallTimeoutMsDefault: 30_000,
+  metaBackoffMsMax: 1_000,
+  metaReplyBytesMax: 64 * MiB,
+  /** Largest state machine snapshot metad writes or accepts. */
+  metaSnapshotBytesMax: 64 * MiB,
+  /** grpc-js receive limit of the Raft transport: a snapshot travels in one message. */
+  raftTransportMessageBytesMax: 64 * MiB + 1 * MiB,
+  /** Messages queued for one peer while a Send is in flight; beyond, the oldest are dropped. */
+  raftTransportQueueMax: 4096,
+  /** Client requests waiting in one metad for commit or a read index. */
+  metaPendingRequestsMax: 10_000,
+  metaMembersMax: 9,
+  memberIdBytesMax: 64,
   /** Largest payload of one data-plane frame. */
   dataFrameBytesMax: 32 * MiB + 64 * KiB,
   /** Largest single read or write request on the data plane. */
@@ -30,6 +59,34 @@ export const limits = {
   raftMaxEntriesBytesPerAppend: 1 * MiB,
   raftUncommittedBytesMax: 64 * MiB,
   raftEntryBytesMax: 1 * MiB,
+  /** Raft: ReadIndex requests a leader queues while waiting for heartbeat acks. */
+  raftPendingReadsMax: 4096,
+  /** Raft: bytes of committed entries handed to the application in one Ready. */
+  raftCommittedBytesPerReadyMax: 16 * MiB,
+  /** NBD agent: largest READ/WRITE payload (advertised as the maximum block size). */
+  nbdRequestBytesMax: 32 * MiB,
+  /** NBD agent: bytes of READ/WRITE requests in flight on one connection before it stops reading. */
+  nbdConnectionInflightBytesMax: 64 * MiB,
+  /** NBD agent: largest option payload in the handshake; larger ones end the connection. */
+  nbdOptionBytesMax: 64 * KiB,
+  /** NBD agent: options one connection may send before it is dropped as abusive. */
+  nbdHandshakeOptionsMax: 1024,
+  /** NBD agent: time a client has to finish the handshake. */
+  nbdHandshakeTimeoutMs: 30_000,
+  /** NBD agent: descriptors in one BLOCK_STATUS reply. */
+  nbdBlockStatusExtentsMax: 4096,
+  /** chunkd: time a primary waits for a secondary before it asks metad to drop it. */
+  chunkReplicaTimeoutMs: 10_000,
+  /** chunkd: time a primary waits for metad to drop a replica before failing the write. */
+  chunkDropReplicaTimeoutMs: 30_000,
+  /** chunkd: zeroed ranges at least this long are hole-punched instead of written. */
+  chunkPunchHoleBytesMin: 1 * MiB,
+  /** chunkd: heartbeat interval to metad unless metad asks for another. */
+  chunkHeartbeatIntervalMs: 2_000,
+  /** chunkd: free space kept back from extent data (at most this, at most 1/32 of the disk), for the index and restarts. */
+  chunkDiskReserveBytesMax: 256 * MiB,
+  /** chunkd: data-plane connections one server accepts. */
+  chunkConnectionsMax: 1024,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -37,7 +94,13 @@ assert(limits.extentSizeBytesDefault <= limits.extentSizeBytesMax, 'default exte
 assert(limits.extentSizeBytesMin % limits.checksumBlockBytes === 0, 'extent not a multiple of checksum blocks');
 assert(limits.ioRequestBytesMax < limits.dataFrameBytesMax, 'a request must fit in one frame with its header');
 assert(limits.dataFrameBytesMax <= limits.connectionInflightBytesMax, 'one frame must fit in the in-flight budget');
+assert(limits.nbdRequestBytesMax <= limits.nbdConnectionInflightBytesMax, 'one NBD request must fit in the in-flight budget');
 assert(limits.raftEntryBytesMax <= limits.raftUncommittedBytesMax, 'one entry must fit in the uncommitted budget');
+assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyMax, 'one append must fit in one Ready');
+assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
+assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
+assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
+assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */
 export function isPowerOfTwo(n: number): boolean {

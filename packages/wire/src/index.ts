@@ -1,1 +1,2 @@
-export {};
+export * from './meta/index.js';
+export * from './data/index.js';

@@ -1,0 +1,49 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { VolumeProvider } from './block-device.js';
+import { AgentMetrics } from './server/metrics.js';
+import { startMetricsServer } from './server/metrics-http.js';
+import { NbdServer } from './server/nbd-server.js';
+import type { TlsOptions } from './server/nbd-server.js';
+
+export type AgentOptions = {
+  provider: VolumeProvider;
+  listen: { host: string; port: number };
+  /** Serve GET /metrics here (same host as `listen`); undefined: no metrics endpoint. */
+  metricsPort: number | undefined;
+  readOnly: boolean;
+  forceTakeover: boolean;
+  tls: TlsOptions | undefined;
+  log: (message: string) => void;
+};
+
+export type RunningNbdAgent = {
+  nbd: AddressInfo;
+  metrics: AddressInfo | undefined;
+  server: NbdServer;
+  /** Stops accepting, drops connections, releases volumes, stops the metrics endpoint. */
+  close(): Promise<void>;
+};
+
+/** The basalt-agent process minus argument parsing: an NBD listener and its metrics endpoint. */
+export async function startNbdAgent(options: AgentOptions): Promise<RunningNbdAgent> {
+  const metrics = new AgentMetrics({ defaultMetrics: true });
+  const server = new NbdServer({ provider: options.provider, readOnly: options.readOnly, forceTakeover: options.forceTakeover, tls: options.tls, metrics, log: options.log });
+  const nbd = await server.listen(options.listen.port, options.listen.host);
+  let http: { server: Server; address: AddressInfo } | undefined;
+  try {
+    if (options.metricsPort !== undefined) http = await startMetricsServer(metrics.registry, options.metricsPort, options.listen.host);
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return {
+    nbd,
+    metrics: http?.address,
+    server,
+    close: async () => {
+      await server.close();
+      if (http !== undefined) await new Promise<void>((resolve) => http.server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The seam between the NBD agent and whatever stores volumes. The agent only ever calls
+ * these methods; the client SDK (@basalt/client) implements them with a replicated volume,
+ * tests with a sparse file.
+ *
+ * Contract for every method that takes a range: the agent has already checked
+ * 0 <= offset, offset + length <= size and length <= limits.nbdRequestBytesMax, so an
+ * implementation may assert those. Failures are BasaltErrors with a stable code, which the
+ * agent turns into NBD errors:
+ *   OutOfRange, InvalidArgument -> EINVAL; NoSpace -> ENOSPC; ReadOnly, LeaseFenced,
+ *   LeaseConflict -> EPERM; NotSupported -> ENOTSUP; Closed -> ESHUTDOWN; anything else -> EIO.
+ *
+ * Concurrency: the agent issues many operations at once (from several connections) on one
+ * BlockDevice; overlapping writes may run in any order, as on a disk. One BlockDevice is
+ * shared by every connection to a volume (multi-conn), so `flush()` must make durable every
+ * write any caller has seen acknowledged, not only its own.
+ */
+import type { Extent } from './protocol/index.js';
+
+export type { Extent };
+
+export type VolumeInfo = { name: string; sizeBytes: number };
+
+export type OpenOptions = {
+  /** Open without the writer lease; writes fail with ReadOnly. Many read-only opens may coexist. */
+  readOnly: boolean;
+  /** Take the writer lease even if another writer holds it (that writer is fenced). */
+  forceTakeover: boolean;
+};
+
+export interface VolumeProvider {
+  /** The volumes that may be exported, by name (each is one NBD export). */
+  list(): Promise<VolumeInfo[]>;
+  /**
+   * Opens a volume. Throws VolumeNotFound, or LeaseConflict when another writer holds the
+   * lease and `forceTakeover` is false.
+   */
+  open(name: string, options: OpenOptions): Promise<BlockDevice>;
+}
+
+export interface BlockDevice {
+  /** Size in bytes; fixed while open. */
+  readonly sizeBytes: number;
+  /** Reads `length` bytes at `offset`; holes read as zeroes. */
+  read(offset: number, length: number): Promise<Buffer>;
+  /** Writes `data` at `offset`. With `fua` it is durable (as after flush) before it resolves. */
+  write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void>;
+  /** Makes every write acknowledged so far durable, on every replica. */
+  flush(): Promise<void>;
+  /** Discards a range: afterwards it may read as anything until written; reported as a hole when it is one. */
+  trim(offset: number, length: number): Promise<void>;
+  /**
+   * Makes a range read as zeroes. Without `noHole` it may deallocate (punch a hole); with
+   * `noHole` the range stays allocated. With `fastOnly` it fails with NotSupported unless it
+   * can zero faster than writing zeroes (NBD FAST_ZERO).
+   */
+  writeZeroes(offset: number, length: number, options: { noHole: boolean; fastOnly: boolean }): Promise<void>;
+  /**
+   * Allocation of [offset, offset + length): consecutive extents starting at `offset`, each
+   * data or hole (a hole reads as zeroes). They cover at least one byte and may stop early or
+   * run past the end of the range (the agent cuts them).
+   */
+  allocation(offset: number, length: number): Promise<Extent[]>;
+  /** Releases the device (and its lease). No call follows. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { Prng } from '@basalt/stdx';
+import { ByteQueue } from './byte-queue.js';
+
+describe('ByteQueue', () => {
+  it('returns bytes in order however they were chunked and taken', () => {
+    const prng = new Prng(42);
+    const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+    const q = new ByteQueue();
+    let pushed = 0;
+    const out: Buffer[] = [];
+    let taken = 0;
+    while (taken < data.length) {
+      if (pushed < data.length && (q.length === 0 || prng.chance(0.5))) {
+        const n = Math.min(prng.int(1, 300), data.length - pushed);
+        q.push(data.subarray(pushed, pushed + n));
+        pushed += n;
+      } else {
+        const n = Math.min(prng.int(1, 400), q.length);
+        if (prng.chance(0.2)) {
+          q.skip(n);
+          out.push(data.subarray(taken, taken + n));
+        } else out.push(q.take(n));
+        taken += n;
+      }
+      expect(q.length).toBe(pushed - taken);
+    }
+    expect(Buffer.concat(out).equals(data)).toBe(true);
+  });
+
+  it('asserts instead of reading past what it holds', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.from('abc'));
+    expect(() => q.take(4)).toThrow(/take\(4\) with 3 bytes/);
+    expect(q.take(0).length).toBe(0);
+  });
+});

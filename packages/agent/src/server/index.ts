@@ -1,0 +1,3 @@
+export * from './nbd-server.js';
+export * from './metrics.js';
+export * from './metrics-http.js';

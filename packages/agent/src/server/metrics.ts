@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics of the NBD agent. Per-volume series live as long as the agent; per-connection
+ * series (label `connection`, an id unique within the process) are removed when the connection ends.
+ */
+
+const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export type OpName = 'read' | 'write' | 'flush' | 'trim' | 'cache' | 'write_zeroes' | 'block_status' | 'invalid';
+
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private readonly ops = new Counter({ name: 'basalt_nbd_ops_total', help: 'NBD requests completed, by volume and operation', labelNames: ['volume', 'op'], registers: [this.registry] });
+  private readonly bytes = new Counter({ name: 'basalt_nbd_bytes_total', help: 'Bytes read or written through NBD', labelNames: ['volume', 'op'], registers: [this.registry] });
+  private readonly latency = new Histogram({ name: 'basalt_nbd_op_duration_seconds', help: 'NBD request latency from parse to reply', labelNames: ['volume', 'op'], buckets: latencyBuckets, registers: [this.registry] });
+  private readonly errors = new Counter({ name: 'basalt_nbd_errors_total', help: 'NBD requests answered with an error, by NBD error code', labelNames: ['volume', 'op', 'errno'], registers: [this.registry] });
+  private readonly connOps = new Counter({ name: 'basalt_nbd_connection_ops_total', help: 'NBD requests completed on one connection', labelNames: ['connection', 'volume', 'op'], registers: [this.registry] });
+  private readonly connBytes = new Counter({ name: 'basalt_nbd_connection_bytes_total', help: 'Bytes moved on one connection', labelNames: ['connection', 'volume', 'op'], registers: [this.registry] });
+  private readonly connLatency = new Histogram({ name: 'basalt_nbd_connection_op_duration_seconds', help: 'NBD request latency on one connection', labelNames: ['connection', 'volume', 'op'], buckets: latencyBuckets, registers: [this.registry] });
+  private readonly connErrors = new Counter({ name: 'basalt_nbd_connection_errors_total', help: 'Error replies on one connection', labelNames: ['connection', 'volume', 'op', 'errno'], registers: [this.registry] });
+  private readonly connections = new Gauge({ name: 'basalt_nbd_connections', help: 'Open NBD connections in the transmission phase, by volume', labelNames: ['volume'], registers: [this.registry] });
+  private readonly handshakes = new Counter({ name: 'basalt_nbd_handshakes_total', help: 'Finished handshakes by outcome', labelNames: ['outcome'], registers: [this.registry] });
+
+  /** Label sets each connection has used, so its series can be removed when it closes. */
+  private readonly connLabels = new Map<string, Map<string, { op: OpName; volume: string; errno?: string }>>();
+
+  constructor(options: { defaultMetrics: boolean }) {
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  recordOp(connection: string, volume: string, op: OpName, bytes: number, seconds: number, errno: number): void {
+    this.remember(connection, { volume, op, ...(errno !== 0 ? { errno: String(errno) } : {}) });
+    this.ops.inc({ volume, op });
+    this.connOps.inc({ connection, volume, op });
+    this.latency.observe({ volume, op }, seconds);
+    this.connLatency.observe({ connection, volume, op }, seconds);
+    if (errno !== 0) {
+      this.errors.inc({ volume, op, errno: String(errno) });
+      this.connErrors.inc({ connection, volume, op, errno: String(errno) });
+    } else if (bytes > 0) {
+      this.bytes.inc({ volume, op }, bytes);
+      this.connBytes.inc({ connection, volume, op }, bytes);
+    }
+  }
+
+  handshake(outcome: 'transmission' | 'abort' | 'refused' | 'failed'): void {
+    this.handshakes.inc({ outcome });
+  }
+
+  connectionOpened(volume: string): void {
+    this.connections.inc({ volume });
+  }
+
+  /** Drops the per-connection series of a closed connection. */
+  connectionClosed(connection: string, volume: string): void {
+    this.connections.dec({ volume });
+    for (const l of this.connLabels.get(connection)?.values() ?? []) {
+      const labels = { connection, volume: l.volume, op: l.op };
+      if (l.errno !== undefined) this.connErrors.remove({ ...labels, errno: l.errno });
+      else for (const metric of [this.connOps, this.connBytes, this.connLatency]) metric.remove(labels);
+    }
+    this.connLabels.delete(connection);
+  }
+
+  private remember(connection: string, l: { op: OpName; volume: string; errno?: string }): void {
+    let set = this.connLabels.get(connection);
+    if (set === undefined) {
+      set = new Map();
+      this.connLabels.set(connection, set);
+    }
+    set.set(`${l.volume}\0${l.op}\0${l.errno ?? ''}`, l);
+    if (l.errno !== undefined) set.set(`${l.volume}\0${l.op}\0`, { volume: l.volume, op: l.op });
+  }
+}

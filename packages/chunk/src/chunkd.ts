@@ -1,0 +1,194 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import { assert, BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
+import { parseHostPort } from '@basalt/wire';
+import { ChunkService } from './server/chunk-service.js';
+import { DataServer } from './server/data-server.js';
+import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
+import { ChunkMetrics } from './server/metrics.js';
+import { fenceDroppedReplicas } from './server/reconcile.js';
+import { Replicator } from './server/replicator.js';
+import { ExtentStore } from './store/extent-store.js';
+
+/**
+ * The chunkd process: an extent store, the data-plane listener, replication, registration and
+ * heartbeats with metad, and Prometheus metrics on HTTP /metrics.
+ */
+export interface ChunkdOptions {
+  readonly id: string;
+  readonly zone: string;
+  readonly dataDir: string;
+  /** host:port of the data plane; port 0 picks a free one. */
+  readonly listen: string;
+  /** Address other processes use to reach this server; defaults to the bound listen address. */
+  readonly advertise?: string;
+  /** metad endpoints (host:port); none means no registration and no replica drops. */
+  readonly metad?: readonly string[];
+  /** Port of the HTTP /metrics listener (on the listen host); undefined means none, 0 a free one. */
+  readonly metricsPort?: number;
+  readonly replicaTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface Chunkd {
+  readonly id: string;
+  /** host:port of the data plane. */
+  readonly address: string;
+  /** host:port of /metrics, if enabled. */
+  readonly metricsAddress: string | undefined;
+  readonly store: ExtentStore;
+  readonly metrics: ChunkMetrics;
+  close(): Promise<void>;
+}
+
+export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
+  validate(opts);
+  const log = opts.log ?? (() => undefined);
+  const store = await ExtentStore.open(opts.dataDir);
+  const metrics = new ChunkMetrics();
+  const link: MetaLink | undefined = opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined;
+  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs);
+  if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
+  const service = new ChunkService(opts.id, store, replicator, metrics);
+  const server = new DataServer(service, metrics);
+  const { host, port } = parseListen(opts.listen);
+  const bound = await server.listen(host, port);
+  const address = opts.advertise ?? `${bound.host}:${bound.port}`;
+  const refresh = metricsRefresher(store, metrics, opts.dataDir);
+  const http$ = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, refresh, host, opts.metricsPort);
+  const report = (): ServerReport => ({ id: opts.id, address, zone: opts.zone, ...diskSpace(opts.dataDir) });
+  const beat = link === undefined ? undefined : new Heartbeat(link, report, log);
+  log(`chunkd ${opts.id} serving ${address} (zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
+  let closing: Promise<void> | undefined;
+  return {
+    id: opts.id,
+    address,
+    metricsAddress: http$?.address,
+    store,
+    metrics,
+    close: () =>
+      (closing ??= (async () => {
+        beat?.stop();
+        await server.close();
+        replicator.close();
+        await store.sync().catch(() => undefined);
+        await store.close();
+        await http$?.close();
+        link?.close();
+        log(`chunkd ${opts.id} stopped`);
+      })()),
+  };
+}
+
+async function fenceAtStartup(selfId: string, store: ExtentStore, link: MetaLink, log: (line: string) => void): Promise<void> {
+  if (store.list().length === 0) return;
+  try {
+    log(`fenced ${await fenceDroppedReplicas(selfId, store, link)} replicas dropped while this server was away`);
+  } catch (err) {
+    log(`could not check epochs with metad at startup (serving anyway; stale epochs are still refused per request): ${String(err)}`);
+  }
+}
+
+function validate(opts: ChunkdOptions): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(opts.id)) throw invalidArgument(`server id must be 1-64 of [A-Za-z0-9._-], got "${opts.id}"`);
+  if (opts.zone === '' || opts.zone.length > limits.zoneNameBytesMax) throw invalidArgument(`zone must be 1-${limits.zoneNameBytesMax} bytes`);
+  if (opts.dataDir === '') throw invalidArgument('a data directory is required');
+  parseListen(opts.listen);
+  if (opts.metricsPort !== undefined && !(Number.isInteger(opts.metricsPort) && opts.metricsPort >= 0 && opts.metricsPort < 65536)) {
+    throw invalidArgument(`metrics port must be 0-65535, got ${opts.metricsPort}`);
+  }
+}
+
+/** Like parseHostPort, and port 0 (a free port) is allowed. */
+function parseListen(text: string): { host: string; port: number } {
+  const anyPort = /^(.*):0$/.exec(text);
+  return anyPort === null ? parseHostPort(text, 'listen') : { host: parseHostPort(`${anyPort[1]}:1`, 'listen').host, port: 0 };
+}
+
+export function diskSpace(dir: string): { capacityBytes: number; freeBytes: number } {
+  const s = fs.statfsSync(dir);
+  return { capacityBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+}
+
+function metricsRefresher(store: ExtentStore, metrics: ChunkMetrics, dir: string): () => void {
+  let storedErrorsSeen = 0;
+  return () => {
+    const all = store.list();
+    metrics.extents.set({ state: 'active' }, all.filter((m) => m.state === 'active').length);
+    metrics.extents.set({ state: 'fenced' }, all.filter((m) => m.state === 'fenced').length);
+    const space = diskSpace(dir);
+    metrics.diskFree.set(space.freeBytes);
+    metrics.diskCapacity.set(space.capacityBytes);
+    metrics.syncRounds.set(store.syncStats.rounds);
+    metrics.syncRequests.set(store.syncStats.requests);
+    metrics.healthy.set(store.failed === undefined ? 1 : 0);
+    metrics.checksumErrors.inc({ where: 'stored' }, store.checksumErrors - storedErrorsSeen);
+    storedErrorsSeen = store.checksumErrors;
+  };
+}
+
+function serveMetrics(metrics: ChunkMetrics, refresh: () => void, host: string, port: number): Promise<{ address: string; close: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics') {
+      res.writeHead(404).end('try /metrics\n');
+      return;
+    }
+    refresh();
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      const a = server.address();
+      assert(a !== null && typeof a === 'object', 'metrics server bound');
+      resolve({ address: `${a.address}:${a.port}`, close: () => new Promise((r) => server.close(() => r())) });
+    });
+  });
+}
+
+/** Registers with metad (retrying until it answers), then heartbeats at the interval it asks for. */
+class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private registered = false;
+  private stopped = false;
+
+  constructor(
+    private readonly link: MetaLink,
+    private readonly report: () => ServerReport,
+    private readonly log: (line: string) => void,
+  ) {
+    this.schedule(0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.beat(), ms);
+  }
+
+  private async beat(): Promise<void> {
+    let next: number = limits.chunkHeartbeatIntervalMs;
+    try {
+      if (!this.registered) {
+        await this.link.register(this.report());
+        this.registered = true;
+        this.log('registered with metad');
+      } else {
+        const asked = await this.link.heartbeat(this.report());
+        if (asked > 0) next = asked;
+      }
+    } catch (err) {
+      const code = err instanceof BasaltError ? err.code : ErrorCode.Io;
+      this.log(`metad ${this.registered ? 'heartbeat' : 'registration'} failed: ${code}: ${String((err as Error).message)}`);
+      next = Math.min(next, 1_000);
+    }
+    this.schedule(next);
+  }
+}

@@ -1,0 +1,110 @@
+import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+import { DataFlag, DataOp, dataOpNames, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse } from '@basalt/wire';
+import { admit, isMutation } from '../replica/admission.js';
+import type { ReplicaMeta } from '../replica/replica-meta.js';
+import type { ExtentStore } from '../store/extent-store.js';
+import type { ChunkMetrics } from './metrics.js';
+import type { Replicator } from './replicator.js';
+
+/**
+ * Serves one data-plane request: admission (epochs, roles, leases; replica/admission.ts), the
+ * local store operation, and on the primary the forwarding to secondaries. handle() does
+ * everything that fixes the order of operations synchronously, before its first await, so
+ * requests apply in arrival order.
+ */
+type Ok = Extract<DataResponse, { ok: true }>;
+
+const empty = Buffer.alloc(0);
+const noCrcs = new Uint32Array(0);
+
+export class ChunkService {
+  constructor(
+    readonly selfId: string,
+    private readonly store: ExtentStore,
+    private readonly replicator: Replicator,
+    private readonly metrics: ChunkMetrics,
+  ) {}
+
+  async handle(req: DataRequest): Promise<DataResponse> {
+    const started = performance.now();
+    const op = dataOpNames[req.op];
+    let res: DataResponse;
+    try {
+      res = await this.serve(req);
+    } catch (err) {
+      if (!isBasaltError(err)) throw err;
+      res = this.errorReply(req, err.code, err.message);
+    }
+    this.metrics.ops.inc({ op, result: res.ok ? 'ok' : res.code });
+    if (res.ok) this.metrics.bytes.inc({ op }, req.op === DataOp.Read || req.op === DataOp.Write ? req.length : 0);
+    this.metrics.latency.observe({ op }, (performance.now() - started) / 1000);
+    return res;
+  }
+
+  errorReply(req: DataRequest, code: ErrorCode, message: string): DataResponse {
+    const meta = this.store.get(req.extent.volumeId, req.extent.index);
+    return { ok: false, requestId: req.requestId, code, message, ...this.head(meta) };
+  }
+
+  private serve(req: DataRequest): Promise<DataResponse> {
+    const ext = req.extent;
+    const local = this.store.get(ext.volumeId, ext.index);
+    const verdict = admit(this.selfId, local, req, this.store.generation(ext.volumeId));
+    if (verdict.kind === 'refuse') {
+      const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
+      return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
+    }
+    if (local === undefined && !isMutation(req.op)) return Promise.resolve(this.absent(req));
+    const persisted: Promise<void>[] = [];
+    if (verdict.adopt !== undefined) persisted.push(this.store.setMeta(verdict.adopt));
+    if (isMutation(req.op)) persisted.push(this.store.raiseGeneration(ext.volumeId, ext.generation));
+    const meta = this.store.get(ext.volumeId, ext.index)!;
+    const local$ = this.apply(req);
+    const forwarded = verdict.role === 'primary' && (isMutation(req.op) || req.op === DataOp.Flush) ? this.replicator.forward(meta, req) : Promise.resolve();
+    return Promise.all([local$, forwarded, ...persisted]).then(([outcome]) => ({ ...outcome, ...this.head(this.store.get(ext.volumeId, ext.index)), requestId: req.requestId }));
+  }
+
+  /** Starts the local operation (synchronously taking its place in the extent's order). */
+  private apply(req: DataRequest): Promise<Pick<Ok, 'ok' | 'crcs' | 'payload'>> {
+    const { volumeId, index } = req.extent;
+    const fua = (req.flags & DataFlag.Fua) !== 0;
+    const done = { ok: true as const, crcs: noCrcs, payload: empty };
+    switch (req.op) {
+      case DataOp.Read:
+        return this.store.read(volumeId, index, req.offset, req.length).then((r) => ({ ok: true as const, crcs: r.crcs, payload: r.data }));
+      case DataOp.Write: {
+        const bad = firstBadPiece(req.offset, req.payload!, req.crcs!);
+        if (bad >= 0) {
+          this.metrics.checksumErrors.inc({ where: 'write' });
+          return Promise.reject(new BasaltError(ErrorCode.Checksum, `write data does not match its checksum (piece ${bad}); nothing was stored`, { piece: bad }));
+        }
+        this.store.bumpVersion(volumeId, index);
+        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!), fua).then(() => done);
+      }
+      case DataOp.Trim:
+      case DataOp.WriteZeroes:
+        this.store.bumpVersion(volumeId, index);
+        return this.durable(this.store.zero(volumeId, index, req.offset, req.length), fua).then(() => done);
+      case DataOp.Flush:
+        return this.store.sync().then(() => done);
+      case DataOp.Info:
+        return Promise.resolve(done);
+    }
+  }
+
+  private durable(applied: Promise<void>, fua: boolean): Promise<void> {
+    return fua ? applied.then(() => this.store.sync()) : applied;
+  }
+
+  /** A request for an extent this server holds none of, at an epoch that lists it. */
+  private absent(req: DataRequest): DataResponse {
+    const payload = req.op === DataOp.Read ? Buffer.alloc(req.length) : empty;
+    const crcs = req.op === DataOp.Read ? pieceCrcs(req.offset, payload) : noCrcs;
+    return { ok: true, requestId: req.requestId, epoch: 0, version: 0, state: ExtentState.Absent, crcs, payload };
+  }
+
+  private head(meta: ReplicaMeta | undefined): { epoch: number; version: number; state: ExtentState } {
+    if (meta === undefined) return { epoch: 0, version: 0, state: ExtentState.Absent };
+    return { epoch: meta.epoch, version: meta.version, state: meta.state === 'active' ? ExtentState.Active : ExtentState.Fenced };
+  }
+}

@@ -1,0 +1,101 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, MiB, Prng } from '@basalt/stdx';
+import { DataConnection, ExtentState, requestMagic, type ExtentRef } from '@basalt/wire';
+import { startChunkd, type Chunkd } from '../chunkd.js';
+
+/** chunkd servers in this process, talking over real loopback sockets to real files. */
+const SEED = Number(process.env.SEED ?? 11);
+const cleanup: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+async function servers(n: number): Promise<Chunkd[]> {
+  const out: Chunkd[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-chunkd-'));
+    const c = await startChunkd({ id: `cs${i}`, zone: `z${i}`, dataDir: dir, listen: '127.0.0.1:0', replicaTimeoutMs: 5_000 });
+    cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    cleanup.push(() => c.close());
+    out.push(c);
+  }
+  return out;
+}
+
+async function connect(c: Chunkd): Promise<DataConnection> {
+  const conn = await DataConnection.connect(c.address);
+  cleanup.push(() => conn.close());
+  return conn;
+}
+
+function extentOn(cs: Chunkd[], epoch = 1, generation = 1): ExtentRef {
+  return { volumeId: 3, index: 0, extentSizeBytes: 4 * MiB, epoch, generation, replicas: cs.map((c) => ({ serverId: c.id, address: c.address })) };
+}
+
+describe('chunkd (in process)', () => {
+  it('replicates writes to every member, readable from each, with out-of-order pipelined replies', async () => {
+    const cs = await servers(3);
+    const ext = extentOn(cs);
+    const primary = await connect(cs[0]!);
+    const prng = new Prng(SEED);
+    const model = Buffer.alloc(ext.extentSizeBytes);
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 100; i++) {
+      const len = prng.int(1, 20_000);
+      const off = prng.int(0, ext.extentSizeBytes - len);
+      const data = Buffer.from(prng.fill(new Uint8Array(len)));
+      data.copy(model, off);
+      writes.push(primary.write(ext, off, data, { fua: i % 10 === 0 }));
+    }
+    await Promise.all(writes);
+    await primary.flush(ext);
+    for (const c of cs) {
+      const conn = await connect(c);
+      const got = await conn.read(ext, 0, ext.extentSizeBytes);
+      expect(Buffer.compare(got.data, model), `replica ${c.id}`).toBe(0);
+      expect(got.version).toBe(100);
+    }
+  });
+
+  it('refuses a stale epoch, a write to a secondary and an old generation', async () => {
+    const cs = await servers(2);
+    const conn = await connect(cs[0]!);
+    await conn.write(extentOn(cs, 2, 5), 0, Buffer.alloc(4096, 1));
+    await expect(conn.write(extentOn(cs, 1, 5), 0, Buffer.alloc(4096, 2))).rejects.toMatchObject({ code: ErrorCode.StaleEpoch, details: { epoch: 2 } });
+    await expect(conn.write(extentOn(cs, 2, 4), 0, Buffer.alloc(4096, 2))).rejects.toMatchObject({ code: ErrorCode.LeaseFenced });
+    const secondary = await connect(cs[1]!);
+    await expect(secondary.write(extentOn(cs, 2, 5), 0, Buffer.alloc(4096, 3))).rejects.toMatchObject({ code: ErrorCode.NotPrimary });
+    expect((await secondary.read(extentOn(cs, 2), 0, 4096)).data.every((b) => b === 1)).toBe(true);
+  });
+
+  it('fences a replica for good once a newer epoch leaves it out', async () => {
+    const cs = await servers(3);
+    const all = extentOn(cs, 1);
+    await (await connect(cs[0]!)).write(all, 0, Buffer.alloc(4096, 9));
+    const third = await connect(cs[2]!);
+    const without = { ...extentOn(cs.slice(0, 2), 2) };
+    await expect(third.read(without, 0, 4096)).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });
+    await expect(third.read(all, 0, 4096)).rejects.toMatchObject({ code: ErrorCode.StaleEpoch, details: { state: ExtentState.Fenced } });
+  });
+
+  it('answers bad input with an error and a closed connection, and keeps serving others', async () => {
+    const cs = await servers(1);
+    const good = await connect(cs[0]!);
+    const bad = net.connect({ host: '127.0.0.1', port: Number(cs[0]!.address.split(':')[1]) });
+    const received: Buffer[] = [];
+    bad.on('data', (d: Buffer) => received.push(d));
+    const closed = new Promise<void>((resolve) => bad.on('close', () => resolve()));
+    const frame = Buffer.alloc(8);
+    frame.writeUInt32BE(requestMagic, 0);
+    frame.writeUInt32BE(0x7fffffff, 4);
+    bad.write(frame);
+    await closed;
+    expect(Buffer.concat(received).toString('latin1')).toContain('BASALT_PROTOCOL');
+    expect((await good.read(extentOn(cs), 0, 10)).data).toEqual(Buffer.alloc(10));
+  });
+});

@@ -1,0 +1,105 @@
+import net from 'node:net';
+import { ErrorCode, limits } from '@basalt/stdx';
+import { decodeRequest, DataOp, encodeResponse, ExtentState, FrameSplitter, requestMagic, type DataRequest, type DataResponse } from '@basalt/wire';
+import type { ChunkService } from './chunk-service.js';
+import type { ChunkMetrics } from './metrics.js';
+
+/**
+ * The data-plane listener. Each connection: frames are cut by FrameSplitter, decoded, and handed
+ * to the service in arrival order; replies go out as they complete (any order). Requests hold
+ * bytes of the connection's in-flight budget until answered; above it the socket stops reading
+ * (TCP back-pressure). Bad input gets an error reply (with the request id when it could be read);
+ * the connection stops reading, answers the requests before the bad one, then closes. Other
+ * connections are unaffected.
+ */
+export class DataServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(
+    private readonly service: ChunkService,
+    private readonly metrics: ChunkMetrics,
+  ) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server.maxConnections = limits.chunkConnectionsMax;
+  }
+
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        const a = this.server.address() as net.AddressInfo;
+        resolve({ host: a.address, port: a.port });
+      });
+    });
+  }
+
+  /** Stops accepting, lets replies in flight finish for up to graceMs, then closes every socket. */
+  async close(graceMs = 2_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const s of this.sockets) s.end();
+    const timer = setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, graceMs);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    this.metrics.connections.inc();
+    const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
+    let inflightBytes = 0;
+    let inflightCount = 0;
+    let broken = false;
+    const closeWhenDrained = (): void => {
+      if (!broken || inflightCount > 0) return;
+      socket.end();
+      setTimeout(() => socket.destroy(), 1_000).unref();
+    };
+    const reply = (res: DataResponse): void => {
+      if (socket.destroyed) return;
+      socket.cork();
+      for (const part of encodeResponse(res)) socket.write(part);
+      socket.uncork();
+    };
+    const breakOff = (requestId: number, code: ErrorCode, message: string): void => {
+      broken = true;
+      this.metrics.protocolErrors.inc();
+      reply({ ok: false, requestId, code, message, epoch: 0, version: 0, state: ExtentState.Absent });
+      socket.pause();
+      closeWhenDrained();
+    };
+    const dispatch = (req: DataRequest, bytes: number): void => {
+      inflightBytes += bytes;
+      inflightCount++;
+      if (inflightBytes > limits.connectionInflightBytesMax) socket.pause();
+      void this.service.handle(req).then((res) => {
+        reply(res);
+        inflightBytes -= bytes;
+        inflightCount--;
+        if (broken) closeWhenDrained();
+        else if (inflightBytes <= limits.connectionInflightBytesMax) socket.resume();
+      });
+    };
+    socket.on('data', (chunk: Buffer) => {
+      if (broken) return;
+      const split = splitter.push(chunk);
+      for (const frame of split.frames) {
+        const decoded = decodeRequest(frame);
+        if (decoded.kind === 'error') return breakOff(decoded.requestId, decoded.code, decoded.message);
+        dispatch(decoded.value, frame.length + (decoded.value.op === DataOp.Read ? decoded.value.length : 0));
+      }
+      if (split.kind === 'error') breakOff(0, ErrorCode.Protocol, split.message);
+    });
+    socket.on('end', () => {
+      if (!broken && splitter.pendingBytes > 0) breakOff(0, ErrorCode.Protocol, `connection ended inside a frame (${splitter.pendingBytes} bytes of it received)`);
+    });
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.metrics.connections.dec();
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+import { MetaClient, type pb, type ReplicaRef } from '@basalt/wire';
+
+/**
+ * What chunkd needs from metad, as a seam: the cross-process tests and `basalt up` use
+ * MetadLink (gRPC through MetaClient); a server started without metad uses none and cannot
+ * drop replicas (a dead secondary then fails writes with BASALT_UNAVAILABLE).
+ */
+export interface ExtentPlacement {
+  readonly epoch: number;
+  /** Primary first. */
+  readonly replicas: readonly ReplicaRef[];
+}
+
+export interface ServerReport {
+  readonly id: string;
+  readonly address: string;
+  readonly zone: string;
+  readonly capacityBytes: number;
+  readonly freeBytes: number;
+}
+
+export interface MetaLink {
+  register(report: ServerReport): Promise<void>;
+  /** Returns the heartbeat interval metad asks for, in ms (0: keep the default). */
+  heartbeat(report: ServerReport): Promise<number>;
+  /** Removes serverId from the extent's set if the epoch is still expectedEpoch; the new placement. */
+  dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement>;
+  /** The extent's current placement; undefined when metad has no such volume or extent. */
+  placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined>;
+  close(): void;
+}
+
+export class MetadLink implements MetaLink {
+  private readonly client: MetaClient;
+  private readonly volumeNames = new Map<number, string>();
+
+  constructor(endpoints: readonly string[]) {
+    this.client = new MetaClient({ endpoints });
+  }
+
+  async register(r: ServerReport): Promise<void> {
+    await this.client.call('registerServer', { id: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes });
+  }
+
+  async heartbeat(r: ServerReport): Promise<number> {
+    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes }, { timeoutMs: 5_000 });
+    if (reply.state === 'down') await this.register(r);
+    return Number(reply.intervalMs ?? 0);
+  }
+
+  async dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
+    const volume = await this.volumeName(volumeId);
+    const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch });
+    if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'DropReplica returned no extent');
+    return toPlacement(reply.extent);
+  }
+
+  async placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined> {
+    const volume = await this.volumeName(volumeId).catch((err: unknown) => {
+      if (isBasaltError(err, ErrorCode.VolumeNotFound)) return undefined;
+      throw err;
+    });
+    if (volume === undefined) return undefined;
+    const reply = await this.client.call('getExtentMap', { volume, fromIndex: index, count: 1 });
+    const ext = (reply.extents ?? []).find((e) => Number(e.index ?? 0) === index);
+    return ext === undefined ? undefined : toPlacement(ext);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** metad names volumes in DropReplica; the data plane carries volume ids. */
+  private async volumeName(volumeId: number): Promise<string> {
+    const known = this.volumeNames.get(volumeId);
+    if (known !== undefined) return known;
+    const reply = await this.client.call('listVolumes', {});
+    for (const v of reply.volumes ?? []) this.volumeNames.set(Number(v.id ?? 0), v.name ?? '');
+    const name = this.volumeNames.get(volumeId);
+    if (name === undefined) throw new BasaltError(ErrorCode.VolumeNotFound, `metad knows no volume with id ${volumeId}`, { volumeId });
+    return name;
+  }
+}
+
+function toPlacement(ext: pb.IExtent): ExtentPlacement {
+  const all = (ext.replicas ?? []).map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '' }));
+  const primary = all.filter((r) => r.serverId === ext.primary);
+  return { epoch: Number(ext.epoch ?? 0), replicas: [...primary, ...all.filter((r) => r.serverId !== ext.primary)] };
+}

@@ -1,0 +1,33 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The Prometheus metrics of one chunkd (names in docs/data-path.md). */
+export class ChunkMetrics {
+  readonly registry = new Registry();
+  readonly ops = new Counter({ name: 'basalt_chunk_ops_total', help: 'Data-plane requests served, by op and result code', labelNames: ['op', 'result'], registers: [this.registry] });
+  readonly bytes = new Counter({ name: 'basalt_chunk_bytes_total', help: 'Payload bytes read or written, by op', labelNames: ['op'], registers: [this.registry] });
+  readonly latency = new Histogram({
+    name: 'basalt_chunk_op_seconds',
+    help: 'Latency of data-plane requests from arrival to reply, by op',
+    labelNames: ['op'],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly checksumErrors = new Counter({ name: 'basalt_chunk_checksum_errors_total', help: 'Checksum mismatches: where "write" the sender sent bad data, where "stored" a stored block is corrupt', labelNames: ['where'], registers: [this.registry] });
+  readonly protocolErrors = new Counter({ name: 'basalt_chunk_protocol_errors_total', help: 'Connections closed for bad protocol input', registers: [this.registry] });
+  readonly connections = new Gauge({ name: 'basalt_chunk_connections', help: 'Open data-plane connections', registers: [this.registry] });
+  readonly extents = new Gauge({ name: 'basalt_chunk_extents', help: 'Extent replicas held, by state', labelNames: ['state'], registers: [this.registry] });
+  readonly diskFree = new Gauge({ name: 'basalt_chunk_disk_free_bytes', help: 'Free bytes on the data directory filesystem', registers: [this.registry] });
+  readonly diskCapacity = new Gauge({ name: 'basalt_chunk_disk_capacity_bytes', help: 'Size of the data directory filesystem', registers: [this.registry] });
+  readonly replicationInflight = new Gauge({ name: 'basalt_chunk_replication_inflight', help: 'Requests forwarded to secondaries and not yet answered', registers: [this.registry] });
+  readonly replicationSeconds = new Histogram({
+    name: 'basalt_chunk_replication_seconds',
+    help: 'Time from forwarding a request to a secondary to its reply (replication lag)',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 10],
+    registers: [this.registry],
+  });
+  readonly replicasDropped = new Counter({ name: 'basalt_chunk_replicas_dropped_total', help: 'Secondaries this primary had metad drop from a replica set', registers: [this.registry] });
+  readonly degradedExtents = new Gauge({ name: 'basalt_chunk_degraded_extents', help: 'Extents this server leads whose replica set lost a member since this process started', registers: [this.registry] });
+  readonly syncRounds = new Gauge({ name: 'basalt_chunk_sync_rounds', help: 'Group-commit rounds (each one fdatasync per dirty file)', registers: [this.registry] });
+  readonly syncRequests = new Gauge({ name: 'basalt_chunk_sync_requests', help: 'Requests for durability (FLUSH, FUA) served by those rounds', registers: [this.registry] });
+  readonly healthy = new Gauge({ name: 'basalt_chunk_healthy', help: '1 while the store accepts I/O, 0 after a failed fdatasync', registers: [this.registry] });
+}

@@ -1,0 +1,99 @@
+import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+import { DataFlag, type DataRequest } from '@basalt/wire';
+import type { ReplicaMeta } from '../replica/replica-meta.js';
+import type { ExtentStore } from '../store/extent-store.js';
+import type { ExtentPlacement, MetaLink } from './meta-link.js';
+import type { ChunkMetrics } from './metrics.js';
+import { Peer } from './peer.js';
+
+/**
+ * The primary's side of primary-backup replication. forward() sends a request to every
+ * secondary of the replica set current at the request's arrival, in parallel, and resolves once
+ * each one applied it or was dropped from the set by metad (epoch bump). A secondary that
+ * cannot apply (connection lost, timeout, full disk, I/O error) is dropped; one that refuses
+ * because it knows a newer epoch or lease makes the request fail with that refusal.
+ *
+ * Seam for re-replication (a later issue): degraded() lists the extents this server led while
+ * their sets shrank; a rebuilder would copy them to new members before metad adds them.
+ */
+const dropCodes = new Set<string>([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed, ErrorCode.NoSpace, ErrorCode.Io, ErrorCode.Checksum]);
+
+export class Replicator {
+  private readonly peers = new Map<string, Peer>();
+  private readonly drops = new Map<string, Promise<ExtentPlacement>>();
+  private readonly degradedKeys = new Set<string>();
+
+  constructor(
+    private readonly selfId: string,
+    private readonly store: ExtentStore,
+    private readonly link: MetaLink | undefined,
+    private readonly metrics: ChunkMetrics,
+    private readonly timeoutMs: number,
+  ) {}
+
+  degraded(): string[] {
+    return [...this.degradedKeys];
+  }
+
+  /** Call synchronously on the request's arrival: the send order is the apply order. */
+  forward(meta: ReplicaMeta, req: DataRequest): Promise<void> {
+    const fwd: DataRequest = { ...req, flags: req.flags | DataFlag.Forwarded, extent: { ...req.extent, epoch: meta.epoch, replicas: meta.replicas } };
+    const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
+    return Promise.all(sends).then(() => undefined);
+  }
+
+  close(): void {
+    for (const p of this.peers.values()) p.close();
+  }
+
+  private peer(address: string): Peer {
+    let p = this.peers.get(address);
+    if (p === undefined) {
+      p = new Peer(address, this.timeoutMs);
+      this.peers.set(address, p);
+    }
+    return p;
+  }
+
+  private async forwardTo(meta: ReplicaMeta, serverId: string, sent: Promise<unknown>): Promise<void> {
+    const started = performance.now();
+    this.metrics.replicationInflight.inc();
+    try {
+      await sent;
+    } catch (err) {
+      if (!isBasaltError(err) || !dropCodes.has(err.code)) throw err;
+      await this.drop(meta, serverId, err);
+    } finally {
+      this.metrics.replicationInflight.dec();
+      this.metrics.replicationSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private async drop(meta: ReplicaMeta, serverId: string, cause: BasaltError): Promise<void> {
+    const what = `secondary ${serverId} of extent ${meta.volumeId}/${meta.index} failed (${cause.message})`;
+    if (this.link === undefined) throw new BasaltError(ErrorCode.Unavailable, `${what} and this chunk server has no metad to drop it`, { serverId });
+    const key = `${meta.volumeId}/${meta.index}/${serverId}/${meta.epoch}`;
+    let pending = this.drops.get(key);
+    if (pending === undefined) {
+      pending = this.link.dropReplica(meta.volumeId, meta.index, serverId, meta.epoch);
+      this.drops.set(key, pending);
+      pending.then(() => this.metrics.replicasDropped.inc(), () => this.drops.delete(key));
+    }
+    const placement = await pending;
+    await this.adopt(meta, placement);
+    if (placement.replicas.some((r) => r.serverId === serverId)) throw new BasaltError(ErrorCode.Unavailable, `${what}; metad kept it in the set`, { serverId });
+  }
+
+  /** Takes the placement metad returned; fails the request if this server no longer leads. */
+  private async adopt(meta: ReplicaMeta, placement: ExtentPlacement): Promise<void> {
+    const current = this.store.get(meta.volumeId, meta.index) ?? meta;
+    const leads = placement.replicas[0]?.serverId === this.selfId;
+    if (placement.epoch > current.epoch) {
+      const member = placement.replicas.some((r) => r.serverId === this.selfId);
+      await this.store.setMeta({ ...current, epoch: placement.epoch, replicas: member ? placement.replicas : [], state: member ? 'active' : 'fenced' });
+      this.degradedKeys.add(`${meta.volumeId}/${meta.index}`);
+      this.metrics.degradedExtents.set(this.degradedKeys.size);
+    }
+    if (!leads) throw new BasaltError(ErrorCode.StaleEpoch, `this server no longer leads extent ${meta.volumeId}/${meta.index} at epoch ${placement.epoch}`);
+  }
+}

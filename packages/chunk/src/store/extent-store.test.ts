@@ -1,0 +1,162 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
+import { pieceCrcs } from '@basalt/wire';
+import type { ReplicaMeta } from '../replica/replica-meta.js';
+import { extentPaths } from './extent-files.js';
+import { ExtentStore } from './extent-store.js';
+
+const SEED = Number(process.env.SEED ?? 7);
+const dirs: string[] = [];
+const extentSizeBytes = 1 * MiB;
+
+function tempDir(): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-store-'));
+  dirs.push(d);
+  return d;
+}
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function meta(index: number, size = extentSizeBytes): ReplicaMeta {
+  return { volumeId: 5, index, extentSizeBytes: size, epoch: 1, replicas: [{ serverId: 'a', address: '127.0.0.1:1' }], version: 0, state: 'active' };
+}
+
+async function openWithExtent(dir: string): Promise<ExtentStore> {
+  const store = await ExtentStore.open(dir);
+  await store.setMeta(meta(0));
+  return store;
+}
+
+describe('extent store', () => {
+  it('reads back random writes of any alignment against a model, and unwritten bytes as zeros', async () => {
+    const prng = new Prng(SEED);
+    const store = await openWithExtent(tempDir());
+    const model = Buffer.alloc(extentSizeBytes);
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 200; i++) {
+      const len = prng.int(1, prng.chance(0.3) ? 40_000 : 5000);
+      const off = prng.int(0, extentSizeBytes - len);
+      const data = Buffer.from(prng.fill(new Uint8Array(len)));
+      if (prng.chance(0.15)) {
+        model.fill(0, off, off + len);
+        pending.push(store.zero(5, 0, off, len));
+      } else {
+        data.copy(model, off);
+        pending.push(store.write(5, 0, off, data, pieceCrcs(off, data)));
+      }
+    }
+    await Promise.all(pending);
+    for (let i = 0; i < 100; i++) {
+      const len = prng.int(1, 70_000);
+      const off = prng.int(0, extentSizeBytes - len);
+      const got = await store.read(5, 0, off, len);
+      expect(Buffer.compare(got.data, model.subarray(off, off + len)), `SEED=${SEED} read ${off}+${len}`).toBe(0);
+      expect(got.crcs).toEqual(pieceCrcs(off, got.data));
+    }
+    await store.close();
+  });
+
+  it('keeps data and metadata across a reopen', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * 4096 + 17)));
+    await store.write(5, 0, 4000, data, pieceCrcs(4000, data));
+    store.bumpVersion(5, 0);
+    await store.sync();
+    await store.close();
+    const again = await ExtentStore.open(dir);
+    expect(again.get(5, 0)).toMatchObject({ epoch: 1, version: 1, state: 'active' });
+    expect(Buffer.compare((await again.read(5, 0, 4000, data.length)).data, data)).toBe(0);
+    await again.close();
+  });
+
+  it('reports a flipped byte in the extent file as BASALT_CHECKSUM, and refuses to merge over it', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(8192)));
+    await store.write(5, 0, 8192, data, pieceCrcs(8192, data));
+    const file = extentPaths(dir, 5, 0).data;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([data[100]! ^ 0x40]), 0, 1, 8192 + 100);
+    fs.closeSync(fd);
+    await expect(store.read(5, 0, 8192, 10)).rejects.toMatchObject({ code: ErrorCode.Checksum, details: { block: 2 } });
+    await expect(store.read(5, 0, 12288, 4096)).resolves.toBeDefined();
+    const small = Buffer.from('x');
+    await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small))).rejects.toMatchObject({ code: ErrorCode.Checksum });
+    expect(store.checksumErrors).toBe(2);
+    await store.close();
+  });
+
+  it('applies overlapping writes in call order', async () => {
+    const store = await openWithExtent(tempDir());
+    const writes: Promise<void>[] = [];
+    for (let i = 0; i < 50; i++) {
+      const data = Buffer.alloc(4096 * 3, i);
+      writes.push(store.write(5, 0, (i % 3) * 1000, data, pieceCrcs((i % 3) * 1000, data)));
+    }
+    await Promise.all(writes);
+    const got = await store.read(5, 0, 49 % 3 * 1000, 4096 * 3);
+    expect(got.data.every((b) => b === 49)).toBe(true);
+    await store.close();
+  });
+
+  it('batches concurrent syncs into few fdatasync rounds', async () => {
+    const store = await openWithExtent(tempDir());
+    const data = Buffer.alloc(4096, 1);
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.write(5, 0, i * 4096, data, pieceCrcs(0, data)).then(() => store.sync())));
+    expect(store.syncStats.requests).toBe(64);
+    expect(store.syncStats.rounds).toBeLessThan(64);
+    await store.close();
+  });
+
+  it('punches holes for long zeroed ranges and reads zeros there', async () => {
+    const dir = tempDir();
+    const store = await ExtentStore.open(dir);
+    const size = 4 * MiB;
+    await store.setMeta(meta(1, size));
+    const data = Buffer.alloc(size, 7);
+    await store.write(5, 1, 0, data, pieceCrcs(0, data));
+    await store.zero(5, 1, 100, size - 200);
+    const got = await store.read(5, 1, 0, size);
+    expect(got.data.subarray(0, 100).every((b) => b === 7)).toBe(true);
+    expect(got.data.subarray(100, size - 100).every((b) => b === 0)).toBe(true);
+    expect(got.data.subarray(size - 100).every((b) => b === 7)).toBe(true);
+    expect(fs.statSync(extentPaths(dir, 5, 1).data).blocks * 512).toBeLessThan(size / 2);
+    await store.close();
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('fails a write that meets a real ENOSPC with BASALT_NO_SPACE and keeps stored data (tmpfs, needs root)', async () => {
+    const dir = tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
+    try {
+      const store = await ExtentStore.open(dir, { reserveBytes: 0 });
+      const prng = new Prng(SEED);
+      const stored: [number, number, Buffer][] = [];
+      let failure: unknown;
+      for (let index = 0; index < 4 && failure === undefined; index++) {
+        await store.setMeta(meta(index));
+        for (let off = 0; off < extentSizeBytes; off += 64 * KiB) {
+          const data = Buffer.from(prng.fill(new Uint8Array(64 * KiB)));
+          try {
+            await store.write(5, index, off, data, pieceCrcs(off, data));
+            stored.push([index, off, data]);
+          } catch (err) {
+            failure = err;
+            break;
+          }
+        }
+      }
+      expect(isBasaltError(failure, ErrorCode.NoSpace), String(failure)).toBe(true);
+      for (const [index, off, data] of stored) expect(Buffer.compare((await store.read(5, index, off, data.length)).data, data)).toBe(0);
+      await store.close();
+    } finally {
+      execFileSync('umount', ['-l', dir]);
+    }
+  });
+});

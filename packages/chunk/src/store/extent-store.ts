@@ -1,0 +1,315 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { crc32c } from '@node-rs/crc32';
+import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { forEachPiece, pieceCrcs } from '@basalt/wire';
+import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
+import { ExtentIndex } from './extent-index.js';
+import { closeExtentFiles, createExtentFiles, openExtentFiles, type ExtentFiles } from './extent-files.js';
+import { fdatasync, readFully, writeFully } from './fs-io.js';
+import { RangeLock } from './range-lock.js';
+import { blockBytes, blockCrcs, entryBytes, firstMismatch, settledEntries, shiftedEntries, sidecarBytes } from './sidecar.js';
+import { SpaceGuard } from './space-guard.js';
+import { SyncGroup } from './sync-group.js';
+
+/**
+ * The extent store of one chunk server: extent replicas as sparse files with a checksum
+ * sidecar (extent-files.ts, sidecar.ts) and a LevelDB index (extent-index.ts).
+ *
+ * Operations on one extent are ordered by a range lock taken synchronously when the operation
+ * is called, so callers get their call order (see range-lock.ts). Data written is in the page
+ * cache when a write resolves (survives a process crash); sync() makes it durable (group commit).
+ * After a failed fdatasync the store refuses all further I/O: the kernel may have dropped the
+ * dirty pages, so a later successful fdatasync would prove nothing.
+ */
+interface Held {
+  meta: ReplicaMeta;
+  readonly lock: RangeLock;
+  files: Promise<ExtentFiles> | undefined;
+  /** An attempt to open existing files, while one runs. */
+  probe?: Promise<ExtentFiles | undefined> | undefined;
+}
+
+export interface ReadOutcome {
+  readonly data: Buffer;
+  /** One CRC32C per piece of the range (pieces.ts); whole blocks carry the stored checksum. */
+  readonly crcs: Uint32Array;
+}
+
+export interface ExtentStoreOptions {
+  /** Free bytes kept back from extent data; default min(256 MiB, 1/32 of the filesystem). */
+  readonly reserveBytes?: number;
+}
+
+export class ExtentStore {
+  private readonly held = new Map<string, Held>();
+  private readonly generations: Map<number, number>;
+  private readonly syncGroup = new SyncGroup((fd) => fdatasync(fd, 'fdatasync extent'));
+  private failure: BasaltError | undefined;
+  private readonly space: SpaceGuard;
+  /** Checksum mismatches found on read or before a read-modify-write. */
+  checksumErrors = 0;
+
+  private constructor(
+    readonly dir: string,
+    private readonly index: ExtentIndex,
+    loaded: { extents: ReplicaMeta[]; generations: Map<number, number> },
+    options: ExtentStoreOptions,
+  ) {
+    this.space = new SpaceGuard(dir, options.reserveBytes);
+    for (const meta of loaded.extents) this.held.set(extentKey(meta.volumeId, meta.index), { meta, lock: new RangeLock(), files: undefined });
+    this.generations = loaded.generations;
+  }
+
+  static async open(dir: string, options: ExtentStoreOptions = {}): Promise<ExtentStore> {
+    await fs.promises.mkdir(path.join(dir, 'extents'), { recursive: true });
+    const index = await ExtentIndex.open(path.join(dir, 'index'));
+    return new ExtentStore(dir, index, await index.load(), options);
+  }
+
+  get(volumeId: number, index: number): ReplicaMeta | undefined {
+    return this.held.get(extentKey(volumeId, index))?.meta;
+  }
+
+  list(): ReplicaMeta[] {
+    return [...this.held.values()].map((h) => h.meta);
+  }
+
+  get syncStats(): { rounds: number; requests: number } {
+    return { rounds: this.syncGroup.rounds, requests: this.syncGroup.requests };
+  }
+
+  get failed(): BasaltError | undefined {
+    return this.failure;
+  }
+
+  generation(volumeId: number): number {
+    return this.generations.get(volumeId) ?? 0;
+  }
+
+  /** Raises the volume's generation now (in memory) and resolves once it is persisted. */
+  raiseGeneration(volumeId: number, generation: number): Promise<void> {
+    if (generation <= this.generation(volumeId)) return Promise.resolve();
+    this.generations.set(volumeId, generation);
+    return this.index.putGeneration(volumeId, generation);
+  }
+
+  /** Replaces an extent's metadata now (in memory) and resolves once it is persisted. */
+  setMeta(meta: ReplicaMeta): Promise<void> {
+    const key = extentKey(meta.volumeId, meta.index);
+    const h = this.held.get(key);
+    if (h === undefined) this.held.set(key, { meta, lock: new RangeLock(), files: undefined });
+    else {
+      assert(meta.epoch >= h.meta.epoch, 'an extent epoch never decreases');
+      h.meta = meta;
+    }
+    return this.index.putExtents([meta]);
+  }
+
+  /** Counts one mutation of the extent; returns the new version. Call in apply order. */
+  bumpVersion(volumeId: number, index: number): number {
+    const h = this.mustHold(volumeId, index);
+    h.meta = { ...h.meta, version: h.meta.version + 1 };
+    return h.meta.version;
+  }
+
+  /** Reads and verifies [offset, offset+length); BASALT_CHECKSUM on a corrupt block. */
+  read(volumeId: number, index: number, offset: number, length: number): Promise<ReadOutcome> {
+    const h = this.mustHold(volumeId, index);
+    const [a, b] = aligned(offset, length);
+    return this.locked(h, a, b, false, async () => {
+      const files = await this.filesOf(h, false);
+      if (files === undefined) {
+        const data = Buffer.alloc(length);
+        return { data, crcs: pieceCrcs(offset, data) };
+      }
+      const [buf, entries] = await Promise.all([
+        readFully(files.data, b - a, a, 'read extent data'),
+        readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, (a / blockBytes) * entryBytes, 'read extent checksums'),
+      ]);
+      const crcs = this.verified(h, buf, entries, a);
+      return { data: buf.subarray(offset - a, offset - a + length), crcs: pieceCrcsFrom(buf, offset - a, length, crcs) };
+    });
+  }
+
+  /** Writes data whose piece checksums the caller verified; read-modify-write for partial blocks. */
+  write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    try {
+      this.space.admit(data.length + (h.files === undefined ? sidecarBytes(h.meta.extentSizeBytes) : 0));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    const [a, b] = aligned(offset, data.length);
+    return this.locked(h, a, b, true, async () => {
+      const files = await this.filesOf(h, true);
+      await this.writeBlocks(h, files!, offset, data, crcs);
+    });
+  }
+
+  /** Makes [offset, offset+length) read as zeros, punching holes for long aligned runs. */
+  zero(volumeId: number, index: number, offset: number, length: number): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    const [a, b] = aligned(offset, length);
+    return this.locked(h, a, b, true, async () => {
+      const files = await this.filesOf(h, false);
+      if (files === undefined) return; // never written: already zeros
+      const innerA = Math.ceil(offset / blockBytes) * blockBytes;
+      const innerB = Math.max(innerA, Math.floor((offset + length) / blockBytes) * blockBytes);
+      for (const [s, e] of [[offset, Math.min(innerA, offset + length)], [Math.max(innerB, offset), offset + length]] as const) {
+        if (e > s) await this.writeBlocks(h, files, s, Buffer.alloc(e - s), pieceCrcs(s, Buffer.alloc(e - s)));
+      }
+      if (innerB > innerA) await this.zeroBlocks(files, innerA, innerB);
+    });
+  }
+
+  /** Makes every write that resolved before this call durable (one group-commit round). */
+  async sync(): Promise<void> {
+    this.checkHealthy();
+    try {
+      await this.syncGroup.sync();
+    } catch (err) {
+      this.failure ??= new BasaltError(ErrorCode.Io, `fdatasync failed; this store refuses further I/O: ${String(err)}`, {}, { cause: err });
+      throw this.failure;
+    }
+  }
+
+  /** Persists versions, closes files and the index. */
+  async close(): Promise<void> {
+    const metas = this.list();
+    if (metas.length > 0 && this.failure === undefined) await this.index.putExtents(metas).catch(() => undefined);
+    for (const h of this.held.values()) {
+      const files = await h.files?.catch(() => undefined);
+      if (files !== undefined) await closeExtentFiles(files);
+    }
+    await this.index.close();
+  }
+
+  private mustHold(volumeId: number, index: number): Held {
+    const h = this.held.get(extentKey(volumeId, index));
+    assert(h !== undefined, `extent ${volumeId}/${index} has no metadata; setMeta first`);
+    return h;
+  }
+
+  private async locked<T>(h: Held, a: number, b: number, exclusive: boolean, body: () => Promise<T>): Promise<T> {
+    const acquired = h.lock.acquire(a, b, exclusive);
+    const release = await acquired;
+    try {
+      this.checkHealthy();
+      return await body();
+    } finally {
+      release();
+    }
+  }
+
+  private checkHealthy(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /**
+   * The extent's open files. Without create, undefined when the extent was never written.
+   * Opening and creating are memoised so concurrent callers share one attempt; a failed
+   * creation (e.g. BASALT_NO_SPACE) is forgotten so a later call may retry.
+   */
+  private filesOf(h: Held, create: boolean): Promise<ExtentFiles | undefined> {
+    if (h.files !== undefined) return h.files;
+    const { volumeId, index, extentSizeBytes } = h.meta;
+    h.probe ??= openExtentFiles(this.dir, volumeId, index).then((found) => {
+      h.probe = undefined;
+      if (found !== undefined) h.files ??= Promise.resolve(found);
+      return found;
+    });
+    if (!create) return h.probe;
+    const files = h.probe.then((found) => found ?? createExtentFiles(this.dir, volumeId, index, extentSizeBytes));
+    h.files = files;
+    files.then(undefined, () => {
+      if (h.files === files) h.files = undefined;
+    });
+    return files;
+  }
+
+  private verified(h: Held, buf: Buffer, entries: Buffer, a: number): Uint32Array {
+    const crcs = blockCrcs(buf);
+    const bad = firstMismatch(crcs, entries);
+    if (bad >= 0) {
+      this.checksumErrors++;
+      const block = a / blockBytes + bad;
+      throw new BasaltError(ErrorCode.Checksum, `checksum mismatch in extent ${h.meta.volumeId}/${h.meta.index} block ${block} on this chunk server`, { volumeId: h.meta.volumeId, index: h.meta.index, block });
+    }
+    return crcs;
+  }
+
+  /** Sidecar first ([new, old]), data second; see sidecar.ts for why either order of loss is safe. */
+  private async writeBlocks(h: Held, files: ExtentFiles, offset: number, data: Buffer, crcs: Uint32Array): Promise<void> {
+    const [a, b] = aligned(offset, data.length);
+    const sidecarAt = (a / blockBytes) * entryBytes;
+    const entries = await readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, sidecarAt, 'read extent checksums');
+    const buf = a === offset && b === offset + data.length ? data : await this.merged(h, files, a, b, offset, data, entries);
+    const newCrcs = new Uint32Array(crcs.length);
+    forEachPiece(offset, data.length, (s, e, i) => {
+      newCrcs[i] = e - s === blockBytes ? crcs[i]! : crc32c(buf.subarray(i * blockBytes, (i + 1) * blockBytes));
+    });
+    await writeFully(files.sidecar, shiftedEntries(entries, newCrcs), sidecarAt, 'write extent checksums');
+    this.syncGroup.markDirty(files.sidecar);
+    this.syncGroup.markDirty(files.data);
+    try {
+      await writeFully(files.data, buf, a, 'write extent data');
+    } catch (err) {
+      await this.settle(files, a, b).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** The whole blocks [a, b) with data laid over the old contents of the partial edge blocks. */
+  private async merged(h: Held, files: ExtentFiles, a: number, b: number, offset: number, data: Buffer, entries: Buffer): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(b - a);
+    const edges = new Set([a, b - blockBytes].filter((blk) => blk < offset || blk + blockBytes > offset + data.length));
+    for (const blk of edges) {
+      const old = await readFully(files.data, blockBytes, blk, 'read extent data');
+      const at = ((blk - a) / blockBytes) * entryBytes;
+      this.verified(h, old, entries.subarray(at, at + entryBytes), blk);
+      old.copy(buf, blk - a);
+    }
+    data.copy(buf, offset - a);
+    return buf;
+  }
+
+  /** After a failed data write: describe whatever the blocks now hold, in both slots. */
+  private async settle(files: ExtentFiles, a: number, b: number): Promise<void> {
+    const now = await readFully(files.data, b - a, a, 'read extent data');
+    await writeFully(files.sidecar, settledEntries(blockCrcs(now)), (a / blockBytes) * entryBytes, 'write extent checksums');
+  }
+
+  private async zeroBlocks(files: ExtentFiles, a: number, b: number): Promise<void> {
+    const sidecarAt = (a / blockBytes) * entryBytes;
+    const entries = await readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, sidecarAt, 'read extent checksums');
+    const zeroCrc = crc32c(Buffer.alloc(blockBytes));
+    await writeFully(files.sidecar, shiftedEntries(entries, new Array<number>((b - a) / blockBytes).fill(zeroCrc)), sidecarAt, 'write extent checksums');
+    this.syncGroup.markDirty(files.sidecar);
+    this.syncGroup.markDirty(files.data);
+    if (b - a >= limits.chunkPunchHoleBytesMin && (await punchHole(files.dataPath, a, b - a))) return;
+    const zeros = Buffer.alloc(Math.min(b - a, 1024 * 1024));
+    for (let pos = a; pos < b; pos += zeros.length) await writeFully(files.data, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
+  }
+}
+
+function aligned(offset: number, length: number): [number, number] {
+  return [Math.floor(offset / blockBytes) * blockBytes, Math.ceil((offset + length) / blockBytes) * blockBytes];
+}
+
+/** Piece checksums of buf[start, start+length) given the checksums of buf's whole blocks. */
+function pieceCrcsFrom(buf: Buffer, start: number, length: number, blocks: Uint32Array): Uint32Array {
+  const out = new Uint32Array(Math.ceil((start + length) / blockBytes) - Math.floor(start / blockBytes));
+  forEachPiece(start, length, (s, e, i) => {
+    out[i] = e - s === blockBytes ? blocks[i]! : crc32c(buf.subarray(start + s, start + e));
+  });
+  return out;
+}
+
+/** Deallocates a range with fallocate(1) (Node has no fallocate); false when that fails. */
+function punchHole(file: string, offset: number, length: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile('fallocate', ['--punch-hole', '--keep-size', '--offset', String(offset), '--length', String(length), file], (err) => resolve(err === null));
+  });
+}

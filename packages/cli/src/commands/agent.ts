@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import { BasaltError, ErrorCode, invalidArgument } from '@basalt/stdx';
+import { startNbdAgent } from '@basalt/agent';
+import type { TlsOptions, VolumeProvider } from '@basalt/agent';
+import { parseHostPort } from '@basalt/wire';
+import { flag, int, str } from '../args.js';
+import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
+import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
+
+/** `basalt agent`: serve the cluster's volumes over NBD (docs/nbd.md). */
+
+export const defaultNbdListen = '127.0.0.1:10809';
+
+function tlsOptions(args: ParsedArgs): TlsOptions | undefined {
+  const cert = str(args, 'tls-cert');
+  const key = str(args, 'tls-key');
+  const ca = str(args, 'tls-ca');
+  const required = flag(args, 'tls-required');
+  if ((cert === undefined) !== (key === undefined)) throw invalidArgument('--tls-cert and --tls-key go together');
+  if (cert === undefined || key === undefined) {
+    if (required || ca !== undefined) throw invalidArgument('--tls-required and --tls-ca need --tls-cert and --tls-key');
+    return undefined;
+  }
+  return { cert: readPem(cert, '--tls-cert'), key: readPem(key, '--tls-key'), ...(ca !== undefined && { ca: readPem(ca, '--tls-ca') }), required };
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw invalidArgument(`${what} ${path}: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The volumes the agent serves: the cluster behind --metad, through the client SDK. This is the
+ * one place that changes when @basalt/client ships its VolumeProvider.
+ */
+function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
+  const endpoints = resolveMetaEndpoints(args, io);
+  throw new BasaltError(ErrorCode.Unavailable, 'serving cluster volumes needs the client SDK (@basalt/client), which does not provide a VolumeProvider yet', { endpoints });
+}
+
+const agent: Command = {
+  name: '',
+  summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
+  options: {
+    ...clusterOptions,
+    listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' },
+  },
+  run: async (args, io) => {
+    const listen = parseHostPort(str(args, 'listen') ?? defaultNbdListen, '--listen');
+    const metricsPort = int(args, 'metrics-port', 0, 65535);
+    const readOnly = flag(args, 'read-only');
+    const forceTakeover = flag(args, 'force-takeover');
+    if (readOnly && forceTakeover) throw invalidArgument('--force-takeover takes the writer lease; it makes no sense with --read-only');
+    const tls = tlsOptions(args);
+    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, log: (m) => io.err(`${m}\n`) });
+    io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
+      `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = (signal: string): void => {
+        io.err(`basalt agent: ${signal}: shutting down\n`);
+        void running.close().then(resolve);
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+    return 0;
+  },
+};
+
+export const agentGroup: CommandGroup = { name: 'agent', summary: 'the NBD agent', commands: [agent] };

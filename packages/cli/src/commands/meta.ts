@@ -1,0 +1,112 @@
+import { invalidArgument, limits } from '@basalt/stdx';
+import type { MetadOptions } from '@basalt/meta';
+import { parseHostPort } from '@basalt/wire';
+import type { pb } from '@basalt/wire';
+import { flag, int, requireStr, size, str } from '../args.js';
+import { clusterOptions, withMeta } from '../cluster.js';
+import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
+import { printJson, printTable } from '../output.js';
+
+/** "m1=127.0.0.1:7001,m2=..." -> Map(id -> address). */
+export function parsePeers(text: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) throw invalidArgument(`--peers items must be id=host:port, got "${item}"`);
+    const id = item.slice(0, eq);
+    const address = item.slice(eq + 1);
+    parseHostPort(address, '--peers');
+    if (peers.has(id)) throw invalidArgument(`--peers lists member "${id}" twice`);
+    peers.set(id, address);
+  }
+  if (peers.size > limits.metaMembersMax) throw invalidArgument(`--peers lists ${peers.size} members; at most ${limits.metaMembersMax}`);
+  return peers;
+}
+
+const start: Command = {
+  name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
+  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--join] [tuning flags]',
+  options: {
+    id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
+    'metrics-port': { type: 'string' }, join: { type: 'boolean' }, cluster: { type: 'string' },
+    'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' },
+    'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
+    'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
+  },
+  run: async (args, io) => {
+    // Loaded here so that other commands start without LevelDB and the server code.
+    const { startMetad } = await import('@basalt/meta');
+    const metad = await startMetad(startOptions(args, io));
+    const stop = (signal: string): void => {
+      io.err(`metad: ${signal}: shutting down\n`);
+      void metad.close();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    await metad.stopped;
+    return 0;
+  },
+};
+
+function startOptions(args: ParsedArgs, io: Io): MetadOptions {
+  const listen = requireStr(args, 'listen');
+  parseHostPort(listen, '--listen');
+  const optional = {
+    cluster: str(args, 'cluster'),
+    metricsPort: int(args, 'metrics-port', 0, 65535),
+    tickMs: int(args, 'tick-ms', 1, 60_000),
+    electionTicks: int(args, 'election-ticks', 2, 10_000),
+    heartbeatTicks: int(args, 'heartbeat-ticks', 1, 10_000),
+    snapshotEntries: int(args, 'snapshot-entries', 1, 100_000_000),
+    snapshotBytes: size(args, 'snapshot-bytes'),
+    snapshotKeepEntries: int(args, 'snapshot-keep', 0, 100_000_000),
+    requestTimeoutMs: int(args, 'request-timeout-ms', 100, 600_000),
+    chunkHeartbeatMs: int(args, 'chunk-heartbeat-ms', 10, 600_000),
+    chunkDownAfterMs: int(args, 'chunk-down-after-ms', 10, 3_600_000),
+  };
+  const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
+  return {
+    id: requireStr(args, 'id'), listen, peers: parsePeers(str(args, 'peers') ?? ''), dataDir: requireStr(args, 'data-dir'),
+    join: flag(args, 'join'), log: (line) => io.out(`${new Date().toISOString()} ${line}\n`), ...defined,
+  };
+}
+
+function memberRows(members: readonly pb.IMember[]): string[][] {
+  return members.map((m) => [m.id ?? '', m.address ?? '', m.learner === true ? 'learner' : 'voter']);
+}
+
+const actions = ['list', 'add', 'add-learner', 'remove', 'promote'] as const;
+
+const members: Command = {
+  name: 'members', summary: 'list, add, remove or promote metad members',
+  usage: '[list | add ID --address HOST:PORT | add-learner ID --address HOST:PORT | remove ID | promote ID] [--json]',
+  options: { ...clusterOptions, json: { type: 'boolean' }, address: { type: 'string' } },
+  positionals: true,
+  run: (args, io) => withMeta(args, io, async (meta) => {
+    const [action = 'list', id, ...rest] = args.positionals;
+    if (!(actions as readonly string[]).includes(action)) throw invalidArgument(`unknown action "${action}": use ${actions.join(', ')}`);
+    if (rest.length > 0 || (action === 'list') !== (id === undefined)) throw invalidArgument(`usage: basalt meta members ${members.usage}`);
+    const memberId = id ?? '';
+    let reply: pb.ListMembersReply;
+    if (action === 'list') reply = await meta.call('listMembers', {});
+    else if (action === 'add' || action === 'add-learner') {
+      reply = await meta.call('addMember', { id: memberId, address: requireStr(args, 'address'), learner: action === 'add-learner' });
+    } else if (action === 'remove') reply = await meta.call('removeMember', { id: memberId });
+    else reply = await meta.call('promoteMember', { id: memberId });
+    if (flag(args, 'json')) printJson(io, reply.members.map((m) => ({ id: m.id, address: m.address, learner: m.learner })));
+    else printTable(io, ['ID', 'ADDRESS', 'KIND'], memberRows(reply.members));
+    return 0;
+  }),
+};
+
+const transfer: Command = {
+  name: 'transfer-leader', summary: 'hand leadership to another voter', usage: 'ID', options: { ...clusterOptions }, positionals: true,
+  run: (args, io) => withMeta(args, io, async (meta) => {
+    if (args.positionals.length !== 1) throw invalidArgument('expected the id of the new leader');
+    await meta.call('transferLeader', { id: args.positionals[0] });
+    io.out(`leadership transfer to ${args.positionals[0]} started\n`);
+    return 0;
+  }),
+};
+
+export const metaGroup: CommandGroup = { name: 'meta', summary: 'run and manage metad members', commands: [start, members, transfer] };

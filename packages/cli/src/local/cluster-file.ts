@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BasaltError, ErrorCode, invalidArgument } from '@basalt/stdx';
+
+/**
+ * `DIR/cluster.json`: where a local cluster's processes listen, where their data lives and
+ * which process ids they have. `basalt up` writes it; every other command reads it to find
+ * the cluster (--cluster FILE, BASALT_CLUSTER, or ./.basalt/cluster.json).
+ */
+export interface ClusterFile {
+  version: 1;
+  /** Absolute folder holding all data and logs. */
+  dir: string;
+  /** 'starting' while processes come up, 'running' once all are ready, 'stopped' after down. */
+  state: 'starting' | 'running' | 'stopped' | 'failed';
+  /** The `basalt up` process that supervises the others. */
+  supervisorPid: number;
+  metad: MemberEntry[];
+  chunkd: ChunkEntry[];
+  agent: AgentEntry;
+  /** Set when state is 'failed'. */
+  error?: string;
+}
+
+export interface ProcessEntry {
+  id: string;
+  /** Prometheus metrics, host:port. */
+  metrics: string;
+  log: string;
+  /** 0 while not running. */
+  pid: number;
+}
+
+export interface MemberEntry extends ProcessEntry {
+  address: string;
+  dataDir: string;
+}
+
+export interface ChunkEntry extends MemberEntry {
+  zone: string;
+}
+
+export interface AgentEntry extends ProcessEntry {
+  /** NBD listener, host:port. */
+  nbd: string;
+}
+
+export const defaultClusterDir = '.basalt';
+export const clusterFileName = 'cluster.json';
+
+export function clusterFilePath(dir: string): string {
+  return join(resolve(dir), clusterFileName);
+}
+
+export function readClusterFile(path: string): ClusterFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BasaltError(ErrorCode.InvalidArgument, `cannot read cluster file ${path}: ${(err as Error).message}; start a cluster with "basalt up" or pass --metad`, { path });
+  }
+  const parsed = JSON.parse(text) as Partial<ClusterFile>;
+  if (parsed.version !== 1 || !Array.isArray(parsed.metad) || !Array.isArray(parsed.chunkd) || parsed.agent === undefined) {
+    throw invalidArgument(`${path} is not a Basalt cluster file (version 1)`, { path });
+  }
+  return parsed as ClusterFile;
+}
+
+export function tryReadClusterFile(path: string): ClusterFile | undefined {
+  return existsSync(path) ? readClusterFile(path) : undefined;
+}
+
+/** Writes atomically (temp file + rename), so readers never see half a file. */
+export function writeClusterFile(file: ClusterFile): void {
+  mkdirSync(file.dir, { recursive: true });
+  const path = join(file.dir, clusterFileName);
+  writeFileSync(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** The metad endpoints of a cluster file. */
+export function metaEndpointsOf(file: ClusterFile): string[] {
+  return file.metad.map((m) => m.address);
+}

@@ -1,0 +1,144 @@
+import type { ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { BasaltError, ErrorCode } from '@basalt/stdx';
+import { MetaClient } from '@basalt/wire';
+import type { ClusterFile, ProcessEntry } from './cluster-file.js';
+import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
+import { spawnBasalt, tail, waitFor } from './processes.js';
+
+/**
+ * Runs a local cluster as child processes of this one: starts them, waits until each is
+ * ready, keeps DIR/cluster.json current (state and pids) and stops them all on request.
+ */
+export class LocalCluster {
+  private readonly children = new Map<string, { entry: ProcessEntry; child: ChildProcess; exited: Promise<void> }>();
+  private stopping = false;
+
+  private constructor(private readonly file: ClusterFile, private readonly log: (line: string) => void) {}
+
+  /** Starts every process and resolves once all are ready; on failure stops what started and throws. */
+  static async start(file: ClusterFile, log: (line: string) => void, readyTimeoutMs: number): Promise<LocalCluster> {
+    const cluster = new LocalCluster(file, log);
+    file.supervisorPid = process.pid;
+    file.state = 'starting';
+    writeClusterFile(file);
+    try {
+      await cluster.startAll(readyTimeoutMs);
+    } catch (err) {
+      await cluster.stop();
+      file.state = 'failed';
+      file.error = (err as Error).message;
+      writeClusterFile(file);
+      throw err;
+    }
+    file.state = 'running';
+    writeClusterFile(file);
+    return cluster;
+  }
+
+  private async startAll(readyTimeoutMs: number): Promise<void> {
+    const { metad, chunkd, agent } = this.file;
+    const peers = metad.map((m) => `${m.id}=${m.address}`).join(',');
+    const endpoints = metaEndpointsOf(this.file).join(',');
+    for (const m of metad) {
+      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics)]);
+    }
+    await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
+    for (const c of chunkd) {
+      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
+    }
+    await this.ready('chunk servers register', () => this.chunksReady(), readyTimeoutMs, chunkd);
+    this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
+    await this.ready('the agent listens', () => accepts(agent.nbd), readyTimeoutMs, [agent]);
+  }
+
+  private spawn(entry: ProcessEntry, args: string[]): void {
+    const child = spawnBasalt(args, entry.log);
+    entry.pid = child.pid ?? 0;
+    const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      entry.pid = 0;
+      if (!this.stopping) {
+        this.log(`${entry.id} exited (${signal ?? `code ${code}`}); its log: ${entry.log}`);
+        writeClusterFile(this.file);
+      }
+      resolve();
+    }));
+    this.children.set(entry.id, { entry, child, exited });
+    writeClusterFile(this.file);
+  }
+
+  private async ready(what: string, check: () => Promise<boolean>, timeoutMs: number, entries: readonly ProcessEntry[]): Promise<void> {
+    const ok = await waitFor(async () => {
+      const dead = entries.find((e) => e.pid === 0);
+      if (dead) throw new BasaltError(ErrorCode.Unavailable, `${dead.id} exited while starting; last lines of ${dead.log}:\n${tail(dead.log)}`);
+      return check();
+    }, timeoutMs);
+    if (!ok) {
+      const logs = entries.map((e) => `--- ${e.log}\n${tail(e.log)}`).join('\n');
+      throw new BasaltError(ErrorCode.Timeout, `timed out after ${timeoutMs} ms waiting until ${what}\n${logs}`);
+    }
+    this.log(`ready: ${what}`);
+  }
+
+  private async metaReady(): Promise<boolean> {
+    return this.withMeta(async (meta) => {
+      const status = await meta.call('status', {}, { timeoutMs: 1000 });
+      return status.leaderId !== '';
+    });
+  }
+
+  private async chunksReady(): Promise<boolean> {
+    return this.withMeta(async (meta) => {
+      const { servers } = await meta.call('listServers', {}, { timeoutMs: 1000 });
+      return this.file.chunkd.every((c) => servers.some((s) => s.id === c.id && s.state === 'up'));
+    });
+  }
+
+  private async withMeta(fn: (meta: MetaClient) => Promise<boolean>): Promise<boolean> {
+    const meta = new MetaClient({ endpoints: metaEndpointsOf(this.file), callTimeoutMs: 1000 });
+    try {
+      return await fn(meta);
+    } catch {
+      return false;
+    } finally {
+      meta.close();
+    }
+  }
+
+  /** Resolves when any child exits on its own, so a supervisor can report it. */
+  get anyExited(): Promise<string> {
+    return Promise.race([...this.children.values()].map(({ entry, exited }) => exited.then(() => entry.id)));
+  }
+
+  /** SIGTERM to the agent, then chunk servers, then metad; SIGKILL what is still up after 10 s. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const order = [this.file.agent.id, ...this.file.chunkd.map((c) => c.id), ...this.file.metad.map((m) => m.id)];
+    for (const id of order) {
+      const c = this.children.get(id);
+      if (c === undefined || c.entry.pid === 0) continue;
+      c.child.kill('SIGTERM');
+      const timer = setTimeout(() => c.child.kill('SIGKILL'), 10_000);
+      await c.exited;
+      clearTimeout(timer);
+    }
+    this.file.state = 'stopped';
+    writeClusterFile(this.file);
+  }
+}
+
+function port(hostPort: string): string {
+  return hostPort.slice(hostPort.lastIndexOf(':') + 1);
+}
+
+function accepts(hostPort: string): Promise<boolean> {
+  const i = hostPort.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

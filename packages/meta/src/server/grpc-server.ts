@@ -1,0 +1,64 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { metaService, raftService, toGrpcError } from '@basalt/wire';
+import type { raftpb } from '@basalt/wire';
+import type { MetaHandlers } from './meta-api.js';
+import type { MetaMetrics } from './metrics.js';
+import type { RaftHost } from './raft-host.js';
+
+/** Binds one gRPC server with the Meta and Raft services on host:port. */
+export async function startGrpcServer(listen: string, handlers: MetaHandlers, host: RaftHost, metrics: MetaMetrics, log: (line: string) => void): Promise<Server> {
+  const server = new Server({
+    'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
+    'grpc.max_send_message_length': limits.metaReplyBytesMax,
+  });
+  const meta: UntypedServiceImplementation = {};
+  for (const name of Object.keys(metaService) as (keyof MetaHandlers)[]) {
+    meta[name] = unary(name, handlers[name] as (req: unknown) => Promise<unknown>, metrics, log);
+  }
+  server.addService(metaService, meta);
+  server.addService(raftService, {
+    send: (call: ServerUnaryCall<raftpb.MessageBatch, unknown>, callback: sendUnaryData<raftpb.ISendAck>) => {
+      try {
+        host.receive(call.request);
+        callback(null, {});
+      } catch (err) {
+        callback(toGrpcError(asBasaltError(err, log)));
+      }
+    },
+  });
+  await new Promise<number>((resolve, reject) => {
+    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+  });
+  return server;
+}
+
+function unary(method: string, handler: (req: unknown) => Promise<unknown>, metrics: MetaMetrics, log: (line: string) => void) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+    let reply: Promise<unknown>;
+    try {
+      reply = handler(call.request);
+    } catch (err) {
+      reply = Promise.reject(err as Error);
+    }
+    reply.then(
+      (value) => {
+        metrics.countRpc(method, 'OK');
+        callback(null, value);
+      },
+      (err: unknown) => {
+        const e = asBasaltError(err, log);
+        metrics.countRpc(method, e.code);
+        callback(toGrpcError(e));
+      },
+    );
+  };
+}
+
+/** A non-Basalt error here is a bug in metad: logged with its stack, reported as BASALT_IO. */
+function asBasaltError(err: unknown, log: (line: string) => void): BasaltError {
+  if (err instanceof BasaltError) return err;
+  log(`metad: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  return new BasaltError(ErrorCode.Io, `internal error: ${err instanceof Error ? err.message : String(err)}`);
+}

@@ -1,0 +1,119 @@
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import type { MetaMethodName, MetaServerReply, MetaServerRequest } from '@basalt/wire';
+import { createVolumeCommand, unwrap } from '../state/index.js';
+import type { AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, ServerView, VolumeView } from '../state/index.js';
+import type { ChunkServerLiveness } from './chunk-server-liveness.js';
+import { extentToPb, leaseToPb, membersToPb, serverToPb, volumeToPb } from './convert.js';
+import type { RaftHost } from './raft-host.js';
+import { checkCommand, checkCount, checkIndex, checkMemberAddress, checkMemberId, checkName, memberExists, optionalString } from './validation.js';
+
+export type MetaHandlers = {
+  [K in MetaMethodName]: (request: MetaServerRequest<K>) => Promise<MetaServerReply<K>>;
+};
+
+export interface MetaApiContext {
+  host: RaftHost;
+  liveness: ChunkServerLiveness;
+  /** Extra facts for Status: this process and where its metrics are. */
+  pid: number;
+  metricsAddress: string;
+}
+
+/**
+ * The Meta service: validates each request, turns mutations into state machine commands
+ * proposed through Raft, and answers reads after a ReadIndex (or from local state when the
+ * caller asked for `stale`). Every failure is a BasaltError.
+ */
+export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
+  const { host, liveness } = ctx;
+  const now = (): number => Date.now();
+  const query = <T>(stale: boolean, fn: (s: MetaState) => T): Promise<T> => (stale ? Promise.resolve(host.readStale(fn)) : host.read(fn));
+  const apply = async <T>(cmd: Parameters<RaftHost['propose']>[0]): Promise<T> => unwrap(await host.propose(checkCommand(cmd))) as T;
+
+  return {
+    createVolume: async (r) => {
+      const cmd = createVolumeCommand({
+        name: r.name, sizeBytes: r.sizeBytes, nowMs: now(),
+        ...(r.extentSizeBytes !== 0 && { extentSizeBytes: r.extentSizeBytes }),
+        ...(r.replicationFactor !== 0 && { replicationFactor: r.replicationFactor }),
+      });
+      return { volume: volumeToPb(await apply<VolumeView>(cmd)) };
+    },
+    listVolumes: async (r) => ({ volumes: (await query(r.stale, (s) => s.listVolumes())).map(volumeToPb) }),
+    getVolume: async (r) => {
+      const name = checkName(r.name);
+      return { volume: volumeToPb(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };
+    },
+    resizeVolume: async (r) => ({ volume: volumeToPb(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes })) }),
+    deleteVolume: async (r) => {
+      await apply<VolumeView>({ type: 'deleteVolume', name: r.name, force: r.force });
+      return {};
+    },
+    setVolumeLabel: async (r) => {
+      const expect = r.expect == null ? {} : { expect: r.expect === '' ? null : r.expect };
+      const label = await apply<LabelView>({ type: 'setLabel', name: r.name, key: r.key, value: optionalString(r.value), ...expect });
+      return { volume: volumeToPb(unwrap(host.readStale((s) => s.getVolume(label.volume)))) };
+    },
+    getExtentMap: async (r) => {
+      const name = checkName(r.volume);
+      const from = checkIndex('fromIndex', r.fromIndex);
+      const count = checkCount(r.count);
+      const map = unwrap(await query(r.stale, (s) => s.extentMap(name, from, count)));
+      return { volumeId: map.volumeId, extentSizeBytes: map.extentSizeBytes, generation: map.generation, extents: map.extents.map(extentToPb) };
+    },
+    allocateExtent: async (r) => ({ extent: extentToPb(await apply<AllocateExtentView>({ type: 'allocateExtent', name: r.volume, index: r.index })) }),
+    dropReplica: async (r) => ({
+      extent: extentToPb(await apply<ExtentView>({ type: 'dropReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
+    }),
+    acquireLease: async (r) => leaseToPb(await apply<LeaseView>({ type: 'acquireLease', name: r.volume, clientId: r.clientId, force: r.force, nowMs: now() })),
+    releaseLease: async (r) => {
+      await apply({ type: 'releaseLease', name: r.volume, clientId: r.clientId, generation: r.generation });
+      return {};
+    },
+    registerServer: async (r) => {
+      const server = await apply<ServerView>({
+        type: 'registerServer', serverId: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes, nowMs: now(),
+      });
+      liveness.heard(server.id);
+      return { server: serverToPb(server) };
+    },
+    heartbeat: async (r) => {
+      let server = await apply<ServerView>({ type: 'heartbeat', serverId: r.id, freeBytes: r.freeBytes, nowMs: now() });
+      liveness.heard(server.id);
+      if (server.state === 'down') server = await apply<ServerView>({ type: 'markServerUp', serverId: r.id, nowMs: now() });
+      return { intervalMs: liveness.heartbeatIntervalMs, state: server.state };
+    },
+    listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map(serverToPb) }),
+    status: () => {
+      const s = host.status();
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });
+    },
+    listMembers: async (r) => membersToPb(await query(r.stale, () => host.members())),
+    addMember: async (r) => {
+      const id = checkMemberId(r.id);
+      const address = checkMemberAddress(r.address);
+      if (host.members().length >= limits.metaMembersMax) {
+        throw new BasaltError(ErrorCode.LimitExceeded, `a cluster has at most ${limits.metaMembersMax} members`);
+      }
+      return membersToPb(await host.changeMembers({ type: r.learner ? 'AddLearner' : 'AddNode', nodeId: id, context: new TextEncoder().encode(address) }));
+    },
+    removeMember: async (r) => {
+      const id = checkMemberId(r.id);
+      memberExists(host.members().some((m) => m.id === id), id);
+      return membersToPb(await host.changeMembers({ type: 'RemoveNode', nodeId: id }));
+    },
+    promoteMember: async (r) => {
+      const id = checkMemberId(r.id);
+      const member = host.members().find((m) => m.id === id);
+      memberExists(member !== undefined, id);
+      if (member?.learner !== true) throw new BasaltError(ErrorCode.InvalidArgument, `member "${id}" is already a voter`, { id });
+      return membersToPb(await host.changeMembers({ type: 'AddNode', nodeId: id, context: new TextEncoder().encode(member.address) }));
+    },
+    transferLeader: (r) => {
+      const id = checkMemberId(r.id);
+      host.transferLeader(id);
+      const s = host.status();
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });
+    },
+  };
+}

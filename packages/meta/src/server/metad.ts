@@ -1,0 +1,129 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
+import { join } from 'node:path';
+import type { Server } from '@grpc/grpc-js';
+import { BasaltError, ErrorCode, MiB } from '@basalt/stdx';
+import { parseHostPort } from '@basalt/wire';
+import { ChunkServerLiveness } from './chunk-server-liveness.js';
+import { startGrpcServer } from './grpc-server.js';
+import { LevelLogStore } from './level-log-store.js';
+import { metaHandlers } from './meta-api.js';
+import { MetaMetrics } from './metrics.js';
+import { RaftHost } from './raft-host.js';
+
+export interface MetadOptions {
+  id: string;
+  /** host:port of the gRPC server (Meta API and Raft transport). */
+  listen: string;
+  /** The initial members, id -> host:port (this member may be left out). */
+  peers: ReadonlyMap<string, string>;
+  dataDir: string;
+  /** Join a running cluster (after `basalt meta members add`) instead of bootstrapping one. */
+  join?: boolean;
+  cluster?: string;
+  /** Port of the /metrics HTTP server on the listen host; 0 picks a free one; undefined: none. */
+  metricsPort?: number;
+  tickMs?: number;
+  electionTicks?: number;
+  heartbeatTicks?: number;
+  snapshotEntries?: number;
+  snapshotBytes?: number;
+  snapshotKeepEntries?: number;
+  requestTimeoutMs?: number;
+  chunkHeartbeatMs?: number;
+  chunkDownAfterMs?: number;
+  log?: (line: string) => void;
+}
+
+export const metadDefaults = {
+  cluster: 'basalt',
+  tickMs: 100,
+  electionTicks: 10,
+  heartbeatTicks: 1,
+  snapshotEntries: 10_000,
+  snapshotBytes: 16 * MiB,
+  snapshotKeepEntries: 1_000,
+  requestTimeoutMs: 10_000,
+  chunkHeartbeatMs: 1_000,
+  chunkDownAfterMs: 5_000,
+} as const;
+
+/** A running metad member. */
+export interface Metad {
+  readonly id: string;
+  readonly address: string;
+  /** host:port of /metrics, or '' when not served. */
+  readonly metricsAddress: string;
+  readonly host: RaftHost;
+  /** Resolves once the member has stopped (closed, or removed from the cluster). */
+  readonly stopped: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts one metad member: opens its log, joins the Raft group and serves the Meta API. */
+export async function startMetad(options: MetadOptions): Promise<Metad> {
+  const o = { ...metadDefaults, ...options };
+  const log = o.log ?? ((line: string) => console.log(line));
+  const { host: listenHost } = parseHostPort(o.listen, 'listen');
+  claimDataDir(o.dataDir, o.id, o.cluster);
+  const metrics = new MetaMetrics();
+  const peers = new Map(o.peers);
+  peers.set(o.id, o.listen);
+  let onRemoved = (): void => undefined;
+  const host = await RaftHost.open({
+    id: o.id, address: o.listen, cluster: o.cluster, store: new LevelLogStore(join(o.dataDir, 'raft')), peers, join: o.join ?? false,
+    tickMs: o.tickMs, electionTicks: o.electionTicks, heartbeatTicks: o.heartbeatTicks,
+    snapshotEntries: o.snapshotEntries, snapshotBytes: o.snapshotBytes, snapshotKeepEntries: o.snapshotKeepEntries,
+    requestTimeoutMs: o.requestTimeoutMs, metrics, log, onRemoved: () => onRemoved(),
+  });
+  const liveness = new ChunkServerLiveness(host, { heartbeatIntervalMs: o.chunkHeartbeatMs, downAfterMs: o.chunkDownAfterMs, metrics, log });
+  let http: HttpServer | undefined;
+  let metricsAddress = '';
+  if (o.metricsPort !== undefined) {
+    http = await metrics.serve(listenHost, o.metricsPort);
+    const bound = http.address();
+    metricsAddress = typeof bound === 'object' && bound !== null ? `${listenHost}:${bound.port}` : '';
+  }
+  const handlers = metaHandlers({ host, liveness, pid: process.pid, metricsAddress });
+  const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
+  liveness.start();
+  log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}`);
+
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= shutdown(grpc, http, host, liveness).then(() => {
+      log(`metad: member ${o.id} stopped`);
+      resolveStopped();
+    });
+    return closing;
+  };
+  onRemoved = () => void close();
+  return { id: o.id, address: o.listen, metricsAddress, host, stopped, close };
+}
+
+async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, liveness: ChunkServerLiveness): Promise<void> {
+  liveness.stop();
+  await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
+  grpc.forceShutdown();
+  if (http !== undefined) await new Promise<void>((resolve) => http.close(() => resolve()));
+  await host.close();
+}
+
+/**
+ * A data dir belongs to one member of one cluster: member.json records which, and a start with
+ * another id or cluster is refused rather than mixing two members' logs.
+ */
+function claimDataDir(dataDir: string, id: string, cluster: string): void {
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'member.json');
+  if (!existsSync(file)) {
+    writeFileSync(file, `${JSON.stringify({ id, cluster }, null, 2)}\n`);
+    return;
+  }
+  const claimed = JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown; cluster?: unknown };
+  if (claimed.id !== id || claimed.cluster !== cluster) {
+    throw new BasaltError(ErrorCode.InvalidArgument, `data dir ${dataDir} belongs to member ${String(claimed.id)} of cluster ${String(claimed.cluster)}, not ${id} of ${cluster}`, { dataDir });
+  }
+}

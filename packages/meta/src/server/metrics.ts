@@ -1,0 +1,69 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HostStatus } from './raft-host.js';
+
+const roles = ['leader', 'follower', 'candidate', 'pre-candidate', 'learner'] as const;
+
+/** The Prometheus metrics of one metad member (served at /metrics). */
+export class MetaMetrics {
+  readonly registry = new Registry();
+  readonly term = this.gauge('basalt_meta_term', 'Current Raft term');
+  readonly commitIndex = this.gauge('basalt_meta_commit_index', 'Highest log index known committed');
+  readonly appliedIndex = this.gauge('basalt_meta_applied_index', 'Highest log index applied to the state machine');
+  readonly snapshotIndex = this.gauge('basalt_meta_snapshot_index', 'Log index of the latest snapshot');
+  readonly isLeader = this.gauge('basalt_meta_is_leader', '1 when this member is the leader');
+  readonly role = new Gauge({ name: 'basalt_meta_role', help: '1 for the role this member has now', labelNames: ['role'], registers: [this.registry] });
+  readonly proposalSeconds = new Histogram({
+    name: 'basalt_meta_proposal_seconds', help: 'Time from proposal to apply on the leader', registers: [this.registry],
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+  });
+  readonly fsyncSeconds = new Histogram({
+    name: 'basalt_meta_fsync_seconds', help: 'Time to persist a Ready with a synced LevelDB batch', registers: [this.registry],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
+  });
+  readonly snapshots = new Counter({ name: 'basalt_meta_snapshots_total', help: 'Snapshots taken by this member', registers: [this.registry] });
+  readonly rpcs = new Counter({ name: 'basalt_meta_rpc_total', help: 'Meta API calls by method and result code', labelNames: ['method', 'code'], registers: [this.registry] });
+  readonly rpcErrors = new Counter({ name: 'basalt_meta_rpc_errors_total', help: 'Meta API calls that failed, by method and code', labelNames: ['method', 'code'], registers: [this.registry] });
+  readonly chunkServersDown = new Counter({ name: 'basalt_meta_chunk_servers_marked_down_total', help: 'Chunk servers this member (as leader) marked down', registers: [this.registry] });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  setProgress(s: HostStatus): void {
+    this.term.set(s.term);
+    this.commitIndex.set(s.commitIndex);
+    this.appliedIndex.set(s.appliedIndex);
+    this.snapshotIndex.set(s.snapshotIndex);
+    this.isLeader.set(s.role === 'leader' ? 1 : 0);
+    for (const r of roles) this.role.set({ role: r }, r === s.role ? 1 : 0);
+  }
+
+  countRpc(method: string, code: string): void {
+    this.rpcs.inc({ method, code });
+    if (code !== 'OK') this.rpcErrors.inc({ method, code });
+  }
+
+  /** Serves /metrics on host:port; resolves with the bound port. */
+  serve(host: string, port: number): Promise<Server> {
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end('not found: try /metrics\n');
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => resolve(server));
+    });
+  }
+
+  private gauge(name: string, help: string): Gauge {
+    return new Gauge({ name, help, registers: [this.registry] });
+  }
+}

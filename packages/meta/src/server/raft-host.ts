@@ -1,0 +1,415 @@
+import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange } from '@basalt/raft';
+import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SoftState } from '@basalt/raft';
+import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
+import { raftpb } from '@basalt/wire';
+import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
+import type { Command, Result } from '../state/index.js';
+import type { LogStore, PersistedLog } from './log-store.js';
+import { MemberBook } from './members.js';
+import type { MemberInfo } from './members.js';
+import type { MetaMetrics } from './metrics.js';
+import { PendingProposals, unknownOutcome } from './pending.js';
+import { messageFromPb } from './raft-codec.js';
+import { ReadBatcher } from './read-batcher.js';
+import { RaftTransport } from './transport.js';
+
+export interface RaftHostOptions {
+  id: string;
+  /** host:port this member's gRPC server listens on (what peers dial). */
+  address: string;
+  cluster: string;
+  store: LogStore;
+  /** The initial members (id -> address), this one included; also used to reach peers when joining. */
+  peers: ReadonlyMap<string, string>;
+  /** A new member of a running cluster: it waits for the leader instead of bootstrapping. */
+  join: boolean;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  /** Take a snapshot once this many entries or bytes were applied since the last one. */
+  snapshotEntries: number;
+  snapshotBytes: number;
+  /** Entries kept behind a snapshot for followers that are slightly behind. */
+  snapshotKeepEntries: number;
+  requestTimeoutMs: number;
+  metrics: MetaMetrics;
+  log(line: string): void;
+  /** This member was removed from the cluster (it stops serving). */
+  onRemoved(): void;
+}
+
+export type Role = 'leader' | 'follower' | 'candidate' | 'pre-candidate' | 'learner';
+
+export interface HostStatus {
+  id: string;
+  address: string;
+  role: Role;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  leaderId: string;
+  leaderAddress: string;
+  snapshotIndex: number;
+  firstLogIndex: number;
+  lastLogIndex: number;
+}
+
+type ApplyResult = Result<unknown> | MemberInfo[] | undefined;
+
+/**
+ * Drives a RawNode with real time, a LogStore and the gRPC transport, and applies committed
+ * entries to the MetaState. One loop handles Readies one at a time, in etcd's order: persist
+ * (one LevelDB batch, synced when the Ready says so) -> send -> apply -> advance. Proposals and
+ * messages that arrive while a batch is being synced pile up in Raft and share the next one.
+ */
+export class RaftHost {
+  readonly book: MemberBook;
+  private readonly node: RawNode;
+  private readonly storage: MemoryStorage;
+  private readonly transport: RaftTransport;
+  private state: MetaState;
+  private conf: ConfState;
+  private applied: number;
+  private soft: SoftState = { leader: '', role: 'follower' };
+  private sinceSnapshot = { entries: 0, bytes: 0 };
+  private readonly proposals = new PendingProposals<ApplyResult>();
+  private readonly reads: ReadBatcher<MetaState>;
+  private loopRunning = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private closed = false;
+  private removed = false;
+  private readonly leaderListeners: ((isLeader: boolean) => void)[] = [];
+
+  private constructor(private readonly opts: RaftHostOptions, loaded: PersistedLog, storage: MemoryStorage) {
+    this.book = new MemberBook(opts.peers);
+    this.storage = storage;
+    const snapshot = loaded.snapshot;
+    this.state = snapshot.meta.index > 0 ? this.restore(snapshot) : MetaState.empty();
+    this.conf = storage.initialState().confState;
+    this.applied = snapshot.meta.index;
+    this.node = new RawNode({
+      id: opts.id, storage, electionTick: opts.electionTicks, heartbeatTick: opts.heartbeatTicks,
+      preVote: true, checkQuorum: true, maxSizePerMsg: limits.raftMaxEntriesBytesPerAppend,
+      maxInflightMsgs: limits.raftInflightAppendsMax, maxUncommittedEntriesSize: limits.raftUncommittedBytesMax,
+      applied: this.applied, random: Math.random,
+    });
+    this.transport = new RaftTransport({
+      selfId: opts.id, selfAddress: opts.address, cluster: opts.cluster, book: this.book,
+      onUnreachable: (id) => this.node.reportUnreachable(id),
+      onSnapshotSent: (id, failed) => { this.node.reportSnapshot(id, failed); this.kick(); },
+      sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000),
+    });
+    this.reads = new ReadBatcher<MetaState>((ctx) => this.startReadRound(ctx));
+  }
+
+  /** Loads the member's log (bootstrapping a fresh member of a new cluster) and starts ticking. */
+  static async open(opts: RaftHostOptions): Promise<RaftHost> {
+    let loaded = await opts.store.load();
+    if (isFresh(loaded) && !opts.join) loaded = await bootstrap(opts);
+    const storage = new MemoryStorage();
+    if (loaded.snapshot.meta.index > 0) storage.applySnapshot(loaded.snapshot);
+    storage.setHardState(loaded.hardState);
+    storage.append(loaded.entries);
+    const host = new RaftHost(opts, loaded, storage);
+    opts.log(`raft: loaded term ${loaded.hardState.term}, commit ${loaded.hardState.commit}, snapshot ${loaded.snapshot.meta.index}, ${loaded.entries.length} entries`);
+    host.ticker = setInterval(() => host.onTick(), opts.tickMs);
+    host.kick();
+    return host;
+  }
+
+  // ------------------------------------------------------------------ API for the service
+
+  /** Proposes a state machine command and resolves with its result once applied here. */
+  async propose(cmd: Command): Promise<Result<unknown>> {
+    const result = await this.proposeEntry(encodeCommand(cmd), false);
+    assert(result !== undefined && !Array.isArray(result), 'a command entry applies to a result');
+    return result;
+  }
+
+  /** Proposes a membership change; resolves with the members once it is applied. */
+  async changeMembers(cc: ConfChange): Promise<MemberInfo[]> {
+    const result = await this.proposeEntry(encodeConfChange(cc), true);
+    assert(Array.isArray(result), 'a conf change entry applies to the member list');
+    return result;
+  }
+
+  /** Runs `query` on a state at least as new as every write acknowledged before the call. */
+  read<T>(query: (state: MetaState) => T): Promise<T> {
+    this.checkServing();
+    return this.reads.read(query, performance.now() + this.opts.requestTimeoutMs);
+  }
+
+  /** Runs `query` on this member's state now: may be stale. */
+  readStale<T>(query: (state: MetaState) => T): T {
+    this.checkServing();
+    return query(this.state);
+  }
+
+  transferLeader(to: string): void {
+    this.checkServing();
+    const r = this.node.transferLeader(to);
+    if (!r.ok && r.reason === 'not_leader') throw this.notLeader();
+    if (!r.ok) throw new BasaltError(ErrorCode.InvalidArgument, `cannot transfer leadership to "${to}": ${r.reason}`, { id: to });
+    this.kick();
+  }
+
+  receive(batch: raftpb.MessageBatch): void {
+    if (this.closed) return;
+    if (batch.cluster !== this.opts.cluster) {
+      throw new BasaltError(ErrorCode.InvalidArgument, `message from cluster "${batch.cluster}", this is "${this.opts.cluster}"`);
+    }
+    if (batch.fromAddress !== '' && this.book.get(batch.from) === undefined) this.book.set(batch.from, batch.fromAddress);
+    for (const p of batch.messages) {
+      const m: Message | undefined = messageFromPb(p);
+      if (m === undefined || m.to !== this.opts.id) continue;
+      this.node.step(m);
+    }
+    this.kick();
+  }
+
+  get isLeader(): boolean {
+    return this.soft.role === 'leader';
+  }
+
+  get isRemoved(): boolean {
+    return this.removed;
+  }
+
+  onLeadershipChange(listener: (isLeader: boolean) => void): void {
+    this.leaderListeners.push(listener);
+  }
+
+  members(): MemberInfo[] {
+    return this.book.list(this.conf);
+  }
+
+  stateHash(): string {
+    return this.state.hash();
+  }
+
+  status(): HostStatus {
+    const s = this.node.status();
+    const learner = this.conf.learners.includes(this.opts.id);
+    return {
+      id: this.opts.id, address: this.opts.address,
+      role: learner ? 'learner' : roleName(s.softState.role),
+      term: s.hardState.term, commitIndex: s.hardState.commit, appliedIndex: this.applied,
+      leaderId: s.softState.leader, leaderAddress: this.book.get(s.softState.leader) ?? '',
+      snapshotIndex: this.storage.snapshot().meta.index,
+      firstLogIndex: this.storage.firstIndex(), lastLogIndex: s.lastIndex,
+    };
+  }
+
+  /** The error a non-leader answers with: NOT_LEADER and where the leader is, if known. */
+  notLeader(): BasaltError {
+    const leaderId = this.soft.leader;
+    const leaderAddress = leaderId === '' ? '' : (this.book.get(leaderId) ?? '');
+    const where = leaderId === '' ? 'no leader is known yet' : `the leader is ${leaderId} at ${leaderAddress || 'an unknown address'}`;
+    return new BasaltError(ErrorCode.NotLeader, `member ${this.opts.id} is not the leader: ${where}`, { leaderId, leaderAddress });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    const err = new BasaltError(ErrorCode.Closed, `member ${this.opts.id} is shutting down`);
+    this.proposals.rejectAll(err);
+    this.reads.rejectAll(err);
+    this.transport.close();
+    while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
+    await this.opts.store.close();
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private onTick(): void {
+    this.node.tick();
+    const now = performance.now();
+    this.proposals.expire(now);
+    this.reads.expire(now);
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.loopRunning || this.closed) return;
+    this.loopRunning = true;
+    setImmediate(() => {
+      this.loop().catch((err: unknown) => this.fatal(err));
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (!this.closed && this.node.hasReady()) await this.handleReady(this.node.ready());
+    } finally {
+      this.loopRunning = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== undefined) this.onSoftState(rd.softState);
+    await this.persist(rd);
+    this.transport.send(rd.messages);
+    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+    this.node.advance(rd);
+    this.reads.serve(this.applied, this.state);
+    this.opts.metrics.setProgress(this.status());
+    await this.maybeSnapshot();
+  }
+
+  /** Step 1 of a Ready: nothing in it is acknowledged to anyone before this resolves. */
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.snapshot === undefined && rd.entries.length === 0 && rd.hardState === undefined) return;
+    const started = performance.now();
+    const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
+    await this.opts.store.save(update, rd.mustSync);
+    if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
+    if (rd.snapshot !== undefined) this.storage.applySnapshot(rd.snapshot);
+    this.storage.append(rd.entries);
+    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.applied) return;
+    const result = e.type === 'ConfChange' ? this.applyConfChange(decodeConfChange(e.data)) : this.applyCommand(e.data);
+    this.applied = e.index;
+    this.sinceSnapshot.entries += 1;
+    this.sinceSnapshot.bytes += e.data.length;
+    const started = this.proposals.applied(e.index, e.term, result, () => this.notLeader());
+    if (started !== undefined) this.opts.metrics.proposalSeconds.observe((performance.now() - started) / 1000);
+  }
+
+  private applyCommand(data: Uint8Array): ApplyResult {
+    if (data.length === 0) return undefined; // a new leader's empty entry
+    return this.state.apply(decodeCommand(data));
+  }
+
+  private applyConfChange(cc: ConfChange): MemberInfo[] {
+    if (cc.context !== undefined && cc.type !== 'RemoveNode') this.book.set(cc.nodeId, new TextDecoder().decode(cc.context));
+    this.conf = this.node.applyConfChange(cc);
+    this.opts.log(`raft: applied ${cc.type} ${cc.nodeId}; voters [${this.conf.voters.join(',')}] learners [${this.conf.learners.join(',')}]`);
+    if (cc.type === 'RemoveNode' && cc.nodeId === this.opts.id) this.onSelfRemoved();
+    return this.members();
+  }
+
+  private onSelfRemoved(): void {
+    if (this.removed) return;
+    this.removed = true;
+    this.opts.log(`raft: member ${this.opts.id} was removed from the cluster; it stops serving`);
+    setImmediate(() => this.opts.onRemoved());
+  }
+
+  private installSnapshot(snapshot: Snapshot): void {
+    this.state = this.restore(snapshot);
+    this.conf = snapshot.meta.conf;
+    this.applied = snapshot.meta.index;
+    this.sinceSnapshot = { entries: 0, bytes: 0 };
+    this.proposals.coveredBySnapshot(snapshot.meta.index);
+    this.opts.log(`raft: installed a snapshot at index ${snapshot.meta.index} (${snapshot.data.length} bytes)`);
+  }
+
+  private restore(snapshot: Snapshot): MetaState {
+    const data = raftpb.SnapshotData.decode(snapshot.data);
+    this.book.loadPb(data.members);
+    return MetaState.decodeSnapshot(data.state);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const since = this.sinceSnapshot;
+    if (since.entries < this.opts.snapshotEntries && since.bytes < this.opts.snapshotBytes) return;
+    const data = raftpb.SnapshotData.encode({ members: this.book.toPb(this.conf), state: this.state.encodeSnapshot() }).finish();
+    assert(data.length <= limits.metaSnapshotBytesMax, `snapshot of ${data.length} bytes above limits.metaSnapshotBytesMax`);
+    const created = this.storage.createSnapshot(this.applied, this.conf, data);
+    if (!created.ok) return;
+    const compactIndex = Math.max(0, this.applied - this.opts.snapshotKeepEntries);
+    if (compactIndex >= this.storage.firstIndex()) this.storage.compact(compactIndex);
+    await this.opts.store.saveSnapshot(created.snapshot, compactIndex);
+    this.sinceSnapshot = { entries: 0, bytes: 0 };
+    this.opts.metrics.snapshots.inc();
+    this.opts.log(`raft: snapshot at index ${this.applied} (${data.length} bytes), log compacted to ${compactIndex}`);
+  }
+
+  private onSoftState(soft: SoftState): void {
+    const wasLeader = this.soft.role === 'leader';
+    this.soft = soft;
+    const isLeader = soft.role === 'leader';
+    if (wasLeader && !isLeader) this.reads.abortRounds(this.notLeader());
+    if (wasLeader !== isLeader) for (const l of this.leaderListeners) l(isLeader);
+    this.opts.log(`raft: ${this.opts.id} is ${soft.role}, leader ${soft.leader || 'unknown'}`);
+  }
+
+  private proposeEntry(data: Uint8Array, confChange: boolean): Promise<ApplyResult> {
+    this.checkServing();
+    if (this.proposals.size >= limits.metaPendingRequestsMax) {
+      return Promise.reject(new BasaltError(ErrorCode.Unavailable, 'too many requests in flight; retry later'));
+    }
+    const r = confChange ? this.node.proposeConfChange(decodeConfChange(data)) : this.node.propose(data);
+    if (!r.ok) return Promise.reject(this.refusal(r));
+    this.kick();
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const deadlineMs = performance.now() + this.opts.requestTimeoutMs;
+      this.proposals.add(r.index, r.term, { resolve, reject, deadlineMs }, performance.now());
+    });
+  }
+
+  private refusal(r: Exclude<ReturnType<RawNode['propose']>, { ok: true }>): BasaltError {
+    switch (r.reason) {
+      case 'not_leader':
+        return this.notLeader();
+      case 'dropped':
+        return new BasaltError(ErrorCode.Unavailable, 'a leadership transfer is in progress; retry shortly');
+      case 'too_many_uncommitted':
+        return new BasaltError(ErrorCode.Unavailable, 'too many uncommitted proposals; retry later');
+      case 'too_large':
+        return new BasaltError(ErrorCode.InvalidArgument, `command too large: at most ${r.maxBytes} bytes`);
+      case 'conf_change_pending':
+        return new BasaltError(ErrorCode.Unavailable, 'another membership change is in progress; retry when it is applied');
+      case 'invalid_conf_change':
+        return new BasaltError(ErrorCode.InvalidArgument, `membership change refused: ${r.detail}`);
+    }
+  }
+
+  private startReadRound(ctx: Uint8Array): BasaltError | undefined {
+    if (this.soft.role !== 'leader') return this.notLeader();
+    const r = this.node.readIndex(ctx);
+    if (!r.ok) return this.notLeader();
+    this.kick();
+    return undefined;
+  }
+
+  private checkServing(): void {
+    if (this.closed) throw new BasaltError(ErrorCode.Closed, `member ${this.opts.id} is shutting down`);
+    if (this.removed) throw new BasaltError(ErrorCode.MemberNotFound, `member ${this.opts.id} was removed from the cluster`);
+  }
+
+  private fatal(err: unknown): void {
+    this.opts.log(`raft: fatal error in the Raft loop: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    process.exit(70);
+  }
+}
+
+function roleName(role: SoftState['role']): Role {
+  return role === 'pre_candidate' ? 'pre-candidate' : role;
+}
+
+function isFresh(log: PersistedLog): boolean {
+  return log.hardState.term === 0 && log.entries.length === 0 && log.snapshot.meta.index === 0;
+}
+
+/**
+ * A new cluster starts from the same first entries on every initial member: one AddNode conf
+ * change per member (sorted by id, with its address), committed at term 1, as etcd bootstraps.
+ */
+async function bootstrap(opts: RaftHostOptions): Promise<PersistedLog> {
+  const ids = [...opts.peers.keys()].sort();
+  const entries: Entry[] = ids.map((id, i) => ({
+    term: 1, index: i + 1, type: 'ConfChange',
+    data: encodeConfChange({ type: 'AddNode', nodeId: id, context: new TextEncoder().encode(opts.peers.get(id) ?? '') }),
+  }));
+  const hardState = { term: 1, vote: '', commit: entries.length };
+  await opts.store.save({ entries, hardState }, true);
+  opts.log(`raft: bootstrapped a new cluster with members ${ids.join(', ')}`);
+  return opts.store.load();
+}

@@ -1,0 +1,102 @@
+import { assert, ErrorCode, limits } from '@basalt/stdx';
+import type { CreateVolumeCommand, DeleteVolumeCommand, ResizeVolumeCommand, SetLabelCommand } from './commands.js';
+import { findVolume } from './lookup.js';
+import type { StateData, VolumeRecord } from './records.js';
+import { fail, ok, type Result } from './result.js';
+import { checkSizeMultiple } from './validate.js';
+import { volumeView } from './view-of.js';
+import type { LabelView, VolumeView } from './views.js';
+
+/** Volume lifecycle and labels. Each handler validates fully before it changes anything. */
+
+export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Result<VolumeView> {
+  if (data.volumes.has(cmd.name)) {
+    return fail(ErrorCode.VolumeExists, `a volume named ${JSON.stringify(cmd.name)} already exists`, { volume: cmd.name });
+  }
+  if (data.volumes.size >= limits.volumesMax) {
+    return fail(ErrorCode.LimitExceeded, `the cluster already has ${limits.volumesMax} volumes, the most allowed`, { max: limits.volumesMax });
+  }
+  const volume: VolumeRecord = {
+    id: data.nextVolumeId,
+    name: cmd.name,
+    sizeBytes: cmd.sizeBytes,
+    extentSizeBytes: cmd.extentSizeBytes,
+    replicationFactor: cmd.replicationFactor,
+    generation: 0,
+    lease: null,
+    labels: new Map(),
+    createdAtMs: cmd.nowMs,
+    extents: new Map(),
+  };
+  data.nextVolumeId += 1;
+  data.volumes.set(volume.name, volume);
+  return ok(volumeView(volume));
+}
+
+export function applyResizeVolume(data: StateData, cmd: ResizeVolumeCommand): Result<VolumeView> {
+  const found = findVolume(data, cmd.name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  if (cmd.sizeBytes < volume.sizeBytes) {
+    return fail(ErrorCode.ShrinkNotAllowed, `volume ${volume.name} is ${volume.sizeBytes} bytes; it can grow but not shrink to ${cmd.sizeBytes}`, {
+      volume: volume.name,
+      sizeBytes: cmd.sizeBytes,
+      currentSizeBytes: volume.sizeBytes,
+    });
+  }
+  const notMultiple = checkSizeMultiple(cmd.sizeBytes, volume.extentSizeBytes);
+  if (notMultiple !== null) return { ok: false, error: notMultiple };
+  volume.sizeBytes = cmd.sizeBytes;
+  return ok(volumeView(volume));
+}
+
+/** Deletes the volume's extent map too; chunk servers collect the orphaned replicas by volume id. */
+export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Result<VolumeView> {
+  const found = findVolume(data, cmd.name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  if (volume.lease !== null && !cmd.force) {
+    return fail(ErrorCode.VolumeBusy, `volume ${volume.name} is open for writing by ${volume.lease.clientId}; close it or delete with force`, {
+      volume: volume.name,
+      holder: volume.lease.clientId,
+      generation: volume.generation,
+    });
+  }
+  const view = volumeView(volume);
+  for (const extent of volume.extents.values()) {
+    for (const serverId of extent.replicas) {
+      const server = data.servers.get(serverId);
+      assert(server !== undefined && server.extentCount > 0, `extent count of ${serverId} out of step`);
+      server.extentCount -= 1;
+    }
+  }
+  data.volumes.delete(volume.name);
+  return ok(view);
+}
+
+export function applySetLabel(data: StateData, cmd: SetLabelCommand): Result<LabelView> {
+  const found = findVolume(data, cmd.name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  const previous = volume.labels.get(cmd.key) ?? null;
+  if (cmd.expect !== undefined && cmd.expect !== previous) {
+    return fail(ErrorCode.CompareFailed, `label ${cmd.key} of volume ${volume.name} is ${JSON.stringify(previous)}, not the expected ${JSON.stringify(cmd.expect)}`, {
+      volume: volume.name,
+      key: cmd.key,
+      expected: cmd.expect,
+      actual: previous,
+    });
+  }
+  if (cmd.value === null) {
+    volume.labels.delete(cmd.key);
+  } else {
+    if (previous === null && volume.labels.size >= limits.labelsPerVolumeMax) {
+      return fail(ErrorCode.LimitExceeded, `volume ${volume.name} already has ${limits.labelsPerVolumeMax} labels, the most allowed`, {
+        volume: volume.name,
+        max: limits.labelsPerVolumeMax,
+      });
+    }
+    volume.labels.set(cmd.key, cmd.value);
+  }
+  return ok({ volume: volume.name, key: cmd.key, value: cmd.value, previous });
+}

@@ -1,0 +1,53 @@
+import { unreachable } from '@basalt/stdx';
+import { applyAcquireLease, applyReleaseLease } from './apply-leases.js';
+import { applyHeartbeat, applyMarkServer, applyRegisterServer, applyRemoveServer, applySetServerDraining } from './apply-servers.js';
+import { applyAllocateExtent, applyDropReplica } from './apply-extents.js';
+import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
+import type { Command, CommandValue } from './commands.js';
+import type { StateData } from './records.js';
+import type { Result } from './result.js';
+import { validateCommandArgs } from './validate.js';
+
+/**
+ * Applies one command: argument checks first, then the handler, which checks against the
+ * state before it changes anything. A refused command leaves the state exactly as it was.
+ */
+export function applyCommand<C extends Command>(data: StateData, cmd: C): Result<CommandValue<C>> {
+  const invalid = validateCommandArgs(cmd);
+  if (invalid !== null) return { ok: false, error: invalid };
+  return dispatch(data, cmd) as Result<CommandValue<C>>;
+}
+
+function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> {
+  switch (cmd.type) {
+    case 'registerServer':
+      return applyRegisterServer(data, cmd);
+    case 'heartbeat':
+      return applyHeartbeat(data, cmd);
+    case 'markServerDown':
+    case 'markServerUp':
+      return applyMarkServer(data, cmd);
+    case 'setServerDraining':
+      return applySetServerDraining(data, cmd);
+    case 'removeServer':
+      return applyRemoveServer(data, cmd);
+    case 'createVolume':
+      return applyCreateVolume(data, cmd);
+    case 'resizeVolume':
+      return applyResizeVolume(data, cmd);
+    case 'deleteVolume':
+      return applyDeleteVolume(data, cmd);
+    case 'setLabel':
+      return applySetLabel(data, cmd);
+    case 'allocateExtent':
+      return applyAllocateExtent(data, cmd);
+    case 'dropReplica':
+      return applyDropReplica(data, cmd);
+    case 'acquireLease':
+      return applyAcquireLease(data, cmd);
+    case 'releaseLease':
+      return applyReleaseLease(data, cmd);
+    default:
+      return unreachable(cmd, 'unknown command type');
+  }
+}

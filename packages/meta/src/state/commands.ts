@@ -1,0 +1,187 @@
+import { limits } from '@basalt/stdx';
+import type {
+  AllocateExtentView,
+  ExtentView,
+  LabelView,
+  LeaseView,
+  ReleaseView,
+  ServerView,
+  VolumeView,
+} from './views.js';
+
+/**
+ * The commands of the metadata state machine, one per Raft log entry. Each carries everything
+ * apply() needs, including the time (`nowMs`, proposed by the leader) where time is recorded,
+ * so that every replica computes the same state from the same log. Defaults are resolved
+ * before proposing (see createVolumeCommand): a default that changes between versions must
+ * not change what an old log entry means.
+ */
+export type Command =
+  | RegisterServerCommand
+  | HeartbeatCommand
+  | MarkServerDownCommand
+  | MarkServerUpCommand
+  | SetServerDrainingCommand
+  | RemoveServerCommand
+  | CreateVolumeCommand
+  | ResizeVolumeCommand
+  | DeleteVolumeCommand
+  | SetLabelCommand
+  | AllocateExtentCommand
+  | DropReplicaCommand
+  | AcquireLeaseCommand
+  | ReleaseLeaseCommand;
+
+export type CommandType = Command['type'];
+
+/** Adds or updates a chunk server; a (re)registering server is up. */
+export interface RegisterServerCommand {
+  readonly type: 'registerServer';
+  readonly serverId: string;
+  readonly address: string;
+  readonly zone: string;
+  readonly capacityBytes: number;
+  readonly freeBytes: number;
+  readonly nowMs: number;
+}
+
+/** Records a chunk server's free space and the time it was heard from. Does not change its state. */
+export interface HeartbeatCommand {
+  readonly type: 'heartbeat';
+  readonly serverId: string;
+  readonly freeBytes: number;
+  readonly nowMs: number;
+}
+
+/** The leader decided the server is down (missed heartbeats). Replica sets are unchanged. */
+export interface MarkServerDownCommand {
+  readonly type: 'markServerDown';
+  readonly serverId: string;
+  readonly nowMs: number;
+}
+
+export interface MarkServerUpCommand {
+  readonly type: 'markServerUp';
+  readonly serverId: string;
+  readonly nowMs: number;
+}
+
+/** A draining server gets no new replicas; false ends draining. */
+export interface SetServerDrainingCommand {
+  readonly type: 'setServerDraining';
+  readonly serverId: string;
+  readonly draining: boolean;
+}
+
+/** Forgets a server that holds no replicas (drop them first). */
+export interface RemoveServerCommand {
+  readonly type: 'removeServer';
+  readonly serverId: string;
+}
+
+export interface CreateVolumeCommand {
+  readonly type: 'createVolume';
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly extentSizeBytes: number;
+  readonly replicationFactor: number;
+  readonly nowMs: number;
+}
+
+/** Grows a volume; the same size is a no-op, a smaller one is refused. */
+export interface ResizeVolumeCommand {
+  readonly type: 'resizeVolume';
+  readonly name: string;
+  readonly sizeBytes: number;
+}
+
+/** Deletes a volume and its extent map; refused while a writer holds the lease unless forced. */
+export interface DeleteVolumeCommand {
+  readonly type: 'deleteVolume';
+  readonly name: string;
+  readonly force: boolean;
+}
+
+/**
+ * Sets (value: string) or removes (value: null) a label. With `expect` it is a compare-and-set:
+ * applied only if the current value equals `expect` (null: the label is absent).
+ */
+export interface SetLabelCommand {
+  readonly type: 'setLabel';
+  readonly name: string;
+  readonly key: string;
+  readonly value: string | null;
+  readonly expect?: string | null;
+}
+
+/** Gives an extent a replica set on its first write; idempotent. */
+export interface AllocateExtentCommand {
+  readonly type: 'allocateExtent';
+  readonly name: string;
+  readonly index: number;
+}
+
+/** Removes a failed replica from an extent's set, bumping the epoch; refused on a stale epoch. */
+export interface DropReplicaCommand {
+  readonly type: 'dropReplica';
+  readonly name: string;
+  readonly index: number;
+  readonly serverId: string;
+  readonly expectedEpoch: number;
+}
+
+/** Grants the writer lease (bumping the generation); `force` takes it from another writer. */
+export interface AcquireLeaseCommand {
+  readonly type: 'acquireLease';
+  readonly name: string;
+  readonly clientId: string;
+  readonly force: boolean;
+  readonly nowMs: number;
+}
+
+export interface ReleaseLeaseCommand {
+  readonly type: 'releaseLease';
+  readonly name: string;
+  readonly clientId: string;
+  readonly generation: number;
+}
+
+/** What a successful apply() of each command type returns. */
+export interface CommandValues {
+  registerServer: ServerView;
+  heartbeat: ServerView;
+  markServerDown: ServerView;
+  markServerUp: ServerView;
+  setServerDraining: ServerView;
+  removeServer: ServerView;
+  createVolume: VolumeView;
+  resizeVolume: VolumeView;
+  deleteVolume: VolumeView;
+  setLabel: LabelView;
+  allocateExtent: AllocateExtentView;
+  dropReplica: ExtentView;
+  acquireLease: LeaseView;
+  releaseLease: ReleaseView;
+}
+
+export type CommandValue<C extends Command> = CommandValues[C['type']];
+
+export interface CreateVolumeInput {
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly extentSizeBytes?: number;
+  readonly replicationFactor?: number;
+  readonly nowMs: number;
+}
+
+/** A createVolume command with today's defaults written into it. */
+export function createVolumeCommand(input: CreateVolumeInput): CreateVolumeCommand {
+  return {
+    type: 'createVolume',
+    name: input.name,
+    sizeBytes: input.sizeBytes,
+    extentSizeBytes: input.extentSizeBytes ?? limits.extentSizeBytesDefault,
+    replicationFactor: input.replicationFactor ?? limits.replicationFactorDefault,
+    nowMs: input.nowMs,
+  };
+}

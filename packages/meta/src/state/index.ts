@@ -1,0 +1,37 @@
+/**
+ * The metadata state machine: pure, deterministic, synchronous. The metad server proposes
+ * encodeCommand(cmd) to Raft, calls state.apply(decodeCommand(entry)) for every committed
+ * entry in order, answers queries after a ReadIndex, and snapshots with encodeSnapshot.
+ * See docs/metadata.md, "State machine".
+ */
+export { MetaState } from './meta-state.js';
+export type {
+  Command,
+  CommandType,
+  CommandValue,
+  CommandValues,
+  CreateVolumeInput,
+  RegisterServerCommand,
+  HeartbeatCommand,
+  MarkServerDownCommand,
+  MarkServerUpCommand,
+  SetServerDrainingCommand,
+  RemoveServerCommand,
+  CreateVolumeCommand,
+  ResizeVolumeCommand,
+  DeleteVolumeCommand,
+  SetLabelCommand,
+  AllocateExtentCommand,
+  DropReplicaCommand,
+  AcquireLeaseCommand,
+  ReleaseLeaseCommand,
+} from './commands.js';
+export { createVolumeCommand } from './commands.js';
+export { encodeCommand, decodeCommand, commandFormatVersion } from './command-codec.js';
+export { snapshotFormatVersion } from './snapshot.js';
+export { validateCommandArgs } from './validate.js';
+export { placeReplicas } from './placement.js';
+export type { PlacementCandidate, PlacementRequest, ReReplicationPlanner, ReplicaCopy } from './placement.js';
+export { ok, fail, unwrap } from './result.js';
+export type { Result, StateError } from './result.js';
+export type * from './views.js';

@@ -1,0 +1,52 @@
+import { assert, AssertionError, limits } from '@basalt/stdx';
+import type { StateData, VolumeRecord } from './records.js';
+
+/**
+ * Asserts every invariant of the state (see the field comments in records.ts). O(size of the
+ * state): run after decoding a snapshot and in tests, not on every apply.
+ */
+export function checkInvariants(data: StateData): void {
+  assert(data.servers.size <= limits.chunkServersMax, 'too many servers');
+  assert(data.volumes.size <= limits.volumesMax, 'too many volumes');
+  const replicaCounts = new Map<string, number>();
+  const volumeIds = new Set<number>();
+  for (const [name, volume] of data.volumes) {
+    assert(name === volume.name, `volume ${volume.name} filed under ${name}`);
+    assert(volume.id >= 1 && volume.id < data.nextVolumeId, `volume ${name} has id ${volume.id} outside [1, ${data.nextVolumeId})`);
+    assert(!volumeIds.has(volume.id), `volume id ${volume.id} used twice`);
+    volumeIds.add(volume.id);
+    checkVolume(data, volume, replicaCounts);
+  }
+  for (const [id, server] of data.servers) {
+    assert(id === server.id, `server ${server.id} filed under ${id}`);
+    assert(server.freeBytes <= server.capacityBytes, `server ${id} has more free bytes than capacity`);
+    assert(server.extentCount === (replicaCounts.get(id) ?? 0), `server ${id} counts ${server.extentCount} extents, holds ${replicaCounts.get(id) ?? 0}`);
+  }
+}
+
+function checkVolume(data: StateData, volume: VolumeRecord, replicaCounts: Map<string, number>): void {
+  const name = volume.name;
+  assert(volume.sizeBytes > 0 && volume.sizeBytes % volume.extentSizeBytes === 0, `volume ${name} is not whole extents`);
+  assert(volume.replicationFactor >= 1 && volume.replicationFactor <= limits.replicationFactorMax, `volume ${name} has a bad factor`);
+  assert(volume.lease === null || volume.generation >= 1, `volume ${name} has a lease at generation 0`);
+  assert(volume.labels.size <= limits.labelsPerVolumeMax, `volume ${name} has too many labels`);
+  for (const [index, extent] of volume.extents) {
+    const problem = extentProblem(data, volume, index, extent.replicas, extent.epoch);
+    if (problem !== null) throw new AssertionError(`extent ${index} of volume ${name} ${problem}`);
+    for (const id of extent.replicas) replicaCounts.set(id, (replicaCounts.get(id) ?? 0) + 1);
+  }
+}
+
+/** What is wrong with one extent, or null. Runs per extent, so it builds no strings when all is well. */
+function extentProblem(data: StateData, volume: VolumeRecord, index: number, replicas: readonly string[], epoch: number): string | null {
+  if (!Number.isSafeInteger(index) || index < 0 || index >= volume.sizeBytes / volume.extentSizeBytes) return 'is out of range';
+  if (epoch < 1) return `has epoch ${epoch}`;
+  if (replicas.length < 1) return 'has no replicas';
+  if (replicas.length > volume.replicationFactor) return 'has more replicas than its factor';
+  for (let i = 0; i < replicas.length; i++) {
+    const id = replicas[i] as string;
+    if (!data.servers.has(id)) return `is on unknown server ${id}`;
+    if (replicas.indexOf(id) !== i) return `has server ${id} twice`;
+  }
+  return null;
+}

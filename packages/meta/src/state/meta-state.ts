@@ -1,0 +1,88 @@
+import { limits } from '@basalt/stdx';
+import { applyCommand } from './apply.js';
+import type { Command, CommandValue } from './commands.js';
+import { digest64 } from './hash.js';
+import { checkInvariants } from './invariants.js';
+import * as queries from './queries.js';
+import { emptyStateData, type StateData } from './records.js';
+import type { Result } from './result.js';
+import { decodeStateData, encodeStateData } from './snapshot.js';
+import type { DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+
+/**
+ * The replicated metadata: chunk servers, volumes, extent replica sets, writer leases.
+ * Deterministic: the same commands in the same order give the same state (and hash()) on
+ * every replica. Only apply() changes it; queries return immutable views.
+ */
+export class MetaState {
+  private constructor(private readonly data: StateData) {}
+
+  /** An empty state: the state of a fresh cluster before its first log entry. */
+  static empty(): MetaState {
+    return new MetaState(emptyStateData());
+  }
+
+  /** A state from encodeSnapshot() bytes; asserts on corrupt bytes. */
+  static decodeSnapshot(bytes: Uint8Array): MetaState {
+    const data = decodeStateData(bytes);
+    checkInvariants(data);
+    return new MetaState(data);
+  }
+
+  /** Canonical bytes of the whole state (equal states give equal bytes). */
+  encodeSnapshot(): Uint8Array {
+    return encodeStateData(this.data);
+  }
+
+  /** A 16-hex-digit digest of encodeSnapshot(); replicas compare it. */
+  hash(): string {
+    return digest64(this.encodeSnapshot());
+  }
+
+  /** Applies one committed command. Never throws on bad input: a refusal leaves the state unchanged. */
+  apply<C extends Command>(cmd: C): Result<CommandValue<C>> {
+    return applyCommand(this.data, cmd);
+  }
+
+  getVolume(name: string): Result<VolumeView> {
+    return queries.getVolume(this.data, name);
+  }
+
+  /** All volumes, by name (at most limits.volumesMax). */
+  listVolumes(): VolumeView[] {
+    return queries.listVolumes(this.data);
+  }
+
+  /** Allocated extents of [fromIndex, fromIndex + count); count in 1..limits.extentMapCountMax. */
+  extentMap(name: string, fromIndex: number, count: number): Result<ExtentMapView> {
+    return queries.extentMap(this.data, name, fromIndex, count);
+  }
+
+  getServer(serverId: string): Result<ServerView> {
+    return queries.getServer(this.data, serverId);
+  }
+
+  /** All chunk servers, by id. */
+  listServers(): ServerView[] {
+    return queries.listServers(this.data);
+  }
+
+  /** Extents with fewer replicas on up servers than their factor: the total and the first `limit`. */
+  degradedExtents(limit: number = limits.extentMapCountMax): DegradedReport {
+    return queries.degradedExtents(this.data, limit);
+  }
+
+  serverExtentCount(serverId: string): Result<number> {
+    return queries.serverExtentCount(this.data, serverId);
+  }
+
+  /** Up to `limit` extents with a replica on the server, by volume name and index. */
+  extentsOnServer(serverId: string, limit: number = limits.extentMapCountMax): Result<ExtentRef[]> {
+    return queries.extentsOnServer(this.data, serverId, limit);
+  }
+
+  /** Asserts every invariant; O(state). For tests and after loading. */
+  checkInvariants(): void {
+    checkInvariants(this.data);
+  }
+}

@@ -1,0 +1,91 @@
+import { ErrorCode, limits } from '@basalt/stdx';
+import { findServer, findVolume } from './lookup.js';
+import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
+import { fail, ok, type Result } from './result.js';
+import { checkUint } from './validate.js';
+import { extentView, serverView, volumeView } from './view-of.js';
+import type { DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+import { compareStrings } from './order.js';
+
+/** Read-only questions to the state; the server asks them after a ReadIndex. */
+
+export function getVolume(data: StateData, name: string): Result<VolumeView> {
+  const found = findVolume(data, name);
+  return found.ok ? ok(volumeView(found.value)) : found;
+}
+
+export function listVolumes(data: StateData): VolumeView[] {
+  return [...data.volumes.values()].sort(byName).map(volumeView);
+}
+
+export function getServer(data: StateData, serverId: string): Result<ServerView> {
+  const found = findServer(data, serverId);
+  return found.ok ? ok(serverView(found.value)) : found;
+}
+
+export function listServers(data: StateData): ServerView[] {
+  return [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id)).map(serverView);
+}
+
+/** Allocated extents in [fromIndex, fromIndex + count) clipped to the volume; count is bounded. */
+export function extentMap(data: StateData, name: string, fromIndex: number, count: number): Result<ExtentMapView> {
+  const badFrom = checkUint('fromIndex', fromIndex);
+  if (badFrom !== null) return { ok: false, error: badFrom };
+  if (!Number.isSafeInteger(count) || count < 1 || count > limits.extentMapCountMax) {
+    return fail(ErrorCode.InvalidArgument, `count ${count} must be an integer from 1 to ${limits.extentMapCountMax}`, { count, max: limits.extentMapCountMax });
+  }
+  const found = findVolume(data, name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  const extentCount = volume.sizeBytes / volume.extentSizeBytes;
+  const extents = [];
+  for (let index = fromIndex; index < Math.min(fromIndex + count, extentCount); index++) {
+    const extent = volume.extents.get(index);
+    if (extent !== undefined) extents.push(extentView(data, index, extent));
+  }
+  return ok({ volume: volume.name, volumeId: volume.id, generation: volume.generation, extentSizeBytes: volume.extentSizeBytes, extentCount, extents });
+}
+
+/** Extents whose replicas on up servers are fewer than the volume's factor, by volume name and index. */
+export function degradedExtents(data: StateData, limit: number): DegradedReport {
+  const extents: DegradedExtentView[] = [];
+  let total = 0;
+  for (const volume of [...data.volumes.values()].sort(byName)) {
+    for (const [index, extent] of byIndex(volume)) {
+      const upReplicas = extent.replicas.filter((id) => data.servers.get(id)?.state === 'up').length;
+      if (upReplicas >= volume.replicationFactor) continue;
+      total += 1;
+      if (extents.length < limit) {
+        extents.push({ volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch, replicationFactor: volume.replicationFactor, replicas: [...extent.replicas], upReplicas });
+      }
+    }
+  }
+  return { total, extents };
+}
+
+export function serverExtentCount(data: StateData, serverId: string): Result<number> {
+  const found = findServer(data, serverId);
+  return found.ok ? ok(found.value.extentCount) : found;
+}
+
+/** The extents with a replica on the server (the leader drops them when the server is lost). */
+export function extentsOnServer(data: StateData, serverId: string, limit: number): Result<ExtentRef[]> {
+  const found = findServer(data, serverId);
+  if (!found.ok) return found;
+  const refs: ExtentRef[] = [];
+  for (const volume of [...data.volumes.values()].sort(byName)) {
+    for (const [index, extent] of byIndex(volume)) {
+      if (refs.length === limit) return ok(refs);
+      if (extent.replicas.includes(serverId)) refs.push({ volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch });
+    }
+  }
+  return ok(refs);
+}
+
+function byName(a: VolumeRecord, b: VolumeRecord): number {
+  return compareStrings(a.name, b.name);
+}
+
+function byIndex(volume: VolumeRecord): [number, ExtentRecord][] {
+  return [...volume.extents.entries()].sort(([a], [b]) => a - b);
+}

@@ -1,0 +1,143 @@
+import { assert, AssertionError } from '@basalt/stdx';
+import { isObject, parseJson } from './json.js';
+import { replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { sortedLabels } from './view-of.js';
+import { compareStrings } from './order.js';
+
+/**
+ * The whole state as bytes, for Raft snapshots and for hash(). Canonical: servers by id,
+ * volumes by id, labels by key, extents by index, so equal states encode to equal bytes.
+ * Compact: records are arrays, and an extent is a run of numbers in its volume's `extents`
+ * list: index, epoch, replica count, then each replica as a position in `servers`.
+ */
+export const snapshotFormatVersion = 1;
+
+type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
+type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
+
+export function encodeStateData(data: StateData): Uint8Array {
+  const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
+  const slots = new Map(servers.map((s, i) => [s.id, i]));
+  const volumes = [...data.volumes.values()].sort((a, b) => a.id - b.id);
+  return new TextEncoder().encode(
+    JSON.stringify({
+      v: snapshotFormatVersion,
+      nextVolumeId: data.nextVolumeId,
+      servers: servers.map(serverTuple),
+      volumes: volumes.map((v) => volumeTuple(v, slots)),
+    }),
+  );
+}
+
+function serverTuple(s: ServerRecord): ServerTuple {
+  return [s.id, s.address, s.zone, s.capacityBytes, s.freeBytes, s.state, s.stateSinceMs, s.draining, s.lastHeartbeatMs];
+}
+
+function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
+  const lease: [string, number] | null = v.lease === null ? null : [v.lease.clientId, v.lease.acquiredAtMs];
+  const extents: number[] = [];
+  for (const index of [...v.extents.keys()].sort((a, b) => a - b)) {
+    const e = v.extents.get(index) as ExtentRecord;
+    extents.push(index, e.epoch, e.replicas.length);
+    for (const id of e.replicas) extents.push(slots.get(id) as number);
+  }
+  return [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
+}
+
+/** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
+export function decodeStateData(bytes: Uint8Array): StateData {
+  const root = parseJson(bytes, 'snapshot');
+  assert(isObject(root), 'snapshot is not an object');
+  assert(root.v === snapshotFormatVersion, `snapshot format ${String(root.v)} is not supported (this binary reads ${snapshotFormatVersion})`);
+  const servers = list(root.servers, 'servers').map(decodeServer);
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId') };
+  for (const tuple of list(root.volumes, 'volumes')) {
+    const volume = decodeVolume(tuple, servers);
+    data.volumes.set(volume.name, volume);
+  }
+  return data;
+}
+
+function decodeServer(tuple: unknown): ServerRecord {
+  const t = list(tuple, 'server');
+  assert(t.length === 9, 'server record has the wrong length');
+  const state = str(t[5], 'server state');
+  assert(state === 'up' || state === 'down', `bad server state ${state}`);
+  assert(typeof t[7] === 'boolean', 'server draining flag is not a boolean');
+  return {
+    id: str(t[0], 'server id'),
+    address: str(t[1], 'server address'),
+    zone: str(t[2], 'server zone'),
+    capacityBytes: num(t[3], 'capacityBytes'),
+    freeBytes: num(t[4], 'freeBytes'),
+    state,
+    stateSinceMs: num(t[6], 'stateSinceMs'),
+    draining: t[7],
+    lastHeartbeatMs: num(t[8], 'lastHeartbeatMs'),
+    extentCount: 0,
+  };
+}
+
+function decodeVolume(tuple: unknown, servers: ServerRecord[]): VolumeRecord {
+  const t = list(tuple, 'volume');
+  assert(t.length === 10, 'volume record has the wrong length');
+  const labels = list(t[8], 'labels').map((pair) => {
+    const p = list(pair, 'label');
+    return [str(p[0], 'label key'), str(p[1], 'label value')] as const;
+  });
+  return {
+    id: num(t[0], 'volume id'),
+    name: str(t[1], 'volume name'),
+    sizeBytes: num(t[2], 'sizeBytes'),
+    extentSizeBytes: num(t[3], 'extentSizeBytes'),
+    replicationFactor: num(t[4], 'replicationFactor'),
+    generation: num(t[5], 'generation'),
+    lease: decodeLease(t[6]),
+    createdAtMs: num(t[7], 'createdAtMs'),
+    labels: new Map(labels),
+    extents: decodeExtents(list(t[9], 'extents'), servers),
+  };
+}
+
+function decodeLease(value: unknown): LeaseRecord | null {
+  if (value === null) return null;
+  const t = list(value, 'lease');
+  return { clientId: str(t[0], 'lease client'), acquiredAtMs: num(t[1], 'lease time') };
+}
+
+/** Replica ids come from the server records, so each id string is stored once. */
+function decodeExtents(flat: unknown[], servers: ServerRecord[]): Map<number, ExtentRecord> {
+  const extents = new Map<number, ExtentRecord>();
+  let at = 0;
+  const next = (what: string): number => num(flat[at++], what);
+  while (at < flat.length) {
+    const index = next('extent index');
+    const epoch = next('extent epoch');
+    const replicas: string[] = [];
+    for (let n = next('replica count'); n > 0; n--) {
+      const server = servers[next('replica slot')] ?? corrupt('replica slot out of range');
+      server.extentCount += 1;
+      replicas.push(server.id);
+    }
+    extents.set(index, { replicas: replicaList(replicas), epoch });
+  }
+  return extents;
+}
+
+// The checks below run per field of a large snapshot: they build a message only on failure.
+
+function list(value: unknown, what: string): unknown[] {
+  return Array.isArray(value) ? value : corrupt(`${what} is not a list`);
+}
+
+function str(value: unknown, what: string): string {
+  return typeof value === 'string' ? value : corrupt(`${what} is not a string`);
+}
+
+function num(value: unknown, what: string): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : corrupt(`${what} is not an integer`);
+}
+
+function corrupt(message: string): never {
+  throw new AssertionError(`corrupt snapshot: ${message}`);
+}

@@ -1,0 +1,184 @@
+import { ErrorCode, isPowerOfTwo, limits, unreachable } from '@basalt/stdx';
+import type { Command, CreateVolumeCommand, RegisterServerCommand, SetLabelCommand } from './commands.js';
+import type { StateError } from './result.js';
+
+/**
+ * Checks a command's arguments on their own, without the state: names, sizes, ranges.
+ * apply() runs it first; the server may run it before proposing, to keep bad input out of
+ * the log. Returns null when the arguments are acceptable.
+ */
+export function validateCommandArgs(cmd: Command): StateError | null {
+  switch (cmd.type) {
+    case 'registerServer':
+      return validateRegister(cmd);
+    case 'heartbeat':
+      return first(checkServerId(cmd.serverId), checkUint('freeBytes', cmd.freeBytes), checkUint('nowMs', cmd.nowMs));
+    case 'markServerDown':
+    case 'markServerUp':
+      return first(checkServerId(cmd.serverId), checkUint('nowMs', cmd.nowMs));
+    case 'setServerDraining':
+    case 'removeServer':
+      return checkServerId(cmd.serverId);
+    case 'createVolume':
+      return validateCreate(cmd);
+    case 'resizeVolume':
+      return first(checkVolumeName(cmd.name), checkVolumeSize(cmd.sizeBytes));
+    case 'deleteVolume':
+      return checkVolumeName(cmd.name);
+    case 'setLabel':
+      return validateSetLabel(cmd);
+    case 'allocateExtent':
+      return first(checkVolumeName(cmd.name), checkUint('index', cmd.index));
+    case 'dropReplica':
+      return first(checkVolumeName(cmd.name), checkUint('index', cmd.index), checkServerId(cmd.serverId), checkUint('expectedEpoch', cmd.expectedEpoch));
+    case 'acquireLease':
+      return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('nowMs', cmd.nowMs));
+    case 'releaseLease':
+      return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('generation', cmd.generation));
+    default:
+      return unreachable(cmd, 'unknown command type');
+  }
+}
+
+function validateRegister(cmd: RegisterServerCommand): StateError | null {
+  return first(
+    checkServerId(cmd.serverId),
+    checkAddress(cmd.address),
+    checkToken('zone', cmd.zone, limits.zoneNameBytesMax),
+    checkUint('capacityBytes', cmd.capacityBytes),
+    checkUint('freeBytes', cmd.freeBytes),
+    cmd.capacityBytes > 0 ? null : invalid('capacityBytes must be positive', { capacityBytes: cmd.capacityBytes }),
+    cmd.freeBytes <= cmd.capacityBytes ? null : invalid('freeBytes must not exceed capacityBytes', { freeBytes: cmd.freeBytes, capacityBytes: cmd.capacityBytes }),
+    checkUint('nowMs', cmd.nowMs),
+  );
+}
+
+function validateCreate(cmd: CreateVolumeCommand): StateError | null {
+  return first(
+    checkVolumeName(cmd.name),
+    checkVolumeSize(cmd.sizeBytes),
+    checkExtentSize(cmd.extentSizeBytes),
+    checkReplicationFactor(cmd.replicationFactor),
+    checkUint('nowMs', cmd.nowMs),
+    () => checkSizeMultiple(cmd.sizeBytes, cmd.extentSizeBytes),
+  );
+}
+
+function validateSetLabel(cmd: SetLabelCommand): StateError | null {
+  return first(
+    checkVolumeName(cmd.name),
+    checkToken('label key', cmd.key, limits.labelKeyBytesMax, labelKeyPattern),
+    checkLabelValue('value', cmd.value),
+    checkLabelValue('expect', cmd.expect ?? null),
+  );
+}
+
+/** The first error of a list; thunks run only if everything before them passed. */
+function first(...checks: (StateError | null | (() => StateError | null))[]): StateError | null {
+  for (const check of checks) {
+    const error = typeof check === 'function' ? check() : check;
+    if (error !== null) return error;
+  }
+  return null;
+}
+
+function invalid(message: string, details: Record<string, unknown>): StateError {
+  return { code: ErrorCode.InvalidArgument, message, details };
+}
+
+const tokenPattern = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const labelKeyPattern = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const clientIdPattern = /^[\x21-\x7e]+$/;
+const addressPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):([0-9]{1,5})$/;
+
+export function checkVolumeName(name: string): StateError | null {
+  return checkToken('volume name', name, limits.volumeNameBytesMax);
+}
+
+export function checkServerId(serverId: string): StateError | null {
+  return checkToken('server id', serverId, limits.serverIdBytesMax);
+}
+
+function checkToken(what: string, value: string, maxBytes: number, pattern = tokenPattern): StateError | null {
+  if (value.length === 0 || value.length > maxBytes || !pattern.test(value)) {
+    const allowed = pattern === tokenPattern ? 'letters, digits, ".", "_", "-"' : 'letters, digits, ".", "_", "-", "/"';
+    return invalid(`bad ${what} ${JSON.stringify(value.slice(0, maxBytes + 8))}: use 1 to ${maxBytes} ASCII ${allowed}, starting with a letter or digit`, { [camel(what)]: value });
+  }
+  return null;
+}
+
+function camel(what: string): string {
+  return what.replace(/ ([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function checkAddress(address: string): StateError | null {
+  const match = address.length <= limits.serverAddressBytesMax ? addressPattern.exec(address) : null;
+  const port = match === null ? 0 : Number(match[1]);
+  if (port < 1 || port > 65535) {
+    return invalid(`bad address ${JSON.stringify(address.slice(0, 300))}: use host:port with a hostname, IPv4 or [IPv6] host and a port in 1..65535`, { address });
+  }
+  return null;
+}
+
+function checkClientId(clientId: string): StateError | null {
+  if (clientId.length === 0 || clientId.length > limits.clientIdBytesMax || !clientIdPattern.test(clientId)) {
+    return invalid(`bad client id: use 1 to ${limits.clientIdBytesMax} printable ASCII characters without spaces`, { clientId });
+  }
+  return null;
+}
+
+function checkLabelValue(what: string, value: string | null): StateError | null {
+  if (value === null) return null;
+  const bytes = utf8Length(value);
+  if (bytes > limits.labelValueBytesMax) {
+    return invalid(`label ${what} is ${bytes} bytes; at most ${limits.labelValueBytesMax} UTF-8 bytes are allowed`, { bytes, max: limits.labelValueBytesMax });
+  }
+  return null;
+}
+
+function utf8Length(value: string): number {
+  return new TextEncoder().encode(value).length;
+}
+
+export function checkUint(what: string, value: number): StateError | null {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    return invalid(`${what} must be a non-negative integer, got ${value}`, { [what]: value });
+  }
+  return null;
+}
+
+export function checkVolumeSize(sizeBytes: number): StateError | null {
+  if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes > limits.volumeSizeBytesMax) {
+    return invalid(`volume size ${sizeBytes} is out of range: use 1 to ${limits.volumeSizeBytesMax} bytes in whole extents`, { sizeBytes, max: limits.volumeSizeBytesMax });
+  }
+  return null;
+}
+
+function checkExtentSize(extentSizeBytes: number): StateError | null {
+  const inRange = extentSizeBytes >= limits.extentSizeBytesMin && extentSizeBytes <= limits.extentSizeBytesMax;
+  if (!isPowerOfTwo(extentSizeBytes) || !inRange) {
+    return invalid(`extent size ${extentSizeBytes} must be a power of two from ${limits.extentSizeBytesMin} to ${limits.extentSizeBytesMax} bytes`, {
+      extentSizeBytes,
+      min: limits.extentSizeBytesMin,
+      max: limits.extentSizeBytesMax,
+    });
+  }
+  return null;
+}
+
+function checkReplicationFactor(replicationFactor: number): StateError | null {
+  if (!Number.isSafeInteger(replicationFactor) || replicationFactor < 1 || replicationFactor > limits.replicationFactorMax) {
+    return invalid(`replication factor ${replicationFactor} must be an integer from 1 to ${limits.replicationFactorMax}`, {
+      replicationFactor,
+      max: limits.replicationFactorMax,
+    });
+  }
+  return null;
+}
+
+export function checkSizeMultiple(sizeBytes: number, extentSizeBytes: number): StateError | null {
+  if (sizeBytes % extentSizeBytes !== 0) {
+    return invalid(`volume size ${sizeBytes} is not a multiple of the extent size ${extentSizeBytes}`, { sizeBytes, extentSizeBytes });
+  }
+  return null;
+}

@@ -1,0 +1,52 @@
+import { assert } from '@basalt/stdx';
+import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './records.js';
+import type { ExtentView, ServerView, VolumeView } from './views.js';
+import { compareStrings } from './order.js';
+
+/** Builders of the immutable views handed out by queries and command results. */
+
+export function serverView(s: ServerRecord): ServerView {
+  return {
+    id: s.id,
+    address: s.address,
+    zone: s.zone,
+    capacityBytes: s.capacityBytes,
+    freeBytes: s.freeBytes,
+    state: s.state,
+    stateSinceMs: s.stateSinceMs,
+    draining: s.draining,
+    lastHeartbeatMs: s.lastHeartbeatMs,
+    extentCount: s.extentCount,
+  };
+}
+
+export function volumeView(v: VolumeRecord): VolumeView {
+  return {
+    id: v.id,
+    name: v.name,
+    sizeBytes: v.sizeBytes,
+    extentSizeBytes: v.extentSizeBytes,
+    extentCount: v.sizeBytes / v.extentSizeBytes,
+    allocatedExtents: v.extents.size,
+    replicationFactor: v.replicationFactor,
+    generation: v.generation,
+    lease: v.lease === null ? null : { clientId: v.lease.clientId, acquiredAtMs: v.lease.acquiredAtMs },
+    labels: Object.fromEntries(sortedLabels(v)),
+    createdAtMs: v.createdAtMs,
+  };
+}
+
+export function sortedLabels(v: VolumeRecord): [string, string][] {
+  return [...v.labels.entries()].sort(([a], [b]) => compareStrings(a, b));
+}
+
+export function extentView(data: StateData, index: number, e: ExtentRecord): ExtentView {
+  const replicas = e.replicas.map((serverId) => {
+    const server = data.servers.get(serverId);
+    assert(server !== undefined, `replica on unknown server ${serverId}`);
+    return { serverId, address: server.address };
+  });
+  const primary = e.replicas[0];
+  assert(primary !== undefined, 'empty replica set');
+  return { index, epoch: e.epoch, primary, replicas };
+}

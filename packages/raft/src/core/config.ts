@@ -1,0 +1,17 @@
+import { BasaltError, ErrorCode } from '@basalt/stdx';
+import type { Config } from './types.js';
+
+/** Checks a Config at the boundary; throws BasaltError(InvalidArgument) saying what is allowed. */
+export function validateConfig(cfg: Config): void {
+  const bad = (what: string): never => {
+    throw new BasaltError(ErrorCode.InvalidArgument, `raft config: ${what}`, { id: cfg.id });
+  };
+  if (cfg.id === '') bad('id must not be empty');
+  const positive = ['electionTick', 'heartbeatTick', 'maxSizePerMsg', 'maxInflightMsgs', 'maxUncommittedEntriesSize'] as const;
+  for (const key of positive) {
+    if (!Number.isSafeInteger(cfg[key]) || cfg[key] <= 0) bad(`${key} must be a positive integer, got ${cfg[key]}`);
+  }
+  if (cfg.heartbeatTick >= cfg.electionTick) bad(`heartbeatTick (${cfg.heartbeatTick}) must be below electionTick (${cfg.electionTick})`);
+  if (!Number.isSafeInteger(cfg.applied) || cfg.applied < 0) bad(`applied must be a non-negative integer, got ${cfg.applied}`);
+  if (typeof cfg.random !== 'function') bad('random must be a function returning numbers in [0, 1)');
+}

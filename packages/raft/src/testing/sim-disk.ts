@@ -1,0 +1,89 @@
+import { assert } from '@basalt/stdx';
+import { MemoryStorage } from '../core/memory-storage.js';
+import type { ConfState, Entry, HardState, Ready, Snapshot } from '../core/types.js';
+
+/** One Ready's worth of writes, as a LevelDB batch. */
+interface Write {
+  readonly snapshot: Snapshot | undefined;
+  readonly entries: readonly Entry[];
+  readonly hardState: HardState | undefined;
+}
+
+/**
+ * A node's simulated durable store. Fault model: a write is durable once it
+ * was synced (a Ready with `mustSync`, or a snapshot save); writes of a Ready
+ * without `mustSync` sit in a volatile cache until the next sync, and a crash
+ * loses that cache and everything the node had not written yet. Writes are
+ * applied in order and atomically (a torn batch is lost as a whole).
+ */
+export class SimDisk {
+  private hardState: HardState = { term: 0, vote: '', commit: 0 };
+  private snapshot: Snapshot;
+  /** The log: contiguous, ending after the snapshot; may start a little below it (saveSnapshot keeps a few). */
+  private entries: Entry[] = [];
+  private cache: Write[] = [];
+  syncs = 0;
+
+  constructor(initialConf: ConfState) {
+    this.snapshot = { meta: { index: 0, term: 0, conf: initialConf }, data: new Uint8Array(0) };
+  }
+
+  /** Step 1 of the Ready loop: write what the Ready says to persist. */
+  write(rd: Ready): void {
+    this.cache.push({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
+    if (rd.mustSync) this.sync();
+  }
+
+  sync(): void {
+    for (const w of this.cache) this.apply(w);
+    this.cache = [];
+    this.syncs++;
+  }
+
+  /** Saves a snapshot the node took of its state machine and drops the log up to `compactIndex`. */
+  saveSnapshot(snapshot: Snapshot, compactIndex: number): void {
+    this.sync();
+    assert(compactIndex <= snapshot.meta.index, `compact ${compactIndex} beyond snapshot ${snapshot.meta.index}`);
+    this.snapshot = snapshot;
+    this.entries = this.entries.filter((e) => e.index > compactIndex);
+  }
+
+  /** The crash: the volatile cache is gone. */
+  crash(): void {
+    this.cache = [];
+  }
+
+  get snapshotIndex(): number {
+    return this.snapshot.meta.index;
+  }
+
+  /** A MemoryStorage holding exactly what is durable (what a restarted node reads). */
+  load(): { storage: MemoryStorage; snapshot: Snapshot } {
+    assert(this.cache.length === 0, 'load() after a crash only');
+    const storage = this.snapshot.meta.index === 0 ? MemoryStorage.withConf(this.snapshot.meta.conf) : new MemoryStorage();
+    if (this.snapshot.meta.index > 0) storage.applySnapshot(this.snapshot);
+    storage.append(this.entries);
+    storage.setHardState(this.hardState);
+    return { storage, snapshot: this.snapshot };
+  }
+
+  private apply(w: Write): void {
+    if (w.snapshot !== undefined) {
+      this.snapshot = w.snapshot;
+      this.entries = [];
+    }
+    this.append(w.entries);
+    if (w.hardState !== undefined) this.hardState = { ...w.hardState };
+  }
+
+  /** Appends, replacing any conflicting suffix; entries covered by the snapshot are skipped. */
+  private append(entries: readonly Entry[]): void {
+    const fresh = entries.filter((e) => e.index > this.snapshot.meta.index);
+    const start = fresh[0]?.index;
+    if (start === undefined) return;
+    // The log may keep a few entries below the snapshot (see saveSnapshot).
+    const first = this.entries[0]?.index ?? start;
+    assert(start >= first && start <= first + this.entries.length, `durable append at ${start} leaves a gap after ${first + this.entries.length - 1}`);
+    this.entries = this.entries.slice(0, start - first).concat(fresh);
+  }
+}

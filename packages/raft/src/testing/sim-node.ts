@@ -1,0 +1,323 @@
+import type { Prng } from '@basalt/stdx';
+import { decodeConfChange } from '../core/conf-change-codec.js';
+import type { MemoryStorage } from '../core/memory-storage.js';
+import { RawNode } from '../core/raw-node.js';
+import type { ConfState, Entry, Message, NodeId, Ready, Snapshot, Status, UnsafeTestingKnobs } from '../core/types.js';
+import type { KvInput, KvOutput } from './kv-model.js';
+import { decodeCommand, encodeCommand, KvStateMachine } from './kv-state-machine.js';
+import type { EntryRef, LogView, SafetyChecker } from './safety-checker.js';
+import { SimDisk } from './sim-disk.js';
+import { fingerprint, type Trace } from './trace.js';
+
+/**
+ * Where in the Ready loop a crash strikes: before persisting, after persisting,
+ * after sending, mid-apply, or after applying with the Ready's messages still
+ * in the host's send queue (lost: sending is asynchronous in a real server).
+ */
+export type CrashPoint = 'before_persist' | 'after_persist' | 'after_send' | 'mid_apply' | 'after_apply_unsent';
+export const crashPoints: readonly CrashPoint[] = ['before_persist', 'after_persist', 'after_send', 'mid_apply', 'after_apply_unsent'];
+
+/** A client's request to one node; the node calls exactly one of the callbacks, or none if it crashes. */
+export interface ClientRequest {
+  readonly requestId: string;
+  readonly input: KvInput;
+  /** The operation took effect (or the read was served) with this output. */
+  respond(output: KvOutput): void;
+  /** The operation certainly did not take effect. */
+  refuse(reason: string, leaderHint: NodeId): void;
+}
+
+/** What a node needs from the simulation around it. */
+export interface NodeHost {
+  readonly checker: SafetyChecker;
+  readonly trace: Trace;
+  readonly prng: Prng;
+  send(msg: Message): void;
+  /** Drawn once per Ready: undefined, or where to crash in it. */
+  crashPoint(rd: Ready, isLeader: boolean): CrashPoint | undefined;
+}
+
+export interface NodeOptions {
+  readonly electionTick: number;
+  readonly heartbeatTick: number;
+  readonly maxSizePerMsg: number;
+  /** Take a snapshot when this many entries were applied since the last one. */
+  readonly snapshotEvery: number;
+  /** Entries kept in the log below a new snapshot (for slow followers). */
+  readonly keepAfterSnapshot: number;
+  readonly knobs?: UnsafeTestingKnobs;
+  /** Harness bug on purpose: serve reads from the local state machine without ReadIndex (stale reads). */
+  readonly unsafeLocalReads?: boolean;
+}
+
+/** The volatile part of a node: lost on a crash, rebuilt from the disk on restart. */
+interface Incarnation {
+  readonly raw: RawNode;
+  readonly storage: MemoryStorage;
+  sm: KvStateMachine;
+  conf: ConfState;
+  term: number;
+  leader: boolean;
+  applied: number;
+  /** Proposals by log index; resolved when that index is applied (ours or another entry). */
+  readonly proposals: Map<number, ClientRequest>;
+  /** Reads waiting for their ReadState, by ctx. */
+  readonly reads: Map<string, ClientRequest>;
+  /** Reads with a read index, waiting for applied >= index. */
+  waiting: { index: number; req: ClientRequest }[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export function entryRef(e: Entry): EntryRef {
+  return { index: e.index, term: e.term, fp: `${e.type === 'Normal' ? 'N' : 'C'}${fingerprint(e.data)}` };
+}
+
+/**
+ * One simulated Raft member: a RawNode over a MemoryStorage, a durable SimDisk
+ * and the key-value state machine, driven through the Ready loop
+ * (persist, then send, then apply, then advance) with crashes between the steps.
+ */
+export class SimNode {
+  readonly disk: SimDisk;
+  private life: Incarnation | undefined;
+  crashes = 0;
+  snapshotsInstalled = 0;
+
+  constructor(readonly id: NodeId, initialConf: ConfState, private readonly opts: NodeOptions, private readonly host: NodeHost) {
+    this.disk = new SimDisk(initialConf);
+    this.life = this.boot();
+  }
+
+  get alive(): boolean {
+    return this.life !== undefined;
+  }
+
+  private boot(): Incarnation {
+    const { storage, snapshot } = this.disk.load();
+    const raw = new RawNode({
+      id: this.id,
+      storage,
+      electionTick: this.opts.electionTick,
+      heartbeatTick: this.opts.heartbeatTick,
+      preVote: true,
+      checkQuorum: true,
+      maxSizePerMsg: this.opts.maxSizePerMsg,
+      maxInflightMsgs: 8,
+      maxUncommittedEntriesSize: 1 << 20,
+      applied: snapshot.meta.index,
+      random: () => this.host.prng.float(),
+      ...(this.opts.knobs === undefined ? {} : { unsafeTestingKnobs: this.opts.knobs }),
+    });
+    return {
+      raw,
+      storage,
+      sm: KvStateMachine.decode(snapshot.data),
+      conf: snapshot.meta.conf,
+      term: storage.initialState().hardState.term,
+      leader: false,
+      applied: snapshot.meta.index,
+      proposals: new Map(),
+      reads: new Map(),
+      waiting: [],
+    };
+  }
+
+  status(): Status | undefined {
+    return this.life?.raw.status();
+  }
+
+  crash(why: string): void {
+    if (this.life === undefined) return;
+    this.host.trace.record(`crash ${this.id} ${why}`);
+    this.life = undefined;
+    this.disk.crash();
+    this.crashes++;
+  }
+
+  restart(): void {
+    if (this.life !== undefined) return;
+    this.host.trace.record(`restart ${this.id}`);
+    this.life = this.boot();
+    this.host.checker.nodeRestarted(this.id);
+  }
+
+  tick(): void {
+    this.life?.raw.tick();
+    this.processReady();
+  }
+
+  receive(msg: Message): void {
+    const life = this.life;
+    if (life === undefined) return;
+    life.raw.step(msg);
+    this.processReady();
+  }
+
+  transferLeader(to: NodeId): void {
+    const result = this.life?.raw.transferLeader(to);
+    this.host.trace.record(`transfer ${this.id}->${to} ${result?.ok === true ? 'ok' : (result?.reason ?? 'down')}`);
+    this.processReady();
+  }
+
+  reportSnapshot(to: NodeId, failed: boolean): void {
+    this.life?.raw.reportSnapshot(to, failed);
+    this.processReady();
+  }
+
+  /** Proposes a membership change; returns why not, or undefined if appended. */
+  proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): string | undefined {
+    const result = this.life?.raw.proposeConfChange(cc);
+    this.host.trace.record(`confchange ${this.id} ${cc.type} ${cc.nodeId} ${result?.ok === true ? `at ${result.index}` : (result?.reason ?? 'down')}`);
+    this.processReady();
+    return result === undefined ? 'down' : result.ok ? undefined : result.reason;
+  }
+
+  /** A client's operation; reads go through ReadIndex, writes and cas through the log. */
+  submit(req: ClientRequest): void {
+    const life = this.life;
+    if (life === undefined) {
+      req.refuse('down', '');
+      return;
+    }
+    if (req.input.kind === 'read' && this.opts.unsafeLocalReads === true) {
+      req.respond({ kind: 'read', value: life.sm.get(req.input.key) });
+    } else if (req.input.kind === 'read') {
+      const result = life.raw.readIndex(encoder.encode(req.requestId));
+      if (result.ok) life.reads.set(req.requestId, req);
+      else req.refuse(result.reason, result.leaderHint);
+    } else {
+      const result = life.raw.propose(encodeCommand({ requestId: req.requestId, input: req.input }));
+      if (result.ok) life.proposals.set(result.index, req);
+      else req.refuse(result.reason, result.reason === 'not_leader' ? result.leaderHint : '');
+    }
+    this.processReady();
+  }
+
+  /** Runs the Ready loop until the node has nothing to do (or crashes). */
+  processReady(): void {
+    for (let life = this.life; life !== undefined && life.raw.hasReady(); life = this.life) {
+      const rd = life.raw.ready();
+      this.handleReady(life, rd, this.host.crashPoint(rd, rd.softState === undefined ? life.leader : rd.softState.role === 'leader'));
+    }
+  }
+
+  private handleReady(life: Incarnation, rd: Ready, crashAt: CrashPoint | undefined): void {
+    this.observeRoles(life, rd);
+    if (crashAt === 'before_persist') return this.crash(crashAt);
+    this.persist(life, rd);
+    if (crashAt === 'after_persist') return this.crash(crashAt);
+    if (crashAt !== 'after_apply_unsent') for (const m of rd.messages) this.host.send(m);
+    if (crashAt === 'after_send') return this.crash(crashAt);
+    if (rd.snapshot !== undefined) this.installSnapshot(life, rd.snapshot);
+    const stopAt = crashAt === 'mid_apply' ? this.host.prng.int(0, rd.committedEntries.length) : Infinity;
+    for (const [i, e] of rd.committedEntries.entries()) {
+      if (i === stopAt) return this.crash(crashAt ?? 'mid_apply');
+      this.applyEntry(life, e);
+    }
+    if (crashAt === 'after_apply_unsent') return this.crash(crashAt);
+    for (const rs of rd.readStates) this.readReady(life, rs.index, decoder.decode(rs.ctx));
+    this.serveReads(life);
+    life.raw.advance(rd);
+    this.maybeSnapshot(life);
+  }
+
+  private observeRoles(life: Incarnation, rd: Ready): void {
+    if (rd.hardState !== undefined) life.term = rd.hardState.term;
+    if (rd.softState !== undefined) {
+      life.leader = rd.softState.role === 'leader';
+      this.host.trace.record(`role ${this.id} ${rd.softState.role} term ${life.term} leader ${rd.softState.leader}`);
+      if (rd.softState.role === 'leader') this.host.checker.leaderElected(this.id, life.term);
+    }
+  }
+
+  private persist(life: Incarnation, rd: Ready): void {
+    this.disk.write(rd);
+    if (rd.snapshot !== undefined) life.storage.applySnapshot(rd.snapshot);
+    life.storage.append(rd.entries);
+    if (rd.hardState !== undefined) life.storage.setHardState(rd.hardState);
+    const checker = this.host.checker;
+    checker.entriesPersisted(this.id, rd.entries.map(entryRef));
+    if (rd.hardState !== undefined) checker.commitKnown(this.id, rd.hardState.term, rd.hardState.commit);
+    const view = rd.softState?.role === 'leader' ? this.logView() : undefined;
+    if (view !== undefined) checker.leaderLog(life.term, view, life.storage.firstIndex() - 1);
+  }
+
+  private installSnapshot(life: Incarnation, snap: Snapshot): void {
+    this.snapshotsInstalled++;
+    this.host.trace.record(`install ${this.id} snapshot ${snap.meta.index}/${snap.meta.term}`);
+    life.sm = KvStateMachine.decode(snap.data);
+    life.conf = snap.meta.conf;
+    life.applied = snap.meta.index;
+    for (const index of [...life.proposals.keys()]) {
+      // Its fate is inside the snapshot, which we cannot read: the client will time out.
+      if (index <= snap.meta.index) life.proposals.delete(index);
+    }
+  }
+
+  private applyEntry(life: Incarnation, e: Entry): void {
+    this.host.checker.entryApplied(this.id, entryRef(e));
+    life.applied = e.index;
+    const pending = life.proposals.get(e.index);
+    life.proposals.delete(e.index);
+    if (e.type === 'ConfChange') {
+      life.conf = life.raw.applyConfChange(decodeConfChange(e.data));
+      this.host.trace.record(`conf ${this.id} at ${e.index} voters ${life.conf.voters.join(',')} learners ${life.conf.learners.join(',')}`);
+      pending?.refuse('overwritten', '');
+      return;
+    }
+    if (e.data.length === 0) {
+      pending?.refuse('overwritten', '');
+      return;
+    }
+    const cmd = decodeCommand(e.data);
+    const output = life.sm.apply(cmd.input);
+    if (pending === undefined) return;
+    if (pending.requestId === cmd.requestId) pending.respond(output);
+    else pending.refuse('overwritten', '');
+  }
+
+  private readReady(life: Incarnation, index: number, ctx: string): void {
+    const req = life.reads.get(ctx);
+    if (req === undefined) return;
+    life.reads.delete(ctx);
+    life.waiting.push({ index, req });
+  }
+
+  private serveReads(life: Incarnation): void {
+    const still: { index: number; req: ClientRequest }[] = [];
+    for (const w of life.waiting) {
+      if (w.index > life.applied) still.push(w);
+      else w.req.respond({ kind: 'read', value: life.sm.get(w.req.input.key) });
+    }
+    life.waiting = still;
+  }
+
+  private maybeSnapshot(life: Incarnation): void {
+    const last = life.storage.snapshot().meta.index;
+    if (life.applied - last < this.opts.snapshotEvery) return;
+    const created = life.storage.createSnapshot(life.applied, life.conf, life.sm.encode());
+    if (!created.ok) return;
+    const compactIndex = life.applied - this.opts.keepAfterSnapshot;
+    if (compactIndex >= life.storage.firstIndex()) life.storage.compact(compactIndex);
+    this.disk.saveSnapshot(created.snapshot, Math.max(compactIndex, 0));
+    this.host.trace.record(`snapshot ${this.id} at ${life.applied} compact ${compactIndex}`);
+  }
+
+  /** The node's stored log, for the log matching checker; undefined when down. */
+  logView(): LogView | undefined {
+    const storage = this.life?.storage;
+    if (storage === undefined) return undefined;
+    const first = storage.firstIndex();
+    const last = storage.lastIndex();
+    const entries = last < first ? [] : storage.entries(first, last + 1, Infinity).map(entryRef);
+    return { node: this.id, entries };
+  }
+
+  /** Requests sitting in this node, for the liveness report. */
+  get pendingRequests(): number {
+    const life = this.life;
+    return life === undefined ? 0 : life.proposals.size + life.reads.size + life.waiting.length;
+  }
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { formatFailure, replayCommand, runSimulation } from './simulation.js';
+
+describe('simulation determinism', () => {
+  it('the same seed gives the same trace, twice, for 3 and 5 nodes', () => {
+    for (const nodes of [3, 5]) {
+      const a = runSimulation({ seed: 4242, nodes });
+      const b = runSimulation({ seed: 4242, nodes });
+      expect(a.ok, formatFailure(a)).toBe(true);
+      expect(b.traceDigest).toBe(a.traceDigest);
+      expect(b.stats).toEqual(a.stats);
+    }
+  });
+
+  it('kept trace lines hash to the digest and differ between seeds', () => {
+    const a = runSimulation({ seed: 7, nodes: 3, keepTrace: true });
+    const b = runSimulation({ seed: 8, nodes: 3, keepTrace: true });
+    expect(a.trace?.length).toBe(a.stats.events);
+    expect(a.traceDigest).not.toBe(b.traceDigest);
+    expect(a.trace).not.toEqual(b.trace);
+  });
+
+  it('a run does real work: elections, commits, checked reads, faults', () => {
+    const r = runSimulation({ seed: 11, nodes: 5 });
+    expect(r.ok, formatFailure(r)).toBe(true);
+    expect(r.stats.elections).toBeGreaterThan(0);
+    expect(r.stats.commits).toBeGreaterThan(10);
+    expect(r.stats.readsChecked).toBeGreaterThan(10);
+    expect(Object.values(r.stats.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
+});
+
+describe('replay', () => {
+  it('prints the seed and a one-line command that reruns the same configuration', () => {
+    expect(replayCommand({ seed: 1234, nodes: 5 })).toBe('pnpm sim --seed 1234 --nodes 5');
+    expect(replayCommand({ seed: 9, nodes: 3, profile: 'figure8', knobs: { commitPriorTermByCount: true }, unsafeLocalReads: true }))
+      .toBe('pnpm sim --seed 9 --nodes 3 --profile figure8 --unsafe commitPriorTermByCount,localReads');
+    const failed = runSimulation({ seed: 1, nodes: 3, unsafeLocalReads: true });
+    expect(failed.ok).toBe(false);
+    expect(formatFailure(failed)).toMatch(/^SEED=1 nodes=3 failed:\n/);
+    expect(formatFailure(failed)).toContain('replay: pnpm sim --seed 1 --nodes 3 --unsafe localReads');
+  });
+
+  it('rejects a cluster size it does not simulate', () => {
+    expect(() => runSimulation({ seed: 1, nodes: 4 })).toThrow(/nodes must be 3 or 5/);
+  });
+});

@@ -1,0 +1,20 @@
+import { expect } from 'vitest';
+import { describeFailures, runSwarm, type SwarmSummary } from './swarm.js';
+
+/** Fault kinds every swarm of the test suite must have injected at least once. */
+const requiredFaults = ['crash', 'restart', 'ready_crash', 'partition_isolate', 'partition_split', 'partition_one_way', 'dropped', 'duplicated', 'transfer_leader'];
+
+/**
+ * A slice of the seeded swarm that `npm test` runs (split over several test
+ * files so vitest runs them in parallel). Asserts every run passed its safety,
+ * liveness and linearizability checks, and that the faults really happened.
+ */
+export function swarmSlice(nodes: number, firstSeed: number, count: number): SwarmSummary {
+  const summary = runSwarm({ nodes }, firstSeed, count);
+  expect(summary.failed.length, describeFailures(summary)).toBe(0);
+  for (const fault of requiredFaults) expect(summary.faults[fault] ?? 0, `fault ${fault} never injected`).toBeGreaterThan(0);
+  expect(Object.keys(summary.faults).some((k) => k.startsWith('conf_')), 'no membership change').toBe(true);
+  expect(summary.commits).toBeGreaterThan(count * 10);
+  expect(summary.readsChecked).toBeGreaterThan(count * 10);
+  return summary;
+}

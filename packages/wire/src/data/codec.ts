@@ -1,0 +1,246 @@
+import { assert, ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
+import {
+  DataFlag, DataOp, dataFlagsMask, extentSizeLog2Max, extentSizeLog2Min, framePrefixBytes, isDataOp,
+  replicaFieldBytesMax, requestHeaderBytes, requestMagic, responseHeaderBytes, responseMagic,
+  type ExtentState,
+} from './constants.js';
+import { pieceCount } from './pieces.js';
+import { readU64, writeU64 } from './u64.js';
+
+/**
+ * Pure encoder and decoder of data-plane frames (layout in docs/data-path.md). Decoders take one
+ * complete frame (see FrameSplitter) and never throw on bad input: they return what was wrong.
+ */
+export interface ReplicaRef {
+  readonly serverId: string;
+  readonly address: string;
+}
+
+/** Names one extent replica set at one epoch; replicas[0] is the primary. */
+export interface ExtentRef {
+  readonly volumeId: number;
+  readonly index: number;
+  readonly extentSizeBytes: number;
+  readonly epoch: number;
+  /** The writer's volume generation (lease fencing token); 0 for readers. */
+  readonly generation: number;
+  readonly replicas: readonly ReplicaRef[];
+}
+
+export interface DataRequest {
+  readonly op: DataOp;
+  readonly flags: number;
+  readonly requestId: number;
+  readonly extent: ExtentRef;
+  /** Byte offset inside the extent. */
+  readonly offset: number;
+  readonly length: number;
+  /** Write only: one CRC32C per piece (pieces.ts). */
+  readonly crcs?: Uint32Array;
+  /** Write only: `length` bytes. */
+  readonly payload?: Buffer;
+}
+
+export interface ResponseHead {
+  readonly requestId: number;
+  /** The server's epoch for the extent (0 when it holds none). */
+  readonly epoch: number;
+  readonly version: number;
+  readonly state: ExtentState;
+}
+
+export type DataResponse =
+  | (ResponseHead & { readonly ok: true; readonly crcs: Uint32Array; readonly payload: Buffer })
+  | (ResponseHead & { readonly ok: false; readonly code: Code; readonly message: string });
+
+export type Decoded<T> =
+  | { readonly kind: 'ok'; readonly value: T }
+  | { readonly kind: 'error'; readonly requestId: number; readonly code: Code; readonly message: string };
+
+function fail<T>(requestId: number, code: Code, message: string): Decoded<T> {
+  return { kind: 'error', requestId, code, message };
+}
+
+function log2(n: number): number {
+  return Math.round(Math.log2(n));
+}
+
+function replicasBytes(replicas: readonly ReplicaRef[]): number {
+  let n = 0;
+  for (const r of replicas) n += 2 + Buffer.byteLength(r.serverId) + Buffer.byteLength(r.address);
+  return n;
+}
+
+/** Encodes a request as [header] or [header, payload] for one writev. */
+export function encodeRequest(req: DataRequest): Buffer[] {
+  const ext = req.extent;
+  assert(ext.replicas.length >= 1 && ext.replicas.length <= limits.replicationFactorMax, 'replica count');
+  assert(2 ** log2(ext.extentSizeBytes) === ext.extentSizeBytes, 'extent size is a power of two');
+  const crcCount = req.op === DataOp.Write ? pieceCount(req.offset, req.length) : 0;
+  assert(req.op !== DataOp.Write || (req.crcs?.length === crcCount && req.payload?.length === req.length), 'write needs crcs and payload');
+  const headBytes = requestHeaderBytes + replicasBytes(ext.replicas) + 4 * crcCount;
+  const payloadBytes = req.op === DataOp.Write ? req.length : 0;
+  const head = Buffer.allocUnsafe(headBytes);
+  head.writeUInt32BE(requestMagic, 0);
+  head.writeUInt32BE(headBytes + payloadBytes - framePrefixBytes, 4);
+  head.writeUInt8(req.op, 8);
+  head.writeUInt8(req.flags, 9);
+  head.writeUInt8(log2(ext.extentSizeBytes), 10);
+  head.writeUInt8(ext.replicas.length, 11);
+  head.writeUInt32BE(req.requestId, 12);
+  writeU64(head, 16, ext.volumeId);
+  head.writeUInt32BE(ext.index, 24);
+  head.writeUInt32BE(req.length, 28);
+  writeU64(head, 32, req.offset);
+  writeU64(head, 40, ext.epoch);
+  writeU64(head, 48, ext.generation);
+  let pos = requestHeaderBytes;
+  for (const r of ext.replicas) {
+    pos = writeShortString(head, pos, r.serverId);
+    pos = writeShortString(head, pos, r.address);
+  }
+  for (let i = 0; i < crcCount; i++) pos = head.writeUInt32BE(req.crcs![i]!, pos);
+  assert(pos === headBytes, 'request header size');
+  return payloadBytes > 0 ? [head, req.payload!] : [head];
+}
+
+function writeShortString(buf: Buffer, pos: number, s: string): number {
+  const n = Buffer.byteLength(s);
+  assert(n > 0 && n <= replicaFieldBytesMax, `replica field must be 1..${replicaFieldBytesMax} bytes`);
+  buf.writeUInt8(n, pos);
+  buf.write(s, pos + 1);
+  return pos + 1 + n;
+}
+
+/** Decodes one complete request frame (prefix included). */
+export function decodeRequest(frame: Buffer): Decoded<DataRequest> {
+  if (frame.length < requestHeaderBytes) return fail(0, ErrorCode.Protocol, `request frame of ${frame.length} bytes is shorter than its ${requestHeaderBytes}-byte header`);
+  if (frame.readUInt32BE(0) !== requestMagic) return fail(0, ErrorCode.Protocol, 'bad request magic');
+  const requestId = frame.readUInt32BE(12);
+  const op = frame.readUInt8(8);
+  if (!isDataOp(op)) return fail(requestId, ErrorCode.Protocol, `unknown op code ${op}`);
+  const flags = frame.readUInt8(9);
+  if ((flags & ~dataFlagsMask) !== 0) return fail(requestId, ErrorCode.Protocol, `unknown flags 0x${flags.toString(16)}`);
+  const sizeLog2 = frame.readUInt8(10);
+  if (sizeLog2 < extentSizeLog2Min || sizeLog2 > extentSizeLog2Max) return fail(requestId, ErrorCode.Protocol, `extent size 2^${sizeLog2} outside 2^${extentSizeLog2Min}..2^${extentSizeLog2Max}`);
+  const replicaCount = frame.readUInt8(11);
+  if (replicaCount < 1 || replicaCount > limits.replicationFactorMax) return fail(requestId, ErrorCode.Protocol, `replica count ${replicaCount} outside 1..${limits.replicationFactorMax}`);
+  const fields = { volumeId: readU64(frame, 16), offset: readU64(frame, 32), epoch: readU64(frame, 40), generation: readU64(frame, 48) };
+  for (const [name, v] of Object.entries(fields)) if (v < 0) return fail(requestId, ErrorCode.Protocol, `${name} is not below 2^53`);
+  const length = frame.readUInt32BE(28);
+  const replicas = decodeReplicas(frame, replicaCount);
+  if (replicas === undefined) return fail(requestId, ErrorCode.Protocol, 'replica list overruns the frame');
+  const extent: ExtentRef = { volumeId: fields.volumeId, index: frame.readUInt32BE(24), extentSizeBytes: 2 ** sizeLog2, epoch: fields.epoch, generation: fields.generation, replicas: replicas.list };
+  return decodeRequestBody(frame, replicas.end, { op, flags, requestId, extent, offset: fields.offset, length });
+}
+
+function decodeReplicas(frame: Buffer, count: number): { list: ReplicaRef[]; end: number } | undefined {
+  const list: ReplicaRef[] = [];
+  let pos = requestHeaderBytes;
+  for (let i = 0; i < count; i++) {
+    const id = readShortString(frame, pos);
+    if (id === undefined) return undefined;
+    const address = readShortString(frame, id.end);
+    if (address === undefined) return undefined;
+    list.push({ serverId: id.value, address: address.value });
+    pos = address.end;
+  }
+  return { list, end: pos };
+}
+
+function readShortString(frame: Buffer, pos: number): { value: string; end: number } | undefined {
+  if (pos + 1 > frame.length) return undefined;
+  const n = frame.readUInt8(pos);
+  if (n === 0 || pos + 1 + n > frame.length) return undefined;
+  return { value: frame.toString('utf8', pos + 1, pos + 1 + n), end: pos + 1 + n };
+}
+
+function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decoded<DataRequest> {
+  const { requestId, op, offset, length } = req;
+  if (length > limits.ioRequestBytesMax) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
+  if (offset + length > req.extent.extentSizeBytes) return fail(requestId, ErrorCode.OutOfRange, `range [${offset}, ${offset + length}) outside the extent of ${req.extent.extentSizeBytes} bytes`);
+  if (op === DataOp.Flush || op === DataOp.Info) {
+    if (offset !== 0 || length !== 0) return fail(requestId, ErrorCode.Protocol, 'flush and info take no range');
+  } else if (length === 0) {
+    return fail(requestId, ErrorCode.Protocol, 'empty range');
+  }
+  if ((req.flags & DataFlag.Fua) !== 0 && op !== DataOp.Write && op !== DataOp.WriteZeroes && op !== DataOp.Trim) {
+    return fail(requestId, ErrorCode.Protocol, 'FUA applies to writes only');
+  }
+  if (op !== DataOp.Write) {
+    if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
+    return { kind: 'ok', value: req };
+  }
+  const crcCount = pieceCount(offset, length);
+  if (frame.length - pos !== 4 * crcCount + length) return fail(requestId, ErrorCode.Protocol, `write body of ${frame.length - pos} bytes, expected ${4 * crcCount + length}`);
+  const crcs = new Uint32Array(crcCount);
+  for (let i = 0; i < crcCount; i++) crcs[i] = frame.readUInt32BE(pos + 4 * i);
+  const payload = frame.subarray(pos + 4 * crcCount);
+  return { kind: 'ok', value: { ...req, crcs, payload } };
+}
+
+/** Encodes a reply as [header] or [header, payload]. */
+export function encodeResponse(res: DataResponse): Buffer[] {
+  if (!res.ok) return [encodeErrorResponse(res)];
+  const head = Buffer.allocUnsafe(responseHeaderBytes + 4 * res.crcs.length);
+  writeResponseHead(head, res, head.length + res.payload.length - framePrefixBytes, 0);
+  head.writeUInt32BE(res.crcs.length, 32);
+  for (let i = 0; i < res.crcs.length; i++) head.writeUInt32BE(res.crcs[i]!, responseHeaderBytes + 4 * i);
+  return res.payload.length > 0 ? [head, res.payload] : [head];
+}
+
+function encodeErrorResponse(res: ResponseHead & { code: Code; message: string }): Buffer {
+  const message = Buffer.from(res.message.slice(0, 1000));
+  const bytes = responseHeaderBytes + 1 + res.code.length + 2 + message.length;
+  const buf = Buffer.allocUnsafe(bytes);
+  writeResponseHead(buf, res, bytes - framePrefixBytes, 1);
+  buf.writeUInt32BE(0, 32);
+  let pos = buf.writeUInt8(res.code.length, responseHeaderBytes);
+  pos += buf.write(res.code, pos, 'latin1');
+  pos = buf.writeUInt16BE(message.length, pos);
+  message.copy(buf, pos);
+  return buf;
+}
+
+function writeResponseHead(buf: Buffer, res: ResponseHead, bodyBytes: number, status: number): void {
+  buf.writeUInt32BE(responseMagic, 0);
+  buf.writeUInt32BE(bodyBytes, 4);
+  buf.writeUInt32BE(res.requestId, 8);
+  buf.writeUInt8(status, 12);
+  buf.writeUInt8(res.state, 13);
+  buf.writeUInt16BE(0, 14);
+  writeU64(buf, 16, res.epoch);
+  writeU64(buf, 24, res.version);
+}
+
+/** Decodes one complete response frame (prefix included). */
+export function decodeResponse(frame: Buffer): Decoded<DataResponse> {
+  if (frame.length < responseHeaderBytes) return fail(0, ErrorCode.Protocol, `response frame of ${frame.length} bytes is shorter than its header`);
+  if (frame.readUInt32BE(0) !== responseMagic) return fail(0, ErrorCode.Protocol, 'bad response magic');
+  const requestId = frame.readUInt32BE(8);
+  const status = frame.readUInt8(12);
+  const head = { requestId, epoch: readU64(frame, 16), version: readU64(frame, 24), state: frame.readUInt8(13) as ExtentState };
+  if (head.epoch < 0 || head.version < 0 || head.state > 2) return fail(requestId, ErrorCode.Protocol, 'bad response header');
+  if (status === 1) return decodeErrorBody(frame, head);
+  if (status !== 0) return fail(requestId, ErrorCode.Protocol, `unknown status ${status}`);
+  const crcCount = frame.readUInt32BE(32);
+  const payloadAt = responseHeaderBytes + 4 * crcCount;
+  if (payloadAt > frame.length) return fail(requestId, ErrorCode.Protocol, 'CRC list overruns the frame');
+  const crcs = new Uint32Array(crcCount);
+  for (let i = 0; i < crcCount; i++) crcs[i] = frame.readUInt32BE(responseHeaderBytes + 4 * i);
+  return { kind: 'ok', value: { ...head, ok: true, crcs, payload: frame.subarray(payloadAt) } };
+}
+
+function decodeErrorBody(frame: Buffer, head: ResponseHead): Decoded<DataResponse> {
+  const bad = fail<DataResponse>(head.requestId, ErrorCode.Protocol, 'malformed error reply');
+  let pos = responseHeaderBytes;
+  if (pos + 1 > frame.length) return bad;
+  const codeLen = frame.readUInt8(pos);
+  if (pos + 1 + codeLen + 2 > frame.length) return bad;
+  const code = frame.toString('latin1', pos + 1, pos + 1 + codeLen) as Code;
+  pos += 1 + codeLen;
+  const msgLen = frame.readUInt16BE(pos);
+  if (pos + 2 + msgLen !== frame.length) return bad;
+  const message = frame.toString('utf8', pos + 2, pos + 2 + msgLen);
+  return { kind: 'ok', value: { ...head, ok: false, code, message } };
+}

@@ -1,0 +1,247 @@
+import net from 'node:net';
+import { assert, BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
+import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
+import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
+import { parseHostPort } from '../meta/endpoints.js';
+import { FrameSplitter } from './frame-splitter.js';
+import { firstBadPiece, pieceCrcs } from './pieces.js';
+
+/**
+ * One pipelined TCP connection to a chunk server. Many requests may be in flight; replies
+ * may come back in any order. Requests beyond the connection's in-flight byte budget wait in
+ * a FIFO queue. When the connection fails every waiting request fails with
+ * BASALT_UNAVAILABLE; the connection is then dead (open a new one).
+ */
+export interface DataConnectionOptions {
+  /** Per-request timeout; BASALT_TIMEOUT when it passes. 0 disables. */
+  readonly requestTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  readonly inflightBytesMax?: number;
+}
+
+export interface IoResult {
+  /** The server's epoch for the extent after the request. */
+  readonly epoch: number;
+  readonly version: number;
+  readonly state: ExtentState;
+}
+
+export interface ReadResult extends IoResult {
+  readonly data: Buffer;
+}
+
+type OkResponse = Extract<DataResponse, { ok: true }>;
+
+interface Pending {
+  readonly req: DataRequest;
+  readonly bytes: number;
+  readonly resolve: (res: OkResponse) => void;
+  readonly reject: (err: BasaltError) => void;
+  timer?: NodeJS.Timeout;
+}
+
+const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
+
+export class DataConnection {
+  private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
+  private readonly inflight = new Map<number, Pending>();
+  private readonly queue: Pending[] = [];
+  private inflightBytes = 0;
+  private nextId = 1;
+  private failure: BasaltError | undefined;
+  private readonly closeListeners: ((err: BasaltError) => void)[] = [];
+
+  private constructor(
+    readonly address: string,
+    private readonly socket: net.Socket,
+    private readonly opts: Required<DataConnectionOptions>,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} failed: ${err.message}`, { address })));
+    socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
+  }
+
+  /** Connects to "host:port". */
+  static connect(address: string, options: DataConnectionOptions = {}): Promise<DataConnection> {
+    const opts = { ...defaults, inflightBytesMax: limits.connectionInflightBytesMax, ...options };
+    const { host, port } = parseHostPort(address);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host, port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new BasaltError(ErrorCode.Timeout, `connecting to ${address} timed out after ${opts.connectTimeoutMs} ms`, { address }));
+      }, opts.connectTimeoutMs);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new BasaltError(ErrorCode.Unavailable, `cannot connect to ${address}: ${err.message}`, { address }));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new DataConnection(address, socket, opts));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Bytes of requests sent and not yet answered. */
+  get inflightByteCount(): number {
+    return this.inflightBytes;
+  }
+
+  /** Called once when the connection dies, with the reason. */
+  onClose(listener: (err: BasaltError) => void): void {
+    if (this.failure !== undefined) listener(this.failure);
+    else this.closeListeners.push(listener);
+  }
+
+  async read(extent: ExtentRef, offset: number, length: number): Promise<ReadResult> {
+    const res = await this.send({ op: DataOp.Read, flags: 0, requestId: 0, extent, offset, length });
+    if (res.payload.length !== length) throw new BasaltError(ErrorCode.Protocol, `read of ${length} bytes returned ${res.payload.length}`);
+    const bad = firstBadPiece(offset, res.payload, res.crcs);
+    if (bad >= 0) {
+      throw new BasaltError(ErrorCode.Checksum, `checksum mismatch in data read from ${this.address}`, { address: this.address, volumeId: extent.volumeId, index: extent.index, piece: bad });
+    }
+    return { data: res.payload, epoch: res.epoch, version: res.version, state: res.state };
+  }
+
+  /** Writes data; crcs default to ones computed here (pass them through when forwarding). */
+  async write(extent: ExtentRef, offset: number, data: Buffer, options: { fua?: boolean; crcs?: Uint32Array } = {}): Promise<IoResult> {
+    const crcs = options.crcs ?? pieceCrcs(offset, data);
+    const flags = options.fua === true ? DataFlag.Fua : 0;
+    return head(await this.send({ op: DataOp.Write, flags, requestId: 0, extent, offset, length: data.length, crcs, payload: data }));
+  }
+
+  async flush(extent: ExtentRef): Promise<IoResult> {
+    return head(await this.send({ op: DataOp.Flush, flags: 0, requestId: 0, extent, offset: 0, length: 0 }));
+  }
+
+  async trim(extent: ExtentRef, offset: number, length: number, options: { fua?: boolean } = {}): Promise<IoResult> {
+    const flags = options.fua === true ? DataFlag.Fua : 0;
+    return head(await this.send({ op: DataOp.Trim, flags, requestId: 0, extent, offset, length }));
+  }
+
+  async writeZeroes(extent: ExtentRef, offset: number, length: number, options: { fua?: boolean } = {}): Promise<IoResult> {
+    const flags = options.fua === true ? DataFlag.Fua : 0;
+    return head(await this.send({ op: DataOp.WriteZeroes, flags, requestId: 0, extent, offset, length }));
+  }
+
+  /** The server's view of the extent: epoch, version, state (Absent when it holds none). */
+  async info(extent: ExtentRef): Promise<IoResult> {
+    return head(await this.send({ op: DataOp.Info, flags: 0, requestId: 0, extent, offset: 0, length: 0 }));
+  }
+
+  /**
+   * Sends one request as is (its requestId is replaced). Resolves with the reply, or rejects
+   * with the server's error (a BasaltError with the server's code and details.epoch/state).
+   */
+  send(req: DataRequest): Promise<OkResponse> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    const bytes = requestBytes(req);
+    return new Promise<OkResponse>((resolve, reject) => {
+      const pending: Pending = { req, bytes, resolve, reject };
+      if (this.queue.length === 0 && this.fits(bytes)) this.transmit(pending);
+      else this.queue.push(pending);
+    });
+  }
+
+  /** Closes the connection; waiting requests fail with BASALT_CLOSED. */
+  close(): void {
+    this.fail(new BasaltError(ErrorCode.Closed, `data connection to ${this.address} closed by this side`, { address: this.address }));
+  }
+
+  private fits(bytes: number): boolean {
+    return this.inflight.size === 0 || this.inflightBytes + bytes <= this.opts.inflightBytesMax;
+  }
+
+  private transmit(p: Pending): void {
+    const requestId = this.allocateId();
+    this.inflight.set(requestId, p);
+    this.inflightBytes += p.bytes;
+    if (this.opts.requestTimeoutMs > 0) {
+      p.timer = setTimeout(() => this.timeout(requestId), this.opts.requestTimeoutMs);
+    }
+    const parts = encodeRequest({ ...p.req, requestId });
+    this.socket.cork();
+    for (const part of parts) this.socket.write(part);
+    this.socket.uncork();
+  }
+
+  private allocateId(): number {
+    for (;;) {
+      const id = this.nextId;
+      this.nextId = this.nextId === 0xffffffff ? 1 : this.nextId + 1;
+      if (!this.inflight.has(id)) return id;
+    }
+  }
+
+  private timeout(requestId: number): void {
+    const p = this.settle(requestId);
+    if (p === undefined) return;
+    p.reject(new BasaltError(ErrorCode.Timeout, `request to ${this.address} timed out after ${this.opts.requestTimeoutMs} ms`, { address: this.address }));
+  }
+
+  /** Removes a request from the in-flight set and lets queued ones go. */
+  private settle(requestId: number): Pending | undefined {
+    const p = this.inflight.get(requestId);
+    if (p === undefined) return undefined;
+    this.inflight.delete(requestId);
+    this.inflightBytes -= p.bytes;
+    clearTimeout(p.timer);
+    while (this.failure === undefined && this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) this.transmit(this.queue.shift()!);
+    return p;
+  }
+
+  private onData(chunk: Buffer): void {
+    const split = this.splitter.push(chunk);
+    for (const frame of split.frames) this.onFrame(frame);
+    if (split.kind === 'error') this.protocolError(split.message);
+  }
+
+  private onFrame(frame: Buffer): void {
+    const decoded = decodeResponse(frame);
+    if (decoded.kind === 'error') {
+      this.protocolError(decoded.message);
+      return;
+    }
+    const res = decoded.value;
+    const p = this.settle(res.requestId);
+    if (p === undefined) return; // timed out earlier
+    if (res.ok) p.resolve(res);
+    else p.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state }));
+  }
+
+  private protocolError(message: string): void {
+    this.fail(new BasaltError(ErrorCode.Protocol, `bad reply from ${this.address}: ${message}`, { address: this.address }));
+  }
+
+  private fail(err: BasaltError): void {
+    if (this.failure !== undefined) return;
+    this.failure = err;
+    this.socket.destroy();
+    const waiting = [...this.inflight.values(), ...this.queue];
+    this.inflight.clear();
+    this.queue.length = 0;
+    this.inflightBytes = 0;
+    for (const p of waiting) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    for (const l of this.closeListeners.splice(0)) l(err);
+  }
+}
+
+function head(res: OkResponse): IoResult {
+  return { epoch: res.epoch, version: res.version, state: res.state };
+}
+
+/** Bytes a request holds of the budget: its frame plus the data it will bring back. */
+function requestBytes(req: DataRequest): number {
+  const reply = req.op === DataOp.Read ? req.length : 0;
+  const payload = req.op === DataOp.Write ? req.length : 0;
+  return 64 + payload + reply;
+}

@@ -1,0 +1,92 @@
+import { assert } from '@basalt/stdx';
+import { framePrefixBytes } from './constants.js';
+
+/**
+ * Cuts a byte stream into whole frames: magic (u32), body length (u32), body. Pure and
+ * incremental; a frame is copied at most once. After an error the splitter stays broken:
+ * the stream cannot be resynchronised, so the connection must close.
+ */
+export type SplitResult =
+  | { readonly kind: 'frames'; readonly frames: Buffer[] }
+  | { readonly kind: 'error'; readonly message: string; readonly frames: Buffer[] };
+
+export class FrameSplitter {
+  private chunks: Buffer[] = [];
+  /** Bytes held in chunks. */
+  private held = 0;
+  /** Whole-frame size of the frame being assembled, once its prefix is known; else 0. */
+  private need = 0;
+  private broken: string | undefined;
+
+  constructor(
+    private readonly magic: number,
+    private readonly bodyBytesMax: number,
+  ) {
+    assert(bodyBytesMax > 0, 'bodyBytesMax must be positive');
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get pendingBytes(): number {
+    return this.held;
+  }
+
+  push(chunk: Buffer): SplitResult {
+    if (this.broken !== undefined) return { kind: 'error', message: this.broken, frames: [] };
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.held += chunk.length;
+    }
+    const frames: Buffer[] = [];
+    for (;;) {
+      if (this.need === 0) {
+        if (this.held < framePrefixBytes) break;
+        const prefix = this.peek(framePrefixBytes);
+        if (prefix.readUInt32BE(0) !== this.magic) return this.breakWith(`bad magic 0x${prefix.readUInt32BE(0).toString(16)}`, frames);
+        const body = prefix.readUInt32BE(4);
+        if (body > this.bodyBytesMax) return this.breakWith(`frame body of ${body} bytes above the limit of ${this.bodyBytesMax}`, frames);
+        this.need = framePrefixBytes + body;
+      }
+      if (this.held < this.need) break;
+      frames.push(this.take(this.need));
+      this.need = 0;
+    }
+    return { kind: 'frames', frames };
+  }
+
+  private breakWith(message: string, frames: Buffer[]): SplitResult {
+    this.broken = message;
+    this.chunks = [];
+    this.held = 0;
+    return { kind: 'error', message, frames };
+  }
+
+  /** The first n held bytes, without consuming them. */
+  private peek(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.chunks, Math.min(this.held, Math.max(n, 64))).subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      this.held -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let pos = 0;
+    while (pos < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(c.length, n - pos);
+      c.copy(out, pos, 0, k);
+      pos += k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    this.held -= n;
+    return out;
+  }
+}

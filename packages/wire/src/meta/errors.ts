@@ -1,0 +1,87 @@
+import { Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import type { ServiceError, StatusObject } from '@grpc/grpc-js';
+import { BasaltError, ErrorCode, errorFromWire } from '@basalt/stdx';
+
+/**
+ * How a BasaltError travels over gRPC: a gRPC status chosen from the code (so generic tools
+ * see something sensible) plus trailers that carry the stable Basalt code and its details.
+ * This is the only error channel of the Meta service; replies have no error fields.
+ */
+export const trailer = {
+  code: 'basalt-code',
+  details: 'basalt-details',
+  leaderId: 'basalt-leader-id',
+  leaderAddress: 'basalt-leader-address',
+} as const;
+
+const grpcStatusOf: Partial<Record<ErrorCode, GrpcStatus>> = {
+  [ErrorCode.InvalidArgument]: GrpcStatus.INVALID_ARGUMENT,
+  [ErrorCode.NotLeader]: GrpcStatus.FAILED_PRECONDITION,
+  [ErrorCode.Unavailable]: GrpcStatus.UNAVAILABLE,
+  [ErrorCode.Timeout]: GrpcStatus.DEADLINE_EXCEEDED,
+  [ErrorCode.VolumeNotFound]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.ServerNotFound]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.MemberNotFound]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.VolumeExists]: GrpcStatus.ALREADY_EXISTS,
+  [ErrorCode.OutOfRange]: GrpcStatus.OUT_OF_RANGE,
+  [ErrorCode.NoSpace]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.LimitExceeded]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.NotEnoughServers]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.Closed]: GrpcStatus.UNAVAILABLE,
+  [ErrorCode.Io]: GrpcStatus.INTERNAL,
+};
+
+/** Turns a BasaltError into the status object a grpc-js unary handler passes to its callback. */
+export function toGrpcError(err: BasaltError): Partial<StatusObject> {
+  const metadata = new Metadata();
+  metadata.set(trailer.code, err.code);
+  const { leaderId, leaderAddress, ...rest } = err.details;
+  if (typeof leaderId === 'string' && leaderId !== '') metadata.set(trailer.leaderId, leaderId);
+  if (typeof leaderAddress === 'string' && leaderAddress !== '') metadata.set(trailer.leaderAddress, leaderAddress);
+  if (Object.keys(rest).length > 0) metadata.set(trailer.details, JSON.stringify(rest));
+  return { code: grpcStatusOf[err.code] ?? GrpcStatus.FAILED_PRECONDITION, details: err.message, metadata };
+}
+
+/**
+ * Turns a failed call into a BasaltError. A status without a Basalt code comes from the transport
+ * (connection refused, deadline): UNAVAILABLE and DEADLINE_EXCEEDED map to BASALT_UNAVAILABLE and
+ * BASALT_TIMEOUT; anything else to BASALT_IO. `details.grpcStatus` keeps the original status.
+ */
+export function fromGrpcError(err: ServiceError, address: string): BasaltError {
+  const code = firstString(err.metadata, trailer.code);
+  const details: Record<string, unknown> = { address, grpcStatus: err.code };
+  if (code === undefined) return transportError(err, details);
+  const extra = firstString(err.metadata, trailer.details);
+  if (extra !== undefined) Object.assign(details, parseDetails(extra));
+  const leaderId = firstString(err.metadata, trailer.leaderId);
+  const leaderAddress = firstString(err.metadata, trailer.leaderAddress);
+  if (leaderId !== undefined) details.leaderId = leaderId;
+  if (leaderAddress !== undefined) details.leaderAddress = leaderAddress;
+  return errorFromWire(code, err.details, details);
+}
+
+function transportError(err: ServiceError, details: Record<string, unknown>): BasaltError {
+  const message = `${address(details)}: ${err.details || GrpcStatus[err.code]}`;
+  if (err.code === GrpcStatus.UNAVAILABLE) return new BasaltError(ErrorCode.Unavailable, message, details);
+  if (err.code === GrpcStatus.DEADLINE_EXCEEDED) return new BasaltError(ErrorCode.Timeout, message, details);
+  if (err.code === GrpcStatus.CANCELLED) return new BasaltError(ErrorCode.Closed, message, details);
+  return new BasaltError(ErrorCode.Io, message, details);
+}
+
+function address(details: Record<string, unknown>): string {
+  return typeof details.address === 'string' ? details.address : '?';
+}
+
+function firstString(metadata: Metadata | undefined, key: string): string | undefined {
+  const value = metadata?.get(key)[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function parseDetails(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,160 @@
+import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import type { ServiceError } from '@grpc/grpc-js';
+import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
+import { fromGrpcError } from './errors.js';
+import { metaService, readOnlyMethods } from './meta-service.js';
+import type { MetaMethodName, MetaReply, MetaRequest } from './meta-service.js';
+
+export interface MetaClientOptions {
+  /** host:port of one or more metad members; the leader is found from there. */
+  endpoints: readonly string[];
+  /** Deadline of one attempt against one member. */
+  attemptTimeoutMs?: number;
+  /** Total time a call may take across attempts and backoff; then the last error is thrown. */
+  callTimeoutMs?: number;
+  /**
+   * Retry mutations after a transport failure (BASALT_UNAVAILABLE), where the request may or may
+   * not have reached the leader. Default true: convenient for tools, but a retried create may then
+   * report BASALT_VOLUME_EXISTS for its own earlier attempt. Set false when every outcome must be
+   * known (histories for linearizability checks): such a failure is then thrown at once.
+   * Mutations are always retried after BASALT_NOT_LEADER, which guarantees nothing was applied.
+   */
+  retryMutations?: boolean;
+}
+
+export interface CallOptions {
+  /** Overrides callTimeoutMs for this call. */
+  timeoutMs?: number;
+  /** Send to exactly this member, without redirects or retries (e.g. Status of one member). */
+  address?: string;
+}
+
+/**
+ * A client of the metad cluster. It sends every call to the member it believes is the leader,
+ * follows NOT_LEADER hints, rotates through the endpoints with exponential backoff while members
+ * are unavailable or no leader is known, and throws BasaltErrors with stable codes.
+ */
+export class MetaClient {
+  private readonly endpoints: string[];
+  private readonly clients = new Map<string, Client>();
+  private leader: string | undefined;
+  private next = 0;
+  private closed = false;
+  private readonly attemptTimeoutMs: number;
+  private readonly callTimeoutMs: number;
+  private readonly retryMutations: boolean;
+
+  constructor(options: MetaClientOptions) {
+    assert(options.endpoints.length > 0, 'MetaClient needs at least one endpoint');
+    this.endpoints = [...options.endpoints];
+    this.attemptTimeoutMs = options.attemptTimeoutMs ?? limits.metaAttemptTimeoutMsDefault;
+    this.callTimeoutMs = options.callTimeoutMs ?? limits.metaCallTimeoutMsDefault;
+    this.retryMutations = options.retryMutations ?? true;
+  }
+
+  /** The member the next call goes to first. */
+  get leaderHint(): string | undefined {
+    return this.leader;
+  }
+
+  /** Calls a Meta method, following the leader; throws a BasaltError. */
+  async call<K extends MetaMethodName>(method: K, request: MetaRequest<K>, options: CallOptions = {}): Promise<MetaReply<K>> {
+    if (this.closed) throw new BasaltError(ErrorCode.Closed, 'MetaClient is closed');
+    if (options.address !== undefined) {
+      return this.attempt(method, request, options.address, Math.min(this.attemptTimeoutMs, options.timeoutMs ?? Infinity));
+    }
+    const deadline = Date.now() + (options.timeoutMs ?? this.callTimeoutMs);
+    for (let tries = 0; ; tries++) {
+      const address = this.target();
+      const timeLeft = deadline - Date.now();
+      try {
+        return await this.attempt(method, request, address, Math.max(1, Math.min(this.attemptTimeoutMs, timeLeft)));
+      } catch (err) {
+        if (!(err instanceof BasaltError)) throw err;
+        const redirected = this.onFailure(method, err, address);
+        if (redirected === 'throw' || Date.now() >= deadline) throw err;
+        if (redirected === 'backoff') await sleep(Math.min(backoffMs(tries), Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  /** Closes every channel. Calls in flight fail with BASALT_CLOSED. */
+  close(): void {
+    this.closed = true;
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+  }
+
+  private target(): string {
+    if (this.leader !== undefined) return this.leader;
+    const address = this.endpoints[this.next % this.endpoints.length] as string;
+    this.next++;
+    return address;
+  }
+
+  /** Decides what to do after a failed attempt: retry at once (a new leader), back off, or give up. */
+  private onFailure(method: MetaMethodName, err: BasaltError, address: string): 'now' | 'backoff' | 'throw' {
+    if (err.code === ErrorCode.NotLeader) {
+      const hint = err.details.leaderAddress;
+      if (typeof hint === 'string' && hint !== '' && hint !== address) {
+        this.leader = hint;
+        if (!this.endpoints.includes(hint)) this.endpoints.push(hint);
+        return 'now';
+      }
+      this.leader = undefined;
+      return 'backoff';
+    }
+    if (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout) {
+      if (this.leader === address) this.leader = undefined;
+      if (readOnlyMethods.has(method)) return 'backoff';
+      if (err.code === ErrorCode.Unavailable && this.retryMutations) return 'backoff';
+      return 'throw';
+    }
+    return 'throw';
+  }
+
+  private attempt<K extends MetaMethodName>(method: K, request: MetaRequest<K>, address: string, timeoutMs: number): Promise<MetaReply<K>> {
+    const def = metaService[method];
+    const client = this.channel(address);
+    return new Promise((resolve, reject) => {
+      client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize as (value: MetaRequest<K>) => Buffer,
+        def.responseDeserialize as (bytes: Buffer) => MetaReply<K>,
+        request,
+        new Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err: ServiceError | null, reply?: MetaReply<K>) => {
+          if (err) reject(fromGrpcError(err, address));
+          else resolve(reply as MetaReply<K>);
+        },
+      );
+    });
+  }
+
+  private channel(address: string): Client {
+    let client = this.clients.get(address);
+    if (client === undefined) {
+      client = new Client(address, credentials.createInsecure(), metaChannelOptions);
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+}
+
+/** Channel options shared by Meta clients: fail fast and reconnect quickly to a restarted member. */
+export const metaChannelOptions = {
+  'grpc.max_receive_message_length': limits.metaReplyBytesMax,
+  'grpc.initial_reconnect_backoff_ms': 100,
+  'grpc.max_reconnect_backoff_ms': 1000,
+  'grpc.enable_retries': 0,
+} as const;
+
+function backoffMs(tries: number): number {
+  const base = Math.min(limits.metaBackoffMsMax, 25 * 2 ** Math.min(tries, 10));
+  return base / 2 + Math.random() * (base / 2);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

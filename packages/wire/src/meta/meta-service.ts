@@ -1,0 +1,54 @@
+import { basalt } from '../gen/proto.js';
+import { unaryMethod } from './grpc-method.js';
+
+/** The protobuf messages of proto/meta.proto. */
+export import pb = basalt.meta;
+
+const service = 'basalt.meta.Meta';
+
+/**
+ * The Meta service (proto/meta.proto) as a grpc-js service definition. Keys are the method names
+ * in camelCase; the server implements them and MetaClient calls them.
+ */
+export const metaService = {
+  createVolume: unaryMethod(service, 'CreateVolume', pb.CreateVolumeRequest, pb.VolumeReply),
+  listVolumes: unaryMethod(service, 'ListVolumes', pb.ListVolumesRequest, pb.ListVolumesReply),
+  getVolume: unaryMethod(service, 'GetVolume', pb.GetVolumeRequest, pb.VolumeReply),
+  resizeVolume: unaryMethod(service, 'ResizeVolume', pb.ResizeVolumeRequest, pb.VolumeReply),
+  deleteVolume: unaryMethod(service, 'DeleteVolume', pb.DeleteVolumeRequest, pb.DeleteVolumeReply),
+  setVolumeLabel: unaryMethod(service, 'SetVolumeLabel', pb.SetVolumeLabelRequest, pb.VolumeReply),
+  getExtentMap: unaryMethod(service, 'GetExtentMap', pb.GetExtentMapRequest, pb.ExtentMapReply),
+  allocateExtent: unaryMethod(service, 'AllocateExtent', pb.AllocateExtentRequest, pb.ExtentReply),
+  dropReplica: unaryMethod(service, 'DropReplica', pb.DropReplicaRequest, pb.ExtentReply),
+  acquireLease: unaryMethod(service, 'AcquireLease', pb.AcquireLeaseRequest, pb.LeaseReply),
+  releaseLease: unaryMethod(service, 'ReleaseLease', pb.ReleaseLeaseRequest, pb.ReleaseLeaseReply),
+  registerServer: unaryMethod(service, 'RegisterServer', pb.RegisterServerRequest, pb.ServerReply),
+  heartbeat: unaryMethod(service, 'Heartbeat', pb.HeartbeatRequest, pb.HeartbeatReply),
+  listServers: unaryMethod(service, 'ListServers', pb.ListServersRequest, pb.ListServersReply),
+  status: unaryMethod(service, 'Status', pb.StatusRequest, pb.StatusReply),
+  listMembers: unaryMethod(service, 'ListMembers', pb.ListMembersRequest, pb.ListMembersReply),
+  addMember: unaryMethod(service, 'AddMember', pb.AddMemberRequest, pb.ListMembersReply),
+  removeMember: unaryMethod(service, 'RemoveMember', pb.RemoveMemberRequest, pb.ListMembersReply),
+  promoteMember: unaryMethod(service, 'PromoteMember', pb.PromoteMemberRequest, pb.ListMembersReply),
+  transferLeader: unaryMethod(service, 'TransferLeader', pb.TransferLeaderRequest, pb.StatusReply),
+} as const;
+
+export type MetaService = typeof metaService;
+export type MetaMethodName = keyof MetaService;
+
+/** The request a method takes (plain object, fields optional). */
+export type MetaRequest<K extends MetaMethodName> = Parameters<MetaService[K]['requestSerialize']>[0];
+/** The reply a method's caller receives (decoded message, fields present). */
+export type MetaReply<K extends MetaMethodName> = ReturnType<MetaService[K]['responseDeserialize']>;
+/** What a server handler receives. */
+export type MetaServerRequest<K extends MetaMethodName> = ReturnType<MetaService[K]['requestDeserialize']>;
+/** What a server handler returns. */
+export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K]['responseSerialize']>[0];
+
+/**
+ * Methods that change nothing: safe to retry after an unknown outcome. Every other method is a
+ * mutation, retried by MetaClient only when it cannot have taken effect (see meta-client.ts).
+ */
+export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
+  'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers',
+]);

@@ -1,0 +1,251 @@
+/**
+ * Real processes for cross-process tests: spawn the built CLI (or any Node script) with its
+ * stdout and stderr in a log file, wait until it is ready, signal it by PID, and clean up
+ * everything a test started.
+ *
+ * Typical use:
+ *   const scope = new ProcessScope();           // one per test file (or per test)
+ *   afterAll(() => scope.cleanup());            // kills what is still running, removes temp dirs
+ *   const dir = scope.tempDir('meta');
+ *   const [port] = await freePorts(1);
+ *   const p = scope.spawnCli('m1', ['meta', 'start', '--listen', `127.0.0.1:${port}`, ...]);
+ *   await waitForPort(port, { process: p });    // or: await waitForLog(p, /serving on/)
+ *   p.signal('SIGKILL'); await p.exited;
+ *
+ * Compiled JS runs (packages/cli/dist/bin.js): run `pnpm run build` (or
+ * `pnpm exec tsc -b packages/cli`) before these tests.
+ */
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The built `basalt` command. */
+export const cliBin = join(repoRoot, 'packages/cli/dist/bin.js');
+
+export type Signal = 'SIGKILL' | 'SIGTERM' | 'SIGINT' | 'SIGSTOP' | 'SIGCONT';
+
+/** A process started by a ProcessScope. */
+export interface TestProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** File holding the process's stdout and stderr (interleaved, as written). */
+  readonly logPath: string;
+  readonly child: ChildProcess;
+  /** Resolves when the process has exited (never rejects). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** True once the process has exited. */
+  readonly hasExited: boolean;
+  /** Sends a signal to this process by PID; a no-op once it has exited. */
+  signal(sig: Signal): void;
+  /** The log so far. */
+  log(): string;
+}
+
+export interface SpawnOptions {
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/**
+ * Owns the processes and temp dirs of a test: cleanup() stops every process still running
+ * (SIGCONT so a stopped one can die, SIGTERM, then SIGKILL after a grace period) and removes the
+ * temp dirs. Processes are stopped by PID only.
+ */
+export class ProcessScope {
+  private readonly processes: TestProcess[] = [];
+  private readonly dirs: string[] = [];
+  /** Where logs go; created on first use. */
+  private logDir: string | undefined;
+
+  /** A fresh temporary directory, removed by cleanup(). */
+  tempDir(prefix = 'basalt-test'): string {
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    this.dirs.push(dir);
+    return dir;
+  }
+
+  /** Starts `node script ...args`, output to `<logDir>/<name>.log` (appended across restarts). */
+  spawnNode(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): TestProcess {
+    this.logDir ??= this.tempDir('basalt-logs');
+    const logPath = join(this.logDir, `${name}.log`);
+    const fd = openSync(logPath, 'a');
+    const child = spawn(process.execPath, [script, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', fd, fd],
+    });
+    closeSync(fd);
+    const proc = trackProcess(name, child, logPath);
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Starts the built `basalt` CLI with `args`. */
+  spawnCli(name: string, args: readonly string[], options: SpawnOptions = {}): TestProcess {
+    if (!existsSync(cliBin)) throw new Error(`${cliBin} is missing: run "pnpm run build" first`);
+    return this.spawnNode(name, cliBin, args, options);
+  }
+
+  /** Every process started so far (running or not). */
+  get all(): readonly TestProcess[] {
+    return this.processes;
+  }
+
+  /** Stops every process still running and removes the temp dirs (logs included). */
+  async cleanup(graceMs = 3_000): Promise<void> {
+    await Promise.all(this.processes.map((p) => stopProcess(p, graceMs)));
+    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function trackProcess(name: string, child: ChildProcess, logPath: string): TestProcess {
+  let exitedFlag = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitedFlag = true;
+      resolve({ code, signal });
+    });
+    child.once('error', () => {
+      exitedFlag = true;
+      resolve({ code: null, signal: null });
+    });
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${name}`);
+  return {
+    name, pid, logPath, child, exited,
+    get hasExited() {
+      return exitedFlag;
+    },
+    signal(sig: Signal) {
+      if (!exitedFlag) signalPid(pid, sig);
+    },
+    log: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8') : ''),
+  };
+}
+
+/** SIGCONT, SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+export async function stopProcess(p: TestProcess, graceMs = 3_000): Promise<void> {
+  if (p.hasExited) return;
+  p.signal('SIGCONT');
+  p.signal('SIGTERM');
+  const timer = setTimeout(() => p.signal('SIGKILL'), graceMs);
+  await p.exited;
+  clearTimeout(timer);
+}
+
+/** Sends a signal to a PID; ignores a process that is already gone. */
+export function signalPid(pid: number, sig: Signal): void {
+  try {
+    process.kill(pid, sig);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/**
+ * `n` distinct free TCP ports on 127.0.0.1 (bound then released: another process could take
+ * one in between, which is unlikely enough for tests).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => {
+    const a = s.address();
+    if (a === null || typeof a === 'string') throw new Error('no port');
+    return a.port;
+  });
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+export interface WaitOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Fail early (with its log) if this process exits while waiting. */
+  process?: TestProcess;
+}
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws after the
+ * timeout with `what` and the last error. Errors thrown by `check` count as "not yet".
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions = {}): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const end = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    if (options.process?.hasExited === true) {
+      throw new Error(`${options.process.name} exited while waiting for ${what}; log:\n${tail(options.process.log())}`);
+    }
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= end) {
+      const last = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
+
+/** Resolves once something accepts TCP connections on host:port. */
+export function waitForPort(port: number, options: WaitOptions & { host?: string } = {}): Promise<true> {
+  const host = options.host ?? '127.0.0.1';
+  return waitFor(`${host}:${port} to accept connections`, () => new Promise<true | undefined>((resolve) => {
+    const socket = createConnection({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(undefined));
+  }), options);
+}
+
+/** Resolves with the first match of `pattern` in the process's log. */
+export function waitForLog(p: TestProcess, pattern: RegExp, options: WaitOptions = {}): Promise<RegExpMatchArray> {
+  return waitFor(`${p.name} to log ${String(pattern)}`, () => p.log().match(pattern) ?? undefined, { process: p, ...options });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built `basalt` CLI to completion (for one-shot commands). */
+export function runCli(args: readonly string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [cliBin, ...args], {
+      cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024,
+    }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      if (code === null) reject(new Error(`basalt ${args.join(' ')} failed to run: ${String(err)}\n${stderr}`));
+      else resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Runs the CLI and parses its stdout as JSON; throws with stderr if it exits non-zero. */
+export async function runCliJson<T = unknown>(args: readonly string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<T> {
+  const r = await runCli(args, options);
+  if (r.code !== 0) throw new Error(`basalt ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+/** The last lines of a log, for failure messages. */
+export function tail(text: string, lines = 40): string {
+  return text.split('\n').slice(-lines).join('\n');
+}

@@ -1,0 +1,60 @@
+/**
+ * `basalt agent`: flag validation, and the agent process core (startNbdAgent) serving NBD and
+ * /metrics together. Serving cluster volumes waits for the client SDK (see docs/nbd.md).
+ */
+import { describe, expect, it } from 'vitest';
+import { MiB } from '@basalt/stdx';
+import { startNbdAgent } from '@basalt/agent';
+import { main } from '@basalt/cli';
+import { FileVolumeStore, httpGet, runOk, tempDir } from './nbd-support.js';
+
+async function basalt(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), env: {} });
+  return { code, out, err };
+}
+
+describe('basalt agent', () => {
+  it('refuses inconsistent flags with the rule that was broken', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--tls-required', '--metad', '127.0.0.1:1'], /--tls-required and --tls-ca need --tls-cert and --tls-key/],
+      [['--tls-cert', 'x.pem', '--metad', '127.0.0.1:1'], /--tls-cert and --tls-key go together/],
+      [['--tls-cert', '/nonexistent.pem', '--tls-key', '/nonexistent.key', '--metad', '127.0.0.1:1'], /--tls-cert \/nonexistent.pem: ENOENT/],
+      [['--read-only', '--force-takeover', '--metad', '127.0.0.1:1'], /makes no sense with --read-only/],
+      [['--listen', 'nowhere', '--metad', '127.0.0.1:1'], /--listen/],
+      [['--metrics-port', '70000', '--metad', '127.0.0.1:1'], /--metrics-port must be an integer from 0 to 65535/],
+      [[], /--metad/],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await basalt('agent', ...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  });
+
+  it('says plainly that cluster volumes need the client SDK', async () => {
+    const r = await basalt('agent', '--metad', '127.0.0.1:1'); // fails before it binds anything
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('BASALT_UNAVAILABLE');
+    expect(r.err).toContain('client SDK');
+  });
+
+  it('startNbdAgent serves NBD and Prometheus metrics side by side', async () => {
+    const tmp = tempDir('nbd-cli');
+    const store = new FileVolumeStore(tmp.dir);
+    store.create('v', 4 * MiB);
+    const agent = await startNbdAgent({ provider: store.provider(), listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, readOnly: false, forceTakeover: false, tls: undefined, log: () => {} });
+    try {
+      await runOk('qemu-io', ['-f', 'raw', `nbd://127.0.0.1:${agent.nbd.port}/v`, '-c', 'write -P 7 0 1M', '-c', 'read -P 7 0 1M']);
+      const text = await httpGet(`http://127.0.0.1:${agent.metrics!.port}/metrics`);
+      expect(text).toMatch(/basalt_nbd_bytes_total\{volume="v",op="write"\} 1048576/);
+      expect(text).toMatch(/basalt_nbd_bytes_total\{volume="v",op="read"\} 1048576/);
+      expect(text).toMatch(/basalt_nbd_handshakes_total\{outcome="transmission"\} 1/);
+      expect(text).toContain('process_cpu_seconds_total');
+    } finally {
+      await agent.close();
+      tmp.cleanup();
+    }
+  });
+});
