@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, limits, Prng } from '@basalt/stdx';
-import { DataOp, decodeResponse, encodeRequest, FrameSplitter, pieceCrcs, requestMagic, responseMagic, type DataRequest } from '@basalt/wire';
+import { DataOp, decodeResponse, encodeRequest, FrameSplitter, pieceCrcs, requestMagic, resealRequestHeader, responseMagic, type DataRequest } from '@basalt/wire';
 import { Cleanup, connectData, extentRef, sample, scrape, spawnChunkd, tempDir } from './chunk-support.js';
 
 /**
@@ -59,6 +59,7 @@ describe('bad input to the data protocol', () => {
 
     const unknownOp = valid();
     unknownOp.writeUInt8(99, 8);
+    resealRequestHeader(unknownOp);
     const mixed = (await exchange(proc.address, Buffer.concat([valid({ requestId: 40 }), unknownOp]), false)).replies;
     expect(mixed.sort((a, b) => a.requestId - b.requestId), 'the request before the bad one is answered too').toEqual([
       { requestId: 40, code: undefined },
@@ -68,17 +69,22 @@ describe('bad input to the data protocol', () => {
     const outOfRange = valid();
     outOfRange.writeUInt32BE(ext.extentSizeBytes, 28); // length: the whole extent, from offset 0 ...
     outOfRange.writeUInt32BE(1, 36); // ... at offset 1
+    resealRequestHeader(outOfRange);
     expect((await exchange(proc.address, outOfRange, false)).replies).toEqual([{ requestId: 41, code: ErrorCode.OutOfRange }]);
 
     const write = Buffer.concat(encodeRequest({ op: DataOp.Write, flags: 0, requestId: 42, extent: ext, offset: 0, length: 4096, payload: Buffer.alloc(4096, 1), crcs: pieceCrcs(0, Buffer.alloc(4096, 1)) }));
     expect((await exchange(proc.address, write.subarray(0, 3000), true)).replies).toEqual([{ requestId: 0, code: ErrorCode.Protocol }]);
+
+    const flipped = valid();
+    flipped.writeUInt8(flipped.readUInt8(45) ^ 0x10, 45); // an epoch bit: caught by the header checksum
+    expect((await exchange(proc.address, flipped, false)).replies).toEqual([{ requestId: 0, code: ErrorCode.Protocol }]);
 
     const badMagic = valid();
     badMagic.writeUInt32BE(0x47455420, 0); // "GET "
     expect((await exchange(proc.address, badMagic, false)).replies).toEqual([{ requestId: 0, code: ErrorCode.Protocol }]);
 
     const badCrc = Buffer.from(write);
-    badCrc.writeUInt32BE(badCrc.readUInt32BE(write.length - 4096 - 4) ^ 1, write.length - 4096 - 4);
+    badCrc[badCrc.length - 1]! ^= 1; // a payload bit: caught by the piece checksum
     expect((await exchange(proc.address, badCrc, true)).replies).toEqual([{ requestId: 42, code: ErrorCode.Checksum }]);
 
     // Seeded garbage: valid frames with random bytes flipped, or pure noise.

@@ -55,7 +55,7 @@ export async function spawnChunkd(cleanup: Cleanup, o: ChunkProcOptions): Promis
   if (o.metad !== undefined) args.push('--metad', o.metad.join(','));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   cleanup.add(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -66,7 +66,7 @@ export async function spawnChunkd(cleanup: Cleanup, o: ChunkProcOptions): Promis
   const ready = await new Promise<{ address: string; metrics: string }>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`chunkd ${o.id} not ready after 60 s:\n${stderr}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
       if (line !== undefined) {

@@ -12,7 +12,7 @@ export interface NemesisCluster {
   /** Index of the member that currently leads, if one is known. */
   leaderIndex(): Promise<number | undefined>;
   kill(index: number): Promise<void>;
-  restart(index: number): Promise<void>;
+  restart(index: number): Promise<unknown>;
   pause(index: number): void;
   resume(index: number): void;
   /** Cuts member `index` off from every other member, both ways. */

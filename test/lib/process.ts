@@ -194,7 +194,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
       lastError = err;
     }
     if (Date.now() >= end) {
-      const last = lastError === undefined ? '' : ` (last error: ${String(lastError)})`;
+      const last = lastError === undefined ? '' : ` (last error: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)})`;
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`);
     }
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
@@ -232,7 +232,7 @@ export function runCli(args: readonly string[], options: SpawnOptions & { timeou
       cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024,
     }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-      if (code === null) reject(new Error(`basalt ${args.join(' ')} failed to run: ${String(err)}\n${stderr}`));
+      if (code === null) reject(new Error(`basalt ${args.join(' ')} failed to run: ${err?.message ?? ''}\n${stderr}`));
       else resolve({ code, stdout, stderr });
     });
   });

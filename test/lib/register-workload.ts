@@ -78,6 +78,23 @@ export class RegisterWorkload {
     await Promise.all(Array.from({ length: this.opts.clients }, () => this.client(end)));
   }
 
+  /** Reads every register once, after the faults are over, so the history ends with known values. */
+  async readAll(): Promise<void> {
+    const meta = new MetaClient({ endpoints: this.opts.endpoints, callTimeoutMs: 30_000 });
+    const clientId = this.nextClientId++;
+    try {
+      for (const key of this.opts.volumes) {
+        const input: KvInput = { kind: 'read', key };
+        const callTime = performance.now();
+        const output = await perform(meta, input, this.opts.label, 30_000);
+        this.history.push({ clientId, input, callTime, returnTime: performance.now(), output });
+        this.stats.ok++;
+      }
+    } finally {
+      meta.close();
+    }
+  }
+
   private nextInput(seen: Map<string, string | null>): KvInput {
     const { prng } = this.opts;
     const key = prng.pick(this.opts.volumes);

@@ -1,1 +1,3 @@
-export {};
+export { connect, BasaltClient, type ConnectOptions, type OpenOptions, type CreateVolumeOptions } from './basalt-client.js';
+export { Volume, type VolumeDescriptor, type AllocationRun, type VolumeEvent } from './volume.js';
+export { splitByExtent, type ExtentSlice } from './split.js';

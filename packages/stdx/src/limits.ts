@@ -27,6 +27,14 @@ export const limits = {
   zoneNameBytesMax: 64,
   serverAddressBytesMax: 255,
   clientIdBytesMax: 128,
+  /** Client SDK: attempts of one extent operation across epoch changes and failovers. */
+  clientIoAttemptsMax: 12,
+  /** Client SDK: extents fetched per extent-map lookup. */
+  clientExtentMapPageExtents: 1024,
+  /** Client SDK, read-only opens: how long "this extent is not allocated" is trusted. */
+  clientAbsentExtentTtlMs: 1_000,
+  /** Client SDK: one data-plane request's timeout. */
+  clientRequestTimeoutMsDefault: 15_000,
   labelsPerVolumeMax: 32,
   labelKeyBytesMax: 64,
   labelValueBytesMax: 256,
@@ -99,6 +107,7 @@ assert(limits.raftEntryBytesMax <= limits.raftUncommittedBytesMax, 'one entry mu
 assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyMax, 'one append must fit in one Ready');
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
+assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
 

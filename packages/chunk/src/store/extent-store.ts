@@ -136,11 +136,8 @@ export class ExtentStore {
   /** Writes data whose piece checksums the caller verified; read-modify-write for partial blocks. */
   write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array): Promise<void> {
     const h = this.mustHold(volumeId, index);
-    try {
-      this.space.admit(data.length + (h.files === undefined ? sidecarBytes(h.meta.extentSizeBytes) : 0));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
+    const refusal = this.space.admit(data.length + (h.files === undefined ? sidecarBytes(h.meta.extentSizeBytes) : 0));
+    if (refusal !== undefined) return Promise.reject(refusal);
     const [a, b] = aligned(offset, data.length);
     return this.locked(h, a, b, true, async () => {
       const files = await this.filesOf(h, true);

@@ -26,14 +26,15 @@ export class SpaceGuard {
     this.take(s);
   }
 
-  /** Throws BASALT_NO_SPACE when writing bytes would eat into the reserve. */
-  admit(bytes: number): void {
+  /** BASALT_NO_SPACE when writing bytes would eat into the reserve; else undefined, and counts them. */
+  admit(bytes: number): BasaltError | undefined {
     this.maybeRefresh();
     if (this.freeBytes - bytes < this.reserveBytes) this.take(fs.statfsSync(this.dir));
     if (this.freeBytes - bytes < this.reserveBytes) {
-      throw new BasaltError(ErrorCode.NoSpace, `no space left on the chunk server's disk: ${this.freeBytes} bytes free, ${this.reserveBytes} kept in reserve`, { freeBytes: this.freeBytes, reserveBytes: this.reserveBytes });
+      return new BasaltError(ErrorCode.NoSpace, `no space left on the chunk server's disk: ${this.freeBytes} bytes free, ${this.reserveBytes} kept in reserve`, { freeBytes: this.freeBytes, reserveBytes: this.reserveBytes });
     }
     this.freeBytes -= bytes;
+    return undefined;
   }
 
   private take(s: fs.StatsFs): void {

@@ -37,7 +37,7 @@ export class ChunkServerLiveness {
     this.timer = setInterval(() => {
       if (this.checking || !this.host.isLeader) return;
       this.checking = true;
-      this.check().finally(() => {
+      void this.check().finally(() => {
         this.checking = false;
       });
     }, this.opts.heartbeatIntervalMs);

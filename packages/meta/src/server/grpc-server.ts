@@ -40,7 +40,7 @@ function unary(method: string, handler: (req: unknown) => Promise<unknown>, metr
     try {
       reply = handler(call.request);
     } catch (err) {
-      reply = Promise.reject(err as Error);
+      reply = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     reply.then(
       (value) => {

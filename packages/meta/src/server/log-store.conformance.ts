@@ -119,7 +119,8 @@ export function logStoreConformance(name: string, makeFactory: () => Promise<Log
       await s.save({ entries: range(1, 6, 1), hardState: { term: 1, vote: 'a', commit: 6 } }, true);
       await f.corruptWithGap(s);
       const again = await reopen(f, s);
-      await expect(again.load()).rejects.toMatchObject({ code: 'BASALT_IO', message: expect.stringMatching(/gap/) });
+      await expect(again.load()).rejects.toThrow(/gap/);
+      await expect(again.load()).rejects.toMatchObject({ code: 'BASALT_IO' });
       await again.close();
     }));
 

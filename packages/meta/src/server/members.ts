@@ -1,5 +1,5 @@
 import type { ConfState } from '@basalt/raft';
-import { raftpb } from '@basalt/wire';
+import type { raftpb } from '@basalt/wire';
 
 export interface MemberInfo {
   id: string;

@@ -28,7 +28,7 @@ export class MemoryLogStore implements LogStore {
     try {
       checkPersistedLog(log, 'memory');
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return Promise.resolve(log);
   }

@@ -8,7 +8,7 @@ import type { LogStore, PersistedLog } from './log-store.js';
 import { MemberBook } from './members.js';
 import type { MemberInfo } from './members.js';
 import type { MetaMetrics } from './metrics.js';
-import { PendingProposals, unknownOutcome } from './pending.js';
+import { PendingProposals } from './pending.js';
 import { messageFromPb } from './raft-codec.js';
 import { ReadBatcher } from './read-batcher.js';
 import { RaftTransport } from './transport.js';

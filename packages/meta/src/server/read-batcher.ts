@@ -32,7 +32,7 @@ export class ReadBatcher<S> {
 
   read<T>(query: (state: S) => T, deadlineMs: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ query, resolve: resolve as (v: unknown) => void, reject, deadlineMs });
+      this.queue.push({ query, resolve: (v) => resolve(v as T), reject, deadlineMs });
       if (this.flushScheduled) return;
       this.flushScheduled = true;
       setImmediate(() => this.flush());

@@ -15,15 +15,16 @@ const servers = ['s1', 's2', 's3', 's4', 's5', 's6'];
 const volumes = ['va', 'vb', 'vc', 'vd'];
 const clients = ['c1', 'c2', 'c3'];
 
+/** Few distinct free sizes, so placement meets ties often and must break them by id. */
 function randomCommand(rng: Prng, state: MetaState, nowMs: number): Command {
   const name = rng.pick(volumes);
   const serverId = rng.pick(servers);
   switch (rng.int(0, 14)) {
     case 0:
     case 1:
-      return { type: 'registerServer', serverId, address: `127.0.0.1:${7000 + servers.indexOf(serverId)}`, zone: `z${rng.int(1, 3)}`, capacityBytes: 64 * GiB, freeBytes: rng.int(0, 64) * GiB, nowMs };
+      return { type: 'registerServer', serverId, address: `127.0.0.1:${7000 + servers.indexOf(serverId)}`, zone: `z${rng.int(1, 3)}`, capacityBytes: 64 * GiB, freeBytes: rng.pick([16, 64]) * GiB, nowMs };
     case 2:
-      return { type: 'heartbeat', serverId, freeBytes: rng.int(0, 70) * GiB, nowMs };
+      return { type: 'heartbeat', serverId, freeBytes: rng.pick([16, 64, 65]) * GiB, nowMs };
     case 3:
       return { type: rng.chance(0.5) ? 'markServerDown' : 'markServerUp', serverId, nowMs };
     case 4:

@@ -1,6 +1,7 @@
 import { Prng } from '@basalt/stdx';
 import { describe, expect, it } from 'vitest';
 import { kvModel, type KvInput, type KvOutput, type KvState } from './kv-model.js';
+import { KvStateMachine } from './kv-state-machine.js';
 import { checkLinearizability, type Model, type Operation } from './linearizability.js';
 
 type Op = Operation<KvInput, KvOutput>;
@@ -169,7 +170,7 @@ function randomHistory(prng: Prng): Op[] {
   const clients = prng.int(1, 3);
   const keys = prng.chance(0.3) ? ['x', 'y'] : ['x'];
   const values = ['a', 'b', 'c'];
-  const registers = new Map<string, string | null>();
+  const registers = new KvStateMachine();
   const planned: { op: Op; at: number }[] = [];
   for (let c = 0; c < clients; c++) {
     let t = prng.int(0, 3);
@@ -190,22 +191,10 @@ function randomHistory(prng: Prng): Op[] {
   }
   planned.sort((a, b) => a.at - b.at);
   return planned.map(({ op, at }) => {
-    const output = at === Infinity ? undefined : apply(registers, op.input);
+    const output = at === Infinity ? undefined : registers.apply(op.input);
     const real = output === undefined ? op : { ...op, output };
     return prng.chance(0.15) ? perturb(prng, real) : real;
   });
-}
-
-function apply(registers: Map<string, string | null>, input: KvInput): KvOutput {
-  const current = registers.get(input.key) ?? null;
-  if (input.kind === 'read') return { kind: 'read', value: current };
-  if (input.kind === 'write') {
-    registers.set(input.key, input.value);
-    return { kind: 'write' };
-  }
-  const ok = current === input.expected;
-  if (ok) registers.set(input.key, input.value);
-  return { kind: 'cas', ok };
 }
 
 function perturb(prng: Prng, op: Op): Op {
@@ -229,5 +218,31 @@ describe('linearizability checker against brute force', () => {
     // Both kinds of verdict are exercised in quantity.
     expect(verdicts.ok).toBeGreaterThan(300);
     expect(verdicts.illegal).toBeGreaterThan(300);
+  });
+});
+
+describe('linearizability checker on long histories', () => {
+  it('checks 10 clients x 300 overlapping ops on one register, and finds one stale read planted in it', () => {
+    const prng = new Prng(99);
+    const sm = new KvStateMachine();
+    const history: Op[] = [];
+    // Each client's op i spans [10i + c, 10i + c + 15]; the effect happens at a random point of that span.
+    const planned: { at: number; op: Op }[] = [];
+    for (let c = 0; c < 10; c++) {
+      for (let i = 0; i < 300; i++) {
+        const callTime = 20 * i + c;
+        const input: KvInput = prng.chance(0.5) ? { kind: 'read', key: 'x' } : { kind: 'write', key: 'x', value: `v${c}.${i}` };
+        planned.push({ at: callTime + prng.float() * 15, op: { clientId: c, input, callTime, returnTime: callTime + 15 } });
+      }
+    }
+    planned.sort((a, b) => a.at - b.at);
+    for (const { op } of planned) history.push({ ...op, output: sm.apply(op.input) });
+    const good = checkLinearizability(kvModel, history);
+    expect(good.outcome).toBe('ok');
+    const last = history.length - 1;
+    const stale = history.map((op, i) => (i === last ? { ...op, input: { kind: 'read', key: 'x' }, output: { kind: 'read', value: 'v0.0' }, callTime: 100_000, returnTime: 100_001 } as Op : op));
+    const bad = checkLinearizability(kvModel, stale);
+    expect(bad.outcome).toBe('illegal');
+    expect(bad.partitions[0]?.explanation).toContain('read(x) -> v0.0');
   });
 });

@@ -61,6 +61,8 @@ export interface CheckOptions {
 }
 
 export const defaultMaxStepsPerPartition = 2_000_000;
+/** Operations of the deepest order an 'illegal' explanation shows (the last ones). */
+const explainOpsMax = 8;
 
 /**
  * Checks that a concurrent history is linearizable with respect to `model`:
@@ -255,7 +257,9 @@ class Search<S, I, O> {
       const ret = op.returnTime === undefined ? 'unknown' : String(op.returnTime);
       return `client ${op.clientId} ${this.model.describe(op.input, op.returnTime === undefined ? undefined : op.output)} [${op.callTime}, ${ret}]`;
     };
-    const order = this.deepest.order.map(show).join('; ');
-    return `partition ${partition}: after linearizing [${order}], no order fits ${show(this.deepest.blocked)}`;
+    const order = this.deepest.order;
+    const shown = order.slice(-explainOpsMax).map(show).join('; ');
+    const skipped = order.length > explainOpsMax ? `${order.length - explainOpsMax} ops, then ` : '';
+    return `partition ${partition}: after linearizing [${skipped}${shown}], no order fits ${show(this.deepest.blocked)}`;
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, limits, MiB, Prng } from '@basalt/stdx';
 import { DataFlag, DataOp, ExtentState, requestMagic, responseMagic } from './constants.js';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type DataRequest, type ExtentRef } from './codec.js';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, resealRequestHeader, type DataRequest, type ExtentRef } from './codec.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { firstBadPiece, pieceCount, pieceCrcs } from './pieces.js';
 
@@ -56,12 +56,16 @@ describe('data-plane codec', () => {
     const req = { ...randomRequest(prng), op: DataOp.Read, flags: 0, requestId: 99, offset: 0, length: 4096 } as DataRequest;
     const frame = Buffer.concat(encodeRequest(req));
     frame.writeUInt8(77, 8);
+    expect(decodeRequest(frame), 'a changed header fails its checksum').toMatchObject({ kind: 'error', requestId: 0, code: ErrorCode.Protocol });
+    resealRequestHeader(frame);
     expect(decodeRequest(frame)).toMatchObject({ kind: 'error', requestId: 99, code: ErrorCode.Protocol });
     const outOfRange = Buffer.concat(encodeRequest({ ...req, offset: req.extent.extentSizeBytes - 4096 }));
     outOfRange.writeUInt32BE(8192, 28);
+    resealRequestHeader(outOfRange);
     expect(decodeRequest(outOfRange)).toMatchObject({ kind: 'error', requestId: 99, code: ErrorCode.OutOfRange });
     const tooLong = Buffer.concat(encodeRequest(req));
     tooLong.writeUInt32BE(limits.ioRequestBytesMax + 1, 28);
+    resealRequestHeader(tooLong);
     expect(decodeRequest(tooLong)).toMatchObject({ kind: 'error', code: ErrorCode.Protocol });
   });
 

@@ -1,7 +1,8 @@
+import { crc32c } from '@node-rs/crc32';
 import { assert, ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
 import {
   DataFlag, DataOp, dataFlagsMask, extentSizeLog2Max, extentSizeLog2Min, framePrefixBytes, isDataOp,
-  replicaFieldBytesMax, requestHeaderBytes, requestMagic, responseHeaderBytes, responseMagic,
+  replicaFieldBytesMax, requestHeaderBytes, requestHeaderCrcOffset, requestMagic, responseHeaderBytes, responseMagic,
   type ExtentState,
 } from './constants.js';
 import { pieceCount } from './pieces.js';
@@ -101,6 +102,7 @@ export function encodeRequest(req: DataRequest): Buffer[] {
   }
   for (let i = 0; i < crcCount; i++) pos = head.writeUInt32BE(req.crcs![i]!, pos);
   assert(pos === headBytes, 'request header size');
+  head.writeUInt32BE(headerCrc(head, headBytes), requestHeaderCrcOffset);
   return payloadBytes > 0 ? [head, req.payload!] : [head];
 }
 
@@ -116,6 +118,10 @@ function writeShortString(buf: Buffer, pos: number, s: string): number {
 export function decodeRequest(frame: Buffer): Decoded<DataRequest> {
   if (frame.length < requestHeaderBytes) return fail(0, ErrorCode.Protocol, `request frame of ${frame.length} bytes is shorter than its ${requestHeaderBytes}-byte header`);
   if (frame.readUInt32BE(0) !== requestMagic) return fail(0, ErrorCode.Protocol, 'bad request magic');
+  const headBytes = requestHeadBytes(frame);
+  if (headBytes === undefined || frame.readUInt32BE(requestHeaderCrcOffset) !== headerCrc(frame, headBytes)) {
+    return fail(0, ErrorCode.Protocol, 'request header checksum mismatch (or a header that overruns its frame)');
+  }
   const requestId = frame.readUInt32BE(12);
   const op = frame.readUInt8(8);
   if (!isDataOp(op)) return fail(requestId, ErrorCode.Protocol, `unknown op code ${op}`);
@@ -132,6 +138,28 @@ export function decodeRequest(frame: Buffer): Decoded<DataRequest> {
   if (replicas === undefined) return fail(requestId, ErrorCode.Protocol, 'replica list overruns the frame');
   const extent: ExtentRef = { volumeId: fields.volumeId, index: frame.readUInt32BE(24), extentSizeBytes: 2 ** sizeLog2, epoch: fields.epoch, generation: fields.generation, replicas: replicas.list };
   return decodeRequestBody(frame, replicas.end, { op, flags, requestId, extent, offset: fields.offset, length });
+}
+
+/** Recomputes a request frame's header checksum after its header was edited (tests, tools). */
+export function resealRequestHeader(frame: Buffer): void {
+  const headBytes = requestHeadBytes(frame);
+  assert(headBytes !== undefined, 'header overruns the frame');
+  frame.writeUInt32BE(headerCrc(frame, headBytes), requestHeaderCrcOffset);
+}
+
+function headerCrc(head: Buffer, headBytes: number): number {
+  return crc32c(head.subarray(requestHeaderCrcOffset + 4, headBytes), crc32c(head.subarray(0, requestHeaderCrcOffset)));
+}
+
+/** Header length a request frame claims (fixed part, replica list, piece CRCs), if it fits. */
+function requestHeadBytes(frame: Buffer): number | undefined {
+  let pos = requestHeaderBytes;
+  for (let i = frame.readUInt8(11) * 2; i > 0; i--) {
+    if (pos >= frame.length) return undefined;
+    pos += 1 + frame.readUInt8(pos);
+  }
+  const crcBytes = frame.readUInt8(8) === DataOp.Write ? 4 * pieceCount(frame.readUInt32BE(36) % limits.checksumBlockBytes, frame.readUInt32BE(28)) : 0;
+  return pos + crcBytes <= frame.length ? pos + crcBytes : undefined;
 }
 
 function decodeReplicas(frame: Buffer, count: number): { list: ReplicaRef[]; end: number } | undefined {

@@ -8,7 +8,10 @@ export const responseMagic = 0xba5a1d02;
 /** Bytes before a frame's body: magic (u32) and body length (u32). */
 export const framePrefixBytes = 8;
 /** Fixed part of a request frame, prefix included. */
-export const requestHeaderBytes = 56;
+export const requestHeaderBytes = 60;
+/** Where a request's header checksum sits: CRC32C of the whole header (fixed part, replica list,
+ * piece CRCs; not the payload, which the piece CRCs cover) with these 4 bytes left out. */
+export const requestHeaderCrcOffset = 56;
 /** Fixed part of a response frame, prefix included. */
 export const responseHeaderBytes = 36;
 

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { assert, BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
+import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
 import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';

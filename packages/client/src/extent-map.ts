@@ -1,0 +1,96 @@
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import type { MetaClient, ReplicaRef, pb } from '@basalt/wire';
+
+/** Where one allocated extent lives: its replica set, primary first, at an epoch. */
+export interface ExtentInfo {
+  readonly index: number;
+  readonly epoch: number;
+  readonly replicas: readonly ReplicaRef[];
+}
+
+/**
+ * The client's cache of a volume's extent map. Lookups fetch a page of extents at a time; an
+ * entry is replaced when a chunk server reports a newer epoch. "Not allocated" is trusted for
+ * good by the writer (only the lease holder allocates) and for clientAbsentExtentTtlMs by readers.
+ */
+export class ExtentMap {
+  private readonly extents = new Map<number, ExtentInfo>();
+  /** Page number -> when it was fetched (ms), or the fetch under way. */
+  private readonly pages = new Map<number, number | Promise<void>>();
+
+  constructor(
+    private readonly meta: MetaClient,
+    private readonly volume: string,
+    private readonly writer: boolean,
+  ) {}
+
+  /** The extent's replica set, or undefined when it is not allocated (reads as zeroes). */
+  async lookup(index: number): Promise<ExtentInfo | undefined> {
+    const known = this.extents.get(index);
+    if (known !== undefined) return known;
+    const page = Math.floor(index / limits.clientExtentMapPageExtents);
+    const fetched = this.pages.get(page);
+    if (fetched instanceof Promise) await fetched;
+    else if (fetched === undefined || (!this.writer && Date.now() - fetched > limits.clientAbsentExtentTtlMs)) await this.fetchPage(page);
+    return this.extents.get(index);
+  }
+
+  /** Allocates the extent on first write (idempotent at metad). */
+  async allocate(index: number): Promise<ExtentInfo> {
+    const reply = await this.meta.call('allocateExtent', { volume: this.volume, index });
+    return this.remember(required(reply.extent, 'AllocateExtent'));
+  }
+
+  /** Re-reads one extent from metad after a chunk server said our epoch is stale. */
+  async refresh(index: number): Promise<ExtentInfo | undefined> {
+    const reply = await this.meta.call('getExtentMap', { volume: this.volume, fromIndex: index, count: 1 });
+    this.extents.delete(index);
+    const extent = reply.extents.find((e) => e.index === index);
+    return extent === undefined ? undefined : this.remember(extent);
+  }
+
+  /**
+   * Asks metad to drop an unresponsive replica from the set (bumping the epoch) and returns the
+   * new set. When someone already changed the set, returns the current one instead.
+   */
+  async dropReplica(info: ExtentInfo, serverId: string): Promise<ExtentInfo | undefined> {
+    try {
+      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch });
+      return this.remember(required(reply.extent, 'DropReplica'));
+    } catch (err) {
+      if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);
+      throw err;
+    }
+  }
+
+  private async fetchPage(page: number): Promise<void> {
+    const fromIndex = page * limits.clientExtentMapPageExtents;
+    const fetching = this.meta.call('getExtentMap', { volume: this.volume, fromIndex, count: limits.clientExtentMapPageExtents }).then(
+      (reply) => {
+        for (const e of reply.extents) this.remember(e);
+        this.pages.set(page, Date.now());
+      },
+      (err: unknown) => {
+        this.pages.delete(page);
+        throw err;
+      },
+    );
+    this.pages.set(page, fetching);
+    await fetching;
+  }
+
+  private remember(e: pb.IExtent): ExtentInfo {
+    const replicas = (e.replicas ?? []).map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '' }));
+    const primary = replicas.findIndex((r) => r.serverId === e.primary);
+    if (primary > 0) replicas.unshift(...replicas.splice(primary, 1));
+    const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas };
+    const known = this.extents.get(info.index);
+    if (known === undefined || known.epoch <= info.epoch) this.extents.set(info.index, info);
+    return this.extents.get(info.index)!;
+  }
+}
+
+function required<T>(value: T | null | undefined, what: string): T {
+  if (value === null || value === undefined) throw new BasaltError(ErrorCode.Protocol, `${what} reply has no extent`);
+  return value;
+}

@@ -1,0 +1,263 @@
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import type { DataConnection, ExtentRef, MetaClient, ReplicaRef } from '@basalt/wire';
+import type { ConnectionPool } from './connection-pool.js';
+import type { ExtentInfo } from './extent-map.js';
+import { ExtentMap } from './extent-map.js';
+import { splitByExtent, type ExtentSlice } from './split.js';
+
+/** What a volume's metadata says; fixed while the volume is open. */
+export interface VolumeDescriptor {
+  readonly id: number;
+  readonly name: string;
+  readonly sizeBytes: number;
+  readonly extentSizeBytes: number;
+  readonly replicationFactor: number;
+}
+
+/** A run of the volume that is either stored data or a hole (never written; reads as zeroes). */
+export interface AllocationRun {
+  readonly offset: number;
+  readonly length: number;
+  readonly hole: boolean;
+}
+
+export interface VolumeContext {
+  readonly meta: MetaClient;
+  readonly pool: ConnectionPool;
+  /** The writer lease: holder id and fencing generation; undefined for a read-only open. */
+  readonly lease: { readonly clientId: string; readonly generation: number } | undefined;
+  /** Reports what the volume does on its own (failovers, bad replicas) to the application. */
+  readonly onEvent: (event: VolumeEvent) => void;
+}
+
+export type VolumeEvent =
+  | { kind: 'replica_dropped'; volume: string; index: number; serverId: string; epoch: number }
+  | { kind: 'checksum_error'; volume: string; index: number; serverId: string };
+
+/** Errors after which the same request may succeed on another replica or a newer map. */
+const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
+
+/**
+ * An open volume. I/O of any size and alignment is cut at extent boundaries (and at
+ * limits.ioRequestBytesMax) and sent to the chunk servers in parallel. Writes go to each
+ * extent's primary, which replicates them; reads go to the primary and fall over to the other
+ * replicas, also when one returns data that fails its checksums. Epoch changes and failovers are
+ * followed through metad. Errors are BasaltErrors with stable codes.
+ */
+export class Volume {
+  readonly id: number;
+  readonly name: string;
+  /** Size in bytes. */
+  readonly size: number;
+  readonly extentSizeBytes: number;
+  readonly replicationFactor: number;
+  /** False for a read-only open: writes fail with BASALT_READ_ONLY. */
+  readonly writable: boolean;
+  private readonly map: ExtentMap;
+  /** Extents written since the last flush began: a flush makes these durable. */
+  private readonly dirty = new Set<number>();
+  private closed = false;
+
+  constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
+    this.id = descriptor.id;
+    this.name = descriptor.name;
+    this.size = descriptor.sizeBytes;
+    this.extentSizeBytes = descriptor.extentSizeBytes;
+    this.replicationFactor = descriptor.replicationFactor;
+    this.writable = ctx.lease !== undefined;
+    this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable);
+  }
+
+  /** The writer lease's fencing generation (0 when read-only). */
+  get generation(): number {
+    return this.ctx.lease?.generation ?? 0;
+  }
+
+  /** Reads `length` bytes at `offset`; never-written ranges read as zeroes. */
+  async read(offset: number, length: number): Promise<Buffer> {
+    this.checkRange(offset, length, 'read');
+    const out = Buffer.alloc(length);
+    await Promise.all(this.slices(offset, length).map(async (s) => {
+      const data = await this.readSlice(s);
+      if (data !== undefined) data.copy(out, s.bufferOffset);
+    }));
+    return out;
+  }
+
+  /** Writes `data` at `offset`. With `fua` the data is on stable storage on every replica when this resolves. */
+  async write(offset: number, data: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
+    this.checkWritable();
+    this.checkRange(offset, data.length, 'write');
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    const fua = options.fua === true;
+    await Promise.all(this.slices(offset, buf.length).map((s) => this.mutate(s, true, (conn, ref) =>
+      conn.write(ref, s.offset, buf.subarray(s.bufferOffset, s.bufferOffset + s.length), { fua }))));
+  }
+
+  /** Makes every write acknowledged so far durable on every replica (fdatasync on all of them). */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    const extents = [...this.dirty];
+    this.dirty.clear();
+    try {
+      await Promise.all(extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.flush(ref))));
+    } catch (err) {
+      for (const index of extents) this.dirty.add(index);
+      throw err;
+    }
+  }
+
+  /** Discards a range; it reads as zeroes afterwards. Never-written extents are left alone. */
+  async trim(offset: number, length: number): Promise<void> {
+    await this.zeroRange(offset, length, (conn, ref, s) => conn.trim(ref, s.offset, s.length));
+  }
+
+  /** Makes a range read as zeroes (chunk servers punch holes, so it is fast either way). */
+  async writeZeroes(offset: number, length: number): Promise<void> {
+    await this.zeroRange(offset, length, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length));
+  }
+
+  /** Which parts of [offset, offset + length) hold data and which are holes, at extent granularity. */
+  async allocation(offset: number, length: number): Promise<AllocationRun[]> {
+    this.checkRange(offset, length, 'allocation');
+    const runs: AllocationRun[] = [];
+    for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
+      const hole = (await this.map.lookup(s.index)) === undefined;
+      const last = runs[runs.length - 1];
+      if (last !== undefined && last.hole === hole) runs[runs.length - 1] = { ...last, length: last.length + s.length };
+      else runs.push({ offset: offset + s.bufferOffset, length: s.length, hole });
+    }
+    return runs;
+  }
+
+  /** Flushes, releases the writer lease and closes. No call may follow. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.writable) await this.flush();
+    } finally {
+      this.closed = true;
+      const lease = this.ctx.lease;
+      if (lease !== undefined) {
+        await this.ctx.meta.call('releaseLease', { volume: this.name, clientId: lease.clientId, generation: lease.generation }).catch((err: unknown) => {
+          // A writer fenced by a takeover no longer holds the lease: nothing to release.
+          if (!(err instanceof BasaltError && (err.code === ErrorCode.LeaseFenced || err.code === ErrorCode.LeaseConflict))) throw err;
+        });
+      }
+    }
+  }
+
+  private async zeroRange(offset: number, length: number, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
+    this.checkWritable();
+    this.checkRange(offset, length, 'zero');
+    await Promise.all(this.slices(offset, length).map(async (s) => {
+      if ((await this.map.lookup(s.index)) === undefined) return;
+      await this.mutate(s, true, (conn, ref) => op(conn, ref, s));
+    }));
+  }
+
+  /** Slices no larger than one data-plane request. */
+  private slices(offset: number, length: number): ExtentSlice[] {
+    const out: ExtentSlice[] = [];
+    for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
+      for (let done = 0; done < s.length; done += limits.ioRequestBytesMax) {
+        const n = Math.min(limits.ioRequestBytesMax, s.length - done);
+        out.push({ index: s.index, offset: s.offset + done, length: n, bufferOffset: s.bufferOffset + done });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Runs a mutation (write, trim, write-zeroes, flush) on the extent's primary, following epoch
+   * changes and dropping an unresponsive primary from the set, within clientIoAttemptsMax attempts.
+   */
+  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<unknown>): Promise<void> {
+    let info = await this.map.lookup(s.index);
+    if (info === undefined) {
+      if (!allocate) return;
+      info = await this.map.allocate(s.index);
+    }
+    let last: BasaltError | undefined;
+    for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      const primary = info.replicas[0];
+      if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name} has no replica left`, { volume: this.name, index: s.index });
+      try {
+        const conn = await this.ctx.pool.get(primary.address);
+        await op(conn, this.ref(info));
+        this.dirty.add(s.index);
+        return;
+      } catch (err) {
+        if (!(err instanceof BasaltError)) throw err;
+        last = err;
+        info = await this.afterMutationError(err, info, primary);
+      }
+    }
+    throw last ?? new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name}: no attempt was made`);
+  }
+
+  private async afterMutationError(err: BasaltError, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
+    if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return this.mustRefresh(info.index);
+    if (err.code === ErrorCode.Checksum) return info; // damaged in transit: send again
+    if (!failoverCodes.has(err.code)) throw err;
+    const next = await this.map.dropReplica(info, primary.serverId);
+    if (next === undefined) throw err;
+    if (next.epoch !== info.epoch) this.ctx.onEvent({ kind: 'replica_dropped', volume: this.name, index: info.index, serverId: primary.serverId, epoch: next.epoch });
+    return next;
+  }
+
+  /** Reads one slice: undefined when the extent is not allocated. Tries each replica in turn. */
+  private async readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
+    let info = await this.map.lookup(s.index);
+    let last: BasaltError | undefined;
+    for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
+      if (attempt > 0) await backoff(attempt);
+      const replica = info.replicas[attempt % Math.max(1, info.replicas.length)];
+      if (replica === undefined) break;
+      try {
+        const conn = await this.ctx.pool.get(replica.address);
+        return (await conn.read(this.ref(info), s.offset, s.length)).data;
+      } catch (err) {
+        if (!(err instanceof BasaltError)) throw err;
+        last = err;
+        if (err.code === ErrorCode.StaleEpoch) info = await this.map.refresh(s.index);
+        else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index: s.index, serverId: replica.serverId });
+        else if (!failoverCodes.has(err.code)) throw err;
+      }
+    }
+    if (info === undefined) return undefined;
+    throw last ?? new BasaltError(ErrorCode.Unavailable, `no replica of extent ${s.index} of volume ${this.name} answered`);
+  }
+
+  private async mustRefresh(index: number): Promise<ExtentInfo> {
+    const info = await this.map.refresh(index);
+    if (info === undefined) throw new BasaltError(ErrorCode.Io, `extent ${index} of volume ${this.name} vanished from the extent map`, { volume: this.name, index });
+    return info;
+  }
+
+  private ref(info: ExtentInfo): ExtentRef {
+    return { volumeId: this.id, index: info.index, extentSizeBytes: this.extentSizeBytes, epoch: info.epoch, generation: this.generation, replicas: info.replicas };
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BasaltError(ErrorCode.Closed, `volume ${this.name} is closed`, { volume: this.name });
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (!this.writable) throw new BasaltError(ErrorCode.ReadOnly, `volume ${this.name} is open read-only; open it with { writer: true } to write`, { volume: this.name });
+  }
+
+  private checkRange(offset: number, length: number, what: string): void {
+    this.checkOpen();
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
+      throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.size} bytes)`, { volume: this.name, offset, length, size: this.size });
+    }
+  }
+}
+
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(1000, 20 * 2 ** Math.min(attempt, 6));
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,267 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { yamlDocuments } from '../deploy/src/check.js';
+import type { ComposeFile } from '../deploy/src/compose.js';
+import { internalNetwork } from '../deploy/src/compose.js';
+import { ComposeProject } from '../deploy/src/compose-project.js';
+import { deployDir, podman, podmanOk, run, withoutSystemdNoise } from '../deploy/src/podman.js';
+import { image, ports } from '../deploy/src/topology.js';
+
+/**
+ * Basalt as containers, for real: deploy/scripts/build-images builds the images with podman, the
+ * services of deploy/compose.yaml run as `podman run` containers on an internal network with named
+ * volumes, and the dev overlay runs under `podman kube play`. Every container, network and volume is
+ * named after this run (basalt-dt<pid>-...) and removed at the end; nothing else is touched.
+ *
+ * Data goes in and out through the agent with nbdcopy, run on the host inside the agent container's
+ * network namespace (nsenter) against its loopback: nothing is published on the host's ports. The
+ * data-path tests run once the agent in the image serves cluster volumes; until then they report
+ * why they cannot run (ctx.skip with the agent's own error).
+ */
+
+const compose = yamlDocuments(readFileSync(join(deployDir, 'compose.yaml'), 'utf8'))[0] as unknown as ComposeFile;
+const project = new ComposeProject(`basalt-dt${process.pid}`, compose);
+const metads = Object.keys(compose.services).filter((s) => s.startsWith('metad-'));
+const chunkds = Object.keys(compose.services).filter((s) => s.startsWith('chunkd-'));
+const metadEndpoints = metads.map((m) => `${m}:${ports.meta}`).join(',');
+const volumeName = 'deploy-test';
+const work = mkdtempSync(join(tmpdir(), 'basalt-deploy-test-'));
+const timings: string[] = [];
+
+/** What the image's CLI offers (`basalt help`), and whether its agent serves cluster volumes. */
+let cliHelp = '';
+let agentProblem: string | undefined = 'the agent was not started';
+
+async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await fn();
+  timings.push(`${what}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return result;
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+interface Member {
+  id: string;
+  role: string;
+  appliedIndex: number;
+  error?: unknown;
+}
+
+/** The leader's id once every metad answers and exactly one is the leader. */
+async function leader(via: string): Promise<string | undefined> {
+  const r = await project.exec(via, ['status', '--json', '--metad', metadEndpoints], 30_000);
+  if (r.stdout.trim() === '') return undefined;
+  const { members } = JSON.parse(r.stdout) as { members: Member[] };
+  const leaders = members.filter((m) => m.role === 'leader');
+  return members.length === metads.length && members.every((m) => m.error === undefined) && leaders.length === 1 ? leaders[0]!.id : undefined;
+}
+
+interface VolumeJson {
+  id: number;
+  name: string;
+  sizeBytes: number;
+}
+
+async function volumes(via: string): Promise<VolumeJson[]> {
+  const r = await project.exec(via, ['volume', 'ls', '--json', '--metad', metadEndpoints], 30_000);
+  if (r.code !== 0) throw new Error(`volume ls: ${withoutSystemdNoise(r.stderr)}`);
+  return JSON.parse(r.stdout) as VolumeJson[];
+}
+
+async function healthy(container: string): Promise<boolean> {
+  return (await podman(['healthcheck', 'run', container], 60_000)).code === 0;
+}
+
+/** Starts the agent and waits until its health check passes, or until it exits (then says why). */
+async function startAgent(): Promise<void> {
+  await project.start('agent');
+  const outcome = await waitFor('the agent to serve or exit', 120_000, async () => {
+    if (!(await project.isRunning('agent'))) return 'exited';
+    return (await healthy(project.container('agent'))) ? 'serving' : undefined;
+  });
+  if (outcome === 'serving') {
+    agentProblem = undefined;
+    return;
+  }
+  const logs = await podman(['logs', project.container('agent')]);
+  agentProblem = `the agent exited: ${withoutSystemdNoise(logs.stdout + logs.stderr).split('\n').slice(-3).join(' ')}`;
+}
+
+/** nbdcopy on the host, in the agent container's network namespace, against the agent's loopback. */
+async function nbdcopy(from: string, to: string): Promise<void> {
+  const pid = (await podmanOk(['inspect', '--format', '{{.State.Pid}}', project.container('agent')])).trim();
+  const r = await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'nbdcopy', '--flush', from, to], 300_000);
+  if (r.code !== 0) throw new Error(`nbdcopy ${from} ${to}: ${r.stderr}`);
+}
+
+const nbdUri = `nbd://127.0.0.1:${ports.nbd}/${volumeName}`;
+const sha256 = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+async function writeVolume(name: string, bytes: number): Promise<string> {
+  const file = join(work, name);
+  writeFileSync(file, randomBytes(bytes));
+  await nbdcopy(file, nbdUri);
+  return sha256(file);
+}
+
+async function readVolume(name: string): Promise<string> {
+  const file = join(work, name);
+  await nbdcopy(nbdUri, file);
+  return sha256(file);
+}
+
+function needAgent(ctx: TestContext): void {
+  // The data path needs an agent that serves cluster volumes (issue 5 with the client SDK of issue 4).
+  if (agentProblem !== undefined) ctx.skip(`no data path yet: ${agentProblem}`);
+}
+
+const volumeBytes = 32 * 1024 * 1024;
+let written: string | undefined;
+
+describe('Basalt in podman containers', () => {
+  beforeAll(async () => {
+    const built = await timed('build-images (workspace build, base image if not cached, Basalt image)', () =>
+      run('bash', [join(deployDir, 'scripts/build-images')], 1_200_000));
+    expect(built.code, built.stderr).toBe(0);
+    timings.push(...built.stderr.split('\n').filter((l) => l.startsWith('build-images:')));
+    cliHelp = await podmanOk(['run', '--rm', image, 'help']);
+    await project.create();
+  }, 1_300_000);
+
+  afterAll(async () => {
+    await project.cleanup();
+    rmSync(work, { recursive: true, force: true });
+    console.log(`deploy-containers timings:\n  ${timings.join('\n  ')}`);
+  }, 300_000);
+
+  it('the image runs the basalt CLI under tini as an unprivileged user, with a data volume and a health check', async () => {
+    expect(cliHelp).toContain('basalt meta start');
+    const config = JSON.parse(await podmanOk(['image', 'inspect', '--format', '{{json .Config}}', image])) as {
+      User: string; Entrypoint: string[]; Volumes: Record<string, unknown>; Healthcheck?: { Test: string[] };
+    };
+    expect(config.User).toBe('basalt');
+    expect(config.Entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
+    expect(Object.keys(config.Volumes)).toEqual(['/var/lib/basalt']);
+    expect(config.Healthcheck?.Test.join(' ')).toContain('healthcheck.mjs');
+    const id = await podmanOk(['run', '--rm', '--entrypoint', 'id', image, '-u']);
+    expect(id.trim()).toBe('10001');
+  });
+
+  it('three metad containers on the internal network elect a leader and serve volume operations', async () => {
+    await timed('start 3 metad and elect a leader', async () => {
+      for (const m of metads) await project.start(m);
+      await waitFor('a metad leader', 180_000, () => leader(metads[0]!));
+    });
+    for (const m of metads) expect(await healthy(project.container(m)), `${m} health check`).toBe(true);
+    const created = await project.exec(metads[1]!, ['volume', 'create', volumeName, '--size', '32MiB', '--extent-size', '4MiB', '--json', '--metad', metadEndpoints]);
+    expect(created.code, withoutSystemdNoise(created.stderr)).toBe(0);
+    expect((await volumes(metads[2]!)).map((v) => v.name)).toEqual([volumeName]);
+  }, 300_000);
+
+  it('three chunkd containers and the agent start on the same network', async (ctx) => {
+    // chunkd runs as `basalt chunk start` (packages/cli); until the CLI has that command there is nothing to start.
+    if (!cliHelp.includes('basalt chunk start')) ctx.skip('the CLI in the image has no `basalt chunk start` yet');
+    await timed('start 3 chunkd and the agent', async () => {
+      for (const c of chunkds) await project.start(c);
+      for (const c of chunkds) await waitFor(`${c} to pass its health check`, 120_000, async () => ((await healthy(project.container(c))) ? true : undefined));
+      await startAgent();
+    });
+    console.log(`agent: ${agentProblem ?? 'serving cluster volumes'}`);
+  }, 400_000);
+
+  it('data written through the agent reads back equal', async (ctx) => {
+    needAgent(ctx);
+    written = await timed('write and read 32 MiB through the agent', async () => {
+      const sum = await writeVolume('written.bin', volumeBytes);
+      expect(await readVolume('read-1.bin')).toBe(sum);
+      return sum;
+    });
+  }, 600_000);
+
+  it('every container removed and recreated on the same volumes: the cluster comes back with all its data', async () => {
+    const before = await volumes(metads[0]!);
+    const running = Object.keys(compose.services).filter((s) => s.startsWith('metad-') || (s.startsWith('chunkd-') && cliHelp.includes('basalt chunk start')) || (s === 'agent' && agentProblem === undefined));
+    await timed(`remove and recreate ${running.length} containers`, async () => {
+      for (const s of [...running].reverse()) await project.remove(s);
+      for (const s of running) await project.start(s);
+      await waitFor('a metad leader after the restart', 180_000, () => leader(metads[2]!));
+    });
+    expect(await volumes(metads[1]!)).toEqual(before);
+    if (written === undefined) {
+      console.log(`recreate: the volume map survived; no data to compare (${agentProblem ?? 'nothing was written'})`);
+      return;
+    }
+    await waitFor('the agent to serve again', 120_000, async () => ((await healthy(project.container('agent'))) ? true : undefined));
+    expect(await readVolume('read-2.bin')).toBe(written);
+  }, 600_000);
+
+  it('one chunkd container killed: I/O through the agent continues', async (ctx) => {
+    needAgent(ctx);
+    await project.kill(chunkds[1]!);
+    const sum = await writeVolume('written-degraded.bin', volumeBytes);
+    expect(await readVolume('read-3.bin')).toBe(sum);
+  }, 600_000);
+
+  it('the dev overlay runs under podman kube play: its metad members elect a leader and keep a volume on their claims', async () => {
+    const pod = `${project.prefix}-dev`;
+    const docs = yamlDocuments(readFileSync(join(deployDir, 'k8s/dev/basalt-dev.yaml'), 'utf8'));
+    // Our own names for the pod and its claims, so a developer's `basalt-dev` pod is never touched.
+    const rename = (name: string): string => name.replace(/^basalt-dev/, pod);
+    const claims: string[] = [];
+    for (const d of docs) {
+      const meta = d.metadata as { name: string };
+      meta.name = rename(meta.name);
+      if (d.kind === 'PersistentVolumeClaim') claims.push(meta.name);
+      const spec = d.spec as { volumes?: { name: string; persistentVolumeClaim: { claimName: string } }[]; containers?: { ports?: unknown }[] };
+      for (const v of spec.volumes ?? []) {
+        v.name = rename(v.name);
+        v.persistentVolumeClaim.claimName = rename(v.persistentVolumeClaim.claimName);
+      }
+      for (const c of spec.containers ?? []) {
+        delete c.ports; // the test reaches the pod from inside; publish nothing on the host
+        for (const m of (c as { volumeMounts?: { name: string }[] }).volumeMounts ?? []) m.name = rename(m.name);
+      }
+    }
+    const file = join(work, 'dev-overlay.yaml');
+    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+    const devMetads = '127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102';
+    try {
+      await timed('podman kube play the dev overlay and elect a leader', async () => {
+        await podmanOk(['kube', 'play', '--network', `${project.prefix}-${internalNetwork}`, file], 300_000);
+        await waitFor('a leader in the dev pod', 180_000, async () => {
+          const r = await podman(['exec', `${pod}-metad-0`, 'basalt', 'status', '--json', '--metad', devMetads], 30_000);
+          const members = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as { members: Member[] }).members;
+          return members.filter((m) => m.role === 'leader').length === 1 && members.length === 3 ? true : undefined;
+        });
+      });
+      const created = await podman(['exec', `${pod}-metad-1`, 'basalt', 'volume', 'create', 'dev-test', '--size', '8MiB', '--extent-size', '4MiB', '--metad', devMetads]);
+      expect(created.code, withoutSystemdNoise(created.stderr)).toBe(0);
+      const volumesOfPod = (await podmanOk(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((v) => v.startsWith(pod));
+      expect(volumesOfPod.sort()).toEqual([...claims].sort());
+      const raft = await podman(['run', '--rm', '--volume', `${claims[0]}:/data`, '--entrypoint', 'ls', image, '/data']);
+      expect(raft.stdout).toContain('raft');
+    } finally {
+      await podman(['kube', 'down', file], 120_000);
+      await podman(['pod', 'rm', '--force', pod]);
+      for (const c of claims) await podman(['volume', 'rm', '--force', c]);
+    }
+  }, 600_000);
+});
