@@ -21,7 +21,8 @@ function cpio(entries: Entry[]): Buffer {
   const pad = (n: number) => Buffer.alloc((4 - (n % 4)) % 4);
   const hex = (n: number) => n.toString(16).padStart(8, '0');
   let ino = 1;
-  for (const e of [...entries, { name: 'TRAILER!!!', mode: 0 }]) {
+  const all: Entry[] = [...entries, { name: 'TRAILER!!!', mode: 0 }];
+  for (const e of all) {
     const data = e.data ?? Buffer.alloc(0);
     const name = Buffer.from(`${e.name}\0`);
     const rdev = e.rdev ?? [0, 0];

@@ -10,7 +10,7 @@
  * never at once. Usage: pnpm bench:meta [--seconds 10] [--trials 3] [--systems etcd,basalt]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { BasaltTarget } from './basalt-target.js';
 import { EtcdTarget } from './etcd-target.js';
@@ -43,7 +43,7 @@ async function runPhases(target: BenchTarget, seconds: number): Promise<PhaseRes
 
 async function benchSystem(system: string, seconds: number, trials: number): Promise<SystemResult> {
   const target = targetFor(system);
-  process.stderr.write(`[${system}] starting a 3-member cluster\n`);
+  process.stderr.write(`[${system}] starting a 3-member cluster (load average ${loadavg()[0]!.toFixed(1)})\n`);
   const stop = (): void => {
     void target.stop().finally(() => process.exit(130));
   };
@@ -81,7 +81,8 @@ async function main(): Promise<void> {
   const results: SystemResult[] = [];
   for (const system of values.systems.split(',')) results.push(await benchSystem(system, seconds, trials));
   const when = new Date().toISOString();
-  const text = [`bench/meta ${when} on ${machine()}; ${seconds} s per phase, ${trials} failover trials`, '', renderTable(results), '', renderDetails(results)].join('\n');
+  const load = `load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine skews absolute figures; compare ratios)`;
+  const text = [`bench/meta ${when} on ${machine()}; ${seconds} s per phase, ${trials} failover trials`, load, '', renderTable(results), '', renderDetails(results)].join('\n');
   console.log(text);
   mkdirSync('bench/out', { recursive: true });
   writeFileSync(`bench/out/meta-${when.replace(/[:.]/g, '-')}.json`, JSON.stringify({ when, machine: machine(), results: results.map((r) => ({ ...r, peakRssKiB: Object.fromEntries(r.peakRssKiB) })) }, null, 2));

@@ -30,7 +30,7 @@ export function yamlDocuments(text: string): Record<string, unknown>[] {
 
 /** dockerfile-utils' diagnostics for a Containerfile, one line each ("line N: message"). */
 export function lintContainerfile(text: string): string[] {
-  return lintDockerfile(text).map((d) => `line ${d.range.start.line + 1}: ${d.message}`);
+  return lintDockerfile(text).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
 }
 
 export type { DaemonSet, NetworkPolicy, Pod, PodDisruptionBudget, Service, StatefulSet };

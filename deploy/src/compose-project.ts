@@ -42,10 +42,8 @@ export class ComposeProject {
   runArgs(name: string): string[] {
     const s = this.service(name);
     const args = ['--name', this.container(name), '--label', this.label, '--hostname', s.hostname];
-    for (const [net, { aliases }] of Object.entries(s.networks)) {
-      if (!this.networks.has(net)) continue;
-      args.push('--network', `${this.prefix}-${net}`, ...aliases.flatMap((a) => ['--network-alias', a]));
-    }
+    // As with compose: the service name is the container's DNS name on each of its networks.
+    for (const net of s.networks.filter((n) => this.networks.has(n))) args.push('--network', `${this.prefix}-${net}`, '--network-alias', name);
     for (const v of s.volumes ?? []) args.push('--volume', `${this.prefix}-${v}`);
     for (const [k, v] of Object.entries(s.environment)) args.push('--env', `${k}=${v}`);
     args.push('--memory', s.mem_limit, '--stop-timeout', String(parseInt(s.stop_grace_period, 10)));

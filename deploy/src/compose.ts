@@ -16,7 +16,8 @@ export interface ComposeService {
   command: string[];
   environment: Record<string, string>;
   volumes?: string[];
-  networks: Record<string, { aliases: string[] }>;
+  /** Networks by name (the list form: podman-compose 1.0 rejects the mapping form); the service name is the DNS alias. */
+  networks: string[];
   ports?: string[];
   depends_on?: string[];
   restart: 'unless-stopped';
@@ -38,7 +39,7 @@ function service(name: string, command: string[], budget: Budget, volume: boolea
     command,
     environment: { BASALT_METRICS_PORT: String(ports.metrics), NODE_OPTIONS: nodeOptions(budget) },
     ...(volume && { volumes: [`${name}:${dataDir}`] }),
-    networks: { [internalNetwork]: { aliases: [name] } },
+    networks: [internalNetwork],
     restart: 'unless-stopped',
     stop_grace_period: '30s',
     mem_limit: `${budget.memoryMiB}m`,
@@ -56,7 +57,7 @@ export function composeFile(): ComposeFile {
   const agent = service('agent', agentArgs(`0.0.0.0:${ports.nbd}`, metas), budgets.agent, false);
   services.agent = {
     ...agent,
-    networks: { ...agent.networks, [edgeNetwork]: { aliases: ['agent'] } },
+    networks: [...agent.networks, edgeNetwork],
     ports: [`127.0.0.1:${ports.nbd}:${ports.nbd}`],
     depends_on: chunks.map((c) => c.id),
   };

@@ -114,6 +114,24 @@ describe('network namespaces for test hosts', () => {
     expect(await connectFromRoot(h1.ip, reachMs)).toBe(true);
   });
 
+  it('a new network sweeps away the namespaces and link of a test process that died without cleaning up', async () => {
+    // A child builds a network, reports its prefix, and is killed -9 (its exit hook never runs).
+    const script = `const { createNetwork } = await import(${JSON.stringify(new URL('./netns.ts', import.meta.url).pathname)});
+      const n = await createNetwork({ hosts: 1 }); console.log('ready ' + n.prefix); setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+    const prefix = /ready (\S+)/.exec(chunk.toString())![1]!;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`${prefix}-h1`);
+    expect(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' })).toContain(`alias ${prefix}`);
+    const next = await createNetwork({ hosts: 1 });
+    await next.destroy();
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toContain(prefix);
+    expect(execFileSync('ip', ['link', 'show'], { encoding: 'utf8' })).not.toContain(prefix);
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).toContain(`${network.prefix}-h1`);
+  });
+
   it('destroy removes every namespace and link it created and nothing else', async () => {
     const other = await createNetwork({ hosts: 1 });
     const before = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });

@@ -1,3 +1,4 @@
 export * from './block-device.js';
 export * from './agent.js';
 export * from './server/index.js';
+export * from './cluster-provider.js';

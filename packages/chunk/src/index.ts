@@ -1,5 +1,5 @@
 export { startChunkd, diskSpace, type Chunkd, type ChunkdOptions } from './chunkd.js';
-export { parseChunkdArgs, chunkdUsage } from './chunkd-args.js';
+export { chunkdFlags, chunkdOptionsFrom, chunkdUsage, parseChunkdArgs } from './args/index.js';
 export { runChunkd } from './run-chunkd.js';
 export { ExtentStore, type ReadOutcome } from './store/extent-store.js';
 export { extentPaths } from './store/extent-files.js';

@@ -109,12 +109,15 @@ export class Volume {
 
   /** Discards a range; it reads as zeroes afterwards. Never-written extents are left alone. */
   async trim(offset: number, length: number): Promise<void> {
-    await this.zeroRange(offset, length, (conn, ref, s) => conn.trim(ref, s.offset, s.length));
+    await this.zeroRange(offset, length, false, (conn, ref, s) => conn.trim(ref, s.offset, s.length));
   }
 
-  /** Makes a range read as zeroes (chunk servers punch holes, so it is fast either way). */
-  async writeZeroes(offset: number, length: number): Promise<void> {
-    await this.zeroRange(offset, length, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length));
+  /**
+   * Makes a range read as zeroes (chunk servers punch holes, so it is fast either way). Never-written
+   * extents already read as zeroes and stay holes unless `allocate` asks for them to be allocated.
+   */
+  async writeZeroes(offset: number, length: number, options: { allocate?: boolean } = {}): Promise<void> {
+    await this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length));
   }
 
   /** Which parts of [offset, offset + length) hold data and which are holes, at extent granularity. */
@@ -147,13 +150,10 @@ export class Volume {
     }
   }
 
-  private async zeroRange(offset: number, length: number, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
+  private async zeroRange(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
     this.checkWritable();
     this.checkRange(offset, length, 'zero');
-    await Promise.all(this.slices(offset, length).map(async (s) => {
-      if ((await this.map.lookup(s.index)) === undefined) return;
-      await this.mutate(s, true, (conn, ref) => op(conn, ref, s));
-    }));
+    await Promise.all(this.slices(offset, length).map((s) => this.mutate(s, allocate, (conn, ref) => op(conn, ref, s))));
   }
 
   /** Slices no larger than one data-plane request. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { isBasaltError } from '@basalt/stdx';
-import { parseChunkdArgs } from '../chunkd-args.js';
+import { parseChunkdArgs } from '../args/index.js';
 import { runChunkd } from '../run-chunkd.js';
 
 /** Standalone entry of chunkd (the same as `basalt chunk start`). */

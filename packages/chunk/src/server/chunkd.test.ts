@@ -62,6 +62,23 @@ describe('chunkd (in process)', () => {
     }
   });
 
+  it('queues requests beyond the connection in-flight budget and completes them all', async () => {
+    const cs = await servers(1);
+    const conn = await DataConnection.connect(cs[0]!.address, { inflightBytesMax: 200 * 1024 });
+    cleanup.push(() => conn.close());
+    const ext = extentOn(cs);
+    let most = 0;
+    const writes = Array.from({ length: 40 }, (_, i) => {
+      const p = conn.write(ext, i * 65536, Buffer.alloc(65536, i));
+      most = Math.max(most, conn.inflightByteCount);
+      return p;
+    });
+    await Promise.all(writes);
+    expect(most).toBeLessThanOrEqual(200 * 1024);
+    const got = await conn.read(ext, 0, 40 * 65536);
+    for (let i = 0; i < 40; i++) expect(got.data[i * 65536 + 100]).toBe(i);
+  });
+
   it('refuses a stale epoch, a write to a secondary and an old generation', async () => {
     const cs = await servers(2);
     const conn = await connect(cs[0]!);

@@ -49,6 +49,7 @@ export async function createExtentFiles(dir: string, volumeId: number, index: nu
   } catch (err) {
     await closeFile(data);
     await fs.promises.rm(tmp, { force: true });
+    if ((await fs.promises.stat(p.data)).size === 0) await fs.promises.rm(p.data, { force: true });
     if (err instanceof BasaltError) throw err;
     throw ioError(err as NodeJS.ErrnoException, 'create extent files');
   }

@@ -8,6 +8,8 @@ import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import { extentPaths } from './extent-files.js';
 import { ExtentStore } from './extent-store.js';
+import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
+import { crc32c } from '@node-rs/crc32';
 
 const SEED = Number(process.env.SEED ?? 7);
 const dirs: string[] = [];
@@ -91,6 +93,29 @@ describe('extent store', () => {
     await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small))).rejects.toMatchObject({ code: ErrorCode.Checksum });
     expect(store.checksumErrors).toBe(2);
     await store.close();
+  });
+
+  it('reads a block as valid when a crash fell between its checksum and its data write', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const old = Buffer.alloc(blockBytes, 1);
+    await store.write(5, 0, 0, old, pieceCrcs(0, old));
+    await store.close();
+    // The first half of overwriting block 0 with "new": the sidecar entry says [new, old], the data is still old.
+    const sum = extentPaths(dir, 5, 0).sidecar;
+    const fd = fs.openSync(sum, 'r+');
+    const entry = Buffer.alloc(entryBytes);
+    fs.readSync(fd, entry, 0, entryBytes, 0);
+    fs.writeSync(fd, shiftedEntries(entry, [crc32c(Buffer.alloc(blockBytes, 2))]), 0, entryBytes, 0);
+    fs.closeSync(fd);
+    const again = await ExtentStore.open(dir);
+    expect((await again.read(5, 0, 0, blockBytes)).data.equals(old)).toBe(true);
+    // A block matching neither slot is still caught.
+    const dataFd = fs.openSync(extentPaths(dir, 5, 0).data, 'r+');
+    fs.writeSync(dataFd, Buffer.alloc(blockBytes, 3), 0, blockBytes, 0);
+    fs.closeSync(dataFd);
+    await expect(again.read(5, 0, 0, blockBytes)).rejects.toMatchObject({ code: ErrorCode.Checksum });
+    await again.close();
   });
 
   it('applies overlapping writes in call order', async () => {

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { BasaltError, ErrorCode, invalidArgument } from '@basalt/stdx';
-import { startNbdAgent } from '@basalt/agent';
+import { hostname } from 'node:os';
+import { invalidArgument } from '@basalt/stdx';
+import { connect } from '@basalt/client';
+import { ClusterVolumeProvider, startNbdAgent } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider } from '@basalt/agent';
 import { parseHostPort } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
@@ -32,13 +34,9 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
-/**
- * The volumes the agent serves: the cluster behind --metad, through the client SDK. This is the
- * one place that changes when @basalt/client ships its VolumeProvider.
- */
+/** The volumes the agent serves: the cluster behind --metad, through the client SDK. */
 function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
-  const endpoints = resolveMetaEndpoints(args, io);
-  throw new BasaltError(ErrorCode.Unavailable, 'serving cluster volumes needs the client SDK (@basalt/client), which does not provide a VolumeProvider yet', { endpoints });
+  return new ClusterVolumeProvider(connect({ metad: resolveMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}` }));
 }
 
 const agent: Command = {

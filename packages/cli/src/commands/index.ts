@@ -1,9 +1,10 @@
 import type { CommandGroup } from '../command.js';
 import { agentGroup } from './agent.js';
+import { chunkGroup } from './chunk.js';
 import { metaGroup } from './meta.js';
 import { statusGroup } from './status.js';
 import { downGroup, upGroup } from './up.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup];

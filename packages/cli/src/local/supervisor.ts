@@ -1,5 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
@@ -129,6 +131,7 @@ export class LocalCluster {
 
 /** `basalt chunk start` once the CLI has that command; the chunkd entry point until then. */
 function chunkStart(): string[] {
+  const hasChunkCommand = existsSync(fileURLToPath(new URL('../commands/chunk.js', import.meta.url)));
   return hasChunkCommand ? ['chunk', 'start'] : [chunkdBin];
 }
 

@@ -79,6 +79,7 @@ export class RaftHost {
   private closed = false;
   private removed = false;
   private readonly leaderListeners: ((isLeader: boolean) => void)[] = [];
+  private hashCache: { applied: number; state: MetaState; hash: string } | undefined;
 
   private constructor(private readonly opts: RaftHostOptions, loaded: PersistedLog, storage: MemoryStorage) {
     this.book = new MemberBook(opts.peers);
@@ -183,8 +184,12 @@ export class RaftHost {
     return this.book.list(this.conf);
   }
 
+  /** The state's digest at the applied index (cached: hashing encodes the whole state). */
   stateHash(): string {
-    return this.state.hash();
+    if (this.hashCache?.applied !== this.applied || this.hashCache.state !== this.state) {
+      this.hashCache = { applied: this.applied, state: this.state, hash: this.state.hash() };
+    }
+    return this.hashCache.hash;
   }
 
   status(): HostStatus {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TestNetwork } from './test-network.js';
+import { TestNetwork, msg } from './test-network.js';
 
 describe('check-quorum', () => {
   it('a leader that has not heard from a quorum for an election timeout steps down', () => {
@@ -38,13 +38,13 @@ describe('check-quorum', () => {
     net.elect('a');
     net.tickAll(2);
     const b = net.get('b').node;
-    b.step({ type: 'MsgVote', from: 'c', to: 'b', term: 7, logTerm: 1, index: 2, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    b.step(msg({ type: 'MsgVote', from: 'c', to: 'b', term: 7, logTerm: 1, index: 2 }));
     expect(b.status().hardState.term).toBe(1);
     expect(b.hasReady()).toBe(false);
     // After an election timeout of silence the lease is over and the vote is granted.
     net.isolate('b');
     for (let i = 0; i < 10; i++) b.tick();
-    b.step({ type: 'MsgVote', from: 'c', to: 'b', term: 7, logTerm: 1, index: 2, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    b.step(msg({ type: 'MsgVote', from: 'c', to: 'b', term: 7, logTerm: 1, index: 2 }));
     expect(b.status().hardState).toMatchObject({ term: 7, vote: 'c' });
   });
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { TestNetwork } from './test-network.js';
+import { TestNetwork, msg } from './test-network.js';
 
 describe('unsafe testing knobs (test-only protocol breakers)', () => {
   it('grantEveryVote makes a voter grant a second vote in the same term', () => {
     const vote = (net: TestNetwork, from: string): boolean => {
       const c = net.get('c').node;
-      c.step({ type: 'MsgVote', from, to: 'c', term: 1, logTerm: 0, index: 1, entries: [], commit: 0, reject: false, rejectHint: 0 });
+      c.step(msg({ type: 'MsgVote', from, to: 'c', term: 1, index: 1 }));
       const rd = net.processReady('c')!;
       return rd.messages.some((m) => m.type === 'MsgVoteResp' && m.to === from && !m.reject);
     };

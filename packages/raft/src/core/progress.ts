@@ -21,7 +21,7 @@ export class Progress {
   recentActive = false;
   /** Probe state: one MsgApp was sent this heartbeat interval. */
   probeSent = false;
-  /** Replicate state: match when the previous heartbeat response arrived (stall detection). */
+  /** Match when the previous heartbeat response arrived (stall detection). */
   matchAtHeartbeat = 0;
   /** Snapshot state: heartbeat responses received since the snapshot was sent. */
   snapshotHeartbeats = 0;

@@ -2,7 +2,7 @@
  * Scenario tests for the claims of the Raft paper (§5), after etcd's raft_paper_test.go.
  */
 import { describe, expect, it } from 'vitest';
-import { TestNetwork, bytes, logOf } from './test-network.js';
+import { TestNetwork, bytes, logOf, msg } from './test-network.js';
 
 describe('leader election (§5.2)', () => {
   it('a follower that hears nobody for an election timeout campaigns and wins in a fresh term', () => {
@@ -50,8 +50,8 @@ describe('leader election (§5.2)', () => {
   it('a voter grants at most one vote per term, first come first served', () => {
     const net = new TestNetwork(['a', 'b', 'c']);
     const c = net.get('c').node;
-    c.step({ type: 'MsgVote', from: 'a', to: 'c', term: 1, logTerm: 0, index: 1, entries: [], commit: 0, reject: false, rejectHint: 0 });
-    c.step({ type: 'MsgVote', from: 'b', to: 'c', term: 1, logTerm: 0, index: 1, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    c.step(msg({ type: 'MsgVote', from: 'a', to: 'c', term: 1, index: 1 }));
+    c.step(msg({ type: 'MsgVote', from: 'b', to: 'c', term: 1, index: 1 }));
     const rd = net.processReady('c')!;
     expect(rd.messages.map((m) => [m.to, m.reject])).toEqual([
       ['a', false],
@@ -80,7 +80,7 @@ describe('leader election (§5.2)', () => {
     const net = new TestNetwork(['a', 'b', 'c']);
     net.elect('a');
     const a = net.get('a').node;
-    a.step({ type: 'MsgHeartbeat', from: 'b', to: 'a', term: 5, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    a.step(msg({ type: 'MsgHeartbeat', from: 'b', to: 'a', term: 5 }));
     expect(a.status().softState).toEqual({ leader: 'b', role: 'follower' });
     expect(a.status().hardState.term).toBe(5);
   });
@@ -90,7 +90,7 @@ describe('leader election (§5.2)', () => {
     const b = net.get('b').node;
     b.campaign();
     expect(b.status().softState.role).toBe('candidate');
-    b.step({ type: 'MsgApp', from: 'a', to: 'b', term: 1, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    b.step(msg({ type: 'MsgApp', from: 'a', to: 'b', term: 1 }));
     expect(b.status().softState).toEqual({ leader: 'a', role: 'follower' });
   });
 
@@ -129,7 +129,7 @@ describe('log replication (§5.3)', () => {
   it('a follower refuses an append whose previous entry does not match (log matching)', () => {
     const net = new TestNetwork(['a', 'b']);
     const b = net.get('b').node;
-    b.step({ type: 'MsgApp', from: 'a', to: 'b', term: 2, logTerm: 2, index: 5, entries: [], commit: 0, reject: false, rejectHint: 0 });
+    b.step(msg({ type: 'MsgApp', from: 'a', to: 'b', term: 2, logTerm: 2, index: 5 }));
     const rd = net.processReady('b')!;
     expect(rd.messages).toHaveLength(1);
     expect(rd.messages[0]).toMatchObject({ type: 'MsgAppResp', reject: true, index: 5, rejectHint: 1, logTerm: 0 });
@@ -139,7 +139,7 @@ describe('log replication (§5.3)', () => {
     const net = new TestNetwork(['a', 'b']);
     const b = net.get('b').node;
     const entries = [{ term: 1, index: 2, type: 'Normal' as const, data: bytes('x') }];
-    b.step({ type: 'MsgApp', from: 'a', to: 'b', term: 1, logTerm: 0, index: 1, entries, commit: 1, reject: false, rejectHint: 0 });
+    b.step(msg({ type: 'MsgApp', from: 'a', to: 'b', term: 1, index: 1, entries, commit: 1 }));
     const rd = b.ready();
     expect(rd.entries).toEqual(entries);
     expect(rd.mustSync).toBe(true);
@@ -277,6 +277,21 @@ describe('log repair (§5.3)', () => {
     expect(rejects.length).toBeLessThanOrEqual(2);
     expect(logOf(net.get('a'))).toEqual(logOf(net.get('b')));
     expect(net.get('a').applied).toEqual(net.get('b').applied);
+  });
+
+  it('a restart with applied beyond the saved commit index (commit is saved without fsync) resumes after applied', () => {
+    const net = new TestNetwork(['a', 'b', 'c']);
+    net.elect('a');
+    net.propose('a', 'x');
+    net.propose('a', 'y');
+    const b = net.get('b');
+    const applied = b.node.status().applied;
+    b.storage.setHardState({ ...b.storage.initialState().hardState, commit: 1 });
+    const restarted = net.add('b', b.storage, applied);
+    expect(restarted.node.status().hardState.commit).toBe(applied);
+    expect(restarted.node.hasReady()).toBe(false);
+    net.propose('a', 'z');
+    expect(restarted.applied).toEqual(['z']);
   });
 
   it('a restarted node keeps its term, vote and log and catches up', () => {

@@ -78,6 +78,9 @@ export class Raft {
     this.membership = new Membership(confState);
     this.resetProgress();
     this.loadHardState(hardState);
+    // The commit index in the hard state is saved without an fsync, so after a crash it may
+    // lag what the application durably applied; applied entries were committed.
+    if (cfg.applied > this.log.committed) this.log.commitTo(cfg.applied);
     if (cfg.applied > 0) this.log.appliedTo(cfg.applied);
     this.becomeFollower(this.term, None);
   }
@@ -544,20 +547,15 @@ export class Raft {
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.state === 'snapshot') this.checkSnapshotStall(pr);
-    else if (pr.state === 'replicate') this.checkReplicateStall(pr);
-    // The follower may have lost appends (or we lost its answers): an empty append finds out.
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
-    if (m.context !== undefined) this.readAck(m.from, m.context);
-  }
-
-  /**
-   * Appends or their acknowledgements may be lost. If the window is full and match has not
-   * moved for a whole heartbeat interval, fall back to probing from match + 1.
-   */
-  private checkReplicateStall(pr: Progress): void {
-    if (pr.inflights.full() && pr.match === pr.matchAtHeartbeat) pr.becomeProbe();
+    // Appends or their acknowledgements may be lost: a follower whose match did not move for
+    // a heartbeat interval gets an append (possibly empty, which it rejects if it lacks our
+    // last entry); a full window that did not move falls back to probing from match + 1.
+    const stalled = pr.match === pr.matchAtHeartbeat;
     pr.matchAtHeartbeat = pr.match;
+    if (pr.state === 'snapshot') this.checkSnapshotStall(pr);
+    else if (pr.state === 'replicate' && stalled && pr.inflights.full()) pr.becomeProbe();
+    if (pr.match < this.log.lastIndex() && (pr.state !== 'replicate' || stalled)) this.sendAppend(m.from, true);
+    if (m.context !== undefined) this.readAck(m.from, m.context);
   }
 
   /**

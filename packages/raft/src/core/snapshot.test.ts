@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TestNetwork, bytes, logOf } from './test-network.js';
+import { TestNetwork, bytes, logOf, msg } from './test-network.js';
 
 describe('snapshots and log compaction', () => {
   it('a follower whose next entry was compacted away gets a MsgSnap and restores from it', () => {
@@ -63,7 +63,7 @@ describe('snapshots and log compaction', () => {
     expect(old.ok).toBe(true);
     if (!old.ok) return;
     const term = b.node.status().hardState.term;
-    b.node.step({ type: 'MsgSnap', from: 'a', to: 'b', term, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: old.snapshot });
+    b.node.step(msg({ type: 'MsgSnap', from: 'a', to: 'b', term, snapshot: old.snapshot }));
     const rd = net.processReady('b')!;
     expect(rd.snapshot).toBeUndefined();
     expect(rd.messages[0]).toMatchObject({ type: 'MsgAppResp', index: 5, reject: false });

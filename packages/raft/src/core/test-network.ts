@@ -34,6 +34,11 @@ export function bytes(s: string): Uint8Array {
   return encoder.encode(s);
 }
 
+/** A message with zero values for every field the test does not set. */
+export function msg(m: Partial<Message> & Pick<Message, 'type' | 'from' | 'to' | 'term'>): Message {
+  return { logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, ...m };
+}
+
 export class TestNetwork {
   readonly nodes = new Map<NodeId, TestNode>();
   /** Messages sent and not yet delivered, in send order. */

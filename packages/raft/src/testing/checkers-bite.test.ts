@@ -16,7 +16,7 @@ function kinds(r: SimResult | undefined): ViolationKind[] {
 }
 
 describe('the checkers bite when the protocol is broken on purpose', () => {
-  it('a node that grants every vote yields two leaders in a term: election safety fails', () => {
+  it('a node that grants every vote yields two leaders in a term: election safety fails', { timeout: 600_000 }, () => {
     const broken = firstFailure({ nodes: 5, knobs: { grantEveryVote: true } }, 200);
     expect(broken, 'no seed in 1..200 broke election safety').toBeDefined();
     expect(kinds(broken)).toContain('election_safety');
@@ -25,7 +25,7 @@ describe('the checkers bite when the protocol is broken on purpose', () => {
     expect(fixed.ok).toBe(true);
   });
 
-  it('a leader committing an earlier term\'s entry by counting replicas loses a committed entry (figure 8)', () => {
+  it('a leader committing an earlier term\'s entry by counting replicas loses a committed entry (figure 8)', { timeout: 600_000 }, () => {
     const broken = firstFailure({ nodes: 3, profile: 'figure8', knobs: { commitPriorTermByCount: true } }, 600);
     expect(broken, 'no seed in 1..600 broke leader completeness').toBeDefined();
     const found = kinds(broken);
@@ -36,7 +36,7 @@ describe('the checkers bite when the protocol is broken on purpose', () => {
     }
   });
 
-  it('nodes that serve reads locally, without ReadIndex, give stale reads: linearizability fails', () => {
+  it('nodes that serve reads locally, without ReadIndex, give stale reads: linearizability fails', { timeout: 600_000 }, () => {
     const broken = firstFailure({ nodes: 3, unsafeLocalReads: true }, 50);
     expect(broken, 'no seed in 1..50 gave a stale read').toBeDefined();
     expect(kinds(broken)).toEqual(['linearizability']);

@@ -180,7 +180,8 @@ class Search<S, I, O> {
   steps = 0;
   private readonly head: Entry;
   private readonly stack: Frame<S>[] = [];
-  private readonly visited = new Set<string>();
+  /** Visited configurations: model state key -> sets of linearized ops (bigints compare by value). */
+  private readonly visited = new Map<string, Set<bigint>>();
   private linearized = 0n;
   private state: S;
   private deepest: { order: number[]; blocked: number } = { order: [], blocked: -1 };
@@ -224,9 +225,7 @@ class Search<S, I, O> {
     const linearized = this.linearized | (1n << BigInt(entry.op));
     for (let alt = alternative; alt < successors.length; alt++) {
       const next = successors[alt] as S;
-      const key = `${linearized.toString(36)}|${this.model.stateKey(next)}`;
-      if (this.visited.has(key)) continue;
-      this.visited.add(key);
+      if (!this.markVisited(linearized, this.model.stateKey(next))) continue;
       this.stack.push({ entry, stateBefore: this.state, successors, alternative: alt });
       this.state = next;
       this.linearized = linearized;
@@ -234,6 +233,18 @@ class Search<S, I, O> {
       return true;
     }
     return false;
+  }
+
+  /** Records a configuration; false if it was seen before (nothing new can come of it). */
+  private markVisited(linearized: bigint, stateKey: string): boolean {
+    let sets = this.visited.get(stateKey);
+    if (sets === undefined) {
+      sets = new Set();
+      this.visited.set(stateKey, sets);
+    }
+    if (sets.has(linearized)) return false;
+    sets.add(linearized);
+    return true;
   }
 
   /** Undoes the top frame and tries its op's next alternative; returns where to walk on. */

@@ -2,7 +2,7 @@ import type { Prng } from '@basalt/stdx';
 import { decodeConfChange } from '../core/conf-change-codec.js';
 import type { MemoryStorage } from '../core/memory-storage.js';
 import { RawNode } from '../core/raw-node.js';
-import type { ConfState, Entry, Message, NodeId, Ready, Snapshot, Status, UnsafeTestingKnobs } from '../core/types.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot, Status, UnsafeTestingKnobs } from '../core/types.js';
 import type { KvInput, KvOutput } from './kv-model.js';
 import { decodeCommand, encodeCommand, KvStateMachine } from './kv-state-machine.js';
 import type { EntryRef, LogView, SafetyChecker } from './safety-checker.js';
@@ -167,7 +167,7 @@ export class SimNode {
   }
 
   /** Proposes a membership change; returns why not, or undefined if appended. */
-  proposeConfChange(cc: Parameters<RawNode['proposeConfChange']>[0]): string | undefined {
+  proposeConfChange(cc: ConfChange): string | undefined {
     const result = this.life?.raw.proposeConfChange(cc);
     this.host.trace.record(`confchange ${this.id} ${cc.type} ${cc.nodeId} ${result?.ok === true ? `at ${result.index}` : (result?.reason ?? 'down')}`);
     this.processReady();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatFailure, replayCommand, runSimulation } from './simulation.js';
 
 describe('simulation determinism', () => {
-  it('the same seed gives the same trace, twice, for 3 and 5 nodes', () => {
+  it('the same seed gives the same trace, twice, for 3 and 5 nodes', { timeout: 600_000 }, () => {
     for (const nodes of [3, 5]) {
       const a = runSimulation({ seed: 4242, nodes });
       const b = runSimulation({ seed: 4242, nodes });
@@ -12,7 +12,7 @@ describe('simulation determinism', () => {
     }
   });
 
-  it('kept trace lines hash to the digest and differ between seeds', () => {
+  it('kept trace lines hash to the digest and differ between seeds', { timeout: 600_000 }, () => {
     const a = runSimulation({ seed: 7, nodes: 3, keepTrace: true });
     const b = runSimulation({ seed: 8, nodes: 3, keepTrace: true });
     expect(a.trace?.length).toBe(a.stats.events);
@@ -20,7 +20,7 @@ describe('simulation determinism', () => {
     expect(a.trace).not.toEqual(b.trace);
   });
 
-  it('a run does real work: elections, commits, checked reads, faults', () => {
+  it('a run does real work: elections, commits, checked reads, faults', { timeout: 600_000 }, () => {
     const r = runSimulation({ seed: 11, nodes: 5 });
     expect(r.ok, formatFailure(r)).toBe(true);
     expect(r.stats.elections).toBeGreaterThan(0);
@@ -31,7 +31,7 @@ describe('simulation determinism', () => {
 });
 
 describe('replay', () => {
-  it('prints the seed and a one-line command that reruns the same configuration', () => {
+  it('prints the seed and a one-line command that reruns the same configuration', { timeout: 600_000 }, () => {
     expect(replayCommand({ seed: 1234, nodes: 5 })).toBe('pnpm sim --seed 1234 --nodes 5');
     expect(replayCommand({ seed: 9, nodes: 3, profile: 'figure8', knobs: { commitPriorTermByCount: true }, unsafeLocalReads: true }))
       .toBe('pnpm sim --seed 9 --nodes 3 --profile figure8 --unsafe commitPriorTermByCount,localReads');
@@ -41,7 +41,7 @@ describe('replay', () => {
     expect(formatFailure(failed)).toContain('replay: pnpm sim --seed 1 --nodes 3 --unsafe localReads');
   });
 
-  it('rejects a cluster size it does not simulate', () => {
+  it('rejects a cluster size it does not simulate', { timeout: 600_000 }, () => {
     expect(() => runSimulation({ seed: 1, nodes: 4 })).toThrow(/nodes must be 3 or 5/);
   });
 });

@@ -160,7 +160,7 @@ class Simulation {
         trace: this.trace,
         schedule: (delay, client, timeoutOf) => this.queue.push(this.now + delay, { kind: 'client', client, timeoutOf }),
         node: (id) => this.nodes.get(id),
-        randomNode: () => this.prng.pick([...this.nodes.values()]),
+        randomNode: () => this.prng.pick(this.members()),
       },
       { clients: opts.clients ?? 3, keys: 3, timeoutUnits: 30 * unitsPerTick, thinkUnitsMax: 20 },
     );
@@ -331,6 +331,20 @@ class Simulation {
       }
     }
     return best;
+  }
+
+  /**
+   * The nodes of the current configuration (as the leader sees it), which is
+   * what a real client learns from the cluster's config; all nodes when there
+   * is no leader. A removed node may never learn of its removal and would hold
+   * a read forever.
+   */
+  private members(): SimNode[] {
+    const conf = this.leader()?.status()?.conf;
+    const all = [...this.nodes.values()];
+    if (conf === undefined) return all;
+    const members = all.filter((n) => conf.voters.includes(n.id) || conf.learners.includes(n.id));
+    return members.length > 0 ? members : all;
   }
 
   private changeMembership(): void {

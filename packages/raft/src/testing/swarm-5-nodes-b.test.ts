@@ -2,7 +2,8 @@ import { describe, it } from 'vitest';
 import { swarmSlice } from './swarm-cases.js';
 
 describe('simulation swarm, 5 nodes, seeds 126..250', () => {
-  it('125 seeded runs mixing every fault pass every checker', () => {
+  // Generous: a slice takes seconds alone and much longer on a loaded 2-core machine.
+  it('125 seeded runs mixing every fault pass every checker', { timeout: 600_000 }, () => {
     swarmSlice(5, 126, 125);
   });
 });

@@ -1,0 +1,57 @@
+import type { BasaltClient, Volume } from '@basalt/client';
+import type { BlockDevice, Extent, OpenOptions, VolumeInfo, VolumeProvider } from './block-device.js';
+
+/**
+ * The volumes of a Basalt cluster, through the client SDK: each NBD export is one volume,
+ * opened with the writer lease unless read-only (a forced takeover fences the old writer).
+ */
+export class ClusterVolumeProvider implements VolumeProvider {
+  constructor(private readonly client: BasaltClient) {}
+
+  async list(): Promise<VolumeInfo[]> {
+    return (await this.client.listVolumes()).map((v) => ({ name: v.name, sizeBytes: v.sizeBytes }));
+  }
+
+  async open(name: string, options: OpenOptions): Promise<BlockDevice> {
+    const volume = await this.client.openVolume(name, { writer: !options.readOnly, force: !options.readOnly && options.forceTakeover });
+    return new VolumeBlockDevice(volume);
+  }
+}
+
+/** A BlockDevice over an SDK Volume; the SDK does the splitting, routing and retries. */
+class VolumeBlockDevice implements BlockDevice {
+  readonly sizeBytes: number;
+
+  constructor(private readonly volume: Volume) {
+    this.sizeBytes = volume.size;
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.volume.read(offset, length);
+  }
+
+  write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void> {
+    return this.volume.write(offset, data, { fua: options.fua });
+  }
+
+  flush(): Promise<void> {
+    return this.volume.flush();
+  }
+
+  trim(offset: number, length: number): Promise<void> {
+    return this.volume.trim(offset, length);
+  }
+
+  /** Chunk servers zero by punching holes, which is always fast, so `fastOnly` never refuses. */
+  writeZeroes(offset: number, length: number, options: { noHole: boolean; fastOnly: boolean }): Promise<void> {
+    return this.volume.writeZeroes(offset, length, { allocate: options.noHole });
+  }
+
+  async allocation(offset: number, length: number): Promise<Extent[]> {
+    return (await this.volume.allocation(offset, length)).map((run) => ({ lengthBytes: run.length, hole: run.hole }));
+  }
+
+  close(): Promise<void> {
+    return this.volume.close();
+  }
+}

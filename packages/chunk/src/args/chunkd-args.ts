@@ -1,0 +1,58 @@
+import { parseArgs } from 'node:util';
+import { invalidArgument } from '@basalt/stdx';
+import { parseEndpoints } from '@basalt/wire';
+import type { ChunkdOptions } from '../chunkd.js';
+
+/**
+ * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
+ * module loads no server code, so the CLI can declare the flags without loading LevelDB.
+ */
+export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT]';
+
+export const chunkdFlags = {
+  /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
+  id: { type: 'string' },
+  /** Failure zone; replicas of an extent go to distinct zones where possible. */
+  zone: { type: 'string' },
+  /** Directory of the extent files and index (created if missing). */
+  'data-dir': { type: 'string' },
+  /** Data-plane address to bind (127.0.0.1:0 picks a free port). */
+  listen: { type: 'string' },
+  /** metad endpoints; without them the server neither registers nor drops replicas. */
+  metad: { type: 'string' },
+  /** Serve Prometheus metrics at http://HOST:PORT/metrics on the listen host (0: a free port). */
+  'metrics-port': { type: 'string' },
+  /** Address announced to metad and peers (default: the bound listen address). */
+  advertise: { type: 'string' },
+} as const;
+
+export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): ChunkdOptions {
+  const get = (name: keyof typeof chunkdFlags): string | undefined => {
+    const v = values[name];
+    if (v !== undefined && typeof v !== 'string') throw invalidArgument(`--${name} takes a value`);
+    return v;
+  };
+  const need = (name: 'id' | 'zone' | 'data-dir' | 'listen'): string => {
+    const v = get(name);
+    if (v === undefined || v === '') throw invalidArgument(`--${name} is required (usage: basalt chunk start ${chunkdUsage})`);
+    return v;
+  };
+  const metrics = get('metrics-port');
+  if (metrics !== undefined && !/^\d{1,5}$/.test(metrics)) throw invalidArgument(`--metrics-port must be a port number 0-65535, got "${metrics}"`);
+  const metad = get('metad');
+  const advertise = get('advertise');
+  return {
+    id: need('id'),
+    zone: need('zone'),
+    dataDir: need('data-dir'),
+    listen: need('listen'),
+    ...(metad === undefined ? {} : { metad: parseEndpoints(metad, '--metad') }),
+    ...(metrics === undefined ? {} : { metricsPort: Number(metrics) }),
+    ...(advertise === undefined ? {} : { advertise }),
+  };
+}
+
+export function parseChunkdArgs(argv: readonly string[]): ChunkdOptions {
+  const { values } = parseArgs({ args: [...argv], options: chunkdFlags, strict: true });
+  return chunkdOptionsFrom(values);
+}

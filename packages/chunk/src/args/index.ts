@@ -1,0 +1,1 @@
+export { chunkdFlags, chunkdOptionsFrom, chunkdUsage, parseChunkdArgs } from './chunkd-args.js';

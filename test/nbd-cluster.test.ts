@@ -1,0 +1,62 @@
+/**
+ * The NBD agent as a process (`basalt agent`) in front of a real cluster (3 metad, 3 chunk
+ * servers, test/lib/cluster.ts), driven by Debian's clients: nbdinfo, nbdcopy, qemu-img, fio.
+ * Volumes here are replicated Basalt volumes, not the file-backed ones of the other NBD tests.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MiB } from '@basalt/stdx';
+import { BasaltCluster } from './lib/cluster.js';
+import { ProcessScope } from './lib/process.js';
+import { requireCommands, run, runOk, sha256File, writeRandomFile } from './nbd-support.js';
+
+const volumeBytes = 64 * MiB;
+
+describe('NBD agent in front of a real cluster', () => {
+  const scope = new ProcessScope();
+  let cluster: BasaltCluster;
+  const uri = (volume: string) => `nbd://${cluster.agentAddress}/${volume}`;
+
+  beforeAll(async () => {
+    requireCommands('nbdinfo', 'nbdcopy', 'qemu-img', 'fio');
+    cluster = await BasaltCluster.start(scope, { agent: true });
+    const client = cluster.client();
+    for (const name of ['nbd-copy', 'nbd-fio']) await client.createVolume(name, { sizeBytes: volumeBytes, extentSizeBytes: 4 * MiB, replicationFactor: 3 });
+  }, 240_000);
+  afterAll(async () => {
+    cluster?.close();
+    await scope.cleanup();
+  });
+
+  it('lists the volumes and describes them; a never-written volume maps as one hole', async () => {
+    const list = JSON.parse((await runOk('nbdinfo', ['--list', '--json', `nbd://${cluster.agentAddress}`])).stdout);
+    expect((list.exports as { 'export-name': string }[]).map((e) => e['export-name']).sort()).toEqual(['nbd-copy', 'nbd-fio']);
+    const info = JSON.parse((await runOk('nbdinfo', ['--json', uri('nbd-copy')])).stdout).exports[0];
+    expect(info['export-size']).toBe(volumeBytes);
+    expect(info.can_multi_conn).toBe(true);
+    const map = JSON.parse((await runOk('nbdinfo', ['--map', '--json', uri('nbd-copy')])).stdout);
+    expect(map).toEqual([expect.objectContaining({ offset: 0, length: volumeBytes, type: 3 })]);
+  });
+
+  it('nbdcopy moves 64 MiB in and out with equal checksums, and qemu-img compare agrees', async () => {
+    const dir = scope.tempDir('nbd-cluster');
+    const src = join(dir, 'src.raw');
+    const out = join(dir, 'out.raw');
+    writeRandomFile(src, volumeBytes, 99, [16, 17, 18, 19, 20, 21, 22, 23]);
+    await runOk('nbdcopy', ['--connections=4', '--flush', src, uri('nbd-copy')], { timeoutMs: 240_000 });
+    await runOk('nbdcopy', ['--connections=4', uri('nbd-copy'), out], { timeoutMs: 240_000 });
+    expect(await sha256File(out)).toBe(await sha256File(src));
+    const same = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', src, uri('nbd-copy')], { timeoutMs: 240_000 });
+    expect(same.stdout + same.stderr).toContain('Images are identical');
+  });
+
+  it('fio verifies crc32c over random writes with flushes', async () => {
+    const r = await runOk('fio', [
+      '--name=verify', '--ioengine=nbd', `--uri=${uri('nbd-fio')}`, '--rw=randwrite', '--bs=4k', '--size=8M', '--iodepth=16',
+      '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--fsync=64', '--randrepeat=1', '--output-format=json',
+    ], { timeoutMs: 240_000 });
+    const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
+    expect(job.error).toBe(0);
+    expect(job.read.io_bytes).toBe(8 * MiB);
+  });
+});
