@@ -28,6 +28,9 @@ const project = new ComposeProject(`basalt-dt${process.pid}`, compose);
 const metads = Object.keys(compose.services).filter((s) => s.startsWith('metad-'));
 const chunkds = Object.keys(compose.services).filter((s) => s.startsWith('chunkd-'));
 const metadEndpoints = metads.map((m) => `${m}:${ports.meta}`).join(',');
+/** Cluster flags of every CLI call: the endpoints and a deadline generous enough for a loaded 2-core machine. */
+const cluster = (endpoints: string): string[] => ['--metad', endpoints, '--timeout', '60s'];
+const execTimeoutMs = 180_000;
 const volumeName = 'deploy-test';
 const work = mkdtempSync(join(tmpdir(), 'basalt-deploy-test-'));
 const timings: string[] = [];
@@ -67,7 +70,7 @@ interface Member {
 
 /** The leader's id once every metad answers and exactly one is the leader. */
 async function leader(via: string): Promise<string | undefined> {
-  const r = await project.exec(via, ['status', '--json', '--metad', metadEndpoints], 30_000);
+  const r = await project.exec(via, ['status', '--json', ...cluster(metadEndpoints)], execTimeoutMs);
   if (r.stdout.trim() === '') return undefined;
   const { members } = JSON.parse(r.stdout) as { members: Member[] };
   const leaders = members.filter((m) => m.role === 'leader');
@@ -81,7 +84,7 @@ interface VolumeJson {
 }
 
 async function volumes(via: string): Promise<VolumeJson[]> {
-  const r = await project.exec(via, ['volume', 'ls', '--json', '--metad', metadEndpoints], 30_000);
+  const r = await project.exec(via, ['volume', 'ls', '--json', ...cluster(metadEndpoints)], execTimeoutMs);
   if (r.code !== 0) throw new Error(`volume ls: ${withoutSystemdNoise(r.stderr)}`);
   return JSON.parse(r.stdout) as VolumeJson[];
 }
@@ -155,12 +158,13 @@ describe('Basalt in podman containers', () => {
   it('the image runs the basalt CLI under tini as an unprivileged user, with a data volume and a health check', async () => {
     expect(cliHelp).toContain('basalt meta start');
     const config = JSON.parse(await podmanOk(['image', 'inspect', '--format', '{{json .Config}}', image])) as {
-      User: string; Entrypoint: string[]; Volumes: Record<string, unknown>; Healthcheck?: { Test: string[] };
+      User: string; Entrypoint: string[]; Volumes: Record<string, unknown>;
     };
+    const health = JSON.parse(await podmanOk(['image', 'inspect', '--format', '{{json .HealthCheck}}', image])) as { Test?: string[] } | null;
     expect(config.User).toBe('basalt');
     expect(config.Entrypoint.slice(0, 2)).toEqual(['/usr/bin/tini', '--']);
     expect(Object.keys(config.Volumes)).toEqual(['/var/lib/basalt']);
-    expect(config.Healthcheck?.Test.join(' ')).toContain('healthcheck.mjs');
+    expect(health?.Test?.join(' ')).toContain('healthcheck.mjs');
     const id = await podmanOk(['run', '--rm', '--entrypoint', 'id', image, '-u']);
     expect(id.trim()).toBe('10001');
   });
@@ -171,7 +175,7 @@ describe('Basalt in podman containers', () => {
       await waitFor('a metad leader', 180_000, () => leader(metads[0]!));
     });
     for (const m of metads) expect(await healthy(project.container(m)), `${m} health check`).toBe(true);
-    const created = await project.exec(metads[1]!, ['volume', 'create', volumeName, '--size', '32MiB', '--extent-size', '4MiB', '--json', '--metad', metadEndpoints]);
+    const created = await project.exec(metads[1]!, ['volume', 'create', volumeName, '--size', '32MiB', '--extent-size', '4MiB', '--json', ...cluster(metadEndpoints)], execTimeoutMs);
     expect(created.code, withoutSystemdNoise(created.stderr)).toBe(0);
     expect((await volumes(metads[2]!)).map((v) => v.name)).toEqual([volumeName]);
   }, 300_000);
@@ -222,37 +226,21 @@ describe('Basalt in podman containers', () => {
 
   it('the dev overlay runs under podman kube play: its metad members elect a leader and keep a volume on their claims', async () => {
     const pod = `${project.prefix}-dev`;
-    const docs = yamlDocuments(readFileSync(join(deployDir, 'k8s/dev/basalt-dev.yaml'), 'utf8'));
-    // Our own names for the pod and its claims, so a developer's `basalt-dev` pod is never touched.
-    const rename = (name: string): string => name.replace(/^basalt-dev/, pod);
-    const claims: string[] = [];
-    for (const d of docs) {
-      const meta = d.metadata as { name: string };
-      meta.name = rename(meta.name);
-      if (d.kind === 'PersistentVolumeClaim') claims.push(meta.name);
-      const spec = d.spec as { volumes?: { name: string; persistentVolumeClaim: { claimName: string } }[]; containers?: { ports?: unknown }[] };
-      for (const v of spec.volumes ?? []) {
-        v.name = rename(v.name);
-        v.persistentVolumeClaim.claimName = rename(v.persistentVolumeClaim.claimName);
-      }
-      for (const c of spec.containers ?? []) {
-        delete c.ports; // the test reaches the pod from inside; publish nothing on the host
-        for (const m of (c as { volumeMounts?: { name: string }[] }).volumeMounts ?? []) m.name = rename(m.name);
-      }
-    }
     const file = join(work, 'dev-overlay.yaml');
-    writeFileSync(file, docs.map((d) => JSON.stringify(d)).join('\n---\n'));
+    const claims = writeDevOverlay(pod, file);
     const devMetads = '127.0.0.1:7100,127.0.0.1:7101,127.0.0.1:7102';
+    let anonymous: string[] = [];
     try {
       await timed('podman kube play the dev overlay and elect a leader', async () => {
         await podmanOk(['kube', 'play', '--network', `${project.prefix}-${internalNetwork}`, file], 300_000);
-        await waitFor('a leader in the dev pod', 180_000, async () => {
-          const r = await podman(['exec', `${pod}-metad-0`, 'basalt', 'status', '--json', '--metad', devMetads], 30_000);
+        anonymous = await anonymousVolumes(pod);
+        await waitFor('a leader in the dev pod', 240_000, async () => {
+          const r = await podman(['exec', `${pod}-metad-0`, 'basalt', 'status', '--json', ...cluster(devMetads)], execTimeoutMs);
           const members = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as { members: Member[] }).members;
           return members.filter((m) => m.role === 'leader').length === 1 && members.length === 3 ? true : undefined;
         });
       });
-      const created = await podman(['exec', `${pod}-metad-1`, 'basalt', 'volume', 'create', 'dev-test', '--size', '8MiB', '--extent-size', '4MiB', '--metad', devMetads]);
+      const created = await podman(['exec', `${pod}-metad-1`, 'basalt', 'volume', 'create', 'dev-test', '--size', '8MiB', '--extent-size', '4MiB', ...cluster(devMetads)], execTimeoutMs);
       expect(created.code, withoutSystemdNoise(created.stderr)).toBe(0);
       const volumesOfPod = (await podmanOk(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((v) => v.startsWith(pod));
       expect(volumesOfPod.sort()).toEqual([...claims].sort());
@@ -261,7 +249,48 @@ describe('Basalt in podman containers', () => {
     } finally {
       await podman(['kube', 'down', file], 120_000);
       await podman(['pod', 'rm', '--force', pod]);
-      for (const c of claims) await podman(['volume', 'rm', '--force', c]);
+      for (const v of [...claims, ...anonymous]) await podman(['volume', 'rm', '--force', v]);
     }
-  }, 600_000);
+  }, 900_000);
 });
+
+/**
+ * Writes the dev overlay for this run: the pod and its claims renamed to `pod` (a developer's
+ * `basalt-dev` is never touched), no host ports, and only the processes the image can run (chunkd
+ * once the CLI has `chunk start`, the agent once it serves volumes). Returns the claims' names.
+ */
+function writeDevOverlay(pod: string, file: string): string[] {
+  const rename = (name: string): string => name.replace(/^basalt-dev/, pod);
+  const runs = (container: string): boolean =>
+    container.startsWith('metad-') || (container.startsWith('chunkd-') && cliHelp.includes('basalt chunk start')) || (container === 'agent' && agentProblem === undefined);
+  const docs = yamlDocuments(readFileSync(join(deployDir, 'k8s/dev/basalt-dev.yaml'), 'utf8'));
+  const kept: Record<string, unknown>[] = [];
+  for (const d of docs) {
+    const meta = d.metadata as { name: string };
+    if (d.kind === 'PersistentVolumeClaim' && !runs(meta.name.replace(/^basalt-dev-/, ''))) continue;
+    meta.name = rename(meta.name);
+    if (d.kind === 'Pod') {
+      const spec = d.spec as { volumes: { name: string; persistentVolumeClaim: { claimName: string } }[]; containers: { name: string; ports?: unknown; volumeMounts?: { name: string }[] }[] };
+      spec.containers = spec.containers.filter((c) => runs(c.name));
+      spec.volumes = spec.volumes.filter((v) => runs(v.name.replace(/^basalt-dev-/, '')));
+      for (const v of spec.volumes) {
+        v.name = rename(v.name);
+        v.persistentVolumeClaim.claimName = rename(v.persistentVolumeClaim.claimName);
+      }
+      for (const c of spec.containers) {
+        delete c.ports;
+        for (const m of c.volumeMounts ?? []) m.name = rename(m.name);
+      }
+    }
+    kept.push(d);
+  }
+  writeFileSync(file, kept.map((d) => JSON.stringify(d)).join('\n---\n'));
+  return kept.filter((d) => d.kind === 'PersistentVolumeClaim').map((d) => (d.metadata as { name: string }).name);
+}
+
+/** Volumes podman made for the image's VOLUME where no claim is mounted (removed with the pod). */
+async function anonymousVolumes(pod: string): Promise<string[]> {
+  const names = (await podman(['ps', '--all', '--filter', `pod=${pod}`, '--format', '{{.Names}}'])).stdout.split('\n').filter((n) => n !== '');
+  const mounts = await Promise.all(names.map((n) => podman(['inspect', '--format', '{{range .Mounts}}{{.Name}} {{end}}', n])));
+  return mounts.flatMap((m) => m.stdout.split(/\s+/)).filter((v) => /^[0-9a-f]{64}$/.test(v));
+}

@@ -88,6 +88,21 @@ describe('a 3-member metad cluster', () => {
     expect(volumes.find((v) => v.name === 'dup')?.sizeBytes).toBe(GiB);
   });
 
+  it('lets concurrent proposals share fsyncs on the leader', async () => {
+    const leader = await cluster.waitForLeader();
+    const counts = async (): Promise<{ proposals: number; fsyncs: number }> => {
+      const text = await fetch(`http://127.0.0.1:${cluster.member(leader).metricsPort}/metrics`).then((r) => r.text());
+      const count = (name: string): number => Number(new RegExp(`^${name}_count (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+      return { proposals: count('basalt_meta_proposal_seconds'), fsyncs: count('basalt_meta_fsync_seconds') };
+    };
+    const before = await counts();
+    const meta = cluster.client();
+    await Promise.all(Array.from({ length: 64 }, (_, i) => meta.call('createVolume', { name: `batch-${i}`, sizeBytes: GiB })));
+    const after = await counts();
+    expect(after.proposals - before.proposals).toBe(64);
+    expect(after.fsyncs - before.fsyncs).toBeLessThan(64);
+  });
+
   it('answers NOT_LEADER with the leader address on a follower, and MetaClient follows it', async () => {
     const leader = await cluster.waitForLeader();
     const follower = [0, 1, 2].find((i) => i !== leader)!;

@@ -54,7 +54,7 @@ describe('metad under kills, pauses and partitions (Jepsen-style)', () => {
     for (const name of volumes) await setup.call('createVolume', { name, sizeBytes: 64 * MiB });
 
     const workload = new RegisterWorkload({ endpoints: meta.endpoints, clients, volumes, label: 'r', durationMs: workloadMs, opsMax, opTimeoutMs, prng: new Prng(seed) });
-    const nemesis = new Nemesis(cluster, { prng: new Prng(seed + 1), durationMs: faultsMs, gapMs: [1_000, 3_000], holdMs: [1_000, 4_000], log });
+    const nemesis = new Nemesis(cluster, { prng: new Prng(seed + 1), durationMs: faultsMs, gapMs: [500, 2_000], holdMs: [1_000, 4_000], log });
     const progress = setInterval(() => log(`${workload.history.length} operations recorded, ${nemesis.total} faults`), 10_000);
     try {
       // Faults stop before the clients do, so the last seconds show the repaired cluster serving.

@@ -1,6 +1,6 @@
 /**
  * `basalt agent`: flag validation, and the agent process core (startNbdAgent) serving NBD and
- * /metrics together. Serving cluster volumes waits for the client SDK (see docs/nbd.md).
+ * /metrics together. `basalt agent` as a process in front of a real cluster: nbd-cluster.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
@@ -31,13 +31,6 @@ describe('basalt agent', () => {
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.err).toMatch(message);
     }
-  });
-
-  it('says plainly that cluster volumes need the client SDK', async () => {
-    const r = await basalt('agent', '--metad', '127.0.0.1:1'); // fails before it binds anything
-    expect(r.code).toBe(1);
-    expect(r.err).toContain('BASALT_UNAVAILABLE');
-    expect(r.err).toContain('client SDK');
   });
 
   it('startNbdAgent serves NBD and Prometheus metrics side by side', async () => {

@@ -1,5 +1,5 @@
 /**
- * The fault injector of the Jepsen-style test: one fault at a time, drawn from a seeded Prng, each
+ * The fault injector of the Jepsen-style test: one fault at a time, chosen with a seeded Prng, each
  * held for a while and then repaired, until the deadline. Faults: kill -9 of a member then a restart
  * from its data dir; SIGSTOP then SIGCONT (a stopped member still completes TCP handshakes, so
  * clients hang rather than fail); a network partition (the leader or a random member cut off from
@@ -48,11 +48,13 @@ export class Nemesis {
   async run(): Promise<void> {
     const { prng } = this.opts;
     const end = performance.now() + this.opts.durationMs;
+    // Rounds of every kind in a shuffled order: each kind is injected once five faults have been.
+    let round: FaultKind[] = [];
     while (performance.now() < end) {
       await sleep(prng.int(...this.opts.gapMs));
       if (performance.now() >= end) break;
-      const kind = prng.pick<FaultKind>(['kill', 'pause', 'isolate-leader', 'isolate', 'one-way']);
-      await this.inject(kind, prng.int(...this.opts.holdMs));
+      if (round.length === 0) round = prng.shuffle<FaultKind>(['kill', 'pause', 'isolate-leader', 'isolate', 'one-way']);
+      await this.inject(round.pop()!, prng.int(...this.opts.holdMs));
     }
   }
 

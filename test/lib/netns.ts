@@ -54,8 +54,6 @@ export interface NetnsNetwork {
   readonly rootIp: string | undefined;
   /** `[command, args]` that run `command args` inside host's namespace (same PID: ip execs). */
   wrap(host: NetnsHost, command: string, args: readonly string[]): [string, string[]];
-  /** Runs a short command inside host's namespace and returns its stdout. */
-  exec(host: NetnsHost, command: string, args: readonly string[]): Promise<string>;
   /** Drops every packet from `from` arriving at `to` (one way). */
   cutOneWay(from: NetnsHost, to: NetnsHost): Promise<void>;
   /** Drops all traffic between each pair of hosts in different groups; hosts in no group are untouched. */
@@ -227,10 +225,6 @@ export async function createNetwork(options: CreateNetworkOptions): Promise<Netn
     wrap: (host, command, args) => {
       known(host);
       return ['ip', ['netns', 'exec', host.ns, command, ...args]];
-    },
-    exec: (host, command, args) => {
-      known(host);
-      return run('ip', ['netns', 'exec', host.ns, command, ...args]);
     },
     cutOneWay: async (from, to) => {
       known(from);

@@ -34,6 +34,8 @@ export const ErrorCode = {
   LimitExceeded: 'BASALT_LIMIT_EXCEEDED',
   /** A data-plane write went to a chunk server that is not the extent's primary. */
   NotPrimary: 'BASALT_NOT_PRIMARY',
+  /** metad refused a request without applying it (transfer or membership change in progress, overload); retry. */
+  Busy: 'BASALT_BUSY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,9 +1,9 @@
 import { AssertionError, assert, isBasaltError, limits } from '@basalt/stdx';
 import {
-  Cmd, CmdFlag, REQUEST_HEADER_BYTES, checkRequest, decodeRequest, encodeBlockStatus, encodeDataChunkHeader,
+  Cmd, CmdFlag, Errno, REQUEST_HEADER_BYTES, checkRequest, decodeRequest, encodeBlockStatus, encodeDataChunkHeader,
   encodeDoneChunk, encodeErrorChunk, encodeHoleChunk, encodeSimpleReply, errnoForCode, planRead,
 } from '../protocol/index.js';
-import type { ByteQueue, Errno, Request, TransmissionContext } from '../protocol/index.js';
+import type { ByteQueue, Request, TransmissionContext } from '../protocol/index.js';
 import type { BlockDevice } from '../block-device.js';
 import type { AgentMetrics, OpName } from './metrics.js';
 
@@ -153,7 +153,8 @@ export class Transmission {
       } catch (err) {
         if (err instanceof AssertionError) throw err;
         errno = errnoForCode(isBasaltError(err) ? err.code : undefined);
-        if (!isBasaltError(err)) this.env.log(`nbd ${this.ctx.volume}: ${op} failed: ${String(err)}`);
+        // EIO means the storage failed (not the client): operators need to see why.
+        if (errno === Errno.EIO) this.env.log(`nbd ${this.ctx.volume}: ${op} [${req.offset}, +${req.length}) failed: ${isBasaltError(err) ? err.code : 'unexpected'}: ${String(err)}`);
         this.replyError(req, errno, err instanceof Error ? err.message : String(err));
       }
     }

@@ -1,4 +1,4 @@
-import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { MetaClient, type pb, type ReplicaRef } from '@basalt/wire';
 
 /**
@@ -51,7 +51,7 @@ export class MetadLink implements MetaLink {
 
   async dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
     const volume = await this.volumeName(volumeId);
-    const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch });
+    const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
     if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'DropReplica returned no extent');
     return toPlacement(reply.extent);
   }

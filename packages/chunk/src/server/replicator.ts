@@ -71,13 +71,22 @@ export class Replicator {
 
   private async drop(meta: ReplicaMeta, serverId: string, cause: BasaltError): Promise<void> {
     const what = `secondary ${serverId} of extent ${meta.volumeId}/${meta.index} failed (${cause.message})`;
+    const current = this.store.get(meta.volumeId, meta.index);
+    if (current !== undefined && current.epoch > meta.epoch && !current.replicas.some((r) => r.serverId === serverId)) {
+      // Already dropped (by an earlier failure of this or another request): the set moved on.
+      await this.adopt(meta, current);
+      return;
+    }
     if (this.link === undefined) throw new BasaltError(ErrorCode.Unavailable, `${what} and this chunk server has no metad to drop it`, { serverId });
     const key = `${meta.volumeId}/${meta.index}/${serverId}/${meta.epoch}`;
     let pending = this.drops.get(key);
     if (pending === undefined) {
       pending = this.link.dropReplica(meta.volumeId, meta.index, serverId, meta.epoch);
       this.drops.set(key, pending);
-      pending.then(() => this.metrics.replicasDropped.inc(), () => this.drops.delete(key));
+      void pending.then(
+        () => this.metrics.replicasDropped.inc(),
+        () => undefined,
+      ).finally(() => this.drops.delete(key));
     }
     const placement = await pending;
     await this.adopt(meta, placement);

@@ -1,9 +1,13 @@
 import { invalidArgument } from '@basalt/stdx';
+import type { Volume } from '@basalt/client';
 import type { pb } from '@basalt/wire';
 import { flag, formatBytes, int, onePositional, size, str } from '../args.js';
 import { clusterOptions, withMeta } from '../cluster.js';
 import type { Command, CommandGroup, ParsedArgs, Io } from '../command.js';
 import { printJson, printTable } from '../output.js';
+import { Progress } from '../progress.js';
+import { withClient } from '../sdk.js';
+import { exportFile, importFile } from '../transfer.js';
 
 /** A volume as `--json` prints it. */
 export function volumeJson(v: pb.IVolume) {
@@ -107,5 +111,38 @@ const label: Command = {
   }),
 };
 
-export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize and delete volumes', commands: [create, ls, info, resize, rm, label] };
+/** Opens NAME (writer for imports), runs the copy with a progress bar on stderr, closes. */
+function transfer(args: ParsedArgs, io: Io, writer: boolean, copy: (volume: Volume, path: string, progress: (total: number) => Progress) => Promise<number>, fileFlag: string): Promise<number> {
+  return withClient(args, io, async (client) => {
+    const name = onePositional(args, 'volume name');
+    const path = str(args, fileFlag);
+    if (path === undefined || path === '') throw invalidArgument(`--${fileFlag} FILE is required`);
+    const volume = await client.openVolume(name, { writer, force: writer && flag(args, 'force') });
+    const startMs = Date.now();
+    let bytes: number;
+    try {
+      bytes = await copy(volume, path, (total) => new Progress(writer ? `import ${name}` : `export ${name}`, total, (t) => io.err(t), process.stderr.isTTY));
+    } finally {
+      await volume.close();
+    }
+    const seconds = (Date.now() - startMs) / 1000;
+    if (flag(args, 'json')) printJson(io, { volume: name, file: path, bytes, seconds });
+    else io.out(`${writer ? 'wrote' : 'read'} ${bytes} bytes ${writer ? `from ${path} to` : `of`} ${name}${writer ? '' : ` to ${path}`} in ${seconds.toFixed(1)} s\n`);
+    return 0;
+  });
+}
+
+const write: Command = {
+  name: 'write', summary: 'import a local file (or disk image) into a volume from offset 0; all-zero blocks stay holes',
+  usage: 'NAME --from FILE [--force] [--json]', options: { ...clusterOptions, ...json, from: { type: 'string' }, force: { type: 'boolean' } }, positionals: true,
+  run: (args, io) => transfer(args, io, true, importFile, 'from'),
+};
+
+const read: Command = {
+  name: 'read', summary: 'export a whole volume to a local file (sparse: holes are not written)',
+  usage: 'NAME --to FILE [--json]', options: { ...clusterOptions, ...json, to: { type: 'string' } }, positionals: true,
+  run: (args, io) => transfer(args, io, false, exportFile, 'to'),
+};
+
+export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export volumes', commands: [create, ls, info, resize, rm, label, write, read] };
 

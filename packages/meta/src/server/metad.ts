@@ -103,12 +103,25 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   return { id: o.id, address: o.listen, metricsAddress, host, stopped, close };
 }
 
+/**
+ * Stops in an order that cannot hang: the host first (calls waiting for commit or a read index
+ * get BASALT_CLOSED, the log store closes), then gRPC gets a second to send those answers.
+ */
 async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, liveness: ChunkServerLiveness): Promise<void> {
   liveness.stop();
-  await new Promise<void>((resolve) => grpc.tryShutdown(() => resolve()));
-  grpc.forceShutdown();
-  if (http !== undefined) await new Promise<void>((resolve) => http.close(() => resolve()));
   await host.close();
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      grpc.forceShutdown();
+      resolve();
+    }, 1_000);
+    grpc.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  http?.closeAllConnections();
+  if (http !== undefined) await new Promise<void>((resolve) => http.close(() => resolve()));
 }
 
 /**

@@ -36,6 +36,7 @@ describe('raft-codec', () => {
   it('refuses a message type it does not know instead of guessing', () => {
     expect(messageFromPb({ type: 99, from: 'a', to: 'b' })).toBeUndefined();
     expect(messageFromPb({ type: 0, entries: [{ type: 7 }] })).toBeUndefined();
+    expect(messageFromPb({ type: 0, term: 2 ** 60 })).toBeUndefined();
   });
 
   it('round-trips stored entries, hard state and snapshots', () => {

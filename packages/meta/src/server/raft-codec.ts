@@ -27,7 +27,7 @@ export function messageToPb(m: Message): raftpb.IMessage {
   return out;
 }
 
-/** A message from the network: returns undefined for one this version cannot read. */
+/** A message from the network: undefined for one this version cannot read (unknown type, unsafe numbers). */
 export function messageFromPb(p: raftpb.IMessage): Message | undefined {
   const type = messageTypes[p.type ?? 0];
   if (type === undefined) return undefined;
@@ -41,6 +41,7 @@ export function messageFromPb(p: raftpb.IMessage): Message | undefined {
     type, from: p.from ?? '', to: p.to ?? '', term: p.term ?? 0, logTerm: p.logTerm ?? 0, index: p.index ?? 0, entries,
     commit: p.commit ?? 0, reject: p.reject ?? false, rejectHint: p.rejectHint ?? 0,
   };
+  if (![m.term, m.logTerm, m.index, m.commit, m.rejectHint].every(Number.isSafeInteger)) return undefined;
   if (p.snapshot != null) m.snapshot = snapshotFromPb(p.snapshot);
   if (p.context != null) m.context = view(p.context);
   return m;
@@ -52,7 +53,7 @@ export function entryToPb(e: Entry): raftpb.IEntry {
 
 function entryFromPbChecked(p: raftpb.IEntry): Entry | undefined {
   const type = entryTypes[p.type ?? 0];
-  if (type === undefined) return undefined;
+  if (type === undefined || !Number.isSafeInteger(p.term ?? 0) || !Number.isSafeInteger(p.index ?? 0)) return undefined;
   return { term: p.term ?? 0, index: p.index ?? 0, type, data: view(p.data ?? new Uint8Array(0)) };
 }
 

@@ -348,7 +348,7 @@ export class RaftHost {
   private proposeEntry(data: Uint8Array, confChange: boolean): Promise<ApplyResult> {
     this.checkServing();
     if (this.proposals.size >= limits.metaPendingRequestsMax) {
-      return Promise.reject(new BasaltError(ErrorCode.Unavailable, 'too many requests in flight; retry later'));
+      return Promise.reject(new BasaltError(ErrorCode.Busy, 'too many requests in flight; retry later'));
     }
     const r = confChange ? this.node.proposeConfChange(decodeConfChange(data)) : this.node.propose(data);
     if (!r.ok) return Promise.reject(this.refusal(r));
@@ -364,13 +364,13 @@ export class RaftHost {
       case 'not_leader':
         return this.notLeader();
       case 'dropped':
-        return new BasaltError(ErrorCode.Unavailable, 'a leadership transfer is in progress; retry shortly');
+        return new BasaltError(ErrorCode.Busy, 'a leadership transfer is in progress; retry shortly');
       case 'too_many_uncommitted':
-        return new BasaltError(ErrorCode.Unavailable, 'too many uncommitted proposals; retry later');
+        return new BasaltError(ErrorCode.Busy, 'too many uncommitted proposals; retry later');
       case 'too_large':
         return new BasaltError(ErrorCode.InvalidArgument, `command too large: at most ${r.maxBytes} bytes`);
       case 'conf_change_pending':
-        return new BasaltError(ErrorCode.Unavailable, 'another membership change is in progress; retry when it is applied');
+        return new BasaltError(ErrorCode.Busy, 'another membership change is in progress; retry when it is applied');
       case 'invalid_conf_change':
         return new BasaltError(ErrorCode.InvalidArgument, `membership change refused: ${r.detail}`);
     }

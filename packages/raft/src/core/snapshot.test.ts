@@ -36,7 +36,8 @@ describe('snapshots and log compaction', () => {
       dropped++;
       return false;
     };
-    net.tickAll(1);
+    for (let i = 0; i < 5 && dropped === 0; i++) net.tickAll(1);
+    expect(dropped).toBe(1);
     expect(net.get('a').node.status().progress!.c!.state).toBe('snapshot');
     net.tickAll(15);
     expect(net.sent.filter((m) => m.type === 'MsgSnap')).toHaveLength(2);

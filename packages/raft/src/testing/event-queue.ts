@@ -14,18 +14,10 @@ export class EventQueue<T> {
   private readonly heap: Slot<T>[] = [];
   private seq = 0;
 
-  get size(): number {
-    return this.heap.length;
-  }
-
   push(time: number, item: T): void {
     assert(Number.isSafeInteger(time) && time >= 0, `event time must be a non-negative integer, got ${time}`);
     this.heap.push({ time, seq: this.seq++, item });
     this.siftUp(this.heap.length - 1);
-  }
-
-  peekTime(): number | undefined {
-    return this.heap[0]?.time;
   }
 
   pop(): { time: number; item: T } | undefined {

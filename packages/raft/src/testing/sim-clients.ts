@@ -55,10 +55,6 @@ export class SimClients {
   /** Logical time of calls and returns: one step per event, so it orders them as they happened. */
   private clock = 0;
   private nextIncarnation = 0;
-  completed = 0;
-  refused = 0;
-  timedOut = 0;
-  readsServed = 0;
 
   constructor(private readonly host: ClientHost, private readonly opts: ClientOptions) {
     for (let i = 0; i < opts.clients; i++) {
@@ -108,7 +104,6 @@ export class SimClients {
     if (op === undefined) return;
     this.host.trace.record(`client ${index} timeout ${op.requestId}`);
     this.history.push({ clientId: c.incarnation, input: op.input, callTime: op.callTime });
-    this.timedOut++;
     c.inflight = undefined;
     c.incarnation = this.nextIncarnation++;
     c.hint = '';
@@ -149,7 +144,6 @@ export class SimClients {
         if (!current()) return;
         this.host.trace.record(`client ${index} return ${op.requestId} ${JSON.stringify(output)}`);
         this.history.push({ clientId: c.incarnation, input: op.input, callTime: op.callTime, returnTime: this.clock++, output });
-        this.completed++;
         this.noteOutput(c, op.input, output);
         c.inflight = undefined;
         this.host.schedule(this.host.prng.int(0, this.opts.thinkUnitsMax), index, undefined);
@@ -157,7 +151,6 @@ export class SimClients {
       refuse: (reason, leaderHint) => {
         if (!current()) return;
         this.host.trace.record(`client ${index} refused ${op.requestId} ${reason} hint ${leaderHint}`);
-        this.refused++;
         c.inflight = undefined;
         c.hint = leaderHint;
         this.host.schedule(this.host.prng.int(1, 5), index, undefined);
@@ -168,7 +161,6 @@ export class SimClients {
   private noteOutput(c: ClientState, input: KvInput, output: KvOutput): void {
     if (output.kind === 'read') {
       c.seen.set(input.key, output.value);
-      this.readsServed++;
       if (c.probing) c.probedRead = true;
     } else if (input.kind !== 'read') {
       if (input.kind === 'write' || (output.kind === 'cas' && output.ok)) c.seen.set(input.key, input.value);

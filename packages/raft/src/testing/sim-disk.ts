@@ -12,9 +12,10 @@ interface Write {
 /**
  * A node's simulated durable store. Fault model: a write is durable once it
  * was synced (a Ready with `mustSync`, or a snapshot save); writes of a Ready
- * without `mustSync` sit in a volatile cache until the next sync, and a crash
- * loses that cache and everything the node had not written yet. Writes are
- * applied in order and atomically (a torn batch is lost as a whole).
+ * without `mustSync` sit in a volatile cache until the next sync; a crash
+ * loses everything the node had not written yet and a random suffix of the
+ * cache (the OS may have flushed some of it, in order). Writes are applied in
+ * order and atomically (a torn batch is lost as a whole).
  */
 export class SimDisk {
   private hardState: HardState = { term: 0, vote: '', commit: 0 };
@@ -22,7 +23,6 @@ export class SimDisk {
   /** The log: contiguous, ending after the snapshot; may start a little below it (saveSnapshot keeps a few). */
   private entries: Entry[] = [];
   private cache: Write[] = [];
-  syncs = 0;
 
   constructor(initialConf: ConfState) {
     this.snapshot = { meta: { index: 0, term: 0, conf: initialConf }, data: new Uint8Array(0) };
@@ -37,7 +37,6 @@ export class SimDisk {
   sync(): void {
     for (const w of this.cache) this.apply(w);
     this.cache = [];
-    this.syncs++;
   }
 
   /** Saves a snapshot the node took of its state machine and drops the log up to `compactIndex`. */
@@ -48,9 +47,15 @@ export class SimDisk {
     this.entries = this.entries.filter((e) => e.index > compactIndex);
   }
 
-  /** The crash: the volatile cache is gone. */
-  crash(): void {
+  /** The crash: of the volatile cache, an in-order prefix of `survivors` writes reached the disk, the rest is gone. */
+  crash(survivors: number): void {
+    assert(survivors >= 0, `survivors must not be negative, got ${survivors}`);
+    for (const w of this.cache.slice(0, survivors)) this.apply(w);
     this.cache = [];
+  }
+
+  get cachedWrites(): number {
+    return this.cache.length;
   }
 
   get snapshotIndex(): number {

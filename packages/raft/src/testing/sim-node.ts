@@ -70,7 +70,7 @@ interface Incarnation {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export function entryRef(e: Entry): EntryRef {
+function entryRef(e: Entry): EntryRef {
   return { index: e.index, term: e.term, fp: `${e.type === 'Normal' ? 'N' : 'C'}${fingerprint(e.data)}` };
 }
 
@@ -82,7 +82,6 @@ export function entryRef(e: Entry): EntryRef {
 export class SimNode {
   readonly disk: SimDisk;
   private life: Incarnation | undefined;
-  crashes = 0;
   snapshotsInstalled = 0;
 
   constructor(readonly id: NodeId, initialConf: ConfState, private readonly opts: NodeOptions, private readonly host: NodeHost) {
@@ -132,8 +131,7 @@ export class SimNode {
     if (this.life === undefined) return;
     this.host.trace.record(`crash ${this.id} ${why}`);
     this.life = undefined;
-    this.disk.crash();
-    this.crashes++;
+    this.disk.crash(this.host.prng.int(0, this.disk.cachedWrites));
   }
 
   restart(): void {
@@ -313,11 +311,5 @@ export class SimNode {
     const last = storage.lastIndex();
     const entries = last < first ? [] : storage.entries(first, last + 1, Infinity).map(entryRef);
     return { node: this.id, entries };
-  }
-
-  /** Requests sitting in this node, for the liveness report. */
-  get pendingRequests(): number {
-    const life = this.life;
-    return life === undefined ? 0 : life.proposals.size + life.reads.size + life.waiting.length;
   }
 }

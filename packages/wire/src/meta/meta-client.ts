@@ -17,7 +17,8 @@ export interface MetaClientOptions {
    * not have reached the leader. Default true: convenient for tools, but a retried create may then
    * report BASALT_VOLUME_EXISTS for its own earlier attempt. Set false when every outcome must be
    * known (histories for linearizability checks): such a failure is then thrown at once.
-   * Mutations are always retried after BASALT_NOT_LEADER, which guarantees nothing was applied.
+   * Mutations are always retried after BASALT_NOT_LEADER and BASALT_BUSY, which guarantee that
+   * nothing was applied.
    */
   retryMutations?: boolean;
 }
@@ -64,16 +65,22 @@ export class MetaClient {
       return this.attempt(method, request, options.address, Math.min(this.attemptTimeoutMs, options.timeoutMs ?? Infinity));
     }
     const deadline = Date.now() + (options.timeoutMs ?? this.callTimeoutMs);
-    for (let tries = 0; ; tries++) {
+    let redirects = 0;
+    let backoffs = 0;
+    for (;;) {
       const address = this.target();
       const timeLeft = deadline - Date.now();
       try {
         return await this.attempt(method, request, address, Math.max(1, Math.min(this.attemptTimeoutMs, timeLeft)));
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
-        const redirected = this.onFailure(method, err, address);
-        if (redirected === 'throw' || Date.now() >= deadline) throw err;
-        if (redirected === 'backoff') await sleep(Math.min(backoffMs(tries), Math.max(0, deadline - Date.now())));
+        const next = this.onFailure(method, err, address, redirects);
+        if (next === 'throw' || Date.now() >= deadline) throw err;
+        if (next === 'now') redirects++;
+        if (next === 'backoff') {
+          redirects = 0;
+          await sleep(Math.min(backoffMs(backoffs++), Math.max(0, deadline - Date.now())));
+        }
       }
     }
   }
@@ -93,17 +100,19 @@ export class MetaClient {
   }
 
   /** Decides what to do after a failed attempt: retry at once (a new leader), back off, or give up. */
-  private onFailure(method: MetaMethodName, err: BasaltError, address: string): 'now' | 'backoff' | 'throw' {
+  private onFailure(method: MetaMethodName, err: BasaltError, address: string, redirects: number): 'now' | 'backoff' | 'throw' {
     if (err.code === ErrorCode.NotLeader) {
       const hint = err.details.leaderAddress;
       if (typeof hint === 'string' && hint !== '' && hint !== address) {
         this.leader = hint;
         if (!this.endpoints.includes(hint)) this.endpoints.push(hint);
-        return 'now';
+        // Members with stale views may point at each other during an election: back off then.
+        return redirects < this.endpoints.length ? 'now' : 'backoff';
       }
       this.leader = undefined;
       return 'backoff';
     }
+    if (err.code === ErrorCode.Busy) return 'backoff';
     if (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout) {
       if (this.leader === address) this.leader = undefined;
       if (readOnlyMethods.has(method)) return 'backoff';

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, MiB } from '@basalt/stdx';
+import { DataFlag, DataOp, type DataRequest, type ReplicaRef } from '@basalt/wire';
+import { admit } from './admission.js';
+import type { ReplicaMeta } from './replica-meta.js';
+
+const r = (id: string): ReplicaRef => ({ serverId: id, address: `${id}:1` });
+const abc = [r('a'), r('b'), r('c')];
+
+function req(op: DataRequest['op'], epoch: number, replicas: ReplicaRef[], o: { flags?: number; generation?: number } = {}): DataRequest {
+  return { op, flags: o.flags ?? 0, requestId: 1, extent: { volumeId: 1, index: 0, extentSizeBytes: MiB, epoch, generation: o.generation ?? 3, replicas }, offset: 0, length: op === DataOp.Flush ? 0 : 4096 };
+}
+
+function meta(epoch: number, replicas: ReplicaRef[], state: ReplicaMeta['state'] = 'active'): ReplicaMeta {
+  return { volumeId: 1, index: 0, extentSizeBytes: MiB, epoch, replicas, version: 7, state };
+}
+
+describe('admission of data-plane requests', () => {
+  it('lets the primary take a client write and adopt the first epoch it sees', () => {
+    expect(admit('a', undefined, req(DataOp.Write, 1, abc), 0)).toMatchObject({ kind: 'accept', role: 'primary', adopt: { epoch: 1, replicas: abc, version: 0 } });
+  });
+
+  it('refuses an epoch older than the one stored', () => {
+    expect(admit('a', meta(4, abc), req(DataOp.Read, 3, abc), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+  });
+
+  it('adopts a newer epoch that still lists this server, keeping the version', () => {
+    const ab = [r('a'), r('b')];
+    expect(admit('b', meta(1, abc), req(DataOp.Write, 2, ab, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'accept', role: 'secondary', adopt: { epoch: 2, replicas: ab, version: 7 } });
+  });
+
+  it('fences a replica when a newer epoch leaves it out, and refuses it forever after', () => {
+    const verdict = admit('c', meta(1, abc), req(DataOp.Read, 2, [r('a'), r('b')]), 0);
+    expect(verdict).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch, fence: { epoch: 2, state: 'fenced', replicas: [] } });
+    const fenced = verdict.kind === 'refuse' ? verdict.fence! : meta(0, []);
+    expect(admit('c', fenced, req(DataOp.Read, 2, abc), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+    expect(admit('c', fenced, req(DataOp.Read, 3, abc), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+  });
+
+  it('sends client mutations to the primary only, and forwarded ones to secondaries only', () => {
+    expect(admit('b', meta(1, abc), req(DataOp.Write, 1, abc), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.NotPrimary });
+    expect(admit('b', meta(1, abc), req(DataOp.Flush, 1, abc), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.NotPrimary });
+    expect(admit('a', meta(1, abc), req(DataOp.Write, 1, abc, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+    expect(admit('b', meta(1, abc), req(DataOp.Read, 1, abc), 0)).toMatchObject({ kind: 'accept', role: 'secondary' });
+  });
+
+  it('refuses a different set at the same epoch, and a mutation from an older writer generation', () => {
+    expect(admit('a', meta(1, abc), req(DataOp.Read, 1, [r('a'), r('c'), r('b')]), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+    expect(admit('a', meta(1, abc), req(DataOp.Write, 1, abc, { generation: 2 }), 3)).toMatchObject({ kind: 'refuse', code: ErrorCode.LeaseFenced });
+    expect(admit('a', meta(1, abc), req(DataOp.Read, 1, abc, { generation: 0 }), 3)).toMatchObject({ kind: 'accept' });
+  });
+
+  it('refuses a request naming another extent size than the stored one', () => {
+    const big = { ...req(DataOp.Read, 1, abc), extent: { ...req(DataOp.Read, 1, abc).extent, extentSizeBytes: 2 * MiB } };
+    expect(admit('a', meta(1, abc), big, 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.InvalidArgument });
+  });
+});
