@@ -77,6 +77,21 @@ async function leader(via: string): Promise<string | undefined> {
   return members.length === metads.length && members.every((m) => m.error === undefined) && leaders.length === 1 ? leaders[0]!.id : undefined;
 }
 
+interface ChunkServerJson {
+  id: string;
+  address: string;
+  state: string;
+}
+
+/** True once metad lists every chunkd of compose.yaml as up, at its service name (not a container IP). */
+async function chunkServersUp(via: string): Promise<true | undefined> {
+  const r = await project.exec(via, ['status', '--json', ...cluster(metadEndpoints)], execTimeoutMs);
+  if (r.stdout.trim() === '') return undefined;
+  const servers = (JSON.parse(r.stdout) as { chunkServers?: ChunkServerJson[] }).chunkServers ?? [];
+  const up = chunkds.every((c) => servers.some((s) => s.id === c && s.state === 'up' && s.address === `${c}:${ports.chunk}`));
+  return up ? true : undefined;
+}
+
 interface VolumeJson {
   id: number;
   name: string;
@@ -186,6 +201,7 @@ describe('Basalt in podman containers', () => {
     await timed('start 3 chunkd and the agent', async () => {
       for (const c of chunkds) await project.start(c);
       for (const c of chunkds) await waitFor(`${c} to pass its health check`, 120_000, async () => ((await healthy(project.container(c))) ? true : undefined));
+      await waitFor('metad to list the 3 chunk servers up at their service names', 180_000, () => chunkServersUp(metads[0]!));
       await startAgent();
     });
     console.log(`agent: ${agentProblem ?? 'serving cluster volumes'}`);
@@ -207,6 +223,7 @@ describe('Basalt in podman containers', () => {
       for (const s of [...running].reverse()) await project.remove(s);
       for (const s of running) await project.start(s);
       await waitFor('a metad leader after the restart', 180_000, () => leader(metads[2]!));
+      if (running.includes(chunkds[0]!)) await waitFor('the chunk servers to be up again', 180_000, () => chunkServersUp(metads[1]!));
     });
     expect(await volumes(metads[1]!)).toEqual(before);
     if (written === undefined) {

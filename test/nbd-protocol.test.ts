@@ -22,12 +22,14 @@ class Gate {
   holdReadsAt: number | undefined;
   holdWrites = false;
   failReads = false;
+  holdClose = false;
 
   wrap(inner: VolumeProvider): VolumeProvider {
     return {
       list: () => inner.list(),
       open: async (name, options) => {
         this.opens++;
+        this.calls.push(`open ${name}`);
         return this.device(await inner.open(name, options));
       },
     };
@@ -55,7 +57,12 @@ class Gate {
       trim: (o, l) => d.trim(o, l),
       writeZeroes: (o, l, x) => d.writeZeroes(o, l, x),
       allocation: (o, l) => d.allocation(o, l),
-      close: () => d.close(),
+      close: async () => {
+        this.calls.push('close start');
+        if (this.holdClose) await this.hold('close', 0);
+        await d.close();
+        this.calls.push('close end');
+      },
     };
   }
 }
@@ -82,6 +89,7 @@ describe('NBD protocol behaviour', () => {
     gate.holdReadsAt = undefined;
     gate.holdWrites = false;
     gate.failReads = false;
+    gate.holdClose = false;
     for (const c of clients.splice(0)) c.destroy();
   });
   afterAll(async () => {
@@ -111,6 +119,18 @@ describe('NBD protocol behaviour', () => {
     expect(unknown[0]!.type).toBe(Rep.ErrUnknown);
     expect(unknown[0]!.data.toString()).toContain('no volume named "nope"');
     expect((await c.option(Opt.Go, exportData('')))[0]!.type).toBe(Rep.ErrUnknown); // no default with 3 volumes
+  });
+
+  it('drops a client whose option is larger than the limit, or who sends more than an option before a reply', async () => {
+    const big = await client();
+    big.sendOption(Opt.Info, Buffer.alloc(100 * 1024));
+    expect(await big.closedWithin(10_000)).toBe(true);
+    const flood = await client(); // a GO, then 100 KiB more before waiting for its reply
+    flood.sendOption(Opt.Go, exportData('vol'));
+    flood.write(Buffer.alloc(100 * 1024, 0x41));
+    expect(await flood.closedWithin(10_000)).toBe(true);
+    const fine = await client();
+    expect((await fine.go('vol')).size).toBe(BigInt(size));
   });
 
   it('lists base:allocation, sends INFO with block sizes and name, and ACKs ABORT', async () => {
@@ -253,6 +273,23 @@ describe('NBD protocol behaviour', () => {
     expect(gate.calls).toEqual(['write 0', 'flush']);
     b.request(Cmd.Read, 0, 3n, 0n, 5);
     expect((await b.reply()).data.toString()).toBe('multi');
+  });
+
+  it('does not reopen a volume until its previous device has closed (a quick re-attach keeps its lease)', async () => {
+    await waitFor(() => agent.server.connectionCount === 0);
+    const a = await client();
+    await a.go('other');
+    gate.calls = [];
+    gate.holdClose = true;
+    a.destroy();
+    await waitFor(() => gate.held.some((h) => h.op === 'close'));
+    const b = await client();
+    const opened = b.go('other');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(gate.calls).toEqual(['close start']);
+    gate.held.find((h) => h.op === 'close')!.release();
+    await opened;
+    expect(gate.calls).toEqual(['close start', 'close end', 'open other']);
   });
 
   it('exports per-volume and per-connection metrics over HTTP and drops a closed connection\'s series', async () => {

@@ -78,7 +78,10 @@ export function metadList(members: readonly Endpoint[]): string {
   return members.map(address).join(',');
 }
 
-/** `basalt chunk start` for one chunk server (its --listen is the address it registers). */
+/**
+ * `basalt chunk start` for one chunk server. It binds `--listen` and registers `--advertise` with
+ * metad: the name, not the bound IP, since a recreated container or pod gets a new IP.
+ */
 export function chunkdArgs(self: Endpoint, zone: string, members: readonly Endpoint[], metricsPort: number = ports.metrics): string[] {
   return [
     'chunk', 'start',
@@ -86,6 +89,7 @@ export function chunkdArgs(self: Endpoint, zone: string, members: readonly Endpo
     '--zone', zone,
     '--data-dir', dataDir,
     '--listen', address(self),
+    '--advertise', address(self),
     '--metad', metadList(members),
     '--metrics-port', String(metricsPort),
   ];

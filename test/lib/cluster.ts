@@ -152,14 +152,18 @@ export class BasaltCluster {
     return c;
   }
 
-  /** Waits until metad lists every chunk server (or those given) in `state`. */
-  async waitForServers(state: 'up' | 'down', ids: readonly string[] = this.chunks.map((c) => c.id), timeoutMs = 90_000): Promise<void> {
+  /**
+   * Waits until metad lists every chunk server (or those given) in `state`; with `sinceMs`, also
+   * heard from since then (metad remembers servers as up across its own restarts).
+   */
+  async waitForServers(state: 'up' | 'down', options: { ids?: readonly string[]; sinceMs?: number; timeoutMs?: number } = {}): Promise<void> {
+    const ids = options.ids ?? this.chunks.map((c) => c.id);
     const meta = new MetaClient({ endpoints: this.metaEndpoints, callTimeoutMs: 3_000 });
     try {
       await waitFor(`chunk servers ${ids.join(',')} to be ${state}`, async () => {
         const { servers } = await meta.call('listServers', {});
-        return ids.every((id) => servers.some((s) => s.id === id && s.state === state));
-      }, { timeoutMs, intervalMs: 250 });
+        return ids.every((id) => servers.some((s) => s.id === id && s.state === state && Number(s.lastHeartbeatMs) >= (options.sinceMs ?? 0)));
+      }, { timeoutMs: options.timeoutMs ?? 90_000, intervalMs: 250 });
     } finally {
       meta.close();
     }
@@ -186,8 +190,9 @@ export class BasaltCluster {
     for (let i = 0; i < this.meta.members.length; i++) this.meta.start(i);
     await Promise.all(this.meta.members.map((m) => waitForPort(m.port, { process: m.process!, timeoutMs: 60_000 })));
     await this.meta.waitForLeader();
+    const sinceMs = Date.now();
     await Promise.all(this.chunks.map((c) => c.start()));
-    await this.waitForServers('up');
+    await this.waitForServers('up', { sinceMs });
     if (hadAgent) await this.startAgent();
   }
 

@@ -57,7 +57,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const refresh = metricsRefresher(store, metrics, opts.dataDir);
   const http$ = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, refresh, host, opts.metricsPort);
   const report = (): ServerReport => ({ id: opts.id, address, zone: opts.zone, ...diskSpace(opts.dataDir) });
-  const beat = link === undefined ? undefined : new Heartbeat(link, report, log);
+  const beat = link === undefined ? undefined : new Heartbeat(link, report, () => store.failed === undefined, log);
   log(`chunkd ${opts.id} serving ${address} (zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
   let closing: Promise<void> | undefined;
   return {
@@ -149,7 +149,11 @@ function serveMetrics(metrics: ChunkMetrics, refresh: () => void, host: string, 
   });
 }
 
-/** Registers with metad (retrying until it answers), then heartbeats at the interval it asks for. */
+/**
+ * Registers with metad (retrying until it answers), then heartbeats at the interval it asks for.
+ * An unhealthy store (a failed fdatasync) stops the heartbeats, so metad marks the server down
+ * and moves its extents elsewhere.
+ */
 class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
@@ -158,6 +162,7 @@ class Heartbeat {
   constructor(
     private readonly link: MetaLink,
     private readonly report: () => ServerReport,
+    private readonly healthy: () => boolean,
     private readonly log: (line: string) => void,
   ) {
     this.schedule(0);
@@ -175,6 +180,11 @@ class Heartbeat {
 
   private async beat(): Promise<void> {
     let next: number = limits.chunkHeartbeatIntervalMs;
+    if (!this.healthy()) {
+      this.log('store unhealthy: not heartbeating, so that metad marks this server down');
+      this.schedule(next);
+      return;
+    }
     try {
       if (!this.registered) {
         await this.link.register(this.report());

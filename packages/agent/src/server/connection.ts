@@ -41,6 +41,12 @@ export class NbdConnection {
   private readonly handshakeTimer: NodeJS.Timeout;
   private readonly onData = (chunk: Buffer): void => {
     this.queue.push(chunk);
+    // Before transmission a client waits for each reply, so more than one option's worth of
+    // queued bytes is a violation; this bounds what a handshaking client can make us hold.
+    if (this.state !== 'transmission' && this.queue.length > limits.nbdOptionBytesMax + OPTION_HEADER_BYTES) {
+      this.hardClose('client sent too much during the handshake');
+      return;
+    }
     this.pump();
   };
   private readonly onClose = (): void => void this.finish();

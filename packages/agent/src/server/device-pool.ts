@@ -5,13 +5,15 @@ import type { BlockDevice, OpenOptions, VolumeProvider } from '../block-device.j
  * One open BlockDevice per volume, shared by every connection to it. Sharing is what makes
  * multi-conn safe (a flush on any connection flushes the one device every connection writes
  * through) and lets one client open several connections under a single writer lease.
- * Invariant: a device is in `open` while `users > 0` or its open is in progress; it is closed
- * exactly once, when the last user releases it.
+ * Invariants: a device is in `open` while `users > 0` or its open is in progress; it is closed
+ * exactly once, when the last user releases it; a volume is not opened again until its previous
+ * device has finished closing (so a quick re-attach does not collide with its own old lease).
  */
 type Entry = { device: Promise<BlockDevice>; users: number };
 
 export class DevicePool {
   private readonly open = new Map<string, Entry>();
+  private readonly closing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly provider: VolumeProvider,
@@ -22,7 +24,8 @@ export class DevicePool {
   async acquire(volume: string): Promise<BlockDevice> {
     let entry = this.open.get(volume);
     if (entry === undefined) {
-      entry = { device: this.provider.open(volume, this.options), users: 0 };
+      const previous = this.closing.get(volume) ?? Promise.resolve();
+      entry = { device: previous.then(() => this.provider.open(volume, this.options)), users: 0 };
       this.open.set(volume, entry);
     }
     entry.users++;
@@ -39,8 +42,12 @@ export class DevicePool {
     assert(entry !== undefined && entry.users > 0, `release of ${volume} without acquire`);
     if (--entry.users > 0) return;
     this.open.delete(volume);
-    const device = await entry.device;
-    await device.close();
+    const closed = entry.device.then((d) => d.close());
+    const settled = closed.catch(() => undefined).finally(() => {
+      if (this.closing.get(volume) === settled) this.closing.delete(volume);
+    });
+    this.closing.set(volume, settled);
+    await closed;
   }
 
   private drop(volume: string, entry: Entry): void {

@@ -19,8 +19,8 @@ async function servers(n: number): Promise<Chunkd[]> {
   const out: Chunkd[] = [];
   for (let i = 0; i < n; i++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-chunkd-'));
-    const c = await startChunkd({ id: `cs${i}`, zone: `z${i}`, dataDir: dir, listen: '127.0.0.1:0', replicaTimeoutMs: 5_000 });
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const c = await startChunkd({ id: `cs${i}`, zone: `z${i}`, dataDir: dir, listen: '127.0.0.1:0', replicaTimeoutMs: 5_000 });
     cleanup.push(() => c.close());
     out.push(c);
   }

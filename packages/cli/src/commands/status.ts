@@ -1,8 +1,9 @@
 import type { BasaltError } from '@basalt/stdx';
 import type { MetaClient, pb } from '@basalt/wire';
-import { flag } from '../args.js';
+import { flag, str } from '../args.js';
 import { clusterOptions, resolveMetaEndpoints, withMeta } from '../cluster.js';
-import type { Command, CommandGroup } from '../command.js';
+import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
+import { clusterFilePath, defaultClusterDir, tryReadClusterFile } from '../local/cluster-file.js';
 import { printJson, printTable } from '../output.js';
 
 export interface MemberStatusJson {
@@ -47,16 +48,86 @@ function statusJson(s: pb.StatusReply): MemberStatusJson {
   };
 }
 
+export interface ChunkServerStatusJson {
+  id: string;
+  address: string;
+  zone: string;
+  state: string;
+  capacityBytes: number;
+  freeBytes: number;
+  extentCount: number;
+  lastHeartbeatMs: number;
+  /** From the local cluster file (basalt up); 0 when unknown (a cluster not started here). */
+  pid: number;
+}
+
+export interface DegradedExtentJson {
+  volume: string;
+  index: number;
+  epoch: number;
+  replicationFactor: number;
+  replicas: string[];
+  upReplicas: number;
+}
+
+/** Chunk servers as metad knows them, with process ids from the cluster file when there is one. */
+async function chunkServers(meta: MetaClient, pids: ReadonlyMap<string, number>): Promise<ChunkServerStatusJson[]> {
+  const { servers } = await meta.call('listServers', {}, { timeoutMs: 5_000 });
+  return servers.map((s) => ({
+    id: s.id ?? '', address: s.address ?? '', zone: s.zone ?? '', state: s.state ?? '', capacityBytes: Number(s.capacityBytes ?? 0),
+    freeBytes: Number(s.freeBytes ?? 0), extentCount: Number(s.extentCount ?? 0), lastHeartbeatMs: Number(s.lastHeartbeatMs ?? 0), pid: pids.get(s.id ?? '') ?? 0,
+  }));
+}
+
+async function degradedExtents(meta: MetaClient): Promise<{ total: number; extents: DegradedExtentJson[] }> {
+  const reply = await meta.call('listDegradedExtents', { limit: degradedShownMax }, { timeoutMs: 5_000 });
+  return {
+    total: Number(reply.total),
+    extents: reply.extents.map((e) => ({
+      volume: e.volume ?? '', index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicationFactor: e.replicationFactor ?? 0, replicas: [...(e.replicas ?? [])], upReplicas: e.upReplicas ?? 0,
+    })),
+  };
+}
+
+const degradedShownMax = 100;
+
+/** Process ids of a local cluster's chunk servers (cluster.json), when the command found the cluster through one. */
+function localPids(args: ParsedArgs, io: Io): Map<string, number> {
+  const path = str(args, 'cluster') ?? (io.env.BASALT_CLUSTER || undefined) ?? (str(args, 'metad') === undefined && !io.env.BASALT_METAD ? clusterFilePath(defaultClusterDir) : undefined);
+  const file = path === undefined ? undefined : tryReadClusterFile(path);
+  return new Map((file?.chunkd ?? []).map((c) => [c.id, c.pid]));
+}
+
+function printHuman(io: Io, members: MemberStatusJson[], servers: ChunkServerStatusJson[], degraded: { total: number; extents: DegradedExtentJson[] }): void {
+  printTable(io, ['ID', 'ADDRESS', 'ROLE', 'TERM', 'APPLIED', 'PID', 'STATE'], members.map((m) => [
+    m.id || '?', m.address, m.error ? 'unreachable' : m.role, String(m.term), String(m.appliedIndex), String(m.pid || '-'), m.error?.code ?? m.stateHash,
+  ]));
+  io.out('\n');
+  printTable(io, ['CHUNK', 'ADDRESS', 'ZONE', 'STATE', 'CAPACITY', 'FREE', 'EXTENTS', 'PID'], servers.map((c) => [
+    c.id, c.address, c.zone, c.state, gib(c.capacityBytes), gib(c.freeBytes), String(c.extentCount), String(c.pid || '-'),
+  ]));
+  io.out(`\ndegraded extents: ${degraded.total}\n`);
+  if (degraded.extents.length > 0) {
+    printTable(io, ['VOLUME', 'EXTENT', 'EPOCH', 'REPLICAS', 'UP'], degraded.extents.map((e) => [e.volume, String(e.index), String(e.epoch), e.replicas.join(',') || '-', `${e.upReplicas}/${e.replicationFactor}`]));
+  }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)}GiB`;
+}
+
 const status: Command = {
-  name: '', summary: 'show every metad member: role, term, applied index, process id', usage: '[--json]',
+  name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server and degraded extent', usage: '[--json]',
   options: { ...clusterOptions, json: { type: 'boolean' } },
   run: (args, io) => withMeta(args, io, async (meta) => {
     const members = await clusterStatus(meta, resolveMetaEndpoints(args, io));
-    if (flag(args, 'json')) printJson(io, { members });
-    else printTable(io, ['ID', 'ADDRESS', 'ROLE', 'TERM', 'APPLIED', 'PID', 'STATE'], members.map((m) => [
-      m.id || '?', m.address, m.error ? 'unreachable' : m.role, String(m.term), String(m.appliedIndex), String(m.pid || '-'), m.error?.code ?? m.stateHash,
-    ]));
-    return members.some((m) => m.role === 'leader') ? 0 : 1;
+    const hasLeader = members.some((m) => m.role === 'leader');
+    // Without a leader there is no linearizable view of servers and extents to show.
+    const servers = hasLeader ? await chunkServers(meta, localPids(args, io)) : [];
+    const degraded = hasLeader ? await degradedExtents(meta) : { total: 0, extents: [] };
+    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, degradedExtents: degraded });
+    else printHuman(io, members, servers, degraded);
+    return hasLeader ? 0 : 1;
   }),
 };
 

@@ -40,11 +40,15 @@ async function runForeground(file: ClusterFile, io: Io): Promise<number> {
   log(`starting in ${file.dir}`);
   const cluster = await LocalCluster.start(file, log, readyTimeoutMs);
   io.out(banner(file));
+  let stopping = false;
+  void cluster.anyExited.then((id) => {
+    if (!stopping) log(`${id} stopped unexpectedly; the rest keeps running (Ctrl-C stops all)`);
+  });
   const signal = await new Promise<string>((resolveSignal) => {
     process.once('SIGINT', () => resolveSignal('SIGINT'));
     process.once('SIGTERM', () => resolveSignal('SIGTERM'));
-    void cluster.anyExited.then((id) => log(`${id} stopped unexpectedly; the rest keeps running (Ctrl-C stops all)`));
   });
+  stopping = true;
   log(`${signal}: stopping`);
   await cluster.stop();
   log('stopped');

@@ -46,10 +46,11 @@ export class LocalCluster {
       this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics)]);
     }
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
+    const chunksStartedMs = Date.now();
     for (const c of chunkd) {
       this.spawn(c, [...chunkStart(), '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
     }
-    await this.ready('chunk servers register', () => this.chunksReady(), readyTimeoutMs, chunkd);
+    await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
     this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
     await this.ready('the agent listens', () => accepts(agent.nbd), readyTimeoutMs, [agent]);
   }
@@ -89,10 +90,11 @@ export class LocalCluster {
     });
   }
 
-  private async chunksReady(): Promise<boolean> {
+  /** Every chunk server is up and was heard from since `sinceMs` (metad remembers servers across restarts). */
+  private async chunksReady(sinceMs: number): Promise<boolean> {
     return this.withMeta(async (meta) => {
       const { servers } = await meta.call('listServers', {}, { timeoutMs: 1000 });
-      return this.file.chunkd.every((c) => servers.some((s) => s.id === c.id && s.state === 'up'));
+      return this.file.chunkd.every((c) => servers.some((s) => s.id === c.id && s.state === 'up' && Number(s.lastHeartbeatMs) >= sinceMs));
     });
   }
 

@@ -84,6 +84,11 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       return { intervalMs: liveness.heartbeatIntervalMs, state: server.state };
     },
     listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map(serverToPb) }),
+    listDegradedExtents: async (r) => {
+      const limit = r.limit === 0 ? limits.extentMapCountMax : Math.min(r.limit, limits.extentMapCountMax);
+      const report = await query(r.stale, (s) => s.degradedExtents(limit));
+      return { total: report.total, extents: report.extents.map((e) => ({ ...e, replicas: [...e.replicas] })) };
+    },
     status: () => {
       const s = host.status();
       return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });

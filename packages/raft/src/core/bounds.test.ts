@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TestNetwork, bytes } from './test-network.js';
+import { TestNetwork, bytes, msg } from './test-network.js';
 
 describe('proposal batching', () => {
   it('many proposals before one Ready become one batch: one fsync and one MsgApp per follower', () => {
@@ -90,5 +90,38 @@ describe('bounds', () => {
     expect(net.get('b').node.propose(bytes('x'))).toEqual({ ok: false, reason: 'not_leader', leaderHint: '' });
     net.elect('a');
     expect(net.get('b').node.propose(bytes('x'))).toEqual({ ok: false, reason: 'not_leader', leaderHint: 'a' });
+  });
+});
+
+describe('recovery from lost messages', () => {
+  it('a lost append with nothing after it is found by the next heartbeats', () => {
+    // Two voters: the entry cannot commit (and no commit broadcast repairs b) until b has it.
+    const net = new TestNetwork(['a', 'b']);
+    net.elect('a');
+    net.tickAll(2);
+    let dropped = 0;
+    net.filter = (m) => {
+      if (m.type !== 'MsgApp' || m.to !== 'b' || m.entries.length === 0 || dropped > 0) return true;
+      dropped++;
+      return false;
+    };
+    net.propose('a', 'x');
+    expect(dropped).toBe(1);
+    expect(net.get('a').applied).toEqual([]);
+    net.tickAll(3);
+    expect(net.get('a').applied).toEqual(['x']);
+    expect(net.get('b').applied).toEqual(['x']);
+  });
+
+  it('messages of an older term are not sent: an acknowledgement of since-overwritten entries never leaves', () => {
+    const net = new TestNetwork(['a', 'b', 'c']);
+    net.elect('a');
+    const b = net.get('b').node;
+    const entries = [{ term: 1, index: 3, type: 'Normal' as const, data: bytes('x') }];
+    b.step(msg({ type: 'MsgApp', from: 'a', to: 'b', term: 1, logTerm: 1, index: 2, entries, commit: 2 }));
+    b.step(msg({ type: 'MsgHeartbeat', from: 'c', to: 'b', term: 2, commit: 2 }));
+    const rd = b.ready();
+    expect(rd.messages.map((m) => [m.type, m.term])).toEqual([['MsgHeartbeatResp', 2]]);
+    b.advance(rd);
   });
 });

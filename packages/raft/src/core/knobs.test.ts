@@ -24,4 +24,14 @@ describe('unsafe testing knobs (test-only protocol breakers)', () => {
     expect(net.leaders().sort()).toEqual(['a', 'b']);
     expect(net.get('a').node.status().hardState.term).toBe(net.get('b').node.status().hardState.term);
   });
+
+  it('knobs are off unless set to true, and anything but a boolean is refused', () => {
+    expect(() => new TestNetwork(['a'], { unsafeTestingKnobs: { grantEveryVote: 'yes' as unknown as boolean } })).toThrow(/must be a boolean/);
+    expect(() => new TestNetwork(['a'], { unsafeTestingKnobs: { grantAll: true } as never })).toThrow(/unknown unsafeTestingKnobs/);
+    const net = new TestNetwork(['a', 'b', 'c'], { unsafeTestingKnobs: { grantEveryVote: false } });
+    const c = net.get('c').node;
+    c.step(msg({ type: 'MsgVote', from: 'a', to: 'c', term: 1, index: 1 }));
+    c.step(msg({ type: 'MsgVote', from: 'b', to: 'c', term: 1, index: 1 }));
+    expect(net.processReady('c')!.messages.map((m) => m.reject)).toEqual([false, true]);
+  });
 });

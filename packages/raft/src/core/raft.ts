@@ -527,7 +527,7 @@ export class Raft {
       pr.inflights.freeLE(m.index);
     }
     if (this.maybeCommit()) this.bcastAppend();
-    while (this.sendAppend(m.from, false)) {
+    while (this.maybeSendAppend(m.from, false)) {
       // Keep streaming while the inflight window allows.
     }
     if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.sendTimeoutNow(m.from);
@@ -541,7 +541,7 @@ export class Raft {
     }
     if (!pr.maybeDecrTo(m.index, nextProbe)) return;
     if (pr.state === 'replicate') pr.becomeProbe();
-    this.sendAppend(m.from, true);
+    this.maybeSendAppend(m.from, true);
   }
 
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
@@ -554,7 +554,7 @@ export class Raft {
     pr.matchAtHeartbeat = pr.match;
     if (pr.state === 'snapshot') this.checkSnapshotStall(pr);
     else if (pr.state === 'replicate' && stalled && pr.inflights.full()) pr.becomeProbe();
-    if (pr.match < this.log.lastIndex() && (pr.state !== 'replicate' || stalled)) this.sendAppend(m.from, true);
+    if (pr.match < this.log.lastIndex() && (pr.state !== 'replicate' || stalled)) this.maybeSendAppend(m.from, true);
     if (m.context !== undefined) this.readAck(m.from, m.context);
   }
 
@@ -590,13 +590,13 @@ export class Raft {
    * `sendIfEmpty` false nothing is sent when there are no new entries. Returns true if a
    * message was sent.
    */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  private maybeSendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.prs.get(to);
     if (pr === undefined || to === this.id || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     const ents = this.log.entriesFrom(pr.next, this.cfg.maxSizePerMsg);
-    if (prevTerm === undefined || ents === 'compacted') return this.sendSnapshot(to, pr);
+    if (prevTerm === undefined || ents === 'compacted') return this.maybeSendSnapshot(to, pr);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'MsgApp', to, index: prevIndex, logTerm: prevTerm, entries: ents, commit: this.log.committed });
     const last = ents.length > 0 ? (ents[ents.length - 1] as Entry).index : prevIndex;
@@ -604,7 +604,7 @@ export class Raft {
     return true;
   }
 
-  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+  private maybeSendSnapshot(to: NodeId, pr: Progress): boolean {
     if (!pr.recentActive) return false;
     const snapshot = this.log.snapshot();
     assert(snapshot.meta.index > 0, `entries for ${to} were compacted but there is no snapshot`);
@@ -615,7 +615,7 @@ export class Raft {
 
   bcastAppend(): void {
     for (const id of this.prs.keys()) {
-      if (id !== this.id) this.sendAppend(id, true);
+      if (id !== this.id) this.maybeSendAppend(id, true);
     }
   }
 
@@ -782,7 +782,7 @@ export class Raft {
     this.electionElapsed = 0;
     this.leadTransferee = to;
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, true);
+    else this.maybeSendAppend(to, true);
     return { ok: true };
   }
 
@@ -829,7 +829,7 @@ export class Raft {
     }
     if (this.leadTransferee !== None && !this.membership.voters.has(this.leadTransferee)) this.leadTransferee = None;
     if (this.maybeCommit()) this.bcastAppend();
-    else if (cc.type !== 'RemoveNode') this.sendAppend(cc.nodeId, true);
+    else if (cc.type !== 'RemoveNode') this.maybeSendAppend(cc.nodeId, true);
   }
 }
 

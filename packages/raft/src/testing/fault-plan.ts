@@ -17,6 +17,8 @@ export interface FaultPlan {
   readonly crash: number;
   /** Chance, per crashed node, that it restarts. */
   readonly restart: number;
+  /** Restart one node at a time, the one that went down first (else each down node restarts on its own). */
+  readonly restartOldestFirst: boolean;
   /** Chance, per Ready, that the node crashes inside the Ready loop. */
   readonly readyCrash: number;
   /** Chance a leader crashes right after persisting new entries, before sending them (they stay on it alone). */
@@ -25,6 +27,8 @@ export interface FaultPlan {
   readonly leaderCrashOnElect: number;
   /** Chance a leader crashes right after the Ready that advanced its commit index (its messages sent or lost). */
   readonly leaderCrashOnCommit: number;
+  /** For those crashes: the chance the Ready's messages are lost too (else they were sent). */
+  readonly commitCrashLosesMessages: number;
   /** Chance the leader is asked to add, promote or remove a member. */
   readonly confChange: number;
   readonly transferLeader: number;
@@ -51,10 +55,12 @@ export function drawFaultPlan(prng: Prng): FaultPlan {
     heal: prng.pick([0.05, 0.1, 0.2]),
     crash: prng.pick([0, 0.005, 0.015, 0.03]),
     restart: prng.pick([0.05, 0.1, 0.3]),
+    restartOldestFirst: prng.chance(0.5),
     readyCrash: prng.pick([0, 0.001, 0.005]),
     leaderCrashOnAppend: prng.pick([0, 0, 0.01, 0.05]),
     leaderCrashOnElect: prng.pick([0, 0, 0.05, 0.2]),
     leaderCrashOnCommit: prng.pick([0, 0, 0.02, 0.1]),
+    commitCrashLosesMessages: 0.5,
     confChange: prng.pick([0, 0.02, 0.05]),
     transferLeader: prng.pick([0, 0.01, 0.03]),
     tickJitter: prng.pick([0, 2, 5]),

@@ -32,9 +32,10 @@ export interface SimOptions {
 
 /**
  * Named fault settings. `figure8` aims crashes at new leaders, at leaders that
- * just appended and at leaders that just committed, and sends one entry per
- * MsgApp: the shape of the Raft paper's figure 8, where committing an entry
- * of an earlier term by counting replicas loses it.
+ * just appended and at leaders that just committed (losing that Ready's
+ * messages), restarts nodes in the order they went down, and sends one entry
+ * per MsgApp: the shape of the Raft paper's figure 8, where committing an
+ * entry of an earlier term by counting replicas loses it.
  */
 export const profiles = {
   default: { plan: {}, maxSizePerMsg: 1024, faultTicks: 200 },
@@ -42,9 +43,11 @@ export const profiles = {
     plan: {
       leaderCrashOnAppend: 0.3,
       leaderCrashOnElect: 0.7,
-      leaderCrashOnCommit: 0.7,
+      leaderCrashOnCommit: 1,
+      commitCrashLosesMessages: 1,
       crash: 0,
-      restart: 0.05,
+      restart: 0.15,
+      restartOldestFirst: true,
       readyCrash: 0,
       partition: 0,
       confChange: 0,
@@ -141,6 +144,8 @@ class Simulation {
   private readonly faults: Record<string, number> = {};
   private now = 0;
   private faultsOn = true;
+  /** Down nodes in the order the control loop saw them go down. */
+  private down: SimNode[] = [];
   private readonly initialVoters: NodeId[];
   private readonly profile: (typeof profiles)[ProfileName];
 
@@ -203,7 +208,7 @@ class Simulation {
     }
     if (isLeader && rd.hardState !== undefined && rd.committedEntries.length > 0 && this.prng.chance(this.plan.leaderCrashOnCommit)) {
       this.count('crash_on_commit');
-      return this.prng.pick(['after_send', 'after_apply_unsent']);
+      return this.prng.chance(this.plan.commitCrashLosesMessages) ? 'after_apply_unsent' : 'after_send';
     }
     if (!this.prng.chance(this.plan.readyCrash)) return undefined;
     this.count('ready_crash');
@@ -271,12 +276,7 @@ class Simulation {
     const p = this.plan;
     const chance = (rate: number): boolean => this.prng.chance(rate);
     if (chance(p.crash)) this.crashSomeNode();
-    for (const node of this.nodes.values()) {
-      if (!node.alive && chance(p.restart)) {
-        node.restart();
-        this.count('restart');
-      }
-    }
+    this.restartSome();
     if (chance(p.partition)) this.partition();
     if (this.network.cutLinks > 0 && chance(p.heal)) {
       this.network.heal();
@@ -285,6 +285,20 @@ class Simulation {
     if (chance(p.networkChange)) this.network.setFaults(drawNetwork(this.prng));
     if (chance(p.confChange)) this.changeMembership();
     if (chance(p.transferLeader)) this.transferLeadership();
+  }
+
+  /** Restarts down nodes: each on its own, or one at a time in the order they went down. */
+  private restartSome(): void {
+    for (const node of this.nodes.values()) {
+      if (!node.alive && !this.down.includes(node)) this.down.push(node);
+    }
+    this.down = this.down.filter((n) => !n.alive);
+    const candidates = this.plan.restartOldestFirst ? this.down.slice(0, 1) : [...this.down];
+    for (const node of candidates) {
+      if (!this.prng.chance(this.plan.restart)) continue;
+      node.restart();
+      this.count('restart');
+    }
   }
 
   private crashSomeNode(): void {

@@ -25,6 +25,7 @@ export const metaService = {
   registerServer: unaryMethod(service, 'RegisterServer', pb.RegisterServerRequest, pb.ServerReply),
   heartbeat: unaryMethod(service, 'Heartbeat', pb.HeartbeatRequest, pb.HeartbeatReply),
   listServers: unaryMethod(service, 'ListServers', pb.ListServersRequest, pb.ListServersReply),
+  listDegradedExtents: unaryMethod(service, 'ListDegradedExtents', pb.ListDegradedExtentsRequest, pb.ListDegradedExtentsReply),
   status: unaryMethod(service, 'Status', pb.StatusRequest, pb.StatusReply),
   listMembers: unaryMethod(service, 'ListMembers', pb.ListMembersRequest, pb.ListMembersReply),
   addMember: unaryMethod(service, 'AddMember', pb.AddMemberRequest, pb.ListMembersReply),
@@ -50,5 +51,5 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  * mutation, retried by MetaClient only when it cannot have taken effect (see meta-client.ts).
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
-  'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers',
+  'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
 ]);
