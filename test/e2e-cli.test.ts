@@ -26,10 +26,10 @@ interface ClusterJson {
   agent: { pid: number; nbd: string };
 }
 
+/** A running process (a zombie waiting for its reaper does not count: it has exited). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
   }
