@@ -8,7 +8,12 @@ cd "$(dirname "$0")/.."
 missing=()
 while read -r cmd pkg; do
   [ -z "${cmd:-}" ] || [ "${cmd:0:1}" = "#" ] && continue
-  command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  if [ "${cmd:0:1}" = "/" ]; then
+    # A path (glob allowed) for packages that install no command, e.g. a kernel image.
+    compgen -G "$cmd" >/dev/null || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done < scripts/system-packages.txt
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -79,12 +79,23 @@ async function main(): Promise<void> {
   if (!(seconds >= 1 && seconds <= 300)) throw new Error(`--seconds must be 1..300, got ${values.seconds}`);
   if (!(Number.isInteger(trials) && trials >= 1 && trials <= 20)) throw new Error(`--trials must be 1..20, got ${values.trials}`);
   const results: SystemResult[] = [];
-  for (const system of values.systems.split(',')) results.push(await benchSystem(system, seconds, trials));
+  const failed: string[] = [];
+  for (const system of values.systems.split(',')) {
+    try {
+      results.push(await benchSystem(system, seconds, trials));
+    } catch (err) {
+      // One system failing must not throw away what the other measured.
+      failed.push(`${system}: ${(err as Error).message}`);
+      process.stderr.write(`[${system}] FAILED: ${(err as Error).stack ?? String(err)}\n`);
+    }
+  }
+  if (results.length === 0) throw new Error(`every system failed: ${failed.join('; ')}`);
   const when = new Date().toISOString();
   const load = `load average at the end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine skews absolute figures; compare ratios)`;
   const text = [`bench/meta ${when} on ${machine()}; ${seconds} s per phase, ${trials} failover trials`, load, '', renderTable(results), '', renderDetails(results)].join('\n');
-  console.log(text);
+  console.log(failed.length === 0 ? text : `${text}\nFAILED (not in the table): ${failed.join('; ')}`);
   mkdirSync('bench/out', { recursive: true });
+  process.exitCode = failed.length === 0 ? 0 : 1;
   writeFileSync(`bench/out/meta-${when.replace(/[:.]/g, '-')}.json`, JSON.stringify({ when, machine: machine(), results: results.map((r) => ({ ...r, peakRssKiB: Object.fromEntries(r.peakRssKiB) })) }, null, 2));
 }
 

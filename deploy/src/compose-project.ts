@@ -54,9 +54,13 @@ export class ComposeProject {
     await podmanOk(['run', '--detach', ...this.runArgs(name)]);
   }
 
-  /** Stops (SIGTERM, then SIGKILL after the grace period) and removes a service's container. */
+  /**
+   * Stops (SIGTERM, then SIGKILL after the grace period) and removes a service's container, with the
+   * anonymous volume podman made for the image's VOLUME when no named volume is mounted there (the
+   * agent's); named volumes stay.
+   */
   async remove(name: string): Promise<void> {
-    await podmanOk(['rm', '--force', '--time', String(parseInt(this.service(name).stop_grace_period, 10)), this.container(name)]);
+    await podmanOk(['rm', '--force', '--volumes', '--time', String(parseInt(this.service(name).stop_grace_period, 10)), this.container(name)]);
   }
 
   async kill(name: string): Promise<void> {

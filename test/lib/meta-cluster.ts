@@ -19,6 +19,13 @@ export interface MetaMember {
   process: TestProcess | undefined;
 }
 
+export interface StartOptions {
+  join?: boolean;
+  forceNewCluster?: boolean;
+  /** --peers value (default: every member defined so far). */
+  peers?: string;
+}
+
 export interface MetaClusterOptions {
   size?: number;
   /** Extra `basalt meta start` flags for every member (e.g. --snapshot-entries 20). */
@@ -65,19 +72,23 @@ export class MetaCluster {
     return members.map((m) => `${m.id}=${m.address}`).join(',');
   }
 
-  /** Starts (or restarts from its data dir) member `i`. `join` for a member added at run time. */
-  start(i: number, options: { join?: boolean; peers?: string } = {}): TestProcess {
+  /**
+   * Starts (or restarts from its data dir) member `i`. `join` for a member added at run time,
+   * `forceNewCluster` to restart a lone survivor as a one-member cluster.
+   */
+  start(i: number, options: StartOptions = {}): TestProcess {
     const m = this.member(i);
     const args = [
       'meta', 'start', '--id', m.id, '--listen', m.address, '--peers', options.peers ?? this.peers(), '--data-dir', m.dataDir,
       '--metrics-port', String(m.metricsPort), ...this.flags, ...(options.join === true ? ['--join'] : []),
+      ...(options.forceNewCluster === true ? ['--force-new-cluster'] : []),
     ];
     m.process = this.scope.spawnCli(m.id, args);
     return m.process;
   }
 
   /** Restarts member `i` and waits until it accepts connections. */
-  async restart(i: number, options: { join?: boolean; peers?: string } = {}): Promise<TestProcess> {
+  async restart(i: number, options: StartOptions = {}): Promise<TestProcess> {
     const p = this.start(i, options);
     await waitForPort(this.member(i).port, { process: p });
     return p;

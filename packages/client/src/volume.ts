@@ -179,6 +179,7 @@ export class Volume {
       info = await this.map.allocate(s.index);
     }
     let last: BasaltError | undefined;
+    let timeouts = 0;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const primary = info.replicas[0];
@@ -190,7 +191,10 @@ export class Volume {
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
+        timeouts = err.code === ErrorCode.Timeout ? timeouts + 1 : 0;
         last = err;
+        // A slow primary (a loaded machine) gets a second chance before it is dropped from the set.
+        if (timeouts === 1) continue;
         info = await this.afterMutationError(err, info, primary);
       }
     }

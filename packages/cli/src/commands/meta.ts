@@ -25,10 +25,10 @@ export function parsePeers(text: string): Map<string, string> {
 
 const start: Command = {
   name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
-  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--join] [tuning flags]',
+  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--join | --force-new-cluster] [tuning flags]',
   options: {
     id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
-    'metrics-port': { type: 'string' }, join: { type: 'boolean' }, cluster: { type: 'string' },
+    'metrics-port': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
     'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' },
     'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
@@ -67,7 +67,7 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
   return {
     id: requireStr(args, 'id'), listen, peers: parsePeers(str(args, 'peers') ?? ''), dataDir: requireStr(args, 'data-dir'),
-    join: flag(args, 'join'), log: (line) => io.out(`${new Date().toISOString()} ${line}\n`), ...defined,
+    join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), log: (line) => io.out(`${new Date().toISOString()} ${line}\n`), ...defined,
   };
 }
 

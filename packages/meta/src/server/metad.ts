@@ -20,6 +20,8 @@ export interface MetadOptions {
   dataDir: string;
   /** Join a running cluster (after `basalt meta members add`) instead of bootstrapping one. */
   join?: boolean;
+  /** Disaster recovery after losing a majority: restart this member as a one-member cluster. */
+  forceNewCluster?: boolean;
   cluster?: string;
   /** Port of the /metrics HTTP server on the listen host; 0 picks a free one; undefined: none. */
   metricsPort?: number;
@@ -71,7 +73,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   peers.set(o.id, o.listen);
   let onRemoved = (): void => undefined;
   const host = await RaftHost.open({
-    id: o.id, address: o.listen, cluster: o.cluster, store: new LevelLogStore(join(o.dataDir, 'raft')), peers, join: o.join ?? false,
+    id: o.id, address: o.listen, cluster: o.cluster, store: new LevelLogStore(join(o.dataDir, 'raft')), peers, join: o.join ?? false, forceNewCluster: o.forceNewCluster ?? false,
     tickMs: o.tickMs, electionTicks: o.electionTicks, heartbeatTicks: o.heartbeatTicks,
     snapshotEntries: o.snapshotEntries, snapshotBytes: o.snapshotBytes, snapshotKeepEntries: o.snapshotKeepEntries,
     requestTimeoutMs: o.requestTimeoutMs, metrics, log, onRemoved: () => onRemoved(),

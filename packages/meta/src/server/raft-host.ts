@@ -8,6 +8,7 @@ import type { LogStore, PersistedLog } from './log-store.js';
 import { MemberBook } from './members.js';
 import type { MemberInfo } from './members.js';
 import type { MetaMetrics } from './metrics.js';
+import { forceNewCluster } from './force-new-cluster.js';
 import { PendingProposals } from './pending.js';
 import { messageFromPb } from './raft-codec.js';
 import { ReadBatcher } from './read-batcher.js';
@@ -23,6 +24,8 @@ export interface RaftHostOptions {
   peers: ReadonlyMap<string, string>;
   /** A new member of a running cluster: it waits for the leader instead of bootstrapping. */
   join: boolean;
+  /** Disaster recovery: restart this member alone as a one-member cluster (see force-new-cluster.ts). */
+  forceNewCluster?: boolean;
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
@@ -105,7 +108,8 @@ export class RaftHost {
 
   /** Loads the member's log (bootstrapping a fresh member of a new cluster) and starts ticking. */
   static async open(opts: RaftHostOptions): Promise<RaftHost> {
-    let loaded = await opts.store.load();
+    const log = (line: string): void => opts.log(line);
+    let loaded = opts.forceNewCluster === true ? await forceNewCluster(opts.store, opts.id, opts.address, log) : await opts.store.load();
     if (isFresh(loaded) && !opts.join) loaded = await bootstrap(opts);
     const storage = new MemoryStorage();
     if (loaded.snapshot.meta.index > 0) storage.applySnapshot(loaded.snapshot);
