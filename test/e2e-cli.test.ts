@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
-import { freePorts, ProcessScope, runCli, runCliJson } from './lib/process.js';
+import { freePorts, ProcessScope, runCli, runCliJson, waitForLog } from './lib/process.js';
 import { SEED } from './e2e-support.js';
 
 /**
@@ -84,5 +84,20 @@ describe('basalt up, volume write/read, status, down', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(pids.some(alive)).toBe(false);
     expect((JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson).state).toBe('stopped');
+  });
+
+  it('runs in the foreground and stops every process on Ctrl-C', { timeout: 600_000 }, async () => {
+    const fg = scope.tempDir('basalt-e2e-fg');
+    const [base, nbd] = await freePorts(2);
+    const up = scope.spawnCli('up-foreground', ['up', '--dir', fg, '--base-port', String(Math.min(base!, 60_000)), '--nbd-port', String(nbd)]);
+    await waitForLog(up, /Basalt is up/, { timeoutMs: 300_000 });
+    const file = JSON.parse(readFileSync(join(fg, 'cluster.json'), 'utf8')) as ClusterJson;
+    const pids = [...file.metad.map((m) => m.pid), ...file.chunkd.map((c) => c.pid), file.agent.pid];
+    expect(pids.every(alive)).toBe(true);
+    up.signal('SIGINT');
+    expect((await up.exited).code).toBe(0);
+    expect(pids.some(alive)).toBe(false);
+    expect(up.log()).toMatch(/SIGINT: stopping/);
+    expect(up.log()).not.toMatch(/stopped unexpectedly/);
   });
 });

@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { nbdClientAttachArgs, nbdClientDetachArgs } from '@basalt/cli';
 import { MiB } from '@basalt/stdx';
 import { FileVolumeStore, requireCommands, run, runOk, startAgent, tempDir } from './nbd-support.js';
 
@@ -65,7 +66,9 @@ function modules(version: string): string[] {
 }
 
 function initScript(port: number, moduleNames: string[]): string {
-  const attach = `/usr/sbin/nbd-client 10.0.2.2 ${port} /dev/nbd0 -N kvol -connections 2 -block-size 4096`;
+  // The very arguments `basalt attach` gives nbd-client, so this test proves them on a real kernel.
+  const attach = ['/usr/sbin/nbd-client', ...nbdClientAttachArgs({ host: '10.0.2.2', port, volume: 'kvol', device: '/dev/nbd0', readOnly: false, connections: 2 })].join(' ');
+  const detach = ['/usr/sbin/nbd-client', ...nbdClientDetachArgs('/dev/nbd0')].join(' ');
   return `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /sys /dev /mnt /tmp /usr/bin /usr/sbin /sbin
 /bin/busybox --install -s
@@ -83,14 +86,14 @@ dd if=/dev/urandom of=/mnt/random.bin bs=1M count=8 2>/dev/null || fail dd
 mkdir /mnt/dir; i=0; while [ $i -lt 50 ]; do echo "file $i" > /mnt/dir/f$i; i=$((i+1)); done
 (cd /mnt && sha256sum hello.txt random.bin dir/* > /tmp/sums) || fail sums
 sync; umount /mnt || fail umount
-/usr/sbin/nbd-client -d /dev/nbd0 || fail detach
+${detach} || fail detach
 echo BASALT-KERNEL-DETACHED
 sleep 1
 ${attach} || fail reattach
 mount -t ext4 /dev/nbd0 /mnt || fail remount
 (cd /mnt && sha256sum -c -s /tmp/sums) || fail verify
 echo "BASALT-KERNEL-VERIFIED $(wc -l < /tmp/sums) files"
-umount /mnt; /usr/sbin/nbd-client -d /dev/nbd0
+umount /mnt; ${detach}
 echo BASALT-KERNEL-OK
 poweroff -f
 `;

@@ -2,7 +2,9 @@ import { invalidArgument } from '@basalt/stdx';
 import { MetaClient, parseEndpoints } from '@basalt/wire';
 import type { ParsedArgs, Io } from './command.js';
 import { str } from './args.js';
+import type { ClusterFile } from './local/cluster-file.js';
 import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, tryReadClusterFile } from './local/cluster-file.js';
+import { defaultNbdListen } from './local/layout.js';
 
 /** Flags every command that talks to a cluster accepts. */
 export const clusterOptions = {
@@ -21,11 +23,26 @@ export function resolveMetaEndpoints(args: ParsedArgs, io: Io): string[] {
   if (flagValue !== undefined) return parseEndpoints(flagValue, '--metad');
   const env = io.env.BASALT_METAD;
   if (env !== undefined && env !== '') return parseEndpoints(env, 'BASALT_METAD');
-  const file = str(args, 'cluster') ?? nonEmpty(io.env.BASALT_CLUSTER);
-  if (file !== undefined) return metaEndpointsOf(readClusterFile(file));
-  const local = tryReadClusterFile(clusterFilePath(defaultClusterDir));
-  if (local !== undefined) return metaEndpointsOf(local);
+  const file = findClusterFile(args, io);
+  if (file !== undefined) return metaEndpointsOf(file);
   throw invalidArgument(`no cluster given: pass --metad host:port[,...] or --cluster FILE, set BASALT_METAD or BASALT_CLUSTER, or start one here with "basalt up"`);
+}
+
+/**
+ * The NBD agent's host:port: --agent, BASALT_AGENT, the cluster file's `agent.nbd`
+ * (found as for resolveMetaEndpoints), or the default 127.0.0.1:10809.
+ */
+export function resolveAgentAddress(args: ParsedArgs, io: Io): string {
+  const given = str(args, 'agent') ?? nonEmpty(io.env.BASALT_AGENT);
+  if (given !== undefined) return given;
+  return findClusterFile(args, io)?.agent.nbd ?? defaultNbdListen;
+}
+
+/** --cluster FILE, BASALT_CLUSTER, or ./.basalt/cluster.json when it exists. */
+function findClusterFile(args: ParsedArgs, io: Io): ClusterFile | undefined {
+  const path = str(args, 'cluster') ?? nonEmpty(io.env.BASALT_CLUSTER);
+  if (path !== undefined) return readClusterFile(path);
+  return tryReadClusterFile(clusterFilePath(defaultClusterDir));
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -8,10 +8,10 @@ import { parseHostPort } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
+import { defaultNbdListen } from '../local/layout.js';
 
 /** `basalt agent`: serve the cluster's volumes over NBD (docs/nbd.md). */
 
-export const defaultNbdListen = '127.0.0.1:10809';
 
 function tlsOptions(args: ParsedArgs): TlsOptions | undefined {
   const cert = str(args, 'tls-cert');

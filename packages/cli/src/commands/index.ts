@@ -1,5 +1,6 @@
 import type { CommandGroup } from '../command.js';
 import { agentGroup } from './agent.js';
+import { attachGroup, detachGroup } from './attach.js';
 import { chunkGroup } from './chunk.js';
 import { metaGroup } from './meta.js';
 import { statusGroup } from './status.js';
@@ -7,4 +8,4 @@ import { downGroup, upGroup } from './up.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];

@@ -14,6 +14,8 @@ export interface LayoutOptions {
 
 export const defaultBasePort = 7100;
 export const defaultNbdPort = 10809;
+/** Where `basalt agent` listens unless told otherwise. */
+export const defaultNbdListen = `127.0.0.1:${defaultNbdPort}`;
 const metadCount = 3;
 const chunkZones = ['zone-a', 'zone-b', 'zone-c'] as const;
 

@@ -1,0 +1,101 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join } from 'node:path';
+import { peakRssKiB } from '../meta/rss.js';
+
+/**
+ * The NBD servers under test, each on 127.0.0.1: qemu-nbd and nbdkit's file plugin serving a
+ * local file, and a Basalt cluster (`basalt up --detach`) whose agent serves its volumes.
+ */
+export interface NbdTarget {
+  readonly name: string;
+  readonly uri: string;
+  /** Peak RSS (VmHWM) of each of its processes, in MiB, read while they run. */
+  peakRss(): string;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
+    });
+  });
+}
+
+/** Resolves once something accepts TCP connections on port (bounded by timeoutMs). */
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: '127.0.0.1', port }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function rssOf(pid: number | undefined): string {
+  const kib = pid === undefined ? undefined : peakRssKiB(pid);
+  return kib === undefined ? '?' : (kib / 1024).toFixed(0);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Starts a reference server (qemu-nbd or nbdkit file) on file, serving export "disk". */
+export async function startReference(kind: 'qemu-nbd' | 'nbdkit', file: string): Promise<NbdTarget> {
+  const port = await freePort();
+  const child = kind === 'qemu-nbd'
+    ? spawn('qemu-nbd', ['--bind=127.0.0.1', `--port=${port}`, '--export-name=disk', '--format=raw', '--persistent', '--shared=8', '--cache=writeback', '--aio=threads', '--discard=unmap', file], { stdio: 'ignore' })
+    : spawn('nbdkit', ['--foreground', '--exit-with-parent', '-i', '127.0.0.1', '-p', String(port), '--exportname=disk', 'file', file], { stdio: 'ignore' });
+  try {
+    await waitForPort(port, 15_000);
+  } catch (err) {
+    await stopChild(child);
+    throw err;
+  }
+  const uri = kind === 'qemu-nbd' ? `nbd://127.0.0.1:${port}/disk` : `nbd://127.0.0.1:${port}/`;
+  return { name: kind, uri, peakRss: () => `${rssOf(child.pid)}`, stop: () => stopChild(child) };
+}
+
+interface ClusterJson {
+  chunkd: { id: string; pid: number }[];
+  agent: { pid: number; nbd: string };
+}
+
+/** A local Basalt cluster with one volume per replication factor; one target per volume. */
+export function startBasalt(cli: string, dir: string, sizeBytes: number, replicationFactors: readonly number[], basePort: number, nbdPort: number): { targets: NbdTarget[]; down: () => void } {
+  execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+  const down = (): void => {
+    execFileSync(process.execPath, [cli, 'down', '--dir', dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
+  };
+  try {
+    const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson;
+    const rss = (): string => [`agent ${rssOf(cluster.agent.pid)}`, ...cluster.chunkd.map((c) => `${c.id} ${rssOf(c.pid)}`)].join(', ');
+    const targets = replicationFactors.map((n) => {
+      const name = `bench-r${n}`;
+      execFileSync(process.execPath, [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(n), '--cluster', join(dir, 'cluster.json')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+      return { name: `basalt ${n}-replica`, uri: `nbd://${cluster.agent.nbd}/${name}`, peakRss: rss, stop: () => Promise.resolve() };
+    });
+    return { targets, down };
+  } catch (err) {
+    down();
+    throw err;
+  }
+}
