@@ -63,12 +63,12 @@ describe('the Meta API for chunk servers and clients', () => {
 
   it('drops a replica with the current epoch and refuses a stale one', async () => {
     const { extent } = await meta.call('getExtentMap', { volume: 'vol', fromIndex: 3, count: 1 }).then((m) => ({ extent: m.extents[0]! }));
-    const victim = extent.replicas![2]!.serverId!;
-    const dropped = await meta.call('dropReplica', { volume: 'vol', index: 3, serverId: victim, expectedEpoch: extent.epoch! });
-    expect(dropped.extent?.epoch).toBe(extent.epoch! + 1);
+    const victim = extent.replicas[2]!.serverId;
+    const dropped = await meta.call('dropReplica', { volume: 'vol', index: 3, serverId: victim, expectedEpoch: extent.epoch });
+    expect(dropped.extent?.epoch).toBe(extent.epoch + 1);
     expect(dropped.extent?.replicas?.map((r) => r.serverId)).not.toContain(victim);
-    const stale = dropped.extent!.replicas![1]!.serverId!;
-    expect(await codeOf(meta.call('dropReplica', { volume: 'vol', index: 3, serverId: stale, expectedEpoch: extent.epoch! }))).toBe(ErrorCode.StaleEpoch);
+    const stale = dropped.extent!.replicas[1]!.serverId;
+    expect(await codeOf(meta.call('dropReplica', { volume: 'vol', index: 3, serverId: stale, expectedEpoch: extent.epoch }))).toBe(ErrorCode.StaleEpoch);
   });
 
   it('grants one writer lease, refuses a second writer, and fences the first on a forced takeover', async () => {

@@ -45,7 +45,7 @@ async function startServer(bin: string, id: string, root: string, profDir: strin
   const dir = fs.mkdtempSync(path.join(root, `${id}-`));
   const nodeArgs = profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir, '--cpu-prof-name', `${id}-${path.basename(path.dirname(path.dirname(path.dirname(bin))))}.cpuprofile`];
   const child = spawn(process.execPath, [...nodeArgs, bin, '--id', id, '--zone', id, '--data-dir', dir, '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = readline.createInterface({ input: child.stdout! });
+  const lines = readline.createInterface({ input: child.stdout });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   for await (const line of lines) {
     const ev = JSON.parse(line) as { event?: string; address?: string };

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { MetaClient } from '@basalt/wire';
-import type { MetaClientOptions, pb } from '@basalt/wire';
+import type { MetaClientOptions, MetaReply } from '@basalt/wire';
 import { freePorts, waitFor, waitForPort } from './process.js';
 import type { ProcessScope, Signal, TestProcess } from './process.js';
 
@@ -110,7 +110,7 @@ export class MetaCluster {
   }
 
   /** Status of member `i`, asked of that member only. */
-  async status(i: number): Promise<pb.StatusReply> {
+  async status(i: number): Promise<MetaReply<'status'>> {
     return this.statusClient().call('status', {}, { address: this.member(i).address, timeoutMs: 2_000 });
   }
 
@@ -129,7 +129,7 @@ export class MetaCluster {
   }
 
   /** Waits until members `indexes` have applied the same index and report the same state hash. */
-  async waitForConvergence(indexes: readonly number[] = this.running(), timeoutMs = 60_000): Promise<pb.StatusReply[]> {
+  async waitForConvergence(indexes: readonly number[] = this.running(), timeoutMs = 60_000): Promise<MetaReply<'status'>[]> {
     return waitFor('members to converge on one applied index and state hash', async () => {
       const statuses = await Promise.all(indexes.map((i) => this.status(i)));
       const first = statuses[0]!;

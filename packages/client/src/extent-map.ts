@@ -17,6 +17,8 @@ export class ExtentMap {
   private readonly extents = new Map<number, ExtentInfo>();
   /** Page number -> when it was fetched (ms), or the fetch under way. */
   private readonly pages = new Map<number, number | Promise<void>>();
+  /** Extent index -> the AllocateExtent call under way. */
+  private readonly allocating = new Map<number, Promise<ExtentInfo>>();
 
   constructor(
     private readonly meta: MetaClient,
@@ -35,10 +37,15 @@ export class ExtentMap {
     return this.extents.get(index);
   }
 
-  /** Allocates the extent on first write (idempotent at metad). */
-  async allocate(index: number): Promise<ExtentInfo> {
-    const reply = await this.meta.call('allocateExtent', { volume: this.volume, index });
-    return this.remember(required(reply.extent, 'AllocateExtent'));
+  /** Allocates the extent on first write (idempotent at metad); concurrent first writes share one call. */
+  allocate(index: number): Promise<ExtentInfo> {
+    const pending = this.allocating.get(index);
+    if (pending !== undefined) return pending;
+    const call = this.meta.call('allocateExtent', { volume: this.volume, index })
+      .then((reply) => this.remember(required(reply.extent, 'AllocateExtent')))
+      .finally(() => this.allocating.delete(index));
+    this.allocating.set(index, call);
+    return call;
   }
 
   /** Re-reads one extent from metad after a chunk server said our epoch is stale. */

@@ -95,6 +95,8 @@ export const limits = {
   chunkDiskReserveBytesMax: 256 * MiB,
   /** chunkd: data-plane connections one server accepts. */
   chunkConnectionsMax: 1024,
+  /** chunkd: memory for in-memory copies of checksum sidecars (1/512 of the extent data they describe). */
+  chunkSidecarCacheBytesMax: 64 * MiB,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');

@@ -10,6 +10,7 @@ import { closeExtentFiles, createExtentFiles, openExtentFiles, type ExtentFiles 
 import { fdatasync, readFully, writeFully } from './fs-io.js';
 import { RangeLock } from './range-lock.js';
 import { blockBytes, blockCrcs, entryBytes, firstMismatch, settledEntries, shiftedEntries, sidecarBytes } from './sidecar.js';
+import { SidecarCache } from './sidecar-cache.js';
 import { SpaceGuard } from './space-guard.js';
 import { SyncGroup } from './sync-group.js';
 
@@ -40,6 +41,8 @@ export interface ReadOutcome {
 export interface ExtentStoreOptions {
   /** Free bytes kept back from extent data; default min(256 MiB, 1/32 of the filesystem). */
   readonly reserveBytes?: number;
+  /** Memory for in-memory sidecar copies; default limits.chunkSidecarCacheBytesMax. */
+  readonly sidecarCacheBytes?: number;
 }
 
 export class ExtentStore {
@@ -48,6 +51,7 @@ export class ExtentStore {
   private readonly syncGroup = new SyncGroup((fd) => fdatasync(fd, 'fdatasync extent'));
   private failure: BasaltError | undefined;
   private readonly space: SpaceGuard;
+  private readonly sidecars: SidecarCache<Held>;
   /** Checksum mismatches found on read or before a read-modify-write. */
   checksumErrors = 0;
 
@@ -58,6 +62,7 @@ export class ExtentStore {
     options: ExtentStoreOptions,
   ) {
     this.space = new SpaceGuard(dir, options.reserveBytes);
+    this.sidecars = new SidecarCache(options.sidecarCacheBytes ?? limits.chunkSidecarCacheBytesMax, (h) => h.lock.size === 0);
     for (const meta of loaded.extents) this.held.set(extentKey(meta.volumeId, meta.index), { meta, lock: new RangeLock(), files: undefined });
     this.generations = loaded.generations;
   }
@@ -124,11 +129,8 @@ export class ExtentStore {
         const data = Buffer.alloc(length);
         return { data, crcs: pieceCrcs(offset, data) };
       }
-      const [buf, entries] = await Promise.all([
-        readFully(files.data, b - a, a, 'read extent data'),
-        readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, (a / blockBytes) * entryBytes, 'read extent checksums'),
-      ]);
-      const crcs = this.verified(h, buf, entries, a);
+      const [buf, sums] = await Promise.all([readFully(files.data, b - a, a, 'read extent data'), this.sums(h, files)]);
+      const crcs = this.verified(h, buf, entriesOf(sums, a, b), a);
       return { data: buf.subarray(offset - a, offset - a + length), crcs: pieceCrcsFrom(buf, offset - a, length, crcs) };
     });
   }
@@ -157,7 +159,7 @@ export class ExtentStore {
       for (const [s, e] of [[offset, Math.min(innerA, offset + length)], [Math.max(innerB, offset), offset + length]] as const) {
         if (e > s) await this.writeBlocks(h, files, s, Buffer.alloc(e - s), pieceCrcs(s, Buffer.alloc(e - s)));
       }
-      if (innerB > innerA) await this.zeroBlocks(files, innerA, innerB);
+      if (innerB > innerA) await this.zeroBlocks(h, files, innerA, innerB);
     });
   }
 
@@ -226,6 +228,11 @@ export class ExtentStore {
     return files;
   }
 
+  /** The extent's sidecar in memory (sidecar-cache.ts); use only while holding the range lock. */
+  private sums(h: Held, files: ExtentFiles): Buffer | Promise<Buffer> {
+    return this.sidecars.get(h, () => readFully(files.sidecar, sidecarBytes(h.meta.extentSizeBytes), 0, 'read extent checksums'));
+  }
+
   private verified(h: Held, buf: Buffer, entries: Buffer, a: number): Uint32Array {
     const crcs = blockCrcs(buf);
     const bad = firstMismatch(crcs, entries);
@@ -241,19 +248,22 @@ export class ExtentStore {
   private async writeBlocks(h: Held, files: ExtentFiles, offset: number, data: Buffer, crcs: Uint32Array): Promise<void> {
     const [a, b] = aligned(offset, data.length);
     const sidecarAt = (a / blockBytes) * entryBytes;
-    const entries = await readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, sidecarAt, 'read extent checksums');
+    const sums = await this.sums(h, files);
+    const entries = entriesOf(sums, a, b);
     const buf = a === offset && b === offset + data.length ? data : await this.merged(h, files, a, b, offset, data, entries);
     const newCrcs = new Uint32Array(crcs.length);
     forEachPiece(offset, data.length, (s, e, i) => {
       newCrcs[i] = e - s === blockBytes ? crcs[i]! : crc32c(buf.subarray(i * blockBytes, (i + 1) * blockBytes));
     });
-    await writeFully(files.sidecar, shiftedEntries(entries, newCrcs), sidecarAt, 'write extent checksums');
+    const shifted = shiftedEntries(entries, newCrcs);
+    await writeFully(files.sidecar, shifted, sidecarAt, 'write extent checksums');
+    shifted.copy(sums, sidecarAt);
     this.syncGroup.markDirty(files.sidecar);
     this.syncGroup.markDirty(files.data);
     try {
       await writeFully(files.data, buf, a, 'write extent data');
     } catch (err) {
-      await this.settle(files, a, b).catch(() => undefined);
+      await this.settle(files, sums, a, b).catch(() => undefined);
       throw err;
     }
   }
@@ -273,22 +283,31 @@ export class ExtentStore {
   }
 
   /** After a failed data write: describe whatever the blocks now hold, in both slots. */
-  private async settle(files: ExtentFiles, a: number, b: number): Promise<void> {
+  private async settle(files: ExtentFiles, sums: Buffer, a: number, b: number): Promise<void> {
     const now = await readFully(files.data, b - a, a, 'read extent data');
-    await writeFully(files.sidecar, settledEntries(blockCrcs(now)), (a / blockBytes) * entryBytes, 'write extent checksums');
+    const settled = settledEntries(blockCrcs(now));
+    await writeFully(files.sidecar, settled, (a / blockBytes) * entryBytes, 'write extent checksums');
+    settled.copy(sums, (a / blockBytes) * entryBytes);
   }
 
-  private async zeroBlocks(files: ExtentFiles, a: number, b: number): Promise<void> {
+  private async zeroBlocks(h: Held, files: ExtentFiles, a: number, b: number): Promise<void> {
     const sidecarAt = (a / blockBytes) * entryBytes;
-    const entries = await readFully(files.sidecar, ((b - a) / blockBytes) * entryBytes, sidecarAt, 'read extent checksums');
+    const sums = await this.sums(h, files);
     const zeroCrc = crc32c(Buffer.alloc(blockBytes));
-    await writeFully(files.sidecar, shiftedEntries(entries, new Array<number>((b - a) / blockBytes).fill(zeroCrc)), sidecarAt, 'write extent checksums');
+    const shifted = shiftedEntries(entriesOf(sums, a, b), new Array<number>((b - a) / blockBytes).fill(zeroCrc));
+    await writeFully(files.sidecar, shifted, sidecarAt, 'write extent checksums');
+    shifted.copy(sums, sidecarAt);
     this.syncGroup.markDirty(files.sidecar);
     this.syncGroup.markDirty(files.data);
     if (b - a >= limits.chunkPunchHoleBytesMin && (await punchHole(files.dataPath, a, b - a))) return;
     const zeros = Buffer.alloc(Math.min(b - a, 1024 * 1024));
     for (let pos = a; pos < b; pos += zeros.length) await writeFully(files.data, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
   }
+}
+
+/** The sidecar entries of the whole blocks [a, b) (a view: copy before the mirror changes). */
+function entriesOf(sums: Buffer, a: number, b: number): Buffer {
+  return sums.subarray((a / blockBytes) * entryBytes, (b / blockBytes) * entryBytes);
 }
 
 function aligned(offset: number, length: number): [number, number] {

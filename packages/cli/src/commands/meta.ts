@@ -1,7 +1,7 @@
 import { invalidArgument, limits } from '@basalt/stdx';
 import type { MetadOptions } from '@basalt/meta';
 import { parseHostPort } from '@basalt/wire';
-import type { pb } from '@basalt/wire';
+import type { MetaReply, pb } from '@basalt/wire';
 import { flag, int, requireStr, size, str } from '../args.js';
 import { clusterOptions, withMeta } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
@@ -87,7 +87,7 @@ const members: Command = {
     if (!(actions as readonly string[]).includes(action)) throw invalidArgument(`unknown action "${action}": use ${actions.join(', ')}`);
     if (rest.length > 0 || (action === 'list') !== (id === undefined)) throw invalidArgument(`usage: basalt meta members ${members.usage}`);
     const memberId = id ?? '';
-    let reply: pb.ListMembersReply;
+    let reply: MetaReply<'listMembers'>;
     if (action === 'list') reply = await meta.call('listMembers', {});
     else if (action === 'add' || action === 'add-learner') {
       reply = await meta.call('addMember', { id: memberId, address: requireStr(args, 'address'), learner: action === 'add-learner' });

@@ -36,12 +36,12 @@ export async function clusterStatus(meta: MetaClient, endpoints: readonly string
       return statusJson(await meta.call('status', {}, { address, timeoutMs: 3_000 }));
     } catch (err) {
       const e = err as BasaltError;
-      return { ...statusJson({ address } as pb.StatusReply), error: { code: e.code, message: e.message } };
+      return { ...statusJson({ address }), error: { code: e.code, message: e.message } };
     }
   }));
 }
 
-function statusJson(s: pb.StatusReply): MemberStatusJson {
+function statusJson(s: pb.IStatusReply): MemberStatusJson {
   return {
     id: s.id ?? '', address: s.address ?? '', role: s.role ?? '', term: s.term ?? 0, commitIndex: s.commitIndex ?? 0,
     appliedIndex: s.appliedIndex ?? 0, pid: s.pid ?? 0, leaderId: s.leaderId ?? '', stateHash: s.stateHash ?? '', snapshotIndex: s.snapshotIndex ?? 0,

@@ -43,24 +43,24 @@ export type MetaRequest<K extends MetaMethodName> = Parameters<MetaService[K]['r
  * The reply a method's caller receives, typed as decoding makes it: every scalar, repeated and
  * map field present (proto3 defaults), at every depth; a nested message field may be null.
  */
-export type MetaReply<K extends MetaMethodName> = Decoded<ReturnType<MetaService[K]['responseDeserialize']>>;
+export type MetaReply<K extends MetaMethodName> = DecodedMessage<ReturnType<MetaService[K]['responseDeserialize']>>;
 
 type Scalar = string | number | boolean | Uint8Array;
 
 /** A decoded protobufjs message: generated `$Properties` types mark every field optional. */
-export type Decoded<T> = T extends Scalar
+export type DecodedMessage<T> = T extends Scalar
   ? T
   : T extends readonly (infer U)[]
-    ? Decoded<NonNullable<U>>[]
+    ? DecodedMessage<NonNullable<U>>[]
     : { [K in keyof T as K extends '$unknowns' | 'toJSON' ? never : K]-?: DecodedField<T[K]> };
 
 type DecodedField<F> = NonNullable<F> extends Scalar
   ? NonNullable<F>
   : NonNullable<F> extends readonly unknown[]
-    ? Decoded<NonNullable<F>>
+    ? DecodedMessage<NonNullable<F>>
     : NonNullable<F> extends Record<string, string>
       ? NonNullable<F>
-      : Decoded<NonNullable<F>> | null;
+      : DecodedMessage<NonNullable<F>> | null;
 /** What a server handler receives. */
 export type MetaServerRequest<K extends MetaMethodName> = ReturnType<MetaService[K]['requestDeserialize']>;
 /** What a server handler returns. */

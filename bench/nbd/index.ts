@@ -1,0 +1,109 @@
+/**
+ * `pnpm bench:nbd`: fio through NBD (`--ioengine=nbd`, one connection per job) against a 1- and
+ * a 3-replica Basalt volume served by the agent of a local cluster (`basalt up --detach` in a temp
+ * dir), side by side in one run with `qemu-nbd` and `nbdkit file` serving a local file in the same
+ * temp dir (same disk). Every target is first written once in full (prefill, so reads hit stored
+ * data and not holes), then each workload runs for --runtime seconds on each target in turn.
+ * Prints one table with ratios against qemu-nbd and every server's peak RSS, and writes the raw
+ * results to bench/out/nbd-<date>.json.
+ *
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick]      (--quick: --runtime 3 --size 256M)
+ */
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
+import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = join(root, 'packages/cli/dist/bin.js');
+const prefillJob: FioJob = { name: 'prefill 1M QD8', rw: 'write', blockSize: '1M', depth: 8, unit: 'MiB/s' };
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (m === null) throw new Error(`--size must look like 256M or 1G, got "${text}"`);
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
+}
+
+function cell(r: FioResult | undefined, job: FioJob): string {
+  if (r === undefined) return 'failed';
+  return job.unit === 'MiB/s' ? `${r.mibPerS.toFixed(1)} MiB/s` : `${r.iops.toFixed(0)}`;
+}
+
+function value(r: FioResult | undefined, job: FioJob): number {
+  if (r === undefined) return NaN;
+  return job.unit === 'MiB/s' ? r.mibPerS : r.iops;
+}
+
+function table(targets: readonly string[], results: Map<string, FioResult>): string {
+  const ref = targets[0]!;
+  const head = ['workload', ...targets.map((t, i) => (i === 0 ? t : `${t} (x ${ref})`))];
+  const rows = [prefillJob, ...jobs].map((job) => {
+    const base = value(results.get(`${job.name}|${ref}`), job);
+    return [`${job.name} (${job.unit})`, ...targets.map((t, i) => {
+      const r = results.get(`${job.name}|${t}`);
+      if (i === 0 || r === undefined) return cell(r, job);
+      return `${cell(r, job)} (${(value(r, job) / base).toFixed(2)})`;
+    })];
+  });
+  const p99 = [prefillJob, ...jobs].map((job) => [`${job.name} p99 ms`, ...targets.map((t) => results.get(`${job.name}|${t}`)?.p99Ms.toFixed(2) ?? '-')]);
+  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
+  return [line(head), line(head.map(() => '---')), ...rows.map(line), ...p99.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+  const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
+  const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
+  if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
+  const dir = mkdtempSync(join(tmpdir(), 'basalt-bench-nbd-'));
+  const file = join(dir, 'local.img');
+  const fd = openSync(file, 'w');
+  ftruncateSync(fd, sizeBytes);
+  closeSync(fd);
+  const targets: NbdTarget[] = [];
+  let down: (() => void) | undefined;
+  const results = new Map<string, FioResult>();
+  const rss: string[] = [];
+  try {
+    targets.push(await startReference('qemu-nbd', file));
+    targets.push(await startReference('nbdkit', file));
+    const basePort = 20_000 + ((await freePort()) % 30_000);
+    log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
+    const basalt = startBasalt(cli, join(dir, 'cluster'), sizeBytes, [1, 3], basePort, await freePort());
+    down = basalt.down;
+    targets.push(...basalt.targets);
+    const total = targets.length * (jobs.length + 1);
+    let done = 0;
+    const step = async (job: FioJob, t: NbdTarget, timeBased: boolean): Promise<void> => {
+      log(`[${++done}/${total}] ${job.name} on ${t.name} (${timeBased ? `${runtimeS} s` : `${sizeBytes / 2 ** 20} MiB`})...`);
+      try {
+        const r = await runFio(t.uri, job, sizeBytes, runtimeS, timeBased, dir);
+        results.set(`${job.name}|${t.name}`, r);
+        log(`    ${cell(r, job)}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+      } catch (err) {
+        log(`    FAILED: ${String(err)}`);
+      }
+    };
+    for (const t of targets) await step(prefillJob, t, false);
+    for (const job of jobs) for (const t of targets) await step(job, t, true);
+    for (const t of targets) if (!t.name.startsWith('basalt 3')) rss.push(`${t.name}: ${t.peakRss()}`);
+    const names = targets.map((t) => t.name);
+    const when = new Date().toISOString();
+    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
+    mkdirSync(join(root, 'bench/out'), { recursive: true });
+    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), rss }, null, 2));
+  } finally {
+    for (const t of targets) await t.stop();
+    down?.();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
