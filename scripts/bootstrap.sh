@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the build and the tests need when it is missing: Debian packages listed in
-# scripts/system-packages.txt, pnpm (through npm; corepack cannot download it on these machines)
-# and the workspace's node modules. Safe to run again: it only installs what is absent.
+# Installs what is missing: pnpm (through npm; corepack cannot download it on these machines)
+# and the workspace's node modules; with --system-packages also the Debian packages the test
+# suite needs (scripts/system-packages.txt). Safe to run again: it only installs what is absent.
+#   bash scripts/bootstrap.sh                    # enough to build and run a cluster (npm start)
+#   bash scripts/bootstrap.sh --system-packages  # what npm test needs as well
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-while read -r cmd pkg; do
+if [ "${1:-}" = "--system-packages" ]; then
+  while read -r cmd pkg; do
   [ -z "${cmd:-}" ] || [ "${cmd:0:1}" = "#" ] && continue
   if [ "${cmd:0:1}" = "/" ]; then
     # A path (glob allowed) for packages that install no command, e.g. a kernel image.
@@ -14,7 +17,8 @@ while read -r cmd pkg; do
   else
     command -v "$cmd" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
   fi
-done < scripts/system-packages.txt
+  done < scripts/system-packages.txt
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   sudo=""

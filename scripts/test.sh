@@ -3,7 +3,7 @@
 # installs pnpm and the dependencies when missing, builds, lints, type-checks and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --system-packages
 pnpm run build
 pnpm run lint
 mkdir -p .test-results

@@ -35,7 +35,7 @@ describe('replication under failure', () => {
     const currentExtent = async (): Promise<ExtentRef> => {
       const map = await meta.call('getExtentMap', { volume, fromIndex: 0, count: 1 });
       const e = map.extents[0]!;
-      const all = (e.replicas ?? []).map((r) => ({ serverId: r.serverId!, address: r.address! }));
+      const all = (e.replicas ?? []).map((r) => ({ serverId: r.serverId, address: r.address }));
       const replicas = [...all.filter((r) => r.serverId === e.primary), ...all.filter((r) => r.serverId !== e.primary)];
       return { volumeId: Number(vol.id), index: 0, extentSizeBytes: Number(map.extentSizeBytes), epoch: Number(e.epoch), generation, replicas };
     };

@@ -41,7 +41,7 @@ describe('a flipped byte in an extent file', () => {
     await volume.write(0, data, { fua: true });
     await volume.close();
     const { extents } = await writer.meta.call('getExtentMap', { volume: 'flip', fromIndex: 0, count: 1 });
-    const replicaIds = [extents[0]!.primary!, ...extents[0]!.replicas.map((r) => r.serverId!).filter((id) => id !== extents[0]!.primary)];
+    const replicaIds = [extents[0]!.primary, ...extents[0]!.replicas.map((r) => r.serverId).filter((id) => id !== extents[0]!.primary)];
 
     const events: VolumeEvent[] = [];
     const reader = await cluster.client({ onEvent: (e) => events.push(e) }).openVolume('flip');

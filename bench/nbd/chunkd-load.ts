@@ -12,9 +12,9 @@ import { peakRssKiB } from '../meta/rss.js';
  * Load on chunkd alone, below the SDK and the agent: one DataConnection to the primary of a
  * 1- or 3-replica extent (no metad), sequential 1 MiB and random 4 KiB writes and reads.
  * For profiling (--cpu-prof) and for same-run before/after comparisons of chunkd builds:
- * --chunkd takes one or more bin/chunkd.js paths, run one after the other, round-robin.
+ * --chunkd takes one or more bin/chunkd.js paths (see main() for how they take turns).
  *
- *   pnpm exec tsx bench/nbd/chunkd-load.ts [--replicas 1,3] [--seconds 5] [--chunkd A.js,B.js] [--rounds 2] [--cpu-prof DIR]
+ *   pnpm exec tsx bench/nbd/chunkd-load.ts [--replicas 1,3] [--seconds 6] [--chunkd A.js,B.js] [--cpu-prof DIR] [--only 'seq write']
  */
 const extentBytes = 64 * MiB;
 
@@ -66,14 +66,12 @@ async function stopServer(s: Server): Promise<void> {
   fs.rmSync(s.dir, { recursive: true, force: true });
 }
 
-/** Runs one workload for `seconds`; returns MiB/s and IOPS. */
-async function run(conn: DataConnection, ext: ExtentRef, w: Workload, seconds: number, prng: Prng): Promise<{ mibs: number; iops: number }> {
-  const data = Buffer.from(prng.fill(new Uint8Array(w.blockBytes)));
+/** Runs one workload for `seconds`; returns the operations done. */
+async function run(conn: DataConnection, ext: ExtentRef, w: Workload, seconds: number, prng: Prng, data: Buffer): Promise<number> {
   const blocks = extentBytes / w.blockBytes;
   let next = 0;
   let ops = 0;
   const deadline = performance.now() + seconds * 1000;
-  const started = performance.now();
   const worker = async (): Promise<void> => {
     while (performance.now() < deadline) {
       const block = w.random ? prng.int(0, blocks - 1) : next++ % blocks;
@@ -83,44 +81,80 @@ async function run(conn: DataConnection, ext: ExtentRef, w: Workload, seconds: n
     }
   };
   await Promise.all(Array.from({ length: w.depth }, worker));
-  const s = (performance.now() - started) / 1000;
-  return { mibs: (ops * w.blockBytes) / MiB / s, iops: ops / s };
+  return ops;
 }
 
+/** CPU time (user + system) a process used so far, in ms (from /proc/PID/stat, 100 ticks/s). */
+function cpuMs(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+interface Arm {
+  readonly bin: string;
+  readonly servers: Server[];
+  readonly conn: DataConnection;
+  readonly ext: ExtentRef;
+}
+
+async function startArm(bin: string, replicas: number, root: string, profDir: string | undefined, volumeId: number): Promise<Arm> {
+  const servers: Server[] = [];
+  for (let i = 0; i < replicas; i++) servers.push(await startServer(bin, `v${volumeId}c${i}`, root, profDir));
+  const conn = await DataConnection.connect(servers[0]!.address);
+  const ext: ExtentRef = { volumeId, index: 0, extentSizeBytes: extentBytes, epoch: 1, generation: 1, replicas: servers.map((s) => ({ serverId: s.id, address: s.address })) };
+  return { bin, servers, conn, ext };
+}
+
+/**
+ * Every arm (chunkd build) gets its own servers, all running at once; each workload runs in
+ * 1-second slices taking turns between the arms, so the machine's changing load hits all arms
+ * alike. Reports throughput and the servers' CPU time per operation (less noisy than throughput).
+ */
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { replicas: { type: 'string', default: '1,3' }, seconds: { type: 'string', default: '5' }, chunkd: { type: 'string' }, rounds: { type: 'string', default: '1' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { replicas: { type: 'string', default: '1,3' }, seconds: { type: 'string', default: '6' }, chunkd: { type: 'string' }, 'cpu-prof': { type: 'string' }, only: { type: 'string', default: '' } } });
+  const chosen = workloads.filter((w) => w.name.includes(values.only));
   const bins = (values.chunkd ?? path.resolve('packages/chunk/dist/bin/chunkd.js')).split(',');
-  const seconds = Number(values.seconds);
+  const seconds = Math.max(1, Math.min(600, Number(values.seconds)));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-chunkd-load-'));
   const profDir = values['cpu-prof'] === undefined ? undefined : path.resolve(values['cpu-prof']);
   const rows: string[] = [];
   try {
-    for (let round = 0; round < Number(values.rounds); round++) {
-      for (const replicas of values.replicas.split(',').map(Number)) {
-        for (const bin of bins) {
-          const servers: Server[] = [];
-          for (let i = 0; i < replicas; i++) servers.push(await startServer(bin, `c${i}`, root, profDir));
-          const conn = await DataConnection.connect(servers[0]!.address);
-          const ext: ExtentRef = { volumeId: 1, index: 0, extentSizeBytes: extentBytes, epoch: 1, generation: 1, replicas: servers.map((s) => ({ serverId: s.id, address: s.address })) };
+    for (const replicas of values.replicas.split(',').map(Number)) {
+      const arms: Arm[] = [];
+      for (const [i, bin] of bins.entries()) arms.push(await startArm(bin, replicas, root, profDir, i + 1));
+      try {
+        for (const w of chosen) {
+          const data = Buffer.from(new Prng(3).fill(new Uint8Array(w.blockBytes)));
+          const ops = arms.map(() => 0);
+          const cpu = arms.map(() => 0);
           const prng = new Prng(7);
-          const cells: string[] = [];
-          for (const w of workloads) {
-            process.stderr.write(`round ${round + 1} ${replicas}-replica ${bin}: ${w.name}...\n`);
-            const r = await run(conn, ext, w, seconds, prng);
-            cells.push(w.blockBytes >= MiB ? `${r.mibs.toFixed(0)} MiB/s` : `${r.iops.toFixed(0)}/s`);
+          for (let slice = 0; slice < seconds; slice++) {
+            process.stderr.write(`${replicas}-replica ${w.name}: slice ${slice + 1}/${seconds}\r`);
+            for (const [i, arm] of arms.entries()) {
+              const before = arm.servers.reduce((sum, s) => sum + cpuMs(s.child.pid!), 0);
+              ops[i]! += await run(arm.conn, arm.ext, w, 1, prng, data);
+              cpu[i]! += arm.servers.reduce((sum, s) => sum + cpuMs(s.child.pid!), 0) - before;
+            }
           }
-          const rss = servers.map((s) => ((peakRssKiB(s.child.pid!) ?? 0) / 1024).toFixed(0)).join('/');
-          conn.close();
-          for (const s of servers) await stopServer(s);
-          rows.push(`| ${round + 1} | ${replicas} | ${bin.replace(/\/dist\/bin\/chunkd\.js$/, '')} | ${cells.join(' | ')} | ${rss} MiB |`);
+          process.stderr.write('\n');
+          for (const [i, arm] of arms.entries()) {
+            const rate = w.blockBytes >= MiB ? `${((ops[i]! * w.blockBytes) / MiB / seconds).toFixed(0)} MiB/s` : `${(ops[i]! / seconds).toFixed(0)}/s`;
+            rows.push(`| ${replicas} | ${w.name} | ${arm.bin.replace(/\/dist\/bin\/chunkd\.js$/, '')} | ${rate} | ${((cpu[i]! * 1000) / Math.max(1, ops[i]!)).toFixed(0)} |`);
+          }
+        }
+        for (const arm of arms) rows.push(`| ${replicas} | peak RSS | ${arm.bin.replace(/\/dist\/bin\/chunkd\.js$/, '')} | ${arm.servers.map((s) => ((peakRssKiB(s.child.pid!) ?? 0) / 1024).toFixed(0)).join('/')} MiB | |`);
+      } finally {
+        for (const arm of arms) {
+          arm.conn.close();
+          for (const s of arm.servers) await stopServer(s);
         }
       }
     }
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
-  console.log(`| round | replicas | chunkd | ${workloads.map((w) => w.name).join(' | ')} | peak RSS |`);
-  console.log(`|---|---|---|${workloads.map(() => '---|').join('')}---|`);
+  console.log('| replicas | workload | chunkd | throughput | server CPU µs/op (all replicas) |');
+  console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(r);
 }
 

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { ErrorCode, limits } from '@basalt/stdx';
-import { decodeRequest, DataOp, encodeResponse, ExtentState, FrameSplitter, requestMagic, type DataRequest, type DataResponse } from '@basalt/wire';
+import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, type DataRequest, type DataResponse } from '@basalt/wire';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';
 
@@ -10,11 +10,14 @@ import type { ChunkMetrics } from './metrics.js';
  * bytes of the connection's in-flight budget until answered; above it the socket stops reading
  * (TCP back-pressure). Bad input gets an error reply (with the request id when it could be read);
  * the connection stops reading, answers the requests before the bad one, then closes. Other
- * connections are unaffected.
+ * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
+ * back when the write succeeded: then the store wrote them and every secondary answered, so no
+ * socket still sends them. (A failed request's frame is left to the garbage collector.)
  */
 export class DataServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly pool = new FramePool(limits.chunkFramePoolBytesMax);
 
   constructor(
     private readonly service: ChunkService,
@@ -49,7 +52,7 @@ export class DataServer {
     socket.setNoDelay(true);
     this.sockets.add(socket);
     this.metrics.connections.inc();
-    const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
+    const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax, this.pool);
     let inflightBytes = 0;
     let inflightCount = 0;
     let broken = false;
@@ -71,12 +74,14 @@ export class DataServer {
       socket.pause();
       closeWhenDrained();
     };
-    const dispatch = (req: DataRequest, bytes: number): void => {
+    const dispatch = (req: DataRequest, frame: Buffer): void => {
+      const bytes = frame.length + (req.op === DataOp.Read ? req.length : 0);
       inflightBytes += bytes;
       inflightCount++;
       if (inflightBytes > limits.connectionInflightBytesMax) socket.pause();
       void this.service.handle(req).then((res) => {
         reply(res);
+        if (res.ok && req.op === DataOp.Write) this.pool.give(frame);
         inflightBytes -= bytes;
         inflightCount--;
         if (broken) closeWhenDrained();
@@ -89,7 +94,7 @@ export class DataServer {
       for (const frame of split.frames) {
         const decoded = decodeRequest(frame);
         if (decoded.kind === 'error') return breakOff(decoded.requestId, decoded.code, decoded.message);
-        dispatch(decoded.value, frame.length + (decoded.value.op === DataOp.Read ? decoded.value.length : 0));
+        dispatch(decoded.value, frame);
       }
       if (split.kind === 'error') breakOff(0, ErrorCode.Protocol, split.message);
     });

@@ -7,23 +7,12 @@ import { fileURLToPath } from 'node:url';
 /** The built `basalt` entry point, which every local process runs with a different command. */
 export const basaltBin = fileURLToPath(new URL('../bin.js', import.meta.url));
 
-/**
- * The chunk server's standalone entry (@basalt/chunk's bin/chunkd.js), which takes the same flags
- * as `basalt chunk start`; used while the CLI has no `chunk` command group.
- */
-export const chunkdBin = fileURLToPath(new URL('./bin/chunkd.js', import.meta.resolve('@basalt/chunk')));
-
 /** Starts `basalt ARGS...` with stdout and stderr appended to `logPath`. */
 export function spawnBasalt(args: readonly string[], logPath: string, options: { detached?: boolean } = {}): ChildProcess {
-  return spawnScript(basaltBin, args, logPath, options);
-}
-
-/** Starts `node SCRIPT ARGS...` with stdout and stderr appended to `logPath`. */
-export function spawnScript(script: string, args: readonly string[], logPath: string, options: { detached?: boolean } = {}): ChildProcess {
   mkdirSync(dirname(logPath), { recursive: true });
   const fd = openSync(logPath, 'a');
   try {
-    return spawn(process.execPath, [script, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false });
+    return spawn(process.execPath, [basaltBin, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false });
   } finally {
     closeSync(fd);
   }

@@ -1,12 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
-import { chunkdBin, spawnBasalt, spawnScript, tail, waitFor } from './processes.js';
+import { spawnBasalt, tail, waitFor } from './processes.js';
 
 /**
  * Runs a local cluster as child processes of this one: starts them, waits until each is
@@ -48,7 +46,7 @@ export class LocalCluster {
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
     const chunksStartedMs = Date.now();
     for (const c of chunkd) {
-      this.spawn(c, [...chunkStart(), '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
+      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
     this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
@@ -56,7 +54,7 @@ export class LocalCluster {
   }
 
   private spawn(entry: ProcessEntry, args: string[]): void {
-    const child = args[0] === chunkdBin ? spawnScript(chunkdBin, args.slice(1), entry.log) : spawnBasalt(args, entry.log);
+    const child = spawnBasalt(args, entry.log);
     entry.pid = child.pid ?? 0;
     const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
       entry.pid = 0;
@@ -129,12 +127,6 @@ export class LocalCluster {
     this.file.state = 'stopped';
     writeClusterFile(this.file);
   }
-}
-
-/** `basalt chunk start` once the CLI has that command; the chunkd entry point until then. */
-function chunkStart(): string[] {
-  const hasChunkCommand = existsSync(fileURLToPath(new URL('../commands/chunk.js', import.meta.url)));
-  return hasChunkCommand ? ['chunk', 'start'] : [chunkdBin];
 }
 
 function port(hostPort: string): string {

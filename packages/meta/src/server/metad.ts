@@ -39,7 +39,7 @@ export interface MetadOptions {
 
 export const metadDefaults = {
   cluster: 'basalt',
-  tickMs: 100,
+  tickMs: 50,
   electionTicks: 10,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,

@@ -83,6 +83,8 @@ export class RaftHost {
   private removed = false;
   private readonly leaderListeners: ((isLeader: boolean) => void)[] = [];
   private hashCache: { applied: number; state: MetaState; hash: string } | undefined;
+  /** The tail of the log store's write queue (see storeWrite). */
+  private storeWrites: Promise<void> = Promise.resolve();
 
   private constructor(private readonly opts: RaftHostOptions, loaded: PersistedLog, storage: MemoryStorage) {
     this.book = new MemberBook(opts.peers);
@@ -226,6 +228,7 @@ export class RaftHost {
     this.reads.rejectAll(err);
     this.transport.close();
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
+    await this.storeWrites;
     await this.opts.store.close();
   }
 
@@ -236,6 +239,7 @@ export class RaftHost {
     const now = performance.now();
     this.proposals.expire(now);
     this.reads.expire(now);
+    this.opts.metrics.setProgress(this.status());
     this.kick();
   }
 
@@ -257,27 +261,61 @@ export class RaftHost {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
+    const sendFirst = this.maySendBeforePersist(rd);
+    if (sendFirst) this.transport.send(rd.messages);
     await this.persist(rd);
-    this.transport.send(rd.messages);
+    if (!sendFirst) this.transport.send(rd.messages);
     if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
     for (const e of rd.committedEntries) this.applyEntry(e);
     for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
     this.node.advance(rd);
     this.reads.serve(this.applied, this.state);
-    this.opts.metrics.setProgress(this.status());
     await this.maybeSnapshot();
   }
 
-  /** Step 1 of a Ready: nothing in it is acknowledged to anyone before this resolves. */
+  /**
+   * A leader's messages (appends, heartbeats, read-index answers) may leave while it persists
+   * the same Ready (Raft thesis §10.2.1): they promise nothing about its own disk, and the core
+   * counts the leader's own copy of an entry towards commit only after advance(). So followers
+   * persist and acknowledge in parallel with the leader's fsync instead of after it. Not when
+   * the Ready changes the term or vote (that must be durable before anyone hears of it), and
+   * never for followers and candidates, whose acknowledgements and votes promise their disk.
+   */
+  private maySendBeforePersist(rd: Ready): boolean {
+    if (this.soft.role !== 'leader' || rd.snapshot !== undefined) return false;
+    if (rd.hardState === undefined) return true;
+    const durable = this.storage.initialState().hardState;
+    return rd.hardState.term === durable.term && rd.hardState.vote === durable.vote;
+  }
+
+  /**
+   * Step 1 of a Ready: nothing in it is acknowledged to anyone before this resolves. A Ready
+   * that only moves the commit index needs no fsync and promises nothing (the commit index is
+   * re-learned after a restart), so its write is queued behind the earlier ones and not waited
+   * for: applying the newly committed entries does not wait for a disk round trip.
+   */
   private async persist(rd: Ready): Promise<void> {
     if (rd.snapshot === undefined && rd.entries.length === 0 && rd.hardState === undefined) return;
     const started = performance.now();
     const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
-    await this.opts.store.save(update, rd.mustSync);
+    const commitOnly = !rd.mustSync && rd.snapshot === undefined && rd.entries.length === 0;
+    const written = this.storeWrite(() => this.opts.store.save(update, rd.mustSync));
+    if (!commitOnly) await written;
     if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
     if (rd.snapshot !== undefined) this.storage.applySnapshot(rd.snapshot);
     this.storage.append(rd.entries);
     if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
+  }
+
+  /**
+   * Runs log store writes one after another, in the order they were issued (LevelDB does not
+   * order concurrent batches), so a hard state written later always lands later. A failed
+   * write is fatal, awaited or not.
+   */
+  private storeWrite(write: () => Promise<void>): Promise<void> {
+    const done = this.storeWrites.then(write);
+    this.storeWrites = done.catch((err: unknown) => this.fatal(err));
+    return done;
   }
 
   private applyEntry(e: Entry): void {
@@ -334,7 +372,7 @@ export class RaftHost {
     if (!created.ok) return;
     const compactIndex = Math.max(0, this.applied - this.opts.snapshotKeepEntries);
     if (compactIndex >= this.storage.firstIndex()) this.storage.compact(compactIndex);
-    await this.opts.store.saveSnapshot(created.snapshot, compactIndex);
+    await this.storeWrite(() => this.opts.store.saveSnapshot(created.snapshot, compactIndex));
     this.sinceSnapshot = { entries: 0, bytes: 0 };
     this.opts.metrics.snapshots.inc();
     this.opts.log(`raft: snapshot at index ${this.applied} (${data.length} bytes), log compacted to ${compactIndex}`);

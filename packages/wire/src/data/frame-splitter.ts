@@ -1,5 +1,6 @@
 import { assert } from '@basalt/stdx';
 import { framePrefixBytes } from './constants.js';
+import type { FramePool } from './frame-pool.js';
 
 /**
  * Cuts a byte stream into whole frames: magic (u32), body length (u32), body. Pure and
@@ -21,6 +22,8 @@ export class FrameSplitter {
   constructor(
     private readonly magic: number,
     private readonly bodyBytesMax: number,
+    /** Where frames that span several chunks are assembled; default: fresh buffers. */
+    private readonly pool?: FramePool,
   ) {
     assert(bodyBytesMax > 0, 'bodyBytesMax must be positive');
   }
@@ -76,7 +79,7 @@ export class FrameSplitter {
       this.held -= n;
       return out;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = this.pool?.take(n) ?? Buffer.allocUnsafe(n);
     let pos = 0;
     while (pos < n) {
       const c = this.chunks[0]!;

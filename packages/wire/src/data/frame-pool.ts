@@ -1,0 +1,51 @@
+import { assert } from '@basalt/stdx';
+
+/**
+ * Recycled memory for large frames. A fresh 1 MiB Buffer costs page faults on first touch and
+ * an munmap when collected: measured here, allocating and filling one took 1-4.6 ms against
+ * 0.05-0.1 ms for refilling a reused one, and the garbage collector ran more often.
+ *
+ * take(n) hands out n bytes at the start of a buffer of a power-of-two size class; give(frame)
+ * returns it once nothing reads it any more (the caller's promise). Buffers not from this pool
+ * are ignored by give(). At most freeBytesMax bytes wait in the free lists.
+ */
+const classLog2Min = 16;
+const classLog2Max = 23;
+
+export class FramePool {
+  private readonly free: ArrayBuffer[][] = [];
+  private readonly ours = new WeakSet<ArrayBuffer>();
+  private freeBytes = 0;
+
+  constructor(private readonly freeBytesMax: number) {
+    for (let c = classLog2Min; c <= classLog2Max; c++) this.free.push([]);
+  }
+
+  /** n bytes of pooled memory, or undefined when n is outside the pooled sizes. */
+  take(n: number): Buffer | undefined {
+    const c = Math.max(classLog2Min, Math.ceil(Math.log2(n)));
+    if (c > classLog2Max) return undefined;
+    const list = this.free[c - classLog2Min]!;
+    let ab = list.pop();
+    if (ab === undefined) {
+      ab = new ArrayBuffer(2 ** c);
+      this.ours.add(ab);
+    } else {
+      this.freeBytes -= ab.byteLength;
+    }
+    return Buffer.from(ab, 0, n);
+  }
+
+  /** Returns a frame from take(); nothing may read or write it afterwards. */
+  give(frame: Buffer): void {
+    const ab = frame.buffer;
+    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab) || frame.byteOffset !== 0) return;
+    if (this.freeBytes + ab.byteLength > this.freeBytesMax) return;
+    const c = Math.log2(ab.byteLength);
+    assert(Number.isInteger(c) && c >= classLog2Min && c <= classLog2Max, 'pooled buffers have a class size');
+    const list = this.free[c - classLog2Min]!;
+    assert(!list.includes(ab), 'a frame is given back once');
+    list.push(ab);
+    this.freeBytes += ab.byteLength;
+  }
+}
