@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, MiB, Prng } from '@basalt/stdx';
 import { startMetad } from '@basalt/meta';
 import { MetaClient, type DataConnection, type ExtentRef } from '@basalt/wire';
-import { Cleanup, connectData, freePort, killChunkd, sample, scrape, spawnChunkd, tempDir, type ChunkProc } from './chunk-support.js';
+import { Cleanup, connectData, killChunkd, sample, scrape, spawnChunkd, tempDir, type ChunkProc } from './chunk-support.js';
+import { freePorts } from './lib/process.js';
 
 /**
  * kill -9 of a secondary during a stream of writes, with a real metad (in this process) and
@@ -20,8 +21,8 @@ const volume = 'failover';
 describe('replication under failure', () => {
   it('continues writing after a secondary is killed, loses no acknowledged write, and fences the returning server', async () => {
     const prng = new Prng(SEED);
-    const port = await freePort();
-    const metad = await startMetad({ id: 'm1', listen: `127.0.0.1:${port}`, peers: new Map(), dataDir: tempDir(cleanup), log: () => undefined });
+    const [port] = await freePorts(1);
+    const metad = await startMetad({ id: 'm1', listen: `127.0.0.1:${port!}`, peers: new Map(), dataDir: tempDir(cleanup), log: () => undefined });
     cleanup.add(() => metad.close());
     const meta = new MetaClient({ endpoints: [metad.address] });
     cleanup.add(() => meta.close());

@@ -1,20 +1,16 @@
 import { execFile } from 'node:child_process';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
+import { requireCommands } from './lib/process.js';
 
 /**
  * The NBD agent serving the real cluster (ClusterVolumeProvider over the SDK): qemu-io writes and
  * verifies patterns with FUA, flush and write-zeroes through `basalt agent`, the bytes are the
  * same through the SDK, and nbdinfo --map shows never-written extents as holes.
  */
-const scope = new ProcessScope();
-let cluster: BasaltCluster | undefined;
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 function run(cmd: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -25,7 +21,8 @@ function run(cmd: string, args: readonly string[]): Promise<string> {
 
 describe('basalt agent on a real cluster', () => {
   it('serves a 3-replica volume to qemu-io and nbdinfo', { timeout: 600_000 }, async () => {
-    cluster = await BasaltCluster.start(scope, { agent: true });
+    requireCommands('qemu-io', 'nbdinfo');
+    const cluster = keep(await BasaltCluster.start(scope, { agent: true }));
     const client = cluster.client();
     await client.createVolume('nbd', { sizeBytes: 64 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 3 });
     const uri = `nbd://${cluster.agentAddress}/nbd`;

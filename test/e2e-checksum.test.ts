@@ -1,10 +1,10 @@
 import { openSync, readSync, writeSync, closeSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
 import { extentPaths } from '@basalt/chunk';
 import type { VolumeEvent } from '@basalt/client';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
 import { SEED } from './e2e-support.js';
 
 /**
@@ -12,12 +12,7 @@ import { SEED } from './e2e-support.js';
  * CRC32C checks and the read is served from a good replica, with the bad one reported; with two
  * of three replicas damaged the third still serves.
  */
-const scope = new ProcessScope();
-let cluster: BasaltCluster | undefined;
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 function flipByte(path: string, offset: number): void {
   const fd = openSync(path, 'r+');
@@ -33,7 +28,7 @@ function flipByte(path: string, offset: number): void {
 
 describe('a flipped byte in an extent file', () => {
   it('is detected on read and the read is served from a good replica', { timeout: 600_000 }, async () => {
-    cluster = await BasaltCluster.start(scope);
+    const cluster = keep(await BasaltCluster.start(scope));
     const writer = cluster.client();
     await writer.createVolume('flip', { sizeBytes: 8 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 3 });
     const volume = await writer.openVolume('flip', { writer: true });

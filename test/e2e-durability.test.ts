@@ -1,7 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
 import { expectVolumeEquals, RandomWrites, SEED } from './e2e-support.js';
 
 /**
@@ -9,16 +9,11 @@ import { expectVolumeEquals, RandomWrites, SEED } from './e2e-support.js';
  * through the SDK onto a 3-replica volume, read back against a byte model, then read back again
  * after every process (3 metad, 3 chunkd) was stopped and started.
  */
-const scope = new ProcessScope();
-let cluster: BasaltCluster | undefined;
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 describe('a 3-replica volume', () => {
   it('reads back 256 MiB of random writes, before and after every process restarts', { timeout: 900_000 }, async () => {
-    cluster = await BasaltCluster.start(scope);
+    const cluster = keep(await BasaltCluster.start(scope));
     const sizeBytes = 384 * MiB;
     const client = cluster.client();
     await client.createVolume('durable', { sizeBytes, extentSizeBytes: 16 * MiB, replicationFactor: 3 });

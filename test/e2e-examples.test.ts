@@ -1,16 +1,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope, repoRoot } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
+import { repoRoot } from './lib/process.js';
 
 /** The SDK README's examples (packages/client/examples) run against a real cluster, so they cannot rot. */
-const scope = new ProcessScope();
-let cluster: BasaltCluster | undefined;
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 function runExample(file: string, metad: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -22,7 +18,7 @@ function runExample(file: string, metad: readonly string[]): Promise<string> {
 
 describe('the SDK examples', () => {
   it('quickstart.ts and concurrent-io.ts run and print what the README says', { timeout: 600_000 }, async () => {
-    cluster = await BasaltCluster.start(scope);
+    const cluster = keep(await BasaltCluster.start(scope));
     const quick = await runExample('quickstart.ts', cluster.metaEndpoints);
     expect(quick).toMatch(/quickstart: 1073741824 bytes, 3 replicas, writer generation \d+/);
     expect(quick).toMatch(/read back: hello, basalt/);

@@ -1,9 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { DataConnection, type ExtentRef } from '@basalt/wire';
 import type { Volume } from '@basalt/client';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
 import { SEED } from './e2e-support.js';
 
 /**
@@ -16,12 +16,7 @@ import { SEED } from './e2e-support.js';
  * block at a time. A block must read back as its last acknowledged contents, or as the contents of
  * a write that failed after that (an unacknowledged write may or may not have landed).
  */
-const scope = new ProcessScope();
-let cluster: BasaltCluster | undefined;
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 const blockBytes = 64 * KiB;
 const sizeBytes = 64 * MiB;
@@ -79,7 +74,7 @@ class BlockModel {
 
 describe('kill -9 of a chunk server during writes', () => {
   it('loses no acknowledged write and fences the returning server', { timeout: 900_000 }, async () => {
-    cluster = await BasaltCluster.start(scope);
+    const cluster = keep(await BasaltCluster.start(scope));
     const client = cluster.client({ requestTimeoutMs: 10_000 });
     await client.createVolume('failover', { sizeBytes, extentSizeBytes, replicationFactor: 3 });
     const volume = await client.openVolume('failover', { writer: true });

@@ -4,9 +4,10 @@
  * with fencing generations, and the leader marking a silent chunk server down.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BasaltError, ErrorCode, GiB, MiB } from '@basalt/stdx';
+import { ErrorCode, GiB, MiB } from '@basalt/stdx';
 import type { MetaClient } from '@basalt/wire';
 import { MetaCluster } from './lib/meta-cluster.js';
+import { codeOf } from './lib/errors.js';
 import { ProcessScope, waitFor } from './lib/process.js';
 
 const scope = new ProcessScope();
@@ -30,16 +31,6 @@ afterAll(async () => {
   cluster?.close();
   await scope.cleanup();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BasaltError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('the Meta API for chunk servers and clients', () => {
   it('registers chunk servers and places an extent on three zones, idempotently', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, GiB, MiB } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import { MetaCluster } from './lib/meta-cluster.js';
+import { codeOf } from './lib/errors.js';
 import { ProcessScope, runCli, runCliJson } from './lib/process.js';
 
 const scope = new ProcessScope();
@@ -21,16 +22,6 @@ afterAll(async () => {
   cluster?.close();
   await scope.cleanup();
 });
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof BasaltError) return err.code;
-    throw err;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('a 3-member metad cluster', () => {
   it('elects one leader that every member knows', async () => {

@@ -4,21 +4,17 @@
  * while this test process, a client on another link, still reaches every member.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, MiB, isBasaltError } from '@basalt/stdx';
+import { ErrorCode, MiB } from '@basalt/stdx';
 import { NetnsMetaCluster } from './lib/netns-meta-cluster.js';
+import { errorCodeOf } from './lib/errors.js';
 import { ProcessScope, waitFor } from './lib/process.js';
 
 /** What a member without a quorum may answer instead of serving: never a success. */
 const refusals: readonly string[] = [ErrorCode.NotLeader, ErrorCode.Unavailable, ErrorCode.Timeout];
 
+/** The code a call is refused with, or 'served'. */
 async function refusal(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (err) {
-    if (isBasaltError(err)) return err.code;
-    throw err;
-  }
-  return 'served';
+  return (await errorCodeOf(call)) ?? 'served';
 }
 
 describe('a metad leader cut off by a network partition', () => {

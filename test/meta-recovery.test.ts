@@ -4,22 +4,17 @@
  * acknowledged write it holds, serves again, and grows back with a member that joins.
  */
 import { rmSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GiB } from '@basalt/stdx';
 import { MetaCluster } from './lib/meta-cluster.js';
-import { ProcessScope, runCliJson, waitForLog } from './lib/process.js';
+import { clusterScope } from './lib/cluster-scope.js';
+import { runCliJson, waitForLog } from './lib/process.js';
 
-const scope = new ProcessScope();
-let cluster: MetaCluster | undefined;
-
-afterAll(async () => {
-  cluster?.close();
-  await scope.cleanup();
-});
+const { scope, keep } = clusterScope();
 
 describe('metad disaster recovery', () => {
   it('rebuilds a cluster from the one survivor of a lost majority with --force-new-cluster', async () => {
-    const c = (cluster = await MetaCluster.start(scope));
+    const c = keep(await MetaCluster.start(scope));
     const leader = await c.waitForLeader();
     const meta = c.client();
     for (let i = 0; i < 5; i++) await meta.call('createVolume', { name: `keep-${i}`, sizeBytes: GiB });

@@ -7,6 +7,7 @@ import { MiB } from '@basalt/stdx';
 import { startNbdAgent } from '@basalt/agent';
 import { main } from '@basalt/cli';
 import { FileVolumeStore, httpGet, runOk, tempDir } from './nbd-support.js';
+import { requireCommands } from './lib/process.js';
 
 async function basalt(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -34,6 +35,7 @@ describe('basalt agent', () => {
   });
 
   it('startNbdAgent serves NBD and Prometheus metrics side by side', async () => {
+    requireCommands('qemu-io');
     const tmp = tempDir('nbd-cli');
     const store = new FileVolumeStore(tmp.dir);
     store.create('v', 4 * MiB);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope } from './lib/process.js';
-import { requireCommands, run, runOk, sha256File, writeRandomFile } from './nbd-support.js';
+import { ProcessScope, requireCommands } from './lib/process.js';
+import { run, runOk, sha256File, writeRandomFile } from './nbd-support.js';
 
 const volumeBytes = 64 * MiB;
 
@@ -56,7 +56,7 @@ describe('NBD agent in front of a real cluster', () => {
   it('fio verifies crc32c over random writes with flushes', async () => {
     const r = await runOk('fio', [
       '--name=verify', '--ioengine=nbd', `--uri=${uri('nbd-fio')}`, '--rw=randwrite', '--bs=4k', '--size=8M', '--iodepth=16',
-      '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--fsync=64', '--randrepeat=1', '--output-format=json',
+      '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--verify_state_save=0', '--fsync=64', '--randrepeat=1', '--output-format=json',
     ], { timeoutMs: 240_000 });
     const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
     expect(job.error).toBe(0);

@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
-import { FileVolumeStore, requireCommands, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { FileVolumeStore, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { requireCommands } from './lib/process.js';
 
 describe('nbdcopy at full size', () => {
   const tmp = tempDir('nbd-copy-large');

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
-import { FileVolumeStore, requireCommands, run, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { FileVolumeStore, run, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { requireCommands } from './lib/process.js';
 import type { RunningAgent } from './nbd-support.js';
 
 const volumeBytes = 64 * MiB;
@@ -114,7 +115,7 @@ describe('NBD interop with Debian clients', () => {
       const volume = rw === 'write' ? 'fio-seq' : 'fio-rand';
       const r = await runOk('fio', [
         '--name=verify', '--ioengine=nbd', `--uri=${agent.uri(volume)}`, `--rw=${rw}`, '--bs=4k', '--size=16M',
-        '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--fsync=64', '--randrepeat=1', '--output-format=json',
+        '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--verify_state_save=0', '--fsync=64', '--randrepeat=1', '--output-format=json',
       ], { timeoutMs: 240_000 });
       const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
       expect(job.error).toBe(0);

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { nbdClientAttachArgs, nbdClientDetachArgs } from '@basalt/cli';
 import { MiB } from '@basalt/stdx';
-import { FileVolumeStore, requireCommands, run, runOk, startAgent, tempDir } from './nbd-support.js';
+import { FileVolumeStore, run, runOk, startAgent, tempDir } from './nbd-support.js';
+import { requireCommands } from './lib/process.js';
 
 type Entry = { name: string; mode: number; data?: Buffer; rdev?: [number, number] };
 

@@ -222,14 +222,6 @@ export function writeRandomFile(path: string, bytes: number, seed: number, zeroM
   fs.closeSync(fd);
 }
 
-/** Fails the test unless the commands exist (the Debian packages are listed in scripts/system-packages.txt). */
-export function requireCommands(...commands: string[]): void {
-  const path = `/usr/bin:/usr/sbin:/bin:${process.env.PATH ?? ''}`.split(':');
-  for (const c of commands) {
-    if (!path.some((d) => fs.existsSync(join(d, c)))) throw new Error(`${c} is not installed: run scripts/bootstrap.sh`);
-  }
-}
-
 /** Polls `cond` until it holds; fails after `ms`. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { Cmd, Opt, Rep } from '@basalt/agent/protocol';
-import { FileVolumeStore, requireCommands, run, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { FileVolumeStore, run, runOk, sha256File, startAgent, tempDir, writeRandomFile } from './nbd-support.js';
+import { requireCommands } from './lib/process.js';
 import type { RunningAgent } from './nbd-support.js';
 import { RawNbd, exportData } from './nbd-raw-client.js';
 

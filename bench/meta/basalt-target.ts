@@ -5,8 +5,11 @@ import { ProcessScope, waitFor } from '../../test/lib/process.js';
 import type { BenchTarget, Member } from './target.js';
 
 const startupTimeoutMs = 60_000;
-/** metad's own defaults (packages/meta/src/server/metad.ts), the same as etcd's: 100 ms heartbeats, 1 s elections. */
-const tickMs = 100;
+/**
+ * metad's shipped defaults (packages/meta/src/server/metad.ts): a 50 ms tick, heartbeats every
+ * tick and elections after 10-20 ticks (0.5-1 s). etcd runs with its own defaults (100 ms, 1 s).
+ */
+const tickMs = 50;
 const electionTicks = 10;
 
 const volumeName = (key: number): string => `bench-${key}`;

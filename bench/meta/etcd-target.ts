@@ -1,12 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { handleWhen, noop, retry } from 'cockatiel';
 import { Etcd3, isRecoverableError, type IOptions } from 'etcd3';
-import { CommandProcesses } from '../../test/lib/command-process.js';
-import { freePorts, waitFor, type TestProcess } from '../../test/lib/process.js';
+import { ProcessScope, freePorts, waitFor, type TestProcess } from '../../test/lib/process.js';
 import type { BenchTarget, Member } from './target.js';
 
 const execFileAsync = promisify(execFile);
@@ -39,10 +36,11 @@ export class EtcdTarget implements BenchTarget {
   members: EtcdMember[] = [];
   private dir = '';
   private client: Etcd3 | undefined;
-  private readonly processes = new CommandProcesses();
+  /** The etcd processes, their logs and this.dir: stop() removes them all. */
+  private readonly scope = new ProcessScope();
 
   async start(): Promise<void> {
-    this.dir = await mkdtemp(join(tmpdir(), 'basalt-bench-etcd-'));
+    this.dir = this.scope.tempDir('basalt-bench-etcd');
     const ports = await freePorts(6);
     this.members = [1, 2, 3].map((id) => {
       const m: EtcdMember = {
@@ -110,13 +108,12 @@ export class EtcdTarget implements BenchTarget {
 
   async stop(): Promise<void> {
     this.client?.close();
-    await this.processes.stopAll();
-    if (this.dir !== '') await rm(this.dir, { recursive: true, force: true });
+    await this.scope.cleanup();
   }
 
   private spawn(m: EtcdMember): void {
     const cluster = this.members.map((x) => `${x.name}=${x.peerUrl}`).join(',');
-    m.proc = this.processes.spawn(m.name, 'etcd', [
+    m.proc = this.scope.spawn(m.name, 'etcd', [
       '--name', m.name,
       '--data-dir', join(this.dir, m.name),
       '--listen-client-urls', m.clientUrl,
@@ -127,7 +124,7 @@ export class EtcdTarget implements BenchTarget {
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', 'basalt-bench',
       '--logger', 'zap',
-    ], join(this.dir, `${m.name}.log`));
+    ]);
   }
 
   private async waitWritable(timeoutMs: number): Promise<void> {

@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     };
     for (const t of targets) await step(prefillJob, t, false);
     for (const job of jobs) for (const t of targets) await step(job, t, true);
-    for (const t of targets) if (!t.name.startsWith('basalt 3')) rss.push(`${t.name}: ${t.peakRss()}`);
+    for (const t of targets) if (!t.name.startsWith('basalt 3')) rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (both volumes)' : t.name}: ${t.peakRss()}`);
     const names = targets.map((t) => t.name);
     const when = new Date().toISOString();
     process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);

@@ -8,13 +8,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '@basalt/client';
 import { MiB } from '@basalt/stdx';
+import { freePorts } from '../../test/lib/process.js';
 import { peakRssKiB } from '../meta/rss.js';
 import { fileTarget, volumeTarget, type Target } from './targets.js';
 import { run, workloads, type WorkloadResult } from './workload.js';
@@ -32,17 +32,6 @@ interface ClusterJson {
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0));
-    });
-  });
 }
 
 /** Writes every block once, 32 in flight, so reads hit stored data and not holes. */
@@ -75,9 +64,10 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const sizeBytes = Number(values['size-mib']) * MiB;
   const dir = mkdtempSync(join(tmpdir(), 'basalt-bench-sdk-'));
-  const basePort = 20_000 + ((await freePort()) % 30_000);
+  const [probePort, nbdPort] = await freePorts(2);
+  const basePort = 20_000 + (probePort! % 30_000);
   log(`starting a local cluster in ${dir} (ports from ${basePort})`);
-  execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(await freePort())], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort!)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson;
   const client = connect({ metad: cluster.metad.map((m) => m.address) });
   try {

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import { MetaCluster, type MetaMember } from './meta-cluster.js';
 import type { NemesisCluster } from './nemesis.js';
 import { createNetwork, type NetnsHost, type NetnsNetwork } from './netns.js';
-import { CommandProcesses } from './command-process.js';
-import { cliBin, waitForPort, type ProcessScope, type TestProcess } from './process.js';
+import { cliBin, stopProcess, waitForPort, type ProcessScope, type TestProcess } from './process.js';
 
 const metaPort = 7100;
 const metricsPort = 9100;
@@ -23,12 +22,13 @@ export interface NetnsMetaClusterOptions {
 }
 
 export class NetnsMetaCluster implements NemesisCluster {
-  private readonly processes = new CommandProcesses();
+  /** Every member process started, restarts included; destroy() stops them before the namespaces go. */
+  private readonly started: TestProcess[] = [];
 
   private constructor(
     readonly meta: MetaCluster,
     readonly network: NetnsNetwork,
-    private readonly logDir: string,
+    private readonly scope: ProcessScope,
     private readonly flags: readonly string[],
   ) {}
 
@@ -43,7 +43,7 @@ export class NetnsMetaCluster implements NemesisCluster {
       meta.members.push(member);
     }
     const flags = ['--tick-ms', String(options.tickMs ?? 50), '--election-ticks', String(options.electionTicks ?? 10)];
-    const cluster = new NetnsMetaCluster(meta, network, scope.tempDir('basalt-netns-logs'), flags);
+    const cluster = new NetnsMetaCluster(meta, network, scope, flags);
     try {
       for (let i = 0; i < size; i++) await cluster.restart(i);
     } catch (err) {
@@ -68,7 +68,8 @@ export class NetnsMetaCluster implements NemesisCluster {
     const m = this.meta.member(i);
     const args = ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', this.meta.peers(), '--data-dir', m.dataDir, '--metrics-port', String(m.metricsPort), ...this.flags];
     const [command, argv] = this.network.wrap(this.host(i), process.execPath, [cliBin, ...args]);
-    const p = this.processes.spawn(m.id, command, argv, join(this.logDir, `${m.id}.log`));
+    const p = this.scope.spawn(m.id, command, argv);
+    this.started.push(p);
     m.process = p;
     await waitForPort(m.port, { host: this.host(i).ip, process: p });
     return p;
@@ -119,7 +120,7 @@ export class NetnsMetaCluster implements NemesisCluster {
   /** Stops the members, closes clients and removes the namespaces. */
   async destroy(): Promise<void> {
     for (const m of this.meta.members) m.process?.signal('SIGCONT');
-    await this.processes.stopAll();
+    await Promise.all(this.started.splice(0).map((p) => stopProcess(p)));
     this.meta.close();
     await this.network.destroy();
   }

@@ -23,6 +23,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { assert } from '@basalt/stdx';
+import { requireCommands } from './process.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -193,6 +194,7 @@ async function build(prefix: string, hostCount: number, rootAccess: boolean): Pr
 export async function createNetwork(options: CreateNetworkOptions): Promise<NetnsNetwork> {
   assert(Number.isInteger(options.hosts) && options.hosts >= 1 && options.hosts <= hostsMax, `hosts must be 1..${hostsMax}`);
   assert(process.getuid?.() === 0, 'network namespaces need root');
+  requireCommands('ip', 'iptables-restore');
   sweepStale();
   const prefix = `basalt-${process.pid}-${randomBytes(3).toString('hex')}`;
   let destroyed = false;

@@ -1,5 +1,5 @@
 /**
- * Real processes for cross-process tests: spawn the built CLI (or any Node script) with its
+ * Real processes for cross-process tests: spawn the built CLI (or any command) with its
  * stdout and stderr in a log file, wait until it is ready, signal it by PID, and clean up
  * everything a test started.
  *
@@ -70,20 +70,28 @@ export class ProcessScope {
     return dir;
   }
 
-  /** Starts `node script ...args`, output to `<logDir>/<name>.log` (appended across restarts). */
-  spawnNode(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): TestProcess {
+  /**
+   * Starts `command ...args` (any executable: node, etcd, `ip netns exec ...`), output to
+   * `<logDir>/<name>.log` (appended across restarts); cleanup() stops it by PID.
+   */
+  spawn(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): TestProcess {
     this.logDir ??= this.tempDir('basalt-logs');
     const logPath = join(this.logDir, `${name}.log`);
     const fd = openSync(logPath, 'a');
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd ?? repoRoot,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
-    const proc = trackProcess(name, child, logPath);
+    const proc = trackProcess(name, command, child, logPath);
     this.processes.push(proc);
     return proc;
+  }
+
+  /** Starts `node script ...args` with this Node binary. */
+  spawnNode(name: string, script: string, args: readonly string[], options: SpawnOptions = {}): TestProcess {
+    return this.spawn(name, process.execPath, [script, ...args], options);
   }
 
   /** Starts the built `basalt` CLI with `args`. */
@@ -104,7 +112,7 @@ export class ProcessScope {
   }
 }
 
-function trackProcess(name: string, child: ChildProcess, logPath: string): TestProcess {
+function trackProcess(name: string, command: string, child: ChildProcess, logPath: string): TestProcess {
   let exitedFlag = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => {
@@ -117,7 +125,7 @@ function trackProcess(name: string, child: ChildProcess, logPath: string): TestP
     });
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${name}`);
+  if (pid === undefined) throw new Error(`could not start ${name} (${command})`);
   return {
     name, pid, logPath, child, exited,
     get hasExited() {
@@ -248,4 +256,12 @@ export async function runCliJson<T = unknown>(args: readonly string[], options: 
 /** The last lines of a log, for failure messages. */
 export function tail(text: string, lines = 40): string {
   return text.split('\n').slice(-lines).join('\n');
+}
+
+/** Fails the test unless the commands exist (the Debian packages are listed in scripts/system-packages.txt). */
+export function requireCommands(...commands: string[]): void {
+  const path = `/usr/bin:/usr/sbin:/bin:${process.env.PATH ?? ''}`.split(':');
+  for (const c of commands) {
+    if (!path.some((d) => existsSync(join(d, c)))) throw new Error(`${c} is not installed: run scripts/bootstrap.sh`);
+  }
 }
