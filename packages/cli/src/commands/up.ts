@@ -89,7 +89,7 @@ function banner(file: ClusterFile): string {
     '  pnpm basalt volume write vol1 --from ./disk.img',
     `  nbdinfo ${nbd}/vol1`,
     `  qemu-io -f raw ${nbd}/vol1 -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M'`,
-    `  sudo nbd-client ${file.agent.nbd.replace(':', ' ')} /dev/nbd0 -N vol1`,
+    `  sudo nbd-client ${file.agent.nbd.replace(':', ' ')} /dev/nbd0 -N vol1    # or: sudo pnpm basalt attach vol1`,
     '  pnpm basalt status',
     '',
   ];
