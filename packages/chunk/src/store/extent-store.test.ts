@@ -182,6 +182,7 @@ describe('extent store', () => {
     await store.close();
   });
 
+  // A real ENOSPC needs a tiny tmpfs, and mount(8) needs root (CI runs as root); unprivileged runs skip it.
   it.skipIf(process.getuid?.() !== 0)('fails a write that meets a real ENOSPC with BASALT_NO_SPACE and keeps stored data (tmpfs, needs root)', async () => {
     const dir = tempDir();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
