@@ -121,6 +121,10 @@ function metricsRefresher(store: ExtentStore, metrics: ChunkMetrics, dir: string
     metrics.diskCapacity.set(space.capacityBytes);
     metrics.syncRounds.set(store.syncStats.rounds);
     metrics.syncRequests.set(store.syncStats.requests);
+    const io = store.ioStats;
+    metrics.fileOps.set({ mode: 'inline' }, io.inline);
+    metrics.fileOps.set({ mode: 'pool' }, io.pool);
+    metrics.slowInlineReads.set(io.slowInlineReads);
     metrics.healthy.set(store.failed === undefined ? 1 : 0);
     metrics.checksumErrors.inc({ where: 'stored' }, store.checksumErrors - storedErrorsSeen);
     storedErrorsSeen = store.checksumErrors;

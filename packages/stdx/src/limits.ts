@@ -97,6 +97,8 @@ export const limits = {
   chunkConnectionsMax: 1024,
   /** chunkd: memory for in-memory copies of checksum sidecars (1/512 of the extent data they describe). */
   chunkSidecarCacheBytesMax: 64 * MiB,
+  /** chunkd: reads and writes of extent files up to this size may run on the event loop (chunk/src/store/inline-io.ts). */
+  chunkInlineIoBytesMax: 64 * KiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
 } as const;

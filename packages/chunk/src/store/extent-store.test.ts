@@ -29,16 +29,17 @@ function meta(index: number, size = extentSizeBytes): ReplicaMeta {
   return { volumeId: 5, index, extentSizeBytes: size, epoch: 1, replicas: [{ serverId: 'a', address: '127.0.0.1:1' }], version: 0, state: 'active' };
 }
 
-async function openWithExtent(dir: string): Promise<ExtentStore> {
-  const store = await ExtentStore.open(dir);
+async function openWithExtent(dir: string, inlineIoBytesMax?: number): Promise<ExtentStore> {
+  const store = await ExtentStore.open(dir, inlineIoBytesMax === undefined ? {} : { inlineIoBytesMax });
   await store.setMeta(meta(0));
   return store;
 }
 
 describe('extent store', () => {
-  it('reads back random writes of any alignment against a model, and unwritten bytes as zeros', async () => {
+  // Small I/O runs on the event loop by default (inline-io.ts); 0 sends all of it to the thread pool.
+  it.each([['default inline I/O', undefined], ['thread pool only', 0], ['inline up to 4 KiB', 4 * KiB]])('reads back random writes of any alignment against a model, and unwritten bytes as zeros (%s)', async (_mode, inlineIoBytesMax) => {
     const prng = new Prng(SEED);
-    const store = await openWithExtent(tempDir());
+    const store = await openWithExtent(tempDir(), inlineIoBytesMax);
     const model = Buffer.alloc(extentSizeBytes);
     const pending: Promise<void>[] = [];
     for (let i = 0; i < 200; i++) {
@@ -61,6 +62,10 @@ describe('extent store', () => {
       expect(Buffer.compare(got.data, model.subarray(off, off + len)), `SEED=${SEED} read ${off}+${len}`).toBe(0);
       expect(got.crcs).toEqual(pieceCrcs(off, got.data));
     }
+    const io = store.ioStats;
+    if (inlineIoBytesMax === 0) expect(io.inline).toBe(0);
+    else expect(io.inline).toBeGreaterThan(0);
+    expect(io.pool).toBeGreaterThan(0); // reads over 64 KiB, and the sidecar loads
     await store.close();
   });
 

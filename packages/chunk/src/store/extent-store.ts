@@ -7,7 +7,8 @@ import { forEachPiece, pieceCrcs } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { ExtentIndex } from './extent-index.js';
 import { closeExtentFiles, createExtentFiles, openExtentFiles, type ExtentFiles } from './extent-files.js';
-import { fdatasync, readFully, writeFully } from './fs-io.js';
+import { fdatasync, readFully } from './fs-io.js';
+import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
 import { blockBytes, blockCrcs, entryBytes, firstMismatch, settledEntries, shiftedEntries, sidecarBytes } from './sidecar.js';
 import { SidecarCache } from './sidecar-cache.js';
@@ -43,6 +44,8 @@ export interface ExtentStoreOptions {
   readonly reserveBytes?: number;
   /** Memory for in-memory sidecar copies; default limits.chunkSidecarCacheBytesMax. */
   readonly sidecarCacheBytes?: number;
+  /** Reads and writes up to this size may run on the event loop (inline-io.ts); default limits.chunkInlineIoBytesMax, 0 = never. */
+  readonly inlineIoBytesMax?: number;
 }
 
 export class ExtentStore {
@@ -52,6 +55,7 @@ export class ExtentStore {
   private failure: BasaltError | undefined;
   private readonly space: SpaceGuard;
   private readonly sidecars: SidecarCache<Held>;
+  private readonly io: InlineIo;
   /** Checksum mismatches found on read or before a read-modify-write. */
   checksumErrors = 0;
 
@@ -63,6 +67,7 @@ export class ExtentStore {
   ) {
     this.space = new SpaceGuard(dir, options.reserveBytes);
     this.sidecars = new SidecarCache(options.sidecarCacheBytes ?? limits.chunkSidecarCacheBytesMax, (h) => h.lock.size === 0);
+    this.io = new InlineIo(options.inlineIoBytesMax ?? limits.chunkInlineIoBytesMax);
     for (const meta of loaded.extents) this.held.set(extentKey(meta.volumeId, meta.index), { meta, lock: new RangeLock(), files: undefined });
     this.generations = loaded.generations;
   }
@@ -83,6 +88,11 @@ export class ExtentStore {
 
   get syncStats(): { rounds: number; requests: number } {
     return { rounds: this.syncGroup.rounds, requests: this.syncGroup.requests };
+  }
+
+  /** Reads and writes of extent files run on the event loop and in the thread pool, and inline reads that found the disk (inline-io.ts). */
+  get ioStats(): { inline: number; pool: number; slowInlineReads: number } {
+    return { ...this.io.ops, slowInlineReads: this.io.slowReads };
   }
 
   get failed(): BasaltError | undefined {
@@ -129,7 +139,7 @@ export class ExtentStore {
         const data = Buffer.alloc(length);
         return { data, crcs: pieceCrcs(offset, data) };
       }
-      const [buf, sums] = await Promise.all([readFully(files.data, b - a, a, 'read extent data'), this.sums(h, files)]);
+      const [buf, sums] = await Promise.all([this.io.read(files.data, b - a, a, 'read extent data'), this.sums(h, files)]);
       const crcs = this.verified(h, buf, entriesOf(sums, a, b), a);
       return { data: buf.subarray(offset - a, offset - a + length), crcs: pieceCrcsFrom(buf, offset - a, length, crcs) };
     });
@@ -256,12 +266,12 @@ export class ExtentStore {
       newCrcs[i] = e - s === blockBytes ? crcs[i]! : crc32c(buf.subarray(i * blockBytes, (i + 1) * blockBytes));
     });
     const shifted = shiftedEntries(entries, newCrcs);
-    await writeFully(files.sidecar, shifted, sidecarAt, 'write extent checksums');
+    await this.io.write(files.sidecar, shifted, sidecarAt, 'write extent checksums');
     shifted.copy(sums, sidecarAt);
     this.syncGroup.markDirty(files.sidecar);
     this.syncGroup.markDirty(files.data);
     try {
-      await writeFully(files.data, buf, a, 'write extent data');
+      await this.io.write(files.data, buf, a, 'write extent data');
     } catch (err) {
       await this.settle(files, sums, a, b).catch(() => undefined);
       throw err;
@@ -273,7 +283,7 @@ export class ExtentStore {
     const buf = Buffer.allocUnsafe(b - a);
     const edges = new Set([a, b - blockBytes].filter((blk) => blk < offset || blk + blockBytes > offset + data.length));
     for (const blk of edges) {
-      const old = await readFully(files.data, blockBytes, blk, 'read extent data');
+      const old = await this.io.read(files.data, blockBytes, blk, 'read extent data');
       const at = ((blk - a) / blockBytes) * entryBytes;
       this.verified(h, old, entries.subarray(at, at + entryBytes), blk);
       old.copy(buf, blk - a);
@@ -284,9 +294,9 @@ export class ExtentStore {
 
   /** After a failed data write: describe whatever the blocks now hold, in both slots. */
   private async settle(files: ExtentFiles, sums: Buffer, a: number, b: number): Promise<void> {
-    const now = await readFully(files.data, b - a, a, 'read extent data');
+    const now = await this.io.read(files.data, b - a, a, 'read extent data');
     const settled = settledEntries(blockCrcs(now));
-    await writeFully(files.sidecar, settled, (a / blockBytes) * entryBytes, 'write extent checksums');
+    await this.io.write(files.sidecar, settled, (a / blockBytes) * entryBytes, 'write extent checksums');
     settled.copy(sums, (a / blockBytes) * entryBytes);
   }
 
@@ -295,13 +305,13 @@ export class ExtentStore {
     const sums = await this.sums(h, files);
     const zeroCrc = crc32c(Buffer.alloc(blockBytes));
     const shifted = shiftedEntries(entriesOf(sums, a, b), new Array<number>((b - a) / blockBytes).fill(zeroCrc));
-    await writeFully(files.sidecar, shifted, sidecarAt, 'write extent checksums');
+    await this.io.write(files.sidecar, shifted, sidecarAt, 'write extent checksums');
     shifted.copy(sums, sidecarAt);
     this.syncGroup.markDirty(files.sidecar);
     this.syncGroup.markDirty(files.data);
     if (b - a >= limits.chunkPunchHoleBytesMin && (await punchHole(files.dataPath, a, b - a))) return;
     const zeros = Buffer.alloc(Math.min(b - a, 1024 * 1024));
-    for (let pos = a; pos < b; pos += zeros.length) await writeFully(files.data, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
+    for (let pos = a; pos < b; pos += zeros.length) await this.io.write(files.data, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
   }
 }
 

@@ -10,7 +10,25 @@ export function ioError(err: NodeJS.ErrnoException, what: string): BasaltError {
   return new BasaltError(ErrorCode.Io, `${what}: ${err.message}`, { errno: err.code }, { cause: err });
 }
 
-export function writeFully(fd: number, buf: Uint8Array, position: number, what: string): Promise<void> {
+/**
+ * Where a read or write runs: 'pool' in libuv's thread pool (the event loop goes on meanwhile),
+ * 'inline' as a synchronous pread/pwrite on the event loop (inline-io.ts decides when).
+ */
+export type IoMode = 'pool' | 'inline';
+
+export function writeFully(fd: number, buf: Uint8Array, position: number, what: string, mode: IoMode = 'pool'): Promise<void> {
+  if (mode === 'inline') {
+    try {
+      for (let done = 0; done < buf.length; ) {
+        const n = fs.writeSync(fd, buf, done, buf.length - done, position + done);
+        if (n === 0) return Promise.reject(new BasaltError(ErrorCode.Io, `${what}: write made no progress`));
+        done += n;
+      }
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(ioError(err as NodeJS.ErrnoException, what));
+    }
+  }
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done === buf.length) {
@@ -28,8 +46,23 @@ export function writeFully(fd: number, buf: Uint8Array, position: number, what: 
 }
 
 /** Reads length bytes at position; bytes past the end of the file read as zeros. */
-export function readFully(fd: number, length: number, position: number, what: string): Promise<Buffer> {
+export function readFully(fd: number, length: number, position: number, what: string, mode: IoMode = 'pool'): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(length);
+  if (mode === 'inline') {
+    try {
+      for (let done = 0; done < length; ) {
+        const n = fs.readSync(fd, buf, done, length - done, position + done);
+        if (n === 0) {
+          buf.fill(0, done);
+          break;
+        }
+        done += n;
+      }
+      return Promise.resolve(buf);
+    } catch (err) {
+      return Promise.reject(ioError(err as NodeJS.ErrnoException, what));
+    }
+  }
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
       if (done === length) {
