@@ -39,7 +39,7 @@ describe('basalt agent', () => {
     const tmp = tempDir('nbd-cli');
     const store = new FileVolumeStore(tmp.dir);
     store.create('v', 4 * MiB);
-    const agent = await startNbdAgent({ provider: store.provider(), listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, readOnly: false, forceTakeover: false, tls: undefined, log: () => {} });
+    const agent = await startNbdAgent({ provider: store.provider(), listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, readOnly: false, forceTakeover: false, tls: undefined, writeCache: 'auto', log: () => {} });
     try {
       await runOk('qemu-io', ['-f', 'raw', `nbd://127.0.0.1:${agent.nbd.port}/v`, '-c', 'write -P 7 0 1M', '-c', 'read -P 7 0 1M']);
       const text = await httpGet(`http://127.0.0.1:${agent.metrics!.port}/metrics`);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
-import { ProcessScope, requireCommands } from './lib/process.js';
+import { freePorts, ProcessScope, requireCommands, waitForPort } from './lib/process.js';
 import { run, runOk, sha256File, writeRandomFile } from './nbd-support.js';
 
 const volumeBytes = 64 * MiB;
@@ -23,7 +23,7 @@ describe('NBD agent in front of a real cluster', () => {
     requireCommands('nbdinfo', 'nbdcopy', 'qemu-img', 'fio');
     cluster = await BasaltCluster.start(scope, { agent: true });
     const client = cluster.client();
-    for (const name of ['nbd-copy', 'nbd-fio']) await client.createVolume(name, { sizeBytes: volumeBytes, extentSizeBytes: 4 * MiB, replicationFactor: 2 });
+    for (const name of ['nbd-copy', 'nbd-fio', 'nbd-wb']) await client.createVolume(name, { sizeBytes: volumeBytes, extentSizeBytes: 4 * MiB, replicationFactor: 2 });
   }, 240_000);
   afterAll(async () => {
     cluster?.close();
@@ -32,7 +32,7 @@ describe('NBD agent in front of a real cluster', () => {
 
   it('lists the volumes and describes them; a never-written volume maps as one hole', async () => {
     const list = JSON.parse((await runOk('nbdinfo', ['--list', '--json', `nbd://${cluster.agentAddress}`])).stdout);
-    expect((list.exports as { 'export-name': string }[]).map((e) => e['export-name']).sort()).toEqual(['nbd-copy', 'nbd-fio']);
+    expect((list.exports as { 'export-name': string }[]).map((e) => e['export-name']).sort()).toEqual(['nbd-copy', 'nbd-fio', 'nbd-wb']);
     const info = JSON.parse((await runOk('nbdinfo', ['--json', uri('nbd-copy')])).stdout).exports[0];
     expect(info['export-size']).toBe(volumeBytes);
     expect(info.can_multi_conn).toBe(true);
@@ -61,5 +61,29 @@ describe('NBD agent in front of a real cluster', () => {
     const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
     expect(job.error).toBe(0);
     expect(job.read.io_bytes).toBe(8 * MiB);
+  });
+
+  it('a write-back agent acknowledges writes early yet reads its own writes, and has stored everything once it stopped', async () => {
+    const [port, metricsPort] = await freePorts(2);
+    const wb = scope.spawnCli('agent-wb', ['agent', '--metad', cluster.metaEndpoints.join(','), '--listen', `127.0.0.1:${port}`, '--metrics-port', String(metricsPort), '--write-cache', 'writeback']);
+    await waitForPort(port!, { process: wb, timeoutMs: 60_000 });
+    const wbUri = `nbd://127.0.0.1:${port}/nbd-wb`;
+    // Write without any flush, read back on another connection of the same agent (multi-conn) while writes may still be cached.
+    await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 0 1M', '-c', 'write -P 0xa5 512k 64k', '-c', 'read -P 0xa5 512k 64k', '-c', 'read -P 0x5a 0 512k', wbUri]);
+    const dir = scope.tempDir('nbd-wb');
+    const src = join(dir, 'src.raw');
+    writeRandomFile(src, volumeBytes, 7, [1, 2, 3, 4, 5, 6, 7, 8]);
+    await runOk('nbdcopy', ['--connections=4', src, wbUri], { timeoutMs: 240_000 }); // no --flush: only disconnect stores the rest
+    const same = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', src, wbUri], { timeoutMs: 240_000 });
+    expect(same.stdout + same.stderr).toContain('Images are identical');
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^basalt_nbd_write_cache_bytes 0$/m);
+    expect(metrics).not.toMatch(/^basalt_nbd_write_cache_failures_total/m);
+    // Once the write-back agent stopped (which stores and flushes what it cached), the other agent reads the same bytes.
+    wb.signal('SIGTERM');
+    await wb.exited;
+    const out = join(dir, 'out.raw');
+    await runOk('nbdcopy', [uri('nbd-wb'), out], { timeoutMs: 240_000 });
+    expect(await sha256File(out)).toBe(await sha256File(src));
   });
 });

@@ -1,8 +1,8 @@
 /**
- * `pnpm bench:nbd`: fio through NBD (`--ioengine=nbd`, one connection per job) against a 1- and
- * a 3-replica Basalt volume served by the agent of a local cluster (`basalt up --detach` in a temp
- * dir), side by side in one run with `qemu-nbd` and `nbdkit file` serving a local file in the same
- * temp dir (same disk). Every target is first written once in full (prefill, so reads hit stored
+ * `pnpm bench:nbd`: fio through NBD (`--ioengine=nbd`, one connection per job) against Basalt
+ * volumes of a local cluster (`basalt up --detach` in a temp dir; servers.ts says which agent
+ * serves which), side by side in one run with `qemu-nbd` and `nbdkit file` serving a local file
+ * in the same temp dir (same disk). Every target is first written once in full (prefill, so reads hit stored
  * data and not holes), then each workload runs for --runtime seconds on each target in turn.
  * Prints one table with ratios against qemu-nbd and every server's peak RSS, and writes the raw
  * results to bench/out/nbd-<date>.json.
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   ftruncateSync(fd, sizeBytes);
   closeSync(fd);
   const targets: NbdTarget[] = [];
-  let down: (() => void) | undefined;
+  let down: (() => Promise<void>) | undefined;
   const results = new Map<string, FioResult>();
   const rss: string[] = [];
   try {
@@ -76,7 +76,7 @@ async function main(): Promise<void> {
     targets.push(await startReference('nbdkit', file));
     const basePort = 20_000 + ((await freePort()) % 30_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
-    const basalt = startBasalt(cli, join(dir, 'cluster'), sizeBytes, [1, 3], basePort, await freePort());
+    const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort());
     down = basalt.down;
     targets.push(...basalt.targets);
     const total = targets.length * (jobs.length + 1);
@@ -93,15 +93,16 @@ async function main(): Promise<void> {
     };
     for (const t of targets) await step(prefillJob, t, false);
     for (const job of jobs) for (const t of targets) await step(job, t, true);
-    for (const t of targets) if (!t.name.startsWith('basalt 3')) rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (both volumes)' : t.name}: ${t.peakRss()}`);
+    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica auto') rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
     const names = targets.map((t) => t.name);
     const when = new Date().toISOString();
-    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
+    const legend = 'basalt 1-/3-replica: through an agent with --write-cache writeback; basalt 3-replica auto: through the default agent (write-through until the first FLUSH)';
+    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
     writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), rss }, null, 2));
   } finally {
     for (const t of targets) await t.stop();
-    down?.();
+    await down?.();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -79,23 +79,41 @@ interface ClusterJson {
   agent: { pid: number; nbd: string };
 }
 
-/** A local Basalt cluster with one volume per replication factor; one target per volume. */
-export function startBasalt(cli: string, dir: string, sizeBytes: number, replicationFactors: readonly number[], basePort: number, nbdPort: number): { targets: NbdTarget[]; down: () => void } {
+/**
+ * A local Basalt cluster and a second agent with `--write-cache writeback`. Targets: a 1- and a
+ * 3-replica volume through the write-back agent (what the kernel and QEMU get from the default
+ * agent once they sent their first FLUSH), and a 3-replica volume through `basalt up`'s own agent
+ * with the default `auto` cache (fio never flushes, so that one stays write-through except in
+ * the write+flush row). Each volume is used through one agent only (one writer lease).
+ */
+export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
   execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
-  const down = (): void => {
+  let writeBack: ChildProcess | undefined;
+  const down = async (): Promise<void> => {
+    if (writeBack !== undefined) await stopChild(writeBack);
     execFileSync(process.execPath, [cli, 'down', '--dir', dir], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
   };
   try {
-    const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson;
-    const rss = (): string => [`agent ${rssOf(cluster.agent.pid)}`, ...cluster.chunkd.map((c) => `${c.id} ${rssOf(c.pid)}`)].join(', ');
-    const targets = replicationFactors.map((n) => {
-      const name = `bench-r${n}`;
-      execFileSync(process.execPath, [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(n), '--cluster', join(dir, 'cluster.json')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
-      return { name: `basalt ${n}-replica`, uri: `nbd://${cluster.agent.nbd}/${name}`, peakRss: rss, stop: () => Promise.resolve() };
-    });
+    const clusterFile = join(dir, 'cluster.json');
+    const cluster = JSON.parse(readFileSync(clusterFile, 'utf8')) as ClusterJson;
+    const wbPort = await freePort();
+    writeBack = spawn(process.execPath, [cli, 'agent', '--cluster', clusterFile, '--listen', `127.0.0.1:${wbPort}`, '--write-cache', 'writeback'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    await waitForPort(wbPort, 60_000);
+    const wbPid = writeBack.pid;
+    const rss = (): string => [`agent ${rssOf(cluster.agent.pid)}`, `write-back agent ${rssOf(wbPid)}`, ...cluster.chunkd.map((c) => `${c.id} ${rssOf(c.pid)}`)].join(', ');
+    const volume = (name: string, replicas: number): string => {
+      execFileSync(process.execPath, [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(replicas), '--cluster', clusterFile], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+      return name;
+    };
+    const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, peakRss: rss, stop: () => Promise.resolve() });
+    const targets = [
+      target('basalt 1-replica', `127.0.0.1:${wbPort}`, volume('bench-r1', 1)),
+      target('basalt 3-replica', `127.0.0.1:${wbPort}`, volume('bench-r3', 3)),
+      target('basalt 3-replica auto', cluster.agent.nbd, volume('bench-r3-auto', 3)),
+    ];
     return { targets, down };
   } catch (err) {
-    down();
+    await down();
     throw err;
   }
 }

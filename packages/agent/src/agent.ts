@@ -5,6 +5,7 @@ import { AgentMetrics } from './server/metrics.js';
 import { startMetricsServer } from './server/metrics-http.js';
 import { NbdServer } from './server/nbd-server.js';
 import type { TlsOptions } from './server/nbd-server.js';
+import type { WriteCacheMode } from './write-cache.js';
 
 export type AgentOptions = {
   provider: VolumeProvider;
@@ -14,6 +15,7 @@ export type AgentOptions = {
   readOnly: boolean;
   forceTakeover: boolean;
   tls: TlsOptions | undefined;
+  writeCache: WriteCacheMode;
   log: (message: string) => void;
 };
 
@@ -28,7 +30,7 @@ export type RunningNbdAgent = {
 /** The basalt-agent process minus argument parsing: an NBD listener and its metrics endpoint. */
 export async function startNbdAgent(options: AgentOptions): Promise<RunningNbdAgent> {
   const metrics = new AgentMetrics({ defaultMetrics: true });
-  const server = new NbdServer({ provider: options.provider, readOnly: options.readOnly, forceTakeover: options.forceTakeover, tls: options.tls, metrics, log: options.log });
+  const server = new NbdServer({ provider: options.provider, readOnly: options.readOnly, forceTakeover: options.forceTakeover, tls: options.tls, writeCache: options.writeCache, metrics, log: options.log });
   const nbd = await server.listen(options.listen.port, options.listen.host);
   let http: { server: Server; address: AddressInfo } | undefined;
   try {

@@ -75,6 +75,10 @@ export const limits = {
   nbdRequestBytesMax: 32 * MiB,
   /** NBD agent: bytes of READ/WRITE requests in flight on one connection before it stops reading. */
   nbdConnectionInflightBytesMax: 64 * MiB,
+  /** NBD agent: bytes of writes acknowledged from the write-back cache and not yet stored, over all volumes. */
+  agentWriteCacheBytesMax: 32 * MiB,
+  /** NBD agent: writes acknowledged from the write-back cache and not yet stored, over all volumes. */
+  agentWriteCacheWritesMax: 512,
   /** NBD agent: largest option payload in the handshake; larger ones end the connection. */
   nbdOptionBytesMax: 64 * KiB,
   /** NBD agent: options one connection may send before it is dropped as abusive. */

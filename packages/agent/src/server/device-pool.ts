@@ -1,5 +1,6 @@
 import { assert } from '@basalt/stdx';
 import type { BlockDevice, OpenOptions, VolumeProvider } from '../block-device.js';
+import { WriteBackDevice, type WriteCacheBudget, type WriteCacheMode } from '../write-cache.js';
 
 /**
  * One open BlockDevice per volume, shared by every connection to it. Sharing is what makes
@@ -8,8 +9,15 @@ import type { BlockDevice, OpenOptions, VolumeProvider } from '../block-device.j
  * Invariants: a device is in `open` while `users > 0` or its open is in progress; it is closed
  * exactly once, when the last user releases it; a volume is not opened again until its previous
  * device has finished closing (so a quick re-attach does not collide with its own old lease).
+ * Writable devices are wrapped in the write-back cache (write-cache.ts) unless it is off.
  */
 type Entry = { device: Promise<BlockDevice>; users: number };
+
+export type WriteCacheConfig = {
+  mode: WriteCacheMode;
+  budget: WriteCacheBudget;
+  onFailure: (volume: string, err: Error) => void;
+};
 
 export class DevicePool {
   private readonly open = new Map<string, Entry>();
@@ -18,6 +26,7 @@ export class DevicePool {
   constructor(
     private readonly provider: VolumeProvider,
     private readonly options: OpenOptions,
+    private readonly cache: WriteCacheConfig,
   ) {}
 
   /** Opens (or shares) the volume's device; pair every successful call with `release`. */
@@ -25,7 +34,7 @@ export class DevicePool {
     let entry = this.open.get(volume);
     if (entry === undefined) {
       const previous = this.closing.get(volume) ?? Promise.resolve();
-      entry = { device: previous.then(() => this.provider.open(volume, this.options)), users: 0 };
+      entry = { device: previous.then(() => this.provider.open(volume, this.options)).then((d) => this.wrap(volume, d)), users: 0 };
       this.open.set(volume, entry);
     }
     entry.users++;
@@ -48,6 +57,11 @@ export class DevicePool {
     });
     this.closing.set(volume, settled);
     await closed;
+  }
+
+  private wrap(volume: string, device: BlockDevice): BlockDevice {
+    if (this.options.readOnly || this.cache.mode === 'writethrough') return device;
+    return new WriteBackDevice(device, this.cache.mode, this.cache.budget, (err) => this.cache.onFailure(volume, err));
   }
 
   private drop(volume: string, entry: Entry): void {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { WriteCacheBudget } from '../write-cache.js';
 
 /**
  * Prometheus metrics of the NBD agent. Per-volume series live as long as the agent; per-connection
@@ -20,6 +21,10 @@ export class AgentMetrics {
   private readonly connLatency = new Histogram({ name: 'basalt_nbd_connection_op_duration_seconds', help: 'NBD request latency on one connection', labelNames: ['connection', 'volume', 'op'], buckets: latencyBuckets, registers: [this.registry] });
   private readonly connErrors = new Counter({ name: 'basalt_nbd_connection_errors_total', help: 'Error replies on one connection', labelNames: ['connection', 'volume', 'op', 'errno'], registers: [this.registry] });
   private readonly connections = new Gauge({ name: 'basalt_nbd_connections', help: 'Open NBD connections in the transmission phase, by volume', labelNames: ['volume'], registers: [this.registry] });
+  private cacheBudget: WriteCacheBudget | undefined;
+  private readonly cacheBytes: Gauge = new Gauge({ name: 'basalt_nbd_write_cache_bytes', help: 'Bytes of acknowledged writes in the write-back cache, not yet stored', registers: [this.registry], collect: () => this.cacheBytes.set(this.cacheBudget?.bytes ?? 0) });
+  private readonly cacheWrites: Gauge = new Gauge({ name: 'basalt_nbd_write_cache_writes', help: 'Acknowledged writes in the write-back cache, not yet stored', registers: [this.registry], collect: () => this.cacheWrites.set(this.cacheBudget?.writes ?? 0) });
+  private readonly cacheFailures = new Counter({ name: 'basalt_nbd_write_cache_failures_total', help: 'Writes acknowledged from the write-back cache that could not be stored (later FLUSHes fail)', labelNames: ['volume'], registers: [this.registry] });
   private readonly handshakes = new Counter({ name: 'basalt_nbd_handshakes_total', help: 'Finished handshakes by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
   /** Label sets each connection has used, so its series can be removed when it closes. */
@@ -42,6 +47,15 @@ export class AgentMetrics {
       this.bytes.inc({ volume, op }, bytes);
       this.connBytes.inc({ connection, volume, op }, bytes);
     }
+  }
+
+  /** Exports the write-back cache's fill (read at each scrape). */
+  watchWriteCache(budget: WriteCacheBudget): void {
+    this.cacheBudget = budget;
+  }
+
+  writeCacheFailed(volume: string): void {
+    this.cacheFailures.inc({ volume });
   }
 
   handshake(outcome: 'transmission' | 'abort' | 'refused' | 'failed'): void {

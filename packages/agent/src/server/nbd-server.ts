@@ -7,6 +7,7 @@ import type { VolumeProvider } from '../block-device.js';
 import { NbdConnection } from './connection.js';
 import { DevicePool } from './device-pool.js';
 import { AgentMetrics } from './metrics.js';
+import { WriteCacheBudget, type WriteCacheMode } from '../write-cache.js';
 
 export type TlsOptions = {
   /** PEM certificate chain and private key of the server. */
@@ -25,6 +26,8 @@ export type NbdServerOptions = {
   /** Take writer leases even when another writer holds them (that writer is fenced). */
   forceTakeover?: boolean;
   tls?: TlsOptions;
+  /** The write-back cache of writable volumes (write-cache.ts); default 'auto'. */
+  writeCache?: WriteCacheMode;
   metrics?: AgentMetrics;
   log?: (message: string) => void;
 };
@@ -48,9 +51,18 @@ export class NbdServer {
       throw invalidArgument('TLS is required but no certificate and key were given');
     }
     this.metrics = options.metrics ?? new AgentMetrics({ defaultMetrics: false });
-    const pool = new DevicePool(options.provider, { readOnly: options.readOnly ?? false, forceTakeover: options.forceTakeover ?? false });
-    const tls = options.tls === undefined ? undefined : { context: createSecureContext({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, minVersion: 'TLSv1.2' }), requestCert: options.tls.ca !== undefined };
     const log = options.log ?? ((m: string) => console.error(m));
+    const budget = new WriteCacheBudget(limits.agentWriteCacheBytesMax, limits.agentWriteCacheWritesMax);
+    this.metrics.watchWriteCache(budget);
+    const pool = new DevicePool(options.provider, { readOnly: options.readOnly ?? false, forceTakeover: options.forceTakeover ?? false }, {
+      mode: options.writeCache ?? 'auto',
+      budget,
+      onFailure: (volume, err) => {
+        this.metrics.writeCacheFailed(volume);
+        log(`nbd ${volume}: ${err.message}; every later FLUSH on this volume fails until it is reopened`);
+      },
+    });
+    const tls = options.tls === undefined ? undefined : { context: createSecureContext({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, minVersion: 'TLSv1.2' }), requestCert: options.tls.ca !== undefined };
     this.server = createServer({ noDelay: true }, (socket) => {
       const conn = new NbdConnection(socket, {
         id: String(this.nextId++),

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { invalidArgument } from '@basalt/stdx';
 import { connect } from '@basalt/client';
-import { ClusterVolumeProvider, startNbdAgent } from '@basalt/agent';
-import type { TlsOptions, VolumeProvider } from '@basalt/agent';
+import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
+import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { parseHostPort } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
@@ -34,6 +34,13 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
+function writeCacheMode(args: ParsedArgs): WriteCacheMode {
+  const mode = str(args, 'write-cache') ?? 'auto';
+  const known = writeCacheModes.find((m) => m === mode);
+  if (known === undefined) throw invalidArgument(`--write-cache must be one of ${writeCacheModes.join(', ')}, got "${mode}"`);
+  return known;
+}
+
 /** The volumes the agent serves: the cluster behind --metad, through the client SDK. */
 function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
   return new ClusterVolumeProvider(connect({ metad: resolveMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}` }));
@@ -42,10 +49,10 @@ function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache auto|writeback|writethrough] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
   options: {
     ...clusterOptions,
-    listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' },
+    listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' },
   },
   run: async (args, io) => {
@@ -55,7 +62,8 @@ const agent: Command = {
     const forceTakeover = flag(args, 'force-takeover');
     if (readOnly && forceTakeover) throw invalidArgument('--force-takeover takes the writer lease; it makes no sense with --read-only');
     const tls = tlsOptions(args);
-    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, log: (m) => io.err(`${m}\n`) });
+    const writeCache = writeCacheMode(args);
+    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(`${m}\n`) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {
