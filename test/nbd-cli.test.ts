@@ -25,6 +25,7 @@ describe('basalt agent', () => {
       [['--read-only', '--force-takeover', '--metad', '127.0.0.1:1'], /makes no sense with --read-only/],
       [['--listen', 'nowhere', '--metad', '127.0.0.1:1'], /--listen/],
       [['--metrics-port', '70000', '--metad', '127.0.0.1:1'], /--metrics-port must be an integer from 0 to 65535/],
+      [['--write-cache', 'always', '--metad', '127.0.0.1:1'], /--write-cache must be one of writethrough, auto, writeback, got "always"/],
       [[], /--metad/],
     ];
     for (const [argv, message] of cases) {
@@ -39,7 +40,7 @@ describe('basalt agent', () => {
     const tmp = tempDir('nbd-cli');
     const store = new FileVolumeStore(tmp.dir);
     store.create('v', 4 * MiB);
-    const agent = await startNbdAgent({ provider: store.provider(), listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, readOnly: false, forceTakeover: false, tls: undefined, writeCache: 'auto', log: () => {} });
+    const agent = await startNbdAgent({ provider: store.provider(), listen: { host: '127.0.0.1', port: 0 }, metricsPort: 0, readOnly: false, forceTakeover: false, tls: undefined, writeCache: 'writethrough', log: () => {} });
     try {
       await runOk('qemu-io', ['-f', 'raw', `nbd://127.0.0.1:${agent.nbd.port}/v`, '-c', 'write -P 7 0 1M', '-c', 'read -P 7 0 1M']);
       const text = await httpGet(`http://127.0.0.1:${agent.metrics!.port}/metrics`);

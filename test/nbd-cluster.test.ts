@@ -63,17 +63,18 @@ describe('NBD agent in front of a real cluster', () => {
     expect(job.read.io_bytes).toBe(8 * MiB);
   });
 
-  it('a write-back agent acknowledges writes early yet reads its own writes, and has stored everything once it stopped', async () => {
+  it('an agent with --write-cache writeback acknowledges writes early, reads its own writes, and has stored everything once it stopped', async () => {
     const [port, metricsPort] = await freePorts(2);
     const wb = scope.spawnCli('agent-wb', ['agent', '--metad', cluster.metaEndpoints.join(','), '--listen', `127.0.0.1:${port}`, '--metrics-port', String(metricsPort), '--write-cache', 'writeback']);
     await waitForPort(port!, { process: wb, timeoutMs: 60_000 });
     const wbUri = `nbd://127.0.0.1:${port}/nbd-wb`;
-    // Write without any flush, read back on another connection of the same agent (multi-conn) while writes may still be cached.
+    // Writes without a flush, read back while they may still be cached.
     await runOk('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5a 0 1M', '-c', 'write -P 0xa5 512k 64k', '-c', 'read -P 0xa5 512k 64k', '-c', 'read -P 0x5a 0 512k', wbUri]);
     const dir = scope.tempDir('nbd-wb');
     const src = join(dir, 'src.raw');
     writeRandomFile(src, volumeBytes, 7, [1, 2, 3, 4, 5, 6, 7, 8]);
-    await runOk('nbdcopy', ['--connections=4', src, wbUri], { timeoutMs: 240_000 }); // no --flush: only disconnect stores the rest
+    // No --flush: closing the connections is what stores the last cached writes.
+    await runOk('nbdcopy', ['--connections=4', src, wbUri], { timeoutMs: 240_000 });
     const same = await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', src, wbUri], { timeoutMs: 240_000 });
     expect(same.stdout + same.stderr).toContain('Images are identical');
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();

@@ -93,10 +93,10 @@ async function main(): Promise<void> {
     };
     for (const t of targets) await step(prefillJob, t, false);
     for (const job of jobs) for (const t of targets) await step(job, t, true);
-    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica auto') rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
+    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica writeback') rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
     const names = targets.map((t) => t.name);
     const when = new Date().toISOString();
-    const legend = 'basalt 1-/3-replica: through an agent with --write-cache writeback; basalt 3-replica auto: through the default agent (write-through until the first FLUSH)';
+    const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
     process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
     writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), rss }, null, 2));

@@ -81,10 +81,9 @@ interface ClusterJson {
 
 /**
  * A local Basalt cluster and a second agent with `--write-cache writeback`. Targets: a 1- and a
- * 3-replica volume through the write-back agent (what the kernel and QEMU get from the default
- * agent once they sent their first FLUSH), and a 3-replica volume through `basalt up`'s own agent
- * with the default `auto` cache (fio never flushes, so that one stays write-through except in
- * the write+flush row). Each volume is used through one agent only (one writer lease).
+ * 3-replica volume through `basalt up`'s own agent (default: write-through), and a 3-replica
+ * volume through the write-back agent (docs/nbd.md, "The write cache"). Each volume is used
+ * through one agent only (one writer lease).
  */
 export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
   execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
@@ -107,9 +106,9 @@ export async function startBasalt(cli: string, dir: string, sizeBytes: number, b
     };
     const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, peakRss: rss, stop: () => Promise.resolve() });
     const targets = [
-      target('basalt 1-replica', `127.0.0.1:${wbPort}`, volume('bench-r1', 1)),
-      target('basalt 3-replica', `127.0.0.1:${wbPort}`, volume('bench-r3', 3)),
-      target('basalt 3-replica auto', cluster.agent.nbd, volume('bench-r3-auto', 3)),
+      target('basalt 1-replica', cluster.agent.nbd, volume('bench-r1', 1)),
+      target('basalt 3-replica', cluster.agent.nbd, volume('bench-r3', 3)),
+      target('basalt 3-replica writeback', `127.0.0.1:${wbPort}`, volume('bench-r3-wb', 3)),
     ];
     return { targets, down };
   } catch (err) {

@@ -8,10 +8,12 @@ import type { BlockDevice, Extent } from './block-device.js';
  * trip through every replica into one agent round trip for queue-depth-1 writers.
  *
  * Modes (docs/nbd.md):
- * - 'writethrough': every write is stored before it is acknowledged.
- * - 'writeback': plain writes are acknowledged once accepted.
- * - 'auto' (default): write-through until the first FLUSH on the volume, then write-back (the
- *   rule librbd uses): a client that never flushes never loses an acknowledged write.
+ * - 'writethrough' (default): every write is stored on every replica before it is acknowledged,
+ *   so an acknowledged write survives the crash of any process (DESIGN.md's contract).
+ * - 'writeback': plain writes are acknowledged once accepted; the writes acknowledged since the
+ *   last FLUSH are lost if the agent process dies (opt-in, docs/design-notes.md).
+ * - 'auto': write-through until the first FLUSH on the volume, then write-back (the rule librbd
+ *   uses): a client that never flushes never gets an early acknowledgement.
  *
  * Invariants:
  * - FLUSH resolves only after every write acknowledged before it is stored and the inner
@@ -25,7 +27,7 @@ import type { BlockDevice, Extent } from './block-device.js';
  */
 export type WriteCacheMode = 'auto' | 'writeback' | 'writethrough';
 
-export const writeCacheModes: readonly WriteCacheMode[] = ['auto', 'writeback', 'writethrough'];
+export const writeCacheModes: readonly WriteCacheMode[] = ['writethrough', 'auto', 'writeback'];
 
 /** Room for cached writes, shared by every volume of one agent. */
 export class WriteCacheBudget {

@@ -76,8 +76,10 @@ export class Volume {
   /** Reads `length` bytes at `offset`; never-written ranges read as zeroes. */
   async read(offset: number, length: number): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
+    const slices = this.slices(offset, length);
+    if (slices.length === 1) return (await this.readSlice(slices[0]!)) ?? Buffer.alloc(length);
     const out = Buffer.alloc(length);
-    await Promise.all(this.slices(offset, length).map(async (s) => {
+    await Promise.all(slices.map(async (s) => {
       const data = await this.readSlice(s);
       if (data !== undefined) data.copy(out, s.bufferOffset);
     }));

@@ -26,7 +26,7 @@ export type NbdServerOptions = {
   /** Take writer leases even when another writer holds them (that writer is fenced). */
   forceTakeover?: boolean;
   tls?: TlsOptions;
-  /** The write-back cache of writable volumes (write-cache.ts); default 'auto'. */
+  /** The write-back cache of writable volumes (write-cache.ts); default 'writethrough' (off). */
   writeCache?: WriteCacheMode;
   metrics?: AgentMetrics;
   log?: (message: string) => void;
@@ -55,7 +55,7 @@ export class NbdServer {
     const budget = new WriteCacheBudget(limits.agentWriteCacheBytesMax, limits.agentWriteCacheWritesMax);
     this.metrics.watchWriteCache(budget);
     const pool = new DevicePool(options.provider, { readOnly: options.readOnly ?? false, forceTakeover: options.forceTakeover ?? false }, {
-      mode: options.writeCache ?? 'auto',
+      mode: options.writeCache ?? 'writethrough',
       budget,
       onFailure: (volume, err) => {
         this.metrics.writeCacheFailed(volume);

@@ -35,7 +35,7 @@ function readPem(path: string, what: string): Buffer {
 }
 
 function writeCacheMode(args: ParsedArgs): WriteCacheMode {
-  const mode = str(args, 'write-cache') ?? 'auto';
+  const mode = str(args, 'write-cache') ?? 'writethrough';
   const known = writeCacheModes.find((m) => m === mode);
   if (known === undefined) throw invalidArgument(`--write-cache must be one of ${writeCacheModes.join(', ')}, got "${mode}"`);
   return known;
@@ -49,7 +49,7 @@ function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache auto|writeback|writethrough] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
   options: {
     ...clusterOptions,
     listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' },
