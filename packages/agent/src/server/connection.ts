@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { SecureContext } from 'node:tls';
 import { ErrorCode, isBasaltError, limits } from '@basalt/stdx';
+import { SocketBatch } from '@basalt/wire';
 import {
   ByteQueue, Negotiation, OPTION_HEADER_BYTES, Rep, decodeClientFlags, decodeOptionHeader, encodeGreeting,
 } from '../protocol/index.js';
@@ -221,10 +222,15 @@ export class NbdConnection {
     this.send(replies);
     this.env.metrics.handshake('transmission');
     this.handshakeEnded = true;
+    // Replies that complete in one event-loop turn go out in one writev. Only from here on: the
+    // socket is final now (STARTTLS cannot follow), so no corked bytes can outlive a socket swap.
+    const batch = new SocketBatch(this.socket);
     this.transmission = new Transmission(context, device, {
       id: this.env.id,
       metrics: this.env.metrics,
-      send: (buffers) => this.send(buffers),
+      send: (buffers) => {
+        batch.write(buffers);
+      },
       pause: () => this.socket.pause(),
       resume: () => {
         this.socket.resume();
@@ -239,7 +245,7 @@ export class NbdConnection {
     this.pump();
   }
 
-  /** Writes one message (header and payload) in one go. */
+  /** Writes one handshake message (header and payload) in one go, now. */
   private send(buffers: Buffer[]): void {
     if (this.socket.destroyed || buffers.length === 0) return;
     if (buffers.length === 1) {

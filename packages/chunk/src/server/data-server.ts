@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { ErrorCode, limits } from '@basalt/stdx';
-import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, type DataRequest, type DataResponse } from '@basalt/wire';
+import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse } from '@basalt/wire';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';
 
@@ -12,7 +12,8 @@ import type { ChunkMetrics } from './metrics.js';
  * the connection stops reading, answers the requests before the bad one, then closes. Other
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
  * back when the write succeeded: then the store wrote them and every secondary answered, so no
- * socket still sends them. (A failed request's frame is left to the garbage collector.)
+ * socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
+ * that complete in one event-loop turn go out in one writev (SocketBatch).
  */
 export class DataServer {
   private readonly server: net.Server;
@@ -56,16 +57,14 @@ export class DataServer {
     let inflightBytes = 0;
     let inflightCount = 0;
     let broken = false;
+    const batch = new SocketBatch(socket);
     const closeWhenDrained = (): void => {
       if (!broken || inflightCount > 0) return;
       socket.end();
       setTimeout(() => socket.destroy(), 1_000).unref();
     };
     const reply = (res: DataResponse): void => {
-      if (socket.destroyed) return;
-      socket.cork();
-      for (const part of encodeResponse(res)) socket.write(part);
-      socket.uncork();
+      if (!socket.destroyed) batch.write(encodeResponse(res));
     };
     const breakOff = (requestId: number, code: ErrorCode, message: string): void => {
       broken = true;

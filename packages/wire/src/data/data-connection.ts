@@ -4,6 +4,7 @@ import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.j
 import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
+import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
 
 /**
@@ -50,6 +51,8 @@ export class DataConnection {
   private nextId = 1;
   private failure: BasaltError | undefined;
   private readonly closeListeners: ((err: BasaltError) => void)[] = [];
+  /** Requests sent in one event-loop turn leave in one writev. */
+  private readonly batch: SocketBatch;
 
   private constructor(
     readonly address: string,
@@ -57,6 +60,7 @@ export class DataConnection {
     private readonly opts: Required<DataConnectionOptions>,
   ) {
     socket.setNoDelay(true);
+    this.batch = new SocketBatch(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} failed: ${err.message}`, { address })));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
@@ -165,10 +169,7 @@ export class DataConnection {
     if (this.opts.requestTimeoutMs > 0) {
       p.timer = setTimeout(() => this.timeout(requestId), this.opts.requestTimeoutMs);
     }
-    const parts = encodeRequest({ ...p.req, requestId });
-    this.socket.cork();
-    for (const part of parts) this.socket.write(part);
-    this.socket.uncork();
+    this.batch.write(encodeRequest({ ...p.req, requestId }));
   }
 
   private allocateId(): number {

@@ -4,3 +4,4 @@ export * from './pieces.js';
 export * from './frame-splitter.js';
 export * from './frame-pool.js';
 export * from './data-connection.js';
+export * from './socket-batch.js';

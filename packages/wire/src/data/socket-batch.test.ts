@@ -1,0 +1,164 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KiB } from '@basalt/stdx';
+import { SocketBatch } from './socket-batch.js';
+
+/** A connected pair on loopback; the receiving side collects everything it gets. */
+interface Pair {
+  readonly sender: net.Socket;
+  readonly received: Buffer[];
+  /** Resolves once the receiver has `bytes` bytes in total. */
+  readonly receivedBytes: (bytes: number) => Promise<Buffer>;
+  /** Parts handed to the kernel, one entry per _write or _writev call. */
+  readonly sends: { kind: 'write' | 'writev'; parts: number }[];
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+async function pair(): Promise<Pair> {
+  const received: Buffer[] = [];
+  let waiter: { bytes: number; resolve: (all: Buffer) => void } | undefined;
+  const check = (): void => {
+    const all = Buffer.concat(received);
+    if (waiter !== undefined && all.length >= waiter.bytes) waiter.resolve(all);
+  };
+  const server = net.createServer((s) => {
+    s.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      check();
+    });
+    cleanups.push(() => s.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const sender = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((resolve) => sender.once('connect', resolve));
+  sender.setNoDelay(true);
+  cleanups.push(() => {
+    sender.destroy();
+    server.close();
+  });
+  const sends = countSends(sender);
+  const receivedBytes = (bytes: number): Promise<Buffer> =>
+    new Promise((resolve) => {
+      waiter = { bytes, resolve };
+      check();
+    });
+  return { sender, received, receivedBytes, sends };
+}
+
+/** Wraps the socket's _write and _writev (what Node calls to hand bytes to the kernel). */
+function countSends(socket: net.Socket): Pair['sends'] {
+  const sends: Pair['sends'] = [];
+  type Internals = {
+    _write: (chunk: Buffer, encoding: string, cb: (err?: Error) => void) => void;
+    _writev: (chunks: { chunk: Buffer }[], cb: (err?: Error) => void) => void;
+  };
+  const s = socket as unknown as Internals;
+  const write = s._write.bind(socket);
+  const writev = s._writev.bind(socket);
+  s._write = (chunk, encoding, cb) => {
+    sends.push({ kind: 'write', parts: 1 });
+    write(chunk, encoding, cb);
+  };
+  s._writev = (chunks, cb) => {
+    sends.push({ kind: 'writev', parts: chunks.length });
+    writev(chunks, cb);
+  };
+  return sends;
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A message of `parts` buffers, each filled with its own byte so order is visible. */
+function message(first: number, parts: number): Buffer[] {
+  return Array.from({ length: parts }, (_, i) => Buffer.alloc(8, first + i));
+}
+
+describe('socket batch', () => {
+  it('sends the first message of a turn at once and the rest of the turn in one writev, in order', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender);
+    const messages = [message(1, 2), message(3, 3), message(6, 1), message(7, 2)];
+    for (const m of messages) batch.write(m);
+    expect(p.sends).toEqual([{ kind: 'writev', parts: 2 }]); // the others wait for the turn's end
+    await nextTurn();
+    expect(p.sends).toEqual([{ kind: 'writev', parts: 2 }, { kind: 'writev', parts: 6 }]);
+    const all = await p.receivedBytes(64);
+    expect(all).toEqual(Buffer.concat(messages.flat()));
+  });
+
+  it('sends a lone message at once', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender);
+    batch.write([Buffer.from('hello')]);
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }]);
+    expect((await p.receivedBytes(5)).toString()).toBe('hello');
+    await nextTurn();
+    batch.write([Buffer.from(' again')]); // a new turn: at once again
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'write', parts: 1 }]);
+    expect((await p.receivedBytes(11)).toString()).toBe('hello again');
+  });
+
+  it('keeps order across turns and with writes made directly on the socket', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender);
+    const expected: Buffer[] = [];
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < turn % 4; i++) {
+        const m = message(turn * 8 + i * 2, 2);
+        batch.write(m);
+        expected.push(...m);
+      }
+      const direct = Buffer.alloc(3, 200 + turn);
+      p.sender.write(direct); // joins the same queue, behind this turn's batched messages
+      expected.push(direct);
+      await nextTurn();
+    }
+    const want = Buffer.concat(expected);
+    expect(await p.receivedBytes(want.length)).toEqual(want);
+    expect(p.sends.length).toBeLessThanOrEqual(20 * 3); // the first message, the rest, the direct write
+  });
+
+  it('reports back-pressure from the socket and drains after the flush', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender);
+    expect(batch.write([Buffer.alloc(KiB)])).toBe(true);
+    expect(batch.write([Buffer.alloc(p.sender.writableHighWaterMark)])).toBe(false);
+    await new Promise<void>((resolve) => p.sender.once('drain', resolve));
+    await p.receivedBytes(KiB + p.sender.writableHighWaterMark);
+  });
+
+  it('drops messages for a destroyed socket without errors', async () => {
+    const p = await pair();
+    const errors: Error[] = [];
+    p.sender.on('error', (err) => errors.push(err));
+    const batch = new SocketBatch(p.sender);
+    batch.write([Buffer.from('first')]);
+    batch.write([Buffer.from('queued')]);
+    p.sender.destroy(); // between the queued write and the flush
+    await nextTurn();
+    expect(batch.write([Buffer.from('late')])).toBe(false);
+    await nextTurn();
+    expect(errors).toEqual([]);
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }]); // only the turn's first message left
+  });
+
+  it('lets end() flush what the turn queued', async () => {
+    const p = await pair();
+    const errors: Error[] = [];
+    p.sender.on('error', (err) => errors.push(err));
+    const batch = new SocketBatch(p.sender);
+    batch.write([Buffer.from('last '), Buffer.from('words')]);
+    p.sender.end();
+    expect(batch.write([Buffer.from('too late')])).toBe(false);
+    expect((await p.receivedBytes(10)).toString()).toBe('last words');
+    await nextTurn();
+    expect(errors).toEqual([]);
+  });
+});
