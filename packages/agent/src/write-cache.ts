@@ -1,4 +1,4 @@
-import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+import { AssertionError, BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
 import type { BlockDevice, Extent } from './block-device.js';
 
 /**
@@ -128,6 +128,7 @@ export class WriteBackDevice implements BlockDevice {
   }
 
   private fail(err: unknown): void {
+    if (err instanceof AssertionError) throw err; // a bug: let it crash the agent, not hide in a FLUSH error
     if (this.failure !== undefined) return;
     const code = isBasaltError(err) ? err.code : ErrorCode.Io;
     this.failure = new BasaltError(code, `a write acknowledged from the write-back cache could not be stored: ${err instanceof Error ? err.message : String(err)}`, {}, { cause: err });
