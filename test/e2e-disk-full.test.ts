@@ -26,6 +26,8 @@ afterAll(async () => {
 });
 // A real full disk needs a small tmpfs, and mount(8) needs root: CI and `npm test` run as root;
 // a developer running this file unprivileged gets it skipped rather than a false failure.
+// A real ENOSPC needs a small tmpfs, and mount(8) needs root: CI runs as root and runs this;
+// an unprivileged developer run skips it.
 const isRoot = process.getuid?.() === 0;
 
 describe('a full disk under a volume', () => {
