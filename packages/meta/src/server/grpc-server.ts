@@ -1,5 +1,5 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { metaService, raftService, toGrpcError } from '@basalt/wire';
 import type { raftpb } from '@basalt/wire';
@@ -19,13 +19,22 @@ export async function startGrpcServer(listen: string, handlers: MetaHandlers, ho
   }
   server.addService(metaService, meta);
   server.addService(raftService, {
-    send: (call: ServerUnaryCall<raftpb.MessageBatch, unknown>, callback: sendUnaryData<raftpb.ISendAck>) => {
-      try {
-        host.receive(call.request);
-        callback(null, {});
-      } catch (err) {
-        callback(toGrpcError(asBasaltError(err, log)));
-      }
+    // Every batch is stepped into Raft and acknowledged in order; a batch Raft refuses (another
+    // cluster's) ends the stream with the error, so the sender reports this member unreachable.
+    stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
+      let failed = false;
+      call.on('data', (batch: raftpb.MessageBatch) => {
+        if (failed) return;
+        try {
+          host.receive(batch);
+          call.write({});
+        } catch (err) {
+          failed = true;
+          call.emit('error', toGrpcError(asBasaltError(err, log)));
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
     },
   });
   await new Promise<number>((resolve, reject) => {

@@ -1,5 +1,5 @@
 import { Client, credentials, Metadata } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Message } from '@basalt/raft';
 import { limits } from '@basalt/stdx';
 import { raftService } from '@basalt/wire';
@@ -12,7 +12,7 @@ export interface TransportOptions {
   selfAddress: string;
   cluster: string;
   book: MemberBook;
-  /** A Send to the peer failed: Raft should probe it instead of streaming to it. */
+  /** A batch to the peer was not acknowledged (stream failed or timed out): Raft should probe it instead of streaming to it. */
   onUnreachable(id: string): void;
   /** A snapshot reached the peer (failed false) or did not (failed true). */
   onSnapshotSent(id: string, failed: boolean): void;
@@ -29,9 +29,11 @@ export const raftChannelOptions = {
 } as const;
 
 /**
- * Sends Raft messages to peers over gRPC. Per peer: at most one Send in flight; messages queued
- * meanwhile go in the next batch (so a slow peer costs one batch, not one call per message);
- * at most limits.raftTransportQueueMax queued, the oldest dropped beyond (Raft retransmits).
+ * Sends Raft messages to peers over one gRPC bidirectional stream per peer (proto/raft.proto).
+ * Per peer: at most one batch awaiting its ack; messages queued meanwhile go in the next batch
+ * (so a slow peer costs one batch, not one message each); at most limits.raftTransportQueueMax
+ * queued, the oldest dropped beyond (Raft retransmits). A batch not acknowledged within
+ * sendTimeoutMs fails its stream; the next batch opens a new one.
  */
 export class RaftTransport {
   private readonly peers = new Map<string, PeerSender>();
@@ -66,9 +68,20 @@ export class RaftTransport {
   }
 }
 
+/** The stream to one peer and the batch on it awaiting its SendAck. */
+type RaftStream = ClientDuplexStream<raftpb.IMessageBatch, raftpb.SendAck>;
+
+interface Unacked {
+  readonly stream: RaftStream;
+  readonly hasSnapshot: boolean;
+  readonly timer: NodeJS.Timeout;
+}
+
 class PeerSender {
   private queue: Message[] = [];
-  private inflight = false;
+  private stream: RaftStream | undefined;
+  private unacked: Unacked | undefined;
+  private closed = false;
   private readonly client: Client;
 
   constructor(readonly id: string, readonly address: string, private readonly opts: TransportOptions) {
@@ -78,32 +91,62 @@ class PeerSender {
   enqueue(m: Message): void {
     this.queue.push(m);
     if (this.queue.length > limits.raftTransportQueueMax) this.queue.shift();
-    if (!this.inflight) this.flush();
+    this.flush();
   }
 
   close(): void {
+    this.closed = true;
     this.queue = [];
+    if (this.unacked !== undefined) clearTimeout(this.unacked.timer);
+    this.unacked = undefined;
+    this.stream?.cancel();
+    this.stream = undefined;
     this.client.close();
   }
 
+  /** Sends the queued messages as one batch unless a batch still awaits its ack. */
   private flush(): void {
+    if (this.closed || this.unacked !== undefined || this.queue.length === 0) return;
     const batch = this.queue;
-    if (batch.length === 0) return;
     this.queue = [];
-    this.inflight = true;
-    const request: raftpb.IMessageBatch = {
-      from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb),
-    };
-    const hasSnapshot = batch.some((m) => m.type === 'MsgSnap');
-    this.client.makeUnaryRequest(
-      raftService.send.path, raftService.send.requestSerialize, raftService.send.responseDeserialize, request,
-      new Metadata(), { deadline: Date.now() + this.opts.sendTimeoutMs },
-      (err: ServiceError | null) => {
-        this.inflight = false;
-        if (err) this.opts.onUnreachable(this.id);
-        if (hasSnapshot) this.opts.onSnapshotSent(this.id, err !== null);
-        this.flush();
-      },
-    );
+    const stream = this.stream ?? this.open();
+    const timer = setTimeout(() => this.fail(stream), this.opts.sendTimeoutMs);
+    this.unacked = { stream, hasSnapshot: batch.some((m) => m.type === 'MsgSnap'), timer };
+    stream.write({ from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb) });
+  }
+
+  private open(): RaftStream {
+    const { path, requestSerialize, responseDeserialize } = raftService.stream;
+    const stream = this.client.makeBidiStreamRequest(path, requestSerialize, responseDeserialize, new Metadata());
+    stream.on('data', () => this.acked(stream));
+    // A failed stream reports 'error' (status not OK); one the receiver ended reports 'end'.
+    stream.on('error', () => this.fail(stream));
+    stream.on('end', () => this.fail(stream));
+    this.stream = stream;
+    return stream;
+  }
+
+  private acked(stream: RaftStream): void {
+    const u = this.unacked;
+    if (u === undefined || u.stream !== stream) return;
+    clearTimeout(u.timer);
+    this.unacked = undefined;
+    if (u.hasSnapshot) this.opts.onSnapshotSent(this.id, false);
+    this.flush();
+  }
+
+  /** Drops the stream; its unacknowledged batch is lost (Raft retransmits), the peer reported unreachable. */
+  private fail(stream: RaftStream): void {
+    if (this.stream === stream) {
+      this.stream = undefined;
+      stream.cancel();
+    }
+    const u = this.unacked;
+    if (u === undefined || u.stream !== stream) return;
+    clearTimeout(u.timer);
+    this.unacked = undefined;
+    this.opts.onUnreachable(this.id);
+    if (u.hasSnapshot) this.opts.onSnapshotSent(this.id, true);
+    this.flush();
   }
 }

@@ -27,11 +27,26 @@ export function unaryMethod<ReqD, ReqP, ResD, ResP>(
   req: MessageCodec<ReqD, ReqP>,
   res: MessageCodec<ResD, ResP>,
 ): UnaryMethod<ReqD, ReqP, ResD, ResP> {
+  return { ...codecs(req, res), path: `/${service}/${name}`, originalName: name, requestStream: false, responseStream: false };
+}
+
+/** A bidirectional-streaming method: both sides send any number of messages on one call. */
+export interface BidiMethod<ReqD, ReqP, ResD, ResP> extends Omit<UnaryMethod<ReqD, ReqP, ResD, ResP>, 'requestStream' | 'responseStream'> {
+  requestStream: true;
+  responseStream: true;
+}
+
+export function bidiMethod<ReqD, ReqP, ResD, ResP>(
+  service: string,
+  name: string,
+  req: MessageCodec<ReqD, ReqP>,
+  res: MessageCodec<ResD, ResP>,
+): BidiMethod<ReqD, ReqP, ResD, ResP> {
+  return { ...codecs(req, res), path: `/${service}/${name}`, originalName: name, requestStream: true, responseStream: true };
+}
+
+function codecs<ReqD, ReqP, ResD, ResP>(req: MessageCodec<ReqD, ReqP>, res: MessageCodec<ResD, ResP>) {
   return {
-    path: `/${service}/${name}`,
-    originalName: name,
-    requestStream: false,
-    responseStream: false,
     requestSerialize: (value: ReqP) => toBuffer(req.encode(value).finish()),
     requestDeserialize: (bytes: Buffer) => req.decode(bytes),
     responseSerialize: (value: ResP) => toBuffer(res.encode(value).finish()),
