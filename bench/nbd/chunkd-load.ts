@@ -32,6 +32,7 @@ const workloads: Workload[] = [
   { name: 'rand write 4K QD32', write: true, blockBytes: 4 * KiB, depth: 32, random: true },
   { name: 'rand read 4K QD32', write: false, blockBytes: 4 * KiB, depth: 32, random: true },
   { name: 'rand write 4K QD1', write: true, blockBytes: 4 * KiB, depth: 1, random: true },
+  { name: 'rand read 4K QD1', write: false, blockBytes: 4 * KiB, depth: 1, random: true },
 ];
 
 interface Server {

@@ -53,21 +53,31 @@ describe('inline I/O policy', () => {
     expect(inline.subarray(0, 100).every((b) => b === 7) && inline.subarray(100).every((b) => b === 0)).toBe(true);
   });
 
-  it('sends reads to the pool for a while after an inline read was slow, then tries inline again', async () => {
+  it('sends reads to the pool for a while once several recent inline reads were slow, then tries inline again', async () => {
     const c = clock();
     const io = new InlineIo(4 * KiB, c.now, 0.2, 1000);
+    const slowRead = async (): Promise<void> => {
+      c.arm(5); // this inline read "takes" 5 ms: it went to the disk
+      await io.read(fd, 4 * KiB, 0, 'r');
+      c.arm(0);
+    };
     await io.read(fd, 4 * KiB, 0, 'r');
-    expect(io.ops).toEqual({ inline: 1, pool: 0 });
-    c.arm(5); // the next inline read "takes" 5 ms: it went to the disk
-    await io.read(fd, 4 * KiB, 0, 'r');
-    c.arm(0);
-    expect(io.slowReads).toBe(1);
+    await slowRead();
+    for (let i = 0; i < 40; i++) await io.read(fd, 4 * KiB, 0, 'r'); // one slow read alone does not switch
+    await slowRead(); // only this one and the next two are in the window of the last 32
+    await slowRead();
+    await slowRead();
+    expect(io.slowReads).toBe(4);
+    expect(io.ops).toEqual({ inline: 45, pool: 0 });
+    await slowRead(); // the fourth slow read of the window: switch to the pool
     await io.read(fd, 4 * KiB, 0, 'r');
     await io.write(fd, Buffer.alloc(4 * KiB), 0, 'w'); // writes stay inline
-    expect(io.ops).toEqual({ inline: 3, pool: 1 });
-    c.set(2000);
+    expect(io.ops).toEqual({ inline: 47, pool: 1 });
+    c.set(c.now() + 2000);
     await io.read(fd, 4 * KiB, 0, 'r');
-    expect(io.ops).toEqual({ inline: 4, pool: 1 });
+    await slowRead(); // the window started afresh: one slow read does not switch
+    await io.read(fd, 4 * KiB, 0, 'r');
+    expect(io.ops).toEqual({ inline: 50, pool: 1 });
   });
 
   it('turns an inline failure into a typed error', async () => {
