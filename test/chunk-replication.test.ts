@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MiB, Prng } from '@basalt/stdx';
-import { extentPaths } from '@basalt/chunk';
+import { extentPath } from '@basalt/chunk';
 import { Cleanup, connectData, extentRef, sample, scrape, spawnChunkd, stopChunkd, tempDir } from './chunk-support.js';
 
 const SEED = Number(process.env.SEED ?? 1234);
@@ -33,7 +33,7 @@ describe('chunkd processes, replica sets given by the test', () => {
     }
 
     // A flipped byte in one replica's extent file: that replica reports BASALT_CHECKSUM, another serves good data.
-    const file = extentPaths(procs[1]!.dataDir, ext.volumeId, ext.index).data;
+    const file = extentPath(procs[1]!.dataDir, ext.volumeId, ext.index);
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([model[123_457]! ^ 0x01]), 0, 1, 123_457);
     fs.closeSync(fd);

@@ -1,7 +1,7 @@
 import { openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
-import { extentPaths } from '@basalt/chunk';
+import { extentPath } from '@basalt/chunk';
 import type { VolumeEvent } from '@basalt/client';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
@@ -41,12 +41,12 @@ describe('a flipped byte in an extent file', () => {
     const events: VolumeEvent[] = [];
     const reader = await cluster.client({ onEvent: (e) => events.push(e) }).openVolume('flip');
     const at = 123_457;
-    flipByte(extentPaths(cluster.chunkById(replicaIds[0]!).dataDir, volume.id, 0).data, at);
+    flipByte(extentPath(cluster.chunkById(replicaIds[0]!).dataDir, volume.id, 0), at);
     expect((await reader.read(0, 8 * MiB)).equals(data)).toBe(true);
     expect(events).toContainEqual({ kind: 'checksum_error', volume: 'flip', index: 0, serverId: replicaIds[0] });
 
     // Damage a second replica: the third still has good bytes.
-    flipByte(extentPaths(cluster.chunkById(replicaIds[1]!).dataDir, volume.id, 0).data, at + 4096);
+    flipByte(extentPath(cluster.chunkById(replicaIds[1]!).dataDir, volume.id, 0), at + 4096);
     events.length = 0;
     expect((await reader.read(at - 10, 8192)).equals(data.subarray(at - 10, at + 8182))).toBe(true);
     expect(events.map((e) => e.kind === 'checksum_error' && e.serverId)).toEqual([replicaIds[0], replicaIds[1]]);

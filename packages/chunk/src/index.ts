@@ -2,6 +2,6 @@ export { startChunkd, diskSpace, type Chunkd, type ChunkdOptions } from './chunk
 export { chunkdFlags, chunkdOptionsFrom, chunkdUsage, parseChunkdArgs } from './args/index.js';
 export { runChunkd } from './run-chunkd.js';
 export { ExtentStore, type ReadOutcome } from './store/extent-store.js';
-export { extentPaths } from './store/extent-files.js';
+export { extentPath } from './store/extent-files.js';
 export type { ReplicaMeta } from './replica/replica-meta.js';
 export type { MetaLink, ExtentPlacement, ServerReport } from './server/meta-link.js';

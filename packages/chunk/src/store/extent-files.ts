@@ -1,60 +1,97 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { BasaltError } from '@basalt/stdx';
-import { closeFile, ioError, openFile, writeFully } from './fs-io.js';
+import { closeFile, fdatasync, ioError, openFile, readFully, writeFully } from './fs-io.js';
 import { sidecarBytes } from './sidecar.js';
 
 /**
- * The two files of an extent replica under <dir>/extents/<volumeId>/: "<index>.data", sparse,
- * the extent's bytes at their offsets; "<index>.sum", the checksum sidecar, fully allocated at
- * creation so that checksum updates never need new disk space.
+ * The file of an extent replica: <dir>/extents/<volumeId>/<index>.extent. Bytes
+ * [0, extentSizeBytes) are the extent's data at their offsets, sparse; the checksum sidecar
+ * (sidecar.ts) follows at sidecarAt = extentSizeBytes, fully allocated at creation so that
+ * checksum updates never need new disk space.
+ *
+ * Why one file: FLUSH must make data and checksums durable, and each file costs an fdatasync
+ * (a disk cache flush). Measured on the project machine: three replicas on one disk each syncing
+ * two files took 2.6-3.8 ms per round, each syncing one file 1.5-1.9 ms.
+ *
+ * Creation writes the sidecar into "<index>.extent.tmp" and renames it: an extent exists once
+ * its file does. Replicas written by earlier versions (two files, "<index>.data" and
+ * "<index>.sum") are converted when opened (convertLegacy).
  */
 export interface ExtentFiles {
-  readonly data: number;
-  readonly sidecar: number;
-  readonly dataPath: string;
+  readonly fd: number;
+  readonly path: string;
+  /** Where the checksum sidecar starts: the extent size. */
+  readonly sidecarAt: number;
 }
 
-export function extentPaths(dir: string, volumeId: number, index: number): { data: string; sidecar: string } {
-  const base = path.join(dir, 'extents', String(volumeId), String(index));
-  return { data: `${base}.data`, sidecar: `${base}.sum` };
+export function extentPath(dir: string, volumeId: number, index: number): string {
+  return `${base(dir, volumeId, index)}.extent`;
 }
 
-/** Opens an extent's files; undefined when they do not exist. */
-export async function openExtentFiles(dir: string, volumeId: number, index: number): Promise<ExtentFiles | undefined> {
-  const p = extentPaths(dir, volumeId, index);
-  if (!fs.existsSync(p.sidecar)) return undefined;
-  const data = await openFile(p.data, 'r+', 'open extent data');
-  const sidecar = await openFile(p.sidecar, 'r+', 'open extent checksums').catch(async (err: unknown) => {
-    await closeFile(data);
-    throw err;
-  });
-  return { data, sidecar, dataPath: p.data };
+function base(dir: string, volumeId: number, index: number): string {
+  return path.join(dir, 'extents', String(volumeId), String(index));
 }
 
-/** Creates an extent's files. On failure (e.g. BASALT_NO_SPACE) nothing is left behind. */
+/** Opens an extent's file; undefined when the extent has none. */
+export async function openExtentFiles(dir: string, volumeId: number, index: number, extentSizeBytes: number): Promise<ExtentFiles | undefined> {
+  const p = extentPath(dir, volumeId, index);
+  const legacy = { data: `${base(dir, volumeId, index)}.data`, sidecar: `${base(dir, volumeId, index)}.sum` };
+  if (fs.existsSync(legacy.sidecar)) {
+    if (fs.existsSync(p)) await fs.promises.rm(legacy.sidecar); // converted; died before this removal
+    else await convertLegacy(legacy, p, extentSizeBytes);
+  }
+  if (!fs.existsSync(p)) return undefined;
+  return { fd: await openFile(p, 'r+', 'open extent file'), path: p, sidecarAt: extentSizeBytes };
+}
+
+/** Creates an extent's file. On failure (e.g. BASALT_NO_SPACE) nothing is left behind. */
 export async function createExtentFiles(dir: string, volumeId: number, index: number, extentSizeBytes: number): Promise<ExtentFiles> {
-  const p = extentPaths(dir, volumeId, index);
-  await fs.promises.mkdir(path.dirname(p.data), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+  const p = extentPath(dir, volumeId, index);
+  const tmp = `${p}.tmp`;
+  await fs.promises.mkdir(path.dirname(p), { recursive: true }).catch((err: NodeJS.ErrnoException) => {
     throw ioError(err, 'create extent directory');
   });
-  const tmp = `${p.sidecar}.tmp`;
-  const data = await openFile(p.data, fs.constants.O_RDWR | fs.constants.O_CREAT, 'create extent data');
+  const fd = await openFile(tmp, 'w+', 'create extent file');
   try {
-    const fd = await openFile(tmp, 'w+', 'create extent checksums');
-    await writeFully(fd, Buffer.alloc(sidecarBytes(extentSizeBytes)), 0, 'allocate extent checksums').finally(() => closeFile(fd));
-    await fs.promises.rename(tmp, p.sidecar);
-    const sidecar = await openFile(p.sidecar, 'r+', 'open extent checksums');
-    return { data, sidecar, dataPath: p.data };
+    await writeFully(fd, Buffer.alloc(sidecarBytes(extentSizeBytes)), extentSizeBytes, 'allocate extent checksums');
+    await fs.promises.rename(tmp, p);
+    await syncDirectory(path.dirname(p));
+    return { fd, path: p, sidecarAt: extentSizeBytes };
   } catch (err) {
-    await closeFile(data);
+    await closeFile(fd);
     await fs.promises.rm(tmp, { force: true });
-    if ((await fs.promises.stat(p.data)).size === 0) await fs.promises.rm(p.data, { force: true });
     if (err instanceof BasaltError) throw err;
-    throw ioError(err as NodeJS.ErrnoException, 'create extent files');
+    throw ioError(err as NodeJS.ErrnoException, 'create extent file');
   }
 }
 
 export async function closeExtentFiles(files: ExtentFiles): Promise<void> {
-  await Promise.all([closeFile(files.data), closeFile(files.sidecar)]);
+  await closeFile(files.fd);
+}
+
+/**
+ * Moves a two-file replica into one file: the sidecar goes after the data (synced), then the
+ * data file is renamed (the commit point), then the old sidecar removed. A crash at any point
+ * leaves either the legacy pair (converted again on the next open) or the new file.
+ */
+async function convertLegacy(legacy: { data: string; sidecar: string }, p: string, extentSizeBytes: number): Promise<void> {
+  const sumFd = await openFile(legacy.sidecar, 'r', 'open legacy extent checksums');
+  const sums = await readFully(sumFd, sidecarBytes(extentSizeBytes), 0, 'read legacy extent checksums').finally(() => closeFile(sumFd));
+  const fd = await openFile(legacy.data, fs.constants.O_RDWR | fs.constants.O_CREAT, 'open legacy extent data');
+  try {
+    await writeFully(fd, sums, extentSizeBytes, 'convert legacy extent checksums');
+    await fdatasync(fd, 'convert legacy extent');
+  } finally {
+    await closeFile(fd);
+  }
+  await fs.promises.rename(legacy.data, p);
+  await syncDirectory(path.dirname(p));
+  await fs.promises.rm(legacy.sidecar);
+}
+
+/** Makes a rename in dir durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const fd = await openFile(dir, 'r', 'open extent directory');
+  await fdatasync(fd, 'sync extent directory').finally(() => closeFile(fd));
 }

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
-import { extentPaths } from './extent-files.js';
+import { extentPath } from './extent-files.js';
 import { ExtentStore } from './extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
@@ -88,7 +88,7 @@ describe('extent store', () => {
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(8192)));
     await store.write(5, 0, 8192, data, pieceCrcs(8192, data));
-    const file = extentPaths(dir, 5, 0).data;
+    const file = extentPath(dir, 5, 0);
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([data[100]! ^ 0x40]), 0, 1, 8192 + 100);
     fs.closeSync(fd);
@@ -107,20 +107,50 @@ describe('extent store', () => {
     await store.write(5, 0, 0, old, pieceCrcs(0, old));
     await store.close();
     // The first half of overwriting block 0 with "new": the sidecar entry says [new, old], the data is still old.
-    const sum = extentPaths(dir, 5, 0).sidecar;
-    const fd = fs.openSync(sum, 'r+');
+    // Block 0's entry is the first of the sidecar, which follows the extent's data in its file.
+    const fd = fs.openSync(extentPath(dir, 5, 0), 'r+');
     const entry = Buffer.alloc(entryBytes);
-    fs.readSync(fd, entry, 0, entryBytes, 0);
-    fs.writeSync(fd, shiftedEntries(entry, [crc32c(Buffer.alloc(blockBytes, 2))]), 0, entryBytes, 0);
+    fs.readSync(fd, entry, 0, entryBytes, extentSizeBytes);
+    fs.writeSync(fd, shiftedEntries(entry, [crc32c(Buffer.alloc(blockBytes, 2))]), 0, entryBytes, extentSizeBytes);
     fs.closeSync(fd);
     const again = await ExtentStore.open(dir);
     expect((await again.read(5, 0, 0, blockBytes)).data.equals(old)).toBe(true);
     // A block matching neither slot is still caught.
-    const dataFd = fs.openSync(extentPaths(dir, 5, 0).data, 'r+');
+    const dataFd = fs.openSync(extentPath(dir, 5, 0), 'r+');
     fs.writeSync(dataFd, Buffer.alloc(blockBytes, 3), 0, blockBytes, 0);
     fs.closeSync(dataFd);
     await expect(again.read(5, 0, 0, blockBytes)).rejects.toMatchObject({ code: ErrorCode.Checksum });
     await again.close();
+  });
+
+  it('converts a replica of the two-file layout (data + sidecar) into one file when it opens it', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * blockBytes)));
+    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data));
+    await store.close();
+    // Lay the replica out as earlier versions did: <index>.data and <index>.sum.
+    const file = extentPath(dir, 5, 0);
+    const legacy = { data: file.replace(/\.extent$/, '.data'), sidecar: file.replace(/\.extent$/, '.sum') };
+    const whole = fs.readFileSync(file);
+    fs.writeFileSync(legacy.sidecar, whole.subarray(extentSizeBytes));
+    fs.renameSync(file, legacy.data);
+    fs.truncateSync(legacy.data, extentSizeBytes);
+    const again = await ExtentStore.open(dir);
+    expect((await again.read(5, 0, blockBytes, data.length)).data.equals(data)).toBe(true);
+    expect([fs.existsSync(file), fs.existsSync(legacy.data), fs.existsSync(legacy.sidecar)]).toEqual([true, false, false]);
+    // The checksums came along: a flipped byte is still caught.
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([data[10]! ^ 1]), 0, 1, blockBytes + 10);
+    fs.closeSync(fd);
+    await expect(again.read(5, 0, blockBytes, 100)).rejects.toMatchObject({ code: ErrorCode.Checksum });
+    await again.close();
+    // A conversion that died after its rename left the old sidecar: it is removed, the file kept.
+    fs.writeFileSync(legacy.sidecar, Buffer.alloc(16));
+    const third = await ExtentStore.open(dir);
+    await expect(third.read(5, 0, 2 * blockBytes, 100)).resolves.toBeDefined();
+    expect(fs.existsSync(legacy.sidecar)).toBe(false);
+    await third.close();
   });
 
   it('keeps checksums right when in-memory sidecars are dropped and reloaded under a tiny budget', async () => {
@@ -183,7 +213,7 @@ describe('extent store', () => {
     expect(got.data.subarray(0, 100).every((b) => b === 7)).toBe(true);
     expect(got.data.subarray(100, size - 100).every((b) => b === 0)).toBe(true);
     expect(got.data.subarray(size - 100).every((b) => b === 7)).toBe(true);
-    expect(fs.statSync(extentPaths(dir, 5, 1).data).blocks * 512).toBeLessThan(size / 2);
+    expect(fs.statSync(extentPath(dir, 5, 1)).blocks * 512).toBeLessThan(size / 2);
     await store.close();
   });
 

@@ -16,8 +16,8 @@ import { SpaceGuard } from './space-guard.js';
 import { SyncGroup } from './sync-group.js';
 
 /**
- * The extent store of one chunk server: extent replicas as sparse files with a checksum
- * sidecar (extent-files.ts, sidecar.ts) and a LevelDB index (extent-index.ts).
+ * The extent store of one chunk server: extent replicas as sparse files, each with its checksum
+ * sidecar after the data (extent-files.ts, sidecar.ts), and a LevelDB index (extent-index.ts).
  *
  * Operations on one extent are ordered by a range lock taken synchronously when the operation
  * is called, so callers get their call order (see range-lock.ts). Data written is in the page
@@ -139,7 +139,7 @@ export class ExtentStore {
         const data = Buffer.alloc(length);
         return { data, crcs: pieceCrcs(offset, data) };
       }
-      const [buf, sums] = await Promise.all([this.io.read(files.data, b - a, a, 'read extent data'), this.sums(h, files)]);
+      const [buf, sums] = await Promise.all([this.io.read(files.fd, b - a, a, 'read extent data'), this.sums(h, files)]);
       const crcs = this.verified(h, buf, entriesOf(sums, a, b), a);
       return { data: buf.subarray(offset - a, offset - a + length), crcs: pieceCrcsFrom(buf, offset - a, length, crcs) };
     });
@@ -224,7 +224,7 @@ export class ExtentStore {
   private filesOf(h: Held, create: boolean): Promise<ExtentFiles | undefined> {
     if (h.files !== undefined) return h.files;
     const { volumeId, index, extentSizeBytes } = h.meta;
-    h.probe ??= openExtentFiles(this.dir, volumeId, index).then((found) => {
+    h.probe ??= openExtentFiles(this.dir, volumeId, index, extentSizeBytes).then((found) => {
       h.probe = undefined;
       if (found !== undefined) h.files ??= Promise.resolve(found);
       return found;
@@ -240,7 +240,7 @@ export class ExtentStore {
 
   /** The extent's sidecar in memory (sidecar-cache.ts); use only while holding the range lock. */
   private sums(h: Held, files: ExtentFiles): Buffer | Promise<Buffer> {
-    return this.sidecars.get(h, () => readFully(files.sidecar, sidecarBytes(h.meta.extentSizeBytes), 0, 'read extent checksums'));
+    return this.sidecars.get(h, () => readFully(files.fd, sidecarBytes(h.meta.extentSizeBytes), files.sidecarAt, 'read extent checksums'));
   }
 
   private verified(h: Held, buf: Buffer, entries: Buffer, a: number): Uint32Array {
@@ -257,7 +257,7 @@ export class ExtentStore {
   /** Sidecar first ([new, old]), data second; see sidecar.ts for why either order of loss is safe. */
   private async writeBlocks(h: Held, files: ExtentFiles, offset: number, data: Buffer, crcs: Uint32Array): Promise<void> {
     const [a, b] = aligned(offset, data.length);
-    const sidecarAt = (a / blockBytes) * entryBytes;
+    const entryAt = (a / blockBytes) * entryBytes;
     const sums = await this.sums(h, files);
     const entries = entriesOf(sums, a, b);
     const buf = a === offset && b === offset + data.length ? data : await this.merged(h, files, a, b, offset, data, entries);
@@ -266,12 +266,11 @@ export class ExtentStore {
       newCrcs[i] = e - s === blockBytes ? crcs[i]! : crc32c(buf.subarray(i * blockBytes, (i + 1) * blockBytes));
     });
     const shifted = shiftedEntries(entries, newCrcs);
-    await this.io.write(files.sidecar, shifted, sidecarAt, 'write extent checksums');
-    shifted.copy(sums, sidecarAt);
-    this.syncGroup.markDirty(files.sidecar);
-    this.syncGroup.markDirty(files.data);
+    await this.io.write(files.fd, shifted, files.sidecarAt + entryAt, 'write extent checksums');
+    shifted.copy(sums, entryAt);
+    this.syncGroup.markDirty(files.fd);
     try {
-      await this.io.write(files.data, buf, a, 'write extent data');
+      await this.io.write(files.fd, buf, a, 'write extent data');
     } catch (err) {
       await this.settle(files, sums, a, b).catch(() => undefined);
       throw err;
@@ -283,7 +282,7 @@ export class ExtentStore {
     const buf = Buffer.allocUnsafe(b - a);
     const edges = new Set([a, b - blockBytes].filter((blk) => blk < offset || blk + blockBytes > offset + data.length));
     for (const blk of edges) {
-      const old = await this.io.read(files.data, blockBytes, blk, 'read extent data');
+      const old = await this.io.read(files.fd, blockBytes, blk, 'read extent data');
       const at = ((blk - a) / blockBytes) * entryBytes;
       this.verified(h, old, entries.subarray(at, at + entryBytes), blk);
       old.copy(buf, blk - a);
@@ -294,24 +293,23 @@ export class ExtentStore {
 
   /** After a failed data write: describe whatever the blocks now hold, in both slots. */
   private async settle(files: ExtentFiles, sums: Buffer, a: number, b: number): Promise<void> {
-    const now = await this.io.read(files.data, b - a, a, 'read extent data');
+    const now = await this.io.read(files.fd, b - a, a, 'read extent data');
     const settled = settledEntries(blockCrcs(now));
-    await this.io.write(files.sidecar, settled, (a / blockBytes) * entryBytes, 'write extent checksums');
+    await this.io.write(files.fd, settled, files.sidecarAt + (a / blockBytes) * entryBytes, 'write extent checksums');
     settled.copy(sums, (a / blockBytes) * entryBytes);
   }
 
   private async zeroBlocks(h: Held, files: ExtentFiles, a: number, b: number): Promise<void> {
-    const sidecarAt = (a / blockBytes) * entryBytes;
+    const entryAt = (a / blockBytes) * entryBytes;
     const sums = await this.sums(h, files);
     const zeroCrc = crc32c(Buffer.alloc(blockBytes));
     const shifted = shiftedEntries(entriesOf(sums, a, b), new Array<number>((b - a) / blockBytes).fill(zeroCrc));
-    await this.io.write(files.sidecar, shifted, sidecarAt, 'write extent checksums');
-    shifted.copy(sums, sidecarAt);
-    this.syncGroup.markDirty(files.sidecar);
-    this.syncGroup.markDirty(files.data);
-    if (b - a >= limits.chunkPunchHoleBytesMin && (await punchHole(files.dataPath, a, b - a))) return;
+    await this.io.write(files.fd, shifted, files.sidecarAt + entryAt, 'write extent checksums');
+    shifted.copy(sums, entryAt);
+    this.syncGroup.markDirty(files.fd);
+    if (b - a >= limits.chunkPunchHoleBytesMin && (await punchHole(files.path, a, b - a))) return;
     const zeros = Buffer.alloc(Math.min(b - a, 1024 * 1024));
-    for (let pos = a; pos < b; pos += zeros.length) await this.io.write(files.data, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
+    for (let pos = a; pos < b; pos += zeros.length) await this.io.write(files.fd, zeros.subarray(0, Math.min(zeros.length, b - pos)), pos, 'zero extent data');
   }
 }
 
