@@ -10,7 +10,8 @@ import { peakRssKiB } from '../meta/rss.js';
 
 /**
  * Load on chunkd alone, below the SDK and the agent: one DataConnection to the primary of a
- * 1- or 3-replica extent (no metad), sequential 1 MiB and random 4 KiB writes and reads.
+ * 1- or 3-replica extent (no metad, written in full first), sequential 1 MiB and random 4 KiB
+ * writes and reads, and 4 KiB writes each followed by a FLUSH.
  * For profiling (--cpu-prof) and for same-run before/after comparisons of chunkd builds:
  * --chunkd takes one or more bin/chunkd.js paths (see main() for how they take turns).
  *
@@ -24,6 +25,8 @@ interface Workload {
   readonly blockBytes: number;
   readonly depth: number;
   readonly random: boolean;
+  /** A FLUSH after every write (fio's --fsync=1). */
+  readonly flush?: boolean;
 }
 
 const workloads: Workload[] = [
@@ -33,6 +36,7 @@ const workloads: Workload[] = [
   { name: 'rand read 4K QD32', write: false, blockBytes: 4 * KiB, depth: 32, random: true },
   { name: 'rand write 4K QD1', write: true, blockBytes: 4 * KiB, depth: 1, random: true },
   { name: 'rand read 4K QD1', write: false, blockBytes: 4 * KiB, depth: 1, random: true },
+  { name: 'write 4K + flush QD1', write: true, blockBytes: 4 * KiB, depth: 1, random: true, flush: true },
 ];
 
 interface Server {
@@ -77,7 +81,8 @@ async function run(conn: DataConnection, ext: ExtentRef, w: Workload, seconds: n
     while (performance.now() < deadline) {
       const block = w.random ? prng.int(0, blocks - 1) : next++ % blocks;
       if (w.write) await conn.write(ext, block * w.blockBytes, data);
-      else await conn.read(ext, block * w.blockBytes, w.blockBytes);
+      if (w.flush === true) await conn.flush(ext);
+      if (!w.write) await conn.read(ext, block * w.blockBytes, w.blockBytes);
       ops++;
     }
   };
@@ -103,6 +108,11 @@ async function startArm(bin: string, replicas: number, root: string, profDir: st
   for (let i = 0; i < replicas; i++) servers.push(await startServer(bin, `v${volumeId}c${i}`, root, profDir));
   const conn = await DataConnection.connect(servers[0]!.address);
   const ext: ExtentRef = { volumeId, index: 0, extentSizeBytes: extentBytes, epoch: 1, generation: 1, replicas: servers.map((s) => ({ serverId: s.id, address: s.address })) };
+  // Prefill, as bench:nbd does: reads then hit stored data (not holes) and writes overwrite
+  // allocated blocks (no block allocation in the file system's journal on each flush).
+  const fill = Buffer.alloc(MiB, 0x5a);
+  for (let at = 0; at < extentBytes; at += MiB) await conn.write(ext, at, fill);
+  await conn.flush(ext);
   return { bin, servers, conn, ext };
 }
 
