@@ -7,18 +7,28 @@ import { DataConnection } from '@basalt/wire';
  */
 export class ConnectionPool {
   private readonly connections = new Map<string, Promise<DataConnection>>();
+  /** The connections of `connections` that are open, for callers that need no promise turn. */
+  private readonly open = new Map<string, DataConnection>();
   private closed = false;
 
   constructor(private readonly requestTimeoutMs: number) {}
+
+  /** The open connection to `address`, or undefined when there is none yet (then use get). */
+  ready(address: string): DataConnection | undefined {
+    return this.open.get(address);
+  }
 
   get(address: string): Promise<DataConnection> {
     if (this.closed) return Promise.reject(new BasaltError(ErrorCode.Closed, 'the client is closed'));
     const existing = this.connections.get(address);
     if (existing !== undefined) return existing;
-    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs }).then(
+    // 'tick': the requests one callback sends leave in one writev right after it (SocketBatch).
+    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs, batchFlush: 'tick' }).then(
       (conn) => {
+        if (this.connections.get(address) === opening) this.open.set(address, conn);
         conn.onClose(() => {
           if (this.connections.get(address) === opening) this.connections.delete(address);
+          if (this.open.get(address) === conn) this.open.delete(address);
         });
         return conn;
       },
@@ -37,5 +47,6 @@ export class ConnectionPool {
       opening.then((c) => c.close(), () => undefined);
     }
     this.connections.clear();
+    this.open.clear();
   }
 }

@@ -26,6 +26,11 @@ export class ExtentMap {
     private readonly writer: boolean,
   ) {}
 
+  /** The extent's replica set if it is cached (what lookup returns without a metad call). */
+  known(index: number): ExtentInfo | undefined {
+    return this.extents.get(index);
+  }
+
   /** The extent's replica set, or undefined when it is not allocated (reads as zeroes). */
   async lookup(index: number): Promise<ExtentInfo | undefined> {
     const known = this.extents.get(index);

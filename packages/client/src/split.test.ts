@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '@basalt/stdx';
-import { splitByExtent } from './split.js';
+import { singleSlice, splitByExtent } from './split.js';
 
 describe('splitByExtent', () => {
   it('cuts a range that crosses two extent boundaries into three slices', () => {
@@ -32,5 +32,26 @@ describe('splitByExtent', () => {
       }
       expect(next).toBe(length);
     }
+  });
+});
+
+describe('singleSlice', () => {
+  it('is the one slice splitByExtent makes when that slice fits one request, else undefined', () => {
+    const prng = new Prng(5);
+    for (let i = 0; i < 2000; i++) {
+      const extent = 2 ** prng.int(6, 12);
+      const max = prng.int(1, 2 * extent);
+      const offset = prng.int(0, 10_000);
+      const length = prng.int(0, 3 * extent);
+      const slices = splitByExtent(offset, length, extent);
+      const expected = slices.length === 1 && length <= max ? slices[0] : undefined;
+      expect(singleSlice(offset, length, extent, max)).toEqual(expected);
+    }
+  });
+
+  it('takes a range that ends exactly at an extent boundary and refuses one byte more', () => {
+    expect(singleSlice(1000, 24, 1024, 4096)).toEqual({ index: 0, offset: 1000, length: 24, bufferOffset: 0 });
+    expect(singleSlice(1000, 25, 1024, 4096)).toBeUndefined();
+    expect(singleSlice(2048, 0, 1024, 4096)).toBeUndefined();
   });
 });

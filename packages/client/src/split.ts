@@ -27,3 +27,15 @@ export function splitByExtent(offset: number, length: number, extentSizeBytes: n
   }
   return slices;
 }
+
+/**
+ * The common case of splitting without arrays: the one slice of a non-empty range that lies in one
+ * extent and is at most `requestBytesMax` long (one data-plane request); undefined otherwise.
+ */
+export function singleSlice(offset: number, length: number, extentSizeBytes: number, requestBytesMax: number): ExtentSlice | undefined {
+  if (length === 0 || length > requestBytesMax) return undefined;
+  const index = Math.floor(offset / extentSizeBytes);
+  const inExtent = offset - index * extentSizeBytes;
+  if (inExtent + length > extentSizeBytes) return undefined;
+  return { index, offset: inExtent, length, bufferOffset: 0 };
+}

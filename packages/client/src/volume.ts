@@ -3,7 +3,7 @@ import type { DataConnection, ExtentRef, MetaClient, ReplicaRef } from '@basalt/
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
-import { splitByExtent, type ExtentSlice } from './split.js';
+import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
 
 /** What a volume's metadata says; fixed while the volume is open. */
 export interface VolumeDescriptor {
@@ -76,8 +76,9 @@ export class Volume {
   /** Reads `length` bytes at `offset`; never-written ranges read as zeroes. */
   async read(offset: number, length: number): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
+    const one = singleSlice(offset, length, this.extentSizeBytes, limits.ioRequestBytesMax);
+    if (one !== undefined) return (await this.readSlice(one)) ?? Buffer.alloc(length);
     const slices = this.slices(offset, length);
-    if (slices.length === 1) return (await this.readSlice(slices[0]!)) ?? Buffer.alloc(length);
     const out = Buffer.alloc(length);
     await Promise.all(slices.map(async (s) => {
       const data = await this.readSlice(s);
@@ -92,6 +93,11 @@ export class Volume {
     this.checkRange(offset, data.length, 'write');
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
+    const one = singleSlice(offset, buf.length, this.extentSizeBytes, limits.ioRequestBytesMax);
+    if (one !== undefined) {
+      await this.mutate(one, true, (conn, ref) => conn.write(ref, one.offset, buf, { fua }));
+      return;
+    }
     await Promise.all(this.slices(offset, buf.length).map((s) => this.mutate(s, true, (conn, ref) =>
       conn.write(ref, s.offset, buf.subarray(s.bufferOffset, s.bufferOffset + s.length), { fua }))));
   }
@@ -175,7 +181,8 @@ export class Volume {
    * changes and dropping an unresponsive primary from the set, within clientIoAttemptsMax attempts.
    */
   private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<unknown>): Promise<void> {
-    let info = await this.map.lookup(s.index);
+    // known() and ready() answer the common case without a promise turn each.
+    let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     if (info === undefined) {
       if (!allocate) return;
       info = await this.map.allocate(s.index);
@@ -187,7 +194,7 @@ export class Volume {
       const primary = info.replicas[0];
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name} has no replica left`, { volume: this.name, index: s.index });
       try {
-        const conn = await this.ctx.pool.get(primary.address);
+        const conn = this.ctx.pool.ready(primary.address) ?? await this.ctx.pool.get(primary.address);
         await op(conn, this.ref(info));
         this.dirty.add(s.index);
         return;
@@ -215,14 +222,14 @@ export class Volume {
 
   /** Reads one slice: undefined when the extent is not allocated. Tries each replica in turn. */
   private async readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
-    let info = await this.map.lookup(s.index);
+    let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     let last: BasaltError | undefined;
     for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
       if (attempt > 0) await backoff(attempt);
       const replica = info.replicas[attempt % Math.max(1, info.replicas.length)];
       if (replica === undefined) break;
       try {
-        const conn = await this.ctx.pool.get(replica.address);
+        const conn = this.ctx.pool.ready(replica.address) ?? await this.ctx.pool.get(replica.address);
         return (await conn.read(this.ref(info), s.offset, s.length)).data;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;

@@ -22,7 +22,7 @@ export class ByteQueue {
 
   /** Removes and returns the next `n` bytes; the caller checks `length >= n` first. */
   take(n: number): Buffer {
-    assert(n >= 0 && n <= this.total, `take(${n}) with ${this.total} bytes queued`);
+    if (n < 0 || n > this.total) assert(false, `take(${n}) with ${this.total} bytes queued`); // message built only on failure
     const first = this.chunks[0];
     if (n === 0 || first === undefined) return Buffer.alloc(0);
     if (first.length - this.head >= n) return this.takeFromFirst(first, n);

@@ -22,7 +22,7 @@ export type Request = {
 
 /** Decodes a 28-byte request header; undefined when the magic is wrong (the stream is lost). */
 export function decodeRequest(b: Buffer): Request | undefined {
-  assert(b.length === REQUEST_HEADER_BYTES, `request header is ${REQUEST_HEADER_BYTES} bytes, got ${b.length}`);
+  if (b.length !== REQUEST_HEADER_BYTES) assert(false, `request header is ${REQUEST_HEADER_BYTES} bytes, got ${b.length}`); // message built only on failure
   if (b.readUInt32BE(0) !== REQUEST_MAGIC) return undefined;
   return {
     flags: b.readUInt16BE(4),
@@ -62,6 +62,13 @@ function chunkHeader(b: Buffer, flags: number, type: number, handle: Buffer, len
   b.writeUInt32BE(length, 16);
 }
 
+/** A u64 offset (a safe integer, as every offset the agent replies with is) without a BigInt. */
+function writeOffset(b: Buffer, offset: number, at: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) assert(false, `offset ${offset} is not a safe unsigned integer`); // message built only on failure
+  b.writeUInt32BE(Math.floor(offset / 2 ** 32), at);
+  b.writeUInt32BE(offset >>> 0, at + 4);
+}
+
 /** NBD_REPLY_TYPE_NONE with DONE: a successful reply without payload. */
 export function encodeDoneChunk(handle: Buffer): Buffer {
   const b = Buffer.alloc(20);
@@ -74,7 +81,7 @@ export function encodeDataChunkHeader(handle: Buffer, offset: number, dataLength
   assert(dataLength > 0, 'a data chunk describes at least one byte');
   const b = Buffer.alloc(28);
   chunkHeader(b, done ? ReplyFlag.Done : 0, ReplyType.OffsetData, handle, 8 + dataLength);
-  b.writeBigUInt64BE(BigInt(offset), 20);
+  writeOffset(b, offset, 20);
   return b;
 }
 
@@ -83,7 +90,7 @@ export function encodeHoleChunk(handle: Buffer, offset: number, length: number, 
   assert(length > 0, 'a hole chunk describes at least one byte');
   const b = Buffer.alloc(32);
   chunkHeader(b, done ? ReplyFlag.Done : 0, ReplyType.OffsetHole, handle, 12);
-  b.writeBigUInt64BE(BigInt(offset), 20);
+  writeOffset(b, offset, 20);
   b.writeUInt32BE(length, 28);
   return b;
 }

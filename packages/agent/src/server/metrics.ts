@@ -10,6 +10,49 @@ const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 
 export type OpName = 'read' | 'write' | 'flush' | 'trim' | 'cache' | 'write_zeroes' | 'block_status' | 'invalid';
 
+type Inc = { inc: (value?: number) => void };
+type Observe = { observe: (value: number) => void };
+
+/** One (connection, volume, op)'s series of the successful-op metrics, looked up once. */
+type OpSeries = { ops: Inc; connOps: Inc; bytes: Inc; connBytes: Inc; latency: Observe; connLatency: Observe };
+
+/**
+ * The op metrics of one connection: `record` is AgentMetrics.recordOp with the connection and
+ * volume fixed, and the label sets of successful ops resolved once per op name instead of
+ * building label objects on every request. Error replies (rare) take recordOp's path.
+ */
+export class ConnectionOpMetrics {
+  private readonly series = new Map<OpName, OpSeries>();
+
+  constructor(
+    private readonly metrics: AgentMetrics,
+    private readonly connection: string,
+    private readonly volume: string,
+  ) {}
+
+  record(op: OpName, bytes: number, seconds: number, errno: number): void {
+    if (errno !== 0) {
+      this.metrics.recordOp(this.connection, this.volume, op, bytes, seconds, errno);
+      return;
+    }
+    const s = this.series.get(op) ?? this.resolve(op);
+    s.ops.inc();
+    s.connOps.inc();
+    s.latency.observe(seconds);
+    s.connLatency.observe(seconds);
+    if (bytes > 0) {
+      s.bytes.inc(bytes);
+      s.connBytes.inc(bytes);
+    }
+  }
+
+  private resolve(op: OpName): OpSeries {
+    const s = this.metrics.opSeries(this.connection, this.volume, op);
+    this.series.set(op, s);
+    return s;
+  }
+}
+
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly ops = new Counter({ name: 'basalt_nbd_ops_total', help: 'NBD requests completed, by volume and operation', labelNames: ['volume', 'op'], registers: [this.registry] });
@@ -47,6 +90,23 @@ export class AgentMetrics {
       this.bytes.inc({ volume, op }, bytes);
       this.connBytes.inc({ connection, volume, op }, bytes);
     }
+  }
+
+  /** The op metrics of one connection (see ConnectionOpMetrics). */
+  forConnection(connection: string, volume: string): ConnectionOpMetrics {
+    return new ConnectionOpMetrics(this, connection, volume);
+  }
+
+  /** Handles on the series of successful `op`s of one connection (remembered for connectionClosed). */
+  opSeries(connection: string, volume: string, op: OpName): OpSeries {
+    this.remember(connection, { volume, op });
+    const labels = { volume, op };
+    const connLabels = { connection, volume, op };
+    return {
+      ops: this.ops.labels(labels), connOps: this.connOps.labels(connLabels),
+      bytes: this.bytes.labels(labels), connBytes: this.connBytes.labels(connLabels),
+      latency: this.latency.labels(labels), connLatency: this.connLatency.labels(connLabels),
+    };
   }
 
   /** Exports the write-back cache's fill (read at each scrape). */

@@ -5,7 +5,7 @@ import {
 } from '../protocol/index.js';
 import type { ByteQueue, Request, TransmissionContext } from '../protocol/index.js';
 import type { BlockDevice } from '../block-device.js';
-import type { AgentMetrics, OpName } from './metrics.js';
+import type { AgentMetrics, ConnectionOpMetrics, OpName } from './metrics.js';
 
 /** Reads at least this long ask the device for holes and send them as hole chunks (not with DF). */
 const holeAwareReadBytesMin = 64 * 1024;
@@ -46,6 +46,7 @@ export class Transmission {
   private pending: Request | undefined;
   private idleWaiters: (() => void)[] = [];
   private shutdownPromise: Promise<void> | undefined;
+  private readonly opMetrics: ConnectionOpMetrics;
 
   constructor(
     private readonly ctx: TransmissionContext,
@@ -53,6 +54,7 @@ export class Transmission {
     private readonly env: TransmissionEnv,
   ) {
     env.metrics.connectionOpened(ctx.volume);
+    this.opMetrics = env.metrics.forConnection(env.id, ctx.volume);
   }
 
   /** Starts the next request if it is complete and fits the budget; returns whether it did. */
@@ -125,7 +127,7 @@ export class Transmission {
     const cost = this.cost(req);
     this.inflightCount++;
     this.inflightBytes += cost;
-    void this.execute(req, payload).finally(() => this.done(cost));
+    void this.execute(req, payload, cost);
   }
 
   private done(cost: number): void {
@@ -139,34 +141,50 @@ export class Transmission {
     if (this.inflightCount === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
-  private async execute(req: Request, payload: Buffer | undefined): Promise<void> {
-    const started = process.hrtime.bigint();
-    const op = opNames[req.type] ?? 'invalid';
-    let errno: Errno | 0 = 0;
-    const refusal = checkRequest(req, this.ctx, limits.nbdRequestBytesMax);
-    if (refusal !== undefined) {
-      errno = refusal.errno;
-      this.replyError(req, refusal.errno, refusal.message);
-    } else {
-      try {
-        await this.run(req, payload);
-      } catch (err) {
-        if (err instanceof AssertionError) throw err;
-        errno = errnoForCode(isBasaltError(err) ? err.code : undefined);
-        // EIO means the storage failed (not the client): operators need to see why.
-        if (errno === Errno.EIO) this.env.log(`nbd ${this.ctx.volume}: ${op} [${req.offset}, +${req.length}) failed: ${isBasaltError(err) ? err.code : 'unexpected'}: ${String(err)}`);
-        this.replyError(req, errno, err instanceof Error ? err.message : String(err));
+  /** Runs one request to its reply and its metrics; `done(cost)` follows in every case. */
+  private async execute(req: Request, payload: Buffer | undefined, cost: number): Promise<void> {
+    try {
+      const started = process.hrtime.bigint();
+      const op = opNames[req.type] ?? 'invalid';
+      let errno: Errno | 0 = 0;
+      const refusal = checkRequest(req, this.ctx, limits.nbdRequestBytesMax);
+      if (refusal !== undefined) {
+        errno = refusal.errno;
+        this.replyError(req, refusal.errno, refusal.message);
+      } else {
+        try {
+          await this.run(req, payload);
+        } catch (err) {
+          if (err instanceof AssertionError) throw err;
+          errno = errnoForCode(isBasaltError(err) ? err.code : undefined);
+          // EIO means the storage failed (not the client): operators need to see why.
+          if (errno === Errno.EIO) this.env.log(`nbd ${this.ctx.volume}: ${op} [${req.offset}, +${req.length}) failed: ${isBasaltError(err) ? err.code : 'unexpected'}: ${String(err)}`);
+          this.replyError(req, errno, err instanceof Error ? err.message : String(err));
+        }
       }
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      this.opMetrics.record(op, cost, seconds, errno);
+    } finally {
+      this.done(cost);
     }
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    this.env.metrics.recordOp(this.env.id, this.ctx.volume, op, this.cost(req), seconds, errno);
   }
 
-  private async run(req: Request, payload: Buffer | undefined): Promise<void> {
-    const fua = (req.flags & CmdFlag.Fua) !== 0;
+  /** Not async itself: each branch's promise is awaited directly (an async wrapper would add promise turns). */
+  private run(req: Request, payload: Buffer | undefined): Promise<void> {
     switch (req.type) {
       case Cmd.Read:
         return this.read(req);
+      case Cmd.BlockStatus:
+        return this.blockStatus(req);
+      default:
+        return this.mutate(req, payload);
+    }
+  }
+
+  /** The commands that reply with a bare acknowledgement. */
+  private async mutate(req: Request, payload: Buffer | undefined): Promise<void> {
+    const fua = (req.flags & CmdFlag.Fua) !== 0;
+    switch (req.type) {
       case Cmd.Write:
         if (req.length > 0) await this.device.write(req.offset, payload!, { fua });
         break;
@@ -187,8 +205,6 @@ export class Transmission {
       case Cmd.Cache:
         // A hint; volumes have no agent-side cache to warm, so validating the range is all there is.
         break;
-      case Cmd.BlockStatus:
-        return this.blockStatus(req);
     }
     this.replyOk(req);
   }
@@ -201,7 +217,13 @@ export class Transmission {
     }
     if (req.length === 0) return this.replyOk(req);
     const df = (req.flags & CmdFlag.Df) !== 0;
-    const extents = df || req.length < holeAwareReadBytesMin ? [] : await this.device.allocation(req.offset, req.length);
+    if (df || req.length < holeAwareReadBytesMin) {
+      // What planRead makes of no extents: one data piece, the whole range, final.
+      const data = await this.readExact(req.offset, req.length);
+      this.env.send([encodeDataChunkHeader(req.handle, req.offset, req.length, true), data]);
+      return;
+    }
+    const extents = await this.device.allocation(req.offset, req.length);
     const pieces = planRead(req.offset, req.length, extents);
     // Read every data piece before sending anything: a chunk may only be final once no error can follow.
     const data = await Promise.all(pieces.map((p) => (p.hole ? Promise.resolve(undefined) : this.readExact(p.offset, p.length))));
@@ -215,10 +237,11 @@ export class Transmission {
     this.env.send(out);
   }
 
-  private async readExact(offset: number, length: number): Promise<Buffer> {
-    const data = await this.device.read(offset, length);
-    assert(data.length === length, `device read ${data.length} bytes, asked for ${length}`);
-    return data;
+  private readExact(offset: number, length: number): Promise<Buffer> {
+    return this.device.read(offset, length).then((data) => {
+      if (data.length !== length) assert(false, `device read ${data.length} bytes, asked for ${length}`);
+      return data;
+    });
   }
 
   private async blockStatus(req: Request): Promise<void> {

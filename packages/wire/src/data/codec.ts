@@ -72,8 +72,11 @@ function replicasBytes(replicas: readonly ReplicaRef[]): number {
   return n;
 }
 
-/** Encodes a request as [header] or [header, payload] for one writev. */
-export function encodeRequest(req: DataRequest): Buffer[] {
+/**
+ * Encodes a request as [header] or [header, payload] for one writev. `requestId` (default: the
+ * request's own) lets a sender number a request without copying it.
+ */
+export function encodeRequest(req: DataRequest, requestId: number = req.requestId): Buffer[] {
   const ext = req.extent;
   assert(ext.replicas.length >= 1 && ext.replicas.length <= limits.replicationFactorMax, 'replica count');
   assert(2 ** log2(ext.extentSizeBytes) === ext.extentSizeBytes, 'extent size is a power of two');
@@ -88,7 +91,7 @@ export function encodeRequest(req: DataRequest): Buffer[] {
   head.writeUInt8(req.flags, 9);
   head.writeUInt8(log2(ext.extentSizeBytes), 10);
   head.writeUInt8(ext.replicas.length, 11);
-  head.writeUInt32BE(req.requestId, 12);
+  head.writeUInt32BE(requestId, 12);
   writeU64(head, 16, ext.volumeId);
   head.writeUInt32BE(ext.index, 24);
   head.writeUInt32BE(req.length, 28);
@@ -106,9 +109,11 @@ export function encodeRequest(req: DataRequest): Buffer[] {
   return payloadBytes > 0 ? [head, req.payload!] : [head];
 }
 
+const replicaFieldMessage = `replica field must be 1..${replicaFieldBytesMax} bytes`;
+
 function writeShortString(buf: Buffer, pos: number, s: string): number {
   const n = Buffer.byteLength(s);
-  assert(n > 0 && n <= replicaFieldBytesMax, `replica field must be 1..${replicaFieldBytesMax} bytes`);
+  assert(n > 0 && n <= replicaFieldBytesMax, replicaFieldMessage);
   buf.writeUInt8(n, pos);
   buf.write(s, pos + 1);
   return pos + 1 + n;
@@ -131,13 +136,17 @@ export function decodeRequest(frame: Buffer): Decoded<DataRequest> {
   if (sizeLog2 < extentSizeLog2Min || sizeLog2 > extentSizeLog2Max) return fail(requestId, ErrorCode.Protocol, `extent size 2^${sizeLog2} outside 2^${extentSizeLog2Min}..2^${extentSizeLog2Max}`);
   const replicaCount = frame.readUInt8(11);
   if (replicaCount < 1 || replicaCount > limits.replicationFactorMax) return fail(requestId, ErrorCode.Protocol, `replica count ${replicaCount} outside 1..${limits.replicationFactorMax}`);
-  const fields = { volumeId: readU64(frame, 16), offset: readU64(frame, 32), epoch: readU64(frame, 40), generation: readU64(frame, 48) };
-  for (const [name, v] of Object.entries(fields)) if (v < 0) return fail(requestId, ErrorCode.Protocol, `${name} is not below 2^53`);
+  const volumeId = readU64(frame, 16);
+  const offset = readU64(frame, 32);
+  const epoch = readU64(frame, 40);
+  const generation = readU64(frame, 48);
+  const tooLarge = volumeId < 0 ? 'volumeId' : offset < 0 ? 'offset' : epoch < 0 ? 'epoch' : generation < 0 ? 'generation' : undefined;
+  if (tooLarge !== undefined) return fail(requestId, ErrorCode.Protocol, `${tooLarge} is not below 2^53`);
   const length = frame.readUInt32BE(28);
   const replicas = decodeReplicas(frame, replicaCount);
   if (replicas === undefined) return fail(requestId, ErrorCode.Protocol, 'replica list overruns the frame');
-  const extent: ExtentRef = { volumeId: fields.volumeId, index: frame.readUInt32BE(24), extentSizeBytes: 2 ** sizeLog2, epoch: fields.epoch, generation: fields.generation, replicas: replicas.list };
-  return decodeRequestBody(frame, replicas.end, { op, flags, requestId, extent, offset: fields.offset, length });
+  const extent: ExtentRef = { volumeId, index: frame.readUInt32BE(24), extentSizeBytes: 2 ** sizeLog2, epoch, generation, replicas: replicas.list };
+  return decodeRequestBody(frame, replicas.end, { op, flags, requestId, extent, offset, length });
 }
 
 /** Recomputes a request frame's header checksum after its header was edited (tests, tools). */
@@ -204,7 +213,7 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
   const crcs = new Uint32Array(crcCount);
   for (let i = 0; i < crcCount; i++) crcs[i] = frame.readUInt32BE(pos + 4 * i);
   const payload = frame.subarray(pos + 4 * crcCount);
-  return { kind: 'ok', value: { ...req, crcs, payload } };
+  return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, crcs, payload } };
 }
 
 /** Encodes a reply as [header] or [header, payload]. */
@@ -247,16 +256,18 @@ export function decodeResponse(frame: Buffer): Decoded<DataResponse> {
   if (frame.readUInt32BE(0) !== responseMagic) return fail(0, ErrorCode.Protocol, 'bad response magic');
   const requestId = frame.readUInt32BE(8);
   const status = frame.readUInt8(12);
-  const head = { requestId, epoch: readU64(frame, 16), version: readU64(frame, 24), state: frame.readUInt8(13) as ExtentState };
-  if (head.epoch < 0 || head.version < 0 || head.state > 2) return fail(requestId, ErrorCode.Protocol, 'bad response header');
-  if (status === 1) return decodeErrorBody(frame, head);
+  const epoch = readU64(frame, 16);
+  const version = readU64(frame, 24);
+  const state = frame.readUInt8(13) as ExtentState;
+  if (epoch < 0 || version < 0 || state > 2) return fail(requestId, ErrorCode.Protocol, 'bad response header');
+  if (status === 1) return decodeErrorBody(frame, { requestId, epoch, version, state });
   if (status !== 0) return fail(requestId, ErrorCode.Protocol, `unknown status ${status}`);
   const crcCount = frame.readUInt32BE(32);
   const payloadAt = responseHeaderBytes + 4 * crcCount;
   if (payloadAt > frame.length) return fail(requestId, ErrorCode.Protocol, 'CRC list overruns the frame');
   const crcs = new Uint32Array(crcCount);
   for (let i = 0; i < crcCount; i++) crcs[i] = frame.readUInt32BE(responseHeaderBytes + 4 * i);
-  return { kind: 'ok', value: { ...head, ok: true, crcs, payload: frame.subarray(payloadAt) } };
+  return { kind: 'ok', value: { requestId, epoch, version, state, ok: true, crcs, payload: frame.subarray(payloadAt) } };
 }
 
 function decodeErrorBody(frame: Buffer, head: ResponseHead): Decoded<DataResponse> {

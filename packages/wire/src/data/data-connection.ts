@@ -4,7 +4,7 @@ import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.j
 import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
-import { SocketBatch } from './socket-batch.js';
+import { SocketBatch, type BatchFlush } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
 
 /**
@@ -18,6 +18,8 @@ export interface DataConnectionOptions {
   readonly requestTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly inflightBytesMax?: number;
+  /** When requests sent together leave together (SocketBatch); default 'turn'. */
+  readonly batchFlush?: BatchFlush;
 }
 
 export interface IoResult {
@@ -38,10 +40,11 @@ interface Pending {
   readonly bytes: number;
   readonly resolve: (res: OkResponse) => void;
   readonly reject: (err: BasaltError) => void;
-  timer?: NodeJS.Timeout;
+  /** performance.now() after which the request times out; set when it is transmitted. */
+  deadline: number;
 }
 
-const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
+const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, batchFlush: 'turn' as BatchFlush };
 
 export class DataConnection {
   private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
@@ -51,7 +54,15 @@ export class DataConnection {
   private nextId = 1;
   private failure: BasaltError | undefined;
   private readonly closeListeners: ((err: BasaltError) => void)[] = [];
-  /** Requests sent in one event-loop turn leave in one writev. */
+  /**
+   * One timer for every request's timeout (a timer per request cost a setTimeout and a
+   * clearTimeout per request). Requests enter `inflight` in deadline order (the timeout is the
+   * same for all), so the timer is armed for the oldest one and, when it fires, expires the
+   * oldest ones and re-arms for the next. Unref'd: a request in flight holds the socket open,
+   * which keeps the process alive anyway.
+   */
+  private timer: NodeJS.Timeout | undefined;
+  /** Requests sent in one event-loop turn (or one callback, with batchFlush 'tick') leave in one writev. */
   private readonly batch: SocketBatch;
 
   private constructor(
@@ -60,7 +71,7 @@ export class DataConnection {
     private readonly opts: Required<DataConnectionOptions>,
   ) {
     socket.setNoDelay(true);
-    this.batch = new SocketBatch(socket);
+    this.batch = new SocketBatch(socket, opts.batchFlush);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} failed: ${err.message}`, { address })));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
@@ -147,7 +158,7 @@ export class DataConnection {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const bytes = requestBytes(req);
     return new Promise<OkResponse>((resolve, reject) => {
-      const pending: Pending = { req, bytes, resolve, reject };
+      const pending: Pending = { req, bytes, resolve, reject, deadline: 0 };
       if (this.queue.length === 0 && this.fits(bytes)) this.transmit(pending);
       else this.queue.push(pending);
     });
@@ -167,10 +178,34 @@ export class DataConnection {
     this.inflight.set(requestId, p);
     this.inflightBytes += p.bytes;
     if (this.opts.requestTimeoutMs > 0) {
-      p.timer = setTimeout(() => this.timeout(requestId), this.opts.requestTimeoutMs);
+      p.deadline = performance.now() + this.opts.requestTimeoutMs;
+      if (this.timer === undefined) this.armTimer(this.opts.requestTimeoutMs);
     }
-    this.batch.write(encodeRequest({ ...p.req, requestId }));
+    this.batch.write(encodeRequest(p.req, requestId));
   }
+
+  private armTimer(ms: number): void {
+    this.timer = setTimeout(this.expire, ms);
+    this.timer.unref();
+  }
+
+  /**
+   * Times out the in-flight requests whose deadline passed (the oldest first), then re-arms for
+   * the oldest left. While this runs `timer` still holds the spent timer, so requests that the
+   * timeouts let out of the queue do not arm one of their own.
+   */
+  private readonly expire = (): void => {
+    const now = performance.now();
+    for (const [requestId, p] of this.inflight) {
+      if (p.deadline > now) break;
+      this.timeout(requestId);
+    }
+    this.timer = undefined;
+    for (const p of this.inflight.values()) {
+      this.armTimer(p.deadline - now);
+      break;
+    }
+  };
 
   private allocateId(): number {
     for (;;) {
@@ -192,7 +227,6 @@ export class DataConnection {
     if (p === undefined) return undefined;
     this.inflight.delete(requestId);
     this.inflightBytes -= p.bytes;
-    clearTimeout(p.timer);
     while (this.failure === undefined && this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) this.transmit(this.queue.shift()!);
     return p;
   }
@@ -228,10 +262,9 @@ export class DataConnection {
     this.inflight.clear();
     this.queue.length = 0;
     this.inflightBytes = 0;
-    for (const p of waiting) {
-      clearTimeout(p.timer);
-      p.reject(err);
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const p of waiting) p.reject(err);
     for (const l of this.closeListeners.splice(0)) l(err);
   }
 }

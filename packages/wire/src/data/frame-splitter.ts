@@ -43,7 +43,9 @@ export class FrameSplitter {
     for (;;) {
       if (this.need === 0) {
         if (this.held < framePrefixBytes) break;
-        const prefix = this.peek(framePrefixBytes);
+        const first = this.chunks[0]!;
+        // The prefix is almost always inside the first chunk: read it there, without a view.
+        const prefix = first.length >= framePrefixBytes ? first : this.peek(framePrefixBytes);
         if (prefix.readUInt32BE(0) !== this.magic) return this.breakWith(`bad magic 0x${prefix.readUInt32BE(0).toString(16)}`, frames);
         const body = prefix.readUInt32BE(4);
         if (body > this.bodyBytesMax) return this.breakWith(`frame body of ${body} bytes above the limit of ${this.bodyBytesMax}`, frames);
@@ -63,10 +65,8 @@ export class FrameSplitter {
     return { kind: 'error', message, frames };
   }
 
-  /** The first n held bytes, without consuming them. */
+  /** The first n held bytes, without consuming them, when they span chunks. */
   private peek(n: number): Buffer {
-    const first = this.chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
     return Buffer.concat(this.chunks, Math.min(this.held, Math.max(n, 64))).subarray(0, n);
   }
 

@@ -21,8 +21,7 @@ export function forEachPiece(offset: number, length: number, visit: (start: numb
   let pos = 0;
   let i = 0;
   while (pos < length) {
-    const abs = offset + pos;
-    const end = Math.min(length, pos + blockBytes - (abs % blockBytes));
+    const end = pieceEnd(offset, length, pos);
     visit(pos, end, i);
     pos = end;
     i++;
@@ -31,20 +30,36 @@ export function forEachPiece(offset: number, length: number, visit: (start: numb
 
 export function pieceCrcs(offset: number, data: Uint8Array): Uint32Array {
   const crcs = new Uint32Array(pieceCount(offset, data.length));
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  forEachPiece(offset, data.length, (start, end, i) => {
-    crcs[i] = crc32c(buf.subarray(start, end));
-  });
+  const buf = asBuffer(data);
+  for (let pos = 0, i = 0; pos < buf.length; i++) {
+    const end = pieceEnd(offset, buf.length, pos);
+    crcs[i] = crc32c(slice(buf, pos, end));
+    pos = end;
+  }
   return crcs;
 }
 
 /** Index of the first piece whose CRC does not match, or -1. */
 export function firstBadPiece(offset: number, data: Uint8Array, crcs: Uint32Array): number {
   assert(crcs.length === pieceCount(offset, data.length), 'one CRC per piece');
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  let bad = -1;
-  forEachPiece(offset, data.length, (start, end, i) => {
-    if (bad < 0 && crc32c(buf.subarray(start, end)) !== crcs[i]) bad = i;
-  });
-  return bad;
+  const buf = asBuffer(data);
+  for (let pos = 0, i = 0; pos < buf.length; i++) {
+    const end = pieceEnd(offset, buf.length, pos);
+    if (crc32c(slice(buf, pos, end)) !== crcs[i]) return i;
+    pos = end;
+  }
+  return -1;
+}
+
+/** End (relative to the range) of the piece that starts at `pos` (the loops above are per-request hot paths: no closures). */
+function pieceEnd(offset: number, length: number, pos: number): number {
+  return Math.min(length, pos + blockBytes - ((offset + pos) % blockBytes));
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function slice(buf: Buffer, start: number, end: number): Buffer {
+  return start === 0 && end === buf.length ? buf : buf.subarray(start, end);
 }

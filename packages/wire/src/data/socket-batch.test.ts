@@ -161,4 +161,56 @@ describe('socket batch', () => {
     await nextTurn();
     expect(errors).toEqual([]);
   });
+
+  describe("flush 'tick'", () => {
+    it('sends every message of one callback, promise jobs included, in one writev right after it', async () => {
+      const p = await pair();
+      const batch = new SocketBatch(p.sender, 'tick');
+      const messages = [message(1, 2), message(3, 1), message(4, 2), message(6, 1)];
+      batch.write(messages[0]!);
+      batch.write(messages[1]!);
+      const jobs = Promise.resolve().then(() => {
+        batch.write(messages[2]!);
+        return Promise.resolve().then(() => batch.write(messages[3]!));
+      });
+      expect(p.sends).toEqual([]); // nothing before the callback ends
+      await jobs;
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      expect(p.sends).toEqual([{ kind: 'writev', parts: 6 }]);
+      const all = await p.receivedBytes(48);
+      expect(all).toEqual(Buffer.concat(messages.flat()));
+    });
+
+    it('sends the messages of separate callbacks of one turn separately, in order', async () => {
+      const p = await pair();
+      const batch = new SocketBatch(p.sender, 'tick');
+      const messages = [message(1, 1), message(2, 2), message(4, 1)];
+      await new Promise<void>((resolve) => {
+        // Three immediates run in one check phase, each its own callback.
+        setImmediate(() => batch.write(messages[0]!));
+        setImmediate(() => batch.write(messages[1]!));
+        setImmediate(() => {
+          batch.write(messages[2]!);
+          resolve();
+        });
+      });
+      await new Promise<void>((resolve) => process.nextTick(resolve));
+      expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'writev', parts: 2 }, { kind: 'write', parts: 1 }]);
+      expect(await p.receivedBytes(32)).toEqual(Buffer.concat(messages.flat()));
+    });
+
+    it('drops messages for a destroyed socket without errors', async () => {
+      const p = await pair();
+      const errors: Error[] = [];
+      p.sender.on('error', (err) => errors.push(err));
+      const batch = new SocketBatch(p.sender, 'tick');
+      batch.write([Buffer.from('queued')]);
+      p.sender.destroy(); // before the flush
+      await nextTurn();
+      expect(batch.write([Buffer.from('late')])).toBe(false);
+      await nextTurn();
+      expect(errors).toEqual([]);
+      expect(p.sends).toEqual([]);
+    });
+  });
 });

@@ -1,0 +1,104 @@
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, limits, MiB } from '@basalt/stdx';
+import { ExtentState, requestMagic } from './constants.js';
+import { decodeRequest, encodeResponse, type ExtentRef } from './codec.js';
+import { DataConnection } from './data-connection.js';
+import { FrameSplitter } from './frame-splitter.js';
+
+/**
+ * A chunk-server stand-in on loopback that answers INFO requests, except for extents in `silent`
+ * (never answered) and in `held` (answered when release() is called).
+ */
+interface Server {
+  readonly address: string;
+  readonly silent: Set<number>;
+  release: () => void;
+}
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+async function server(): Promise<Server> {
+  const held: (() => void)[] = [];
+  const state: Server = { address: '', silent: new Set(), release: () => held.splice(0).forEach((answer) => answer()) };
+  const srv = net.createServer((socket) => {
+    const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
+    socket.on('data', (chunk: Buffer) => {
+      for (const frame of splitter.push(chunk).frames) {
+        const decoded = decodeRequest(frame);
+        if (decoded.kind !== 'ok') throw new Error(decoded.message);
+        const req = decoded.value;
+        if (state.silent.has(req.extent.index)) continue;
+        const answer = (): void => {
+          for (const part of encodeResponse({ ok: true, requestId: req.requestId, epoch: req.extent.epoch, version: req.extent.index, state: ExtentState.Active, crcs: new Uint32Array(0), payload: Buffer.alloc(0) })) socket.write(part);
+        };
+        if (req.extent.index >= 100) held.push(answer);
+        else answer();
+      }
+    });
+    cleanups.push(() => socket.destroy());
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => srv.close());
+  return { ...state, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` };
+}
+
+function extent(index: number): ExtentRef {
+  return { volumeId: 1, index, extentSizeBytes: 64 * MiB, epoch: 3, generation: 0, replicas: [{ serverId: 'c1', address: '127.0.0.1:1' }] };
+}
+
+async function connect(address: string, requestTimeoutMs: number): Promise<DataConnection> {
+  const conn = await DataConnection.connect(address, { requestTimeoutMs });
+  cleanups.push(() => conn.close());
+  return conn;
+}
+
+describe('data connection timeouts', () => {
+  it('fails an unanswered request with BASALT_TIMEOUT and keeps the connection usable', async () => {
+    const s = await server();
+    s.silent.add(7);
+    const conn = await connect(s.address, 100);
+    await expect(conn.info(extent(7))).rejects.toMatchObject({ code: ErrorCode.Timeout });
+    expect(conn.closed).toBe(false);
+    expect(conn.inflightByteCount).toBe(0);
+    expect((await conn.info(extent(8))).version).toBe(8);
+  });
+
+  it('times out a request sent after earlier ones were answered (the timer re-arms for it)', async () => {
+    const s = await server();
+    s.silent.add(9);
+    const conn = await connect(s.address, 150);
+    expect((await conn.info(extent(1))).version).toBe(1); // arms the timer, then leaves
+    const late = conn.info(extent(9));
+    expect((await conn.info(extent(2))).version).toBe(2);
+    await expect(late).rejects.toMatchObject({ code: ErrorCode.Timeout });
+    expect((await conn.info(extent(3))).version).toBe(3);
+  });
+
+  it('times out every unanswered request and none that was answered', async () => {
+    const s = await server();
+    for (const i of [11, 13, 15]) s.silent.add(i);
+    const conn = await connect(s.address, 100);
+    const outcomes = await Promise.allSettled([10, 11, 12, 13, 14, 15].map((i) => conn.info(extent(i))));
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'rejected']);
+    for (const o of outcomes) if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: ErrorCode.Timeout });
+  });
+
+  it('does not time out a slow reply when timeouts are off, and a late reply after a timeout is ignored', async () => {
+    const s = await server();
+    const patient = await connect(s.address, 0);
+    const slow = patient.info(extent(100));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    s.release();
+    expect((await slow).version).toBe(100);
+
+    const hasty = await connect(s.address, 50);
+    await expect(hasty.info(extent(101))).rejects.toMatchObject({ code: ErrorCode.Timeout });
+    s.release(); // the reply to the timed-out request arrives and is dropped
+    expect((await hasty.info(extent(4))).version).toBe(4);
+    expect(hasty.closed).toBe(false);
+  });
+});
