@@ -27,7 +27,16 @@ export function unaryMethod<ReqD, ReqP, ResD, ResP>(
   req: MessageCodec<ReqD, ReqP>,
   res: MessageCodec<ResD, ResP>,
 ): UnaryMethod<ReqD, ReqP, ResD, ResP> {
-  return { ...codecs(req, res), path: `/${service}/${name}`, originalName: name, requestStream: false, responseStream: false };
+  return {
+    path: `/${service}/${name}`,
+    originalName: name,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: ReqP) => toBuffer(req.encode(value).finish()),
+    requestDeserialize: (bytes: Buffer) => req.decode(bytes),
+    responseSerialize: (value: ResP) => toBuffer(res.encode(value).finish()),
+    responseDeserialize: (bytes: Buffer) => res.decode(bytes),
+  };
 }
 
 /** A bidirectional-streaming method: both sides send any number of messages on one call. */
@@ -42,16 +51,7 @@ export function bidiMethod<ReqD, ReqP, ResD, ResP>(
   req: MessageCodec<ReqD, ReqP>,
   res: MessageCodec<ResD, ResP>,
 ): BidiMethod<ReqD, ReqP, ResD, ResP> {
-  return { ...codecs(req, res), path: `/${service}/${name}`, originalName: name, requestStream: true, responseStream: true };
-}
-
-function codecs<ReqD, ReqP, ResD, ResP>(req: MessageCodec<ReqD, ReqP>, res: MessageCodec<ResD, ResP>) {
-  return {
-    requestSerialize: (value: ReqP) => toBuffer(req.encode(value).finish()),
-    requestDeserialize: (bytes: Buffer) => req.decode(bytes),
-    responseSerialize: (value: ResP) => toBuffer(res.encode(value).finish()),
-    responseDeserialize: (bytes: Buffer) => res.decode(bytes),
-  };
+  return { ...unaryMethod(service, name, req, res), requestStream: true, responseStream: true };
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
