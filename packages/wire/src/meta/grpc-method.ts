@@ -45,13 +45,9 @@ export interface BidiMethod<ReqD, ReqP, ResD, ResP> extends Omit<UnaryMethod<Req
   responseStream: true;
 }
 
-export function bidiMethod<ReqD, ReqP, ResD, ResP>(
-  service: string,
-  name: string,
-  req: MessageCodec<ReqD, ReqP>,
-  res: MessageCodec<ResD, ResP>,
-): BidiMethod<ReqD, ReqP, ResD, ResP> {
-  return { ...unaryMethod(service, name, req, res), requestStream: true, responseStream: true };
+/** The same method with a stream of messages each way on one call. */
+export function bidiMethod<ReqD, ReqP, ResD, ResP>(unary: UnaryMethod<ReqD, ReqP, ResD, ResP>): BidiMethod<ReqD, ReqP, ResD, ResP> {
+  return { ...unary, requestStream: true, responseStream: true };
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
