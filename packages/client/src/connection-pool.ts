@@ -22,8 +22,7 @@ export class ConnectionPool {
     if (this.closed) return Promise.reject(new BasaltError(ErrorCode.Closed, 'the client is closed'));
     const existing = this.connections.get(address);
     if (existing !== undefined) return existing;
-    // 'tick': the requests one callback sends leave in one writev right after it (SocketBatch).
-    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs, batchFlush: 'tick' }).then(
+    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs }).then(
       (conn) => {
         if (this.connections.get(address) === opening) this.open.set(address, conn);
         conn.onClose(() => {

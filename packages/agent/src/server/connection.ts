@@ -223,10 +223,9 @@ export class NbdConnection {
     this.env.metrics.handshake('transmission');
     this.handshakeEnded = true;
     // Replies that complete in one callback (with the promise jobs it starts) go out in one writev,
-    // right after it ('tick': no setImmediate, so no extra poll per request at queue depth 1).
-    // Only from here on: the socket is final now (STARTTLS cannot follow), so no corked bytes can
+    // right after it (SocketBatch). Only from here on: the socket is final now (STARTTLS cannot follow), so no corked bytes can
     // outlive a socket swap.
-    const batch = new SocketBatch(this.socket, 'tick');
+    const batch = new SocketBatch(this.socket);
     this.transmission = new Transmission(context, device, {
       id: this.env.id,
       metrics: this.env.metrics,

@@ -13,6 +13,7 @@ import type { Replicator } from './replicator.js';
  * requests apply in arrival order.
  */
 type Ok = Extract<DataResponse, { ok: true }>;
+type Local = Pick<Ok, 'crcs' | 'payload'>;
 
 const empty = Buffer.alloc(0);
 const noCrcs = new Uint32Array(0);
@@ -55,23 +56,31 @@ export class ChunkService {
       return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
     }
     if (local === undefined && !isMutation(req.op)) return Promise.resolve(this.absent(req));
-    const persisted: Promise<void>[] = [];
-    if (verdict.adopt !== undefined) persisted.push(this.store.setMeta(verdict.adopt));
-    if (isMutation(req.op)) persisted.push(this.store.raiseGeneration(ext.volumeId, ext.generation));
+    const waits: Promise<unknown>[] = [];
+    if (verdict.adopt !== undefined) waits.push(this.store.setMeta(verdict.adopt));
+    if (isMutation(req.op) && ext.generation > this.store.generation(ext.volumeId)) waits.push(this.store.raiseGeneration(ext.volumeId, ext.generation));
     const meta = this.store.get(ext.volumeId, ext.index)!;
     const local$ = this.apply(req);
-    const forwarded = verdict.role === 'primary' && (isMutation(req.op) || req.op === DataOp.Flush) ? this.replicator.forward(meta, req) : Promise.resolve();
-    return Promise.all([local$, forwarded, ...persisted]).then(([outcome]) => ({ ...outcome, ...this.head(this.store.get(ext.volumeId, ext.index)), requestId: req.requestId }));
+    if (verdict.role === 'primary' && (isMutation(req.op) || req.op === DataOp.Flush)) waits.push(this.replicator.forward(meta, req));
+    const reply = (outcome: Local): DataResponse => this.okReply(req, outcome);
+    // Most requests (every one on a secondary, reads on the primary) wait for the local operation only.
+    return waits.length === 0 ? local$.then(reply) : Promise.all([local$, ...waits]).then(([outcome]) => reply(outcome));
+  }
+
+  /** The reply to a request whose local operation (and forwarding) succeeded: one object shape for all. */
+  private okReply(req: DataRequest, outcome: Local): DataResponse {
+    const { epoch, version, state } = this.head(this.store.get(req.extent.volumeId, req.extent.index));
+    return { ok: true, requestId: req.requestId, epoch, version, state, crcs: outcome.crcs, payload: outcome.payload };
   }
 
   /** Starts the local operation (synchronously taking its place in the extent's order). */
-  private apply(req: DataRequest): Promise<Pick<Ok, 'ok' | 'crcs' | 'payload'>> {
+  private apply(req: DataRequest): Promise<Local> {
     const { volumeId, index } = req.extent;
     const fua = (req.flags & DataFlag.Fua) !== 0;
-    const done = { ok: true as const, crcs: noCrcs, payload: empty };
+    const done: Local = { crcs: noCrcs, payload: empty };
     switch (req.op) {
       case DataOp.Read:
-        return this.store.read(volumeId, index, req.offset, req.length).then((r) => ({ ok: true as const, crcs: r.crcs, payload: r.data }));
+        return this.store.read(volumeId, index, req.offset, req.length).then((r) => ({ crcs: r.crcs, payload: r.data }));
       case DataOp.Write: {
         const bad = firstBadPiece(req.offset, req.payload!, req.crcs!);
         if (bad >= 0) {

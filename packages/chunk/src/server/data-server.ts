@@ -13,7 +13,7 @@ import type { ChunkMetrics } from './metrics.js';
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
  * back when the write succeeded: then the store wrote them and every secondary answered, so no
  * socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
- * that complete in one event-loop turn go out in one writev (SocketBatch).
+ * that complete in one callback go out in one writev (SocketBatch).
  */
 export class DataServer {
   private readonly server: net.Server;

@@ -37,7 +37,10 @@ export class Replicator {
 
   /** Call synchronously on the request's arrival: the send order is the apply order. */
   forward(meta: ReplicaMeta, req: DataRequest): Promise<void> {
-    const fwd: DataRequest = { ...req, flags: req.flags | DataFlag.Forwarded, extent: { ...req.extent, epoch: meta.epoch, replicas: meta.replicas } };
+    // Literals, not spreads: on this per-write path a spread that overrides fields costs V8 a slow runtime call.
+    const e = req.extent;
+    const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas };
+    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload };
     const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
     return Promise.all(sends).then(() => undefined);
   }

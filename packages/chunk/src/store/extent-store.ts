@@ -125,7 +125,8 @@ export class ExtentStore {
   /** Counts one mutation of the extent; returns the new version. Call in apply order. */
   bumpVersion(volumeId: number, index: number): number {
     const h = this.mustHold(volumeId, index);
-    h.meta = { ...h.meta, version: h.meta.version + 1 };
+    const m = h.meta; // a literal, not a spread: this runs on every write
+    h.meta = { volumeId: m.volumeId, index: m.index, extentSizeBytes: m.extentSizeBytes, epoch: m.epoch, replicas: m.replicas, version: m.version + 1, state: m.state };
     return h.meta.version;
   }
 

@@ -4,7 +4,7 @@ import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.j
 import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
-import { SocketBatch, type BatchFlush } from './socket-batch.js';
+import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
 
 /**
@@ -18,8 +18,6 @@ export interface DataConnectionOptions {
   readonly requestTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly inflightBytesMax?: number;
-  /** When requests sent together leave together (SocketBatch); default 'turn'. */
-  readonly batchFlush?: BatchFlush;
 }
 
 export interface IoResult {
@@ -44,7 +42,7 @@ interface Pending {
   deadline: number;
 }
 
-const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, batchFlush: 'turn' as BatchFlush };
+const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
 
 export class DataConnection {
   private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
@@ -62,7 +60,7 @@ export class DataConnection {
    * which keeps the process alive anyway.
    */
   private timer: NodeJS.Timeout | undefined;
-  /** Requests sent in one event-loop turn (or one callback, with batchFlush 'tick') leave in one writev. */
+  /** Requests sent in one callback leave in one writev. */
   private readonly batch: SocketBatch;
 
   private constructor(
@@ -71,7 +69,7 @@ export class DataConnection {
     private readonly opts: Required<DataConnectionOptions>,
   ) {
     socket.setNoDelay(true);
-    this.batch = new SocketBatch(socket, opts.batchFlush);
+    this.batch = new SocketBatch(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} failed: ${err.message}`, { address })));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));

@@ -80,49 +80,75 @@ function message(first: number, parts: number): Buffer[] {
   return Array.from({ length: parts }, (_, i) => Buffer.alloc(8, first + i));
 }
 
+/** Resolves after the current callback's flush (SocketBatch's process.nextTick) has run. */
+function afterFlush(): Promise<void> {
+  return new Promise((resolve) => process.nextTick(resolve));
+}
+
 describe('socket batch', () => {
-  it('sends the first message of a turn at once and the rest of the turn in one writev, in order', async () => {
+  it('sends every message of one callback, promise jobs included, in one writev right after it', async () => {
     const p = await pair();
     const batch = new SocketBatch(p.sender);
-    const messages = [message(1, 2), message(3, 3), message(6, 1), message(7, 2)];
-    for (const m of messages) batch.write(m);
-    expect(p.sends).toEqual([{ kind: 'writev', parts: 2 }]); // the others wait for the turn's end
-    await nextTurn();
-    expect(p.sends).toEqual([{ kind: 'writev', parts: 2 }, { kind: 'writev', parts: 6 }]);
-    const all = await p.receivedBytes(64);
+    const messages = [message(1, 2), message(3, 1), message(4, 2), message(6, 1)];
+    batch.write(messages[0]!);
+    batch.write(messages[1]!);
+    const jobs = Promise.resolve().then(() => {
+      batch.write(messages[2]!);
+      return Promise.resolve().then(() => batch.write(messages[3]!));
+    });
+    expect(p.sends).toEqual([]); // nothing before the callback ends
+    await jobs;
+    await afterFlush();
+    expect(p.sends).toEqual([{ kind: 'writev', parts: 6 }]);
+    const all = await p.receivedBytes(48);
     expect(all).toEqual(Buffer.concat(messages.flat()));
   });
 
-  it('sends a lone message at once', async () => {
+  it('sends a lone message as one write', async () => {
     const p = await pair();
     const batch = new SocketBatch(p.sender);
     batch.write([Buffer.from('hello')]);
+    await afterFlush();
     expect(p.sends).toEqual([{ kind: 'write', parts: 1 }]);
     expect((await p.receivedBytes(5)).toString()).toBe('hello');
-    await nextTurn();
-    batch.write([Buffer.from(' again')]); // a new turn: at once again
-    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'write', parts: 1 }]);
-    expect((await p.receivedBytes(11)).toString()).toBe('hello again');
   });
 
-  it('keeps order across turns and with writes made directly on the socket', async () => {
+  it('sends the messages of separate callbacks of one turn separately, in order', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender);
+    const messages = [message(1, 1), message(2, 2), message(4, 1)];
+    await new Promise<void>((resolve) => {
+      // Three immediates run in one check phase, each its own callback.
+      setImmediate(() => batch.write(messages[0]!));
+      setImmediate(() => batch.write(messages[1]!));
+      setImmediate(() => {
+        batch.write(messages[2]!);
+        resolve();
+      });
+    });
+    await afterFlush();
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'writev', parts: 2 }, { kind: 'write', parts: 1 }]);
+    expect(await p.receivedBytes(32)).toEqual(Buffer.concat(messages.flat()));
+  });
+
+  it('keeps order across callbacks and with writes made directly on the socket', async () => {
     const p = await pair();
     const batch = new SocketBatch(p.sender);
     const expected: Buffer[] = [];
-    for (let turn = 0; turn < 20; turn++) {
-      for (let i = 0; i < turn % 4; i++) {
-        const m = message(turn * 8 + i * 2, 2);
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < round % 4; i++) {
+        const m = message(round * 8 + i * 2, 2);
         batch.write(m);
         expected.push(...m);
       }
-      const direct = Buffer.alloc(3, 200 + turn);
-      p.sender.write(direct); // joins the same queue, behind this turn's batched messages
+      const direct = Buffer.alloc(3, 200 + round);
+      p.sender.write(direct); // joins the same queue, behind this callback's batched messages
       expected.push(direct);
       await nextTurn();
     }
     const want = Buffer.concat(expected);
     expect(await p.receivedBytes(want.length)).toEqual(want);
-    expect(p.sends.length).toBeLessThanOrEqual(20 * 3); // the first message, the rest, the direct write
+    expect(p.sends.length).toBeLessThanOrEqual(20); // one writev per round: the batch and the direct write
   });
 
   it('reports back-pressure from the socket and drains after the flush', async () => {
@@ -139,17 +165,16 @@ describe('socket batch', () => {
     const errors: Error[] = [];
     p.sender.on('error', (err) => errors.push(err));
     const batch = new SocketBatch(p.sender);
-    batch.write([Buffer.from('first')]);
     batch.write([Buffer.from('queued')]);
-    p.sender.destroy(); // between the queued write and the flush
+    p.sender.destroy(); // before the flush
     await nextTurn();
     expect(batch.write([Buffer.from('late')])).toBe(false);
     await nextTurn();
     expect(errors).toEqual([]);
-    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }]); // only the turn's first message left
+    expect(p.sends).toEqual([]);
   });
 
-  it('lets end() flush what the turn queued', async () => {
+  it('lets end() flush what the callback queued', async () => {
     const p = await pair();
     const errors: Error[] = [];
     p.sender.on('error', (err) => errors.push(err));
@@ -160,57 +185,5 @@ describe('socket batch', () => {
     expect((await p.receivedBytes(10)).toString()).toBe('last words');
     await nextTurn();
     expect(errors).toEqual([]);
-  });
-
-  describe("flush 'tick'", () => {
-    it('sends every message of one callback, promise jobs included, in one writev right after it', async () => {
-      const p = await pair();
-      const batch = new SocketBatch(p.sender, 'tick');
-      const messages = [message(1, 2), message(3, 1), message(4, 2), message(6, 1)];
-      batch.write(messages[0]!);
-      batch.write(messages[1]!);
-      const jobs = Promise.resolve().then(() => {
-        batch.write(messages[2]!);
-        return Promise.resolve().then(() => batch.write(messages[3]!));
-      });
-      expect(p.sends).toEqual([]); // nothing before the callback ends
-      await jobs;
-      await new Promise<void>((resolve) => process.nextTick(resolve));
-      expect(p.sends).toEqual([{ kind: 'writev', parts: 6 }]);
-      const all = await p.receivedBytes(48);
-      expect(all).toEqual(Buffer.concat(messages.flat()));
-    });
-
-    it('sends the messages of separate callbacks of one turn separately, in order', async () => {
-      const p = await pair();
-      const batch = new SocketBatch(p.sender, 'tick');
-      const messages = [message(1, 1), message(2, 2), message(4, 1)];
-      await new Promise<void>((resolve) => {
-        // Three immediates run in one check phase, each its own callback.
-        setImmediate(() => batch.write(messages[0]!));
-        setImmediate(() => batch.write(messages[1]!));
-        setImmediate(() => {
-          batch.write(messages[2]!);
-          resolve();
-        });
-      });
-      await new Promise<void>((resolve) => process.nextTick(resolve));
-      expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'writev', parts: 2 }, { kind: 'write', parts: 1 }]);
-      expect(await p.receivedBytes(32)).toEqual(Buffer.concat(messages.flat()));
-    });
-
-    it('drops messages for a destroyed socket without errors', async () => {
-      const p = await pair();
-      const errors: Error[] = [];
-      p.sender.on('error', (err) => errors.push(err));
-      const batch = new SocketBatch(p.sender, 'tick');
-      batch.write([Buffer.from('queued')]);
-      p.sender.destroy(); // before the flush
-      await nextTurn();
-      expect(batch.write([Buffer.from('late')])).toBe(false);
-      await nextTurn();
-      expect(errors).toEqual([]);
-      expect(p.sends).toEqual([]);
-    });
   });
 });
