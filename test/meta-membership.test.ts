@@ -39,6 +39,15 @@ describe('metad snapshots and membership', () => {
     expect(text).toMatch(/^basalt_meta_snapshots_total [1-9]/m);
     expect(text).toMatch(/^basalt_meta_fsync_seconds_count [1-9]/m);
     expect(text).toMatch(/^basalt_meta_rpc_total\{method="createVolume",code="OK"\} [1-9]/m);
+    // The Raft progress gauges are read from the member when scraped.
+    const status = statuses[leader]!;
+    const gauge = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    expect(gauge('basalt_meta_snapshot_index')).toBeGreaterThanOrEqual(status.snapshotIndex);
+    expect(gauge('basalt_meta_applied_index')).toBeGreaterThanOrEqual(status.appliedIndex);
+    expect(gauge('basalt_meta_term')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^basalt_meta_is_leader 1$/m);
+    expect(text).toMatch(/^basalt_meta_role\{role="leader"\} 1$/m);
+    expect(text).toMatch(/^basalt_meta_role\{role="follower"\} 0$/m);
   });
 
   it('replaces a wiped member with a new one that catches up from a snapshot', async () => {

@@ -8,12 +8,20 @@ const roles = ['leader', 'follower', 'candidate', 'pre-candidate', 'learner'] as
 /** The Prometheus metrics of one metad member (served at /metrics). */
 export class MetaMetrics {
   readonly registry = new Registry();
-  readonly term = this.gauge('basalt_meta_term', 'Current Raft term');
-  readonly commitIndex = this.gauge('basalt_meta_commit_index', 'Highest log index known committed');
-  readonly appliedIndex = this.gauge('basalt_meta_applied_index', 'Highest log index applied to the state machine');
-  readonly snapshotIndex = this.gauge('basalt_meta_snapshot_index', 'Log index of the latest snapshot');
-  readonly isLeader = this.gauge('basalt_meta_is_leader', '1 when this member is the leader');
-  readonly role = new Gauge({ name: 'basalt_meta_role', help: '1 for the role this member has now', labelNames: ['role'], registers: [this.registry] });
+  /** Where the progress gauges read from when scraped (trackProgress); none before. */
+  private progress: (() => HostStatus) | undefined;
+  readonly term = this.progressGauge('basalt_meta_term', 'Current Raft term', (s) => s.term);
+  readonly commitIndex = this.progressGauge('basalt_meta_commit_index', 'Highest log index known committed', (s) => s.commitIndex);
+  readonly appliedIndex = this.progressGauge('basalt_meta_applied_index', 'Highest log index applied to the state machine', (s) => s.appliedIndex);
+  readonly snapshotIndex = this.progressGauge('basalt_meta_snapshot_index', 'Log index of the latest snapshot', (s) => s.snapshotIndex);
+  readonly isLeader = this.progressGauge('basalt_meta_is_leader', '1 when this member is the leader', (s) => (s.role === 'leader' ? 1 : 0));
+  readonly role: Gauge = new Gauge({
+    name: 'basalt_meta_role', help: '1 for the role this member has now', labelNames: ['role'], registers: [this.registry],
+    collect: () => {
+      const s = this.progress?.();
+      if (s !== undefined) for (const r of roles) this.role.set({ role: r }, r === s.role ? 1 : 0);
+    },
+  });
   readonly proposalSeconds = new Histogram({
     name: 'basalt_meta_proposal_seconds', help: 'Time from proposal to apply on the leader', registers: [this.registry],
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
@@ -31,13 +39,12 @@ export class MetaMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  setProgress(s: HostStatus): void {
-    this.term.set(s.term);
-    this.commitIndex.set(s.commitIndex);
-    this.appliedIndex.set(s.appliedIndex);
-    this.snapshotIndex.set(s.snapshotIndex);
-    this.isLeader.set(s.role === 'leader' ? 1 : 0);
-    for (const r of roles) this.role.set({ role: r }, r === s.role ? 1 : 0);
+  /**
+   * The Raft progress gauges read `source` when /metrics is scraped, not on every tick: the
+   * member ticks 20 times a second and is mostly idle between scrapes.
+   */
+  trackProgress(source: () => HostStatus): void {
+    this.progress = source;
   }
 
   countRpc(method: string, code: string): void {
@@ -63,7 +70,14 @@ export class MetaMetrics {
     });
   }
 
-  private gauge(name: string, help: string): Gauge {
-    return new Gauge({ name, help, registers: [this.registry] });
+  private progressGauge(name: string, help: string, value: (s: HostStatus) => number): Gauge {
+    const gauge: Gauge = new Gauge({
+      name, help, registers: [this.registry],
+      collect: () => {
+        const s = this.progress?.();
+        if (s !== undefined) gauge.set(value(s));
+      },
+    });
+    return gauge;
   }
 }

@@ -119,6 +119,7 @@ export class RaftHost {
     storage.append(loaded.entries);
     const host = new RaftHost(opts, loaded, storage);
     opts.log(`raft: loaded term ${loaded.hardState.term}, commit ${loaded.hardState.commit}, snapshot ${loaded.snapshot.meta.index}, ${loaded.entries.length} entries`);
+    opts.metrics.trackProgress(() => host.status());
     host.ticker = setInterval(() => host.onTick(), opts.tickMs);
     host.kick();
     return host;
@@ -239,7 +240,6 @@ export class RaftHost {
     const now = performance.now();
     this.proposals.expire(now);
     this.reads.expire(now);
-    this.opts.metrics.setProgress(this.status());
     this.kick();
   }
 

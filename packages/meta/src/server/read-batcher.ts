@@ -62,11 +62,12 @@ export class ReadBatcher<S> {
     this.rounds.clear();
   }
 
+  /** Called on every tick (20 times a second): builds its error only when a round expired. */
   expire(nowMs: number): void {
-    const timeout = new BasaltError(ErrorCode.Timeout, 'read not confirmed by a quorum before the deadline');
     for (const [k, reads] of this.rounds) {
       if (reads.every((r) => r.deadlineMs > nowMs)) continue;
       this.rounds.delete(k);
+      const timeout = new BasaltError(ErrorCode.Timeout, 'read not confirmed by a quorum before the deadline');
       for (const r of reads) r.reject(timeout);
     }
   }
