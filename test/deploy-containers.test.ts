@@ -95,6 +95,7 @@ interface VolumeJson {
   id: number;
   name: string;
   sizeBytes: number;
+  leaseHolder: string;
 }
 
 async function volumes(via: string): Promise<VolumeJson[]> {
@@ -126,7 +127,17 @@ async function startAgent(): Promise<void> {
 async function nbdcopy(from: string, to: string): Promise<void> {
   const pid = (await podmanOk(['inspect', '--format', '{{.State.Pid}}', project.container('agent')])).trim();
   const r = await run('nsenter', [`--net=/proc/${pid}/ns/net`, 'nbdcopy', '--flush', from, to], 300_000);
-  if (r.code !== 0) throw new Error(`nbdcopy ${from} ${to}: ${r.stderr}`);
+  if (r.code !== 0) throw new Error(`nbdcopy ${from} ${to}: ${r.stderr}\n${await containerLogs()}`);
+}
+
+/** The end of every container's log, for a failure message: the containers are removed when the tests end. */
+async function containerLogs(lines = 30): Promise<string> {
+  const parts: string[] = [];
+  for (const s of Object.keys(compose.services)) {
+    const r = await podman(['logs', '--tail', String(lines), project.container(s)]);
+    parts.push(`--- podman logs --tail ${lines} ${project.container(s)}\n${withoutSystemdNoise(r.stdout + r.stderr).trim()}`);
+  }
+  return parts.join('\n');
 }
 
 const nbdUri = `nbd://127.0.0.1:${ports.nbd}/${volumeName}`;
@@ -214,7 +225,12 @@ describe('Basalt in podman containers', () => {
   }, 600_000);
 
   it('every container removed and recreated on the same volumes: the cluster comes back with all its data', async () => {
-    const before = await volumes(metads[0]!);
+    // The agent releases the writer lease once nbdcopy has disconnected (a flush and a metad call):
+    // compare the metadata from then on, not while the lease is changing hands.
+    const before = await waitFor('the agent to release the writer lease', 120_000, async () => {
+      const vs = await volumes(metads[0]!);
+      return vs.every((v) => v.leaseHolder === '') ? vs : undefined;
+    });
     const running = Object.keys(compose.services);
     await timed(`remove and recreate ${running.length} containers`, async () => {
       for (const s of [...running].reverse()) await project.remove(s);

@@ -1,5 +1,6 @@
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import type { MetaClient, ReplicaRef, pb } from '@basalt/wire';
+import { backoff } from './backoff.js';
 
 /** Where one allocated extent lives: its replica set, primary first, at an epoch. */
 export interface ExtentInfo {
@@ -42,13 +43,15 @@ export class ExtentMap {
     return this.extents.get(index);
   }
 
-  /** Allocates the extent on first write (idempotent at metad); concurrent first writes share one call. */
+  /**
+   * Allocates the extent on first write (idempotent at metad, so MetaClient retries it after a
+   * timeout); concurrent first writes share one call. While metad has too few chunk servers up it
+   * asks again, with backoff, for up to limits.clientAllocateWaitMsMax.
+   */
   allocate(index: number): Promise<ExtentInfo> {
     const pending = this.allocating.get(index);
     if (pending !== undefined) return pending;
-    const call = this.meta.call('allocateExtent', { volume: this.volume, index })
-      .then((reply) => this.remember(required(reply.extent, 'AllocateExtent')))
-      .finally(() => this.allocating.delete(index));
+    const call = this.allocateWaiting(index, Date.now() + limits.clientAllocateWaitMsMax).finally(() => this.allocating.delete(index));
     this.allocating.set(index, call);
     return call;
   }
@@ -72,6 +75,18 @@ export class ExtentMap {
     } catch (err) {
       if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);
       throw err;
+    }
+  }
+
+  private async allocateWaiting(index: number, deadline: number): Promise<ExtentInfo> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const reply = await this.meta.call('allocateExtent', { volume: this.volume, index });
+        return this.remember(required(reply.extent, 'AllocateExtent'));
+      } catch (err) {
+        if (!isBasaltError(err, ErrorCode.NotEnoughServers) || Date.now() >= deadline) throw err;
+        await backoff(attempt);
+      }
     }
   }
 

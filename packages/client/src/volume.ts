@@ -1,5 +1,6 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { DataConnection, ExtentRef, MetaClient, ReplicaRef } from '@basalt/wire';
+import { backoff } from './backoff.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
@@ -268,9 +269,4 @@ export class Volume {
       throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.size} bytes)`, { volume: this.name, offset, length, size: this.size });
     }
   }
-}
-
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.min(1000, 20 * 2 ** Math.min(attempt, 6));
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -33,6 +33,12 @@ export const limits = {
   clientExtentMapPageExtents: 1024,
   /** Client SDK, read-only opens: how long "this extent is not allocated" is trusted. */
   clientAbsentExtentTtlMs: 1_000,
+  /**
+   * Client SDK: how long a first write keeps asking metad to allocate its extent while too few
+   * chunk servers are up (BASALT_NOT_ENOUGH_SERVERS). A server marked down for a late heartbeat
+   * (a loaded machine, a metad leader change) is up again at its next heartbeat.
+   */
+  clientAllocateWaitMsMax: 30_000,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
   labelsPerVolumeMax: 32,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { invalidArgument } from '@basalt/stdx';
-import { connect } from '@basalt/client';
+import { connect, type VolumeEvent } from '@basalt/client';
 import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { parseHostPort } from '@basalt/wire';
@@ -41,9 +41,16 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
   return known;
 }
 
-/** The volumes the agent serves: the cluster behind --metad, through the client SDK. */
+/** The volumes the agent serves: the cluster behind --metad, through the client SDK, whose failovers are logged. */
 function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
-  return new ClusterVolumeProvider(connect({ metad: resolveMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}` }));
+  const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
+  return new ClusterVolumeProvider(connect({ metad: resolveMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
+}
+
+function describeEvent(e: VolumeEvent): string {
+  const where = `nbd ${e.volume}: extent ${e.index}`;
+  if (e.kind === 'replica_dropped') return `${where}: dropped unresponsive primary ${e.serverId} from its replica set (epoch ${e.epoch})`;
+  return `${where}: replica ${e.serverId} returned data that fails its checksums; read another replica`;
 }
 
 const agent: Command = {

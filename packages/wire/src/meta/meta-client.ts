@@ -2,7 +2,7 @@ import { Client, credentials, Metadata } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { fromGrpcError } from './errors.js';
-import { metaService, readOnlyMethods } from './meta-service.js';
+import { metaService, readOnlyMethods, retrySafeMethods } from './meta-service.js';
 import type { MetaMethodName, MetaReply, MetaRequest } from './meta-service.js';
 
 export interface MetaClientOptions {
@@ -18,7 +18,8 @@ export interface MetaClientOptions {
    * report BASALT_VOLUME_EXISTS for its own earlier attempt. Set false when every outcome must be
    * known (histories for linearizability checks): such a failure is then thrown at once.
    * Mutations are always retried after BASALT_NOT_LEADER and BASALT_BUSY, which guarantee that
-   * nothing was applied.
+   * nothing was applied, and the retry-safe ones (retrySafeMethods: AllocateExtent, DropReplica,
+   * ...) also after BASALT_UNAVAILABLE and BASALT_TIMEOUT, like reads.
    */
   retryMutations?: boolean;
 }
@@ -134,7 +135,7 @@ export class MetaClient {
     if (err.code === ErrorCode.Busy) return 'backoff';
     if (err.code === ErrorCode.Unavailable || err.code === ErrorCode.Timeout) {
       if (this.leader === address) this.leader = undefined;
-      if (readOnlyMethods.has(method)) return 'backoff';
+      if (readOnlyMethods.has(method) || retrySafeMethods.has(method)) return 'backoff';
       if (err.code === ErrorCode.Unavailable && this.retryMutations) return 'backoff';
       return 'throw';
     }

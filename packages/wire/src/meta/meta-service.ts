@@ -68,8 +68,23 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
 
 /**
  * Methods that change nothing: safe to retry after an unknown outcome. Every other method is a
- * mutation, retried by MetaClient only when it cannot have taken effect (see meta-client.ts).
+ * mutation, retried by MetaClient only when it cannot have taken effect (see meta-client.ts),
+ * unless it is one of retrySafeMethods.
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
+]);
+
+/**
+ * Mutations that may be sent again after an unknown outcome (a timeout, a lost connection)
+ * because a repeat of one that was applied changes nothing more:
+ * - allocateExtent returns an allocated extent as it is (`created: false`);
+ * - dropReplica is conditional on `expectedEpoch`: a repeat after success gets
+ *   BASALT_STALE_EPOCH, and its callers then re-read the extent;
+ * - releaseLease of a lease already released at the current generation succeeds;
+ * - registerServer and heartbeat overwrite the server's record with the same facts.
+ * MetaClient retries them like reads, within the call's deadline.
+ */
+export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
+  'allocateExtent', 'dropReplica', 'releaseLease', 'registerServer', 'heartbeat',
 ]);
