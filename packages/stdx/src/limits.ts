@@ -101,6 +101,14 @@ export const limits = {
   chunkPunchHoleBytesMin: 1 * MiB,
   /** chunkd: heartbeat interval to metad unless metad asks for another. */
   chunkHeartbeatIntervalMs: 2_000,
+  /**
+   * chunkd: one heartbeat's time at one metad member before it is sent to another (heartbeats
+   * are safe to repeat). Well under metad's down-after period (5 s by default), so that after a
+   * leader change the heartbeat reaches the new leader before it marks the server down.
+   */
+  chunkHeartbeatAttemptTimeoutMs: 1_500,
+  /** chunkd: one heartbeat's time in all, attempts included. */
+  chunkHeartbeatCallTimeoutMs: 5_000,
   /** chunkd: free space kept back from extent data (at most this, at most 1/32 of the disk), for the index and restarts. */
   chunkDiskReserveBytesMax: 256 * MiB,
   /** chunkd: data-plane connections one server accepts. */

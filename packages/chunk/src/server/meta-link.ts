@@ -44,7 +44,9 @@ export class MetadLink implements MetaLink {
   }
 
   async heartbeat(r: ServerReport): Promise<number> {
-    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes }, { timeoutMs: 5_000 });
+    // Short attempts: a heartbeat stuck at a stalled leader is sent to the next leader within that
+    // leader's grace period (ChunkServerLiveness), so a leader change marks no healthy server down.
+    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
     if (reply.state === 'down') await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }

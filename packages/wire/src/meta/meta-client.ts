@@ -27,6 +27,8 @@ export interface MetaClientOptions {
 export interface CallOptions {
   /** Overrides callTimeoutMs for this call. */
   timeoutMs?: number;
+  /** Overrides attemptTimeoutMs for this call: how long to wait for one member before trying another. */
+  attemptTimeoutMs?: number;
   /** Send to exactly this member, without redirects or retries (e.g. Status of one member). */
   address?: string;
 }
@@ -63,9 +65,10 @@ export class MetaClient {
   async call<K extends MetaMethodName>(method: K, request: MetaRequest<K>, options: CallOptions = {}): Promise<MetaReply<K>> {
     if (this.closed) throw new BasaltError(ErrorCode.Closed, 'MetaClient is closed');
     if (options.address !== undefined) {
-      return this.attempt(method, request, options.address, Math.min(this.attemptTimeoutMs, options.timeoutMs ?? Infinity));
+      return this.attempt(method, request, options.address, Math.min(options.attemptTimeoutMs ?? this.attemptTimeoutMs, options.timeoutMs ?? Infinity));
     }
     const deadline = Date.now() + (options.timeoutMs ?? this.callTimeoutMs);
+    const attemptTimeoutMs = options.attemptTimeoutMs ?? this.attemptTimeoutMs;
     /** When members last failed at the transport level in this call (see DownMembers). */
     const down = new DownMembers();
     let redirects = 0;
@@ -75,7 +78,7 @@ export class MetaClient {
       const address = this.target(down);
       const timeLeft = deadline - Date.now();
       try {
-        return await this.attempt(method, request, address, Math.max(1, Math.min(this.attemptTimeoutMs, timeLeft)));
+        return await this.attempt(method, request, address, Math.max(1, Math.min(attemptTimeoutMs, timeLeft)));
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         if (err.code === ErrorCode.Unavailable) down.add(address);
