@@ -98,6 +98,9 @@ describe('replication under failure', () => {
     const page = await scrape(primaryProc.metricsAddress);
     expect(sample(page, 'basalt_chunk_replicas_dropped_total')).toBe(1);
     expect(sample(page, 'basalt_chunk_degraded_extents')).toBe(1);
+    // The primary's log says which secondary it dropped, and what metad answered.
+    expect(primaryProc.log()).toContain(`secondary ${victim.id} of extent ${ext.volumeId}/${ext.index} failed`);
+    expect(primaryProc.log()).toMatch(new RegExp(`extent ${ext.volumeId}/${ext.index}: metad answered epoch ${ext.epoch}, replicas ${ext.replicas.map((r) => r.serverId).join(',')}`));
 
     // Every acknowledged write reads back from every surviving replica.
     for (const r of ext.replicas) {

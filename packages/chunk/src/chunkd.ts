@@ -47,7 +47,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const store = await ExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
   const link: MetaLink | undefined = opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined;
-  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs);
+  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log);
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
   const service = new ChunkService(opts.id, store, replicator, metrics);
   const server = new DataServer(service, metrics);

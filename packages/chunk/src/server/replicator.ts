@@ -29,6 +29,7 @@ export class Replicator {
     private readonly link: MetaLink | undefined,
     private readonly metrics: ChunkMetrics,
     private readonly timeoutMs: number,
+    private readonly log: (line: string) => void,
   ) {}
 
   degraded(): string[] {
@@ -84,11 +85,15 @@ export class Replicator {
     const key = `${meta.volumeId}/${meta.index}/${serverId}/${meta.epoch}`;
     let pending = this.drops.get(key);
     if (pending === undefined) {
+      this.log(`${what}: asking metad to drop it from the set at epoch ${meta.epoch}`);
       pending = this.link.dropReplica(meta.volumeId, meta.index, serverId, meta.epoch);
       this.drops.set(key, pending);
       void pending.then(
-        () => this.metrics.replicasDropped.inc(),
-        () => undefined,
+        (placement) => {
+          this.metrics.replicasDropped.inc();
+          this.log(`extent ${meta.volumeId}/${meta.index}: metad answered epoch ${placement.epoch}, replicas ${placement.replicas.map((r) => r.serverId).join(',') || 'none'}`);
+        },
+        (err: unknown) => this.log(`extent ${meta.volumeId}/${meta.index}: dropping ${serverId} failed: ${String(err)}`),
       ).finally(() => this.drops.delete(key));
     }
     const placement = await pending;
