@@ -15,9 +15,10 @@ import { SEED } from './e2e-support.js';
  *   SIGSTOP, under load a blocked event loop or fsync): AllocateExtent got BASALT_TIMEOUT and, as
  *   a mutation, was not retried. It is safe to repeat (meta-service.ts retrySafeMethods), as are
  *   DropReplica and ReleaseLease, so MetaClient now retries them within the call's deadline;
- * - a chunk server marked down for a late heartbeat (after such a stall every server is, for a
- *   moment): AllocateExtent got BASALT_NOT_ENOUGH_SERVERS. The SDK now asks again until the
- *   server is back (limits.clientAllocateWaitMsMax).
+ * - a chunk server marked down for a late heartbeat (after such a stall every server was, while
+ *   one heartbeat attempt lasted 5 s; now 1.5 s, limits.chunkHeartbeatAttemptTimeoutMs):
+ *   AllocateExtent got BASALT_NOT_ENOUGH_SERVERS. The SDK now asks again until the server is
+ *   back (limits.clientAllocateWaitMsMax).
  */
 const { scope, keep } = clusterScope();
 
