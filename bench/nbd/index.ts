@@ -4,22 +4,26 @@
  * serves which), side by side in one run with `qemu-nbd` and `nbdkit file` serving a local file
  * in the same temp dir (same disk). Every target is first written once in full (prefill, so reads hit stored
  * data and not holes), then each workload runs for --runtime seconds on each target in turn.
+ * Each cell starts after a `sync`: no cell pays for the write-back of pages an earlier cell (of
+ * any target) left dirty in the page cache.
  * Prints one table with ratios against qemu-nbd and every server's peak RSS, and writes the raw
  * results to bench/out/nbd-<date>.json.
  *
  *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick]      (--quick: --runtime 3 --size 256M)
  */
+import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
 import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
 const prefillJob: FioJob = { name: 'prefill 1M QD8', rw: 'write', blockSize: '1M', depth: 8, unit: 'MiB/s' };
+const execFileAsync = promisify(execFile);
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
     const step = async (job: FioJob, t: NbdTarget, timeBased: boolean): Promise<void> => {
       log(`[${++done}/${total}] ${job.name} on ${t.name} (${timeBased ? `${runtimeS} s` : `${sizeBytes / 2 ** 20} MiB`})...`);
       try {
+        await execFileAsync('sync');
         const r = await runFio(t.uri, job, sizeBytes, runtimeS, timeBased, dir);
         results.set(`${job.name}|${t.name}`, r);
         log(`    ${cell(r, job)}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
