@@ -239,6 +239,7 @@ export class Transmission {
 
   private readExact(offset: number, length: number): Promise<Buffer> {
     return this.device.read(offset, length).then((data) => {
+      // The check first, so the message string is built only on failure (this runs per read).
       if (data.length !== length) assert(false, `device read ${data.length} bytes, asked for ${length}`);
       return data;
     });

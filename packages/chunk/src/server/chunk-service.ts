@@ -58,7 +58,8 @@ export class ChunkService {
     if (local === undefined && !isMutation(req.op)) return Promise.resolve(this.absent(req));
     const waits: Promise<unknown>[] = [];
     if (verdict.adopt !== undefined) waits.push(this.store.setMeta(verdict.adopt));
-    if (isMutation(req.op) && ext.generation > this.store.generation(ext.volumeId)) waits.push(this.store.raiseGeneration(ext.volumeId, ext.generation));
+    const raised = isMutation(req.op) ? this.store.raiseGeneration(ext.volumeId, ext.generation) : undefined;
+    if (raised !== undefined) waits.push(raised);
     const meta = this.store.get(ext.volumeId, ext.index)!;
     const local$ = this.apply(req);
     if (verdict.role === 'primary' && (isMutation(req.op) || req.op === DataOp.Flush)) waits.push(this.replicator.forward(meta, req));

@@ -103,9 +103,12 @@ export class ExtentStore {
     return this.generations.get(volumeId) ?? 0;
   }
 
-  /** Raises the volume's generation now (in memory) and resolves once it is persisted. */
-  raiseGeneration(volumeId: number, generation: number): Promise<void> {
-    if (generation <= this.generation(volumeId)) return Promise.resolve();
+  /**
+   * Raises the volume's generation now (in memory); the promise resolves once it is persisted.
+   * Undefined when `generation` is not above the one held: nothing to persist, nothing to wait for.
+   */
+  raiseGeneration(volumeId: number, generation: number): Promise<void> | undefined {
+    if (generation <= this.generation(volumeId)) return undefined;
     this.generations.set(volumeId, generation);
     return this.index.putGeneration(volumeId, generation);
   }
