@@ -41,6 +41,16 @@ export const limits = {
   clientAllocateWaitMsMax: 30_000,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
+  /**
+   * Data connections (SDK and primary -> secondary): a server that sent nothing for this long
+   * while requests wait on it gets a ping...
+   */
+  dataProbeAfterMs: 2_000,
+  /**
+   * ...and if it still sends nothing this long after the ping, the connection fails with
+   * BASALT_UNAVAILABLE (its requests fail over at once instead of waiting for their timeouts).
+   */
+  dataProbeTimeoutMs: 5_000,
   labelsPerVolumeMax: 32,
   labelKeyBytesMax: 64,
   labelValueBytesMax: 256,
@@ -131,6 +141,7 @@ assert(limits.raftEntryBytesMax <= limits.raftUncommittedBytesMax, 'one entry mu
 assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyMax, 'one append must fit in one Ready');
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
+assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');

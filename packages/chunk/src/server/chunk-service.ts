@@ -48,6 +48,7 @@ export class ChunkService {
   }
 
   private serve(req: DataRequest): Promise<DataResponse> {
+    if (req.op === DataOp.Ping) return Promise.resolve(this.absent(req)); // liveness only: no admission, no store
     const ext = req.extent;
     const local = this.store.get(ext.volumeId, ext.index);
     const verdict = admit(this.selfId, local, req, this.store.generation(ext.volumeId));
@@ -98,6 +99,7 @@ export class ChunkService {
       case DataOp.Flush:
         return this.store.sync().then(() => done);
       case DataOp.Info:
+      case DataOp.Ping:
         return Promise.resolve(done);
     }
   }

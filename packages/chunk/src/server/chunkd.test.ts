@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MiB, Prng } from '@basalt/stdx';
-import { DataConnection, ExtentState, requestMagic, type ExtentRef } from '@basalt/wire';
+import { DataConnection, DataOp, ExtentState, requestMagic, type ExtentRef } from '@basalt/wire';
 import { startChunkd, type Chunkd } from '../chunkd.js';
 
 /** chunkd servers in this process, talking over real loopback sockets to real files. */
@@ -114,5 +114,21 @@ describe('chunkd (in process)', () => {
     await closed;
     expect(Buffer.concat(received).toString('latin1')).toContain('BASALT_PROTOCOL');
     expect((await good.read(extentOn(cs), 0, 10)).data).toEqual(Buffer.alloc(10));
+  });
+
+  it('answers a PING at once, whatever extent it names, while a replicated write waits for a silent secondary', async () => {
+    const [primary] = await servers(1);
+    // The secondary accepts connections and never answers: the write waits for it.
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanup.push(() => void silent.close());
+    const ext: ExtentRef = { ...extentOn([primary!]), replicas: [{ serverId: primary!.id, address: primary!.address }, { serverId: 'mute', address: `127.0.0.1:${(silent.address() as net.AddressInfo).port}` }] };
+    const conn = await connect(primary!);
+    let written = 'waiting';
+    void conn.write(ext, 0, Buffer.alloc(4096, 1)).then(() => (written = 'answered'), () => (written = 'failed'));
+    const pinged = await conn.send({ op: DataOp.Ping, flags: 0, requestId: 0, extent: { volumeId: 0, index: 0, extentSizeBytes: 2 ** 20, epoch: 0, generation: 0, replicas: [{ serverId: 'ping', address: 'ping' }] }, offset: 0, length: 0 });
+    expect([pinged.epoch, pinged.state, pinged.payload.length]).toEqual([0, ExtentState.Absent, 0]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written, 'the write sent before the ping still waits for its secondary').toBe('waiting');
   });
 });

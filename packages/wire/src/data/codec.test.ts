@@ -15,8 +15,8 @@ function randomExtent(prng: Prng): ExtentRef {
 
 function randomRequest(prng: Prng): DataRequest {
   const extent = randomExtent(prng);
-  const op = prng.pick([DataOp.Read, DataOp.Write, DataOp.Flush, DataOp.Trim, DataOp.WriteZeroes, DataOp.Info]);
-  if (op === DataOp.Flush || op === DataOp.Info) return { op, flags: 0, requestId: prng.nextUint32(), extent, offset: 0, length: 0 };
+  const op = prng.pick([DataOp.Read, DataOp.Write, DataOp.Flush, DataOp.Trim, DataOp.WriteZeroes, DataOp.Info, DataOp.Ping]);
+  if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) return { op, flags: 0, requestId: prng.nextUint32(), extent, offset: 0, length: 0 };
   const length = prng.int(1, op === DataOp.Write ? 64 * 1024 : 1 * MiB);
   const offset = prng.int(0, extent.extentSizeBytes - length);
   const flags = op === DataOp.Read ? 0 : prng.pick([0, DataFlag.Fua, DataFlag.Forwarded, DataFlag.Fua | DataFlag.Forwarded]);

@@ -196,8 +196,8 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
   const { requestId, op, offset, length } = req;
   if (length > limits.ioRequestBytesMax) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
   if (offset + length > req.extent.extentSizeBytes) return fail(requestId, ErrorCode.OutOfRange, `range [${offset}, ${offset + length}) outside the extent of ${req.extent.extentSizeBytes} bytes`);
-  if (op === DataOp.Flush || op === DataOp.Info) {
-    if (offset !== 0 || length !== 0) return fail(requestId, ErrorCode.Protocol, 'flush and info take no range');
+  if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) {
+    if (offset !== 0 || length !== 0) return fail(requestId, ErrorCode.Protocol, 'flush, info and ping take no range');
   } else if (length === 0) {
     return fail(requestId, ErrorCode.Protocol, 'empty range');
   }

@@ -23,6 +23,12 @@ export const DataOp = {
   WriteZeroes: 5,
   /** Returns the extent's epoch, version and state; no data. */
   Info: 6,
+  /**
+   * Liveness probe: answered at once, before admission or any store work. Carries a placeholder
+   * extent (volume 0) that the server ignores. DataConnection sends it when a server with
+   * requests in flight has been silent (docs/data-path.md, "Unresponsive servers").
+   */
+  Ping: 7,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -33,10 +39,11 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.Trim]: 'trim',
   [DataOp.WriteZeroes]: 'write_zeroes',
   [DataOp.Info]: 'info',
+  [DataOp.Ping]: 'ping',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.Info;
+  return op >= DataOp.Read && op <= DataOp.Ping;
 }
 
 export const DataFlag = {

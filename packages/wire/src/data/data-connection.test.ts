@@ -1,19 +1,22 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, limits, MiB } from '@basalt/stdx';
-import { ExtentState, requestMagic } from './constants.js';
+import { DataOp, ExtentState, requestMagic } from './constants.js';
 import { decodeRequest, encodeResponse, type ExtentRef } from './codec.js';
 import { DataConnection } from './data-connection.js';
 import { FrameSplitter } from './frame-splitter.js';
 
 /**
- * A chunk-server stand-in on loopback that answers INFO requests, except for extents in `silent`
- * (never answered) and in `held` (answered when release() is called).
+ * A chunk-server stand-in on loopback that answers INFO and PING requests, except for extents in
+ * `silent` (never answered) and from index 100 on (answered when release() is called). A `deaf`
+ * server answers nothing (a stopped process). `pings` counts the PINGs it received.
  */
 interface Server {
   readonly address: string;
   readonly silent: Set<number>;
   release: () => void;
+  deaf: boolean;
+  pings: number;
 }
 
 const cleanups: (() => void)[] = [];
@@ -23,15 +26,16 @@ afterEach(() => {
 
 async function server(): Promise<Server> {
   const held: (() => void)[] = [];
-  const state: Server = { address: '', silent: new Set(), release: () => held.splice(0).forEach((answer) => answer()) };
-  const srv = net.createServer((socket) => {
+  const state: Server = { address: '', silent: new Set(), release: () => held.splice(0).forEach((answer) => answer()), deaf: false, pings: 0 };
+  const srv = net.createServer({ noDelay: true }, (socket) => {
     const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of splitter.push(chunk).frames) {
         const decoded = decodeRequest(frame);
         if (decoded.kind !== 'ok') throw new Error(decoded.message);
         const req = decoded.value;
-        if (state.silent.has(req.extent.index)) continue;
+        if (req.op === DataOp.Ping) state.pings++;
+        if (state.deaf || state.silent.has(req.extent.index)) continue;
         const answer = (): void => {
           for (const part of encodeResponse({ ok: true, requestId: req.requestId, epoch: req.extent.epoch, version: req.extent.index, state: ExtentState.Active, crcs: new Uint32Array(0), payload: Buffer.alloc(0) })) socket.write(part);
         };
@@ -43,15 +47,15 @@ async function server(): Promise<Server> {
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => srv.close());
-  return { ...state, address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` };
+  return Object.assign(state, { address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` });
 }
 
 function extent(index: number): ExtentRef {
   return { volumeId: 1, index, extentSizeBytes: 64 * MiB, epoch: 3, generation: 0, replicas: [{ serverId: 'c1', address: '127.0.0.1:1' }] };
 }
 
-async function connect(address: string, requestTimeoutMs: number): Promise<DataConnection> {
-  const conn = await DataConnection.connect(address, { requestTimeoutMs });
+async function connect(address: string, requestTimeoutMs: number, probe: { probeAfterMs?: number; probeTimeoutMs?: number } = {}): Promise<DataConnection> {
+  const conn = await DataConnection.connect(address, { requestTimeoutMs, ...probe });
   cleanups.push(() => conn.close());
   return conn;
 }
@@ -100,5 +104,48 @@ describe('data connection timeouts', () => {
     s.release(); // the reply to the timed-out request arrives and is dropped
     expect((await hasty.info(extent(4))).version).toBe(4);
     expect(hasty.closed).toBe(false);
+  });
+});
+
+describe('data connection probes', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('fails the connection, long before the request timeout, when the server goes silent and ignores a ping', async () => {
+    const s = await server();
+    const conn = await connect(s.address, 60_000, { probeAfterMs: 50, probeTimeoutMs: 100 });
+    expect((await conn.info(extent(1))).version).toBe(1);
+    s.deaf = true;
+    const outcomes = await Promise.allSettled([conn.info(extent(2)), conn.info(extent(3))]);
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      if (o.status === 'rejected') expect(o.reason).toMatchObject({ code: ErrorCode.Unavailable, message: expect.stringMatching(/sent nothing for \d+ ms with 2 request\(s\) waiting and did not answer a ping/) });
+    }
+    expect(conn.closed).toBe(true);
+    expect(s.pings).toBe(1);
+  });
+
+  it('keeps a slow request while the server answers pings, and sends none while idle or busy answering', async () => {
+    const s = await server();
+    const conn = await connect(s.address, 60_000, { probeAfterMs: 30, probeTimeoutMs: 5_000 });
+    const slow = conn.info(extent(100)); // held until release()
+    await sleep(400);
+    expect(s.pings, 'a held request gets the server pinged again and again').toBeGreaterThanOrEqual(3);
+    s.release();
+    expect((await slow).version).toBe(100);
+    expect(conn.closed).toBe(false);
+
+    const quiet = await connect(s.address, 60_000, { probeAfterMs: 1_000 });
+    const before = s.pings;
+    for (let i = 0; i < 20; i++) expect((await quiet.info(extent(i))).version).toBe(i);
+    await sleep(1_200);
+    expect(s.pings, 'no ping while answers keep coming, nor without requests in flight').toBe(before);
+  });
+
+  it('never probes with probeAfterMs 0 (then only the request timeout applies)', async () => {
+    const s = await server();
+    s.deaf = true;
+    const conn = await connect(s.address, 300, { probeAfterMs: 0 });
+    await expect(conn.info(extent(1))).rejects.toMatchObject({ code: ErrorCode.Timeout });
+    expect([s.pings, conn.closed]).toEqual([0, false]);
   });
 });

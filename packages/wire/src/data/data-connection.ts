@@ -12,12 +12,23 @@ import { firstBadPiece, pieceCrcs } from './pieces.js';
  * may come back in any order. Requests beyond the connection's in-flight byte budget wait in
  * a FIFO queue. When the connection fails every waiting request fails with
  * BASALT_UNAVAILABLE; the connection is then dead (open a new one).
+ *
+ * A server that stops answering altogether (a stopped or hung process, a cut link) is found by
+ * probing: when requests wait on it and it has sent nothing for probeAfterMs, the connection
+ * sends a PING (answered at once by a live server, however long its requests take); if the
+ * server still sends nothing for probeTimeoutMs, the connection fails with BASALT_UNAVAILABLE.
+ * Requests then fail over within seconds instead of waiting for their timeouts, which stay the
+ * bound for a server that is alive but slow.
  */
 export interface DataConnectionOptions {
   /** Per-request timeout; BASALT_TIMEOUT when it passes. 0 disables. */
   readonly requestTimeoutMs?: number;
   readonly connectTimeoutMs?: number;
   readonly inflightBytesMax?: number;
+  /** Silence (no frame received) with requests in flight before a PING is sent; 0: never probe. */
+  readonly probeAfterMs?: number;
+  /** Further silence after the PING before the connection fails. */
+  readonly probeTimeoutMs?: number;
 }
 
 export interface IoResult {
@@ -42,7 +53,10 @@ interface Pending {
   deadline: number;
 }
 
-const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000 };
+const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, probeAfterMs: limits.dataProbeAfterMs, probeTimeoutMs: limits.dataProbeTimeoutMs };
+
+/** What a PING names: the frame format needs an extent; the server ignores it. */
+const pingExtent: ExtentRef = { volumeId: 0, index: 0, extentSizeBytes: 2 ** 20, epoch: 0, generation: 0, replicas: [{ serverId: 'ping', address: 'ping' }] };
 
 export class DataConnection {
   private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
@@ -62,6 +76,14 @@ export class DataConnection {
   private timer: NodeJS.Timeout | undefined;
   /** Requests sent in one callback leave in one writev. */
   private readonly batch: SocketBatch;
+  /** performance.now() of the last frame received, or of the first request sent after a quiet spell. */
+  private heardAt = 0;
+  /** When the last PING was sent (undefined: none since requests were last in flight). */
+  private pingSentAt: number | undefined;
+  /** PINGs sent and not answered (or failed): in `inflight` but not requests anyone waits for. */
+  private pingsInflight = 0;
+  /** Armed while requests are in flight (and probing is on). */
+  private probeTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly address: string,
@@ -172,6 +194,8 @@ export class DataConnection {
   }
 
   private transmit(p: Pending): void {
+    if (this.inflight.size === this.pingsInflight) this.heardAt = performance.now();
+    if (this.probeTimer === undefined && this.opts.probeAfterMs > 0) this.armProbe(this.opts.probeAfterMs);
     const requestId = this.allocateId();
     this.inflight.set(requestId, p);
     this.inflightBytes += p.bytes;
@@ -205,6 +229,45 @@ export class DataConnection {
     }
   };
 
+  private armProbe(ms: number): void {
+    this.probeTimer = setTimeout(this.probe, Math.max(1, ms));
+    this.probeTimer.unref();
+  }
+
+  /** Runs while requests are in flight: pings a silent server, fails the connection if it stays silent. */
+  private readonly probe = (): void => {
+    this.probeTimer = undefined;
+    if (this.failure !== undefined) return;
+    const waiting = this.inflight.size - this.pingsInflight;
+    if (waiting === 0) {
+      this.pingSentAt = undefined;
+      return; // transmit() arms it again
+    }
+    const now = performance.now();
+    if (this.pingSentAt !== undefined && this.heardAt < this.pingSentAt) {
+      const waited = now - this.pingSentAt;
+      if (waited >= this.opts.probeTimeoutMs) {
+        const quiet = Math.round(now - this.heardAt);
+        this.fail(new BasaltError(ErrorCode.Unavailable, `chunk server at ${this.address} sent nothing for ${quiet} ms with ${waiting} request(s) waiting and did not answer a ping: treated as unresponsive`, { address: this.address, silentMs: quiet }));
+        return;
+      }
+      this.armProbe(this.opts.probeTimeoutMs - waited);
+      return;
+    }
+    const quiet = now - this.heardAt;
+    if (quiet < this.opts.probeAfterMs) {
+      this.armProbe(this.opts.probeAfterMs - quiet);
+      return;
+    }
+    this.pingSentAt = now;
+    // Checks again after probeAfterMs: an answered ping lets the next one go then.
+    this.armProbe(Math.min(this.opts.probeAfterMs, this.opts.probeTimeoutMs));
+    // Past the queue and the byte budget: a ping is a header, and it must go out now.
+    const settled = (): void => void this.pingsInflight--;
+    this.transmit({ req: { op: DataOp.Ping, flags: 0, requestId: 0, extent: pingExtent, offset: 0, length: 0 }, bytes: 0, resolve: settled, reject: settled, deadline: 0 });
+    this.pingsInflight++; // after transmit(), which would otherwise take the ping for the first of a new busy spell
+  };
+
   private allocateId(): number {
     for (;;) {
       const id = this.nextId;
@@ -230,6 +293,7 @@ export class DataConnection {
   }
 
   private onData(chunk: Buffer): void {
+    this.heardAt = performance.now();
     const split = this.splitter.push(chunk);
     for (const frame of split.frames) this.onFrame(frame);
     if (split.kind === 'error') this.protocolError(split.message);
@@ -262,6 +326,8 @@ export class DataConnection {
     this.inflightBytes = 0;
     clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     for (const p of waiting) p.reject(err);
     for (const l of this.closeListeners.splice(0)) l(err);
   }
