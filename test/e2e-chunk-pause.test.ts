@@ -11,7 +11,7 @@ import { SEED } from './e2e-support.js';
  * connections probed silent servers (DataConnection: a PING after limits.dataProbeAfterMs of
  * silence, failure after limits.dataProbeTimeoutMs more), a write waited for the request
  * timeouts: 10 s at a primary for a stopped secondary, and 2 x 15 s at the SDK for a stopped
- * primary (30 s: the Linux NBD client's usual timeout, so guests saw I/O errors).
+ * primary (30 s: as long as the I/O timeout Linux NBD clients are commonly given).
  *
  * The client here waits 10 minutes per request, far longer than the test may run: only a
  * probe can fail the stopped primary over. The primary that drops a stopped secondary says

@@ -99,7 +99,7 @@ export class ChunkService {
       case DataOp.Flush:
         return this.store.sync().then(() => done);
       case DataOp.Info:
-      case DataOp.Ping:
+      case DataOp.Ping: // answered in serve() before admission; here for the exhaustive switch
         return Promise.resolve(done);
     }
   }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MiB, Prng } from '@basalt/stdx';
-import { DataConnection, DataOp, ExtentState, requestMagic, type ExtentRef } from '@basalt/wire';
+import { DataConnection, DataOp, ExtentState, pingExtent, requestMagic, type ExtentRef } from '@basalt/wire';
 import { startChunkd, type Chunkd } from '../chunkd.js';
 
 /** chunkd servers in this process, talking over real loopback sockets to real files. */
@@ -126,7 +126,7 @@ describe('chunkd (in process)', () => {
     const conn = await connect(primary!);
     let written = 'waiting';
     void conn.write(ext, 0, Buffer.alloc(4096, 1)).then(() => (written = 'answered'), () => (written = 'failed'));
-    const pinged = await conn.send({ op: DataOp.Ping, flags: 0, requestId: 0, extent: { volumeId: 0, index: 0, extentSizeBytes: 2 ** 20, epoch: 0, generation: 0, replicas: [{ serverId: 'ping', address: 'ping' }] }, offset: 0, length: 0 });
+    const pinged = await conn.send({ op: DataOp.Ping, flags: 0, requestId: 0, extent: pingExtent, offset: 0, length: 0 });
     expect([pinged.epoch, pinged.state, pinged.payload.length]).toEqual([0, ExtentState.Absent, 0]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(written, 'the write sent before the ping still waits for its secondary').toBe('waiting');

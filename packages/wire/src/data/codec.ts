@@ -28,6 +28,9 @@ export interface ExtentRef {
   readonly replicas: readonly ReplicaRef[];
 }
 
+/** What a PING names: the frame format needs an extent; the server ignores it. */
+export const pingExtent: ExtentRef = { volumeId: 0, index: 0, extentSizeBytes: 2 ** 20, epoch: 0, generation: 0, replicas: [{ serverId: 'ping', address: 'ping' }] };
+
 export interface DataRequest {
   readonly op: DataOp;
   readonly flags: number;

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
-import { decodeResponse, encodeRequest, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
+import { decodeResponse, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { SocketBatch } from './socket-batch.js';
@@ -54,9 +54,6 @@ interface Pending {
 }
 
 const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, probeAfterMs: limits.dataProbeAfterMs, probeTimeoutMs: limits.dataProbeTimeoutMs };
-
-/** What a PING names: the frame format needs an extent; the server ignores it. */
-const pingExtent: ExtentRef = { volumeId: 0, index: 0, extentSizeBytes: 2 ** 20, epoch: 0, generation: 0, replicas: [{ serverId: 'ping', address: 'ping' }] };
 
 export class DataConnection {
   private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
