@@ -1,3 +1,4 @@
+import { logLine } from '@basalt/stdx';
 import { startChunkd, type ChunkdOptions } from './chunkd.js';
 
 /**
@@ -5,7 +6,7 @@ import { startChunkd, type ChunkdOptions } from './chunkd.js';
  * JSON line {"event":"ready",...} on stdout once serving, for scripts and tests that spawn it.
  */
 export async function runChunkd(opts: ChunkdOptions): Promise<void> {
-  const log = (line: string): void => console.error(`[chunkd ${opts.id}] ${line}`);
+  const log = (line: string): void => void process.stderr.write(logLine(`[chunkd ${opts.id}] ${line}`));
   const chunkd = await startChunkd({ ...opts, log });
   console.log(JSON.stringify({ event: 'ready', id: chunkd.id, address: chunkd.address, metrics: chunkd.metricsAddress ?? null, pid: process.pid }));
   await new Promise<void>((resolve) => {

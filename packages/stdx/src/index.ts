@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './prng.js';
 export * from './clock.js';
 export * from './limits.js';
+export * from './log-line.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { invalidArgument } from '@basalt/stdx';
+import { invalidArgument, logLine } from '@basalt/stdx';
 import { connect, type VolumeEvent } from '@basalt/client';
 import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
@@ -70,7 +70,7 @@ const agent: Command = {
     if (readOnly && forceTakeover) throw invalidArgument('--force-takeover takes the writer lease; it makes no sense with --read-only');
     const tls = tlsOptions(args);
     const writeCache = writeCacheMode(args);
-    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(`${m}\n`) });
+    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {

@@ -1,4 +1,4 @@
-import { invalidArgument, limits } from '@basalt/stdx';
+import { invalidArgument, limits, logLine } from '@basalt/stdx';
 import type { MetadOptions } from '@basalt/meta';
 import { parseHostPort } from '@basalt/wire';
 import type { MetaReply, pb } from '@basalt/wire';
@@ -67,7 +67,7 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
   return {
     id: requireStr(args, 'id'), listen, peers: parsePeers(str(args, 'peers') ?? ''), dataDir: requireStr(args, 'data-dir'),
-    join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), log: (line) => io.out(`${new Date().toISOString()} ${line}\n`), ...defined,
+    join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), log: (line) => io.out(logLine(line)), ...defined,
   };
 }
 
