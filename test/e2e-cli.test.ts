@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
-import { freePorts, ProcessScope, runCli, runCliJson, waitForLog } from './lib/process.js';
+import { freePortRange, freePorts, ProcessScope, runCli, runCliJson, waitForLog } from './lib/process.js';
 import { SEED } from './e2e-support.js';
 
 /**
@@ -38,10 +38,11 @@ function alive(pid: number): boolean {
 describe('basalt up, volume write/read, status, down', () => {
   it('runs a local cluster from the CLI', { timeout: 600_000 }, async () => {
     dir = scope.tempDir('basalt-e2e-cli');
-    // basalt up takes ports base..base+40: start from a free port and hope the next 40 are free too.
-    const [base, nbd] = await freePorts(2);
+    // basalt up takes ports base..base+40 (packages/cli/src/local/layout.ts).
+    const base = await freePortRange(41);
+    const [nbd] = await freePorts(1);
     const cluster = ['--cluster', join(dir, 'cluster.json')];
-    const up = await runCli(['up', '--detach', '--dir', dir, '--base-port', String(Math.min(base!, 60_000)), '--nbd-port', String(nbd)], { timeoutMs: 300_000 });
+    const up = await runCli(['up', '--detach', '--dir', dir, '--base-port', String(base), '--nbd-port', String(nbd)], { timeoutMs: 300_000 });
     expect(up.code, up.stderr).toBe(0);
     expect(up.stdout).toMatch(/Basalt is up/);
     expect(up.stdout).toMatch(/nbdinfo nbd:\/\/127\.0\.0\.1:\d+\/vol1/);
@@ -88,8 +89,9 @@ describe('basalt up, volume write/read, status, down', () => {
 
   it('runs in the foreground and stops every process on Ctrl-C', { timeout: 600_000 }, async () => {
     const fg = scope.tempDir('basalt-e2e-fg');
-    const [base, nbd] = await freePorts(2);
-    const up = scope.spawnCli('up-foreground', ['up', '--dir', fg, '--base-port', String(Math.min(base!, 60_000)), '--nbd-port', String(nbd)]);
+    const base = await freePortRange(41);
+    const [nbd] = await freePorts(1);
+    const up = scope.spawnCli('up-foreground', ['up', '--dir', fg, '--base-port', String(base), '--nbd-port', String(nbd)]);
     await waitForLog(up, /Basalt is up/, { timeoutMs: 300_000 });
     const file = JSON.parse(readFileSync(join(fg, 'cluster.json'), 'utf8')) as ClusterJson;
     const pids = [...file.metad.map((m) => m.pid), ...file.chunkd.map((c) => c.pid), file.agent.pid];

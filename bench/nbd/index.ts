@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   try {
     targets.push(await startReference('qemu-nbd', file));
     targets.push(await startReference('nbdkit', file));
-    const basePort = 20_000 + ((await freePort()) % 30_000);
+    // Below Linux's ephemeral ports (32768 and up), which outgoing connections take: up uses base..base+40.
+    const basePort = 20_000 + ((await freePort()) % 12_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
     const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort());
     down = basalt.down;

@@ -176,6 +176,41 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * A base port for `basalt up --base-port` (which uses `span` consecutive ports from it): every
+ * port of the range was free a moment ago, and the range lies below Linux's ephemeral range
+ * (32768 and up), where the outgoing connections of tests running beside it take their ports.
+ * (An ephemeral base once lost a port of its range to one of those connections: EADDRINUSE.)
+ */
+export async function freePortRange(span: number): Promise<number> {
+  const low = 20_000;
+  const high = 32_768 - span;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = low + Math.floor(Math.random() * (high - low));
+    if (await allBindable(base, span)) return base;
+  }
+  throw new Error(`no ${span} consecutive free ports found between ${low} and ${high + span}`);
+}
+
+async function allBindable(base: number, span: number): Promise<boolean> {
+  const bound: ReturnType<typeof createServer>[] = [];
+  try {
+    for (let port = base; port < base + span; port++) {
+      const s = createServer();
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(port, '127.0.0.1', resolve);
+      });
+      bound.push(s);
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Promise.all(bound.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
 export interface WaitOptions {
   timeoutMs?: number;
   intervalMs?: number;
