@@ -18,7 +18,8 @@ import { SEED } from './e2e-support.js';
  * - a chunk server marked down for a late heartbeat (after such a stall every server was, while
  *   one heartbeat attempt lasted 5 s; now 1.5 s, limits.chunkHeartbeatAttemptTimeoutMs):
  *   AllocateExtent got BASALT_NOT_ENOUGH_SERVERS. The SDK now asks again until the server is
- *   back (limits.clientAllocateWaitMsMax).
+ *   back, for the whole set (limits.clientAllocateFullWaitMs; only a longer shortage gets a
+ *   degraded placement, test/e2e-node-loss.test.ts).
  */
 const { scope, keep } = clusterScope();
 

@@ -2,6 +2,15 @@ import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import type { MetaClient, ReplicaRef, pb } from '@basalt/wire';
 import { backoff } from './backoff.js';
 
+/**
+ * The fewest replicas a first write accepts once too few chunk servers are up for the whole
+ * factor: a majority of it (2 of 3; Ceph's default min_size is the same), so one more failure
+ * does not leave a new extent's only copy on one server.
+ */
+export function degradedMinReplicas(replicationFactor: number): number {
+  return replicationFactor - Math.floor(replicationFactor / 2);
+}
+
 /** Where one allocated extent lives: its replica set, primary first, at an epoch. */
 export interface ExtentInfo {
   readonly index: number;
@@ -20,11 +29,16 @@ export class ExtentMap {
   private readonly pages = new Map<number, number | Promise<void>>();
   /** Extent index -> the AllocateExtent call under way. */
   private readonly allocating = new Map<number, Promise<ExtentInfo>>();
+  /** The last allocation got fewer replicas than the factor: the next ones need not wait for all. */
+  private short = false;
 
   constructor(
     private readonly meta: MetaClient,
     private readonly volume: string,
     private readonly writer: boolean,
+    private readonly replicationFactor: number,
+    /** Told once per extent this map allocated with fewer replicas than the factor. */
+    private readonly placedDegraded: (info: ExtentInfo, waitedMs: number) => void,
   ) {}
 
   /** The extent's replica set if it is cached (what lookup returns without a metad call). */
@@ -46,12 +60,16 @@ export class ExtentMap {
   /**
    * Allocates the extent on first write (idempotent at metad, so MetaClient retries it after a
    * timeout); concurrent first writes share one call. While metad has too few chunk servers up it
-   * asks again, with backoff, for up to limits.clientAllocateWaitMsMax.
+   * asks again, with backoff, for up to limits.clientAllocateWaitMsMax: first for every replica
+   * (a server marked down for a late heartbeat is back within seconds), and once the shortage
+   * outlasts limits.clientAllocateFullWaitMs for degradedMinReplicas(factor) or more, placed
+   * degraded on every server up. After a degraded allocation the next ones ask so at once, until
+   * one gets the whole factor again.
    */
   allocate(index: number): Promise<ExtentInfo> {
     const pending = this.allocating.get(index);
     if (pending !== undefined) return pending;
-    const call = this.allocateWaiting(index, Date.now() + limits.clientAllocateWaitMsMax).finally(() => this.allocating.delete(index));
+    const call = this.allocateWaiting(index, Date.now()).finally(() => this.allocating.delete(index));
     this.allocating.set(index, call);
     return call;
   }
@@ -78,13 +96,18 @@ export class ExtentMap {
     }
   }
 
-  private async allocateWaiting(index: number, deadline: number): Promise<ExtentInfo> {
+  private async allocateWaiting(index: number, started: number): Promise<ExtentInfo> {
     for (let attempt = 1; ; attempt++) {
+      const degraded = this.short || Date.now() - started >= limits.clientAllocateFullWaitMs;
       try {
-        const reply = await this.meta.call('allocateExtent', { volume: this.volume, index });
-        return this.remember(required(reply.extent, 'AllocateExtent'));
+        const minReplicas = degraded ? degradedMinReplicas(this.replicationFactor) : 0;
+        const reply = await this.meta.call('allocateExtent', { volume: this.volume, index, minReplicas });
+        const info = this.remember(required(reply.extent, 'AllocateExtent'));
+        this.short = info.replicas.length < this.replicationFactor;
+        if (this.short) this.placedDegraded(info, Date.now() - started);
+        return info;
       } catch (err) {
-        if (!isBasaltError(err, ErrorCode.NotEnoughServers) || Date.now() >= deadline) throw err;
+        if (!isBasaltError(err, ErrorCode.NotEnoughServers) || Date.now() - started >= limits.clientAllocateWaitMsMax) throw err;
         await backoff(attempt);
       }
     }

@@ -33,7 +33,9 @@ export interface VolumeContext {
 
 export type VolumeEvent =
   | { kind: 'replica_dropped'; volume: string; index: number; serverId: string; epoch: number }
-  | { kind: 'checksum_error'; volume: string; index: number; serverId: string };
+  | { kind: 'checksum_error'; volume: string; index: number; serverId: string }
+  /** A first write placed the extent on fewer servers than the factor: too few were up for longer than limits.clientAllocateFullWaitMs. */
+  | { kind: 'allocated_degraded'; volume: string; index: number; replicas: string[]; replicationFactor: number; waitedMs: number };
 
 /** Errors after which the same request may succeed on another replica or a newer map. */
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
@@ -66,7 +68,9 @@ export class Volume {
     this.extentSizeBytes = descriptor.extentSizeBytes;
     this.replicationFactor = descriptor.replicationFactor;
     this.writable = ctx.lease !== undefined;
-    this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable);
+    this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable, descriptor.replicationFactor, (info, waitedMs) => {
+      ctx.onEvent({ kind: 'allocated_degraded', volume: this.name, index: info.index, replicas: info.replicas.map((r) => r.serverId), replicationFactor: this.replicationFactor, waitedMs });
+    });
   }
 
   /** The writer lease's fencing generation (0 when read-only). */

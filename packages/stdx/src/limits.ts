@@ -39,6 +39,14 @@ export const limits = {
    * (a loaded machine, a metad leader change) is up again at its next heartbeat.
    */
   clientAllocateWaitMsMax: 30_000,
+  /**
+   * Client SDK: how long a first write waits for every replica of the factor before it accepts a
+   * degraded placement (a majority of the factor, on every server up). Long enough for a server
+   * marked down for a late heartbeat to be back (heartbeats every 2 s); short enough that the
+   * write, with metad's 5 s to mark a dead server down, ends well within the 30 s I/O timeout
+   * NBD clients are commonly given.
+   */
+  clientAllocateFullWaitMs: 10_000,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
   /**
@@ -139,6 +147,7 @@ assert(limits.dataFrameBytesMax <= limits.connectionInflightBytesMax, 'one frame
 assert(limits.nbdRequestBytesMax <= limits.nbdConnectionInflightBytesMax, 'one NBD request must fit in the in-flight budget');
 assert(limits.raftEntryBytesMax <= limits.raftUncommittedBytesMax, 'one entry must fit in the uncommitted budget');
 assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyMax, 'one append must fit in one Ready');
+assert(limits.clientAllocateFullWaitMs < limits.clientAllocateWaitMsMax, 'a first write must have time left to allocate degraded');
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
 assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');

@@ -49,8 +49,14 @@ function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
 
 function describeEvent(e: VolumeEvent): string {
   const where = `nbd ${e.volume}: extent ${e.index}`;
-  if (e.kind === 'replica_dropped') return `${where}: dropped unresponsive primary ${e.serverId} from its replica set (epoch ${e.epoch})`;
-  return `${where}: replica ${e.serverId} returned data that fails its checksums; read another replica`;
+  switch (e.kind) {
+    case 'replica_dropped':
+      return `${where}: dropped unresponsive primary ${e.serverId} from its replica set (epoch ${e.epoch})`;
+    case 'checksum_error':
+      return `${where}: replica ${e.serverId} returned data that fails its checksums; read another replica`;
+    case 'allocated_degraded':
+      return `${where}: placed degraded on ${e.replicas.join(',')} (${e.replicas.length} of ${e.replicationFactor} replicas; too few chunk servers up after ${e.waitedMs} ms)`;
+  }
 }
 
 const agent: Command = {

@@ -1,7 +1,7 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest } from '@basalt/wire';
 import { createVolumeCommand, unwrap } from '../state/index.js';
-import type { AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, ServerView, VolumeView } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, ServerView, VolumeView } from '../state/index.js';
 import type { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, serverToPb, volumeToPb } from './convert.js';
 import type { RaftHost } from './raft-host.js';
@@ -61,7 +61,11 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const map = unwrap(await query(r.stale, (s) => s.extentMap(name, from, count)));
       return { volumeId: map.volumeId, extentSizeBytes: map.extentSizeBytes, generation: map.generation, extents: map.extents.map(extentToPb) };
     },
-    allocateExtent: async (r) => ({ extent: extentToPb(await apply<AllocateExtentView>({ type: 'allocateExtent', name: r.volume, index: r.index })) }),
+    allocateExtent: async (r) => {
+      // The field only when asked for: entries without it replay exactly as before it existed.
+      const cmd: AllocateExtentCommand = r.minReplicas > 0 ? { type: 'allocateExtent', name: r.volume, index: r.index, minReplicas: r.minReplicas } : { type: 'allocateExtent', name: r.volume, index: r.index };
+      return { extent: extentToPb(await apply<AllocateExtentView>(cmd)) };
+    },
     dropReplica: async (r) => ({
       extent: extentToPb(await apply<ExtentView>({ type: 'dropReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
     }),

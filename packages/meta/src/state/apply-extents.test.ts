@@ -99,6 +99,33 @@ describe('extent allocation and placement', () => {
     expect(ids(must(state, allocate(0)).replicas)).toEqual(['a', 'c', 'd']);
   });
 
+  it('places degraded on every server up when the caller allows it and enough are up; never below its minimum', () => {
+    const state = MetaState.empty();
+    registerServers(state, ['a', 'b', 'c'].map((id) => ({ id, zone: `z-${id}` })));
+    must(state, create);
+    must(state, { type: 'markServerDown', serverId: 'b', nowMs: 2 });
+    // Without minReplicas (and so every entry written before it existed) the whole factor is needed.
+    expect(refuse(state, allocate(0), ErrorCode.NotEnoughServers)).toEqual({ volume: 'v', needed: 3, eligible: 2 });
+    const degraded = must(state, { ...allocate(0), minReplicas: 2 });
+    expect(degraded.created).toBe(true);
+    expect(ids(degraded.replicas)).toEqual(['a', 'c']);
+    expect(degraded.epoch).toBe(1);
+    expect(state.degradedExtents()).toMatchObject({ total: 1, extents: [{ volume: 'v', index: 0 }] });
+    // Allowed degraded, but the whole factor is up again: the whole factor it gets.
+    must(state, { type: 'markServerUp', serverId: 'b', nowMs: 3 });
+    expect(ids(must(state, { ...allocate(1), minReplicas: 2 }).replicas)).toEqual(['a', 'b', 'c']);
+    must(state, { type: 'markServerDown', serverId: 'b', nowMs: 4 });
+    must(state, { type: 'markServerDown', serverId: 'c', nowMs: 5 });
+    const message = state.apply({ ...allocate(2), minReplicas: 2 });
+    expect(message).toMatchObject({ ok: false, error: { code: ErrorCode.NotEnoughServers, details: { volume: 'v', needed: 2, eligible: 1 } } });
+    expect(message.ok ? '' : message.error.message).toContain('needs 3 replicas (at least 2) but only 1 chunk servers are up');
+    // A minimum above the factor asks for the factor; one out of bounds is refused.
+    expect(refuse(state, { ...allocate(2), minReplicas: 5 }, ErrorCode.NotEnoughServers)).toEqual({ volume: 'v', needed: 3, eligible: 1 });
+    refuse(state, { ...allocate(2), minReplicas: 9 }, ErrorCode.InvalidArgument);
+    refuse(state, { ...allocate(2), minReplicas: 0 }, ErrorCode.InvalidArgument);
+    refuse(state, { ...allocate(2), minReplicas: 1.5 }, ErrorCode.InvalidArgument);
+  });
+
   it('refuses an index past the end, a negative or fractional index, and an unknown volume', () => {
     const state = threeZoneState();
     must(state, create);

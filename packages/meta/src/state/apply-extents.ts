@@ -16,14 +16,19 @@ export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand)
   const existing = volume.extents.get(cmd.index);
   if (existing !== undefined) return ok({ ...extentView(data, cmd.index, existing), created: false });
   const candidates = [...data.servers.values()].filter((s) => s.state === 'up' && !s.draining);
-  const chosen = placeReplicas({ candidates, count: volume.replicationFactor, existing: [] });
-  if (chosen === null) {
-    return fail(ErrorCode.NotEnoughServers, `volume ${volume.name} needs ${volume.replicationFactor} replicas but only ${candidates.length} chunk servers are up and not draining`, {
+  const factor = volume.replicationFactor;
+  const needed = Math.min(cmd.minReplicas ?? factor, factor);
+  if (candidates.length < needed) {
+    const atLeast = needed < factor ? ` (at least ${needed})` : '';
+    return fail(ErrorCode.NotEnoughServers, `volume ${volume.name} needs ${factor} replicas${atLeast} but only ${candidates.length} chunk servers are up and not draining`, {
       volume: volume.name,
-      needed: volume.replicationFactor,
+      needed,
       eligible: candidates.length,
     });
   }
+  // Degraded (fewer than the factor) only when the caller allowed it; re-replication restores the set.
+  const chosen = placeReplicas({ candidates, count: Math.min(factor, candidates.length), existing: [] });
+  assert(chosen !== null, 'placement refused a count within the candidates');
   const extent: ExtentRecord = { replicas: rotatePrimary(volume, cmd.index, chosen), epoch: 1 };
   for (const serverId of extent.replicas) reserve(data, serverId, volume.extentSizeBytes);
   volume.extents.set(cmd.index, extent);

@@ -17,6 +17,7 @@ const everyCommand: Command[] = [
   { type: 'setLabel', name: 'v', key: 'k', value: null },
   { type: 'setLabel', name: 'v', key: 'k', value: 'x', expect: 'y' },
   { type: 'allocateExtent', name: 'v', index: 7 },
+  { type: 'allocateExtent', name: 'v', index: 7, minReplicas: 2 },
   { type: 'dropReplica', name: 'v', index: 7, serverId: 's2', expectedEpoch: 3 },
   { type: 'acquireLease', name: 'v', clientId: 'c-1', force: true, nowMs: 6 },
   { type: 'releaseLease', name: 'v', clientId: 'c-1', generation: 4 },
@@ -32,6 +33,12 @@ describe('command encoding', () => {
   it('writes a versioned, compact entry with only the command fields', () => {
     const text = new TextDecoder().decode(encodeCommand({ type: 'allocateExtent', name: 'v', index: 7 }));
     expect(JSON.parse(text)).toEqual({ v: 1, c: { type: 'allocateExtent', name: 'v', index: 7 } });
+  });
+
+  it('leaves an absent optional field out of the entry, as entries written before it existed', () => {
+    const text = new TextDecoder().decode(encodeCommand({ type: 'allocateExtent', name: 'v', index: 7, minReplicas: undefined }));
+    expect(text).toBe('{"v":1,"c":{"type":"allocateExtent","name":"v","index":7}}');
+    expect(decodeCommand(bytes(text))).toEqual({ type: 'allocateExtent', name: 'v', index: 7 });
   });
 
   it('asserts on a command with fields it does not know or numbers JSON cannot carry', () => {
@@ -50,6 +57,7 @@ describe('command encoding', () => {
     ['a missing field', bytes('{"v":1,"c":{"type":"allocateExtent","name":"v"}}')],
     ['a field of the wrong type', bytes('{"v":1,"c":{"type":"allocateExtent","name":"v","index":"7"}}')],
     ['an extra field', bytes('{"v":1,"c":{"type":"allocateExtent","name":"v","index":7,"x":1}}')],
+    ['an optional number that is not a number', bytes('{"v":1,"c":{"type":"allocateExtent","name":"v","index":7,"minReplicas":null}}')],
     ['null where a string is needed', bytes('{"v":1,"c":{"type":"removeServer","serverId":null}}')],
     ['an inherited type name', bytes('{"v":1,"c":{"type":"toString"}}')],
   ])('decoding %s is an assertion failure (a corrupt entry is a bug)', (_, entry) => {

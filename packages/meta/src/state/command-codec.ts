@@ -10,7 +10,7 @@ import { isObject, parseJson } from './json.js';
  */
 export const commandFormatVersion = 1;
 
-type FieldKind = 'string' | 'number' | 'boolean' | 'string|null' | 'optional string|null';
+type FieldKind = 'string' | 'number' | 'boolean' | 'string|null' | 'optional string|null' | 'optional number';
 
 type FieldsOf<T extends CommandType> = Exclude<keyof Extract<Command, { type: T }>, 'type'>;
 
@@ -26,7 +26,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   resizeVolume: { name: 'string', sizeBytes: 'number' },
   deleteVolume: { name: 'string', force: 'boolean' },
   setLabel: { name: 'string', key: 'string', value: 'string|null', expect: 'optional string|null' },
-  allocateExtent: { name: 'string', index: 'number' },
+  allocateExtent: { name: 'string', index: 'number', minReplicas: 'optional number' },
   dropReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
   acquireLease: { name: 'string', clientId: 'string', force: 'boolean', nowMs: 'number' },
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
@@ -66,6 +66,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
 function checkField(type: string, field: string, kind: FieldKind, value: unknown): void {
   const okay =
     kind === 'number' ? typeof value === 'number' && Number.isFinite(value)
+    : kind === 'optional number' ? value === undefined || (typeof value === 'number' && Number.isFinite(value))
     : kind === 'string' || kind === 'boolean' ? typeof value === kind
     : kind === 'string|null' ? typeof value === 'string' || value === null
     : typeof value === 'string' || value === null || value === undefined;

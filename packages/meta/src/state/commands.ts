@@ -114,11 +114,17 @@ export interface SetLabelCommand {
   readonly expect?: string | null;
 }
 
-/** Gives an extent a replica set on its first write; idempotent. */
+/**
+ * Gives an extent a replica set on its first write; idempotent. With fewer eligible servers than
+ * the volume's factor it is refused, unless `minReplicas` is given and that many are eligible:
+ * then the extent is placed degraded on all of them. Absent in entries written before the field
+ * existed, which keeps their replay exact.
+ */
 export interface AllocateExtentCommand {
   readonly type: 'allocateExtent';
   readonly name: string;
   readonly index: number;
+  readonly minReplicas?: number;
 }
 
 /** Removes a failed replica from an extent's set, bumping the epoch; refused on a stale epoch. */

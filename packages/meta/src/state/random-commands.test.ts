@@ -38,7 +38,7 @@ function randomCommand(rng: Prng, state: MetaState, nowMs: number): Command {
       return { type: 'setLabel', name, key: rng.pick(['r1', 'r2']), value: rng.chance(0.2) ? null : String(rng.int(0, 3)), ...(rng.chance(0.5) ? { expect: rng.chance(0.3) ? null : String(rng.int(0, 3)) } : {}) };
     case 9:
     case 10:
-      return { type: 'allocateExtent', name, index: rng.int(0, 25) };
+      return { type: 'allocateExtent', name, index: rng.int(0, 25), ...(rng.chance(0.4) ? { minReplicas: rng.pick([0, 1, 2, 3, 9]) } : {}) };
     case 11:
       return randomDrop(rng, state, name);
     case 12:

@@ -28,7 +28,7 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     case 'setLabel':
       return validateSetLabel(cmd);
     case 'allocateExtent':
-      return first(checkVolumeName(cmd.name), checkUint('index', cmd.index));
+      return first(checkVolumeName(cmd.name), checkUint('index', cmd.index), cmd.minReplicas === undefined ? null : checkMinReplicas(cmd.minReplicas));
     case 'dropReplica':
       return first(checkVolumeName(cmd.name), checkUint('index', cmd.index), checkServerId(cmd.serverId), checkUint('expectedEpoch', cmd.expectedEpoch));
     case 'acquireLease':
@@ -162,6 +162,13 @@ function checkExtentSize(extentSizeBytes: number): StateError | null {
       min: limits.extentSizeBytesMin,
       max: limits.extentSizeBytesMax,
     });
+  }
+  return null;
+}
+
+function checkMinReplicas(minReplicas: number): StateError | null {
+  if (!Number.isSafeInteger(minReplicas) || minReplicas < 1 || minReplicas > limits.replicationFactorMax) {
+    return invalid(`minReplicas ${minReplicas} must be an integer from 1 to ${limits.replicationFactorMax}`, { minReplicas, max: limits.replicationFactorMax });
   }
   return null;
 }
