@@ -75,6 +75,12 @@ describe('a 3-server cluster that lost a server', () => {
     await volume.write(4 * extentSizeBytes, Buffer.alloc(MiB, 0x55));
     expect(await refused()).toBe(refusedAfterFirst);
     expect(events.filter((e) => e.kind === 'allocated_degraded').map((e) => [e.index, e.replicas.slice().sort()])).toEqual([[3, survivors], [4, survivors]]);
+    // What an operator's alert sees: the leader's gauges.
+    const page = await scrape(await leaderMetrics());
+    expect(sample(page, 'basalt_meta_chunk_servers{state="down"}')).toBe(1);
+    expect(sample(page, 'basalt_meta_chunk_servers{state="up"}')).toBe(2);
+    expect(sample(page, 'basalt_meta_degraded_extents')).toBe(5);
+    expect(sample(page, 'basalt_meta_allocated_extents')).toBe(5);
 
     // The victim returns (empty of the extents placed without it): new extents get all three again.
     await victim.start();

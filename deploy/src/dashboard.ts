@@ -46,6 +46,15 @@ const rows: { title: string; panels: Panel[] }[] = [
       latency('Proposal latency (proposal to apply)', 'basalt_meta_proposal_seconds', 'instance', '{{instance}}'),
       latency('fsync latency (synced LevelDB batch)', 'basalt_meta_fsync_seconds', 'instance', '{{instance}}'),
       { title: 'Meta API errors', unit: 'reqps', targets: [{ expr: rate('basalt_meta_rpc_errors_total', 'method, code'), legendFormat: '{{method}} {{code}}' }] },
+      // Every member reports its applied view; the leader's is the current one.
+      { title: 'Chunk servers', unit: 'none', targets: [{ expr: 'max by (state) (basalt_meta_chunk_servers * on (instance) group_left basalt_meta_is_leader)', legendFormat: '{{state}}' }] },
+      {
+        title: 'Extents (degraded: fewer replicas up than the factor)', unit: 'none',
+        targets: [
+          { expr: 'max(basalt_meta_degraded_extents * on (instance) basalt_meta_is_leader)', legendFormat: 'degraded' },
+          { expr: 'max(basalt_meta_allocated_extents * on (instance) basalt_meta_is_leader)', legendFormat: 'allocated' },
+        ],
+      },
     ],
   },
   {

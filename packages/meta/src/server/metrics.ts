@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ClusterCounts } from '../state/index.js';
 import type { HostStatus } from './raft-host.js';
 
 const roles = ['leader', 'follower', 'candidate', 'pre-candidate', 'learner'] as const;
@@ -10,6 +11,8 @@ export class MetaMetrics {
   readonly registry = new Registry();
   /** Where the progress gauges read from when scraped (trackProgress); none before. */
   private progress: (() => HostStatus) | undefined;
+  /** Where the cluster gauges read from when scraped (trackCluster); none before. */
+  private cluster: (() => ClusterCounts) | undefined;
   readonly term = this.progressGauge('basalt_meta_term', 'Current Raft term', (s) => s.term);
   readonly commitIndex = this.progressGauge('basalt_meta_commit_index', 'Highest log index known committed', (s) => s.commitIndex);
   readonly appliedIndex = this.progressGauge('basalt_meta_applied_index', 'Highest log index applied to the state machine', (s) => s.appliedIndex);
@@ -22,6 +25,24 @@ export class MetaMetrics {
       if (s !== undefined) for (const r of roles) this.role.set({ role: r }, r === s.role ? 1 : 0);
     },
   });
+  readonly chunkServers: Gauge = new Gauge({
+    name: 'basalt_meta_chunk_servers', help: 'Registered chunk servers by state, as this member applied it (draining servers are also up or down)',
+    labelNames: ['state'], registers: [this.registry],
+    collect: () => {
+      const c = this.cluster?.();
+      if (c === undefined) return;
+      this.chunkServers.set({ state: 'up' }, c.serversUp);
+      this.chunkServers.set({ state: 'down' }, c.serversDown);
+      this.chunkServers.set({ state: 'draining' }, c.serversDraining);
+    },
+  });
+  readonly volumes = this.clusterGauge('basalt_meta_volumes', 'Volumes, as this member applied them', (c) => c.volumes);
+  readonly allocatedExtents = this.clusterGauge('basalt_meta_allocated_extents', 'Extents with a replica set, as this member applied them', (c) => c.allocatedExtents);
+  readonly degradedExtents = this.clusterGauge(
+    'basalt_meta_degraded_extents',
+    'Extents with fewer replicas on up chunk servers than their factor, as this member applied them: alert when above 0 for long',
+    (c) => c.degradedExtents,
+  );
   readonly proposalSeconds = new Histogram({
     name: 'basalt_meta_proposal_seconds', help: 'Time from proposal to apply on the leader', registers: [this.registry],
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
@@ -45,6 +66,11 @@ export class MetaMetrics {
    */
   trackProgress(source: () => HostStatus): void {
     this.progress = source;
+  }
+
+  /** The cluster gauges read `source` when /metrics is scraped (one pass over the state). */
+  trackCluster(source: () => ClusterCounts): void {
+    this.cluster = source;
   }
 
   countRpc(method: string, code: string): void {
@@ -71,10 +97,19 @@ export class MetaMetrics {
   }
 
   private progressGauge(name: string, help: string, value: (s: HostStatus) => number): Gauge {
+    return this.sourcedGauge(name, help, () => this.progress?.(), value);
+  }
+
+  private clusterGauge(name: string, help: string, value: (c: ClusterCounts) => number): Gauge {
+    return this.sourcedGauge(name, help, () => this.cluster?.(), value);
+  }
+
+  /** A gauge set from `source` when scraped; left alone while the source is not there yet. */
+  private sourcedGauge<S>(name: string, help: string, source: () => S | undefined, value: (s: S) => number): Gauge {
     const gauge: Gauge = new Gauge({
       name, help, registers: [this.registry],
       collect: () => {
-        const s = this.progress?.();
+        const s = source();
         if (s !== undefined) gauge.set(value(s));
       },
     });

@@ -120,6 +120,7 @@ export class RaftHost {
     const host = new RaftHost(opts, loaded, storage);
     opts.log(`raft: loaded term ${loaded.hardState.term}, commit ${loaded.hardState.commit}, snapshot ${loaded.snapshot.meta.index}, ${loaded.entries.length} entries`);
     opts.metrics.trackProgress(() => host.status());
+    opts.metrics.trackCluster(() => host.readStale((state) => state.clusterCounts()));
     host.ticker = setInterval(() => host.onTick(), opts.tickMs);
     host.kick();
     return host;

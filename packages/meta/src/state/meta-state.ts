@@ -7,7 +7,7 @@ import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
 import { decodeStateData, encodeStateData } from './snapshot.js';
-import type { DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
 
 /**
  * The replicated metadata: chunk servers, volumes, extent replica sets, writer leases.
@@ -70,6 +70,11 @@ export class MetaState {
   /** Extents with fewer replicas on up servers than their factor: the total and the first `limit`. */
   degradedExtents(limit: number = limits.extentMapCountMax): DegradedReport {
     return queries.degradedExtents(this.data, limit);
+  }
+
+  /** Servers by state, volumes, allocated and degraded extents: what metad's gauges show. */
+  clusterCounts(): ClusterCounts {
+    return queries.clusterCounts(this.data);
   }
 
   serverExtentCount(serverId: string): Result<number> {

@@ -4,7 +4,7 @@ import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
 import { extentView, serverView, volumeView } from './view-of.js';
-import type { DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** Read-only questions to the state; the server asks them after a ReadIndex. */
@@ -52,7 +52,7 @@ export function degradedExtents(data: StateData, limit: number): DegradedReport 
   let total = 0;
   for (const volume of [...data.volumes.values()].sort(byName)) {
     for (const [index, extent] of byIndex(volume)) {
-      const upReplicas = extent.replicas.filter((id) => data.servers.get(id)?.state === 'up').length;
+      const upReplicas = upReplicaCount(data, extent);
       if (upReplicas >= volume.replicationFactor) continue;
       total += 1;
       if (extents.length < limit) {
@@ -61,6 +61,31 @@ export function degradedExtents(data: StateData, limit: number): DegradedReport 
     }
   }
   return { total, extents };
+}
+
+/** One pass, no sorting and no allocation per extent: the metrics ask on every scrape. */
+export function clusterCounts(data: StateData): ClusterCounts {
+  let serversUp = 0;
+  let serversDraining = 0;
+  for (const server of data.servers.values()) {
+    if (server.state === 'up') serversUp += 1;
+    if (server.draining) serversDraining += 1;
+  }
+  let allocatedExtents = 0;
+  let degraded = 0;
+  for (const volume of data.volumes.values()) {
+    for (const extent of volume.extents.values()) {
+      allocatedExtents += 1;
+      if (upReplicaCount(data, extent) < volume.replicationFactor) degraded += 1;
+    }
+  }
+  return { serversUp, serversDown: data.servers.size - serversUp, serversDraining, volumes: data.volumes.size, allocatedExtents, degradedExtents: degraded };
+}
+
+function upReplicaCount(data: StateData, extent: ExtentRecord): number {
+  let up = 0;
+  for (const id of extent.replicas) if (data.servers.get(id)?.state === 'up') up += 1;
+  return up;
 }
 
 export function serverExtentCount(data: StateData, serverId: string): Result<number> {

@@ -87,6 +87,16 @@ export interface DegradedExtentView {
   readonly upReplicas: number;
 }
 
+/** What the metrics gauges show of the state (this member's applied view). */
+export interface ClusterCounts {
+  readonly serversUp: number;
+  readonly serversDown: number;
+  readonly serversDraining: number;
+  readonly volumes: number;
+  readonly allocatedExtents: number;
+  readonly degradedExtents: number;
+}
+
 export interface DegradedReport {
   /** All degraded extents in the cluster. */
   readonly total: number;
