@@ -35,6 +35,8 @@ export interface ClusterOptions {
   meta?: MetaClusterOptions;
   /** Data dir of chunk server i, e.g. a small tmpfs for disk-full tests (default: a temp dir). */
   chunkDataDir?: (i: number) => string;
+  /** More chunkd flags, e.g. ['--reclaim-interval-ms', '300']. */
+  chunkArgs?: readonly string[];
 }
 
 /** One chunk server: a fixed identity, address and data dir; its process comes and goes. */
@@ -49,6 +51,7 @@ export class ChunkNode {
     readonly metricsPort: number,
     readonly dataDir: string,
     private readonly metad: readonly string[],
+    private readonly extraArgs: readonly string[] = [],
   ) {}
 
   get address(): string {
@@ -69,7 +72,7 @@ export class ChunkNode {
     const before = this.process?.log().length ?? 0;
     this.process = this.scope.spawnNode(this.id, chunkdBin, [
       '--id', this.id, '--zone', this.zone, '--data-dir', this.dataDir, '--listen', this.address,
-      '--metad', this.metad.join(','), '--metrics-port', String(this.metricsPort),
+      '--metad', this.metad.join(','), '--metrics-port', String(this.metricsPort), ...this.extraArgs,
     ]);
     const p = this.process;
     // The log is appended across restarts: wait for a ready line written by this process.
@@ -114,7 +117,7 @@ export class BasaltCluster {
     for (let i = 0; i < count; i++) {
       const id = `c${i + 1}`;
       const dataDir = options.chunkDataDir?.(i) ?? join(root, id);
-      cluster.chunks.push(new ChunkNode(scope, id, `zone-${String.fromCharCode(97 + i)}`, ports[2 * i]!, ports[2 * i + 1]!, dataDir, meta.endpoints));
+      cluster.chunks.push(new ChunkNode(scope, id, `zone-${String.fromCharCode(97 + i)}`, ports[2 * i]!, ports[2 * i + 1]!, dataDir, meta.endpoints, options.chunkArgs));
     }
     await Promise.all(cluster.chunks.map((c) => c.start()));
     await cluster.waitForServers('up');

@@ -6,6 +6,7 @@ import { ChunkService } from './server/chunk-service.js';
 import { DataServer } from './server/data-server.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
 import { ChunkMetrics } from './server/metrics.js';
+import { Reclaimer } from './server/reclaim.js';
 import { fenceDroppedReplicas } from './server/reconcile.js';
 import { Replicator } from './server/replicator.js';
 import { ExtentStore } from './store/extent-store.js';
@@ -27,6 +28,8 @@ export interface ChunkdOptions {
   /** Port of the HTTP /metrics listener (on the listen host); undefined means none, 0 a free one. */
   readonly metricsPort?: number;
   readonly replicaTimeoutMs?: number;
+  /** How often to look for replicas of deleted volumes (reclaim.ts); default limits.chunkReclaimIntervalMs, 0 never. */
+  readonly reclaimIntervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -58,6 +61,9 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const http$ = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, refresh, host, opts.metricsPort);
   const report = (): ServerReport => ({ id: opts.id, address, zone: opts.zone, ...diskSpace(opts.dataDir) });
   const beat = link === undefined ? undefined : new Heartbeat(link, report, () => store.failed === undefined, log);
+  const reclaimIntervalMs = opts.reclaimIntervalMs ?? limits.chunkReclaimIntervalMs;
+  const reclaimer = link === undefined || reclaimIntervalMs === 0 ? undefined : new Reclaimer(store, link, metrics, reclaimIntervalMs, log);
+  reclaimer?.start();
   log(`chunkd ${opts.id} serving ${address} (zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
   let closing: Promise<void> | undefined;
   return {
@@ -69,6 +75,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
     close: () =>
       (closing ??= (async () => {
         beat?.stop();
+        await reclaimer?.stop();
         await server.close();
         replicator.close();
         await store.sync().catch(() => undefined);
@@ -96,6 +103,9 @@ function validate(opts: ChunkdOptions): void {
   parseListen(opts.listen);
   if (opts.metricsPort !== undefined && !(Number.isInteger(opts.metricsPort) && opts.metricsPort >= 0 && opts.metricsPort < 65536)) {
     throw invalidArgument(`metrics port must be 0-65535, got ${opts.metricsPort}`);
+  }
+  if (opts.reclaimIntervalMs !== undefined && !(Number.isSafeInteger(opts.reclaimIntervalMs) && opts.reclaimIntervalMs >= 0)) {
+    throw invalidArgument(`reclaim interval must be a whole number of milliseconds (0: never), got ${opts.reclaimIntervalMs}`);
   }
 }
 

@@ -117,6 +117,11 @@ export const limits = {
   chunkDropReplicaTimeoutMs: 30_000,
   /** chunkd: zeroed ranges at least this long are hole-punched instead of written. */
   chunkPunchHoleBytesMin: 1 * MiB,
+  /**
+   * chunkd: how often it asks metad which volumes were deleted; a deleted volume's replicas go
+   * once two passes in a row found it deleted, so within two intervals (reclaim.ts).
+   */
+  chunkReclaimIntervalMs: 60_000,
   /** chunkd: heartbeat interval to metad unless metad asks for another. */
   chunkHeartbeatIntervalMs: 2_000,
   /**

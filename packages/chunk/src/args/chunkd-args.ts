@@ -7,7 +7,7 @@ import type { ChunkdOptions } from '../chunkd.js';
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT]';
+export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N]';
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -24,6 +24,8 @@ export const chunkdFlags = {
   'metrics-port': { type: 'string' },
   /** Address announced to metad and peers (default: the bound listen address). */
   advertise: { type: 'string' },
+  /** How often to look for replicas of deleted volumes to remove (default 60000; 0: never). */
+  'reclaim-interval-ms': { type: 'string' },
 } as const;
 
 export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): ChunkdOptions {
@@ -41,6 +43,8 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
   if (metrics !== undefined && !/^\d{1,5}$/.test(metrics)) throw invalidArgument(`--metrics-port must be a port number 0-65535, got "${metrics}"`);
   const metad = get('metad');
   const advertise = get('advertise');
+  const reclaim = get('reclaim-interval-ms');
+  if (reclaim !== undefined && !/^\d{1,9}$/.test(reclaim)) throw invalidArgument(`--reclaim-interval-ms must be a whole number of milliseconds (0: never), got "${reclaim}"`);
   return {
     id: need('id'),
     zone: need('zone'),
@@ -49,6 +53,7 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     ...(metad === undefined ? {} : { metad: parseEndpoints(metad, '--metad') }),
     ...(metrics === undefined ? {} : { metricsPort: Number(metrics) }),
     ...(advertise === undefined ? {} : { advertise }),
+    ...(reclaim === undefined ? {} : { reclaimIntervalMs: Number(reclaim) }),
   };
 }
 

@@ -20,6 +20,15 @@ export interface ServerReport {
   readonly freeBytes: number;
 }
 
+/** What metad holds, for the reclaimer (reclaim.ts). */
+export interface VolumeCensus {
+  readonly liveVolumeIds: ReadonlySet<number>;
+  /** Ids below it that are not live belong to deleted volumes (ids are never reused). */
+  readonly nextVolumeId: number;
+  /** Registered chunk servers. */
+  readonly serverIds: ReadonlySet<string>;
+}
+
 export interface MetaLink {
   register(report: ServerReport): Promise<void>;
   /** Returns the heartbeat interval metad asks for, in ms (0: keep the default). */
@@ -28,6 +37,8 @@ export interface MetaLink {
   dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement>;
   /** The extent's current placement; undefined when metad has no such volume or extent. */
   placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined>;
+  /** Live volumes and registered servers, read linearizably. */
+  census(): Promise<VolumeCensus>;
   close(): void;
 }
 
@@ -67,6 +78,17 @@ export class MetadLink implements MetaLink {
     const reply = await this.client.call('getExtentMap', { volume, fromIndex: index, count: 1 });
     const ext = (reply.extents ?? []).find((e) => Number(e.index ?? 0) === index);
     return ext === undefined ? undefined : toPlacement(ext);
+  }
+
+  async census(): Promise<VolumeCensus> {
+    const [volumes, servers] = await Promise.all([this.client.call('listVolumes', {}), this.client.call('listServers', {})]);
+    const nextVolumeId = Number(volumes.nextVolumeId ?? 0);
+    if (nextVolumeId === 0) throw new BasaltError(ErrorCode.Protocol, 'ListVolumes did not say the next volume id (a metad older than this chunkd?)');
+    return {
+      liveVolumeIds: new Set((volumes.volumes ?? []).map((v) => Number(v.id ?? 0))),
+      nextVolumeId,
+      serverIds: new Set((servers.servers ?? []).map((s) => s.id ?? '')),
+    };
   }
 
   close(): void {

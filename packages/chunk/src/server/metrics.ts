@@ -31,5 +31,7 @@ export class ChunkMetrics {
   readonly syncRequests = new Gauge({ name: 'basalt_chunk_sync_requests', help: 'Requests for durability (FLUSH, FUA) served by those rounds', registers: [this.registry] });
   readonly fileOps = new Gauge({ name: 'basalt_chunk_file_ops', help: 'Reads and writes of extent files, by where they ran: inline (on the event loop) or pool (libuv thread pool)', labelNames: ['mode'] as const, registers: [this.registry] });
   readonly slowInlineReads = new Gauge({ name: 'basalt_chunk_inline_reads_slow', help: 'Small reads tried on the event loop that went to the disk (reads then use the thread pool for a second)', registers: [this.registry] });
+  readonly reclaimedReplicas = new Counter({ name: 'basalt_chunk_reclaimed_replicas_total', help: 'Replicas of deleted volumes removed from this server', registers: [this.registry] });
+  readonly reclaimedBytes = new Counter({ name: 'basalt_chunk_reclaimed_bytes_total', help: 'Disk bytes given back by removing replicas of deleted volumes', registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'basalt_chunk_healthy', help: '1 while the store accepts I/O, 0 after a failed fdatasync', registers: [this.registry] });
 }

@@ -25,12 +25,17 @@ export interface ExtentFiles {
   readonly sidecarAt: number;
 }
 
+/** The folder of a volume's replicas. */
+export function volumeDir(dir: string, volumeId: number): string {
+  return path.join(dir, 'extents', String(volumeId));
+}
+
 export function extentPath(dir: string, volumeId: number, index: number): string {
   return `${base(dir, volumeId, index)}.extent`;
 }
 
 function base(dir: string, volumeId: number, index: number): string {
-  return path.join(dir, 'extents', String(volumeId), String(index));
+  return path.join(volumeDir(dir, volumeId), String(index));
 }
 
 /** Opens an extent's file; undefined when the extent has none. */
@@ -88,6 +93,26 @@ async function convertLegacy(legacy: { data: string; sidecar: string }, p: strin
   await fs.promises.rename(legacy.data, p);
   await syncDirectory(path.dirname(p));
   await fs.promises.rm(legacy.sidecar);
+}
+
+/**
+ * Removes a volume's folder with every file in it (replicas, and leftovers of interrupted
+ * creations and conversions) and makes the removal durable. Returns the bytes the files held on
+ * disk.
+ */
+export async function removeVolumeDir(dir: string, volumeId: number): Promise<number> {
+  const folder = volumeDir(dir, volumeId);
+  const names = await fs.promises.readdir(folder).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw ioError(err, 'list volume directory');
+  });
+  let bytes = 0;
+  for (const name of names) bytes += (await fs.promises.stat(path.join(folder, name)).catch(() => ({ blocks: 0 }))).blocks * 512;
+  await fs.promises.rm(folder, { recursive: true, force: true }).catch((err: NodeJS.ErrnoException) => {
+    throw ioError(err, 'remove volume directory');
+  });
+  await syncDirectory(path.dirname(folder));
+  return bytes;
 }
 
 /** Makes a rename in dir durable. */

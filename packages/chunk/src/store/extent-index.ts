@@ -40,6 +40,14 @@ export class ExtentIndex {
     });
   }
 
+  /** Deletes the records of a volume's replicas and its generation, in one synced batch. */
+  async deleteVolume(volumeId: number, indexes: readonly number[]): Promise<void> {
+    const ops = [...indexes.map((index) => ({ type: 'del' as const, key: `x/${extentKey(volumeId, index)}` })), { type: 'del' as const, key: `g/${volumeId}` }];
+    await this.db.batch(ops, { sync: true }).catch((err: unknown) => {
+      throw levelError(err, 'cannot update the extent index');
+    });
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }

@@ -246,4 +246,32 @@ describe('extent store', () => {
       execFileSync('umount', ['-l', dir]);
     }
   });
+  it('removes every replica of a volume: its files, its records and its generation; other volumes keep theirs', async () => {
+    const dir = tempDir();
+    const store = await ExtentStore.open(dir);
+    const other: ReplicaMeta = { ...meta(0), volumeId: 6 };
+    for (const m of [meta(0), meta(1), other]) await store.setMeta(m);
+    const data = Buffer.alloc(8 * KiB, 9);
+    for (const [v, i] of [[5, 0], [5, 1], [6, 0]] as const) await store.write(v, i, 0, data, pieceCrcs(0, data));
+    await store.raiseGeneration(5, 3);
+    // Queued behind the removal: fails instead of writing into a removed replica.
+    const removal = store.removeVolume(5);
+    const late = store.write(5, 1, 0, data, pieceCrcs(0, data)).then(() => 'written', (err: unknown) => err);
+    const removed = await removal;
+    expect(await late).toMatchObject({ code: ErrorCode.StaleEpoch });
+    expect(removed.replicas).toBe(2);
+    expect(removed.bytes).toBeGreaterThanOrEqual(2 * data.length);
+    expect(fs.existsSync(path.join(dir, 'extents', '5'))).toBe(false);
+    expect(store.get(5, 0)).toBeUndefined();
+    expect(store.generation(5)).toBe(0);
+    await store.close();
+
+    const again = await ExtentStore.open(dir);
+    expect(again.list().map((m) => [m.volumeId, m.index])).toEqual([[6, 0]]);
+    expect(again.generation(5)).toBe(0);
+    expect((await again.read(6, 0, 0, data.length)).data.equals(data)).toBe(true);
+    // Removing what is not there is a no-op.
+    expect(await again.removeVolume(5)).toEqual({ replicas: 0, bytes: 0 });
+    await again.close();
+  });
 });

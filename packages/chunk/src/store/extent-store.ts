@@ -6,7 +6,7 @@ import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { forEachPiece, pieceCrcs } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { ExtentIndex } from './extent-index.js';
-import { closeExtentFiles, createExtentFiles, openExtentFiles, type ExtentFiles } from './extent-files.js';
+import { closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
 import { fdatasync, readFully } from './fs-io.js';
 import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
@@ -31,6 +31,8 @@ interface Held {
   files: Promise<ExtentFiles> | undefined;
   /** An attempt to open existing files, while one runs. */
   probe?: Promise<ExtentFiles | undefined> | undefined;
+  /** Removed with its volume (removeVolume): operations still queued on it fail. */
+  removed?: boolean;
 }
 
 export interface ReadOutcome {
@@ -188,6 +190,39 @@ export class ExtentStore {
     }
   }
 
+  /**
+   * Deletes every replica of a volume (the reclaimer calls it for volumes metad deleted): for
+   * each, waits for the operations called before it, then closes its file; then removes the
+   * volume's folder and the index records. Operations queued behind the removal fail with
+   * BASALT_STALE_EPOCH; later requests find no replica, as for an extent never seen. The
+   * folder goes before the records, so a crash in between leaves records of absent files,
+   * which read as zeros and are removed by the next attempt, never files without records.
+   */
+  async removeVolume(volumeId: number): Promise<{ replicas: number; bytes: number }> {
+    const victims = [...this.held.values()].filter((h) => h.meta.volumeId === volumeId);
+    // Taken now, as every operation takes its lock on the call: the removal's place in each order.
+    const locks = victims.map((h) => h.lock.acquire(0, Number.MAX_SAFE_INTEGER, true));
+    for (const [i, h] of victims.entries()) {
+      const release = await locks[i]!;
+      try {
+        h.removed = true;
+        this.held.delete(extentKey(volumeId, h.meta.index));
+        this.sidecars.forget(h);
+        const files = await h.files?.catch(() => undefined);
+        if (files !== undefined) {
+          this.syncGroup.forget(files.fd);
+          await closeExtentFiles(files);
+        }
+      } finally {
+        release();
+      }
+    }
+    const bytes = await removeVolumeDir(this.dir, volumeId);
+    await this.index.deleteVolume(volumeId, victims.map((h) => h.meta.index));
+    this.generations.delete(volumeId);
+    return { replicas: victims.length, bytes };
+  }
+
   /** Persists versions, closes files and the index. */
   async close(): Promise<void> {
     const metas = this.list();
@@ -210,6 +245,7 @@ export class ExtentStore {
     const release = await acquired;
     try {
       this.checkHealthy();
+      if (h.removed === true) throw new BasaltError(ErrorCode.StaleEpoch, `extent ${h.meta.volumeId}/${h.meta.index} was removed from this server: its volume was deleted`, { volumeId: h.meta.volumeId, index: h.meta.index });
       return await body();
     } finally {
       release();

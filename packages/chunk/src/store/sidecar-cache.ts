@@ -52,6 +52,14 @@ export class SidecarCache<Owner extends object> {
     return loaded;
   }
 
+  /** Drops the mirror of an owner that is gone for good (a removed replica). */
+  forget(owner: Owner): void {
+    const mirror = this.mirrors.get(owner);
+    if (mirror === undefined) return;
+    this.mirrors.delete(owner);
+    this.bytes -= mirror.length;
+  }
+
   private evict(): void {
     for (const [owner, mirror] of this.mirrors) {
       if (this.bytes <= this.budgetBytes) return;

@@ -90,7 +90,7 @@ const rm: Command = {
     const name = onePositional(args, 'volume name');
     await meta.call('deleteVolume', { name, force: flag(args, 'force') });
     if (flag(args, 'json')) printJson(io, { deleted: name });
-    else io.out(`deleted ${name}\n`);
+    else io.out(`deleted ${name}; chunk servers give its space back at their next reclaim passes (within 2 minutes by default)\n`);
     return 0;
   }),
 };

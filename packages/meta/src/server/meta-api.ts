@@ -39,7 +39,10 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       });
       return { volume: volumeToPb(await apply<VolumeView>(cmd)) };
     },
-    listVolumes: async (r) => ({ volumes: (await query(r.stale, (s) => s.listVolumes())).map(volumeToPb) }),
+    listVolumes: async (r) => {
+      const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
+      return { volumes: volumes.map(volumeToPb), nextVolumeId };
+    },
     getVolume: async (r) => {
       const name = checkName(r.name);
       return { volume: volumeToPb(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };

@@ -62,6 +62,11 @@ export class MetaState {
     return queries.getServer(this.data, serverId);
   }
 
+  /** The id the next volume will get: ids below it that no volume has were deleted (never reused). */
+  nextVolumeId(): number {
+    return this.data.nextVolumeId;
+  }
+
   /** All chunk servers, by id. */
   listServers(): ServerView[] {
     return queries.listServers(this.data);

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import type { ReplicaMeta } from '../replica/replica-meta.js';
+import { deletedVolumes } from './reclaim.js';
+
+function replica(volumeId: number, servers: string[], state: ReplicaMeta['state'] = 'active'): ReplicaMeta {
+  return { volumeId, index: 0, extentSizeBytes: 1 << 20, epoch: 1, replicas: servers.map((serverId) => ({ serverId, address: `${serverId}:1` })), version: 0, state };
+}
+
+const census = { liveVolumeIds: new Set([2, 5]), nextVolumeId: 7, serverIds: new Set(['a', 'b', 'c']) };
+
+describe('which volumes the reclaimer may remove', () => {
+  it('only volumes metad issued and no longer has, recorded with servers metad knows', () => {
+    const local = [
+      replica(1, ['a', 'b']), // deleted: reclaimed
+      replica(2, ['a', 'b']), // live
+      replica(3, [], 'fenced'), // deleted, fenced (no set recorded): reclaimed
+      replica(4, ['a', 'x']), // deleted at this metad, but recorded with a server it does not know
+      replica(4, ['a', 'b']),
+      replica(7, ['a']), // not issued yet by this metad (a new cluster, or a lost state)
+      replica(9, ['a']),
+    ];
+    expect([...deletedVolumes(local, census)].sort()).toEqual([1, 3]);
+  });
+
+  it('removes nothing when metad has issued no ids (a fresh or reset cluster)', () => {
+    expect(deletedVolumes([replica(1, ['a'])], { liveVolumeIds: new Set(), nextVolumeId: 1, serverIds: new Set(['a']) }).size).toBe(0);
+  });
+});

@@ -1,0 +1,89 @@
+import type { ReplicaMeta } from '../replica/replica-meta.js';
+import type { ExtentStore } from '../store/extent-store.js';
+import type { MetaLink, VolumeCensus } from './meta-link.js';
+import type { ChunkMetrics } from './metrics.js';
+
+/**
+ * Gives back the disk space of deleted volumes. metad forgets a volume when it is deleted; its
+ * replicas stay on the chunk servers until each server's reclaimer finds the volume gone and
+ * removes them (ExtentStore.removeVolume).
+ *
+ * A storage system must never delete live data, so a volume's replicas go only when
+ * (deletedVolumes):
+ * - metad, in a linearizable read, lists no volume with its id, and has issued that id (it is
+ *   below metad's next volume id; ids are never reused). A metad that lost its state, or a new
+ *   cluster, has issued fewer ids and deletes nothing;
+ * - every server named in the replicas' recorded sets is registered at that metad (a chunk
+ *   server pointed at another cluster by mistake finds strangers there);
+ * - and both held at two passes in a row, at least one interval apart.
+ * Fenced replicas of live volumes stay: while their extent is degraded a stale copy is a last
+ * resort, and re-replication (a later issue) is what makes them spare.
+ */
+export function deletedVolumes(local: readonly ReplicaMeta[], census: VolumeCensus): Set<number> {
+  const suspects = new Set<number>();
+  const vetoed = new Set<number>();
+  for (const meta of local) {
+    const id = meta.volumeId;
+    if (census.liveVolumeIds.has(id) || id >= census.nextVolumeId) continue;
+    suspects.add(id);
+    if (meta.replicas.some((r) => !census.serverIds.has(r.serverId))) vetoed.add(id);
+  }
+  for (const id of vetoed) suspects.delete(id);
+  return suspects;
+}
+
+export class Reclaimer {
+  /** Volumes found deleted by the last pass: removed if the next pass finds them deleted too. */
+  private seen = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly store: ExtentStore,
+    private readonly link: MetaLink,
+    private readonly metrics: ChunkMetrics,
+    private readonly intervalMs: number,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  /** One pass: asks metad, removes the volumes found deleted in this pass and the one before. */
+  async pass(): Promise<void> {
+    if (this.store.list().length === 0) {
+      this.seen.clear();
+      return;
+    }
+    const deleted = deletedVolumes(this.store.list(), await this.link.census());
+    for (const volumeId of deleted) {
+      if (!this.seen.has(volumeId) || this.stopped) continue;
+      const { replicas, bytes } = await this.store.removeVolume(volumeId);
+      this.metrics.reclaimedReplicas.inc(replicas);
+      this.metrics.reclaimedBytes.inc(bytes);
+      this.log(`reclaimed ${replicas} replica(s), ${bytes} bytes on disk, of volume id ${volumeId}: metad deleted it`);
+    }
+    this.seen = deleted;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.running = this.pass()
+        .catch((err: unknown) => this.log(`reclaiming deleted volumes failed (next try in ${this.intervalMs} ms): ${String(err)}`))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule();
+        });
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+}
