@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import type { VolumeEvent } from '@basalt/client';
@@ -6,6 +5,7 @@ import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { requireCommands } from './lib/process.js';
 import { sample, scrape } from './chunk-support.js';
+import { runOk } from './nbd-support.js';
 
 /**
  * The smallest cluster a 3-replica volume fits on (3 chunk servers) loses one for good: a disk
@@ -19,13 +19,6 @@ import { sample, scrape } from './chunk-support.js';
  */
 const { scope, keep } = clusterScope();
 const extentSizeBytes = 4 * MiB;
-
-function run(cmd: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: 120_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout));
-  });
-}
 
 describe('a 3-server cluster that lost a server', () => {
   it('places first writes on the two left, through NBD and the SDK, and on all three once it is back', { timeout: 300_000 }, async () => {
@@ -41,7 +34,7 @@ describe('a 3-server cluster that lost a server', () => {
     };
     const all = cluster.chunks.map((c) => c.id).sort();
 
-    await run('qemu-io', ['-f', 'raw', uri, '-c', 'write -P 0x11 0 1M']);
+    await runOk('qemu-io', ['-f', 'raw', uri, '-c', 'write -P 0x11 0 1M']);
     expect(await replicasOf(0)).toEqual(all);
 
     const victim = cluster.chunk(2);
@@ -50,7 +43,7 @@ describe('a 3-server cluster that lost a server', () => {
     const survivors = all.filter((id) => id !== victim.id);
 
     // Through the agent: two never-written extents in one connection, then every byte read back.
-    const out = await run('qemu-io', ['-f', 'raw', uri,
+    const { stdout: out } = await runOk('qemu-io', ['-f', 'raw', uri,
       '-c', `write -P 0x22 ${1 * extentSizeBytes} 1M`, '-c', `write -P 0x33 ${2 * extentSizeBytes + 4096} 64k`, '-c', 'flush',
       '-c', 'read -P 0x11 0 1M', '-c', `read -P 0x22 ${1 * extentSizeBytes} 1M`, '-c', `read -P 0x33 ${2 * extentSizeBytes + 4096} 64k`]);
     expect(out).not.toMatch(/Pattern verification failed|error/i);

@@ -187,6 +187,11 @@ export function run(cmd: string, args: string[], options: { timeoutMs?: number; 
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // A command that exits without reading its input (or before we close it) makes the write
+    // fail with EPIPE; its exit status tells what happened. Unhandled, it failed a CI run.
+    child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin.end(options.input ?? '');
   });
 }
