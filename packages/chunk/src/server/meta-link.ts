@@ -25,8 +25,8 @@ export interface VolumeCensus {
   readonly liveVolumeIds: ReadonlySet<number>;
   /** Ids below it that are not live belong to deleted volumes (ids are never reused). */
   readonly nextVolumeId: number;
-  /** Registered chunk servers. */
-  readonly serverIds: ReadonlySet<string>;
+  /** Registered chunk servers: id -> address. */
+  readonly servers: ReadonlyMap<string, string>;
 }
 
 export interface MetaLink {
@@ -87,7 +87,7 @@ export class MetadLink implements MetaLink {
     return {
       liveVolumeIds: new Set((volumes.volumes ?? []).map((v) => Number(v.id ?? 0))),
       nextVolumeId,
-      serverIds: new Set((servers.servers ?? []).map((s) => s.id ?? '')),
+      servers: new Map((servers.servers ?? []).map((s) => [s.id ?? '', s.address ?? ''])),
     };
   }
 

@@ -6,7 +6,7 @@ function replica(volumeId: number, servers: string[], state: ReplicaMeta['state'
   return { volumeId, index: 0, extentSizeBytes: 1 << 20, epoch: 1, replicas: servers.map((serverId) => ({ serverId, address: `${serverId}:1` })), version: 0, state };
 }
 
-const census = { liveVolumeIds: new Set([2, 5]), nextVolumeId: 7, serverIds: new Set(['a', 'b', 'c']) };
+const census = { liveVolumeIds: new Set([2, 5]), nextVolumeId: 7, servers: new Map(['a', 'b', 'c'].map((id) => [id, `${id}:1`])) };
 
 describe('which volumes the reclaimer may remove', () => {
   it('only volumes metad issued and no longer has, recorded with servers metad knows', () => {
@@ -16,6 +16,7 @@ describe('which volumes the reclaimer may remove', () => {
       replica(3, [], 'fenced'), // deleted, fenced (no set recorded): reclaimed
       replica(4, ['a', 'x']), // deleted at this metad, but recorded with a server it does not know
       replica(4, ['a', 'b']),
+      { ...replica(6, ['a']), replicas: [{ serverId: 'a', address: 'elsewhere:1' }] }, // a server of that name, at another address
       replica(7, ['a']), // not issued yet by this metad (a new cluster, or a lost state)
       replica(9, ['a']),
     ];
@@ -23,6 +24,6 @@ describe('which volumes the reclaimer may remove', () => {
   });
 
   it('removes nothing when metad has issued no ids (a fresh or reset cluster)', () => {
-    expect(deletedVolumes([replica(1, ['a'])], { liveVolumeIds: new Set(), nextVolumeId: 1, serverIds: new Set(['a']) }).size).toBe(0);
+    expect(deletedVolumes([replica(1, ['a'])], { liveVolumeIds: new Set(), nextVolumeId: 1, servers: new Map([['a', 'a:1']]) }).size).toBe(0);
   });
 });

@@ -13,8 +13,9 @@ import type { ChunkMetrics } from './metrics.js';
  * - metad, in a linearizable read, lists no volume with its id, and has issued that id (it is
  *   below metad's next volume id; ids are never reused). A metad that lost its state, or a new
  *   cluster, has issued fewer ids and deletes nothing;
- * - every server named in the replicas' recorded sets is registered at that metad (a chunk
- *   server pointed at another cluster by mistake finds strangers there);
+ * - every server named in the replicas' recorded sets is registered at that metad, at the
+ *   recorded address (a chunk server pointed at another cluster by mistake finds strangers
+ *   there; a server that moved since only keeps the space longer);
  * - and both held at two passes in a row, at least one interval apart.
  * Fenced replicas of live volumes stay: while their extent is degraded a stale copy is a last
  * resort, and re-replication (a later issue) is what makes them spare.
@@ -26,7 +27,7 @@ export function deletedVolumes(local: readonly ReplicaMeta[], census: VolumeCens
     const id = meta.volumeId;
     if (census.liveVolumeIds.has(id) || id >= census.nextVolumeId) continue;
     suspects.add(id);
-    if (meta.replicas.some((r) => !census.serverIds.has(r.serverId))) vetoed.add(id);
+    if (meta.replicas.some((r) => census.servers.get(r.serverId) !== r.address)) vetoed.add(id);
   }
   for (const id of vetoed) suspects.delete(id);
   return suspects;
