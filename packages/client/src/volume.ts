@@ -41,6 +41,22 @@ export type VolumeEvent =
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
 
 /**
+ * What a failed mutation at the primary leads to: 'refresh' (re-read the extent's set and try
+ * again), 'resend' (the same request again), 'drop' (drop the primary from the set: it did not
+ * answer) or 'throw'. A failover code that the primary itself answered (`details.answered`,
+ * DataConnection) means it is alive but could not replicate, e.g. a secondary failed and metad
+ * could not drop it then: dropping the primary for it would shrink a healthy set one member
+ * at a time (seen in the container test: the set of a written extent ended on the one server
+ * killed, and writes failed with BASALT_LAST_REPLICA).
+ */
+export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'drop' | 'throw' {
+  if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return 'refresh';
+  if (err.code === ErrorCode.Checksum) return 'resend'; // damaged in transit: send again
+  if (!failoverCodes.has(err.code)) return 'throw';
+  return err.details.answered === true ? 'refresh' : 'drop';
+}
+
+/**
  * An open volume. I/O of any size and alignment is cut at extent boundaries (and at
  * limits.ioRequestBytesMax) and sent to the chunk servers in parallel. Writes go to each
  * extent's primary, which replicates them; reads go to the primary and fall over to the other
@@ -216,9 +232,10 @@ export class Volume {
   }
 
   private async afterMutationError(err: BasaltError, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
-    if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return this.mustRefresh(info.index);
-    if (err.code === ErrorCode.Checksum) return info; // damaged in transit: send again
-    if (!failoverCodes.has(err.code)) throw err;
+    const action = mutationFailover(err);
+    if (action === 'refresh') return this.mustRefresh(info.index);
+    if (action === 'resend') return info;
+    if (action === 'throw') throw err;
     const next = await this.map.dropReplica(info, primary.serverId);
     if (next === undefined) throw err;
     if (next.epoch !== info.epoch) this.ctx.onEvent({ kind: 'replica_dropped', volume: this.name, index: info.index, serverId: primary.serverId, epoch: next.epoch });

@@ -8,13 +8,16 @@ import { FrameSplitter } from './frame-splitter.js';
 
 /**
  * A chunk-server stand-in on loopback that answers INFO and PING requests, except for extents in
- * `silent` (never answered) and from index 100 on (answered when release() is called). A `deaf`
+ * `silent` (never answered), in `refused` (answered with BASALT_UNAVAILABLE) and from index 100
+ * on (answered when release() is called). hangUp() closes its connections. A `deaf`
  * server answers nothing (a stopped process). `pings` counts the PINGs it received.
  */
 interface Server {
   readonly address: string;
   readonly silent: Set<number>;
+  readonly refused: Set<number>;
   release: () => void;
+  hangUp: () => void;
   deaf: boolean;
   pings: number;
 }
@@ -26,8 +29,13 @@ afterEach(() => {
 
 async function server(): Promise<Server> {
   const held: (() => void)[] = [];
-  const state: Server = { address: '', silent: new Set(), release: () => held.splice(0).forEach((answer) => answer()), deaf: false, pings: 0 };
+  const sockets = new Set<net.Socket>();
+  const state: Server = {
+    address: '', silent: new Set(), refused: new Set(), release: () => held.splice(0).forEach((answer) => answer()),
+    hangUp: () => sockets.forEach((socket) => socket.destroy()), deaf: false, pings: 0,
+  };
   const srv = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
     const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
     socket.on('data', (chunk: Buffer) => {
       for (const frame of splitter.push(chunk).frames) {
@@ -36,8 +44,12 @@ async function server(): Promise<Server> {
         const req = decoded.value;
         if (req.op === DataOp.Ping) state.pings++;
         if (state.deaf || state.silent.has(req.extent.index)) continue;
+        const head = { requestId: req.requestId, epoch: req.extent.epoch, version: req.extent.index, state: ExtentState.Active };
         const answer = (): void => {
-          for (const part of encodeResponse({ ok: true, requestId: req.requestId, epoch: req.extent.epoch, version: req.extent.index, state: ExtentState.Active, crcs: new Uint32Array(0), payload: Buffer.alloc(0) })) socket.write(part);
+          const res = state.refused.has(req.extent.index)
+            ? { ...head, ok: false as const, code: ErrorCode.Unavailable, message: 'a secondary failed and could not be dropped' }
+            : { ...head, ok: true as const, crcs: new Uint32Array(0), payload: Buffer.alloc(0) };
+          for (const part of encodeResponse(res)) socket.write(part);
         };
         if (req.extent.index >= 100) held.push(answer);
         else answer();
@@ -69,6 +81,24 @@ describe('data connection timeouts', () => {
     expect(conn.closed).toBe(false);
     expect(conn.inflightByteCount).toBe(0);
     expect((await conn.info(extent(8))).version).toBe(8);
+  });
+
+  it('marks an error the server answered (details.answered), unlike its own timeouts and a lost connection', async () => {
+    const s = await server();
+    s.refused.add(5);
+    s.silent.add(7);
+    const conn = await connect(s.address, 100);
+    const answered = await conn.info(extent(5)).catch((err: unknown) => err);
+    expect(answered).toMatchObject({ code: ErrorCode.Unavailable, details: { answered: true, epoch: 3 } });
+    const timedOut = await conn.info(extent(7)).catch((err: unknown) => err);
+    expect(timedOut).toMatchObject({ code: ErrorCode.Timeout });
+    expect((timedOut as { details: Record<string, unknown> }).details.answered).toBeUndefined();
+    s.deaf = true;
+    const pending = conn.info(extent(8)).catch((err: unknown) => err);
+    s.hangUp();
+    const lost = await pending;
+    expect(lost).toMatchObject({ code: ErrorCode.Unavailable });
+    expect((lost as { details: Record<string, unknown> }).details.answered).toBeUndefined();
   });
 
   it('times out a request sent after earlier ones were answered (the timer re-arms for it)', async () => {

@@ -306,7 +306,8 @@ export class DataConnection {
     const p = this.settle(res.requestId);
     if (p === undefined) return; // timed out earlier
     if (res.ok) p.resolve(res);
-    else p.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state }));
+    // `answered`: the server is alive and said no, unlike the connection's own failures and timeouts.
+    else p.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state, answered: true }));
   }
 
   private protocolError(message: string): void {
