@@ -161,35 +161,38 @@ export function signalPid(pid: number, sig: Signal): void {
  * `n` distinct free TCP ports on 127.0.0.1 (bound then released: another process could take
  * one in between, which is unlikely enough for tests).
  */
+/**
+ * Linux hands out local ports for outgoing connections from 32768 up, so a port below that is
+ * taken only by a listener. Test servers take theirs from [20000, 32768): a port the kernel gave
+ * to listen(0) lies in that ephemeral range, and twice one was taken by another test's outgoing
+ * connection between the check and the bind (EADDRINUSE in `basalt up`; a metad member that
+ * could not listen, whose peers then found another server there: "Protocol error").
+ */
+const portsLow = 20_000;
+const portsHigh = 32_768;
+
+/** n distinct ports below the ephemeral range, each free a moment ago. */
 export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => {
-    const a = s.address();
-    if (a === null || typeof a === 'string') throw new Error('no port');
-    return a.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+  const ports = new Set<number>();
+  for (let attempt = 0; ports.size < n && attempt < 50 * n; attempt++) {
+    const port = portsLow + Math.floor(Math.random() * (portsHigh - portsLow));
+    if (!ports.has(port) && (await allBindable(port, 1))) ports.add(port);
+  }
+  if (ports.size < n) throw new Error(`only ${ports.size} of ${n} free ports found between ${portsLow} and ${portsHigh}`);
+  return [...ports];
 }
 
 /**
  * A base port for `basalt up --base-port` (which uses `span` consecutive ports from it): every
- * port of the range was free a moment ago, and the range lies below Linux's ephemeral range
- * (32768 and up), where the outgoing connections of tests running beside it take their ports.
- * (An ephemeral base once lost a port of its range to one of those connections: EADDRINUSE.)
+ * port of the range was free a moment ago, below the ephemeral range.
  */
 export async function freePortRange(span: number): Promise<number> {
-  const low = 20_000;
-  const high = 32_768 - span;
+  const high = portsHigh - span;
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = low + Math.floor(Math.random() * (high - low));
+    const base = portsLow + Math.floor(Math.random() * (high - portsLow));
     if (await allBindable(base, span)) return base;
   }
-  throw new Error(`no ${span} consecutive free ports found between ${low} and ${high + span}`);
+  throw new Error(`no ${span} consecutive free ports found between ${portsLow} and ${portsHigh}`);
 }
 
 async function allBindable(base: number, span: number): Promise<boolean> {
