@@ -46,8 +46,8 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
  * answer) or 'throw'. A failover code that the primary itself answered (`details.answered`,
  * DataConnection) means it is alive but could not replicate, e.g. a secondary failed and metad
  * could not drop it then: dropping the primary for it would shrink a healthy set one member
- * at a time (seen in the container test: the set of a written extent ended on the one server
- * killed, and writes failed with BASALT_LAST_REPLICA).
+ * at a time (likely what one container-test run met: the set of a written extent ended on the
+ * one server killed, and writes failed with BASALT_LAST_REPLICA).
  */
 export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'drop' | 'throw' {
   if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return 'refresh';
