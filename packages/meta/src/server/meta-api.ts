@@ -72,6 +72,12 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
     dropReplica: async (r) => ({
       extent: extentToPb(await apply<ExtentView>({ type: 'dropReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
     }),
+    promoteReplica: () => Promise.reject(notBuilt('PromoteReplica')),
+    listRepairTasks: () => Promise.resolve({ tasks: [] }),
+    drainServer: () => Promise.reject(notBuilt('DrainServer')),
+    markServerOut: () => Promise.reject(notBuilt('MarkServerOut')),
+    removeServer: () => Promise.reject(notBuilt('RemoveServer')),
+    getRepairStatus: () => Promise.reject(notBuilt('GetRepairStatus')),
     acquireLease: async (r) => leaseToPb(await apply<LeaseView>({ type: 'acquireLease', name: r.volume, clientId: r.clientId, force: r.force, nowMs: now() })),
     releaseLease: async (r) => {
       await apply({ type: 'releaseLease', name: r.volume, clientId: r.clientId, generation: r.generation });
@@ -128,4 +134,9 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });
     },
   };
+}
+
+/** Placeholder of the healing API while it is built (replaced before this lands). */
+function notBuilt(method: string): BasaltError {
+  return new BasaltError(ErrorCode.Unavailable, `${method} is not built yet`);
 }

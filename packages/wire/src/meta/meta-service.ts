@@ -20,12 +20,18 @@ export const metaService = {
   getExtentMap: unaryMethod(service, 'GetExtentMap', pb.GetExtentMapRequest, pb.ExtentMapReply),
   allocateExtent: unaryMethod(service, 'AllocateExtent', pb.AllocateExtentRequest, pb.ExtentReply),
   dropReplica: unaryMethod(service, 'DropReplica', pb.DropReplicaRequest, pb.ExtentReply),
+  promoteReplica: unaryMethod(service, 'PromoteReplica', pb.PromoteReplicaRequest, pb.ExtentReply),
+  listRepairTasks: unaryMethod(service, 'ListRepairTasks', pb.ListRepairTasksRequest, pb.ListRepairTasksReply),
   acquireLease: unaryMethod(service, 'AcquireLease', pb.AcquireLeaseRequest, pb.LeaseReply),
   releaseLease: unaryMethod(service, 'ReleaseLease', pb.ReleaseLeaseRequest, pb.ReleaseLeaseReply),
   registerServer: unaryMethod(service, 'RegisterServer', pb.RegisterServerRequest, pb.ServerReply),
   heartbeat: unaryMethod(service, 'Heartbeat', pb.HeartbeatRequest, pb.HeartbeatReply),
   listServers: unaryMethod(service, 'ListServers', pb.ListServersRequest, pb.ListServersReply),
   listDegradedExtents: unaryMethod(service, 'ListDegradedExtents', pb.ListDegradedExtentsRequest, pb.ListDegradedExtentsReply),
+  drainServer: unaryMethod(service, 'DrainServer', pb.DrainServerRequest, pb.ServerReply),
+  markServerOut: unaryMethod(service, 'MarkServerOut', pb.MarkServerOutRequest, pb.ServerReply),
+  removeServer: unaryMethod(service, 'RemoveServer', pb.RemoveServerRequest, pb.ServerReply),
+  getRepairStatus: unaryMethod(service, 'GetRepairStatus', pb.GetRepairStatusRequest, pb.RepairStatusReply),
   status: unaryMethod(service, 'Status', pb.StatusRequest, pb.StatusReply),
   listMembers: unaryMethod(service, 'ListMembers', pb.ListMembersRequest, pb.ListMembersReply),
   addMember: unaryMethod(service, 'AddMember', pb.AddMemberRequest, pb.ListMembersReply),
@@ -73,6 +79,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
+  'listRepairTasks', 'getRepairStatus',
 ]);
 
 /**
@@ -86,5 +93,6 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
-  'allocateExtent', 'dropReplica', 'releaseLease', 'registerServer', 'heartbeat',
+  'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
+  'drainServer', 'markServerOut', 'removeServer',
 ]);
