@@ -3,9 +3,10 @@ import { agentGroup } from './agent.js';
 import { attachGroup, detachGroup } from './attach.js';
 import { chunkGroup } from './chunk.js';
 import { metaGroup } from './meta.js';
+import { serverGroup } from './server.js';
 import { statusGroup } from './status.js';
 import { downGroup, upGroup } from './up.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];

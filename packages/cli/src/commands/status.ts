@@ -59,6 +59,22 @@ export interface ChunkServerStatusJson {
   lastHeartbeatMs: number;
   /** From the local cluster file (basalt up); 0 when unknown (a cluster not started here). */
   pid: number;
+  /** Copies this server runs as a primary (its last heartbeat, as the leader heard it). */
+  repair: { copiesRunning: number; bytesLeft: number; bytesCopied: number; rateBytesPerSec: number };
+  /** When the server last finished a scrub pass (ms since the Unix epoch); 0: not yet. */
+  scrubLastPassMs: number;
+  scrubRepairedBlocks: number;
+}
+
+export interface RepairStatusJson {
+  allocatedExtents: number;
+  degradedExtents: number;
+  criticalExtents: number;
+  waitingExtents: number;
+  rebuildingReplicas: number;
+  bytesLeft: number;
+  rateBytesPerSec: number;
+  etaSeconds: number;
 }
 
 export interface DegradedExtentJson {
@@ -76,7 +92,21 @@ async function chunkServers(meta: MetaClient, pids: ReadonlyMap<string, number>)
   return servers.map((s) => ({
     id: s.id ?? '', address: s.address ?? '', zone: s.zone ?? '', state: s.state ?? '', capacityBytes: Number(s.capacityBytes ?? 0),
     freeBytes: Number(s.freeBytes ?? 0), extentCount: Number(s.extentCount ?? 0), lastHeartbeatMs: Number(s.lastHeartbeatMs ?? 0), pid: pids.get(s.id ?? '') ?? 0,
+    repair: {
+      copiesRunning: s.repair?.copiesRunning ?? 0, bytesLeft: Number(s.repair?.bytesLeft ?? 0),
+      bytesCopied: Number(s.repair?.bytesCopied ?? 0), rateBytesPerSec: Number(s.repair?.rateBytesPerSec ?? 0),
+    },
+    scrubLastPassMs: Number(s.scrubLastPassMs), scrubRepairedBlocks: Number(s.scrubRepairedBlocks),
   }));
+}
+
+async function repairStatus(meta: MetaClient): Promise<RepairStatusJson> {
+  const r = await meta.call('getRepairStatus', {}, { timeoutMs: 5_000 });
+  return {
+    allocatedExtents: Number(r.allocatedExtents), degradedExtents: Number(r.degradedExtents), criticalExtents: Number(r.criticalExtents),
+    waitingExtents: Number(r.waitingExtents), rebuildingReplicas: Number(r.rebuildingReplicas), bytesLeft: Number(r.bytesLeft),
+    rateBytesPerSec: Number(r.rateBytesPerSec), etaSeconds: Number(r.etaSeconds),
+  };
 }
 
 async function degradedExtents(meta: MetaClient): Promise<{ total: number; extents: DegradedExtentJson[] }> {
@@ -98,14 +128,17 @@ function localPids(args: ParsedArgs, io: Io): Map<string, number> {
   return new Map((file?.chunkd ?? []).map((c) => [c.id, c.pid]));
 }
 
-function printHuman(io: Io, members: MemberStatusJson[], servers: ChunkServerStatusJson[], degraded: { total: number; extents: DegradedExtentJson[] }): void {
+function printHuman(io: Io, members: MemberStatusJson[], servers: ChunkServerStatusJson[], degraded: { total: number; extents: DegradedExtentJson[] }, repair: RepairStatusJson | undefined): void {
   printTable(io, ['ID', 'ADDRESS', 'ROLE', 'TERM', 'APPLIED', 'PID', 'STATE'], members.map((m) => [
     m.id || '?', m.address, m.error ? 'unreachable' : m.role, String(m.term), String(m.appliedIndex), String(m.pid || '-'), m.error?.code ?? m.stateHash,
   ]));
   io.out('\n');
-  printTable(io, ['CHUNK', 'ADDRESS', 'ZONE', 'STATE', 'CAPACITY', 'FREE', 'EXTENTS', 'PID'], servers.map((c) => [
-    c.id, c.address, c.zone, c.state, gib(c.capacityBytes), gib(c.freeBytes), String(c.extentCount), String(c.pid || '-'),
+  printTable(io, ['CHUNK', 'ADDRESS', 'ZONE', 'STATE', 'CAPACITY', 'FREE', 'EXTENTS', 'COPYING', 'SCRUBBED', 'PID'], servers.map((c) => [
+    c.id, c.address, c.zone, c.state, gib(c.capacityBytes), gib(c.freeBytes), String(c.extentCount),
+    c.repair.copiesRunning > 0 ? `${c.repair.copiesRunning} (${mib(c.repair.bytesLeft)} left)` : '-',
+    c.scrubLastPassMs > 0 ? ago(c.scrubLastPassMs) : 'never', String(c.pid || '-'),
   ]));
+  if (repair !== undefined) io.out(`\n${repairLine(repair)}\n`);
   io.out(`\ndegraded extents: ${degraded.total}\n`);
   if (degraded.extents.length > 0) {
     printTable(io, ['VOLUME', 'EXTENT', 'EPOCH', 'REPLICAS', 'UP'], degraded.extents.map((e) => [e.volume, String(e.index), String(e.epoch), e.replicas.join(',') || '-', `${e.upReplicas}/${e.replicationFactor}`]));
@@ -116,8 +149,25 @@ function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)}GiB`;
 }
 
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)}MiB`;
+}
+
+function ago(ms: number): string {
+  return `${Math.max(0, Math.round((Date.now() - ms) / 1000))}s ago`;
+}
+
+/** One line an operator reads first: is every extent at full redundancy, and if not, when. */
+export function repairLine(r: RepairStatusJson): string {
+  if (r.degradedExtents === 0 && r.rebuildingReplicas === 0) return `redundancy: full (${r.allocatedExtents} extents)`;
+  const parts = [`redundancy: ${r.degradedExtents} of ${r.allocatedExtents} extents degraded (${r.criticalExtents} with one copy left)`];
+  if (r.waitingExtents > 0) parts.push(`${r.waitingExtents} waiting for a down server to return or go out`);
+  if (r.rebuildingReplicas > 0) parts.push(`${r.rebuildingReplicas} copies planned or running, ${mib(r.bytesLeft)} left at ${mib(r.rateBytesPerSec)}/s, ETA ${r.etaSeconds > 0 ? `${r.etaSeconds}s` : 'unknown'}`);
+  return parts.join('; ');
+}
+
 const status: Command = {
-  name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server and degraded extent', usage: '[--json]',
+  name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server (state, copies, last scrub), redundancy with repair ETA, and degraded extents', usage: '[--json]',
   options: { ...clusterOptions, json: { type: 'boolean' } },
   run: (args, io) => withMeta(args, io, async (meta) => {
     const members = await clusterStatus(meta, resolveMetaEndpoints(args, io));
@@ -125,8 +175,9 @@ const status: Command = {
     // Without a leader there is no linearizable view of servers and extents to show.
     const servers = hasLeader ? await chunkServers(meta, localPids(args, io)) : [];
     const degraded = hasLeader ? await degradedExtents(meta) : { total: 0, extents: [] };
-    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, degradedExtents: degraded });
-    else printHuman(io, members, servers, degraded);
+    const repair = hasLeader ? await repairStatus(meta) : undefined;
+    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, degradedExtents: degraded, ...(repair !== undefined && { repair }) });
+    else printHuman(io, members, servers, degraded, repair);
     return hasLeader ? 0 : 1;
   }),
 };

@@ -4,7 +4,7 @@ import { flag, int, str } from '../args.js';
 import type { Command, CommandGroup, Io } from '../command.js';
 import type { ClusterFile } from '../local/cluster-file.js';
 import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, tryReadClusterFile, writeClusterFile } from '../local/cluster-file.js';
-import { defaultBasePort, defaultNbdPort, planLayout } from '../local/layout.js';
+import { chunkServersDefault, chunkServersMax, defaultBasePort, defaultNbdPort, planLayout, withChunkServers } from '../local/layout.js';
 import { isOurProcess, sleep, spawnBasalt, tail, waitFor } from '../local/processes.js';
 import { LocalCluster } from '../local/supervisor.js';
 
@@ -15,19 +15,24 @@ const readyTimeoutMs = 90_000;
 const up: Command = {
   name: '',
   summary: 'run a local cluster (3 metad, 3 chunkd in zones a-c, the NBD agent) with data under one folder',
-  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})]`,
-  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' } },
+  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)]`,
+  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
   run: async (args, io) => {
     const dir = resolve(str(args, 'dir') ?? defaultClusterDir);
     const previous = tryReadClusterFile(clusterFilePath(dir));
     if (previous !== undefined && isOurProcess(previous.supervisorPid, dir)) {
       throw new BasaltError(ErrorCode.VolumeBusy, `a cluster already runs in ${dir} (pid ${previous.supervisorPid}); stop it with "basalt down --dir ${dir}"`, { dir });
     }
+    const chunkServers = int(args, 'chunk-servers', 1, chunkServersMax);
+    if (previous !== undefined && chunkServers !== undefined && chunkServers < previous.chunkd.length) {
+      throw new BasaltError(ErrorCode.InvalidArgument, `${dir} already has ${previous.chunkd.length} chunk servers; --chunk-servers can add servers, not take them away: drain and remove one with "basalt server drain ID" and "basalt server remove ID"`, { dir });
+    }
     // A folder that held a cluster keeps its addresses: Raft members know each other by them.
-    const file = previous ?? planLayout({
+    const file = previous !== undefined ? withChunkServers(previous, chunkServers ?? 0) : planLayout({
       dir,
       basePort: int(args, 'base-port', 1024, 65000) ?? defaultBasePort,
       nbdPort: int(args, 'nbd-port', 1, 65535) ?? defaultNbdPort,
+      chunkServers: chunkServers ?? chunkServersDefault,
     });
     delete file.error;
     if (flag(args, 'detach')) return detach(file, io);
