@@ -88,6 +88,15 @@ describe('basalt commands against ./.basalt/cluster.json of a stopped cluster', 
     expect(write.stderr).toMatch(/^error BASALT_CLUSTER_NOT_RUNNING: the local cluster in .*\.basalt is not running .* start it with "npm start"/);
   });
 
+  it('include basalt agent, which refuses to start in front of it', async () => {
+    const cwd = tempDir();
+    stoppedCluster(join(cwd, '.basalt'), [await closedPort()]);
+    const io = captureIo({ cwd });
+    expect(await main(['agent', '--listen', `127.0.0.1:${await closedPort()}`], io)).toBe(1);
+    expect(io.stderr).toMatch(/^error BASALT_CLUSTER_NOT_RUNNING: /);
+    expect(io.stdout).not.toContain('basalt agent: NBD on');
+  });
+
   it('keep the ordinary call path for a cluster whose metad port answers', async () => {
     const cwd = tempDir();
     const { port } = await listen();
