@@ -8,7 +8,8 @@ import { SEED } from './e2e-support.js';
 /**
  * The user's path through the CLI: `basalt up --detach` in a fresh folder, create a volume,
  * import a sparse file, export it again (bytes equal), `basalt status --json` with every
- * process and no degraded extent, `basalt down` (every process gone).
+ * process and no degraded extent, `basalt down` (every process gone), then a command that says
+ * the stopped cluster is not running.
  */
 const scope = new ProcessScope();
 let dir: string | undefined;
@@ -85,6 +86,12 @@ describe('basalt up, volume write/read, status, down', () => {
     expect(down.code, down.stderr).toBe(0);
     expect(pids.some(alive)).toBe(false);
     expect((JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson).state).toBe('stopped');
+
+    // The stopped cluster is named as such, with the folder and how to start it again.
+    const stopped = await runCli(['volume', 'ls', '--json', ...cluster]);
+    expect(stopped.code).toBe(1);
+    expect((JSON.parse(stopped.stdout) as { error: { code: string; details: { dir: string } } }).error).toMatchObject({ code: 'BASALT_CLUSTER_NOT_RUNNING', details: { dir } });
+    expect(stopped.stderr).toContain(`start it with "pnpm basalt up --dir ${dir}"`);
   });
 
   it('runs in the foreground and stops every process on Ctrl-C', { timeout: 600_000 }, async () => {

@@ -3,14 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreeDevice, main, nbdClientAttachArgs } from '@basalt/cli';
+import { captureIo } from '@basalt/cli/testing';
 
 /** `basalt attach`: argument building, device choice, and the error on a kernel without nbd. */
-
-function capture(): { out: string[]; err: string[]; io: { out(t: string): void; err(t: string): void; env: Record<string, string> } } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, io: { out: (t) => void out.push(t), err: (t) => void err.push(t), env: {} } };
-}
 
 describe('basalt attach', () => {
   const dir = mkdtempSync(join(tmpdir(), 'basalt-attach-'));
@@ -41,16 +36,16 @@ describe('basalt attach', () => {
   });
 
   it('rejects a device that is not /dev/nbdN before touching the kernel', async () => {
-    const { err, io } = capture();
+    const io = captureIo();
     expect(await main(['attach', 'db', '--agent', '127.0.0.1:10809', '--device', '/dev/sda'], io)).toBe(2);
-    expect(err.join('')).toMatch(/BASALT_INVALID_ARGUMENT: --device must be \/dev\/nbdN/);
+    expect(io.stderr).toMatch(/BASALT_INVALID_ARGUMENT: --device must be \/dev\/nbdN/);
   });
 
   // This host's kernel has no nbd driver (FACTS.md), which is the case this test covers; on a
   // kernel that has one, attaching for real is covered by test/nbd-kernel.test.ts in a VM.
   it.skipIf(existsSync('/sys/module/nbd'))('explains what to do when the kernel has no nbd driver', async () => {
-    const { err, io } = capture();
+    const io = captureIo();
     expect(await main(['attach', 'db', '--agent', '127.0.0.1:10809'], io)).toBe(1);
-    expect(err.join('')).toMatch(/BASALT_NOT_SUPPORTED: the kernel's nbd driver is not loaded.*userspace client/s);
+    expect(io.stderr).toMatch(/BASALT_NOT_SUPPORTED: the kernel's nbd driver is not loaded.*userspace client/s);
   });
 });

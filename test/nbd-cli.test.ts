@@ -6,14 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { startNbdAgent } from '@basalt/agent';
 import { main } from '@basalt/cli';
+import { captureIo } from '@basalt/cli/testing';
 import { FileVolumeStore, httpGet, runOk, tempDir } from './nbd-support.js';
 import { requireCommands } from './lib/process.js';
 
 async function basalt(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t), env: {} });
-  return { code, out, err };
+  const io = captureIo();
+  const code = await main(argv, io);
+  return { code, out: io.stdout, err: io.stderr };
 }
 
 describe('basalt agent', () => {

@@ -1,8 +1,9 @@
 /**
- * The agent against Debian's NBD clients (libnbd's nbdinfo/nbdcopy, qemu-img, qemu-io, fio).
+ * The agent against Debian's NBD clients (libnbd's nbdinfo/nbdcopy/nbdsh, qemu-img, qemu-io, fio).
  * Volumes are sparse files until the client SDK exists (test/nbd-support.ts); every client is a
  * real process talking NBD over loopback to the agent running in this process.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
@@ -11,7 +12,7 @@ import { requireCommands } from './lib/process.js';
 import type { RunningAgent } from './nbd-support.js';
 
 const volumeBytes = 64 * MiB;
-const volumes = ['info', 'copy', 'qemu', 'qio', 'fio-rand', 'fio-seq', 'mapvol', 'convert'];
+const volumes = ['info', 'copy', 'qemu', 'qio', 'fio-rand', 'fio-seq', 'mapvol', 'convert', 'legacy'];
 
 describe('NBD interop with Debian clients', () => {
   const tmp = tempDir('nbd-interop');
@@ -19,7 +20,7 @@ describe('NBD interop with Debian clients', () => {
   let agent: RunningAgent;
 
   beforeAll(async () => {
-    requireCommands('nbdinfo', 'nbdcopy', 'qemu-img', 'qemu-io', 'fio');
+    requireCommands('nbdinfo', 'nbdcopy', 'nbdsh', 'qemu-img', 'qemu-io', 'fio');
     for (const name of volumes) store.create(name, volumeBytes);
     agent = await startAgent({ provider: store.provider() });
   });
@@ -109,6 +110,29 @@ describe('NBD interop with Debian clients', () => {
     expect(r.stdout.match(/^read /gm)?.length).toBe(cmds.filter((c) => c.startsWith('read')).length);
     // Out of range: qemu-io refuses before sending; the agent's own EINVAL/ENOSPC are in the protocol tests.
   });
+
+  // libnbd with handshake flags 0 behaves like old nbd-client builds: no NBD_FLAG_C_FIXED_NEWSTYLE,
+  // straight to NBD_OPT_EXPORT_NAME. Flags 2 adds NO_ZEROES alone.
+  for (const handshakeFlags of [0, 2]) {
+    it(`a libnbd client with handshake flags ${handshakeFlags} (no fixed newstyle) writes, flushes and reads through the agent`, async () => {
+      const offset = (1 + handshakeFlags) * MiB;
+      const script = [
+        `h.set_handshake_flags(${handshakeFlags})`,
+        `h.set_export_name('legacy')`,
+        `h.connect_tcp('127.0.0.1', '${agent.port}')`,
+        `data = bytes((i * 7 + ${handshakeFlags}) % 251 for i in range(1 << 20))`,
+        `h.pwrite(data, ${offset})`,
+        'h.flush()',
+        `assert h.pread(len(data), ${offset}) == data`,
+        'print(h.get_protocol(), h.get_size(), h.get_structured_replies_negotiated(), h.can_flush(), h.can_trim())',
+        'h.shutdown()',
+      ].join('\n');
+      const r = await runOk('nbdsh', ['-c', script]);
+      expect(r.stdout.trim()).toBe(`newstyle ${volumeBytes} False True True`);
+      const expected = Buffer.from(Array.from({ length: MiB }, (_, i) => (i * 7 + handshakeFlags) % 251));
+      expect(readFileSync(join(tmp.dir, 'legacy.img')).subarray(offset, offset + MiB).equals(expected)).toBe(true);
+    });
+  }
 
   for (const rw of ['randwrite', 'write'] as const) {
     it(`fio's nbd engine verifies crc32c over ${rw === 'write' ? 'sequential' : 'random'} writes with flushes`, async () => {

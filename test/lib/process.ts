@@ -14,6 +14,10 @@
  *
  * Compiled JS runs (packages/cli/dist/bin.js): run `pnpm run build` (or
  * `pnpm exec tsc -b packages/cli`) before these tests.
+ *
+ * Hermetic: a process starts in an empty folder of its own (not the checkout, where a
+ * ./.basalt/cluster.json of the developer's local cluster may lie) unless `cwd` is given, with
+ * this environment, from which test/lib/hermetic-setup.ts removed every BASALT_* variable.
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -49,6 +53,7 @@ export interface TestProcess {
 export interface SpawnOptions {
   /** Extra environment variables. */
   env?: Record<string, string>;
+  /** Working directory; by default an empty folder of the scope (ProcessScope) or of the call (runCli). */
   cwd?: string;
 }
 
@@ -62,6 +67,8 @@ export class ProcessScope {
   private readonly dirs: string[] = [];
   /** Where logs go; created on first use. */
   private logDir: string | undefined;
+  /** The empty working directory of processes started without `cwd`; created on first use. */
+  private workDir: string | undefined;
 
   /** A fresh temporary directory, removed by cleanup(). */
   tempDir(prefix = 'basalt-test'): string {
@@ -79,7 +86,7 @@ export class ProcessScope {
     const logPath = join(this.logDir, `${name}.log`);
     const fd = openSync(logPath, 'a');
     const child = spawn(command, args, {
-      cwd: options.cwd ?? repoRoot,
+      cwd: options.cwd ?? (this.workDir ??= this.tempDir('basalt-cwd')),
       env: { ...process.env, ...options.env },
       stdio: ['ignore', fd, fd],
     });
@@ -271,16 +278,19 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built `basalt` CLI to completion (for one-shot commands). */
+/** Runs the built `basalt` CLI to completion (for one-shot commands), by default in an empty folder. */
 export function runCli(args: readonly string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
+  const workDir = options.cwd === undefined ? mkdtempSync(join(tmpdir(), 'basalt-cli-cwd-')) : undefined;
+  return new Promise<CliResult>((resolve, reject) => {
     execFile(process.execPath, [cliBin, ...args], {
-      cwd: options.cwd ?? repoRoot, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024,
+      cwd: options.cwd ?? workDir, env: { ...process.env, ...options.env }, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024,
     }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       if (code === null) reject(new Error(`basalt ${args.join(' ')} failed to run: ${err?.message ?? ''}\n${stderr}`));
       else resolve({ code, stdout, stderr });
     });
+  }).finally(() => {
+    if (workDir !== undefined) rmSync(workDir, { recursive: true, force: true });
   });
 }
 

@@ -5,6 +5,7 @@ const io = {
   out: (text: string) => void process.stdout.write(text),
   err: (text: string) => void process.stderr.write(text),
   env: process.env,
+  cwd: process.cwd(),
 };
 
 main(process.argv.slice(2), io).then(

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { invalidArgument } from '@basalt/stdx';
 import { MetaClient, parseEndpoints } from '@basalt/wire';
 import type { ParsedArgs, Io } from './command.js';
@@ -5,6 +6,7 @@ import { str } from './args.js';
 import type { ClusterFile } from './local/cluster-file.js';
 import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, tryReadClusterFile } from './local/cluster-file.js';
 import { defaultNbdListen } from './local/layout.js';
+import { assertLocalClusterRunning } from './local/liveness.js';
 
 /** Flags every command that talks to a cluster accepts. */
 export const clusterOptions = {
@@ -13,18 +15,46 @@ export const clusterOptions = {
   timeout: { type: 'string' },
 } as const;
 
+/** Where a command's cluster came from: endpoints given directly, or a cluster file. */
+type ClusterSource =
+  | { kind: 'endpoints'; endpoints: string[] }
+  | { kind: 'file'; file: ClusterFile; path: string };
+
 /**
  * The metad endpoints a command talks to, the first that is given of: --metad host:port,...,
  * BASALT_METAD, --cluster FILE, BASALT_CLUSTER (a cluster.json written by `basalt up`), and
- * ./.basalt/cluster.json.
+ * ./.basalt/cluster.json (in io.cwd).
  */
 export function resolveMetaEndpoints(args: ParsedArgs, io: Io): string[] {
+  const source = resolveCluster(args, io);
+  return source.kind === 'endpoints' ? source.endpoints : metaEndpointsOf(source.file);
+}
+
+/**
+ * As resolveMetaEndpoints, and when they come from a cluster file, first checks that its local
+ * cluster runs: a stopped one is reported within about a second (BASALT_CLUSTER_NOT_RUNNING,
+ * with how to start it) instead of after the whole call deadline.
+ */
+export async function runningMetaEndpoints(args: ParsedArgs, io: Io): Promise<string[]> {
+  const source = resolveCluster(args, io);
+  if (source.kind === 'endpoints') return source.endpoints;
+  await assertLocalClusterRunning(source.file, source.path, io.cwd);
+  return metaEndpointsOf(source.file);
+}
+
+/** The cluster file the command found its cluster through, if it did (not with --metad or BASALT_METAD). */
+export function clusterFileOf(args: ParsedArgs, io: Io): ClusterFile | undefined {
+  const source = resolveCluster(args, io);
+  return source.kind === 'file' ? source.file : undefined;
+}
+
+function resolveCluster(args: ParsedArgs, io: Io): ClusterSource {
   const flagValue = str(args, 'metad');
-  if (flagValue !== undefined) return parseEndpoints(flagValue, '--metad');
+  if (flagValue !== undefined) return { kind: 'endpoints', endpoints: parseEndpoints(flagValue, '--metad') };
   const env = io.env.BASALT_METAD;
-  if (env !== undefined && env !== '') return parseEndpoints(env, 'BASALT_METAD');
-  const file = findClusterFile(args, io);
-  if (file !== undefined) return metaEndpointsOf(file);
+  if (env !== undefined && env !== '') return { kind: 'endpoints', endpoints: parseEndpoints(env, 'BASALT_METAD') };
+  const found = findClusterFile(args, io);
+  if (found !== undefined) return { kind: 'file', ...found };
   throw invalidArgument(`no cluster given: pass --metad host:port[,...] or --cluster FILE, set BASALT_METAD or BASALT_CLUSTER, or start one here with "basalt up"`);
 }
 
@@ -35,30 +65,32 @@ export function resolveMetaEndpoints(args: ParsedArgs, io: Io): string[] {
 export function resolveAgentAddress(args: ParsedArgs, io: Io): string {
   const given = str(args, 'agent') ?? nonEmpty(io.env.BASALT_AGENT);
   if (given !== undefined) return given;
-  return findClusterFile(args, io)?.agent.nbd ?? defaultNbdListen;
+  return findClusterFile(args, io)?.file.agent.nbd ?? defaultNbdListen;
 }
 
-/** --cluster FILE, BASALT_CLUSTER, or ./.basalt/cluster.json when it exists. */
-function findClusterFile(args: ParsedArgs, io: Io): ClusterFile | undefined {
-  const path = str(args, 'cluster') ?? nonEmpty(io.env.BASALT_CLUSTER);
-  if (path !== undefined) return readClusterFile(path);
-  return tryReadClusterFile(clusterFilePath(defaultClusterDir));
+/** --cluster FILE, BASALT_CLUSTER, or ./.basalt/cluster.json in io.cwd when it exists. */
+function findClusterFile(args: ParsedArgs, io: Io): { file: ClusterFile; path: string } | undefined {
+  const given = str(args, 'cluster') ?? nonEmpty(io.env.BASALT_CLUSTER);
+  if (given !== undefined) return { file: readClusterFile(given), path: given };
+  const path = clusterFilePath(join(io.cwd, defaultClusterDir));
+  const file = tryReadClusterFile(path);
+  return file === undefined ? undefined : { file, path };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** A MetaClient for the command's cluster; the caller closes it. */
-export function metaClient(args: ParsedArgs, io: Io): MetaClient {
+/** A MetaClient for the command's cluster (checked as by runningMetaEndpoints); the caller closes it. */
+export async function metaClient(args: ParsedArgs, io: Io): Promise<MetaClient> {
   const timeout = str(args, 'timeout');
   const callTimeoutMs = timeout === undefined ? undefined : parseTimeoutMs(timeout);
-  return new MetaClient({ endpoints: resolveMetaEndpoints(args, io), ...(callTimeoutMs !== undefined && { callTimeoutMs }) });
+  return new MetaClient({ endpoints: await runningMetaEndpoints(args, io), ...(callTimeoutMs !== undefined && { callTimeoutMs }) });
 }
 
 /** Runs `fn` with a MetaClient and closes it. */
 export async function withMeta<T>(args: ParsedArgs, io: Io, fn: (client: MetaClient) => Promise<T>): Promise<T> {
-  const client = metaClient(args, io);
+  const client = await metaClient(args, io);
   try {
     return await fn(client);
   } finally {

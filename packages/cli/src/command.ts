@@ -1,10 +1,12 @@
 import type { ParseArgsConfig } from 'node:util';
 
-/** Where a command writes; tests pass buffers, bin.ts passes the process's streams. */
+/** Where a command writes and what it sees; tests pass buffers and their own env and cwd, bin.ts the process's. */
 export interface Io {
   out(text: string): void;
   err(text: string): void;
   env: Readonly<Record<string, string | undefined>>;
+  /** Working directory: where ./.basalt/cluster.json is looked for and --dir is resolved. */
+  cwd: string;
 }
 
 /** One `basalt <group> <name>` command (or `basalt <group>` when the group has a single command). */

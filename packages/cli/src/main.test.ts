@@ -1,17 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseSize } from './args.js';
-import type { Io } from './command.js';
 import { parsePeers } from './commands/meta.js';
 import { main } from './main.js';
-
-function io(env: Record<string, string> = {}): Io & { stdout: string; stderr: string } {
-  const sink = {
-    stdout: '', stderr: '', env,
-    out: (t: string) => void (sink.stdout += t),
-    err: (t: string) => void (sink.stderr += t),
-  };
-  return sink;
-}
+import { captureIo as io } from './testing/index.js';
 
 describe('basalt CLI', () => {
   it('prints help listing every command group', async () => {

@@ -36,6 +36,8 @@ export const ErrorCode = {
   NotPrimary: 'BASALT_NOT_PRIMARY',
   /** metad refused a request without applying it (transfer or membership change in progress, overload); retry. */
   Busy: 'BASALT_BUSY',
+  /** The local cluster a cluster file names is not running: its processes are gone and no metad port answers. */
+  ClusterNotRunning: 'BASALT_CLUSTER_NOT_RUNNING',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -68,6 +68,12 @@ export const limits = {
   metaEndpointsMax: 16,
   metaAttemptTimeoutMsDefault: 5_000,
   metaCallTimeoutMsDefault: 30_000,
+  /**
+   * CLI: how long a command waits for a TCP connection to a metad member of a local cluster whose
+   * processes are all gone (cluster.json) before it says the cluster is not running, instead of
+   * spending the whole call deadline on it.
+   */
+  cliLocalClusterProbeMs: 1_000,
   metaBackoffMsMax: 1_000,
   metaReplyBytesMax: 64 * MiB,
   /** Largest state machine snapshot metad writes or accepts. */
@@ -155,6 +161,7 @@ assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyM
 assert(limits.clientAllocateFullWaitMs < limits.clientAllocateWaitMsMax, 'a first write must have time left to allocate degraded');
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
+assert(limits.cliLocalClusterProbeMs < limits.metaAttemptTimeoutMsDefault, 'telling a stopped local cluster must be quicker than one call attempt');
 assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');

@@ -125,6 +125,33 @@ describe('Negotiation', () => {
     expect(z.failOpen({ option: Opt.ExportName, infoRequests: [] }, Rep.ErrPolicy, 'lease').kind).toBe('close');
   });
 
+  it('serves a client without fixed newstyle through NBD_OPT_EXPORT_NAME alone', () => {
+    const plain = new Negotiation(config, { fixedNewstyle: false, noZeroes: false });
+    const open = plain.handle(Opt.ExportName, Buffer.from('b'), volumes);
+    expect(open).toEqual({ kind: 'open', volume: 'b', request: { option: Opt.ExportName, infoRequests: [] } });
+    const done = plain.completeOpen({ option: Opt.ExportName, infoRequests: [] }, volumes[1]!, false);
+    expect(done.replies[0]!.length).toBe(134);
+    expect(done.replies[0]!.readBigUInt64BE(0)).toBe(2n << 20n);
+    expect(done.context.structuredReplies).toBe(false);
+    expect(done.context.transmissionFlags & TransmissionFlag.SendDf).toBe(0);
+    const noZeroes = new Negotiation(config, { fixedNewstyle: false, noZeroes: true });
+    expect(noZeroes.completeOpen({ option: Opt.ExportName, infoRequests: [] }, volumes[0]!, false).replies[0]!.length).toBe(10);
+  });
+
+  it('ends the session of a client without fixed newstyle on any other option, since it cannot read a reply', () => {
+    for (const option of [Opt.List, Opt.Go, Opt.Info, Opt.StructuredReply, Opt.StartTls, Opt.Abort, 1234]) {
+      const plain = new Negotiation(config, { fixedNewstyle: false, noZeroes: true });
+      expect(plain.handle(option, Buffer.alloc(0), volumes).kind, `option ${option}`).toBe('close');
+    }
+    const unknown = new Negotiation(config, { fixedNewstyle: false, noZeroes: true });
+    expect(unknown.handle(Opt.ExportName, Buffer.from('nope'), volumes).kind).toBe('close');
+  });
+
+  it('refuses a client without fixed newstyle when TLS is required: it cannot start TLS', () => {
+    const plain = new Negotiation({ ...config, tlsRequired: true }, { fixedNewstyle: false, noZeroes: false });
+    expect(plain.handle(Opt.ExportName, Buffer.from('a'), volumes).kind).toBe('close');
+  });
+
   it('drops a client that never stops sending options', () => {
     const n = fresh();
     let last: OptionOutcome = { kind: 'reply', replies: [] };

@@ -10,6 +10,11 @@ import {
  * The option-haggling phase as a pure state machine: the server feeds it one option at a time
  * and gets back what to send and what to do next. Opening a volume is the one step that needs
  * I/O; it comes back as an `open` outcome that the server completes with `completeOpen`.
+ *
+ * A client that did not set NBD_FLAG_C_FIXED_NEWSTYLE speaks the original newstyle: its one
+ * valid option is NBD_OPT_EXPORT_NAME, and it cannot parse option replies, so every other option
+ * ends the session without a word (proto.md, "Newstyle negotiation"). Such a session never runs
+ * TLS (the spec keeps it in NOTLS mode), so a server that requires TLS refuses it.
  */
 
 export type NegotiationConfig = {
@@ -71,6 +76,9 @@ export class Negotiation {
   handle(option: number, data: Buffer, volumes: readonly VolumeSummary[]): OptionOutcome {
     this.optionCount++;
     if (this.optionCount > limits.nbdHandshakeOptionsMax) return { kind: 'close', reason: 'too many options' };
+    if (!this.client.fixedNewstyle && option !== Opt.ExportName) {
+      return { kind: 'close', reason: `option ${option} from a client without fixed newstyle (only NBD_OPT_EXPORT_NAME is valid)` };
+    }
     if (this.config.tlsRequired && !this.tlsActive) {
       if (option === Opt.ExportName) return { kind: 'close', reason: 'NBD_OPT_EXPORT_NAME before TLS' };
       if (option !== Opt.StartTls && option !== Opt.Abort) {

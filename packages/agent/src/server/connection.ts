@@ -116,8 +116,8 @@ export class NbdConnection {
   private readClientFlags(): boolean {
     if (this.queue.length < 4) return false;
     const flags = decodeClientFlags(this.queue.take(4));
-    if (flags === undefined || !flags.fixedNewstyle) {
-      this.hardClose('client flags not acceptable (this server speaks fixed newstyle only)');
+    if (flags === undefined) {
+      this.hardClose('client flags not acceptable (a bit this server did not offer)');
       return false;
     }
     this.negotiator = new Negotiation(this.env.negotiation, flags);

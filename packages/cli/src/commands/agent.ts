@@ -6,7 +6,7 @@ import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/a
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { parseHostPort } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
-import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
+import { clusterOptions, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { defaultNbdListen } from '../local/layout.js';
 
@@ -41,10 +41,13 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
   return known;
 }
 
-/** The volumes the agent serves: the cluster behind --metad, through the client SDK, whose failovers are logged. */
-function volumeProvider(args: ParsedArgs, io: Io): VolumeProvider {
+/**
+ * The volumes the agent serves: the cluster behind --metad, through the client SDK, whose
+ * failovers are logged. A stopped local cluster named by a cluster file is refused at start.
+ */
+async function volumeProvider(args: ParsedArgs, io: Io): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
-  return new ClusterVolumeProvider(connect({ metad: resolveMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
+  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
 }
 
 function describeEvent(e: VolumeEvent): string {
@@ -76,7 +79,7 @@ const agent: Command = {
     if (readOnly && forceTakeover) throw invalidArgument('--force-takeover takes the writer lease; it makes no sense with --read-only');
     const tls = tlsOptions(args);
     const writeCache = writeCacheMode(args);
-    const running = await startNbdAgent({ provider: volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
+    const running = await startNbdAgent({ provider: await volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {

@@ -1,9 +1,8 @@
 import type { BasaltError } from '@basalt/stdx';
 import type { MetaClient, pb } from '@basalt/wire';
-import { flag, str } from '../args.js';
-import { clusterOptions, resolveMetaEndpoints, withMeta } from '../cluster.js';
+import { flag } from '../args.js';
+import { clusterFileOf, clusterOptions, resolveMetaEndpoints, withMeta } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
-import { clusterFilePath, defaultClusterDir, tryReadClusterFile } from '../local/cluster-file.js';
 import { printJson, printTable } from '../output.js';
 
 export interface MemberStatusJson {
@@ -123,9 +122,7 @@ const degradedShownMax = 100;
 
 /** Process ids of a local cluster's chunk servers (cluster.json), when the command found the cluster through one. */
 function localPids(args: ParsedArgs, io: Io): Map<string, number> {
-  const path = str(args, 'cluster') ?? (io.env.BASALT_CLUSTER || undefined) ?? (str(args, 'metad') === undefined && !io.env.BASALT_METAD ? clusterFilePath(defaultClusterDir) : undefined);
-  const file = path === undefined ? undefined : tryReadClusterFile(path);
-  return new Map((file?.chunkd ?? []).map((c) => [c.id, c.pid]));
+  return new Map((clusterFileOf(args, io)?.chunkd ?? []).map((c) => [c.id, c.pid]));
 }
 
 function printHuman(io: Io, members: MemberStatusJson[], servers: ChunkServerStatusJson[], degraded: { total: number; extents: DegradedExtentJson[] }, repair: RepairStatusJson | undefined): void {

@@ -18,7 +18,7 @@ const up: Command = {
   usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)]`,
   options: { dir: { type: 'string' }, detach: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
   run: async (args, io) => {
-    const dir = resolve(str(args, 'dir') ?? defaultClusterDir);
+    const dir = resolve(io.cwd, str(args, 'dir') ?? defaultClusterDir);
     const previous = tryReadClusterFile(clusterFilePath(dir));
     if (previous !== undefined && isOurProcess(previous.supervisorPid, dir)) {
       throw new BasaltError(ErrorCode.VolumeBusy, `a cluster already runs in ${dir} (pid ${previous.supervisorPid}); stop it with "basalt down --dir ${dir}"`, { dir });
@@ -107,7 +107,7 @@ const down: Command = {
   usage: `[--dir DIR (${defaultClusterDir})]`,
   options: { dir: { type: 'string' } },
   run: async (args, io) => {
-    const dir = resolve(str(args, 'dir') ?? defaultClusterDir);
+    const dir = resolve(io.cwd, str(args, 'dir') ?? defaultClusterDir);
     const file = readClusterFile(clusterFilePath(dir));
     if (isOurProcess(file.supervisorPid, dir)) {
       process.kill(file.supervisorPid, 'SIGTERM');

@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
-import { spawnBasalt, tail, waitFor } from './processes.js';
+import { accepts, spawnBasalt, tail, waitFor } from './processes.js';
+
+/** One readiness probe of the agent's NBD port (waitFor repeats it). */
+const agentProbeTimeoutMs = 1000;
 
 /**
  * Runs a local cluster as child processes of this one: starts them, waits until each is
@@ -50,7 +52,7 @@ export class LocalCluster {
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
     this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
-    await this.ready('the agent listens', () => accepts(agent.nbd), readyTimeoutMs, [agent]);
+    await this.ready('the agent listens', () => accepts(agent.nbd, agentProbeTimeoutMs), readyTimeoutMs, [agent]);
   }
 
   private spawn(entry: ProcessEntry, args: string[]): void {
@@ -131,16 +133,4 @@ export class LocalCluster {
 
 function port(hostPort: string): string {
   return hostPort.slice(hostPort.lastIndexOf(':') + 1);
-}
-
-function accepts(hostPort: string): Promise<boolean> {
-  const i = hostPort.lastIndexOf(':');
-  return new Promise((resolve) => {
-    const socket = connect({ host: hostPort.slice(0, i), port: Number(hostPort.slice(i + 1)) });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
