@@ -12,6 +12,8 @@ import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './reco
  * 1. Liveness. An up server not heard from for `downAfterMs` is marked down; a down server
  *    whose `stateSinceMs` is `downOutIntervalMs` old is marked out. Down is not out: a down
  *    server keeps every membership, and extents whose members are merely down wait for them.
+ *    A round with such changes returns only them: the next round plans on the new states, so
+ *    every command of a round applies in order to the state it was planned on.
  * 2. Per extent, at most one command per round (each is decided at the extent's epoch), extents
  *    with the fewest active members on up servers first (one left before two):
  *    a. a rebuilding member on a server that is down or out is dropped;
@@ -59,7 +61,9 @@ interface CopyLoad {
 }
 
 export function planRepairs(data: StateData, facts: PlannerFacts): PlannedCommand[] {
-  const plan: PlannedCommand[] = livenessChanges(data, facts).slice(0, facts.actionsMax);
+  const changes = livenessChanges(data, facts);
+  if (changes.length > 0) return changes.slice(0, facts.actionsMax);
+  const plan: PlannedCommand[] = [];
   const load = copyLoad(data);
   for (const c of candidates(data)) {
     if (plan.length >= facts.actionsMax) break;
