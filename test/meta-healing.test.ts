@@ -109,6 +109,11 @@ describe('metad heals replica sets', () => {
     const status = await meta.call('getRepairStatus', {});
     expect(status).toMatchObject({ degradedExtents: 0, criticalExtents: 0, rebuildingReplicas: 0, waitingExtents: 0 });
     for (const e of await extents('vol')) expect(ids(e, false)).toHaveLength(3);
+    // Every member counts out servers; the actions are counted where they were proposed (the leader, or leaders).
+    const pages = await Promise.all([0, 1, 2].map(async (i) => (await fetch(`http://127.0.0.1:${cluster.member(i).metricsPort}/metrics`)).text()));
+    for (const page of pages) expect(page).toContain('basalt_meta_chunk_servers{state="out"} 1');
+    expect(pages.some((page) => /basalt_meta_repair_actions_total\{kind="addRebuilding",result="applied"\} [1-9]/.test(page))).toBe(true);
+    expect(pages.some((page) => /basalt_meta_repair_actions_total\{kind="dropReplica:out",result="applied"\} [1-9]/.test(page))).toBe(true);
     await meta.call('removeServer', { id: victim });
     expect(await stateOf(victim)).toBeUndefined();
   });
