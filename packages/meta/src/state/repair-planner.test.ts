@@ -112,6 +112,17 @@ describe('repair planner: re-replication', () => {
     expect(plan(state)).toEqual([]);
   });
 
+  it('a server is the target of at most copiesPerServerMax rebuilding members, and a primary the source of as many', () => {
+    // Factor 1 on two servers: every extent's only other candidate is the same server.
+    const state = cluster([{ id: 'a', zone: 'z1', freeBytes: 90 * GiB }, { id: 'b', zone: 'z2', freeBytes: 10 * GiB }], 6, 1);
+    must(state, { type: 'setServerDraining', serverId: 'a', draining: true });
+    const first = plan(state, facts({ copiesPerServerMax: 2 }));
+    expect(first.map((c) => c.type)).toEqual(['addRebuilding', 'addRebuilding']);
+    applyAll(state, first);
+    expect(plan(state, facts({ copiesPerServerMax: 2 }))).toEqual([]);
+    expect(plan(state, facts({ copiesPerServerMax: 3 }))).toHaveLength(1);
+  });
+
   it('most degraded first (one active member left before two), bounded per round and per server', () => {
     const servers = Array.from({ length: 7 }, (_, i) => ({ id: `s${i}`, zone: `z${i}` }));
     const state = cluster(servers, 12);
