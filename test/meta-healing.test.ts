@@ -1,7 +1,8 @@
 /**
  * metad's side of self-healing against a real 3-member cluster, with chunk servers played by
  * the test through the gRPC API (register, heartbeat with repair progress, ListRepairTasks,
- * PromoteReplica), the way chunkd's rebuild executor would: a server that stops heartbeating
+ * PromoteReplica), the way chunkd's rebuild executor would: heartbeats are not Raft proposals
+ * (the applied index stays put while they flow); a server that stops heartbeating
  * goes down, then out after the (short) down-out interval, its extents get rebuilding members
  * on the others, promotion brings them back to full redundancy; a drain adds a member before
  * it drops the drained one, after which the server can be removed; removal is refused while a
@@ -69,8 +70,27 @@ async function completeCopies(): Promise<number> {
 }
 
 describe('metad heals replica sets', () => {
-  it('refuses to remove a server that holds the only active copy of an extent', async () => {
+  it('heartbeats are not Raft proposals: the applied index stays put while servers heartbeat', async () => {
     for (const [i, zone] of ['a', 'b', 'c', 'd'].entries()) await register(`cs${i}`, zone);
+    // Registered with 100 GiB free, they report 50: a change past the threshold is recorded once.
+    for (const id of beating.keys()) await meta.call('heartbeat', { id, freeBytes: 50 * GiB });
+    const applied = async () => {
+      const s = await cluster.status(await cluster.waitForLeader());
+      return { term: s.term, index: Number(s.appliedIndex) };
+    };
+    // Smaller changes of free space (within limits.metaFreeBytesReportDeltaBytes) are not recorded.
+    // A leader change appends an entry of its own: measure again across one.
+    for (let attempt = 0; ; attempt++) {
+      const before = await applied();
+      for (let n = 0; n < 10; n++) for (const id of beating.keys()) await meta.call('heartbeat', { id, freeBytes: 50 * GiB + n * MiB });
+      const after = await applied();
+      if (after.term !== before.term && attempt < 3) continue;
+      expect(after).toEqual(before);
+      break;
+    }
+  });
+
+  it('refuses to remove a server that holds the only active copy of an extent', async () => {
     await meta.call('createVolume', { name: 'single', sizeBytes: 64 * MiB, extentSizeBytes: 64 * MiB, replicationFactor: 1 });
     const only = (await meta.call('allocateExtent', { volume: 'single', index: 0 })).extent!.primary;
     expect(await codeOf(meta.call('removeServer', { id: only }))).toBe(ErrorCode.ServerBusy);
