@@ -27,6 +27,24 @@ export const limits = {
   zoneNameBytesMax: 64,
   serverAddressBytesMax: 255,
   clientIdBytesMax: 128,
+  /**
+   * Repair: rebuilding members the planner targets at one server at once, and copies one
+   * primary (the source) runs at once; like Ceph's osd_max_backfills, it bounds what recovery
+   * takes from any one disk.
+   */
+  repairCopiesPerServerMax: 2,
+  /** Repair: commands metad's leader proposes per planner round (about one round a second). */
+  repairActionsPerRoundMax: 64,
+  /** Repair: tasks per ListRepairTasks reply. */
+  repairTasksPerReplyMax: 64,
+  /**
+   * metad leader: a heartbeat's free space is written to the replicated state only when it
+   * differs from the recorded one by more than this (placement reads it; heartbeats are not
+   * Raft proposals).
+   */
+  metaFreeBytesReportDeltaBytes: 256 * MiB,
+  /** metad: how long a server is down before it is marked out and its replicas rebuilt elsewhere (like Ceph's mon_osd_down_out_interval). */
+  metaDownOutIntervalMsDefault: 10 * 60_000,
   /** Client SDK: attempts of one extent operation across epoch changes and failovers. */
   clientIoAttemptsMax: 12,
   /** Client SDK: extents fetched per extent-map lookup. */

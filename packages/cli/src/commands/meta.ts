@@ -32,6 +32,7 @@ const start: Command = {
     'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' },
     'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
+    'down-out-interval': { type: 'string' },
   },
   run: async (args, io) => {
     // Loaded here so that other commands start without LevelDB and the server code.
@@ -63,12 +64,22 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
     requestTimeoutMs: int(args, 'request-timeout-ms', 100, 600_000),
     chunkHeartbeatMs: int(args, 'chunk-heartbeat-ms', 10, 600_000),
     chunkDownAfterMs: int(args, 'chunk-down-after-ms', 10, 3_600_000),
+    downOutIntervalMs: downOutIntervalMs(str(args, 'down-out-interval')),
   };
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
   return {
     id: requireStr(args, 'id'), listen, peers: parsePeers(str(args, 'peers') ?? ''), dataDir: requireStr(args, 'data-dir'),
     join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), log: (line) => io.out(logLine(line)), ...defined,
   };
+}
+
+/** --down-out-interval: 10m, 90s or 500ms; from 1 ms to 7 days. */
+function downOutIntervalMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)(ms|s|m)$/.exec(text);
+  const ms = m === null ? NaN : Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1_000 : 60_000);
+  if (!(ms >= 1 && ms <= 7 * 24 * 3_600_000)) throw invalidArgument(`--down-out-interval must be a duration such as 10m, 90s or 500ms, from 1ms to 7 days; got "${text}"`);
+  return ms;
 }
 
 function memberRows(members: readonly pb.IMember[]): string[][] {

@@ -1,70 +1,70 @@
-import type { MetaMetrics } from './metrics.js';
 import type { RaftHost } from './raft-host.js';
 
-export interface LivenessOptions {
-  /** The interval chunk servers are told to heartbeat at. */
-  heartbeatIntervalMs: number;
-  /** A chunk server silent this long is marked down. */
-  downAfterMs: number;
-  metrics: MetaMetrics;
-  log(line: string): void;
+/** What a chunk server said in its last heartbeat (proto HeartbeatRequest), kept by the leader only. */
+export interface HeartbeatFacts {
+  readonly freeBytes: number;
+  readonly copiesRunning: number;
+  readonly bytesLeft: number;
+  readonly bytesCopied: number;
+  readonly rateBytesPerSec: number;
+  readonly scrubLastPassMs: number;
+  readonly scrubRepairedBlocks: number;
+  /** The leader's wall clock when it heard this. */
+  readonly heardAtMs: number;
 }
 
 /**
- * The leader's watch over chunk servers. Time lives here, never in the state machine: the
- * leader remembers (in memory, on its monotonic clock) when it last heard from each server
- * and proposes markServerDown for one silent longer than downAfterMs. A new leader gives
- * every server a full grace period, since it has not heard from any of them yet.
+ * The leader's memory of chunk servers. Heartbeats are not Raft proposals: the leader remembers
+ * (on its monotonic clock) when it last heard each server, and what the server reported, and
+ * the repair loop turns silence into state changes (repair-planner.ts). Nothing here is
+ * replicated: a new leader starts empty and gives every server a full grace period from the
+ * moment it became leader.
  */
 export class ChunkServerLiveness {
   private readonly lastHeard = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private checking = false;
+  private readonly facts = new Map<string, HeartbeatFacts>();
+  private leaderSince = performance.now();
 
-  constructor(private readonly host: RaftHost, private readonly opts: LivenessOptions) {
-    host.onLeadershipChange(() => this.lastHeard.clear());
+  constructor(host: RaftHost, readonly heartbeatIntervalMs: number) {
+    host.onLeadershipChange(() => {
+      this.lastHeard.clear();
+      this.facts.clear();
+      this.leaderSince = performance.now();
+    });
   }
 
-  get heartbeatIntervalMs(): number {
-    return this.opts.heartbeatIntervalMs;
-  }
-
-  heard(serverId: string): void {
+  heard(serverId: string, facts?: HeartbeatFacts): void {
     this.lastHeard.set(serverId, performance.now());
+    if (facts !== undefined) this.facts.set(serverId, facts);
   }
 
-  start(): void {
-    this.timer = setInterval(() => {
-      if (this.checking || !this.host.isLeader) return;
-      this.checking = true;
-      void this.check().finally(() => {
-        this.checking = false;
-      });
-    }, this.opts.heartbeatIntervalMs);
+  /** The server's last heartbeat facts, if this leader has heard one. */
+  factsOf(serverId: string): HeartbeatFacts | undefined {
+    return this.facts.get(serverId);
   }
 
-  stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+  /** Forgets a removed server. */
+  forget(serverId: string): void {
+    this.lastHeard.delete(serverId);
+    this.facts.delete(serverId);
   }
 
-  private async check(): Promise<void> {
+  /** Milliseconds each known server has been silent (since leadership began, for one not heard yet). */
+  silentMs(serverIds: Iterable<string>): Map<string, number> {
     const now = performance.now();
-    for (const server of this.host.readStale((s) => s.listServers())) {
-      if (server.state !== 'up') continue;
-      const last = this.lastHeard.get(server.id);
-      if (last === undefined) {
-        this.lastHeard.set(server.id, now);
-        continue;
-      }
-      if (now - last <= this.opts.downAfterMs) continue;
-      try {
-        await this.host.propose({ type: 'markServerDown', serverId: server.id, nowMs: Date.now() });
-        this.opts.metrics.chunkServersDown.inc();
-        this.opts.log(`liveness: chunk server ${server.id} silent for ${Math.round(now - last)} ms: marked down`);
-      } catch (err) {
-        this.opts.log(`liveness: could not mark ${server.id} down: ${String(err)}`);
-        return;
-      }
+    const silent = new Map<string, number>();
+    for (const id of serverIds) silent.set(id, Math.round(now - (this.lastHeard.get(id) ?? this.leaderSince)));
+    return silent;
+  }
+
+  /** Repair bytes left and rate, summed over the servers' last heartbeats. */
+  repairTotals(): { bytesLeft: number; rateBytesPerSec: number } {
+    let bytesLeft = 0;
+    let rateBytesPerSec = 0;
+    for (const f of this.facts.values()) {
+      bytesLeft += f.bytesLeft;
+      rateBytesPerSec += f.rateBytesPerSec;
     }
+    return { bytesLeft, rateBytesPerSec };
   }
 }

@@ -1,5 +1,6 @@
 import type { pb } from '@basalt/wire';
-import type { ExtentView, LeaseView, ServerView, VolumeView } from '../state/index.js';
+import type { ExtentView, LeaseView, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { HeartbeatFacts } from './chunk-server-liveness.js';
 import type { MemberInfo } from './members.js';
 
 /** State machine views -> protobuf replies (proto/meta.proto). */
@@ -14,13 +15,29 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
 }
 
 export function extentToPb(e: ExtentView): pb.IExtent {
-  return { index: e.index, epoch: e.epoch, primary: e.primary, replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })) };
+  return { index: e.index, epoch: e.epoch, primary: e.primary, replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address, rebuilding: r.rebuilding })) };
 }
 
-export function serverToPb(s: ServerView): pb.IChunkServer {
+export function repairTaskToPb(t: RepairTaskView): pb.IRepairTask {
+  const e = extentToPb(t.extent);
+  return { volume: t.volume, volumeId: t.volumeId, index: t.extent.index, extentSizeBytes: t.extentSizeBytes, epoch: t.extent.epoch, replicas: e.replicas ?? [] };
+}
+
+/** The wire state: "draining" for an up server being drained (proto ChunkServer.state). */
+export function wireServerState(s: ServerView): string {
+  return s.state === 'up' && s.draining ? 'draining' : s.state;
+}
+
+/** A server with the leader's facts from its last heartbeat, when this member has them. */
+export function serverToPb(s: ServerView, facts?: HeartbeatFacts): pb.IChunkServer {
   return {
-    id: s.id, address: s.address, zone: s.zone, capacityBytes: s.capacityBytes, freeBytes: s.freeBytes,
-    state: s.state, lastHeartbeatMs: s.lastHeartbeatMs, extentCount: s.extentCount, draining: s.draining,
+    id: s.id, address: s.address, zone: s.zone, capacityBytes: s.capacityBytes, freeBytes: facts?.freeBytes ?? s.freeBytes,
+    state: wireServerState(s), lastHeartbeatMs: facts?.heardAtMs ?? s.lastHeartbeatMs, extentCount: s.extentCount, draining: s.draining,
+    ...(facts !== undefined && {
+      repair: { copiesRunning: facts.copiesRunning, bytesLeft: facts.bytesLeft, bytesCopied: facts.bytesCopied, rateBytesPerSec: facts.rateBytesPerSec },
+      scrubLastPassMs: facts.scrubLastPassMs,
+      scrubRepairedBlocks: facts.scrubRepairedBlocks,
+    }),
   };
 }
 

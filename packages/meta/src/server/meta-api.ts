@@ -1,11 +1,11 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest } from '@basalt/wire';
 import { createVolumeCommand, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, ServerView, VolumeView } from '../state/index.js';
-import type { ChunkServerLiveness } from './chunk-server-liveness.js';
-import { extentToPb, leaseToPb, membersToPb, serverToPb, volumeToPb } from './convert.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
+import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
-import { checkCommand, checkCount, checkIndex, checkMemberAddress, checkMemberId, checkName, memberExists, optionalString } from './validation.js';
+import { checkCommand, checkCount, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
 export type MetaHandlers = {
   [K in MetaMethodName]: (request: MetaServerRequest<K>) => Promise<MetaServerReply<K>>;
@@ -29,6 +29,10 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
   const now = (): number => Date.now();
   const query = <T>(stale: boolean, fn: (s: MetaState) => T): Promise<T> => (stale ? Promise.resolve(host.readStale(fn)) : host.read(fn));
   const apply = async <T>(cmd: Parameters<RaftHost['propose']>[0]): Promise<T> => unwrap(await host.propose(checkCommand(cmd))) as T;
+  const requireLeader = (): void => {
+    if (!host.isLeader) throw host.notLeader();
+  };
+  const repairTasks = repairTaskCache(host);
 
   return {
     createVolume: async (r) => {
@@ -69,15 +73,36 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const cmd: AllocateExtentCommand = r.minReplicas > 0 ? { type: 'allocateExtent', name: r.volume, index: r.index, minReplicas: r.minReplicas } : { type: 'allocateExtent', name: r.volume, index: r.index };
       return { extent: extentToPb(await apply<AllocateExtentView>(cmd)) };
     },
-    dropReplica: async (r) => ({
-      extent: extentToPb(await apply<ExtentView>({ type: 'dropReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
+    dropReplica: async (r) => {
+      // The leader decides on a report (state/drop-report.ts); apply() checks again at commit.
+      requireLeader();
+      const report = { volume: checkName(r.volume), index: checkIndex('index', r.index), serverId: checkServer(r.serverId), expectedEpoch: checkIndex('expectedEpoch', r.expectedEpoch), reason: r.reason };
+      const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
+      return { extent: extentToPb(await apply<ExtentView>(cmd)) };
+    },
+    promoteReplica: async (r) => ({
+      extent: extentToPb(await apply<ExtentView>({ type: 'promoteReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
     }),
-    promoteReplica: () => Promise.reject(notBuilt('PromoteReplica')),
-    listRepairTasks: () => Promise.resolve({ tasks: [] }),
-    drainServer: () => Promise.reject(notBuilt('DrainServer')),
-    markServerOut: () => Promise.reject(notBuilt('MarkServerOut')),
-    removeServer: () => Promise.reject(notBuilt('RemoveServer')),
-    getRepairStatus: () => Promise.reject(notBuilt('GetRepairStatus')),
+    listRepairTasks: async (r) => {
+      const serverId = checkServer(r.serverId);
+      const limit = r.limit === 0 ? limits.repairTasksPerReplyMax : Math.min(r.limit, limits.repairTasksPerReplyMax);
+      const tasks = await repairTasks(serverId);
+      return { tasks: tasks.slice(0, limit).map(repairTaskToPb) };
+    },
+    drainServer: async (r) => ({ server: serverToPb(await apply<ServerView>({ type: 'setServerDraining', serverId: r.id, draining: r.drain })) }),
+    markServerOut: async (r) => ({ server: serverToPb(await apply<ServerView>({ type: 'markServerOut', serverId: r.id, nowMs: now() })) }),
+    removeServer: async (r) => {
+      const server = await apply<ServerView>({ type: 'removeServer', serverId: r.id, dropFromSets: true });
+      liveness.forget(server.id);
+      return { server: serverToPb(server) };
+    },
+    getRepairStatus: async () => {
+      requireLeader();
+      const counts = await query(false, (s) => s.redundancyCounts());
+      const { bytesLeft, rateBytesPerSec } = liveness.repairTotals();
+      const etaSeconds = bytesLeft > 0 && rateBytesPerSec > 0 ? Math.ceil(bytesLeft / rateBytesPerSec) : 0;
+      return { ...counts, bytesLeft, rateBytesPerSec, etaSeconds };
+    },
     acquireLease: async (r) => leaseToPb(await apply<LeaseView>({ type: 'acquireLease', name: r.volume, clientId: r.clientId, force: r.force, nowMs: now() })),
     releaseLease: async (r) => {
       await apply({ type: 'releaseLease', name: r.volume, clientId: r.clientId, generation: r.generation });
@@ -91,12 +116,17 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       return { server: serverToPb(server) };
     },
     heartbeat: async (r) => {
-      let server = await apply<ServerView>({ type: 'heartbeat', serverId: r.id, freeBytes: r.freeBytes, nowMs: now() });
-      liveness.heard(server.id);
-      if (server.state === 'down') server = await apply<ServerView>({ type: 'markServerUp', serverId: r.id, nowMs: now() });
-      return { intervalMs: liveness.heartbeatIntervalMs, state: server.state };
+      // Leader-local: only a change of state (down -> up) or of free space past a threshold is proposed.
+      requireLeader();
+      let server = unwrap(host.readStale((s) => s.getServer(checkServer(r.id))));
+      liveness.heard(server.id, heartbeatFacts(r, now()));
+      if (server.state === 'down') server = await apply<ServerView>({ type: 'markServerUp', serverId: server.id, nowMs: now() });
+      if (Math.abs(r.freeBytes - server.freeBytes) > limits.metaFreeBytesReportDeltaBytes) {
+        server = await apply<ServerView>({ type: 'heartbeat', serverId: server.id, freeBytes: r.freeBytes, nowMs: now() });
+      }
+      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server) };
     },
-    listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map(serverToPb) }),
+    listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map((s) => serverToPb(s, liveness.factsOf(s.id))) }),
     listDegradedExtents: async (r) => {
       const limit = r.limit === 0 ? limits.extentMapCountMax : Math.min(r.limit, limits.extentMapCountMax);
       const report = await query(r.stale, (s) => s.degradedExtents(limit));
@@ -136,7 +166,33 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
   };
 }
 
-/** Placeholder of the healing API while it is built (replaced before this lands). */
-function notBuilt(method: string): BasaltError {
-  return new BasaltError(ErrorCode.Unavailable, `${method} is not built yet`);
+function heartbeatFacts(r: MetaServerRequest<'heartbeat'>, heardAtMs: number): HeartbeatFacts {
+  const repair = r.repair ?? {};
+  return {
+    freeBytes: r.freeBytes,
+    copiesRunning: Number(repair.copiesRunning ?? 0),
+    bytesLeft: Number(repair.bytesLeft ?? 0),
+    bytesCopied: Number(repair.bytesCopied ?? 0),
+    rateBytesPerSec: Number(repair.rateBytesPerSec ?? 0),
+    scrubLastPassMs: r.scrubLastPassMs,
+    scrubRepairedBlocks: r.scrubRepairedBlocks,
+    heardAtMs,
+  };
+}
+
+/**
+ * Repair tasks by primary, computed in one pass over the state once per applied index (every
+ * chunk server asks with each heartbeat), after a ReadIndex so a task is never older than a
+ * promotion the asker already saw.
+ */
+function repairTaskCache(host: RaftHost): (serverId: string) => Promise<readonly RepairTaskView[]> {
+  let cached: { applied: number; tasks: Map<string, RepairTaskView[]> } | undefined;
+  return async (serverId) => {
+    const tasks = await host.read((s) => {
+      const applied = host.status().appliedIndex;
+      if (cached?.applied !== applied) cached = { applied, tasks: s.repairTasksByPrimary() };
+      return cached.tasks;
+    });
+    return tasks.get(serverId) ?? [];
+  };
 }

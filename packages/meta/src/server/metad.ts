@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
-import { BasaltError, ErrorCode, MiB } from '@basalt/stdx';
+import { BasaltError, ErrorCode, limits, MiB } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -10,6 +10,7 @@ import { LevelLogStore } from './level-log-store.js';
 import { metaHandlers } from './meta-api.js';
 import { MetaMetrics } from './metrics.js';
 import { RaftHost } from './raft-host.js';
+import { RepairLoop } from './repair-loop.js';
 
 export interface MetadOptions {
   id: string;
@@ -34,6 +35,10 @@ export interface MetadOptions {
   requestTimeoutMs?: number;
   chunkHeartbeatMs?: number;
   chunkDownAfterMs?: number;
+  /** A chunk server down this long is marked out and its replicas are rebuilt elsewhere. */
+  downOutIntervalMs?: number;
+  /** How often the leader runs a repair planner round. */
+  repairIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -48,6 +53,8 @@ export const metadDefaults = {
   requestTimeoutMs: 10_000,
   chunkHeartbeatMs: 1_000,
   chunkDownAfterMs: 5_000,
+  downOutIntervalMs: limits.metaDownOutIntervalMsDefault,
+  repairIntervalMs: 1_000,
 } as const;
 
 /** A running metad member. */
@@ -78,7 +85,8 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     snapshotEntries: o.snapshotEntries, snapshotBytes: o.snapshotBytes, snapshotKeepEntries: o.snapshotKeepEntries,
     requestTimeoutMs: o.requestTimeoutMs, metrics, log, onRemoved: () => onRemoved(),
   });
-  const liveness = new ChunkServerLiveness(host, { heartbeatIntervalMs: o.chunkHeartbeatMs, downAfterMs: o.chunkDownAfterMs, metrics, log });
+  const liveness = new ChunkServerLiveness(host, o.chunkHeartbeatMs);
+  const repair = new RepairLoop(host, liveness, { intervalMs: o.repairIntervalMs, downAfterMs: o.chunkDownAfterMs, downOutIntervalMs: o.downOutIntervalMs, metrics, log });
   let http: HttpServer | undefined;
   let metricsAddress = '';
   if (o.metricsPort !== undefined) {
@@ -88,14 +96,14 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   }
   const handlers = metaHandlers({ host, liveness, pid: process.pid, metricsAddress });
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
-  liveness.start();
+  repair.start();
   log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}`);
 
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= shutdown(grpc, http, host, liveness).then(() => {
+    closing ??= shutdown(grpc, http, host, repair).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });
@@ -109,8 +117,8 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
  * Stops in an order that cannot hang: the host first (calls waiting for commit or a read index
  * get BASALT_CLOSED, the log store closes), then gRPC gets a second to send those answers.
  */
-async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, liveness: ChunkServerLiveness): Promise<void> {
-  liveness.stop();
+async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, repair: RepairLoop): Promise<void> {
+  repair.stop();
   await host.close();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {

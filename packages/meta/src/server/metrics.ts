@@ -26,13 +26,14 @@ export class MetaMetrics {
     },
   });
   readonly chunkServers: Gauge = new Gauge({
-    name: 'basalt_meta_chunk_servers', help: 'Registered chunk servers by state, as this member applied it (draining servers are also up or down)',
+    name: 'basalt_meta_chunk_servers', help: 'Registered chunk servers by state (up, down, out), as this member applied it; draining counts servers being drained (they are also up, down or out)',
     labelNames: ['state'], registers: [this.registry],
     collect: () => {
       const c = this.cluster?.();
       if (c === undefined) return;
       this.chunkServers.set({ state: 'up' }, c.serversUp);
       this.chunkServers.set({ state: 'down' }, c.serversDown);
+      this.chunkServers.set({ state: 'out' }, c.serversOut);
       this.chunkServers.set({ state: 'draining' }, c.serversDraining);
     },
   });
@@ -43,6 +44,16 @@ export class MetaMetrics {
     'Extents with fewer replicas on up chunk servers than their factor, as this member applied them: alert when above 0 for long',
     (c) => c.degradedExtents,
   );
+  readonly rebuildingReplicas = this.clusterGauge(
+    'basalt_meta_rebuilding_replicas',
+    'Rebuilding members (copies planned or running) over all extents, as this member applied them',
+    (c) => c.rebuildingReplicas,
+  );
+  readonly plannerActions = new Counter({
+    name: 'basalt_meta_repair_actions_total',
+    help: 'Commands the repair planner proposed on this member (as leader), by kind (markServerDown, markServerOut, addRebuilding, dropReplica:<reason>) and result (applied, refused)',
+    labelNames: ['kind', 'result'], registers: [this.registry],
+  });
   readonly proposalSeconds = new Histogram({
     name: 'basalt_meta_proposal_seconds', help: 'Time from proposal to apply on the leader', registers: [this.registry],
     buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],

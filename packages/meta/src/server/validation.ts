@@ -2,7 +2,7 @@ import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { validateCommandArgs } from '../state/index.js';
 import type { Command } from '../state/index.js';
-import { checkUint, checkVolumeName } from '../state/validate.js';
+import { checkServerId, checkUint, checkVolumeName } from '../state/validate.js';
 
 /**
  * Checks at the gRPC boundary. Commands are checked with the state machine's own argument
@@ -18,6 +18,12 @@ export function checkName(name: string): string {
   const error = checkVolumeName(name);
   if (error !== null) throw new BasaltError(error.code, error.message, { ...error.details });
   return name;
+}
+
+export function checkServer(serverId: string): string {
+  const error = checkServerId(serverId);
+  if (error !== null) throw new BasaltError(error.code, error.message, { ...error.details });
+  return serverId;
 }
 
 export function checkIndex(what: string, value: number): number {

@@ -111,12 +111,12 @@ describe('extent allocation and placement', () => {
     expect(ids(degraded.replicas)).toEqual(['a', 'c']);
     expect(degraded.epoch).toBe(1);
     expect(state.degradedExtents()).toMatchObject({ total: 1, extents: [{ volume: 'v', index: 0 }] });
-    expect(state.clusterCounts()).toEqual({ serversUp: 2, serversDown: 1, serversDraining: 0, volumes: 1, allocatedExtents: 1, degradedExtents: 1 });
+    expect(state.clusterCounts()).toEqual({ serversUp: 2, serversDown: 1, serversOut: 0, rebuildingReplicas: 0, serversDraining: 0, volumes: 1, allocatedExtents: 1, degradedExtents: 1 });
     // Allowed degraded, but the whole factor is up again: the whole factor it gets.
     must(state, { type: 'markServerUp', serverId: 'b', nowMs: 3 });
     expect(ids(must(state, { ...allocate(1), minReplicas: 2 }).replicas)).toEqual(['a', 'b', 'c']);
     must(state, { type: 'setServerDraining', serverId: 'a', draining: true });
-    expect(state.clusterCounts()).toEqual({ serversUp: 3, serversDown: 0, serversDraining: 1, volumes: 1, allocatedExtents: 2, degradedExtents: 1 });
+    expect(state.clusterCounts()).toEqual({ serversUp: 3, serversDown: 0, serversOut: 0, rebuildingReplicas: 0, serversDraining: 1, volumes: 1, allocatedExtents: 2, degradedExtents: 1 });
     must(state, { type: 'setServerDraining', serverId: 'a', draining: false });
     must(state, { type: 'markServerDown', serverId: 'b', nowMs: 4 });
     must(state, { type: 'markServerDown', serverId: 'c', nowMs: 5 });

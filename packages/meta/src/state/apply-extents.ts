@@ -1,13 +1,13 @@
 import { assert, ErrorCode } from '@basalt/stdx';
-import type { AllocateExtentCommand, DropReplicaCommand } from './commands.js';
+import type { AllocateExtentCommand } from './commands.js';
 import { findVolumeExtent } from './lookup.js';
 import { placeReplicas } from './placement.js';
-import { replicaList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
+import { noMembers, replicaList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { extentView } from './view-of.js';
-import type { AllocateExtentView, ExtentView } from './views.js';
+import type { AllocateExtentView } from './views.js';
 
-/** Extent replica sets: allocation on first write and removal of failed replicas. */
+/** Extent replica sets: allocation on first write (changes of a set: apply-members.ts). */
 
 export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand): Result<AllocateExtentView> {
   const found = findVolumeExtent(data, cmd.name, cmd.index);
@@ -29,7 +29,7 @@ export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand)
   // Degraded (fewer than the factor) only when the caller allowed it; re-replication restores the set.
   const chosen = placeReplicas({ candidates, count: Math.min(factor, candidates.length), existing: [] });
   assert(chosen !== null, 'placement refused a count within the candidates');
-  const extent: ExtentRecord = { replicas: rotatePrimary(volume, cmd.index, chosen), epoch: 1 };
+  const extent: ExtentRecord = { replicas: rotatePrimary(volume, cmd.index, chosen), rebuilding: noMembers, former: noMembers, epoch: 1 };
   for (const serverId of extent.replicas) reserve(data, serverId, volume.extentSizeBytes);
   volume.extents.set(cmd.index, extent);
   return ok({ ...extentView(data, cmd.index, extent), created: true });
@@ -44,45 +44,10 @@ function rotatePrimary(volume: VolumeRecord, index: number, chosen: string[]): s
   return replicaList([...chosen.slice(shift), ...chosen.slice(0, shift)]);
 }
 
-/** Counts the replica on the server and books its space until the next heartbeat reports. */
-function reserve(data: StateData, serverId: string, bytes: number): void {
+/** Counts the replica on the server and books its space until the next free-space report. */
+export function reserve(data: StateData, serverId: string, bytes: number): void {
   const server = data.servers.get(serverId);
   assert(server !== undefined, `placed a replica on unknown server ${serverId}`);
   server.extentCount += 1;
   server.freeBytes = Math.max(0, server.freeBytes - bytes);
-}
-
-export function applyDropReplica(data: StateData, cmd: DropReplicaCommand): Result<ExtentView> {
-  const found = findVolumeExtent(data, cmd.name, cmd.index);
-  if (!found.ok) return found;
-  const volume = found.value;
-  const extent = volume.extents.get(cmd.index);
-  const where = { volume: volume.name, index: cmd.index };
-  if (extent === undefined) return fail(ErrorCode.ExtentNotAllocated, `extent ${cmd.index} of volume ${volume.name} has no replicas yet`, where);
-  if (extent.epoch !== cmd.expectedEpoch) {
-    return fail(ErrorCode.StaleEpoch, `extent ${cmd.index} of volume ${volume.name} is at epoch ${extent.epoch}, not ${cmd.expectedEpoch}; re-read the extent map`, {
-      ...where,
-      epoch: extent.epoch,
-      expectedEpoch: cmd.expectedEpoch,
-    });
-  }
-  if (!extent.replicas.includes(cmd.serverId)) {
-    return fail(ErrorCode.ReplicaNotFound, `server ${cmd.serverId} holds no replica of extent ${cmd.index} of volume ${volume.name}`, { ...where, serverId: cmd.serverId });
-  }
-  if (extent.replicas.length === 1) {
-    return fail(ErrorCode.LastReplica, `server ${cmd.serverId} holds the last replica of extent ${cmd.index} of volume ${volume.name}; it cannot be dropped`, { ...where, serverId: cmd.serverId });
-  }
-  extent.replicas = withPrimaryUp(data, extent.replicas.filter((id) => id !== cmd.serverId));
-  extent.epoch += 1;
-  const server = data.servers.get(cmd.serverId);
-  assert(server !== undefined && server.extentCount > 0, `extent count of ${cmd.serverId} out of step`);
-  server.extentCount -= 1;
-  return ok(extentView(data, cmd.index, extent));
-}
-
-/** Keeps the primary if it is up; otherwise promotes the first survivor that is up. */
-function withPrimaryUp(data: StateData, replicas: string[]): string[] {
-  const upAt = replicas.findIndex((id) => data.servers.get(id)?.state === 'up');
-  if (upAt <= 0) return replicaList(replicas);
-  return replicaList([replicas[upAt] as string, ...replicas.slice(0, upAt), ...replicas.slice(upAt + 1)]);
 }

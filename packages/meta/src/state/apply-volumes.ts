@@ -64,7 +64,7 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   }
   const view = volumeView(volume);
   for (const extent of volume.extents.values()) {
-    for (const serverId of extent.replicas) {
+    for (const serverId of [...extent.replicas, ...extent.rebuilding]) {
       const server = data.servers.get(serverId);
       assert(server !== undefined && server.extentCount > 0, `extent count of ${serverId} out of step`);
       server.extentCount -= 1;

@@ -1,7 +1,8 @@
 import { unreachable } from '@basalt/stdx';
 import { applyAcquireLease, applyReleaseLease } from './apply-leases.js';
-import { applyHeartbeat, applyMarkServer, applyRegisterServer, applyRemoveServer, applySetServerDraining } from './apply-servers.js';
-import { applyAllocateExtent, applyDropReplica } from './apply-extents.js';
+import { applyHeartbeat, applyMarkServer, applyMarkServerOut, applyRegisterServer, applyRemoveServer, applySetServerDraining } from './apply-servers.js';
+import { applyAllocateExtent } from './apply-extents.js';
+import { applyAddRebuilding, applyDropReplica, applyPromoteReplica } from './apply-members.js';
 import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
 import type { Command, CommandValue } from './commands.js';
 import type { StateData } from './records.js';
@@ -31,6 +32,8 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applySetServerDraining(data, cmd);
     case 'removeServer':
       return applyRemoveServer(data, cmd);
+    case 'markServerOut':
+      return applyMarkServerOut(data, cmd);
     case 'createVolume':
       return applyCreateVolume(data, cmd);
     case 'resizeVolume':
@@ -43,6 +46,10 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applyAllocateExtent(data, cmd);
     case 'dropReplica':
       return applyDropReplica(data, cmd);
+    case 'addRebuilding':
+      return applyAddRebuilding(data, cmd);
+    case 'promoteReplica':
+      return applyPromoteReplica(data, cmd);
     case 'acquireLease':
       return applyAcquireLease(data, cmd);
     case 'releaseLease':

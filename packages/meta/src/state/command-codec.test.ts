@@ -10,6 +10,8 @@ const everyCommand: Command[] = [
   { type: 'markServerUp', serverId: 's1', nowMs: 4 },
   { type: 'setServerDraining', serverId: 's1', draining: true },
   { type: 'removeServer', serverId: 's1' },
+  { type: 'removeServer', serverId: 's1', dropFromSets: true },
+  { type: 'markServerOut', serverId: 's1', nowMs: 4 },
   { type: 'createVolume', name: 'v', sizeBytes: 2 ** 50, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 5 },
   { type: 'resizeVolume', name: 'v', sizeBytes: 128 * MiB },
   { type: 'deleteVolume', name: 'v', force: false },
@@ -19,6 +21,9 @@ const everyCommand: Command[] = [
   { type: 'allocateExtent', name: 'v', index: 7 },
   { type: 'allocateExtent', name: 'v', index: 7, minReplicas: 2 },
   { type: 'dropReplica', name: 'v', index: 7, serverId: 's2', expectedEpoch: 3 },
+  { type: 'dropReplica', name: 'v', index: 7, serverId: 's2', expectedEpoch: 3, reason: 'copy_failed' },
+  { type: 'addRebuilding', name: 'v', index: 7, serverId: 's3', expectedEpoch: 4 },
+  { type: 'promoteReplica', name: 'v', index: 7, serverId: 's3', expectedEpoch: 5 },
   { type: 'acquireLease', name: 'v', clientId: 'c-1', force: true, nowMs: 6 },
   { type: 'releaseLease', name: 'v', clientId: 'c-1', generation: 4 },
 ];

@@ -10,7 +10,7 @@ import { isObject, parseJson } from './json.js';
  */
 export const commandFormatVersion = 1;
 
-type FieldKind = 'string' | 'number' | 'boolean' | 'string|null' | 'optional string|null' | 'optional number';
+type FieldKind = 'string' | 'number' | 'boolean' | 'string|null' | 'optional string|null' | 'optional number' | 'optional string' | 'optional boolean';
 
 type FieldsOf<T extends CommandType> = Exclude<keyof Extract<Command, { type: T }>, 'type'>;
 
@@ -21,13 +21,16 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   markServerDown: { serverId: 'string', nowMs: 'number' },
   markServerUp: { serverId: 'string', nowMs: 'number' },
   setServerDraining: { serverId: 'string', draining: 'boolean' },
-  removeServer: { serverId: 'string' },
+  removeServer: { serverId: 'string', dropFromSets: 'optional boolean' },
+  markServerOut: { serverId: 'string', nowMs: 'number' },
   createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number' },
   resizeVolume: { name: 'string', sizeBytes: 'number' },
   deleteVolume: { name: 'string', force: 'boolean' },
   setLabel: { name: 'string', key: 'string', value: 'string|null', expect: 'optional string|null' },
   allocateExtent: { name: 'string', index: 'number', minReplicas: 'optional number' },
-  dropReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
+  dropReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number', reason: 'optional string' },
+  addRebuilding: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
+  promoteReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
   acquireLease: { name: 'string', clientId: 'string', force: 'boolean', nowMs: 'number' },
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
 };
@@ -69,6 +72,8 @@ function checkField(type: string, field: string, kind: FieldKind, value: unknown
     : kind === 'optional number' ? value === undefined || (typeof value === 'number' && Number.isFinite(value))
     : kind === 'string' || kind === 'boolean' ? typeof value === kind
     : kind === 'string|null' ? typeof value === 'string' || value === null
+    : kind === 'optional string' ? value === undefined || typeof value === 'string'
+    : kind === 'optional boolean' ? value === undefined || typeof value === 'boolean'
     : typeof value === 'string' || value === null || value === undefined;
   assert(okay, `${type}.${field} must be ${kind}, got ${JSON.stringify(value) ?? 'undefined'}`);
 }

@@ -23,12 +23,15 @@ export type Command =
   | MarkServerUpCommand
   | SetServerDrainingCommand
   | RemoveServerCommand
+  | MarkServerOutCommand
   | CreateVolumeCommand
   | ResizeVolumeCommand
   | DeleteVolumeCommand
   | SetLabelCommand
   | AllocateExtentCommand
   | DropReplicaCommand
+  | AddRebuildingCommand
+  | PromoteReplicaCommand
   | AcquireLeaseCommand
   | ReleaseLeaseCommand;
 
@@ -45,7 +48,11 @@ export interface RegisterServerCommand {
   readonly nowMs: number;
 }
 
-/** Records a chunk server's free space and the time it was heard from. Does not change its state. */
+/**
+ * Records a chunk server's free space and when it was reported. Does not change its state.
+ * The leader proposes one only when the free space moved by more than
+ * limits.metaFreeBytesReportDeltaBytes (heartbeats themselves are leader-local).
+ */
 export interface HeartbeatCommand {
   readonly type: 'heartbeat';
   readonly serverId: string;
@@ -73,10 +80,27 @@ export interface SetServerDrainingCommand {
   readonly draining: boolean;
 }
 
-/** Forgets a server that holds no replicas (drop them first). */
+/**
+ * Forgets a server. Without `dropFromSets` (every entry written before the field existed) it is
+ * refused while the server is in any set. With it, it is refused only while the server is the
+ * only active member of an extent; otherwise it is dropped from every set (and `former` list)
+ * it is in, each such extent's epoch + 1.
+ */
 export interface RemoveServerCommand {
   readonly type: 'removeServer';
   readonly serverId: string;
+  readonly dropFromSets?: boolean;
+}
+
+/**
+ * The server is out: down past the down-out interval (the leader decides), or at once by an
+ * operator. Its replicas are rebuilt elsewhere (the planner drops it from each set); it leaves
+ * every `former` list. It stays out until it registers again.
+ */
+export interface MarkServerOutCommand {
+  readonly type: 'markServerOut';
+  readonly serverId: string;
+  readonly nowMs: number;
 }
 
 export interface CreateVolumeCommand {
@@ -127,9 +151,33 @@ export interface AllocateExtentCommand {
   readonly minReplicas?: number;
 }
 
-/** Removes a failed replica from an extent's set, bumping the epoch; refused on a stale epoch. */
+/**
+ * Removes a member (active or rebuilding) from an extent's set, bumping the epoch; refused on a
+ * stale epoch and for the last active member. A dropped server goes to `former` unless it is out
+ * or was rebuilding. `reason` (what the reporter or the planner saw) is absent in entries written
+ * before the field existed.
+ */
 export interface DropReplicaCommand {
   readonly type: 'dropReplica';
+  readonly name: string;
+  readonly index: number;
+  readonly serverId: string;
+  readonly expectedEpoch: number;
+  readonly reason?: string;
+}
+
+/** Adds a rebuilding member on an up, not draining server outside the set; epoch + 1. */
+export interface AddRebuildingCommand {
+  readonly type: 'addRebuilding';
+  readonly name: string;
+  readonly index: number;
+  readonly serverId: string;
+  readonly expectedEpoch: number;
+}
+
+/** A rebuilding member whose copy completed at expectedEpoch becomes the last active member; epoch + 1. */
+export interface PromoteReplicaCommand {
+  readonly type: 'promoteReplica';
   readonly name: string;
   readonly index: number;
   readonly serverId: string;
@@ -160,12 +208,15 @@ export interface CommandValues {
   markServerUp: ServerView;
   setServerDraining: ServerView;
   removeServer: ServerView;
+  markServerOut: ServerView;
   createVolume: VolumeView;
   resizeVolume: VolumeView;
   deleteVolume: VolumeView;
   setLabel: LabelView;
   allocateExtent: AllocateExtentView;
   dropReplica: ExtentView;
+  addRebuilding: ExtentView;
+  promoteReplica: ExtentView;
   acquireLease: LeaseView;
   releaseLease: ReleaseView;
 }

@@ -23,6 +23,9 @@ export type {
   SetLabelCommand,
   AllocateExtentCommand,
   DropReplicaCommand,
+  AddRebuildingCommand,
+  PromoteReplicaCommand,
+  MarkServerOutCommand,
   AcquireLeaseCommand,
   ReleaseLeaseCommand,
 } from './commands.js';
@@ -31,7 +34,11 @@ export { encodeCommand, decodeCommand, commandFormatVersion } from './command-co
 export { snapshotFormatVersion } from './snapshot.js';
 export { validateCommandArgs } from './validate.js';
 export { placeReplicas } from './placement.js';
-export type { PlacementCandidate, PlacementRequest, ReReplicationPlanner, ReplicaCopy } from './placement.js';
+export type { PlannedCommand, PlannerFacts } from './repair-planner.js';
+export type { DropReport } from './drop-report.js';
+export { dropReasons } from './validate.js';
+export type { DropReason } from './validate.js';
+export type { PlacementCandidate, PlacementRequest } from './placement.js';
 export { ok, fail, unwrap } from './result.js';
 export type { Result, StateError } from './result.js';
 export type * from './views.js';

@@ -1,5 +1,5 @@
 import { assert, AssertionError, limits } from '@basalt/stdx';
-import type { StateData, VolumeRecord } from './records.js';
+import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 
 /**
  * Asserts every invariant of the state (see the field comments in records.ts). O(size of the
@@ -31,22 +31,38 @@ function checkVolume(data: StateData, volume: VolumeRecord, replicaCounts: Map<s
   assert(volume.lease === null || volume.generation >= 1, `volume ${name} has a lease at generation 0`);
   assert(volume.labels.size <= limits.labelsPerVolumeMax, `volume ${name} has too many labels`);
   for (const [index, extent] of volume.extents) {
-    const problem = extentProblem(data, volume, index, extent.replicas, extent.epoch);
+    const problem = extentProblem(data, volume, index, extent);
     if (problem !== null) throw new AssertionError(`extent ${index} of volume ${name} ${problem}`);
     for (const id of extent.replicas) replicaCounts.set(id, (replicaCounts.get(id) ?? 0) + 1);
+    for (const id of extent.rebuilding) replicaCounts.set(id, (replicaCounts.get(id) ?? 0) + 1);
   }
 }
 
-/** What is wrong with one extent, or null. Runs per extent, so it builds no strings when all is well. */
-function extentProblem(data: StateData, volume: VolumeRecord, index: number, replicas: readonly string[], epoch: number): string | null {
+/**
+ * What is wrong with one extent, or null: active members not empty (the primary is the first of
+ * them, so it is active), members distinct and registered, no member both active and
+ * rebuilding, at most twice the factor in all, `former` bounded by the factor, disjoint from
+ * the members and free of out servers. Runs per extent, so it builds no strings when all is well.
+ */
+function extentProblem(data: StateData, volume: VolumeRecord, index: number, extent: ExtentRecord): string | null {
+  const { replicas, rebuilding, former, epoch } = extent;
   if (!Number.isSafeInteger(index) || index < 0 || index >= volume.sizeBytes / volume.extentSizeBytes) return 'is out of range';
   if (epoch < 1) return `has epoch ${epoch}`;
-  if (replicas.length < 1) return 'has no replicas';
-  if (replicas.length > volume.replicationFactor) return 'has more replicas than its factor';
-  for (let i = 0; i < replicas.length; i++) {
-    const id = replicas[i] as string;
+  if (replicas.length < 1) return 'has no active replicas';
+  if (replicas.length + rebuilding.length > 2 * volume.replicationFactor) return 'has more than twice its factor in members';
+  if (former.length > volume.replicationFactor) return 'has more former members than its factor';
+  const members = replicas.length === 1 && rebuilding.length === 0 ? replicas : [...replicas, ...rebuilding];
+  for (let i = 0; i < members.length; i++) {
+    const id = members[i] as string;
     if (!data.servers.has(id)) return `is on unknown server ${id}`;
-    if (replicas.indexOf(id) !== i) return `has server ${id} twice`;
+    if (members.indexOf(id) !== i) return `has server ${id} twice (active and rebuilding members are disjoint)`;
+  }
+  for (let i = 0; i < former.length; i++) {
+    const id = former[i] as string;
+    const server = data.servers.get(id);
+    if (server === undefined) return `has former member ${id} that is not registered`;
+    if (server.state === 'out') return `keeps out server ${id} as a former member`;
+    if (former.indexOf(id) !== i || members.includes(id)) return `has former member ${id} twice or also as a member`;
   }
   return null;
 }

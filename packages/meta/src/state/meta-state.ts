@@ -1,13 +1,16 @@
 import { limits } from '@basalt/stdx';
 import { applyCommand } from './apply.js';
-import type { Command, CommandValue } from './commands.js';
+import type { Command, CommandValue, DropReplicaCommand } from './commands.js';
 import { digest64 } from './hash.js';
 import { checkInvariants } from './invariants.js';
 import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
 import { decodeStateData, encodeStateData } from './snapshot.js';
-import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumeView } from './views.js';
+import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
+import { checkPlan } from './repair-plan-check.js';
+import { decideDropReport, type DropReport } from './drop-report.js';
 
 /**
  * The replicated metadata: chunk servers, volumes, extent replica sets, writer leases.
@@ -80,6 +83,34 @@ export class MetaState {
   /** Servers by state, volumes, allocated and degraded extents: what metad's gauges show. */
   clusterCounts(): ClusterCounts {
     return queries.clusterCounts(this.data);
+  }
+
+  /** Degraded, critical, rebuilding and waiting extents: the replicated part of GetRepairStatus. */
+  redundancyCounts(): RedundancyCounts {
+    return queries.redundancyCounts(this.data);
+  }
+
+  /** Extents with rebuilding members by primary, at most `limit` per primary (ListRepairTasks). */
+  repairTasksByPrimary(limit: number = limits.repairTasksPerReplyMax): Map<string, RepairTaskView[]> {
+    return queries.repairTasksByPrimary(this.data, limit);
+  }
+
+  /**
+   * The repair planner's round on this state (see repair-planner.ts): the commands to propose,
+   * at most `facts.actionsMax`.
+   */
+  planRepairs(facts: PlannerFacts): PlannedCommand[] {
+    return planRepairs(this.data, facts);
+  }
+
+  /** Asserts a plan's invariants against this state (see repair-plan-check.ts). */
+  checkPlan(facts: PlannerFacts, plan: readonly PlannedCommand[]): void {
+    checkPlan(this.data, facts, plan);
+  }
+
+  /** The leader's decision on a failure report: the dropReplica to propose, or the refusal. */
+  decideDropReport(report: DropReport): Result<DropReplicaCommand> {
+    return decideDropReport(this.data, report);
   }
 
   serverExtentCount(serverId: string): Result<number> {

@@ -1,5 +1,4 @@
 import { assert } from '@basalt/stdx';
-import type { DegradedExtentView, ServerView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** What the planner needs to know about a server. */
@@ -24,8 +23,8 @@ export interface PlacementRequest {
  * are fewer zones than replicas, the best remaining servers. "Best" is most free bytes, then
  * fewest extents, then the smaller id, so equal inputs give equal plans on every replica.
  * Returns the ids in the order chosen (the first is the best), or null when fewer than
- * `count` servers are eligible. Allocation calls it with no existing replicas; re-replication
- * calls it with the survivors of a degraded set.
+ * `count` servers are eligible. Allocation calls it with no existing replicas; the repair planner
+ * calls it with the members of a degraded set.
  */
 export function placeReplicas(request: PlacementRequest): string[] | null {
   assert(Number.isSafeInteger(request.count) && request.count >= 0, `bad replica count ${request.count}`);
@@ -53,23 +52,3 @@ function compareCandidates(a: PlacementCandidate, b: PlacementCandidate): number
   if (a.extentCount !== b.extentCount) return a.extentCount - b.extentCount;
   return compareStrings(a.id, b.id);
 }
-
-/** One copy of an extent replica from a survivor to a new server. */
-export interface ReplicaCopy {
-  readonly volume: string;
-  readonly index: number;
-  readonly epoch: number;
-  readonly source: string;
-  readonly target: string;
-}
-
-/**
- * The seam for re-replication (a later issue): given the degraded extents and the servers,
- * plan at most `maxCopies` copies, spread over many sources and targets. An implementation
- * picks targets with placeReplicas({ existing: survivors, ... }) so zones stay distinct.
- */
-export type ReReplicationPlanner = (input: {
-  readonly degraded: readonly DegradedExtentView[];
-  readonly servers: readonly ServerView[];
-  readonly maxCopies: number;
-}) => readonly ReplicaCopy[];

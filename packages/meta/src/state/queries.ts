@@ -4,7 +4,7 @@ import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
 import { extentView, serverView, volumeView } from './view-of.js';
-import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** Read-only questions to the state; the server asks them after a ReadIndex. */
@@ -66,20 +66,63 @@ export function degradedExtents(data: StateData, limit: number): DegradedReport 
 /** One pass, no sorting and no allocation per extent: the metrics ask on every scrape. */
 export function clusterCounts(data: StateData): ClusterCounts {
   let serversUp = 0;
+  let serversOut = 0;
   let serversDraining = 0;
   for (const server of data.servers.values()) {
     if (server.state === 'up') serversUp += 1;
+    if (server.state === 'out') serversOut += 1;
     if (server.draining) serversDraining += 1;
   }
+  const r = redundancyCounts(data);
+  return {
+    serversUp, serversDown: data.servers.size - serversUp - serversOut, serversOut, serversDraining, volumes: data.volumes.size,
+    allocatedExtents: r.allocatedExtents, degradedExtents: r.degradedExtents, rebuildingReplicas: r.rebuildingReplicas,
+  };
+}
+
+/** Degraded, critical, rebuilding and waiting counts in one pass (GetRepairStatus, metrics). */
+export function redundancyCounts(data: StateData): RedundancyCounts {
   let allocatedExtents = 0;
-  let degraded = 0;
+  let degradedExtents = 0;
+  let criticalExtents = 0;
+  let rebuildingReplicas = 0;
+  let waitingExtents = 0;
   for (const volume of data.volumes.values()) {
     for (const extent of volume.extents.values()) {
       allocatedExtents += 1;
-      if (upReplicaCount(data, extent) < volume.replicationFactor) degraded += 1;
+      rebuildingReplicas += extent.rebuilding.length;
+      const up = upReplicaCount(data, extent);
+      if (up >= volume.replicationFactor) continue;
+      degradedExtents += 1;
+      if (up <= 1) criticalExtents += 1;
+      if (extent.rebuilding.length === 0 && waitsForDown(data, extent)) waitingExtents += 1;
     }
   }
-  return { serversUp, serversDown: data.servers.size - serversUp, serversDraining, volumes: data.volumes.size, allocatedExtents, degradedExtents: degraded };
+  return { allocatedExtents, degradedExtents, criticalExtents, rebuildingReplicas, waitingExtents };
+}
+
+function waitsForDown(data: StateData, extent: ExtentRecord): boolean {
+  const down = (id: string): boolean => data.servers.get(id)?.state === 'down';
+  return extent.replicas.some(down) || extent.former.some(down);
+}
+
+/**
+ * Repair tasks by primary: every extent with rebuilding members, filed under its primary, by
+ * volume name and index, at most `limit` per primary. One pass over the state.
+ */
+export function repairTasksByPrimary(data: StateData, limit: number): Map<string, RepairTaskView[]> {
+  const tasks = new Map<string, RepairTaskView[]>();
+  for (const volume of [...data.volumes.values()].sort(byName)) {
+    for (const [index, extent] of byIndex(volume)) {
+      if (extent.rebuilding.length === 0) continue;
+      const primary = extent.replicas[0] as string;
+      const list = tasks.get(primary) ?? [];
+      if (list.length === limit) continue;
+      list.push({ volume: volume.name, volumeId: volume.id, extentSizeBytes: volume.extentSizeBytes, extent: extentView(data, index, extent) });
+      tasks.set(primary, list);
+    }
+  }
+  return tasks;
 }
 
 function upReplicaCount(data: StateData, extent: ExtentRecord): number {
@@ -101,7 +144,7 @@ export function extentsOnServer(data: StateData, serverId: string, limit: number
   for (const volume of [...data.volumes.values()].sort(byName)) {
     for (const [index, extent] of byIndex(volume)) {
       if (refs.length === limit) return ok(refs);
-      if (extent.replicas.includes(serverId)) refs.push({ volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch });
+      if (extent.replicas.includes(serverId) || extent.rebuilding.includes(serverId)) refs.push({ volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch });
     }
   }
   return ok(refs);

@@ -19,12 +19,15 @@ export interface ServerRecord {
   capacityBytes: number;
   /** Last reported free bytes minus one extent size per replica placed since; never negative. */
   freeBytes: number;
+  /** up, down (missed heartbeats) or out (its replicas are rebuilt elsewhere); removed servers are forgotten. */
   state: ServerState;
   /** When `state` last changed (or the server registered). */
   stateSinceMs: number;
+  /** An operator asked to move every replica off it; it gets no new ones. */
   draining: boolean;
+  /** When a free-space report was last recorded (heartbeats themselves are leader-local). */
   lastHeartbeatMs: number;
-  /** Invariant: the number of extent replica sets that contain this server. */
+  /** Invariant: the number of extent replica sets that contain this server, rebuilding members included. */
   extentCount: number;
 }
 
@@ -51,13 +54,29 @@ export interface LeaseRecord {
 
 export interface ExtentRecord {
   /**
-   * Server ids of the replica set, primary first. Invariants: not empty, distinct, every id a
-   * registered server, at most the volume's replication factor.
+   * Server ids of the active members, primary first. Invariants: not empty, distinct, every id
+   * a registered server.
    */
-  replicas: string[];
-  /** Invariant: starts at 1 and only grows, by one per change of `replicas`. */
+  replicas: readonly string[];
+  /**
+   * Members being copied to: they receive foreground writes, serve no reads, count for no
+   * acknowledgement and no redundancy. Invariants: distinct, none of them active, every id a
+   * registered server; active + rebuilding at most twice the factor (a drain adds before it
+   * drops). Usually empty: then the shared `noMembers`.
+   */
+  rebuilding: readonly string[];
+  /**
+   * Servers dropped from the set whose copy may still be on disk: preferred targets for a cheap
+   * catch-up. Invariants: distinct, disjoint from the members, at most the factor (oldest leave
+   * first), every id a registered server that is not out. Usually `noMembers`.
+   */
+  former: readonly string[];
+  /** Invariant: starts at 1 and only grows, by one per change of the set (membership, order, a member's state). */
   epoch: number;
 }
+
+/** The one empty member list every extent without rebuilding or former members shares. */
+export const noMembers: readonly string[] = Object.freeze([]);
 
 /**
  * An exact-size copy of a replica list for an ExtentRecord. Arrays grown by push, filter or
@@ -66,6 +85,11 @@ export interface ExtentRecord {
  */
 export function replicaList(ids: readonly string[]): string[] {
   return ids.slice();
+}
+
+/** Like replicaList, but an empty list is the shared `noMembers`. */
+export function memberList(ids: readonly string[]): readonly string[] {
+  return ids.length === 0 ? noMembers : ids.slice();
 }
 
 export function emptyStateData(): StateData {

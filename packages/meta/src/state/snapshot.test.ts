@@ -4,7 +4,10 @@ import type { Command } from './commands.js';
 import { MetaState } from './meta-state.js';
 import { must, registerServers } from './test-fixtures.js';
 
-/** A cluster with every kind of record: servers up, down and draining, volumes with labels, leases and extents. */
+/**
+ * A cluster with every kind of record: servers up, down, out and draining, volumes with labels,
+ * leases and extents with rebuilding and former members.
+ */
 function populated(): MetaState {
   const state = MetaState.empty();
   registerServers(state, ['a', 'b', 'c', 'd', 'e'].map((id, i) => ({ id, zone: `z${i % 3}`, freeBytes: (i + 1) * 10 * GiB })));
@@ -23,6 +26,11 @@ function populated(): MetaState {
   for (const cmd of log) must(state, cmd);
   const extent = must(state, { type: 'allocateExtent', name: 'db', index: 0 });
   must(state, { type: 'dropReplica', name: 'db', index: 0, serverId: extent.replicas[1]!.serverId, expectedEpoch: 1 });
+  const nine = must(state, { type: 'allocateExtent', name: 'db', index: 9 });
+  const spare = ['a', 'b', 'c'].find((id) => !nine.replicas.some((r) => r.serverId === id))!;
+  must(state, { type: 'addRebuilding', name: 'db', index: 9, serverId: spare, expectedEpoch: 1 });
+  const logs = must(state, { type: 'allocateExtent', name: 'logs', index: 3 });
+  must(state, { type: 'markServerOut', serverId: logs.replicas[1]!.serverId, nowMs: 14 });
   return state;
 }
 
@@ -56,6 +64,20 @@ describe('snapshots', () => {
     const other = populated();
     must(other, { type: 'heartbeat', serverId: 'a', freeBytes: 1, nowMs: 99 });
     expect(other.hash()).not.toBe(populated().hash());
+  });
+
+  it('reads format 1 (before rebuilding and former members): the same sets, nothing rebuilding', () => {
+    const v1 = {
+      v: 1,
+      nextVolumeId: 2,
+      servers: [['a', '127.0.0.1:7001', 'z1', 100, 90, 'up', 1, false, 1], ['b', '127.0.0.1:7002', 'z2', 100, 90, 'down', 2, false, 1]],
+      volumes: [[1, 'v', 2 * MiB, 1 * MiB, 2, 0, null, 1, [], [0, 3, 2, 1, 0, 1, 1, 1, 0]]],
+    };
+    const state = MetaState.decodeSnapshot(new TextEncoder().encode(JSON.stringify(v1)));
+    const map = state.extentMap('v', 0, 2);
+    expect(map.ok && map.value.extents.map((e) => [e.epoch, e.replicas.map((r) => `${r.serverId}${r.rebuilding ? '*' : ''}`)])).toEqual([[3, ['b', 'a']], [1, ['a']]]);
+    expect(state.getServer('a')).toMatchObject({ ok: true, value: { extentCount: 2 } });
+    expect(JSON.parse(new TextDecoder().decode(state.encodeSnapshot())).v).toBe(2);
   });
 
   it('label insertion order does not change the encoding', () => {
@@ -105,7 +127,7 @@ describe('snapshots', () => {
     const snapshot = state.encodeSnapshot();
     const extents = 16_000;
     console.log(`1000 volumes, ${extents} extents: snapshot ${snapshot.length} bytes (${(snapshot.length / extents).toFixed(1)} per extent), heap +${((heapAfter - heapBefore) / MiB).toFixed(1)} MiB`);
-    // About 20 bytes per extent in the snapshot (index, epoch, count, three slots); volume records add ~100 bytes each.
+    // About 24 bytes per extent in the snapshot (index, epoch, three counts, three slots); volume records add ~100 bytes each.
     expect(snapshot.length).toBeLessThan(extents * 30 + 1000 * 150);
     expect(MetaState.decodeSnapshot(snapshot).hash()).toBe(state.hash());
   });

@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
 
@@ -8,9 +8,11 @@ import { compareStrings } from './order.js';
  * The whole state as bytes, for Raft snapshots and for hash(). Canonical: servers by id,
  * volumes by id, labels by key, extents by index, so equal states encode to equal bytes.
  * Compact: records are arrays, and an extent is a run of numbers in its volume's `extents`
- * list: index, epoch, replica count, then each replica as a position in `servers`.
+ * list: index, epoch, active count, each active member as a position in `servers`, then
+ * (format 2) the rebuilding count and members and the former count and members.
+ * Format 1 (no rebuilding or former members, servers only up or down) is still read.
  */
-export const snapshotFormatVersion = 1;
+export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
 type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
@@ -38,8 +40,11 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
   const extents: number[] = [];
   for (const index of [...v.extents.keys()].sort((a, b) => a - b)) {
     const e = v.extents.get(index) as ExtentRecord;
-    extents.push(index, e.epoch, e.replicas.length);
-    for (const id of e.replicas) extents.push(slots.get(id) as number);
+    extents.push(index, e.epoch);
+    for (const members of [e.replicas, e.rebuilding, e.former]) {
+      extents.push(members.length);
+      for (const id of members) extents.push(slots.get(id) as number);
+    }
   }
   return [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
 }
@@ -48,11 +53,12 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
 export function decodeStateData(bytes: Uint8Array): StateData {
   const root = parseJson(bytes, 'snapshot');
   assert(isObject(root), 'snapshot is not an object');
-  assert(root.v === snapshotFormatVersion, `snapshot format ${String(root.v)} is not supported (this binary reads ${snapshotFormatVersion})`);
+  const version = root.v;
+  assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
   const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId') };
   for (const tuple of list(root.volumes, 'volumes')) {
-    const volume = decodeVolume(tuple, servers);
+    const volume = decodeVolume(tuple, servers, version);
     data.volumes.set(volume.name, volume);
   }
   return data;
@@ -62,7 +68,7 @@ function decodeServer(tuple: unknown): ServerRecord {
   const t = list(tuple, 'server');
   assert(t.length === 9, 'server record has the wrong length');
   const state = str(t[5], 'server state');
-  assert(state === 'up' || state === 'down', `bad server state ${state}`);
+  assert(state === 'up' || state === 'down' || state === 'out', `bad server state ${state}`);
   assert(typeof t[7] === 'boolean', 'server draining flag is not a boolean');
   return {
     id: str(t[0], 'server id'),
@@ -78,7 +84,7 @@ function decodeServer(tuple: unknown): ServerRecord {
   };
 }
 
-function decodeVolume(tuple: unknown, servers: ServerRecord[]): VolumeRecord {
+function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number): VolumeRecord {
   const t = list(tuple, 'volume');
   assert(t.length === 10, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
@@ -95,7 +101,7 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[]): VolumeRecord {
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
     labels: new Map(labels),
-    extents: decodeExtents(list(t[9], 'extents'), servers),
+    extents: decodeExtents(list(t[9], 'extents'), servers, version),
   };
 }
 
@@ -106,20 +112,26 @@ function decodeLease(value: unknown): LeaseRecord | null {
 }
 
 /** Replica ids come from the server records, so each id string is stored once. */
-function decodeExtents(flat: unknown[], servers: ServerRecord[]): Map<number, ExtentRecord> {
+function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number): Map<number, ExtentRecord> {
   const extents = new Map<number, ExtentRecord>();
   let at = 0;
   const next = (what: string): number => num(flat[at++], what);
+  const members = (counted: boolean): string[] => {
+    const ids: string[] = [];
+    for (let n = next('member count'); n > 0; n--) {
+      const server = servers[next('member slot')] ?? corrupt('member slot out of range');
+      if (counted) server.extentCount += 1;
+      ids.push(server.id);
+    }
+    return ids;
+  };
   while (at < flat.length) {
     const index = next('extent index');
     const epoch = next('extent epoch');
-    const replicas: string[] = [];
-    for (let n = next('replica count'); n > 0; n--) {
-      const server = servers[next('replica slot')] ?? corrupt('replica slot out of range');
-      server.extentCount += 1;
-      replicas.push(server.id);
-    }
-    extents.set(index, { replicas: replicaList(replicas), epoch });
+    const replicas = replicaList(members(true));
+    const rebuilding = version === 1 ? noMembers : memberList(members(true));
+    const former = version === 1 ? noMembers : memberList(members(false));
+    extents.set(index, { replicas, rebuilding, former, epoch });
   }
   return extents;
 }

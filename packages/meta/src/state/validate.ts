@@ -19,6 +19,8 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     case 'setServerDraining':
     case 'removeServer':
       return checkServerId(cmd.serverId);
+    case 'markServerOut':
+      return first(checkServerId(cmd.serverId), checkUint('nowMs', cmd.nowMs));
     case 'createVolume':
       return validateCreate(cmd);
     case 'resizeVolume':
@@ -30,7 +32,10 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     case 'allocateExtent':
       return first(checkVolumeName(cmd.name), checkUint('index', cmd.index), cmd.minReplicas === undefined ? null : checkMinReplicas(cmd.minReplicas));
     case 'dropReplica':
-      return first(checkVolumeName(cmd.name), checkUint('index', cmd.index), checkServerId(cmd.serverId), checkUint('expectedEpoch', cmd.expectedEpoch));
+      return first(checkMemberChange(cmd.name, cmd.index, cmd.serverId, cmd.expectedEpoch), cmd.reason === undefined ? null : checkDropReason(cmd.reason));
+    case 'addRebuilding':
+    case 'promoteReplica':
+      return checkMemberChange(cmd.name, cmd.index, cmd.serverId, cmd.expectedEpoch);
     case 'acquireLease':
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('nowMs', cmd.nowMs));
     case 'releaseLease':
@@ -38,6 +43,19 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     default:
       return unreachable(cmd, 'unknown command type');
   }
+}
+
+function checkMemberChange(name: string, index: number, serverId: string, expectedEpoch: number): StateError | null {
+  return first(checkVolumeName(name), checkUint('index', index), checkServerId(serverId), checkUint('expectedEpoch', expectedEpoch));
+}
+
+/** What a reporter saw (proto DropReplicaRequest.reason) or why the planner dropped a member. */
+export const dropReasons = ['unreachable', 'timeout', 'io', 'no_space', 'checksum', 'copy_failed', 'out', 'drained', 'rebuild_target_down', 'removed'] as const;
+export type DropReason = (typeof dropReasons)[number];
+
+export function checkDropReason(reason: string): StateError | null {
+  if ((dropReasons as readonly string[]).includes(reason)) return null;
+  return invalid(`unknown drop reason ${JSON.stringify(reason.slice(0, 40))}: use one of ${dropReasons.join(', ')}`, { reason });
 }
 
 function validateRegister(cmd: RegisterServerCommand): StateError | null {

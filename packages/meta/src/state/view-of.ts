@@ -41,11 +41,12 @@ export function sortedLabels(v: VolumeRecord): [string, string][] {
 }
 
 export function extentView(data: StateData, index: number, e: ExtentRecord): ExtentView {
-  const replicas = e.replicas.map((serverId) => {
+  const member = (serverId: string, rebuilding: boolean) => {
     const server = data.servers.get(serverId);
     assert(server !== undefined, `replica on unknown server ${serverId}`);
-    return { serverId, address: server.address };
-  });
+    return { serverId, address: server.address, rebuilding };
+  };
+  const replicas = [...e.replicas.map((id) => member(id, false)), ...e.rebuilding.map((id) => member(id, true))];
   const primary = e.replicas[0];
   assert(primary !== undefined, 'empty replica set');
   return { index, epoch: e.epoch, primary, replicas };

@@ -3,7 +3,12 @@
  * safe to serialize and to keep after later commands change the state.
  */
 
-export type ServerState = 'up' | 'down';
+/**
+ * up; down (missed heartbeats: its replicas stay, down is not out); out (down past the
+ * down-out interval or by an operator: its replicas are rebuilt elsewhere). Draining is a flag
+ * beside the state; a removed server is forgotten.
+ */
+export type ServerState = 'up' | 'down' | 'out';
 
 export interface ServerView {
   readonly id: string;
@@ -16,10 +21,10 @@ export interface ServerView {
   readonly state: ServerState;
   /** When `state` last changed (or the server registered). */
   readonly stateSinceMs: number;
-  /** A draining server keeps its replicas but receives no new ones. */
+  /** A draining server receives no new replicas; the planner moves its replicas off. */
   readonly draining: boolean;
   readonly lastHeartbeatMs: number;
-  /** Extent replicas placed on this server. */
+  /** Extent replica sets this server is in, as an active or rebuilding member. */
   readonly extentCount: number;
 }
 
@@ -50,6 +55,8 @@ export interface VolumeView {
 export interface ReplicaView {
   readonly serverId: string;
   readonly address: string;
+  /** Receives foreground writes and the primary's copy; serves no reads, counts for no acknowledgement. */
+  readonly rebuilding: boolean;
 }
 
 export interface ExtentView {
@@ -58,6 +65,7 @@ export interface ExtentView {
   readonly epoch: number;
   /** Server id of the primary; always replicas[0].serverId. */
   readonly primary: string;
+  /** Every member, primary first, active members before rebuilding ones. */
   readonly replicas: readonly ReplicaView[];
 }
 
@@ -82,8 +90,9 @@ export interface DegradedExtentView {
   readonly index: number;
   readonly epoch: number;
   readonly replicationFactor: number;
+  /** Active members, primary first. */
   readonly replicas: readonly string[];
-  /** Replicas on servers that are up; an extent is degraded when this is below the factor. */
+  /** Active members on servers that are up; an extent is degraded when this is below the factor. */
   readonly upReplicas: number;
 }
 
@@ -91,10 +100,33 @@ export interface DegradedExtentView {
 export interface ClusterCounts {
   readonly serversUp: number;
   readonly serversDown: number;
+  readonly serversOut: number;
   readonly serversDraining: number;
   readonly volumes: number;
   readonly allocatedExtents: number;
   readonly degradedExtents: number;
+  /** Rebuilding members over all extents. */
+  readonly rebuildingReplicas: number;
+}
+
+/** Redundancy of the whole cluster (GetRepairStatus without the leader-local progress). */
+export interface RedundancyCounts {
+  readonly allocatedExtents: number;
+  /** Fewer active members on up servers than the factor. */
+  readonly degradedExtents: number;
+  /** Of those, at most one active member on an up server. */
+  readonly criticalExtents: number;
+  readonly rebuildingReplicas: number;
+  /** Degraded, nothing rebuilding, and a member or former member merely down: waiting for it (down is not out). */
+  readonly waitingExtents: number;
+}
+
+/** An extent the asking primary leads with rebuilding members to copy to (ListRepairTasks). */
+export interface RepairTaskView {
+  readonly volume: string;
+  readonly volumeId: number;
+  readonly extentSizeBytes: number;
+  readonly extent: ExtentView;
 }
 
 export interface DegradedReport {

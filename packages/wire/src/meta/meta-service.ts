@@ -89,7 +89,10 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - dropReplica is conditional on `expectedEpoch`: a repeat after success gets
  *   BASALT_STALE_EPOCH, and its callers then re-read the extent;
  * - releaseLease of a lease already released at the current generation succeeds;
- * - registerServer and heartbeat overwrite the server's record with the same facts.
+ * - registerServer and heartbeat overwrite the server's record with the same facts;
+ * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
+ * - drainServer and markServerOut set a state the repeat sets again;
+ * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
