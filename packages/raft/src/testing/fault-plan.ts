@@ -21,9 +21,9 @@ export interface FaultPlan {
   readonly restartOldestFirst: boolean;
   /** Chance, per Ready, that the node crashes inside the Ready loop. */
   readonly readyCrash: number;
-  /** Chance a leader crashes right after persisting new entries, before sending them (they stay on it alone). */
+  /** Chance a leader crashes in the Ready of new entries: with them unsent (on it alone) or sent and not yet synced. */
   readonly leaderCrashOnAppend: number;
-  /** Chance a node crashes right after persisting the Ready that made it leader (before it sends anything). */
+  /** Chance a node crashes in the Ready that made it leader, the same two ways. */
   readonly leaderCrashOnElect: number;
   /** Chance a leader crashes right after the Ready that advanced its commit index (its messages sent or lost). */
   readonly leaderCrashOnCommit: number;
@@ -34,6 +34,8 @@ export interface FaultPlan {
   readonly transferLeader: number;
   /** Each node's tick interval varies by up to this many time units (clock drift). */
   readonly tickJitter: number;
+  /** A synced write takes up to this many time units (a tick is 10); the node goes on stepping meanwhile. */
+  readonly fsyncUnitsMax: number;
   /** Applied entries between snapshots (and log compactions). */
   readonly snapshotEvery: number;
 }
@@ -65,5 +67,6 @@ export function drawFaultPlan(prng: Prng): FaultPlan {
     transferLeader: prng.pick([0, 0.01, 0.03]),
     tickJitter: prng.pick([0, 2, 5]),
     snapshotEvery: prng.pick([8, 25, 100]),
+    fsyncUnitsMax: prng.pick([0, 3, 12]),
   };
 }

@@ -1,4 +1,5 @@
 import { assert, Prng } from '@basalt/stdx';
+import type { ReadyStep } from '../core/ready-driver.js';
 import type { ConfChange, Message, NodeId, Ready, UnsafeTestingKnobs } from '../core/types.js';
 import { EventQueue } from './event-queue.js';
 import { drawFaultPlan, drawNetwork, type FaultPlan } from './fault-plan.js';
@@ -7,7 +8,7 @@ import { checkLinearizability } from './linearizability.js';
 import { SafetyChecker, type LogView, type Violation } from './safety-checker.js';
 import { SimClients } from './sim-clients.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
-import { crashPoints, type CrashPoint, SimNode } from './sim-node.js';
+import { crashPointsOf, type CrashPoint, SimNode } from './sim-node.js';
 import { Trace } from './trace.js';
 
 export interface SimOptions {
@@ -93,6 +94,7 @@ type SimEvent =
   | { readonly kind: 'tick'; readonly node: NodeId }
   | { readonly kind: 'deliver'; readonly msg: Message }
   | { readonly kind: 'client'; readonly client: number; readonly timeoutOf: string | undefined }
+  | { readonly kind: 'disk'; readonly done: () => void }
   | { readonly kind: 'control' };
 
 /** Simulated time units per Raft tick; message delays are a few units. */
@@ -187,7 +189,9 @@ class Simulation {
         trace: this.trace,
         prng: this.prng,
         send: (msg) => this.send(msg),
-        crashPoint: (rd, isLeader) => this.drawCrashPoint(rd, isLeader),
+        crashPoint: (rd, isLeader, steps) => this.drawCrashPoint(rd, isLeader, steps),
+        fsyncUnits: () => this.prng.int(0, this.plan.fsyncUnitsMax),
+        later: (units, done) => this.queue.push(this.now + units, { kind: 'disk', done }),
       },
     );
     this.nodes.set(id, node);
@@ -195,24 +199,31 @@ class Simulation {
     return node;
   }
 
-  /** Crashes inside the Ready loop: at random, and aimed at new leaders and at commits. */
-  private drawCrashPoint(rd: Ready, isLeader: boolean): CrashPoint | undefined {
+  /**
+   * Crashes inside the Ready loop: at random, and aimed at new leaders, at
+   * appends and at commits. An aimed crash of a leader that sends before it
+   * persists strikes either with its messages lost (the entries stay on it
+   * alone) or after they left and before its write was synced.
+   */
+  private drawCrashPoint(rd: Ready, isLeader: boolean, steps: readonly ReadyStep[]): CrashPoint | undefined {
     if (!this.faultsOn) return undefined;
+    const sentBeforeSync = steps.findIndex((s) => s.kind === 'send') < steps.findIndex((s) => s.kind === 'wait');
+    const aimed = (): CrashPoint => (sentBeforeSync && this.prng.chance(0.5) ? 'before_wait' : 'unsent');
     if (rd.softState?.role === 'leader' && this.prng.chance(this.plan.leaderCrashOnElect)) {
       this.count('crash_on_elect');
-      return 'after_persist';
+      return aimed();
     }
     if (isLeader && rd.entries.length > 0 && this.prng.chance(this.plan.leaderCrashOnAppend)) {
       this.count('crash_on_append');
-      return 'after_persist';
+      return aimed();
     }
     if (isLeader && rd.hardState !== undefined && rd.committedEntries.length > 0 && this.prng.chance(this.plan.leaderCrashOnCommit)) {
       this.count('crash_on_commit');
-      return this.prng.chance(this.plan.commitCrashLosesMessages) ? 'after_apply_unsent' : 'after_send';
+      return this.prng.chance(this.plan.commitCrashLosesMessages) ? 'unsent' : 'before_advance';
     }
     if (!this.prng.chance(this.plan.readyCrash)) return undefined;
     this.count('ready_crash');
-    return this.prng.pick(crashPoints);
+    return this.prng.pick(crashPointsOf(steps));
   }
 
   run(): SimResult {
@@ -247,6 +258,9 @@ class Simulation {
         return;
       case 'client':
         this.clients.act(ev.client, ev.timeoutOf);
+        return;
+      case 'disk':
+        ev.done();
         return;
       case 'control':
         this.control();
@@ -424,6 +438,7 @@ class Simulation {
       }
     }
     this.faults.dropped = this.network.dropped;
+    this.faults.crash_sent_unsynced = [...this.nodes.values()].reduce((n, node) => n + node.crashesSentUnsynced, 0);
     this.faults.duplicated = this.network.duplicated;
     const stats: SimStats = {
       ticks: Math.floor(this.now / unitsPerTick),
