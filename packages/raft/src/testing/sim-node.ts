@@ -162,7 +162,8 @@ export class SimNode {
     const run = this.life.inReady;
     const sentUnsynced = run !== undefined && run.sent && (run.unsynced || run.steps.slice(run.next).some((s) => s.kind === 'write' && s.sync));
     if (sentUnsynced) this.crashesSentUnsynced++;
-    this.host.trace.record(`crash ${this.id} ${why}${sentUnsynced ? ' (sent, not synced)' : ''}`);
+    const unsyncedNote = sentUnsynced ? ` (${this.life.leader ? 'leader ' : ''}sent, not synced)` : '';
+    this.host.trace.record(`crash ${this.id} ${why}${unsyncedNote}`);
     this.life = undefined;
     this.disk.crash(this.host.prng.int(0, this.disk.cachedWrites));
   }

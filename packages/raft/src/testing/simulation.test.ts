@@ -30,6 +30,21 @@ describe('simulation determinism', () => {
   });
 });
 
+describe('the shipped Ready order', () => {
+  it('a leader crashing between its send and its fsync is among the crash points, aimed and while its disk is slow', { timeout: 600_000 }, () => {
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 60 && seen.size < 2; seed++) {
+      const r = runSimulation({ seed, nodes: 3, keepTrace: true });
+      expect(r.ok, formatFailure(r)).toBe(true);
+      for (const line of r.trace ?? []) {
+        const m = /^crash n\d+ (\S+).*\(leader sent, not synced\)$/.exec(line);
+        if (m !== null) seen.add(m[1] === 'before_wait' ? 'aimed before its fsync' : 'while its fsync was pending');
+      }
+    }
+    expect([...seen].sort()).toEqual(['aimed before its fsync', 'while its fsync was pending']);
+  });
+});
+
 describe('replay', () => {
   it('prints the seed and a one-line command that reruns the same configuration', { timeout: 600_000 }, () => {
     expect(replayCommand({ seed: 1234, nodes: 5 })).toBe('pnpm sim --seed 1234 --nodes 5');
