@@ -1,5 +1,5 @@
 import type { MemoryStorage } from './memory-storage.js';
-import type { HardState, Ready } from './types.js';
+import type { HardState, Ready, UnsafeTestingKnobs } from './types.js';
 
 /**
  * One step of handling a Ready. The caller performs the steps of a plan in order; between two
@@ -29,6 +29,8 @@ export interface ReadyContext {
   readonly leader: boolean;
   /** The hard state of the node's Storage: the last one written before this Ready. */
   readonly stored: HardState;
+  /** Test-only: `ackBeforePersist` sends every Ready's messages before its write. */
+  readonly knobs?: UnsafeTestingKnobs;
 }
 
 /**
@@ -58,6 +60,7 @@ export function planReady(rd: Ready, ctx: ReadyContext): readonly ReadyStep[] {
 }
 
 function maySendBeforePersist(rd: Ready, ctx: ReadyContext): boolean {
+  if (ctx.knobs?.ackBeforePersist === true) return true;
   if (!ctx.leader || rd.snapshot !== undefined) return false;
   if (rd.hardState === undefined) return true;
   return rd.hardState.term === ctx.stored.term && rd.hardState.vote === ctx.stored.vote;

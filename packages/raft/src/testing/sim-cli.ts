@@ -6,12 +6,12 @@
  * Exits 1 when a run fails (each failure prints SEED=... and its replay command), 2 on bad arguments.
  */
 import { parseArgs } from 'node:util';
-import type { UnsafeTestingKnobs } from '../core/types.js';
+import { unsafeTestingKnobNames, type UnsafeTestingKnob, type UnsafeTestingKnobs } from '../core/types.js';
 import { formatFailure, profiles, type ProfileName, type SimOptions } from './simulation.js';
 import { runSwarm, type SwarmSummary } from './swarm.js';
 
 const usage = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--profile ${Object.keys(profiles).join('|')}]
-                [--unsafe grantEveryVote,commitPriorTermByCount,localReads] [--fault-ticks T] [--liveness-ticks T]
+                [--unsafe KNOB,...] [--fault-ticks T] [--liveness-ticks T]
                 [--clients C] [--trace] [--verbose]`;
 
 function fail(message: string): never {
@@ -31,9 +31,9 @@ function parseUnsafe(value: string | undefined): Pick<SimOptions, 'knobs' | 'uns
   const knobs: UnsafeTestingKnobs = {};
   let unsafeLocalReads = false;
   for (const name of value.split(',')) {
-    if (name === 'grantEveryVote' || name === 'commitPriorTermByCount') knobs[name] = true;
+    if ((unsafeTestingKnobNames as readonly string[]).includes(name)) knobs[name as UnsafeTestingKnob] = true;
     else if (name === 'localReads') unsafeLocalReads = true;
-    else fail(`--unsafe takes grantEveryVote, commitPriorTermByCount or localReads, got '${name}'`);
+    else fail(`--unsafe takes ${[...unsafeTestingKnobNames, 'localReads'].join(', ')}, got '${name}'`);
   }
   return { knobs, unsafeLocalReads };
 }

@@ -232,7 +232,8 @@ export class SimNode {
     for (let life = this.life; life !== undefined && life.inReady === undefined && life.raw.hasReady(); life = this.life) {
       const rd = life.raw.ready();
       this.observeRoles(life, rd);
-      const steps = planReady(rd, { leader: life.leader, stored: life.storage.initialState().hardState });
+      const stored = life.storage.initialState().hardState;
+      const steps = planReady(rd, { leader: life.leader, stored, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) });
       const crashAt = this.host.crashPoint(rd, life.leader, steps);
       life.inReady = { rd, steps, crashAt, next: 0, sent: false, unsynced: false };
       this.runSteps(life);

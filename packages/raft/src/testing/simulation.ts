@@ -133,6 +133,25 @@ export function runSimulation(options: SimOptions): SimResult {
   return new Simulation(options).run();
 }
 
+/**
+ * As `runSimulation`, but a run that throws (an assertion in the core or the harness) is a
+ * failed result with its seed and replay command, like a checker's failure.
+ */
+export function runSimulationCatching(options: SimOptions): SimResult {
+  try {
+    return runSimulation(options);
+  } catch (err: unknown) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}${firstFrame(err)}` : String(err);
+    const stats: SimStats = { ticks: 0, events: 0, faults: {}, elections: 0, commits: 0, snapshotsInstalled: 0, opsChecked: 0, readsChecked: 0, unknownOps: 0 };
+    return { seed: options.seed, nodes: options.nodes, ok: false, violations: [{ kind: 'exception', message }], stats, traceDigest: '', trace: undefined, replay: replayCommand(options) };
+  }
+}
+
+function firstFrame(err: Error): string {
+  const frame = err.stack?.split('\n').find((line) => line.trim().startsWith('at '));
+  return frame === undefined ? '' : ` (${frame.trim()})`;
+}
+
 class Simulation {
   private readonly prng: Prng;
   private readonly plan: FaultPlan;
