@@ -10,7 +10,7 @@ export interface FaultPlan {
   readonly network: NetworkFaults;
   /** Chance the network's loss, duplication and delay are redrawn. */
   readonly networkChange: number;
-  /** Chance of a new partition (isolation, split, one-way cuts, or the leader cut off). */
+  /** Chance of a new partition (isolation, split, one-way cuts, the leader muted or isolated for long). */
   readonly partition: number;
   readonly heal: number;
   /** Chance one live node crashes (between Readies). */
@@ -29,6 +29,8 @@ export interface FaultPlan {
   readonly leaderCrashOnCommit: number;
   /** For those crashes: the chance the Ready's messages are lost too (else they were sent). */
   readonly commitCrashLosesMessages: number;
+  /** Chance a node crashes in a Ready that grants a vote or acknowledges entries, before its write is synced. */
+  readonly crashOnAck: number;
   /** Chance the leader is asked to add, promote or remove a member. */
   readonly confChange: number;
   readonly transferLeader: number;
@@ -36,6 +38,10 @@ export interface FaultPlan {
   readonly tickJitter: number;
   /** A synced write takes up to this many time units (a tick is 10); the node goes on stepping meanwhile. */
   readonly fsyncUnitsMax: number;
+  /** Check-quorum (and with it the leader lease) on every node; pre-vote is always on. */
+  readonly checkQuorum: boolean;
+  /** Bytes of entries per MsgApp (1: one entry each, as figure 8 needs). */
+  readonly maxSizePerMsg: number;
   /** Applied entries between snapshots (and log compactions). */
   readonly snapshotEvery: number;
 }
@@ -49,7 +55,37 @@ export function drawNetwork(prng: Prng): NetworkFaults {
   };
 }
 
+/**
+ * The shape of the Raft paper's figure 8: crashes aimed at new leaders, at leaders that just
+ * appended and at leaders that just committed (losing that Ready's messages), restarts in the
+ * order nodes went down, one entry per MsgApp, no other faults. Committing an entry of an
+ * earlier term by counting replicas loses it under this schedule.
+ */
+export const figure8Faults: Partial<FaultPlan> = {
+  leaderCrashOnAppend: 0.3,
+  leaderCrashOnElect: 0.7,
+  leaderCrashOnCommit: 1,
+  commitCrashLosesMessages: 1,
+  crash: 0,
+  restart: 0.15,
+  restartOldestFirst: true,
+  readyCrash: 0,
+  partition: 0,
+  confChange: 0,
+  transferLeader: 0,
+  network: { dropRate: 0.05, duplicateRate: 0, delayMin: 1, delayMax: 12 },
+  maxSizePerMsg: 1,
+};
+
+/** Chance a run of the default mix follows the figure 8 schedule. */
+const figure8Share = 0.25;
+
 export function drawFaultPlan(prng: Prng): FaultPlan {
+  const plan = drawMixedFaultPlan(prng);
+  return prng.chance(figure8Share) ? { ...plan, ...figure8Faults } : plan;
+}
+
+function drawMixedFaultPlan(prng: Prng): FaultPlan {
   return {
     network: drawNetwork(prng),
     networkChange: prng.pick([0, 0.01, 0.03]),
@@ -63,10 +99,13 @@ export function drawFaultPlan(prng: Prng): FaultPlan {
     leaderCrashOnElect: prng.pick([0, 0, 0.05, 0.2]),
     leaderCrashOnCommit: prng.pick([0, 0, 0.02, 0.1]),
     commitCrashLosesMessages: 0.5,
+    crashOnAck: prng.pick([0, 0.01, 0.03]),
     confChange: prng.pick([0, 0.02, 0.05]),
     transferLeader: prng.pick([0, 0.01, 0.03]),
     tickJitter: prng.pick([0, 2, 5]),
     snapshotEvery: prng.pick([8, 25, 100]),
     fsyncUnitsMax: prng.pick([0, 3, 12]),
+    checkQuorum: prng.chance(0.5),
+    maxSizePerMsg: 1024,
   };
 }

@@ -52,6 +52,7 @@ export interface NodeOptions {
   readonly electionTick: number;
   readonly heartbeatTick: number;
   readonly maxSizePerMsg: number;
+  readonly checkQuorum: boolean;
   /** Take a snapshot when this many entries were applied since the last one. */
   readonly snapshotEvery: number;
   /** Entries kept in the log below a new snapshot (for slow followers). */
@@ -130,7 +131,7 @@ export class SimNode {
       electionTick: this.opts.electionTick,
       heartbeatTick: this.opts.heartbeatTick,
       preVote: true,
-      checkQuorum: true,
+      checkQuorum: this.opts.checkQuorum,
       maxSizePerMsg: this.opts.maxSizePerMsg,
       maxInflightMsgs: 8,
       maxUncommittedEntriesSize: 1 << 20,
@@ -204,6 +205,12 @@ export class SimNode {
     this.host.trace.record(`confchange ${this.id} ${cc.type} ${cc.nodeId} ${result?.ok === true ? `at ${result.index}` : (result?.reason ?? 'down')}`);
     this.processReady();
     return result === undefined ? 'down' : result.ok ? undefined : result.reason;
+  }
+
+  /** Proposes an entry no client waits for (the calm probes' last write before a transfer). */
+  proposeFiller(): void {
+    this.life?.raw.propose(encodeCommand({ requestId: 'probe', input: { kind: 'write', key: 'probe', value: 'filler' } }));
+    this.processReady();
   }
 
   /** A client's operation; reads go through ReadIndex, writes and cas through the log. */
