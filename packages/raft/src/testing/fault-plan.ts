@@ -7,6 +7,8 @@ import type { NetworkFaults } from './sim-network.js';
  * rates that differ from run to run. Rates are chances per tick unless named.
  */
 export interface FaultPlan {
+  /** The run follows the figure 8 schedule (`figure8Faults`) instead of the mix. */
+  readonly figure8: boolean;
   readonly network: NetworkFaults;
   /** Chance the network's loss, duplication and delay are redrawn. */
   readonly networkChange: number;
@@ -29,10 +31,16 @@ export interface FaultPlan {
   readonly leaderCrashOnCommit: number;
   /** For those crashes: the chance the Ready's messages are lost too (else they were sent). */
   readonly commitCrashLosesMessages: number;
+  /** For crashes aimed at a leader that sends before it persists: the chance it strikes after the send, before the sync (else its messages are lost). */
+  readonly aimedCrashAfterSend: number;
   /** Chance a node crashes in a Ready that grants a vote or acknowledges entries, before its write is synced. */
   readonly crashOnAck: number;
   /** Chance the leader is asked to add, promote or remove a member. */
   readonly confChange: number;
+  /** Chance such a request is followed at once by a second one (refused while the first is pending). */
+  readonly confBurst: number;
+  /** Chance the cluster is split at random right after the leader applied a membership change. */
+  readonly partitionOnConfChange: number;
   readonly transferLeader: number;
   /** Each node's tick interval varies by up to this many time units (clock drift). */
   readonly tickJitter: number;
@@ -62,10 +70,14 @@ export function drawNetwork(prng: Prng): NetworkFaults {
  * earlier term by counting replicas loses it under this schedule.
  */
 export const figure8Faults: Partial<FaultPlan> = {
+  figure8: true,
   leaderCrashOnAppend: 0.3,
   leaderCrashOnElect: 0.7,
   leaderCrashOnCommit: 1,
   commitCrashLosesMessages: 1,
+  aimedCrashAfterSend: 0,
+  crashOnAck: 0,
+  fsyncUnitsMax: 0,
   crash: 0,
   restart: 0.15,
   restartOldestFirst: true,
@@ -87,6 +99,7 @@ export function drawFaultPlan(prng: Prng): FaultPlan {
 
 function drawMixedFaultPlan(prng: Prng): FaultPlan {
   return {
+    figure8: false,
     network: drawNetwork(prng),
     networkChange: prng.pick([0, 0.01, 0.03]),
     partition: prng.pick([0.005, 0.02, 0.05]),
@@ -99,8 +112,11 @@ function drawMixedFaultPlan(prng: Prng): FaultPlan {
     leaderCrashOnElect: prng.pick([0, 0, 0.05, 0.2]),
     leaderCrashOnCommit: prng.pick([0, 0, 0.02, 0.1]),
     commitCrashLosesMessages: 0.5,
+    aimedCrashAfterSend: 0.5,
     crashOnAck: prng.pick([0, 0.01, 0.03]),
     confChange: prng.pick([0, 0.02, 0.05]),
+    confBurst: prng.pick([0, 0.5]),
+    partitionOnConfChange: prng.pick([0, 0.3]),
     transferLeader: prng.pick([0, 0.01, 0.03]),
     tickJitter: prng.pick([0, 2, 5]),
     snapshotEvery: prng.pick([8, 25, 100]),

@@ -46,6 +46,8 @@ export interface NodeHost {
   fsyncUnits(): number;
   /** Runs `fn` after `units` of simulated time. */
   later(units: number, fn: () => void): void;
+  /** The node applied a membership change. */
+  confApplied(): void;
 }
 
 export interface NodeOptions {
@@ -366,6 +368,7 @@ export class SimNode {
     if (e.type === 'ConfChange') {
       life.conf = life.raw.applyConfChange(decodeConfChange(e.data));
       this.host.trace.record(`conf ${this.id} at ${e.index} voters ${life.conf.voters.join(',')} learners ${life.conf.learners.join(',')}`);
+      this.host.confApplied();
       pending?.refuse('overwritten', '');
       return;
     }

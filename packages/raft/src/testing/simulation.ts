@@ -1,6 +1,6 @@
 import { assert, Prng } from '@basalt/stdx';
 import type { ReadyStep } from '../core/ready-driver.js';
-import type { ConfChange, Message, NodeId, Ready, UnsafeTestingKnobs } from '../core/types.js';
+import type { ConfChange, ConfState, Message, NodeId, Ready, UnsafeTestingKnobs } from '../core/types.js';
 import { CalmProbes } from './calm-probes.js';
 import { EventQueue } from './event-queue.js';
 import { drawFaultPlan, drawNetwork, figure8Faults, type FaultPlan } from './fault-plan.js';
@@ -150,6 +150,8 @@ class Simulation {
   private faultsOn = true;
   /** Partitions do not heal before this time (a long isolation). */
   private holdPartitionUntil = 0;
+  /** An isolated leader that clients who still know it keep writing to, while the isolation holds. */
+  private staleLeader: SimNode | undefined;
   /** The calm probes run after liveness was reached (see `probe`). */
   private probes: CalmProbes | undefined;
   /** Down nodes in the order the control loop saw them go down. */
@@ -179,6 +181,7 @@ class Simulation {
     );
     this.queue.push(unitsPerTick, { kind: 'control' });
     this.trace.record(`plan ${JSON.stringify(this.plan)}`);
+    if (this.plan.figure8) this.count('figure8_schedule');
   }
 
   private count(fault: string): void {
@@ -198,6 +201,7 @@ class Simulation {
         crashPoint: (rd, isLeader, steps) => this.drawCrashPoint(rd, isLeader, steps),
         fsyncUnits: () => this.prng.int(0, this.plan.fsyncUnitsMax),
         later: (units, done) => this.queue.push(this.now + units, { kind: 'disk', done }),
+        confApplied: () => this.onConfApplied(node),
       },
     );
     this.nodes.set(id, node);
@@ -214,7 +218,7 @@ class Simulation {
   private drawCrashPoint(rd: Ready, isLeader: boolean, steps: readonly ReadyStep[]): CrashPoint | undefined {
     if (!this.faultsOn) return undefined;
     const sentBeforeSync = steps.findIndex((s) => s.kind === 'send') < steps.findIndex((s) => s.kind === 'wait');
-    const aimed = (): CrashPoint => (sentBeforeSync && this.prng.chance(0.5) ? 'before_wait' : 'unsent');
+    const aimed = (): CrashPoint => (sentBeforeSync && this.prng.chance(this.plan.aimedCrashAfterSend) ? 'before_wait' : 'unsent');
     if (rd.softState?.role === 'leader' && this.prng.chance(this.plan.leaderCrashOnElect)) {
       this.count('crash_on_elect');
       return aimed();
@@ -330,6 +334,7 @@ class Simulation {
     }
     if (chance(p.networkChange)) this.network.setFaults(drawNetwork(this.prng));
     if (chance(p.confChange)) this.changeMembership();
+    this.writeToStaleLeader();
     if (chance(p.transferLeader)) this.transferLeadership();
   }
 
@@ -382,9 +387,40 @@ class Simulation {
       // still know the old leader ask it (check-quorum off: it stays leader all along).
       this.network.split([leader.id], ids.filter((id) => id !== leader.id));
       this.holdPartitionUntil = this.now + this.prng.int(4, 8) * electionTick * unitsPerTick;
+      this.staleLeader = leader;
       this.count('partition_leader_isolated_long');
     }
     this.trace.record(`${this.now} partition kind ${kind} cut ${this.network.cutLinks}`);
+  }
+
+  /**
+   * While a leader is isolated, writes keep reaching it (from clients that still know it,
+   * beyond the simulated clients' one request each): it grows a long tail the majority never
+   * sees, which the new leader must overwrite (by a snapshot, when it compacted past it).
+   */
+  private writeToStaleLeader(): void {
+    const stale = this.staleLeader;
+    if (stale === undefined) return;
+    if (this.now >= this.holdPartitionUntil || stale.status()?.softState.role !== 'leader') {
+      this.staleLeader = undefined;
+      return;
+    }
+    for (let i = this.prng.int(1, 3); i > 0; i--) stale.proposeFiller();
+    this.count('stale_leader_write');
+  }
+
+  /**
+   * A leader just applied a membership change: split the cluster at random for a while, so
+   * that nodes that applied it and nodes that did not may each elect a leader.
+   */
+  private onConfApplied(node: SimNode): void {
+    if (!this.faultsOn || node !== this.leader() || !this.prng.chance(this.plan.partitionOnConfChange)) return;
+    const shuffled = this.prng.shuffle([...this.nodes.keys()]);
+    const cut = this.prng.int(1, shuffled.length - 1);
+    this.network.split(shuffled.slice(0, cut), shuffled.slice(cut));
+    this.holdPartitionUntil = this.now + this.prng.int(2, 5) * electionTick * unitsPerTick;
+    this.count('partition_on_conf_change');
+    this.trace.record(`${this.now} partition on conf change ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
   }
 
   /** The live leader with the highest term, if any. */
@@ -415,20 +451,33 @@ class Simulation {
     return members.length > 0 ? members : all;
   }
 
+  /**
+   * Asks the leader for a membership change; sometimes for a second one right after (a burst:
+   * the leader must refuse it while the first is pending).
+   */
   private changeMembership(): void {
     const leader = this.leader();
     const conf = leader?.status()?.conf;
     if (leader === undefined || conf === undefined) return;
+    const first = this.proposeConfChange(leader, conf, undefined);
+    if (first === undefined || !this.prng.chance(this.plan.confBurst)) return;
+    this.count('conf_burst');
+    this.proposeConfChange(leader, conf, first.nodeId);
+  }
+
+  private proposeConfChange(leader: SimNode, conf: ConfState, not: NodeId | undefined): ConfChange | undefined {
     const options: ConfChange[] = [];
     const fresh = this.nodes.size < this.maxNodeIds ? `n${this.nodes.size + 1}` : undefined;
     for (const id of conf.learners) options.push({ type: 'AddNode', nodeId: id }, { type: 'RemoveNode', nodeId: id });
     if (fresh !== undefined) options.push({ type: 'AddLearner', nodeId: fresh });
     if (fresh !== undefined && conf.voters.length < this.opts.nodes + 1) options.push({ type: 'AddNode', nodeId: fresh });
     if (conf.voters.length > Math.max(3, this.opts.nodes - 1)) for (const id of conf.voters) options.push({ type: 'RemoveNode', nodeId: id });
-    if (options.length === 0) return;
-    const cc = this.prng.pick(options);
+    const allowed = options.filter((cc) => cc.nodeId !== not);
+    if (allowed.length === 0) return undefined;
+    const cc = this.prng.pick(allowed);
     if (cc.nodeId === fresh) this.addNode(fresh);
     if (leader.proposeConfChange(cc) === undefined) this.count(`conf_${cc.type}`);
+    return cc;
   }
 
   private transferLeadership(): void {
