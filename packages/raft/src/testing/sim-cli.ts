@@ -12,7 +12,8 @@ import { runSwarm, type SwarmSummary } from './swarm.js';
 
 const usage = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--profile ${Object.keys(profiles).join('|')}]
                 [--unsafe KNOB,...] [--fault-ticks T] [--liveness-ticks T]
-                [--clients C] [--trace] [--verbose]`;
+                [--clients C] [--trace] [--verbose]
+  KNOB (protocol breakers, see docs/raft.md): ${[...unsafeTestingKnobNames, 'localReads'].join(', ')}`;
 
 function fail(message: string): never {
   console.error(`sim: ${message}\n${usage}`);
@@ -84,6 +85,7 @@ function printSummary(s: SwarmSummary, first: number): void {
   console.log(`faults injected: ${injected} (${faults.map(([k, v]) => `${k} ${v}`).join(', ')})`);
   console.log(`elections: ${s.elections}, commits: ${s.commits}, snapshots installed: ${s.snapshotsInstalled}`);
   console.log(`operations checked for linearizability: ${s.opsChecked}, reads checked: ${s.readsChecked}`);
+  if (s.failed.length > 0) console.log(`failed:\n${s.failed.map((r) => `  SEED=${r.seed} ${r.violations.map((v) => v.kind).join(',')}: ${r.replay}`).join('\n')}`);
   console.log(`${s.passed} seeds passed, ${s.failed.length} failed`);
 }
 
