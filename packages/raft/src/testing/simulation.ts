@@ -182,6 +182,7 @@ class Simulation {
     this.queue.push(unitsPerTick, { kind: 'control' });
     this.trace.record(`plan ${JSON.stringify(this.plan)}`);
     if (this.plan.figure8) this.count('figure8_schedule');
+    if (!this.plan.checkQuorum) this.count('check_quorum_off');
   }
 
   private count(fault: string): void {
