@@ -23,7 +23,7 @@ export interface SimOptions {
   readonly clients?: number;
   /** A named set of fault settings (see `profiles`); the default draws everything from the seed. */
   readonly profile?: ProfileName;
-  /** Protocol breakers, for the tests that show the checkers bite. */
+  /** Protocol breakers, for the mutation test that shows the checkers catch each broken rule. */
   readonly knobs?: UnsafeTestingKnobs;
   /** Harness bug on purpose: nodes serve reads locally, skipping ReadIndex (the linearizability checker must object). */
   readonly unsafeLocalReads?: boolean;
