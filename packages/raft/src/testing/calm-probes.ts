@@ -88,6 +88,8 @@ export class CalmProbes {
     if (quiet) this.host.clients.pause();
     const everyoneElse = [...st.conf.voters, ...st.conf.learners].filter((id) => id !== follower);
     this.host.network.split([follower], everyoneElse);
+    // Not quiet: at least one entry the follower misses, whatever the clients happen to do.
+    if (!quiet) leader.proposeFiller();
     const until = this.host.now() + 6 * this.host.electionTicks;
     this.host.trace.record(`probe isolate ${follower} until ${until}${quiet ? ' quiet' : ''}, leader ${leader.id} term ${st.hardState.term}`);
     return { kind: 'isolate', follower, leader, term: st.hardState.term, until };
