@@ -390,6 +390,7 @@ class Simulation {
       this.holdPartitionUntil = this.now + this.prng.int(4, 8) * electionTick * unitsPerTick;
       this.staleLeader = leader;
       this.count('partition_leader_isolated_long');
+      if (!this.plan.checkQuorum) this.count('partition_leader_isolated_long_without_check_quorum');
     }
     this.trace.record(`${this.now} partition kind ${kind} cut ${this.network.cutLinks}`);
   }
