@@ -1,4 +1,4 @@
-import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange } from '@basalt/raft';
+import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
 import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { raftpb } from '@basalt/wire';
@@ -61,9 +61,11 @@ type ApplyResult = Result<unknown> | MemberInfo[] | undefined;
 
 /**
  * Drives a RawNode with real time, a LogStore and the gRPC transport, and applies committed
- * entries to the MetaState. One loop handles Readies one at a time, in etcd's order: persist
- * (one LevelDB batch, synced when the Ready says so) -> send -> apply -> advance. Proposals and
- * messages that arrive while a batch is being synced pile up in Raft and share the next one.
+ * entries to the MetaState. One loop handles Readies one at a time, in the order of `planReady`
+ * (@basalt/raft, shared with the simulation): persist (one LevelDB batch, synced when the Ready
+ * says so) -> send -> apply -> advance, a leader sending before its own write and commit-only
+ * writes not waited for. Proposals and messages that arrive while a batch is being synced pile
+ * up in Raft and share the next one.
  */
 export class RaftHost {
   readonly book: MemberBook;
@@ -260,52 +262,42 @@ export class RaftHost {
     }
   }
 
+  /** Performs the Ready's plan (`planReady`: the order the simulation runs too), awaiting the writes it says to wait for. */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState);
-    const sendFirst = this.maySendBeforePersist(rd);
-    if (sendFirst) this.transport.send(rd.messages);
-    await this.persist(rd);
-    if (!sendFirst) this.transport.send(rd.messages);
-    if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
-    for (const e of rd.committedEntries) this.applyEntry(e);
-    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
-    this.node.advance(rd);
+    const steps = planReady(rd, { leader: this.soft.role === 'leader', stored: this.storage.initialState().hardState });
+    let written: Promise<void> = Promise.resolve();
+    let writeStarted = 0;
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'send':
+          this.transport.send(rd.messages);
+          break;
+        case 'write': {
+          writeStarted = performance.now();
+          const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
+          written = this.storeWrite(() => this.opts.store.save(update, step.sync));
+          break;
+        }
+        case 'wait':
+          await written;
+          if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - writeStarted) / 1000);
+          break;
+        case 'store':
+          storeReady(this.storage, rd);
+          break;
+        case 'apply':
+          if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+          for (const e of rd.committedEntries) this.applyEntry(e);
+          for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+          break;
+        case 'advance':
+          this.node.advance(rd);
+          break;
+      }
+    }
     this.reads.serve(this.applied, this.state);
     await this.maybeSnapshot();
-  }
-
-  /**
-   * A leader's messages (appends, heartbeats, read-index answers) may leave while it persists
-   * the same Ready (Raft thesis §10.2.1): they promise nothing about its own disk, and the core
-   * counts the leader's own copy of an entry towards commit only after advance(). So followers
-   * persist and acknowledge in parallel with the leader's fsync instead of after it. Not when
-   * the Ready changes the term or vote (that must be durable before anyone hears of it), and
-   * never for followers and candidates, whose acknowledgements and votes promise their disk.
-   */
-  private maySendBeforePersist(rd: Ready): boolean {
-    if (this.soft.role !== 'leader' || rd.snapshot !== undefined) return false;
-    if (rd.hardState === undefined) return true;
-    const durable = this.storage.initialState().hardState;
-    return rd.hardState.term === durable.term && rd.hardState.vote === durable.vote;
-  }
-
-  /**
-   * Step 1 of a Ready: nothing in it is acknowledged to anyone before this resolves. A Ready
-   * that only moves the commit index needs no fsync and promises nothing (the commit index is
-   * re-learned after a restart), so its write is queued behind the earlier ones and not waited
-   * for: applying the newly committed entries does not wait for a disk round trip.
-   */
-  private async persist(rd: Ready): Promise<void> {
-    if (rd.snapshot === undefined && rd.entries.length === 0 && rd.hardState === undefined) return;
-    const started = performance.now();
-    const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
-    const commitOnly = !rd.mustSync && rd.snapshot === undefined && rd.entries.length === 0;
-    const written = this.storeWrite(() => this.opts.store.save(update, rd.mustSync));
-    if (!commitOnly) await written;
-    if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - started) / 1000);
-    if (rd.snapshot !== undefined) this.storage.applySnapshot(rd.snapshot);
-    this.storage.append(rd.entries);
-    if (rd.hardState !== undefined) this.storage.setHardState(rd.hardState);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode } from '@basalt/stdx';
-import type { Config } from './types.js';
+import { unsafeTestingKnobNames, type Config } from './types.js';
 
 /** Checks a Config at the boundary; throws BasaltError(InvalidArgument) saying what is allowed. */
 export function validateConfig(cfg: Config): void {
@@ -16,7 +16,7 @@ export function validateConfig(cfg: Config): void {
   if (typeof cfg.random !== 'function') bad('random must be a function returning numbers in [0, 1)');
   // Test-only protocol breakers: off unless explicitly `true`; anything but a boolean is a mistake.
   for (const [name, value] of Object.entries(cfg.unsafeTestingKnobs ?? {})) {
-    if (name !== 'grantEveryVote' && name !== 'commitPriorTermByCount') bad(`unknown unsafeTestingKnobs.${name}`);
+    if (!(unsafeTestingKnobNames as readonly string[]).includes(name)) bad(`unknown unsafeTestingKnobs.${name}`);
     if (typeof value !== 'boolean') bad(`unsafeTestingKnobs.${name} must be a boolean, got ${String(value)}`);
   }
 }

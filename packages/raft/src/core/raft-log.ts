@@ -12,7 +12,11 @@ export class RaftLog {
   committed: number;
   applied: number;
 
-  constructor(readonly storage: Storage) {
+  /**
+   * @param unsafeIgnorePrevTerm test-only protocol breaker (`UnsafeTestingKnobs.appendIgnoringPrevTerm`):
+   *   an append matches when the log has an entry at its previous index, whatever its term.
+   */
+  constructor(readonly storage: Storage, private readonly unsafeIgnorePrevTerm = false) {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     this.unstable = new Unstable(last + 1);
@@ -61,7 +65,8 @@ export class RaftLog {
    * new index, or undefined on mismatch.
    */
   maybeAppend(index: number, logTerm: number, committed: number, ents: readonly Entry[]): number | undefined {
-    if (!this.matchTerm(index, logTerm)) return undefined;
+    const matches = this.unsafeIgnorePrevTerm ? this.term(index) !== undefined : this.matchTerm(index, logTerm);
+    if (!matches) return undefined;
     const lastNew = index + ents.length;
     assertSafeUint(lastNew, 'last new index');
     const conflict = this.findConflict(ents);

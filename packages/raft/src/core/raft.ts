@@ -23,6 +23,7 @@ import type {
   Snapshot,
   SoftState,
   TransferResult,
+  UnsafeTestingKnobs,
 } from './types.js';
 import { None } from './types.js';
 
@@ -60,6 +61,8 @@ export class Raft {
   appendsPending = false;
 
   private readonly cfg: Config;
+  /** Test-only protocol breakers (all off in production). */
+  private readonly unsafe: UnsafeTestingKnobs;
   private votes = new Map<NodeId, boolean>();
   private readOnly: ReadOnly;
   /** ReadIndex requests that arrived before the leader committed an entry of its term. */
@@ -71,8 +74,9 @@ export class Raft {
   constructor(cfg: Config) {
     validateConfig(cfg);
     this.cfg = cfg;
+    this.unsafe = cfg.unsafeTestingKnobs ?? {};
     this.id = cfg.id;
-    this.log = new RaftLog(cfg.storage);
+    this.log = new RaftLog(cfg.storage, this.unsafe.appendIgnoringPrevTerm === true);
     this.readOnly = new ReadOnly(limits.raftPendingReadsMax);
     const { hardState, confState } = cfg.storage.initialState();
     this.membership = new Membership(confState);
@@ -201,6 +205,7 @@ export class Raft {
     self.recentActive = true;
     // Conservatively treat any unapplied entry as a pending conf change.
     this.pendingConfIndex = this.log.lastIndex();
+    if (this.unsafe.noEmptyEntryOnElection === true) return;
     const appended = this.appendEntries([{ term: 0, index: 0, type: 'Normal', data: new Uint8Array(0) }]);
     assert(appended, 'the empty entry of a new leader always fits');
   }
@@ -253,7 +258,8 @@ export class Raft {
   /** Starts an election (or a pre-vote round) if this node may. */
   hup(kind: CampaignKind): void {
     if (this.role === 'leader' || !this.promotable() || this.hasUnappliedConfChange()) return;
-    this.campaign(kind === 'pre_election' && !this.cfg.preVote ? 'election' : kind);
+    const preVote = this.cfg.preVote && this.unsafe.skipPreVote !== true;
+    this.campaign(kind === 'pre_election' && !preVote ? 'election' : kind);
   }
 
   /** Campaigning with an unapplied conf change could elect a leader under the wrong config (etcd does the same). */
@@ -307,14 +313,14 @@ export class Raft {
   }
 
   private handleVoteRequest(m: Message): void {
-    const knobs = this.cfg.unsafeTestingKnobs;
     const canVote =
       this.vote === m.from ||
       (this.vote === None && this.lead === None) ||
       (m.type === 'MsgPreVote' && m.term > this.term) ||
-      knobs?.grantEveryVote === true;
+      this.unsafe.grantEveryVote === true;
+    const upToDate = this.log.isUpToDate(m.index, m.logTerm) || this.unsafe.voteWithoutUpToDateCheck === true;
     const respType = m.type === 'MsgVote' ? 'MsgVoteResp' : 'MsgPreVoteResp';
-    if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
+    if (canVote && upToDate) {
       // A granted pre-vote answers in the request's term, so the pre-candidate counts it.
       this.send({ type: respType, to: m.from, term: m.term });
       if (m.type === 'MsgVote') {
@@ -370,7 +376,7 @@ export class Raft {
   private stepHigherTerm(m: Message): boolean {
     if (m.type === 'MsgVote' || m.type === 'MsgPreVote') {
       const forced = m.context !== undefined && bytesEqual(m.context, campaignTransferCtx);
-      const inLease = this.cfg.checkQuorum && this.lead !== None && this.electionElapsed < this.cfg.electionTick;
+      const inLease = this.cfg.checkQuorum && this.lead !== None && this.electionElapsed < this.cfg.electionTick && this.unsafe.voteDuringLease !== true;
       // Leader lease: while we hear a leader, a disruptive candidate gets no answer.
       if (!forced && inLease) return false;
     }
@@ -497,7 +503,8 @@ export class Raft {
   /** Installs a leader's snapshot unless our log already covers it. Returns true if installed. */
   private restore(snap: Snapshot): boolean {
     if (snap.meta.index <= this.log.committed) return false;
-    if (this.log.matchTerm(snap.meta.index, snap.meta.term)) {
+    const holdsLast = this.unsafe.snapshotMatchByIndexOnly === true ? this.log.term(snap.meta.index) !== undefined : this.log.matchTerm(snap.meta.index, snap.meta.term);
+    if (holdsLast) {
       // Our log already has the snapshot's last entry: just commit up to it.
       this.log.commitTo(snap.meta.index);
       return false;
@@ -641,7 +648,7 @@ export class Raft {
   private maybeCommit(): boolean {
     const mci = committedIndex(this.membership.voters, (id) => this.prs.get(id)?.match ?? 0);
     const before = this.log.committed;
-    if (this.cfg.unsafeTestingKnobs?.commitPriorTermByCount === true && mci > before) {
+    if (this.unsafe.commitPriorTermByCount === true && mci > before) {
       this.log.commitTo(mci);
     } else if (!this.log.maybeCommit(mci, this.term)) {
       return false;
@@ -673,7 +680,7 @@ export class Raft {
   proposeConfChange(cc: ConfChange): ProposeResult {
     const refusal = this.leaderRefusal();
     if (refusal !== undefined) return refusal;
-    if (this.pendingConfIndex > this.log.applied) return { ok: false, reason: 'conf_change_pending' };
+    if (this.pendingConfIndex > this.log.applied && this.unsafe.concurrentConfChanges !== true) return { ok: false, reason: 'conf_change_pending' };
     const invalid = this.membership.invalidReason(cc);
     if (invalid !== undefined) return { ok: false, reason: 'invalid_conf_change', detail: invalid };
     const result = this.proposeEntry('ConfChange', encodeConfChange(cc));
@@ -740,7 +747,7 @@ export class Raft {
       }
       return;
     }
-    if (this.membership.voters.size === 1) {
+    if (this.membership.voters.size === 1 || this.unsafe.readIndexWithoutQuorum === true) {
       this.answerRead(from, this.log.committed, ctx);
       return;
     }
@@ -781,7 +788,7 @@ export class Raft {
     // Proposals are refused until the transfer ends; it is abandoned after an election timeout.
     this.electionElapsed = 0;
     this.leadTransferee = to;
-    if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    if (pr.match === this.log.lastIndex() || this.unsafe.transferBeforeCaughtUp === true) this.sendTimeoutNow(to);
     else this.maybeSendAppend(to, true);
     return { ok: true };
   }

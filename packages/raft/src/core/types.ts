@@ -202,13 +202,48 @@ export interface Storage {
   snapshot(): Snapshot;
 }
 
-/** Protocol-breaking switches for tests that prove the checkers bite. Never set them elsewhere. */
-export interface UnsafeTestingKnobs {
-  /** Grant every vote and pre-vote request, even a second one in the same term. */
-  grantEveryVote?: boolean;
-  /** Let a leader commit an entry from an earlier term by counting replicas (Raft paper, figure 8). */
-  commitPriorTermByCount?: boolean;
-}
+/**
+ * Protocol-breaking switches, one per safety rule of the Raft paper and thesis, for the
+ * mutation test that proves the simulation's checkers catch each broken rule. Never set
+ * them outside tests. Each names the rule it breaks:
+ * - `grantEveryVote`: one vote per term (§5.2): grant every vote and pre-vote request.
+ * - `voteWithoutUpToDateCheck`: the election restriction (§5.4.1): grant votes to a candidate
+ *   whose log is behind.
+ * - `appendIgnoringPrevTerm`: log matching (§5.3): accept an append whose previous entry is
+ *   at the right index but of another term.
+ * - `commitPriorTermByCount`: commit only entries of the current term by counting (§5.4.2,
+ *   figure 8).
+ * - `ackBeforePersist`: persistence before acknowledgement (§5.1, thesis §3.8): every node
+ *   sends a Ready's messages (votes, append acknowledgements) before writing it.
+ * - `readIndexWithoutQuorum`: ReadIndex confirms leadership with a heartbeat round (thesis
+ *   §6.4): answer at once.
+ * - `voteDuringLease`: the leader lease of check-quorum (thesis §4.2.3, §6.4.1): answer votes
+ *   and pre-votes of a higher term while a leader is heard.
+ * - `noEmptyEntryOnElection`: a new leader appends an empty entry (thesis §6.4): skip it.
+ * - `skipPreVote`: pre-vote (thesis §9.6): campaign in a new term at once.
+ * - `snapshotMatchByIndexOnly`: a follower keeps its log only if it holds the snapshot's last
+ *   entry, index and term (§7): compare the index only.
+ * - `concurrentConfChanges`: one membership change at a time (thesis §4.1): allow another
+ *   while one is pending.
+ * - `transferBeforeCaughtUp`: leadership transfer brings the target up to date first
+ *   (thesis §3.10): send MsgTimeoutNow at once.
+ */
+export const unsafeTestingKnobNames = [
+  'grantEveryVote',
+  'voteWithoutUpToDateCheck',
+  'appendIgnoringPrevTerm',
+  'commitPriorTermByCount',
+  'ackBeforePersist',
+  'readIndexWithoutQuorum',
+  'voteDuringLease',
+  'noEmptyEntryOnElection',
+  'skipPreVote',
+  'snapshotMatchByIndexOnly',
+  'concurrentConfChanges',
+  'transferBeforeCaughtUp',
+] as const;
+export type UnsafeTestingKnob = (typeof unsafeTestingKnobNames)[number];
+export type UnsafeTestingKnobs = { [K in UnsafeTestingKnob]?: boolean };
 
 export interface Config {
   /** This node's id; must not be '' and must appear in the configuration (unless joining as a learner or a new voter). */

@@ -7,10 +7,12 @@ import type { NetworkFaults } from './sim-network.js';
  * rates that differ from run to run. Rates are chances per tick unless named.
  */
 export interface FaultPlan {
+  /** The run follows the figure 8 schedule (`figure8Faults`) instead of the mix. */
+  readonly figure8: boolean;
   readonly network: NetworkFaults;
   /** Chance the network's loss, duplication and delay are redrawn. */
   readonly networkChange: number;
-  /** Chance of a new partition (isolation, split, one-way cuts, or the leader cut off). */
+  /** Chance of a new partition (isolation, split, one-way cuts, the leader muted or isolated for long). */
   readonly partition: number;
   readonly heal: number;
   /** Chance one live node crashes (between Readies). */
@@ -21,19 +23,33 @@ export interface FaultPlan {
   readonly restartOldestFirst: boolean;
   /** Chance, per Ready, that the node crashes inside the Ready loop. */
   readonly readyCrash: number;
-  /** Chance a leader crashes right after persisting new entries, before sending them (they stay on it alone). */
+  /** Chance a leader crashes in the Ready of new entries: with them unsent (on it alone) or sent and not yet synced. */
   readonly leaderCrashOnAppend: number;
-  /** Chance a node crashes right after persisting the Ready that made it leader (before it sends anything). */
+  /** Chance a node crashes in the Ready that made it leader, the same two ways. */
   readonly leaderCrashOnElect: number;
   /** Chance a leader crashes right after the Ready that advanced its commit index (its messages sent or lost). */
   readonly leaderCrashOnCommit: number;
   /** For those crashes: the chance the Ready's messages are lost too (else they were sent). */
   readonly commitCrashLosesMessages: number;
+  /** For crashes aimed at a leader that sends before it persists: the chance it strikes after the send, before the sync (else its messages are lost). */
+  readonly aimedCrashAfterSend: number;
+  /** Chance a node crashes in a Ready that grants a vote or acknowledges entries, before its write is synced. */
+  readonly crashOnAck: number;
   /** Chance the leader is asked to add, promote or remove a member. */
   readonly confChange: number;
+  /** Chance such a request is followed at once by a second one (refused while the first is pending). */
+  readonly confBurst: number;
+  /** Chance the cluster is split at random right after the leader applied a membership change. */
+  readonly partitionOnConfChange: number;
   readonly transferLeader: number;
   /** Each node's tick interval varies by up to this many time units (clock drift). */
   readonly tickJitter: number;
+  /** A synced write takes up to this many time units (a tick is 10); the node goes on stepping meanwhile. */
+  readonly fsyncUnitsMax: number;
+  /** Check-quorum (and with it the leader lease) on every node; pre-vote is always on. */
+  readonly checkQuorum: boolean;
+  /** Bytes of entries per MsgApp (1: one entry each, as figure 8 needs). */
+  readonly maxSizePerMsg: number;
   /** Applied entries between snapshots (and log compactions). */
   readonly snapshotEvery: number;
 }
@@ -47,8 +63,43 @@ export function drawNetwork(prng: Prng): NetworkFaults {
   };
 }
 
+/**
+ * The shape of the Raft paper's figure 8: crashes aimed at new leaders, at leaders that just
+ * appended and at leaders that just committed (losing that Ready's messages), restarts in the
+ * order nodes went down, one entry per MsgApp, no other faults. Committing an entry of an
+ * earlier term by counting replicas loses it under this schedule.
+ */
+export const figure8Faults: Partial<FaultPlan> = {
+  figure8: true,
+  leaderCrashOnAppend: 0.3,
+  leaderCrashOnElect: 0.7,
+  leaderCrashOnCommit: 1,
+  commitCrashLosesMessages: 1,
+  aimedCrashAfterSend: 0,
+  crashOnAck: 0,
+  fsyncUnitsMax: 0,
+  crash: 0,
+  restart: 0.15,
+  restartOldestFirst: true,
+  readyCrash: 0,
+  partition: 0,
+  confChange: 0,
+  transferLeader: 0,
+  network: { dropRate: 0.05, duplicateRate: 0, delayMin: 1, delayMax: 12 },
+  maxSizePerMsg: 1,
+};
+
+/** Chance a run of the default mix follows the figure 8 schedule. */
+const figure8Share = 0.25;
+
 export function drawFaultPlan(prng: Prng): FaultPlan {
+  const plan = drawMixedFaultPlan(prng);
+  return prng.chance(figure8Share) ? { ...plan, ...figure8Faults } : plan;
+}
+
+function drawMixedFaultPlan(prng: Prng): FaultPlan {
   return {
+    figure8: false,
     network: drawNetwork(prng),
     networkChange: prng.pick([0, 0.01, 0.03]),
     partition: prng.pick([0.005, 0.02, 0.05]),
@@ -61,9 +112,16 @@ export function drawFaultPlan(prng: Prng): FaultPlan {
     leaderCrashOnElect: prng.pick([0, 0, 0.05, 0.2]),
     leaderCrashOnCommit: prng.pick([0, 0, 0.02, 0.1]),
     commitCrashLosesMessages: 0.5,
+    aimedCrashAfterSend: 0.5,
+    crashOnAck: prng.pick([0, 0.01, 0.03]),
     confChange: prng.pick([0, 0.02, 0.05]),
+    confBurst: prng.pick([0, 0.5]),
+    partitionOnConfChange: prng.pick([0, 0.3]),
     transferLeader: prng.pick([0, 0.01, 0.03]),
     tickJitter: prng.pick([0, 2, 5]),
     snapshotEvery: prng.pick([8, 25, 100]),
+    fsyncUnitsMax: prng.pick([0, 3, 12]),
+    checkQuorum: prng.chance(0.5),
+    maxSizePerMsg: 1024,
   };
 }

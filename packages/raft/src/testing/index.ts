@@ -5,6 +5,6 @@
 export * from './linearizability.js';
 export * from './kv-model.js';
 export * from './safety-checker.js';
-export { runSimulation, formatFailure, replayCommand, profiles, type ProfileName, type SimOptions, type SimResult, type SimStats } from './simulation.js';
+export { runSimulation, runSimulationCatching, formatFailure, replayCommand, profiles, type ProfileName, type SimOptions, type SimResult, type SimStats } from './simulation.js';
 export { runSwarm, describeFailures, type SwarmSummary } from './swarm.js';
 export type { FaultPlan } from './fault-plan.js';

@@ -221,26 +221,42 @@ describe('linearizability checker against brute force', () => {
   });
 });
 
+/**
+ * `clients` clients each run `opsPerClient` reads and writes of one register, overlapping:
+ * op i of client c spans [20i + c, 20i + c + 15] and takes effect at a random point of it.
+ */
+function overlappingHistory(prng: Prng, clients: number, opsPerClient: number): Op[] {
+  const sm = new KvStateMachine();
+  const planned: { at: number; op: Op }[] = [];
+  for (let c = 0; c < clients; c++) {
+    for (let i = 0; i < opsPerClient; i++) {
+      const callTime = 20 * i + c;
+      const input: KvInput = prng.chance(0.5) ? { kind: 'read', key: 'x' } : { kind: 'write', key: 'x', value: `v${c}.${i}` };
+      planned.push({ at: callTime + prng.float() * 15, op: { clientId: c, input, callTime, returnTime: callTime + 15 } });
+    }
+  }
+  planned.sort((a, b) => a.at - b.at);
+  return planned.map(({ op }) => ({ ...op, output: sm.apply(op.input) }));
+}
+
 describe('linearizability checker on long histories', () => {
   it('checks 10 clients x 60 overlapping ops on one register, and finds one stale read planted in it', { timeout: 600_000 }, () => {
-    const prng = new Prng(99);
-    const sm = new KvStateMachine();
-    const history: Op[] = [];
-    // Each client's op i spans [10i + c, 10i + c + 15]; the effect happens at a random point of that span.
-    const planned: { at: number; op: Op }[] = [];
-    for (let c = 0; c < 10; c++) {
-      for (let i = 0; i < 60; i++) {
-        const callTime = 20 * i + c;
-        const input: KvInput = prng.chance(0.5) ? { kind: 'read', key: 'x' } : { kind: 'write', key: 'x', value: `v${c}.${i}` };
-        planned.push({ at: callTime + prng.float() * 15, op: { clientId: c, input, callTime, returnTime: callTime + 15 } });
-      }
-    }
-    planned.sort((a, b) => a.at - b.at);
-    for (const { op } of planned) history.push({ ...op, output: sm.apply(op.input) });
+    const history = overlappingHistory(new Prng(99), 10, 60);
     const good = checkLinearizability(kvModel, history);
     expect(good.outcome).toBe('ok');
     const bad = checkLinearizability(kvModel, [...history, read(99, 'x', 'v0.0', 100_000, 100_001)]);
     expect(bad.outcome).toBe('illegal');
     expect(bad.partitions[0]?.explanation).toContain('read(x) -> v0.0');
+  });
+
+  it('checks 10,000 overlapping ops on one register, in steps that grow in proportion to the ops', { timeout: 600_000 }, () => {
+    const stepsPerOp = (opsPerClient: number): number => {
+      const result = checkLinearizability(kvModel, overlappingHistory(new Prng(7), 10, opsPerClient));
+      expect(result.outcome).toBe('ok');
+      expect(result.partitions[0]?.operations).toBe(10 * opsPerClient);
+      return (result.partitions[0]?.steps ?? Infinity) / (10 * opsPerClient);
+    };
+    const small = stepsPerOp(100);
+    expect(stepsPerOp(1000)).toBeLessThan(1.5 * small);
   });
 });

@@ -1,4 +1,5 @@
 import { assert } from '@basalt/stdx';
+import { OpSet, VisitedConfigurations } from './op-set.js';
 
 /**
  * A sequential specification for the linearizability checker. States must be
@@ -118,6 +119,9 @@ interface Entry {
 }
 
 interface Frame<S> {
+  /** The frame below this one on the stack (frames are immutable: a popped one still names its past). */
+  readonly parent: Frame<S> | undefined;
+  readonly depth: number;
   readonly entry: Entry;
   readonly stateBefore: S;
   readonly successors: readonly S[];
@@ -168,23 +172,25 @@ function unlift(e: Entry): void {
   relink(e);
 }
 
-function checkPartition<S, I, O>(model: Model<S, I, O>, name: string, ops: readonly Operation<I, O>[], maxSteps: number): PartitionResult {
+function checkPartition<S, I, O>(model: Model<S, I, O>, name: string, history: readonly Operation<I, O>[], maxSteps: number): PartitionResult {
+  // Numbered in call order, the linearized ops are a prefix plus a few: OpSet stores them compactly.
+  const ops = [...history].sort((a, b) => a.callTime - b.callTime);
   const search = new Search(model, ops, maxSteps);
   const outcome = search.run();
   const explanation = outcome === 'illegal' ? search.explain(name) : undefined;
   return { partition: name, outcome, operations: ops.length, steps: search.steps, ...(explanation === undefined ? {} : { explanation }) };
 }
 
-/** The search over one partition. Invariant: `linearized` has bit i set iff op i is on `stack`. */
+/** The search over one partition. Invariant: `linearized` holds op i iff op i is on `stack`. */
 class Search<S, I, O> {
   steps = 0;
   private readonly head: Entry;
   private readonly stack: Frame<S>[] = [];
-  /** Visited configurations: model state key -> sets of linearized ops (bigints compare by value). */
-  private readonly visited = new Map<string, Set<bigint>>();
-  private linearized = 0n;
+  private readonly visited = new VisitedConfigurations();
+  private readonly linearized: OpSet;
   private state: S;
-  private deepest: { order: number[]; blocked: number } = { order: [], blocked: -1 };
+  /** The deepest stack a return blocked, as its top frame (walk `parent` for the order), and that op. */
+  private deepest: { top: Frame<S> | undefined; blocked: number } = { top: undefined, blocked: -1 };
 
   constructor(
     private readonly model: Model<S, I, O>,
@@ -192,6 +198,7 @@ class Search<S, I, O> {
     private readonly maxSteps: number,
   ) {
     this.head = buildEntries(ops);
+    this.linearized = new OpSet(ops.length);
     this.state = model.init();
   }
 
@@ -222,43 +229,33 @@ class Search<S, I, O> {
     const op = this.ops[entry.op];
     assert(op !== undefined, 'entry for a missing op');
     const successors = known ?? this.model.step(this.state, op.input, op.returnTime === undefined ? undefined : op.output);
-    const linearized = this.linearized | (1n << BigInt(entry.op));
+    this.linearized.add(entry.op);
     for (let alt = alternative; alt < successors.length; alt++) {
       const next = successors[alt] as S;
-      if (!this.markVisited(linearized, this.model.stateKey(next))) continue;
-      this.stack.push({ entry, stateBefore: this.state, successors, alternative: alt });
+      // A configuration seen before: nothing new can come of it.
+      if (!this.visited.add(this.model.stateKey(next), this.linearized)) continue;
+      const parent = this.stack.at(-1);
+      this.stack.push({ parent, depth: (parent?.depth ?? 0) + 1, entry, stateBefore: this.state, successors, alternative: alt });
       this.state = next;
-      this.linearized = linearized;
       lift(entry);
       return true;
     }
+    this.linearized.delete(entry.op);
     return false;
-  }
-
-  /** Records a configuration; false if it was seen before (nothing new can come of it). */
-  private markVisited(linearized: bigint, stateKey: string): boolean {
-    let sets = this.visited.get(stateKey);
-    if (sets === undefined) {
-      sets = new Set();
-      this.visited.set(stateKey, sets);
-    }
-    if (sets.has(linearized)) return false;
-    sets.add(linearized);
-    return true;
   }
 
   /** Undoes the top frame and tries its op's next alternative; returns where to walk on. */
   private backtrack(frame: Frame<S>): Entry | undefined {
     this.state = frame.stateBefore;
-    this.linearized &= ~(1n << BigInt(frame.entry.op));
+    this.linearized.delete(frame.entry.op);
     unlift(frame.entry);
     if (this.tryLinearize(frame.entry, frame.alternative + 1, frame.successors)) return this.head.next;
     return frame.entry.next;
   }
 
   private noteDeepest(blocked: number): void {
-    if (this.deepest.blocked !== -1 && this.stack.length <= this.deepest.order.length) return;
-    this.deepest = { order: this.stack.map((f) => f.entry.op), blocked };
+    if (this.deepest.blocked !== -1 && this.stack.length <= (this.deepest.top?.depth ?? 0)) return;
+    this.deepest = { top: this.stack.at(-1), blocked };
   }
 
   explain(partition: string): string {
@@ -268,9 +265,11 @@ class Search<S, I, O> {
       const ret = op.returnTime === undefined ? 'unknown' : String(op.returnTime);
       return `client ${op.clientId} ${this.model.describe(op.input, op.returnTime === undefined ? undefined : op.output)} [${op.callTime}, ${ret}]`;
     };
-    const order = this.deepest.order;
-    const shown = order.slice(-explainOpsMax).map(show).join('; ');
-    const skipped = order.length > explainOpsMax ? `${order.length - explainOpsMax} ops, then ` : '';
+    const last: number[] = [];
+    for (let f = this.deepest.top; f !== undefined && last.length < explainOpsMax; f = f.parent) last.unshift(f.entry.op);
+    const depth = this.deepest.top?.depth ?? 0;
+    const shown = last.map(show).join('; ');
+    const skipped = depth > explainOpsMax ? `${depth - explainOpsMax} ops, then ` : '';
     return `partition ${partition}: after linearizing [${skipped}${shown}], no order fits ${show(this.deepest.blocked)}`;
   }
 }

@@ -6,7 +6,11 @@ export type ViolationKind =
   | 'leader_completeness'
   | 'state_machine_safety'
   | 'linearizability'
-  | 'liveness';
+  | 'liveness'
+  /** A healed, connected leader was deposed (what pre-vote and the leader lease prevent). */
+  | 'needless_deposition'
+  /** The run threw: an assertion of the core or the harness failed. */
+  | 'exception';
 
 export interface Violation {
   readonly kind: ViolationKind;

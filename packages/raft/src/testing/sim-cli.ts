@@ -6,13 +6,14 @@
  * Exits 1 when a run fails (each failure prints SEED=... and its replay command), 2 on bad arguments.
  */
 import { parseArgs } from 'node:util';
-import type { UnsafeTestingKnobs } from '../core/types.js';
+import { unsafeTestingKnobNames, type UnsafeTestingKnob, type UnsafeTestingKnobs } from '../core/types.js';
 import { formatFailure, profiles, type ProfileName, type SimOptions } from './simulation.js';
 import { runSwarm, type SwarmSummary } from './swarm.js';
 
 const usage = `usage: pnpm sim [--seeds N] [--seed S] [--nodes 3|5] [--profile ${Object.keys(profiles).join('|')}]
-                [--unsafe grantEveryVote,commitPriorTermByCount,localReads] [--fault-ticks T] [--liveness-ticks T]
-                [--clients C] [--trace] [--verbose]`;
+                [--unsafe KNOB,...] [--fault-ticks T] [--liveness-ticks T]
+                [--clients C] [--trace] [--verbose]
+  KNOB (protocol breakers, see docs/raft.md): ${[...unsafeTestingKnobNames, 'localReads'].join(', ')}`;
 
 function fail(message: string): never {
   console.error(`sim: ${message}\n${usage}`);
@@ -31,9 +32,9 @@ function parseUnsafe(value: string | undefined): Pick<SimOptions, 'knobs' | 'uns
   const knobs: UnsafeTestingKnobs = {};
   let unsafeLocalReads = false;
   for (const name of value.split(',')) {
-    if (name === 'grantEveryVote' || name === 'commitPriorTermByCount') knobs[name] = true;
+    if ((unsafeTestingKnobNames as readonly string[]).includes(name)) knobs[name as UnsafeTestingKnob] = true;
     else if (name === 'localReads') unsafeLocalReads = true;
-    else fail(`--unsafe takes grantEveryVote, commitPriorTermByCount or localReads, got '${name}'`);
+    else fail(`--unsafe takes ${[...unsafeTestingKnobNames, 'localReads'].join(', ')}, got '${name}'`);
   }
   return { knobs, unsafeLocalReads };
 }
@@ -84,6 +85,7 @@ function printSummary(s: SwarmSummary, first: number): void {
   console.log(`faults injected: ${injected} (${faults.map(([k, v]) => `${k} ${v}`).join(', ')})`);
   console.log(`elections: ${s.elections}, commits: ${s.commits}, snapshots installed: ${s.snapshotsInstalled}`);
   console.log(`operations checked for linearizability: ${s.opsChecked}, reads checked: ${s.readsChecked}`);
+  if (s.failed.length > 0) console.log(`failed:\n${s.failed.map((r) => `  SEED=${r.seed} ${r.violations.map((v) => v.kind).join(',')}: ${r.replay}`).join('\n')}`);
   console.log(`${s.passed} seeds passed, ${s.failed.length} failed`);
 }
 

@@ -55,6 +55,8 @@ export class SimClients {
   /** Logical time of calls and returns: one step per event, so it orders them as they happened. */
   private clock = 0;
   private nextIncarnation = 0;
+  /** While paused, clients issue nothing new (requests in flight still end). */
+  private paused = false;
 
   constructor(private readonly host: ClientHost, private readonly opts: ClientOptions) {
     for (let i = 0; i < opts.clients; i++) {
@@ -63,9 +65,22 @@ export class SimClients {
     }
   }
 
-  /** From now on each client must complete one write and one read (the liveness probe). */
+  /**
+   * From now on each client must complete one read and then one write (the liveness probe;
+   * reading first finds a new leader that cannot serve reads until something of its own term
+   * commits). Then it goes on as before.
+   */
   startProbing(): void {
     for (const c of this.clients) c.probing = true;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.clients.forEach((_, i) => this.host.schedule(this.host.prng.int(0, this.opts.thinkUnitsMax), i, undefined));
   }
 
   get allProbed(): boolean {
@@ -95,7 +110,7 @@ export class SimClients {
       if (c.inflight?.requestId === timeoutOf) this.timeout(index, c);
       return;
     }
-    if (c.inflight !== undefined || (c.probing && c.probedWrite && c.probedRead)) return;
+    if (c.inflight !== undefined || this.paused) return;
     this.issue(index, c);
   }
 
@@ -127,7 +142,7 @@ export class SimClients {
     const { prng } = this.host;
     const key = `k${prng.int(0, this.opts.keys - 1)}`;
     const value = `v${requestId.slice(1)}`;
-    if (c.probing) return c.probedWrite ? { kind: 'read', key } : { kind: 'write', key, value };
+    if (c.probing) return c.probedRead ? { kind: 'write', key, value } : { kind: 'read', key };
     const roll = prng.float();
     if (roll < 0.45) return { kind: 'read', key };
     if (roll < 0.8) return { kind: 'write', key, value };
@@ -164,7 +179,8 @@ export class SimClients {
       if (c.probing) c.probedRead = true;
     } else if (input.kind !== 'read') {
       if (input.kind === 'write' || (output.kind === 'cas' && output.ok)) c.seen.set(input.key, input.value);
-      if (c.probing) c.probedWrite = true;
+      if (c.probing && c.probedRead) c.probedWrite = true;
     }
+    if (c.probedRead && c.probedWrite) c.probing = false;
   }
 }

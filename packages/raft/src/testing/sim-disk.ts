@@ -11,8 +11,8 @@ interface Write {
 
 /**
  * A node's simulated durable store. Fault model: a write is durable once it
- * was synced (a Ready with `mustSync`, or a snapshot save); writes of a Ready
- * without `mustSync` sit in a volatile cache until the next sync; a crash
+ * was synced (the `wait` of a Ready with `mustSync`, or a snapshot save);
+ * until then it sits in a volatile cache; a crash
  * loses everything the node had not written yet and a random suffix of the
  * cache (the OS may have flushed some of it, in order). Writes are applied in
  * order and atomically (a torn batch is lost as a whole).
@@ -28,10 +28,9 @@ export class SimDisk {
     this.snapshot = { meta: { index: 0, term: 0, conf: initialConf }, data: new Uint8Array(0) };
   }
 
-  /** Step 1 of the Ready loop: write what the Ready says to persist. */
+  /** The Ready's `write` step: the batch reaches the volatile cache; it is durable after the next `sync`. */
   write(rd: Ready): void {
     this.cache.push({ snapshot: rd.snapshot, entries: rd.entries, hardState: rd.hardState });
-    if (rd.mustSync) this.sync();
   }
 
   sync(): void {

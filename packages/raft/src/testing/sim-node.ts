@@ -1,7 +1,8 @@
-import type { Prng } from '@basalt/stdx';
+import { assert, type Prng } from '@basalt/stdx';
 import { decodeConfChange } from '../core/conf-change-codec.js';
 import type { MemoryStorage } from '../core/memory-storage.js';
 import { RawNode } from '../core/raw-node.js';
+import { planReady, storeReady, type ReadyStep, type ReadyStepKind } from '../core/ready-driver.js';
 import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Snapshot, Status, UnsafeTestingKnobs } from '../core/types.js';
 import type { KvInput, KvOutput } from './kv-model.js';
 import { decodeCommand, encodeCommand, KvStateMachine } from './kv-state-machine.js';
@@ -10,12 +11,18 @@ import { SimDisk } from './sim-disk.js';
 import { fingerprint, type Trace } from './trace.js';
 
 /**
- * Where in the Ready loop a crash strikes: before persisting, after persisting,
- * after sending, mid-apply, or after applying with the Ready's messages still
- * in the host's send queue (lost: sending is asynchronous in a real server).
+ * Where in a Ready's plan (`planReady`) a crash strikes: before one of its
+ * steps (`before_wait` after a leader's `send` is the crash between its send
+ * and its fsync), in the middle of applying, or after applying with the
+ * Ready's messages still in the host's send queue (lost: sending is
+ * asynchronous in a real server).
  */
-export type CrashPoint = 'before_persist' | 'after_persist' | 'after_send' | 'mid_apply' | 'after_apply_unsent';
-export const crashPoints: readonly CrashPoint[] = ['before_persist', 'after_persist', 'after_send', 'mid_apply', 'after_apply_unsent'];
+export type CrashPoint = `before_${ReadyStepKind}` | 'mid_apply' | 'unsent';
+
+/** The crash points a Ready with these steps offers. */
+export function crashPointsOf(steps: readonly ReadyStep[]): CrashPoint[] {
+  return [...steps.map((s): CrashPoint => `before_${s.kind}`), 'mid_apply', 'unsent'];
+}
 
 /** A client's request to one node; the node calls exactly one of the callbacks, or none if it crashes. */
 export interface ClientRequest {
@@ -34,13 +41,20 @@ export interface NodeHost {
   readonly prng: Prng;
   send(msg: Message): void;
   /** Drawn once per Ready: undefined, or where to crash in it. */
-  crashPoint(rd: Ready, isLeader: boolean): CrashPoint | undefined;
+  crashPoint(rd: Ready, isLeader: boolean, steps: readonly ReadyStep[]): CrashPoint | undefined;
+  /** Simulated time units a synced write takes (0: done at once); the node goes on stepping meanwhile. */
+  fsyncUnits(): number;
+  /** Runs `fn` after `units` of simulated time. */
+  later(units: number, fn: () => void): void;
+  /** The node applied a membership change. */
+  confApplied(): void;
 }
 
 export interface NodeOptions {
   readonly electionTick: number;
   readonly heartbeatTick: number;
   readonly maxSizePerMsg: number;
+  readonly checkQuorum: boolean;
   /** Take a snapshot when this many entries were applied since the last one. */
   readonly snapshotEvery: number;
   /** Entries kept in the log below a new snapshot (for slow followers). */
@@ -65,6 +79,21 @@ interface Incarnation {
   readonly reads: Map<string, ClientRequest>;
   /** Reads with a read index, waiting for applied >= index. */
   waiting: { index: number; req: ClientRequest }[];
+  /** The Ready being handled (between ready() and advance()), if any. */
+  inReady: ReadyRun | undefined;
+}
+
+/** A Ready part way through its plan. */
+interface ReadyRun {
+  readonly rd: Ready;
+  readonly steps: readonly ReadyStep[];
+  readonly crashAt: CrashPoint | undefined;
+  /** Index of the next step to perform. */
+  next: number;
+  /** Its messages were handed to the network. */
+  sent: boolean;
+  /** Its write reached the disk's cache but the sync it needs has not happened. */
+  unsynced: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -76,13 +105,16 @@ function entryRef(e: Entry): EntryRef {
 
 /**
  * One simulated Raft member: a RawNode over a MemoryStorage, a durable SimDisk
- * and the key-value state machine, driven through the Ready loop
- * (persist, then send, then apply, then advance) with crashes between the steps.
+ * and the key-value state machine, driven through the Ready loop in the order
+ * the metadata service uses (`planReady`), with a synced write taking
+ * simulated time while the node goes on stepping, and crashes between the steps.
  */
 export class SimNode {
   readonly disk: SimDisk;
   private life: Incarnation | undefined;
   snapshotsInstalled = 0;
+  /** Crashes that struck after a Ready's messages left and before its write was synced. */
+  crashesSentUnsynced = 0;
 
   constructor(readonly id: NodeId, initialConf: ConfState, private readonly opts: NodeOptions, private readonly host: NodeHost) {
     this.disk = new SimDisk(initialConf);
@@ -101,7 +133,7 @@ export class SimNode {
       electionTick: this.opts.electionTick,
       heartbeatTick: this.opts.heartbeatTick,
       preVote: true,
-      checkQuorum: true,
+      checkQuorum: this.opts.checkQuorum,
       maxSizePerMsg: this.opts.maxSizePerMsg,
       maxInflightMsgs: 8,
       maxUncommittedEntriesSize: 1 << 20,
@@ -120,6 +152,7 @@ export class SimNode {
       proposals: new Map(),
       reads: new Map(),
       waiting: [],
+      inReady: undefined,
     };
   }
 
@@ -129,7 +162,11 @@ export class SimNode {
 
   crash(why: string): void {
     if (this.life === undefined) return;
-    this.host.trace.record(`crash ${this.id} ${why}`);
+    const run = this.life.inReady;
+    const sentUnsynced = run !== undefined && run.sent && (run.unsynced || run.steps.slice(run.next).some((s) => s.kind === 'write' && s.sync));
+    if (sentUnsynced) this.crashesSentUnsynced++;
+    const unsyncedNote = sentUnsynced ? ` (${this.life.leader ? 'leader ' : ''}sent, not synced)` : '';
+    this.host.trace.record(`crash ${this.id} ${why}${unsyncedNote}`);
     this.life = undefined;
     this.disk.crash(this.host.prng.int(0, this.disk.cachedWrites));
   }
@@ -172,6 +209,12 @@ export class SimNode {
     return result === undefined ? 'down' : result.ok ? undefined : result.reason;
   }
 
+  /** Proposes an entry no client waits for (the calm probes' last write before a transfer). */
+  proposeFiller(): void {
+    this.life?.raw.propose(encodeCommand({ requestId: 'probe', input: { kind: 'write', key: 'probe', value: 'filler' } }));
+    this.processReady();
+  }
+
   /** A client's operation; reads go through ReadIndex, writes and cas through the log. */
   submit(req: ClientRequest): void {
     const life = this.life;
@@ -193,32 +236,92 @@ export class SimNode {
     this.processReady();
   }
 
-  /** Runs the Ready loop until the node has nothing to do (or crashes). */
+  /** Runs the Ready loop until the node has nothing to do, waits for its disk, or crashes. */
   processReady(): void {
-    for (let life = this.life; life !== undefined && life.raw.hasReady(); life = this.life) {
+    for (let life = this.life; life !== undefined && life.inReady === undefined && life.raw.hasReady(); life = this.life) {
       const rd = life.raw.ready();
-      this.handleReady(life, rd, this.host.crashPoint(rd, rd.softState === undefined ? life.leader : rd.softState.role === 'leader'));
+      this.observeRoles(life, rd);
+      const stored = life.storage.initialState().hardState;
+      const steps = planReady(rd, { leader: life.leader, stored, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) });
+      const crashAt = this.host.crashPoint(rd, life.leader, steps);
+      life.inReady = { rd, steps, crashAt, next: 0, sent: false, unsynced: false };
+      this.runSteps(life);
     }
   }
 
-  private handleReady(life: Incarnation, rd: Ready, crashAt: CrashPoint | undefined): void {
-    this.observeRoles(life, rd);
-    if (crashAt === 'before_persist') return this.crash(crashAt);
-    this.persist(life, rd);
-    if (crashAt === 'after_persist') return this.crash(crashAt);
-    if (crashAt !== 'after_apply_unsent') for (const m of rd.messages) this.host.send(m);
-    if (crashAt === 'after_send') return this.crash(crashAt);
+  /** Performs the current Ready's steps until it is done, waits for the disk, or crashes. */
+  private runSteps(life: Incarnation): void {
+    const run = life.inReady;
+    assert(run !== undefined, 'runSteps without a Ready');
+    for (let step = run.steps[run.next]; step !== undefined; step = run.steps[run.next]) {
+      if (run.crashAt === `before_${step.kind}`) return this.crash(run.crashAt);
+      run.next++;
+      switch (step.kind) {
+        case 'send':
+          if (run.crashAt !== 'unsent') for (const m of run.rd.messages) this.host.send(m);
+          run.sent = true;
+          break;
+        case 'write':
+          this.write(run.rd, step.sync);
+          run.unsynced = step.sync;
+          break;
+        case 'wait':
+          if (this.waitForDisk(life, run)) return;
+          break;
+        case 'store':
+          this.store(life, run.rd);
+          break;
+        case 'apply':
+          if (!this.applyReady(life, run)) return;
+          break;
+        case 'advance':
+          life.raw.advance(run.rd);
+          this.serveReads(life);
+          this.maybeSnapshot(life);
+          break;
+      }
+    }
+    life.inReady = undefined;
+  }
+
+  /** The `wait` step: syncs the write, after a drawn delay; true if the Ready goes on later. */
+  private waitForDisk(life: Incarnation, run: ReadyRun): boolean {
+    const units = run.unsynced ? this.host.fsyncUnits() : 0;
+    const synced = (): void => {
+      if (run.unsynced) this.disk.sync();
+      run.unsynced = false;
+    };
+    if (units === 0) {
+      synced();
+      return false;
+    }
+    this.host.later(units, () => {
+      if (this.life !== life) return;
+      synced();
+      this.runSteps(life);
+      this.processReady();
+    });
+    return true;
+  }
+
+  /** The `apply` step; false if the node crashed in it. */
+  private applyReady(life: Incarnation, run: ReadyRun): boolean {
+    const rd = run.rd;
     if (rd.snapshot !== undefined) this.installSnapshot(life, rd.snapshot);
-    const stopAt = crashAt === 'mid_apply' ? this.host.prng.int(0, rd.committedEntries.length) : Infinity;
+    const stopAt = run.crashAt === 'mid_apply' ? this.host.prng.int(0, rd.committedEntries.length) : Infinity;
     for (const [i, e] of rd.committedEntries.entries()) {
-      if (i === stopAt) return this.crash(crashAt ?? 'mid_apply');
+      if (i === stopAt) {
+        this.crash('mid_apply');
+        return false;
+      }
       this.applyEntry(life, e);
     }
-    if (crashAt === 'after_apply_unsent') return this.crash(crashAt);
+    if (run.crashAt === 'unsent') {
+      this.crash('unsent');
+      return false;
+    }
     for (const rs of rd.readStates) this.readReady(life, rs.index, decoder.decode(rs.ctx));
-    this.serveReads(life);
-    life.raw.advance(rd);
-    this.maybeSnapshot(life);
+    return true;
   }
 
   private observeRoles(life: Incarnation, rd: Ready): void {
@@ -230,16 +333,19 @@ export class SimNode {
     }
   }
 
-  private persist(life: Incarnation, rd: Ready): void {
+  /** The `write` step: the batch goes to the disk; from now on this node holds its entries. */
+  private write(rd: Ready, sync: boolean): void {
     this.disk.write(rd);
-    if (rd.snapshot !== undefined) life.storage.applySnapshot(rd.snapshot);
-    life.storage.append(rd.entries);
-    if (rd.hardState !== undefined) life.storage.setHardState(rd.hardState);
     const checker = this.host.checker;
     checker.entriesPersisted(this.id, rd.entries.map(entryRef));
     if (rd.hardState !== undefined) checker.commitKnown(this.id, rd.hardState.term, rd.hardState.commit);
+    this.host.trace.record(`write ${this.id} entries ${rd.entries.length}${sync ? ' sync' : ''}`);
+  }
+
+  private store(life: Incarnation, rd: Ready): void {
+    storeReady(life.storage, rd);
     const view = rd.softState?.role === 'leader' ? this.logView() : undefined;
-    if (view !== undefined) checker.leaderLog(life.term, view, life.storage.firstIndex() - 1);
+    if (view !== undefined) this.host.checker.leaderLog(life.term, view, life.storage.firstIndex() - 1);
   }
 
   private installSnapshot(life: Incarnation, snap: Snapshot): void {
@@ -262,6 +368,7 @@ export class SimNode {
     if (e.type === 'ConfChange') {
       life.conf = life.raw.applyConfChange(decodeConfChange(e.data));
       this.host.trace.record(`conf ${this.id} at ${e.index} voters ${life.conf.voters.join(',')} learners ${life.conf.learners.join(',')}`);
+      this.host.confApplied();
       pending?.refuse('overwritten', '');
       return;
     }

@@ -1,13 +1,15 @@
 import { assert, Prng } from '@basalt/stdx';
-import type { ConfChange, Message, NodeId, Ready, UnsafeTestingKnobs } from '../core/types.js';
+import type { ReadyStep } from '../core/ready-driver.js';
+import type { ConfChange, ConfState, Message, NodeId, Ready, UnsafeTestingKnobs } from '../core/types.js';
+import { CalmProbes } from './calm-probes.js';
 import { EventQueue } from './event-queue.js';
-import { drawFaultPlan, drawNetwork, type FaultPlan } from './fault-plan.js';
+import { drawFaultPlan, drawNetwork, figure8Faults, type FaultPlan } from './fault-plan.js';
 import { kvModel } from './kv-model.js';
 import { checkLinearizability } from './linearizability.js';
 import { SafetyChecker, type LogView, type Violation } from './safety-checker.js';
 import { SimClients } from './sim-clients.js';
 import { calmNetwork, SimNetwork } from './sim-network.js';
-import { crashPoints, type CrashPoint, SimNode } from './sim-node.js';
+import { crashPointsOf, type CrashPoint, SimNode } from './sim-node.js';
 import { Trace } from './trace.js';
 
 export interface SimOptions {
@@ -21,7 +23,7 @@ export interface SimOptions {
   readonly clients?: number;
   /** A named set of fault settings (see `profiles`); the default draws everything from the seed. */
   readonly profile?: ProfileName;
-  /** Protocol breakers, for the tests that show the checkers bite. */
+  /** Protocol breakers, for the mutation test that shows the checkers catch each broken rule. */
   readonly knobs?: UnsafeTestingKnobs;
   /** Harness bug on purpose: nodes serve reads locally, skipping ReadIndex (the linearizability checker must object). */
   readonly unsafeLocalReads?: boolean;
@@ -31,33 +33,13 @@ export interface SimOptions {
 }
 
 /**
- * Named fault settings. `figure8` aims crashes at new leaders, at leaders that
- * just appended and at leaders that just committed (losing that Ready's
- * messages), restarts nodes in the order they went down, and sends one entry
- * per MsgApp: the shape of the Raft paper's figure 8, where committing an
- * entry of an earlier term by counting replicas loses it.
+ * Named fault settings: `default` draws everything from the seed (a quarter of its runs
+ * follow the figure 8 schedule); `figure8` always does.
  */
 export const profiles = {
-  default: { plan: {}, maxSizePerMsg: 1024, faultTicks: 200 },
-  figure8: {
-    plan: {
-      leaderCrashOnAppend: 0.3,
-      leaderCrashOnElect: 0.7,
-      leaderCrashOnCommit: 1,
-      commitCrashLosesMessages: 1,
-      crash: 0,
-      restart: 0.15,
-      restartOldestFirst: true,
-      readyCrash: 0,
-      partition: 0,
-      confChange: 0,
-      transferLeader: 0,
-      network: { dropRate: 0.05, duplicateRate: 0, delayMin: 1, delayMax: 12 },
-    },
-    maxSizePerMsg: 1,
-    faultTicks: 150,
-  },
-} as const satisfies Record<string, { plan: Partial<FaultPlan>; maxSizePerMsg: number; faultTicks: number }>;
+  default: { plan: {}, faultTicks: 200 },
+  figure8: { plan: figure8Faults, faultTicks: 150 },
+} as const satisfies Record<string, { plan: Partial<FaultPlan>; faultTicks: number }>;
 export type ProfileName = keyof typeof profiles;
 
 export interface SimStats {
@@ -93,6 +75,7 @@ type SimEvent =
   | { readonly kind: 'tick'; readonly node: NodeId }
   | { readonly kind: 'deliver'; readonly msg: Message }
   | { readonly kind: 'client'; readonly client: number; readonly timeoutOf: string | undefined }
+  | { readonly kind: 'disk'; readonly done: () => void }
   | { readonly kind: 'control' };
 
 /** Simulated time units per Raft tick; message delays are a few units. */
@@ -100,6 +83,8 @@ const unitsPerTick = 10;
 const electionTick = 10;
 const heartbeatTick = 2;
 const logCheckEveryTicks = 25;
+/** Ticks the calm probes may take: isolation, watch and transfer (see calm-probes.ts), plus slack. */
+const probeTicksMax = 15 * electionTick;
 
 /** The `pnpm sim` command that reruns exactly this configuration. */
 export function replayCommand(o: Pick<SimOptions, 'seed' | 'nodes' | 'profile' | 'knobs' | 'unsafeLocalReads' | 'faultTicks' | 'livenessTicks' | 'clients'>): string {
@@ -131,6 +116,25 @@ export function runSimulation(options: SimOptions): SimResult {
   return new Simulation(options).run();
 }
 
+/**
+ * As `runSimulation`, but a run that throws (an assertion in the core or the harness) is a
+ * failed result with its seed and replay command, like a checker's failure.
+ */
+export function runSimulationCatching(options: SimOptions): SimResult {
+  try {
+    return runSimulation(options);
+  } catch (err: unknown) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}${firstFrame(err)}` : String(err);
+    const stats: SimStats = { ticks: 0, events: 0, faults: {}, elections: 0, commits: 0, snapshotsInstalled: 0, opsChecked: 0, readsChecked: 0, unknownOps: 0 };
+    return { seed: options.seed, nodes: options.nodes, ok: false, violations: [{ kind: 'exception', message }], stats, traceDigest: '', trace: undefined, replay: replayCommand(options) };
+  }
+}
+
+function firstFrame(err: Error): string {
+  const frame = err.stack?.split('\n').find((line) => line.trim().startsWith('at '));
+  return frame === undefined ? '' : ` (${frame.trim()})`;
+}
+
 class Simulation {
   private readonly prng: Prng;
   private readonly plan: FaultPlan;
@@ -144,6 +148,12 @@ class Simulation {
   private readonly faults: Record<string, number> = {};
   private now = 0;
   private faultsOn = true;
+  /** Partitions do not heal before this time (a long isolation). */
+  private holdPartitionUntil = 0;
+  /** An isolated leader that clients who still know it keep writing to, while the isolation holds. */
+  private staleLeader: SimNode | undefined;
+  /** The calm probes run after liveness was reached (see `probe`). */
+  private probes: CalmProbes | undefined;
   /** Down nodes in the order the control loop saw them go down. */
   private down: SimNode[] = [];
   private readonly initialVoters: NodeId[];
@@ -171,6 +181,8 @@ class Simulation {
     );
     this.queue.push(unitsPerTick, { kind: 'control' });
     this.trace.record(`plan ${JSON.stringify(this.plan)}`);
+    if (this.plan.figure8) this.count('figure8_schedule');
+    if (!this.plan.checkQuorum) this.count('check_quorum_off');
   }
 
   private count(fault: string): void {
@@ -181,13 +193,16 @@ class Simulation {
     const node = new SimNode(
       id,
       { voters: this.initialVoters, learners: [] },
-      { electionTick, heartbeatTick, maxSizePerMsg: this.profile.maxSizePerMsg, snapshotEvery: this.plan.snapshotEvery, keepAfterSnapshot: 3, unsafeLocalReads: this.opts.unsafeLocalReads === true, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) },
+      { electionTick, heartbeatTick, maxSizePerMsg: this.plan.maxSizePerMsg, checkQuorum: this.plan.checkQuorum, snapshotEvery: this.plan.snapshotEvery, keepAfterSnapshot: 3, unsafeLocalReads: this.opts.unsafeLocalReads === true, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) },
       {
         checker: this.checker,
         trace: this.trace,
         prng: this.prng,
         send: (msg) => this.send(msg),
-        crashPoint: (rd, isLeader) => this.drawCrashPoint(rd, isLeader),
+        crashPoint: (rd, isLeader, steps) => this.drawCrashPoint(rd, isLeader, steps),
+        fsyncUnits: () => this.prng.int(0, this.plan.fsyncUnitsMax),
+        later: (units, done) => this.queue.push(this.now + units, { kind: 'disk', done }),
+        confApplied: () => this.onConfApplied(node),
       },
     );
     this.nodes.set(id, node);
@@ -195,36 +210,53 @@ class Simulation {
     return node;
   }
 
-  /** Crashes inside the Ready loop: at random, and aimed at new leaders and at commits. */
-  private drawCrashPoint(rd: Ready, isLeader: boolean): CrashPoint | undefined {
+  /**
+   * Crashes inside the Ready loop: at random, and aimed at new leaders, at
+   * appends and at commits. An aimed crash of a leader that sends before it
+   * persists strikes either with its messages lost (the entries stay on it
+   * alone) or after they left and before its write was synced.
+   */
+  private drawCrashPoint(rd: Ready, isLeader: boolean, steps: readonly ReadyStep[]): CrashPoint | undefined {
     if (!this.faultsOn) return undefined;
+    const sentBeforeSync = steps.findIndex((s) => s.kind === 'send') < steps.findIndex((s) => s.kind === 'wait');
+    const aimed = (): CrashPoint => (sentBeforeSync && this.prng.chance(this.plan.aimedCrashAfterSend) ? 'before_wait' : 'unsent');
     if (rd.softState?.role === 'leader' && this.prng.chance(this.plan.leaderCrashOnElect)) {
       this.count('crash_on_elect');
-      return 'after_persist';
+      return aimed();
     }
     if (isLeader && rd.entries.length > 0 && this.prng.chance(this.plan.leaderCrashOnAppend)) {
       this.count('crash_on_append');
-      return 'after_persist';
+      return aimed();
     }
     if (isLeader && rd.hardState !== undefined && rd.committedEntries.length > 0 && this.prng.chance(this.plan.leaderCrashOnCommit)) {
       this.count('crash_on_commit');
-      return this.prng.chance(this.plan.commitCrashLosesMessages) ? 'after_apply_unsent' : 'after_send';
+      return this.prng.chance(this.plan.commitCrashLosesMessages) ? 'unsent' : 'before_advance';
+    }
+    const acks = rd.messages.some((m) => !m.reject && (m.type === 'MsgVoteResp' || (m.type === 'MsgAppResp' && m.index > 0)));
+    if (acks && steps.some((s) => s.kind === 'wait') && this.prng.chance(this.plan.crashOnAck)) {
+      this.count('crash_on_ack');
+      return 'before_wait';
     }
     if (!this.prng.chance(this.plan.readyCrash)) return undefined;
     this.count('ready_crash');
-    return this.prng.pick(crashPoints);
+    return this.prng.pick(crashPointsOf(steps));
   }
 
   run(): SimResult {
     const faultEnd = (this.opts.faultTicks ?? this.profile.faultTicks) * unitsPerTick;
-    const end = faultEnd + (this.opts.livenessTicks ?? 200) * unitsPerTick;
+    let end = faultEnd + (this.opts.livenessTicks ?? 200) * unitsPerTick;
     let live = false;
     for (let ev = this.queue.pop(); ev !== undefined && this.checker.ok; ev = this.queue.pop()) {
       this.now = ev.time;
       if (this.faultsOn && this.now >= faultEnd) this.stopFaults();
       if (this.now > end) break;
       this.handle(ev.item);
-      if (!this.faultsOn && ev.item.kind === 'control' && this.livenessReached()) {
+      if (this.faultsOn || ev.item.kind !== 'control') continue;
+      if (this.probes === undefined && this.livenessReached()) {
+        this.probes = this.startProbes();
+        end = this.now + probeTicksMax * unitsPerTick;
+      }
+      if (this.probes?.done === true) {
         live = true;
         break;
       }
@@ -248,6 +280,9 @@ class Simulation {
       case 'client':
         this.clients.act(ev.client, ev.timeoutOf);
         return;
+      case 'disk':
+        ev.done();
+        return;
       case 'control':
         this.control();
         this.queue.push(this.now + unitsPerTick, ev);
@@ -269,21 +304,38 @@ class Simulation {
     if (ok) target.receive(msg);
   }
 
-  /** Once per tick: inject faults (while on) and check logs. */
+  private startProbes(): CalmProbes {
+    this.trace.record(`${this.now} live; calm probes start`);
+    return new CalmProbes({
+      prng: this.prng,
+      trace: this.trace,
+      network: this.network,
+      clients: this.clients,
+      checkQuorum: this.plan.checkQuorum,
+      electionTicks: electionTick,
+      now: () => Math.floor(this.now / unitsPerTick),
+      leader: () => this.leader(),
+      fail: (kind, message) => this.checker.fail(kind, message),
+    });
+  }
+
+  /** Once per tick: inject faults (while on), run the calm probes (after), and check logs. */
   private control(): void {
     if (this.now % (logCheckEveryTicks * unitsPerTick) === 0) this.checkLogs();
+    this.probes?.tick();
     if (!this.faultsOn) return;
     const p = this.plan;
     const chance = (rate: number): boolean => this.prng.chance(rate);
     if (chance(p.crash)) this.crashSomeNode();
     this.restartSome();
     if (chance(p.partition)) this.partition();
-    if (this.network.cutLinks > 0 && chance(p.heal)) {
+    if (this.network.cutLinks > 0 && this.now >= this.holdPartitionUntil && chance(p.heal)) {
       this.network.heal();
       this.trace.record(`${this.now} heal`);
     }
     if (chance(p.networkChange)) this.network.setFaults(drawNetwork(this.prng));
     if (chance(p.confChange)) this.changeMembership();
+    this.writeToStaleLeader();
     if (chance(p.transferLeader)) this.transferLeadership();
   }
 
@@ -310,7 +362,7 @@ class Simulation {
 
   private partition(): void {
     const ids = [...this.nodes.keys()];
-    const kind = this.prng.int(0, 3);
+    const kind = this.prng.int(0, 4);
     if (kind === 0) {
       const victim = this.prng.pick(ids);
       this.network.split([victim], ids.filter((id) => id !== victim));
@@ -323,14 +375,54 @@ class Simulation {
     } else if (kind === 2) {
       for (let i = this.prng.int(1, 3); i > 0; i--) this.network.cutOneWay(this.prng.pick(ids), this.prng.pick(ids));
       this.count('partition_one_way');
-    } else {
+    } else if (kind === 3) {
       const leader = this.leader();
       if (leader === undefined) return;
       // The leader still hears everyone but cannot be heard: it must not keep serving reads.
       for (const id of ids) if (id !== leader.id) this.network.cutOneWay(leader.id, id);
       this.count('partition_leader_mute');
+    } else {
+      const leader = this.leader();
+      if (leader === undefined) return;
+      // For several election timeouts clients write through the majority; clients that
+      // still know the old leader ask it (check-quorum off: it stays leader all along).
+      this.network.split([leader.id], ids.filter((id) => id !== leader.id));
+      this.holdPartitionUntil = this.now + this.prng.int(4, 8) * electionTick * unitsPerTick;
+      this.staleLeader = leader;
+      this.count('partition_leader_isolated_long');
+      if (!this.plan.checkQuorum) this.count('partition_leader_isolated_long_without_check_quorum');
     }
     this.trace.record(`${this.now} partition kind ${kind} cut ${this.network.cutLinks}`);
+  }
+
+  /**
+   * While a leader is isolated, writes keep reaching it (from clients that still know it,
+   * beyond the simulated clients' one request each): it grows a long tail the majority never
+   * sees, which the new leader must overwrite (by a snapshot, when it compacted past it).
+   */
+  private writeToStaleLeader(): void {
+    const stale = this.staleLeader;
+    if (stale === undefined) return;
+    if (this.now >= this.holdPartitionUntil || stale.status()?.softState.role !== 'leader') {
+      this.staleLeader = undefined;
+      return;
+    }
+    for (let i = this.prng.int(1, 3); i > 0; i--) stale.proposeFiller();
+    this.count('stale_leader_write');
+  }
+
+  /**
+   * A leader just applied a membership change: split the cluster at random for a while, so
+   * that nodes that applied it and nodes that did not may each elect a leader.
+   */
+  private onConfApplied(node: SimNode): void {
+    if (!this.faultsOn || node !== this.leader() || !this.prng.chance(this.plan.partitionOnConfChange)) return;
+    const shuffled = this.prng.shuffle([...this.nodes.keys()]);
+    const cut = this.prng.int(1, shuffled.length - 1);
+    this.network.split(shuffled.slice(0, cut), shuffled.slice(cut));
+    this.holdPartitionUntil = this.now + this.prng.int(2, 5) * electionTick * unitsPerTick;
+    this.count('partition_on_conf_change');
+    this.trace.record(`${this.now} partition on conf change ${shuffled.slice(0, cut).join(',')} | ${shuffled.slice(cut).join(',')}`);
   }
 
   /** The live leader with the highest term, if any. */
@@ -361,20 +453,33 @@ class Simulation {
     return members.length > 0 ? members : all;
   }
 
+  /**
+   * Asks the leader for a membership change; sometimes for a second one right after (a burst:
+   * the leader must refuse it while the first is pending).
+   */
   private changeMembership(): void {
     const leader = this.leader();
     const conf = leader?.status()?.conf;
     if (leader === undefined || conf === undefined) return;
+    const first = this.proposeConfChange(leader, conf, undefined);
+    if (first === undefined || !this.prng.chance(this.plan.confBurst)) return;
+    this.count('conf_burst');
+    this.proposeConfChange(leader, conf, first.nodeId);
+  }
+
+  private proposeConfChange(leader: SimNode, conf: ConfState, not: NodeId | undefined): ConfChange | undefined {
     const options: ConfChange[] = [];
     const fresh = this.nodes.size < this.maxNodeIds ? `n${this.nodes.size + 1}` : undefined;
     for (const id of conf.learners) options.push({ type: 'AddNode', nodeId: id }, { type: 'RemoveNode', nodeId: id });
     if (fresh !== undefined) options.push({ type: 'AddLearner', nodeId: fresh });
     if (fresh !== undefined && conf.voters.length < this.opts.nodes + 1) options.push({ type: 'AddNode', nodeId: fresh });
     if (conf.voters.length > Math.max(3, this.opts.nodes - 1)) for (const id of conf.voters) options.push({ type: 'RemoveNode', nodeId: id });
-    if (options.length === 0) return;
-    const cc = this.prng.pick(options);
+    const allowed = options.filter((cc) => cc.nodeId !== not);
+    if (allowed.length === 0) return undefined;
+    const cc = this.prng.pick(allowed);
     if (cc.nodeId === fresh) this.addNode(fresh);
     if (leader.proposeConfChange(cc) === undefined) this.count(`conf_${cc.type}`);
+    return cc;
   }
 
   private transferLeadership(): void {
@@ -389,6 +494,8 @@ class Simulation {
     this.faultsOn = false;
     this.network.heal();
     this.network.setFaults(calmNetwork);
+    // A new election after the faults, so that the clients' first reads meet a fresh leader.
+    this.leader()?.crash('faults stop: a new election');
     for (const node of this.nodes.values()) node.restart();
     this.clients.startProbing();
     this.trace.record(`${this.now} faults stop`);
@@ -424,6 +531,7 @@ class Simulation {
       }
     }
     this.faults.dropped = this.network.dropped;
+    this.faults.crash_sent_unsynced = [...this.nodes.values()].reduce((n, node) => n + node.crashesSentUnsynced, 0);
     this.faults.duplicated = this.network.duplicated;
     const stats: SimStats = {
       ticks: Math.floor(this.now / unitsPerTick),

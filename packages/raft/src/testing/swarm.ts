@@ -1,4 +1,4 @@
-import { formatFailure, runSimulation, type SimOptions, type SimResult } from './simulation.js';
+import { formatFailure, runSimulationCatching, type SimOptions, type SimResult } from './simulation.js';
 
 /** Totals over many simulated runs. */
 export interface SwarmSummary {
@@ -14,7 +14,10 @@ export interface SwarmSummary {
   readonly ticks: number;
 }
 
-/** Runs `count` seeds from `firstSeed` with the same options; `onResult` sees each run as it ends. */
+/**
+ * Runs `count` seeds from `firstSeed` with the same options; `onResult` sees each run as it
+ * ends. A seed that throws is a failure like any other: the swarm goes on to the next seed.
+ */
 export function runSwarm(
   base: Omit<SimOptions, 'seed'>,
   firstSeed: number,
@@ -30,7 +33,7 @@ export function runSwarm(
   let snapshotsInstalled = 0;
   let ticks = 0;
   for (let seed = firstSeed; seed < firstSeed + count; seed++) {
-    const r = runSimulation({ ...base, seed });
+    const r = runSimulationCatching({ ...base, seed });
     onResult?.(r);
     if (!r.ok) failed.push(r);
     for (const [k, v] of Object.entries(r.stats.faults)) faults[k] = (faults[k] ?? 0) + v;
