@@ -142,6 +142,15 @@ export const limits = {
   chunkInlineIoBytesMax: 64 * KiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
+  /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
+  metricsVolumesMax: 64,
+  /** How often the web console samples the per-volume metrics it charts, and how many samples it keeps. */
+  consoleSampleIntervalMs: 5_000,
+  consoleSamplesMax: 60,
+  /** How often a console page polls for fresh tables while open. */
+  consoleRefreshMs: 1_000,
+  /** Deadline of one call the console makes to a member or an agent. */
+  consoleCallTimeoutMs: 1_000,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
