@@ -39,7 +39,7 @@ export function resolveAgentAddress(args: ParsedArgs, io: Io): string {
 }
 
 /** --cluster FILE, BASALT_CLUSTER, or ./.basalt/cluster.json when it exists. */
-function findClusterFile(args: ParsedArgs, io: Io): ClusterFile | undefined {
+export function findClusterFile(args: ParsedArgs, io: Io): ClusterFile | undefined {
   const path = str(args, 'cluster') ?? nonEmpty(io.env.BASALT_CLUSTER);
   if (path !== undefined) return readClusterFile(path);
   return tryReadClusterFile(clusterFilePath(defaultClusterDir));

@@ -5,7 +5,8 @@ import { chunkGroup } from './chunk.js';
 import { metaGroup } from './meta.js';
 import { statusGroup } from './status.js';
 import { downGroup, upGroup } from './up.js';
+import { topGroup } from './top.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, volumeGroup, statusGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];

@@ -32,39 +32,6 @@ function td(c: Cell): string {
   return `<td data-col="${esc(c.col)}"${cls}>${c.html}</td>`;
 }
 
-const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
-
-export function bytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
-
-/** "3 s ago", "5 min ago", or "never" for 0. */
-export function age(atMs: number, nowMs: number): string {
-  if (atMs === 0) return 'never';
-  const s = Math.max(0, Math.round((nowMs - atMs) / 1000));
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  return `${Math.round(s / 3600)} h ago`;
-}
-
-/** "HH:MM:SS" of a Unix time in milliseconds, in UTC. */
-export function utcClock(ms: number): string {
-  const s = Math.floor(ms / 1000) % 86_400;
-  return [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((n) => String(n).padStart(2, '0')).join(':');
-}
-
-export function duration(seconds: number): string {
-  if (seconds < 120) return `${seconds} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  return `${Math.round(seconds / 3600)} h`;
-}
-
 export interface PageFrame {
   title: string;
   /** Which nav entry is current: '/', '/servers' or '/volumes'. */

@@ -1,4 +1,5 @@
-import { age, bytes, cell, duration, esc, table, utcClock } from './html.js';
+import { humanAge as age, humanBytes as bytes, humanDuration as duration, utcClock } from '@basalt/stdx';
+import { cell, esc, table } from './html.js';
 import type { ClusterSnapshot, ExtentRow, RatePoint, RepairRow, ServerRow, VolumeRow, VolumeSnapshot } from './model.js';
 
 /**
