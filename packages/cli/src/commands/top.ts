@@ -1,4 +1,6 @@
 import { limits } from '@basalt/stdx';
+import type * as MetaModule from '@basalt/meta';
+import type { VolumeRates, VolumeTotals } from '@basalt/meta';
 import type { MetaClient } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, findClusterFile, withMeta } from '../cluster.js';
@@ -6,7 +8,7 @@ import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { errorText } from '../error-hints.js';
 import { renderTop, type TopSnapshot } from '../top/top-view.js';
 
-type Meta = typeof import('@basalt/meta');
+type Meta = typeof MetaModule;
 
 /**
  * `basalt top`: volumes by IOPS and latency and chunk servers by load, refreshed in place until
@@ -80,8 +82,8 @@ function agentMetrics(args: ParsedArgs, io: Io): string[] {
   return file === undefined ? [] : [file.agent.metrics];
 }
 
-async function sample(m: Meta, agents: readonly string[], rates: InstanceType<Meta['VolumeRates']>): Promise<void> {
-  const totals = new Map<string, import('@basalt/meta').VolumeTotals>();
+async function sample(m: Meta, agents: readonly string[], rates: VolumeRates): Promise<void> {
+  const totals = new Map<string, VolumeTotals>();
   await Promise.all(agents.map(async (agent) => {
     try {
       const res = await fetch(`http://${agent}/metrics`, { signal: AbortSignal.timeout(limits.consoleCallTimeoutMs) });
@@ -93,7 +95,7 @@ async function sample(m: Meta, agents: readonly string[], rates: InstanceType<Me
   rates.add(Date.now(), totals);
 }
 
-async function snapshot(meta: MetaClient, rates: InstanceType<Meta['VolumeRates']>, agents: readonly string[]): Promise<TopSnapshot> {
+async function snapshot(meta: MetaClient, rates: VolumeRates, agents: readonly string[]): Promise<TopSnapshot> {
   const [status, servers, volumes, degraded] = await Promise.all([
     meta.call('status', {}), meta.call('listServers', {}), meta.call('listVolumes', {}), meta.call('listDegradedExtents', { limit: limits.extentMapCountMax }),
   ]);
