@@ -49,6 +49,10 @@ export async function startConsole(options: ConsoleOptions): Promise<MetaConsole
       res.writeHead(405, { allow: 'GET, HEAD' }).end('the console is read-only\n');
       return;
     }
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     const route = routeOf(url.pathname);
     const fragment = url.searchParams.has('fragment');
     const frame = (title: string, nav: string): PageFrame => ({ title, nav, refreshMs: limits.consoleRefreshMs });
