@@ -49,7 +49,7 @@ export async function volumeSnapshot(h: MetaHandlers, name: string, sampler: Age
     nowMs: Date.now(), volume: volumeRow(volume, degradedBy),
     extents: (map.extents ?? []).map(extentRow),
     serverStates: new Map((servers.servers ?? []).map((s) => [s.id ?? '', s.state ?? ''])),
-    rates: sampler.rates.of(name), sampling: sampler.sampling,
+    rates: sampler.rates.of(name), sampling: sampler.sampling, sampleIntervalMs: limits.consoleSampleIntervalMs, samplesMax: limits.consoleSamplesMax,
   };
 }
 

@@ -90,7 +90,9 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}
 dt{font-weight:600}
 dd{margin:0}
 .updated,.empty{color:#4a4a4a}
-svg{display:block;margin:.5rem 0}
+figure{margin:.5rem 0}
+figcaption{color:#4a4a4a;font-size:.9em}
+svg{display:block}
 `;
 
 const script = `(function(){var m=document.getElementById('live');var ms=Number(m.getAttribute('data-refresh-ms'))||1000;

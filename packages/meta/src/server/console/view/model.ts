@@ -91,4 +91,7 @@ export interface VolumeSnapshot {
   rates: readonly RatePoint[];
   /** Whether the console samples any agent at all (to explain an empty chart). */
   sampling: boolean;
+  /** How often it samples, and how many samples it keeps (the chart's width). */
+  sampleIntervalMs: number;
+  samplesMax: number;
 }

@@ -128,23 +128,30 @@ function ratesSection(s: VolumeSnapshot): string {
 <dt>Write</dt><dd data-field="write-rate">${bytes(Math.round(last.writeBytesPerSec))}/s</dd>
 <dt>Mean latency</dt><dd data-field="latency">${last.meanLatencyMs.toFixed(2)} ms</dd>
 </dl>
-${chart(s.rates)}
+${chart(s.rates, s.samplesMax, s.sampleIntervalMs)}
 ${table('Per interval, oldest first', ['Until', 'IOPS', 'Read/s', 'Write/s', 'Mean latency'], s.rates.map((p) => ({
     id: String(p.atMs),
     cells: [cell('at', utcClock(p.atMs)), cell('iops', p.iops.toFixed(1)), cell('read', `${bytes(Math.round(p.readBytesPerSec))}`), cell('write', `${bytes(Math.round(p.writeBytesPerSec))}`), cell('latency', `${p.meanLatencyMs.toFixed(2)} ms`)],
   })), '')}`;
 }
 
-/** IOPS as bars, one per interval, scaled to the largest; an image with a text alternative. */
-function chart(points: readonly RatePoint[]): string {
-  const w = 6;
-  const h = 60;
+/**
+ * IOPS as bars, one slot per sample the console keeps (newest on the right), scaled to the
+ * largest; an image with a text alternative (the table below has the numbers).
+ */
+function chart(points: readonly RatePoint[], slots: number, intervalMs: number): string {
+  const w = 8;
+  const h = 64;
+  const width = Math.max(slots, points.length) * w;
   const max = Math.max(1, ...points.map((p) => p.iops));
+  const first = width - points.length * w;
   const bars = points.map((p, i) => {
-    const bh = Math.round((p.iops / max) * h);
-    return `<rect x="${i * w}" y="${h - bh}" width="${w - 1}" height="${bh}" fill="#1f5f99"></rect>`;
+    const bh = Math.max(p.iops > 0 ? 1 : 0, Math.round((p.iops / max) * (h - 4)));
+    return `<rect x="${first + i * w + 1}" y="${h - bh}" width="${w - 2}" height="${bh}" fill="#1f5f99"></rect>`;
   }).join('');
-  return `<svg role="img" aria-label="IOPS per interval, peak ${max.toFixed(1)}" width="${points.length * w}" height="${h}" viewBox="0 0 ${points.length * w} ${h}">${bars}</svg>`;
+  return `<figure><svg role="img" aria-label="IOPS per interval, peak ${max.toFixed(1)}" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}">`
+    + `<rect x="0" y="0" width="${width}" height="${h}" fill="#f4f6f8" stroke="#8a96a3"></rect>${bars}</svg>`
+    + `<figcaption>IOPS per ${duration(Math.round(intervalMs / 1000))} interval over the last ${duration(Math.round((slots * intervalMs) / 1000))}, peak ${max.toFixed(1)}</figcaption></figure>`;
 }
 
 export function messagePage(title: string, message: string): string {
