@@ -107,8 +107,8 @@ describe('the web console and basalt top', () => {
     expect(await column(page, 'degraded')).toEqual({ web1: '0' });
     expect(await accessibilityViolations(page)).toEqual([]);
 
-    await page.click('a[href="/volumes/web1"]');
-    await page.waitForSelector('h1');
+    // Clicked in the page: the live update may replace the link between a lookup and a click.
+    await Promise.all([page.waitForNavigation(), page.$eval('a[href="/volumes/web1"]', (a) => a.click())]);
     expect(await page.$eval('h1', (e) => e.textContent)).toBe('Volume web1');
     const replicas = await column(page, 'replicas');
     expect(Object.keys(replicas)).toEqual(['0', '1']);
@@ -141,6 +141,11 @@ describe('the web console and basalt top', () => {
     expect(await column(page, 'state')).toEqual({ c1: 'up', c2: 'up', c3: 'down' });
     await page.screenshot({ path: join(outDir, 'servers-down.png'), fullPage: true });
     expect(statSync(join(outDir, 'servers-down.png')).size).toBeGreaterThan(1000);
+
+    await page.goto(leaderConsole);
+    expect(await page.$eval('[data-field="health"]', (e) => e.textContent)).toBe('degraded');
+    expect(await page.$eval('[data-field="servers-up"]', (e) => e.textContent)).toBe('2 of 3');
+    await page.screenshot({ path: join(outDir, 'cluster.png'), fullPage: true });
 
     await waitFor('basalt top to show c3 down', () => /^c3\s+zone-c\s+down\s/m.test(screen()), { timeoutMs: 30_000 });
     tmux('send-keys', '-t', tmuxSession, 'q');
