@@ -148,6 +148,7 @@ describe('the web console and basalt top', () => {
     await page.screenshot({ path: join(outDir, 'cluster.png'), fullPage: true });
 
     await waitFor('basalt top to show c3 down', () => /^c3\s+zone-c\s+down\s/m.test(screen()), { timeoutMs: 30_000 });
+    writeFileSync(join(outDir, 'top.txt'), screen());
     tmux('send-keys', '-t', tmuxSession, 'q');
     await waitFor('basalt top to quit on q', () => {
       try {

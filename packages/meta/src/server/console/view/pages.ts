@@ -143,15 +143,16 @@ function chart(points: readonly RatePoint[], slots: number, intervalMs: number):
   const w = 8;
   const h = 64;
   const width = Math.max(slots, points.length) * w;
-  const max = Math.max(1, ...points.map((p) => p.iops));
+  const peak = Math.max(0, ...points.map((p) => p.iops));
+  const max = peak > 0 ? peak : 1;
   const first = width - points.length * w;
   const bars = points.map((p, i) => {
     const bh = Math.max(p.iops > 0 ? 1 : 0, Math.round((p.iops / max) * (h - 4)));
     return `<rect x="${first + i * w + 1}" y="${h - bh}" width="${w - 2}" height="${bh}" fill="#1f5f99"></rect>`;
   }).join('');
-  return `<figure><svg role="img" aria-label="IOPS per interval, peak ${max.toFixed(1)}" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}">`
+  return `<figure><svg role="img" aria-label="IOPS per interval, peak ${peak.toFixed(1)}" width="${width}" height="${h}" viewBox="0 0 ${width} ${h}">`
     + `<rect x="0" y="0" width="${width}" height="${h}" fill="#f4f6f8" stroke="#8a96a3"></rect>${bars}</svg>`
-    + `<figcaption>IOPS per ${duration(Math.round(intervalMs / 1000))} interval over the last ${duration(Math.round((slots * intervalMs) / 1000))}, peak ${max.toFixed(1)}</figcaption></figure>`;
+    + `<figcaption>IOPS per ${duration(Math.round(intervalMs / 1000))} interval over the last ${duration(Math.round((slots * intervalMs) / 1000))}, peak ${peak.toFixed(1)}</figcaption></figure>`;
 }
 
 export function messagePage(title: string, message: string): string {
