@@ -99,6 +99,10 @@ describe('the web console and basalt top', () => {
     expect(await page.$eval('[data-field="servers-up"]', (e) => e.textContent)).toBe('3 of 3');
     expect(await accessibilityViolations(page)).toEqual([]);
 
+    // Server-rendered: the tables are in the HTML itself, for a browser without JavaScript.
+    const plain = await (await fetch(`${file.console}volumes`)).text();
+    expect(plain).toMatch(/<tr data-id="web1"><td data-col="name"><a href="\/volumes\/web1">web1<\/a><\/td><td data-col="size">64 MiB<\/td>/);
+
     await page.goto(`${leaderConsole}volumes`);
     expect(await column(page, 'size')).toEqual({ web1: '64 MiB' });
     expect(await column(page, 'allocated')).toEqual({ web1: '8.0 MiB (2 of 16 extents)' });

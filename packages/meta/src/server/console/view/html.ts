@@ -45,7 +45,8 @@ const navItems = [['/', 'Cluster'], ['/servers', 'Chunk servers'], ['/volumes', 
 /**
  * A whole page. The tables are in <main id="live">; the inline script refetches the same page with
  * ?fragment=1 and swaps that element's content, so the page updates without a reload and still
- * shows everything without JavaScript. A redirect (the leader moved) or error reloads the page.
+ * shows everything without JavaScript. A redirect (the leader moved) reloads the page; a failed
+ * fetch (this member went away) says so in the header until one succeeds.
  */
 export function page(frame: PageFrame, main: string): string {
   const nav = navItems.map(([href, label]) => `<li><a href="${href}"${href === frame.nav ? ' aria-current="page"' : ''}>${label}</a></li>`).join('');
@@ -58,7 +59,7 @@ export function page(frame: PageFrame, main: string): string {
 <style>${style}</style>
 </head>
 <body>
-<header><p class="brand">Basalt console</p><nav aria-label="Sections"><ul>${nav}</ul></nav></header>
+<header><p class="brand">Basalt console</p><nav aria-label="Sections"><ul>${nav}</ul></nav><p id="conn" role="status"></p></header>
 <main id="live" data-refresh-ms="${frame.refreshMs}">
 ${main}
 </main>
@@ -72,6 +73,7 @@ const style = `
 body{font:15px/1.4 system-ui,sans-serif;margin:0;color:#1a1a1a;background:#fff}
 header{background:#22313f;color:#fff;padding:.5rem 1rem;display:flex;gap:2rem;align-items:center}
 .brand{font-weight:700;margin:0}
+#conn{margin:0 0 0 auto;color:#ffd54f}
 nav ul{list-style:none;display:flex;gap:1rem;margin:0;padding:0}
 nav a{color:#fff}
 nav a[aria-current]{font-weight:700;text-decoration:none}
@@ -95,8 +97,10 @@ figcaption{color:#4a4a4a;font-size:.9em}
 svg{display:block}
 `;
 
-const script = `(function(){var m=document.getElementById('live');var ms=Number(m.getAttribute('data-refresh-ms'))||1000;
+const script = `(function(){var m=document.getElementById('live');var note=document.getElementById('conn');
+var ms=Number(m.getAttribute('data-refresh-ms'))||1000;
 function tick(){var u=location.pathname+(location.search?location.search+'&':'?')+'fragment=1';
-fetch(u,{cache:'no-store',redirect:'manual'}).then(function(r){if(r.type==='opaqueredirect'||r.status!==200){location.reload();return;}
-return r.text().then(function(t){m.innerHTML=t;});}).catch(function(){}).then(function(){setTimeout(tick,ms);});}
+fetch(u,{cache:'no-store',redirect:'manual'}).then(function(r){if(r.type==='opaqueredirect'){location.reload();return;}
+return r.text().then(function(t){m.innerHTML=t;note.textContent='';});})
+.catch(function(){note.textContent='Lost contact with this console; retrying.';}).then(function(){setTimeout(tick,ms);});}
 setTimeout(tick,ms);})();`;
