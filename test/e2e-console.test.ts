@@ -19,7 +19,9 @@ import { cliBin, freePortRange, freePorts, ProcessScope, repoRoot, requireComman
  */
 const chromium = '/usr/bin/chromium';
 const outDir = join(repoRoot, '.test-results', 'console');
-const tmuxSession = `basalt-top-${process.pid}`;
+/** A tmux server of this test's own (its socket), so no other tmux session is touched. */
+const tmuxSocket = `basalt-console-test-${process.pid}`;
+const tmuxSession = 'top';
 const scope = new ProcessScope();
 let dir: string | undefined;
 let browser: Browser | undefined;
@@ -27,9 +29,9 @@ let browser: Browser | undefined;
 afterAll(async () => {
   await browser?.close();
   try {
-    execFileSync('tmux', ['kill-session', '-t', tmuxSession], { stdio: 'ignore' });
+    execFileSync('tmux', ['-L', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
   } catch {
-    // Already gone: top quit on `q`.
+    // Already gone: the server exits with its last session (top quit on `q`).
   }
   if (dir !== undefined && existsSync(join(dir, 'cluster.json'))) await runCli(['down', '--dir', dir]);
   await scope.cleanup();
@@ -58,7 +60,7 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
 }
 
 function tmux(...args: string[]): string {
-  return execFileSync('tmux', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe('the web console and basalt top', () => {

@@ -168,6 +168,8 @@ assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplica
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
+assert(limits.consoleCallTimeoutMs < limits.consoleSampleIntervalMs, 'a console sample must end before the next begins');
+assert(limits.consoleCallTimeoutMs <= limits.consoleRefreshMs, 'a console page poll must not outlast its interval');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */
 export function isPowerOfTwo(n: number): boolean {
