@@ -19,17 +19,17 @@ import { cliBin, freePortRange, freePorts, ProcessScope, repoRoot, requireComman
  */
 const chromium = '/usr/bin/chromium';
 const outDir = join(repoRoot, '.test-results', 'console');
-/** A tmux server of this test's own (its socket), so no other tmux session is touched. */
-const tmuxSocket = `basalt-console-test-${process.pid}`;
-const tmuxSession = 'top';
 const scope = new ProcessScope();
+/** A tmux server of this test's own (its socket in a temp dir), so no other tmux session is touched. */
+const tmuxSocket = join(scope.tempDir('basalt-tmux'), 'socket');
+const tmuxSession = 'top';
 let dir: string | undefined;
 let browser: Browser | undefined;
 
 afterAll(async () => {
   await browser?.close();
   try {
-    execFileSync('tmux', ['-L', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
+    execFileSync('tmux', ['-S', tmuxSocket, 'kill-server'], { stdio: 'ignore' });
   } catch {
     // Already gone: the server exits with its last session (top quit on `q`).
   }
@@ -60,7 +60,7 @@ async function accessibilityViolations(page: Page): Promise<string[]> {
 }
 
 function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', tmuxSocket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return execFileSync('tmux', ['-S', tmuxSocket, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 describe('the web console and basalt top', () => {
