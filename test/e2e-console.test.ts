@@ -18,6 +18,11 @@ import { cliBin, freePortRange, freePorts, ProcessScope, repoRoot, requireComman
  * Screenshots go to .test-results/console/.
  */
 const chromium = '/usr/bin/chromium';
+/**
+ * As root Chromium needs --no-sandbox; the rest keep it off the network (no update checks, sync or
+ * QUIC probes: the only addresses it may reach are the cluster's on 127.0.0.1).
+ */
+const chromiumArgs = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const outDir = join(repoRoot, '.test-results', 'console');
 const scope = new ProcessScope();
 /** A tmux server of this test's own (its socket in a temp dir), so no other tmux session is touched. */
@@ -82,7 +87,7 @@ describe('the web console and basalt top', () => {
     // 8 MiB through the NBD agent: two extents, and I/O the agent's per-volume metrics count.
     execFileSync('qemu-io', ['-f', 'raw', `nbd://${file.agent.nbd}/web1`, '-c', 'write -P 0xab 0 8M', '-c', 'flush'], { timeout: 60_000 });
 
-    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'], timeout: 60_000 });
+    browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: chromiumArgs, timeout: 60_000 });
     const page = await browser.newPage();
     page.setDefaultTimeout(60_000);
     await page.setViewport({ width: 1100, height: 760 });
