@@ -13,6 +13,7 @@ export const pureModules = [
   'packages/meta/src/state/**/*.ts',
   'packages/agent/src/protocol/**/*.ts',
   'packages/chunk/src/replica/**/*.ts',
+  'packages/meta/src/server/console/view/**/*.ts',
 ];
 
 const purityRules = {

@@ -69,6 +69,7 @@ const rows: { title: string; panels: Panel[] }[] = [
         targets: [{ expr: 'basalt_chunk_disk_free_bytes / basalt_chunk_disk_capacity_bytes', legendFormat: '{{instance}}' }],
       },
       { title: 'Degraded extents', unit: 'none', targets: [{ expr: 'basalt_chunk_degraded_extents', legendFormat: '{{instance}}' }] },
+      { title: 'Stored bytes per volume (all replicas)', unit: 'bytes', targets: [{ expr: 'sum by (volume_id) (basalt_chunk_volume_stored_bytes)', legendFormat: 'volume {{volume_id}}' }] },
     ],
   },
   {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { BasaltError, ErrorCode, invalidArgument } from '@basalt/stdx';
 import type { Command, CommandGroup, Io } from './command.js';
 import { commandGroups } from './commands/index.js';
+import { errorHint, errorText } from './error-hints.js';
 
 /** Runs `basalt <args>`; returns the exit code. Errors print their code and message. */
 export async function main(argv: readonly string[], io: Io, groups: readonly CommandGroup[] = commandGroups): Promise<number> {
@@ -46,8 +47,9 @@ function help(groups: readonly CommandGroup[]): string {
 
 function reportError(err: unknown, io: Io, json: boolean): number {
   const e = err instanceof BasaltError ? err : fromOther(err);
-  if (json) io.out(`${JSON.stringify({ error: e.toJSON() }, null, 2)}\n`);
-  io.err(`error ${e.code}: ${e.message}\n`);
+  const hint = errorHint(e);
+  if (json) io.out(`${JSON.stringify({ error: { ...e.toJSON(), ...(hint !== undefined && { hint }) } }, null, 2)}\n`);
+  io.err(`${errorText(e)}\n`);
   return e.code === ErrorCode.InvalidArgument ? 2 : 1;
 }
 

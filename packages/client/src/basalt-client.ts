@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
 import { MetaClient, type pb } from '@basalt/wire';
 import { ConnectionPool } from './connection-pool.js';
+import type { ClientMetrics } from './client-metrics.js';
 import { Volume, type VolumeDescriptor, type VolumeEvent } from './volume.js';
 
 export interface ConnectOptions {
@@ -16,6 +17,8 @@ export interface ConnectOptions {
   metaTimeoutMs?: number;
   /** Failovers and bad replicas the client worked around, for logs and metrics. */
   onEvent?: (event: VolumeEvent) => void;
+  /** Per-volume op metrics (ClientMetrics); none are kept without it. */
+  metrics?: ClientMetrics;
 }
 
 export interface OpenOptions {
@@ -43,6 +46,7 @@ export class BasaltClient {
   readonly meta: MetaClient;
   private readonly pool: ConnectionPool;
   private readonly onEvent: (event: VolumeEvent) => void;
+  private readonly metrics: ClientMetrics | undefined;
 
   constructor(options: ConnectOptions) {
     this.clientId = options.clientId ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -52,6 +56,7 @@ export class BasaltClient {
     this.meta = new MetaClient({ endpoints: options.metad, ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
     this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault);
     this.onEvent = options.onEvent ?? (() => undefined);
+    this.metrics = options.metrics;
   }
 
   async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeDescriptor> {
@@ -73,7 +78,7 @@ export class BasaltClient {
       const reply = await this.meta.call('acquireLease', { volume: name, clientId: this.clientId, force: options.force === true });
       lease = { clientId: this.clientId, generation: Number(reply.generation) };
     }
-    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent });
+    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics });
   }
 
   /** Closes connections. Close volumes first: their leases are not released here. */

@@ -1,6 +1,7 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { DataConnection, ExtentRef, MetaClient, ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
+import type { ClientMetrics, ClientOpName } from './client-metrics.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
@@ -29,6 +30,8 @@ export interface VolumeContext {
   readonly lease: { readonly clientId: string; readonly generation: number } | undefined;
   /** Reports what the volume does on its own (failovers, bad replicas) to the application. */
   readonly onEvent: (event: VolumeEvent) => void;
+  /** Where each op's outcome and latency is counted; undefined: not counted. */
+  readonly metrics?: ClientMetrics | undefined;
 }
 
 export type VolumeEvent =
@@ -95,7 +98,11 @@ export class Volume {
   }
 
   /** Reads `length` bytes at `offset`; never-written ranges read as zeroes. */
-  async read(offset: number, length: number): Promise<Buffer> {
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.measure('read', length, () => this.readNow(offset, length));
+  }
+
+  private async readNow(offset: number, length: number): Promise<Buffer> {
     this.checkRange(offset, length, 'read');
     const one = singleSlice(offset, length, this.extentSizeBytes, limits.ioRequestBytesMax);
     if (one !== undefined) return (await this.readSlice(one)) ?? Buffer.alloc(length);
@@ -109,7 +116,11 @@ export class Volume {
   }
 
   /** Writes `data` at `offset`. With `fua` the data is on stable storage on every replica when this resolves. */
-  async write(offset: number, data: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
+  write(offset: number, data: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
+    return this.measure('write', data.length, () => this.writeNow(offset, data, options));
+  }
+
+  private async writeNow(offset: number, data: Uint8Array, options: { fua?: boolean }): Promise<void> {
     this.checkWritable();
     this.checkRange(offset, data.length, 'write');
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
@@ -124,7 +135,11 @@ export class Volume {
   }
 
   /** Makes every write acknowledged so far durable on every replica (fdatasync on all of them). */
-  async flush(): Promise<void> {
+  flush(): Promise<void> {
+    return this.measure('flush', 0, () => this.flushNow());
+  }
+
+  private async flushNow(): Promise<void> {
     this.checkOpen();
     const extents = [...this.dirty];
     this.dirty.clear();
@@ -137,16 +152,16 @@ export class Volume {
   }
 
   /** Discards a range; it reads as zeroes afterwards. Never-written extents are left alone. */
-  async trim(offset: number, length: number): Promise<void> {
-    await this.zeroRange(offset, length, false, (conn, ref, s) => conn.trim(ref, s.offset, s.length));
+  trim(offset: number, length: number): Promise<void> {
+    return this.measure('trim', length, () => this.zeroRange(offset, length, false, (conn, ref, s) => conn.trim(ref, s.offset, s.length)));
   }
 
   /**
    * Makes a range read as zeroes (chunk servers punch holes, so it is fast either way). Never-written
    * extents already read as zeroes and stay holes unless `allocate` asks for them to be allocated.
    */
-  async writeZeroes(offset: number, length: number, options: { allocate?: boolean } = {}): Promise<void> {
-    await this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length));
+  writeZeroes(offset: number, length: number, options: { allocate?: boolean } = {}): Promise<void> {
+    return this.measure('write_zeroes', length, () => this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length)));
   }
 
   /** Which parts of [offset, offset + length) hold data and which are holes, at extent granularity. */
@@ -176,6 +191,21 @@ export class Volume {
           if (!(err instanceof BasaltError && (err.code === ErrorCode.LeaseFenced || err.code === ErrorCode.LeaseConflict))) throw err;
         });
       }
+    }
+  }
+
+  /** Runs one op and counts its outcome and latency in the client's metrics, if it keeps any. */
+  private async measure<T>(op: ClientOpName, bytes: number, run: () => Promise<T>): Promise<T> {
+    const metrics = this.ctx.metrics;
+    if (metrics === undefined) return run();
+    const start = performance.now();
+    try {
+      const result = await run();
+      metrics.record(this.name, op, bytes, (performance.now() - start) / 1000);
+      return result;
+    } catch (err) {
+      metrics.record(this.name, op, bytes, 0, err);
+      throw err;
     }
   }
 

@@ -4,3 +4,6 @@ export * from './prng.js';
 export * from './clock.js';
 export * from './limits.js';
 export * from './log-line.js';
+export * from './volume-labels.js';
+export * from './human-bytes.js';
+export * from './human-time.js';

@@ -166,6 +166,15 @@ export const limits = {
   chunkInlineIoBytesMax: 64 * KiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
+  /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
+  metricsVolumesMax: 64,
+  /** How often the web console samples the per-volume metrics it charts, and how many samples it keeps. */
+  consoleSampleIntervalMs: 5_000,
+  consoleSamplesMax: 60,
+  /** How often a console page polls for fresh tables while open. */
+  consoleRefreshMs: 1_000,
+  /** Deadline of one call the console makes to a member or an agent. */
+  consoleCallTimeoutMs: 1_000,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -184,6 +193,8 @@ assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplica
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
+assert(limits.consoleCallTimeoutMs < limits.consoleSampleIntervalMs, 'a console sample must end before the next begins');
+assert(limits.consoleCallTimeoutMs <= limits.consoleRefreshMs, 'a console page poll must not outlast its interval');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */
 export function isPowerOfTwo(n: number): boolean {

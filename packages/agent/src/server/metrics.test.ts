@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { limits } from '@basalt/stdx';
 import { AgentMetrics } from './metrics.js';
 
 /** The sample lines of the exposition whose name and labels contain every one of `parts`. */
@@ -39,5 +40,15 @@ describe('agent op metrics', () => {
     expect(await samples(m, 'basalt_nbd_connection_ops_total', 'connection="2"')).toEqual(['basalt_nbd_connection_ops_total{connection="2",volume="vol",op="read"} 1']);
     expect(await samples(m, 'basalt_nbd_ops_total', 'op="read"')).toEqual(['basalt_nbd_ops_total{volume="vol",op="read"} 2']);
     expect(await samples(m, 'basalt_nbd_connections{')).toEqual(['basalt_nbd_connections{volume="vol"} 1']);
+  });
+
+  it('exports at most limits.metricsVolumesMax volumes and sums the others under _other', async () => {
+    const m = new AgentMetrics({ defaultMetrics: false });
+    const count = limits.metricsVolumesMax + 3;
+    for (let i = 0; i < count; i++) m.forConnection(String(i), `vol${i}`).record('read', 4096, 0.001, 0);
+    const lines = await samples(m, 'basalt_nbd_ops_total{');
+    expect(lines).toHaveLength(limits.metricsVolumesMax + 1);
+    expect(lines).toContain('basalt_nbd_ops_total{volume="vol0",op="read"} 1');
+    expect(lines).toContain('basalt_nbd_ops_total{volume="_other",op="read"} 3');
   });
 });

@@ -1,9 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VolumeLabels, limits } from '@basalt/stdx';
 import type { WriteCacheBudget } from '../write-cache.js';
 
 /**
  * Prometheus metrics of the NBD agent. Per-volume series live as long as the agent; per-connection
  * series (label `connection`, an id unique within the process) are removed when the connection ends.
+ * The `volume` label takes at most limits.metricsVolumesMax values; later volumes are summed
+ * under volume="_other" (VolumeLabels).
  */
 
 const latencyBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -70,6 +73,7 @@ export class AgentMetrics {
   private readonly cacheFailures = new Counter({ name: 'basalt_nbd_write_cache_failures_total', help: 'Writes acknowledged from the write-back cache that could not be stored (later FLUSHes fail)', labelNames: ['volume'], registers: [this.registry] });
   private readonly handshakes = new Counter({ name: 'basalt_nbd_handshakes_total', help: 'Finished handshakes by outcome', labelNames: ['outcome'], registers: [this.registry] });
 
+  private readonly volumeLabels = new VolumeLabels(limits.metricsVolumesMax);
   /** Label sets each connection has used, so its series can be removed when it closes. */
   private readonly connLabels = new Map<string, Map<string, { op: OpName; volume: string; errno?: string }>>();
 
@@ -77,7 +81,8 @@ export class AgentMetrics {
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
-  recordOp(connection: string, volume: string, op: OpName, bytes: number, seconds: number, errno: number): void {
+  recordOp(connection: string, volumeName: string, op: OpName, bytes: number, seconds: number, errno: number): void {
+    const volume = this.volumeLabels.of(volumeName);
     this.remember(connection, { volume, op, ...(errno !== 0 ? { errno: String(errno) } : {}) });
     this.ops.inc({ volume, op });
     this.connOps.inc({ connection, volume, op });
@@ -94,11 +99,12 @@ export class AgentMetrics {
 
   /** The op metrics of one connection (see ConnectionOpMetrics). */
   forConnection(connection: string, volume: string): ConnectionOpMetrics {
-    return new ConnectionOpMetrics(this, connection, volume);
+    return new ConnectionOpMetrics(this, connection, this.volumeLabels.of(volume));
   }
 
   /** Handles on the series of successful `op`s of one connection (remembered for connectionClosed). */
-  opSeries(connection: string, volume: string, op: OpName): OpSeries {
+  opSeries(connection: string, volumeName: string, op: OpName): OpSeries {
+    const volume = this.volumeLabels.of(volumeName);
     this.remember(connection, { volume, op });
     const labels = { volume, op };
     const connLabels = { connection, volume, op };
@@ -115,7 +121,7 @@ export class AgentMetrics {
   }
 
   writeCacheFailed(volume: string): void {
-    this.cacheFailures.inc({ volume });
+    this.cacheFailures.inc({ volume: this.volumeLabels.of(volume) });
   }
 
   handshake(outcome: 'transmission' | 'abort' | 'refused' | 'failed'): void {
@@ -123,12 +129,12 @@ export class AgentMetrics {
   }
 
   connectionOpened(volume: string): void {
-    this.connections.inc({ volume });
+    this.connections.inc({ volume: this.volumeLabels.of(volume) });
   }
 
   /** Drops the per-connection series of a closed connection. */
   connectionClosed(connection: string, volume: string): void {
-    this.connections.dec({ volume });
+    this.connections.dec({ volume: this.volumeLabels.of(volume) });
     for (const l of this.connLabels.get(connection)?.values() ?? []) {
       const labels = { connection, volume: l.volume, op: l.op };
       if (l.errno !== undefined) this.connErrors.remove({ ...labels, errno: l.errno });

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { limits, VolumeLabels } from '@basalt/stdx';
 
 /** The Prometheus metrics of one chunkd (names in docs/data-path.md). */
 export class ChunkMetrics {
@@ -33,5 +34,22 @@ export class ChunkMetrics {
   readonly slowInlineReads = new Gauge({ name: 'basalt_chunk_inline_reads_slow', help: 'Small reads tried on the event loop that went to the disk (reads then use the thread pool for a second)', registers: [this.registry] });
   readonly reclaimedReplicas = new Counter({ name: 'basalt_chunk_reclaimed_replicas_total', help: 'Replicas of deleted volumes removed from this server', registers: [this.registry] });
   readonly reclaimedBytes = new Counter({ name: 'basalt_chunk_reclaimed_bytes_total', help: 'Disk bytes given back by removing replicas of deleted volumes', registers: [this.registry] });
+  readonly volumeStoredBytes = new Gauge({
+    name: 'basalt_chunk_volume_stored_bytes',
+    help: 'Disk bytes held by the replicas of each volume (allocated blocks of its extent files), by volume id; past limits.metricsVolumesMax volumes the rest are summed under volume_id="_other"',
+    labelNames: ['volume_id'], registers: [this.registry],
+  });
+  private readonly volumeLabels = new VolumeLabels(limits.metricsVolumesMax);
   readonly healthy = new Gauge({ name: 'basalt_chunk_healthy', help: '1 while the store accepts I/O, 0 after a failed fdatasync', registers: [this.registry] });
+
+  /** Replaces the per-volume stored bytes with `byVolumeId` (volumes no longer held disappear). */
+  setVolumeStoredBytes(byVolumeId: ReadonlyMap<number, number>): void {
+    const sums = new Map<string, number>();
+    for (const [id, bytes] of byVolumeId) {
+      const label = this.volumeLabels.of(String(id));
+      sums.set(label, (sums.get(label) ?? 0) + bytes);
+    }
+    this.volumeStoredBytes.reset();
+    for (const [label, bytes] of sums) this.volumeStoredBytes.set({ volume_id: label }, bytes);
+  }
 }

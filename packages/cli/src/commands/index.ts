@@ -6,7 +6,8 @@ import { metaGroup } from './meta.js';
 import { serverGroup } from './server.js';
 import { statusGroup } from './status.js';
 import { downGroup, upGroup } from './up.js';
+import { topGroup } from './top.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, statusGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, statusGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup];

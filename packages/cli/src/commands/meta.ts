@@ -25,10 +25,10 @@ export function parsePeers(text: string): Map<string, string> {
 
 const start: Command = {
   name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
-  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--join | --force-new-cluster] [tuning flags]',
+  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] [tuning flags]',
   options: {
     id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
-    'metrics-port': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
+    'metrics-port': { type: 'string' }, 'console-port': { type: 'string' }, 'console-host': { type: 'string' }, 'console-scrape': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
     'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' },
     'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
@@ -55,6 +55,9 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   const optional = {
     cluster: str(args, 'cluster'),
     metricsPort: int(args, 'metrics-port', 0, 65535),
+    consolePort: int(args, 'console-port', 0, 65535),
+    consoleHost: str(args, 'console-host'),
+    consoleScrape: consoleScrape(str(args, 'console-scrape')),
     tickMs: int(args, 'tick-ms', 1, 60_000),
     electionTicks: int(args, 'election-ticks', 2, 10_000),
     heartbeatTicks: int(args, 'heartbeat-ticks', 1, 10_000),
@@ -80,6 +83,14 @@ function downOutIntervalMs(text: string | undefined): number | undefined {
   const ms = m === null ? NaN : Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1_000 : 60_000);
   if (!(ms >= 1 && ms <= 7 * 24 * 3_600_000)) throw invalidArgument(`--down-out-interval must be a duration such as 10m, 90s or 500ms, from 1ms to 7 days; got "${text}"`);
   return ms;
+}
+
+/** "h:p,h:p" -> ['h:p', 'h:p'], each checked; undefined when not given. */
+function consoleScrape(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const list = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const a of list) parseHostPort(a, '--console-scrape');
+  return list;
 }
 
 function memberRows(members: readonly pb.IMember[]): string[][] {

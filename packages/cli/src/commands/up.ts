@@ -87,6 +87,7 @@ function banner(file: ClusterFile): string {
     `  metad    ${metaEndpointsOf(file).join(', ')}`,
     ...file.chunkd.map((c) => `  chunkd   ${c.id} ${c.address} (${c.zone})`),
     `  agent    ${nbd}`,
+    ...(file.console === undefined ? [] : [`  console  ${file.console}  (read-only web console, served by the metad leader)`]),
     `  metrics  ${[...file.metad, ...file.chunkd, file.agent].map((p) => `http://${p.metrics}/metrics`).join(' ')}`,
     '',
     'Create a volume and use it:',

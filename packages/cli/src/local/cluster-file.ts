@@ -15,7 +15,9 @@ export interface ClusterFile {
   state: 'starting' | 'running' | 'stopped' | 'failed';
   /** The `basalt up` process that supervises the others. */
   supervisorPid: number;
-  metad: MemberEntry[];
+  /** URL of the web console (any member's console redirects to the leader's); absent in files written before it existed. */
+  console?: string;
+  metad: MetadEntry[];
   chunkd: ChunkEntry[];
   agent: AgentEntry;
   /** Set when state is 'failed'. */
@@ -34,6 +36,11 @@ export interface ProcessEntry {
 export interface MemberEntry extends ProcessEntry {
   address: string;
   dataDir: string;
+}
+
+export interface MetadEntry extends MemberEntry {
+  /** The member's web console, host:port (absent in files written before it existed). */
+  console?: string;
 }
 
 export interface ChunkEntry extends MemberEntry {

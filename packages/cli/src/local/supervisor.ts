@@ -43,7 +43,8 @@ export class LocalCluster {
     const peers = metad.map((m) => `${m.id}=${m.address}`).join(',');
     const endpoints = metaEndpointsOf(this.file).join(',');
     for (const m of metad) {
-      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics)]);
+      const webConsole = m.console === undefined ? [] : ['--console-port', port(m.console), '--console-scrape', agent.metrics];
+      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), ...webConsole]);
     }
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
     const chunksStartedMs = Date.now();

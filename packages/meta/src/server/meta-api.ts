@@ -17,6 +17,7 @@ export interface MetaApiContext {
   /** Extra facts for Status: this process and where its metrics are. */
   pid: number;
   metricsAddress: string;
+  consoleAddress: string;
 }
 
 /**
@@ -134,7 +135,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
     },
     status: () => {
       const s = host.status();
-      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
     },
     listMembers: async (r) => membersToPb(await query(r.stale, () => host.members())),
     addMember: async (r) => {
@@ -161,7 +162,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const id = checkMemberId(r.id);
       host.transferLeader(id);
       const s = host.status();
-      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress });
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
     },
   };
 }

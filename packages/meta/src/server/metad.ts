@@ -9,6 +9,8 @@ import { startGrpcServer } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
 import { metaHandlers } from './meta-api.js';
 import { MetaMetrics } from './metrics.js';
+import { startConsole } from './console/console-server.js';
+import type { MetaConsole } from './console/console-server.js';
 import { RaftHost } from './raft-host.js';
 import { RepairLoop } from './repair-loop.js';
 
@@ -26,6 +28,12 @@ export interface MetadOptions {
   cluster?: string;
   /** Port of the /metrics HTTP server on the listen host; 0 picks a free one; undefined: none. */
   metricsPort?: number;
+  /** Port of the web console (docs/console.md); 0 picks a free one; undefined: none. */
+  consolePort?: number;
+  /** Address the console binds (default 127.0.0.1: the console has no access control yet). */
+  consoleHost?: string;
+  /** host:port of agents' /metrics that the console samples for per-volume I/O. */
+  consoleScrape?: readonly string[];
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -63,6 +71,8 @@ export interface Metad {
   readonly address: string;
   /** host:port of /metrics, or '' when not served. */
   readonly metricsAddress: string;
+  /** host:port of the web console, or '' when not served. */
+  readonly consoleAddress: string;
   readonly host: RaftHost;
   /** Resolves once the member has stopped (closed, or removed from the cluster). */
   readonly stopped: Promise<void>;
@@ -94,31 +104,37 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     const bound = http.address();
     metricsAddress = typeof bound === 'object' && bound !== null ? `${listenHost}:${bound.port}` : '';
   }
-  const handlers = metaHandlers({ host, liveness, pid: process.pid, metricsAddress });
+  const webConsole = o.consolePort === undefined ? undefined : await startConsole({
+    host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], log,
+  });
+  const consoleAddress = webConsole?.address ?? '';
+  const handlers = metaHandlers({ host, liveness, pid: process.pid, metricsAddress, consoleAddress });
+  webConsole?.serve(handlers);
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
   repair.start();
-  log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}`);
+  log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
 
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= shutdown(grpc, http, host, repair).then(() => {
+    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });
     return closing;
   };
   onRemoved = () => void close();
-  return { id: o.id, address: o.listen, metricsAddress, host, stopped, close };
+  return { id: o.id, address: o.listen, metricsAddress, consoleAddress, host, stopped, close };
 }
 
 /**
  * Stops in an order that cannot hang: the host first (calls waiting for commit or a read index
  * get BASALT_CLOSED, the log store closes), then gRPC gets a second to send those answers.
  */
-async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, repair: RepairLoop): Promise<void> {
+async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, repair: RepairLoop, webConsole: MetaConsole | undefined): Promise<void> {
   repair.stop();
+  await webConsole?.close();
   await host.close();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
