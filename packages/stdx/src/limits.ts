@@ -142,6 +142,26 @@ export const limits = {
   chunkInlineIoBytesMax: 64 * KiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
+  /**
+   * Repair: copies one chunk server runs at once as a primary (the copy's source), and rebuilding
+   * members metad targets at one server at once. One name for both sides (metad's planner,
+   * chunkd's rebuild executor), like Ceph's osd_max_backfills.
+   */
+  repairCopiesPerServerMax: 2,
+  /** chunkd: one COPY request carries at most this many bytes (a run of blocks of one extent). */
+  repairCopyRunBytesMax: 1 * MiB,
+  /** chunkd: COPY requests of one extent's rebuild in flight at once. */
+  repairCopyRunsInflightMax: 4,
+  /** chunkd: default budget of repair and scrub bytes per second (--repair-bandwidth; 0 = unlimited). */
+  repairBandwidthBytesPerSecDefault: 64 * MiB,
+  /** chunkd: bytes the repair budget grants at once after a quiet spell. */
+  repairBurstBytes: 4 * MiB,
+  /** chunkd: default time from the start of one scrub pass to the start of the next (--scrub-interval-ms). */
+  scrubIntervalMsDefault: 24 * 60 * 60 * 1000,
+  /** chunkd: default cap on the scrubber's own bytes per second, within the repair budget (--scrub-rate). */
+  scrubRateBytesPerSecDefault: 16 * MiB,
+  /** chunkd: the scrubber checks one extent this many bytes at a time (one range-lock hold per piece). */
+  scrubReadBytes: 1 * MiB,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -159,6 +179,11 @@ assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplica
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
+assert(limits.repairCopyRunBytesMax % limits.checksumBlockBytes === 0, 'a copy run is whole blocks');
+assert(limits.repairCopyRunBytesMax <= limits.ioRequestBytesMax, 'a copy run must fit in one request');
+assert(limits.repairCopyRunBytesMax <= limits.repairBurstBytes, 'one copy run must fit in the repair burst');
+assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
+assert(limits.extentSizeBytesMin % limits.scrubReadBytes === 0, 'an extent is whole scrub pieces');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */
 export function isPowerOfTwo(n: number): boolean {
