@@ -13,6 +13,10 @@ export const pureModules = [
   'packages/meta/src/state/**/*.ts',
   'packages/agent/src/protocol/**/*.ts',
   'packages/chunk/src/replica/**/*.ts',
+  'packages/chunk/src/repair/token-bucket.ts',
+  'packages/chunk/src/repair/copy-plan.ts',
+  'packages/chunk/src/repair/scrub-plan.ts',
+  'packages/chunk/src/repair/scrub-schedule.ts',
 ];
 
 const purityRules = {
