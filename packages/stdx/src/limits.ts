@@ -140,6 +140,12 @@ export const limits = {
   chunkSidecarCacheBytesMax: 64 * MiB,
   /** chunkd: reads and writes of extent files up to this size may run on the event loop (chunk/src/store/inline-io.ts). */
   chunkInlineIoBytesMax: 64 * KiB,
+  /** chunkd: highest seq of a block stamp (u32); a primary past it refuses mutations until the epoch changes (BASALT_LIMIT_EXCEEDED). */
+  stampSeqMax: 0xffffffff,
+  /** chunkd: seqs a primary reserves durably at once per extent (one synced index put per this many mutations; a restart skips the unused rest). */
+  chunkStampSeqReserve: 65_536,
+  /** chunkd: bytes one verify or settle pass reads at once (the data of a STAMPS with VERIFY is read in pieces of this size). */
+  chunkVerifyReadBytes: 1 * MiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
   /**
@@ -152,6 +158,12 @@ export const limits = {
   repairCopyRunBytesMax: 1 * MiB,
   /** chunkd: COPY requests of one extent's rebuild in flight at once. */
   repairCopyRunsInflightMax: 4,
+  /**
+   * chunkd: compare-and-copy rounds of one rebuild before it gives up (metad re-plans). The first
+   * copies what differs, the second normally finds nothing left: both stamp lists are taken at
+   * one point of the write stream, so a block differs then only if a copy or a write was lost.
+   */
+  repairCompareRoundsMax: 3,
   /** chunkd: default budget of repair and scrub bytes per second (--repair-bandwidth; 0 = unlimited). */
   repairBandwidthBytesPerSecDefault: 64 * MiB,
   /** chunkd: bytes the repair budget grants at once after a quiet spell. */
@@ -162,6 +174,8 @@ export const limits = {
   scrubRateBytesPerSecDefault: 16 * MiB,
   /** chunkd: the scrubber checks one extent this many bytes at a time (one range-lock hold per piece). */
   scrubReadBytes: 1 * MiB,
+  /** chunkd: the first scrub pass after start begins after min(the interval, this). */
+  scrubFirstPassDelayMsMax: 10 * 60 * 1000,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -183,6 +197,8 @@ assert(limits.repairCopyRunBytesMax % limits.checksumBlockBytes === 0, 'a copy r
 assert(limits.repairCopyRunBytesMax <= limits.ioRequestBytesMax, 'a copy run must fit in one request');
 assert(limits.repairCopyRunBytesMax <= limits.repairBurstBytes, 'one copy run must fit in the repair burst');
 assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
+assert(limits.chunkStampSeqReserve < limits.stampSeqMax, 'a seq reservation must fit in an epoch');
+assert(limits.extentSizeBytesMin % limits.chunkVerifyReadBytes === 0, 'an extent is whole verify pieces');
 assert(limits.extentSizeBytesMin % limits.scrubReadBytes === 0, 'an extent is whole scrub pieces');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */

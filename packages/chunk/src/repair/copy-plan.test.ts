@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '@basalt/stdx';
-import { planCopy, sameBlock, type BlockStamps } from './copy-plan.js';
+import { planCopy, sameBlock, type StampList } from './copy-plan.js';
 
 const SEED = Number(process.env.SEED ?? 5);
 
-function stamps(n: number): BlockStamps {
+function stamps(n: number): StampList {
   return { epochs: new Uint32Array(n), seqs: new Uint32Array(n), crcs: new Uint32Array(n) };
 }
 
-function write(s: BlockStamps, block: number, epoch: number, seq: number, crc: number): void {
+function write(s: StampList, block: number, epoch: number, seq: number, crc: number): void {
   s.epochs[block] = epoch;
   s.seqs[block] = seq;
   s.crcs[block] = crc;

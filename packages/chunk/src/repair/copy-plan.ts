@@ -1,4 +1,5 @@
 import { assert } from '@basalt/stdx';
+import type { BlockStamps } from '@basalt/wire';
 
 /**
  * Which blocks a rebuild copies (pure). The source (the primary) and the target (the rebuilding
@@ -11,14 +12,10 @@ import { assert } from '@basalt/stdx';
  *
  * A returning server's copy differs only in the blocks written while it was away (catch-up); a
  * new server's copy is all (0, 0) stamps and differs wherever the source was ever written
- * (rebuild). Never-written blocks (stamp (0, 0), CRC 0) on both sides are not copied.
+ * (rebuild). Never-written blocks (stamp (0, 0), the zero block's CRC) on both sides are not copied.
  */
-export interface BlockStamps {
-  /** Per block: the epoch of the write that last changed it (0: never written). */
-  readonly epochs: Uint32Array;
-  /** Per block: the primary's sequence number of that write within its epoch. */
-  readonly seqs: Uint32Array;
-  /** Per block: the stored CRC32C (sidecar encoding: 0 for a never-written block). */
+export interface StampList extends BlockStamps {
+  /** Per block: the stored CRC32C. */
   readonly crcs: Uint32Array;
 }
 
@@ -36,17 +33,17 @@ export interface CopyPlan {
   readonly blocksToCopy: number;
 }
 
-export function blockCount(s: BlockStamps): number {
+export function blockCount(s: StampList): number {
   assert(s.epochs.length === s.seqs.length && s.seqs.length === s.crcs.length, 'stamp lists of one extent have one entry per block');
   return s.epochs.length;
 }
 
-export function sameBlock(a: BlockStamps, b: BlockStamps, i: number): boolean {
+export function sameBlock(a: StampList, b: StampList, i: number): boolean {
   return a.epochs[i] === b.epochs[i] && a.seqs[i] === b.seqs[i] && a.crcs[i] === b.crcs[i];
 }
 
 /** Runs of differing blocks, in block order, each at most runBlocksMax long. */
-export function planCopy(source: BlockStamps, target: BlockStamps, runBlocksMax: number): CopyPlan {
+export function planCopy(source: StampList, target: StampList, runBlocksMax: number): CopyPlan {
   const n = blockCount(source);
   assert(blockCount(target) === n, `source and target list the same blocks (${n} vs ${blockCount(target)})`);
   assert(Number.isSafeInteger(runBlocksMax) && runBlocksMax > 0, `a run holds at least one block, got ${runBlocksMax}`);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Prng } from '@basalt/stdx';
-import { compareStamps, judgeMembers, type MemberBlocks } from './scrub-plan.js';
+import { compareStamps } from '@basalt/wire';
+import { judgeMembers, type MemberBlocks } from './scrub-plan.js';
 
 const SEED = Number(process.env.SEED ?? 3);
 

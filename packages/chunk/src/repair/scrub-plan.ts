@@ -1,5 +1,6 @@
 import { assert } from '@basalt/stdx';
-import { blockCount, type BlockStamps } from './copy-plan.js';
+import { compareStamps } from '@basalt/wire';
+import { blockCount, type StampList } from './copy-plan.js';
 
 /**
  * How the scrubber judges the members of one extent (pure). Every member lists, for the same
@@ -12,7 +13,7 @@ import { blockCount, type BlockStamps } from './copy-plan.js';
  * the same stamp and different CRCs cannot both be right and nothing says which is: such a
  * block, and one no member can read, is unrepairable (counted and logged, left alone).
  */
-export interface MemberBlocks extends BlockStamps {
+export interface MemberBlocks extends StampList {
   /** Per block: 1 when the stored data does not match its CRC. */
   readonly bad: Uint8Array;
 }
@@ -29,11 +30,6 @@ export interface ScrubFindings {
   readonly repairs: readonly BlockRepair[];
   /** Blocks with no copy that verifies, or with two verifying copies that disagree at one stamp. */
   readonly unrepairable: readonly number[];
-}
-
-/** Stamp order: by epoch, then sequence; negative when a < b. */
-export function compareStamps(aEpoch: number, aSeq: number, bEpoch: number, bSeq: number): number {
-  return aEpoch !== bEpoch ? aEpoch - bEpoch : aSeq - bSeq;
 }
 
 export function judgeMembers(members: readonly MemberBlocks[]): ScrubFindings {
