@@ -9,7 +9,8 @@ import { ChunkMetrics } from './server/metrics.js';
 import { Reclaimer } from './server/reclaim.js';
 import { fenceDroppedReplicas } from './server/reconcile.js';
 import { Replicator } from './server/replicator.js';
-import { ExtentStore } from './store/extent-store.js';
+import type { ExtentStore } from './store/extent-store.js';
+import { FileExtentStore } from './store/file-extent-store.js';
 
 /**
  * The chunkd process: an extent store, the data-plane listener, replication, registration and
@@ -39,7 +40,7 @@ export interface Chunkd {
   readonly address: string;
   /** host:port of /metrics, if enabled. */
   readonly metricsAddress: string | undefined;
-  readonly store: ExtentStore;
+  readonly store: FileExtentStore;
   readonly metrics: ChunkMetrics;
   close(): Promise<void>;
 }
@@ -47,7 +48,7 @@ export interface Chunkd {
 export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   validate(opts);
   const log = opts.log ?? (() => undefined);
-  const store = await ExtentStore.open(opts.dataDir);
+  const store = await FileExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
   const link: MetaLink | undefined = opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined;
   const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log);
@@ -120,7 +121,7 @@ export function diskSpace(dir: string): { capacityBytes: number; freeBytes: numb
   return { capacityBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
 }
 
-function metricsRefresher(store: ExtentStore, metrics: ChunkMetrics, dir: string): () => void {
+function metricsRefresher(store: FileExtentStore, metrics: ChunkMetrics, dir: string): () => void {
   let storedErrorsSeen = 0;
   return () => {
     const all = store.list();

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
-import { DataFlag, type DataRequest } from '@basalt/wire';
+import { DataFlag, type DataRequest, type Stamp } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { ExtentPlacement, MetaLink } from './meta-link.js';
@@ -36,12 +36,16 @@ export class Replicator {
     return [...this.degradedKeys];
   }
 
-  /** Call synchronously on the request's arrival: the send order is the apply order. */
-  forward(meta: ReplicaMeta, req: DataRequest): Promise<void> {
+  /**
+   * Call synchronously on the request's arrival: the send order is the apply order. Every other
+   * member gets the request, rebuilding ones too (they must not miss a write while they copy),
+   * with the stamp this primary gave a mutation.
+   */
+  forward(meta: ReplicaMeta, req: DataRequest, stamp: Stamp | undefined): Promise<void> {
     // Literals, not spreads: on this per-write path a spread that overrides fields costs V8 a slow runtime call.
     const e = req.extent;
     const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas };
-    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload };
+    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload, stamp };
     const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
     return Promise.all(sends).then(() => undefined);
   }

@@ -7,13 +7,14 @@ import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import { extentPath } from './extent-files.js';
-import { ExtentStore } from './extent-store.js';
+import { FileExtentStore } from './file-extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
 
 const SEED = Number(process.env.SEED ?? 7);
 const dirs: string[] = [];
 const extentSizeBytes = 1 * MiB;
+const s1 = { epoch: 1, seq: 1 };
 
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-store-'));
@@ -29,8 +30,8 @@ function meta(index: number, size = extentSizeBytes): ReplicaMeta {
   return { volumeId: 5, index, extentSizeBytes: size, epoch: 1, replicas: [{ serverId: 'a', address: '127.0.0.1:1' }], version: 0, state: 'active' };
 }
 
-async function openWithExtent(dir: string, inlineIoBytesMax?: number): Promise<ExtentStore> {
-  const store = await ExtentStore.open(dir, inlineIoBytesMax === undefined ? {} : { inlineIoBytesMax });
+async function openWithExtent(dir: string, inlineIoBytesMax?: number): Promise<FileExtentStore> {
+  const store = await FileExtentStore.open(dir, inlineIoBytesMax === undefined ? {} : { inlineIoBytesMax });
   await store.setMeta(meta(0));
   return store;
 }
@@ -48,10 +49,10 @@ describe('extent store', () => {
       const data = Buffer.from(prng.fill(new Uint8Array(len)));
       if (prng.chance(0.15)) {
         model.fill(0, off, off + len);
-        pending.push(store.zero(5, 0, off, len));
+        pending.push(store.zero(5, 0, off, len, s1));
       } else {
         data.copy(model, off);
-        pending.push(store.write(5, 0, off, data, pieceCrcs(off, data)));
+        pending.push(store.write(5, 0, off, data, pieceCrcs(off, data), s1));
       }
     }
     await Promise.all(pending);
@@ -73,11 +74,11 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * 4096 + 17)));
-    await store.write(5, 0, 4000, data, pieceCrcs(4000, data));
+    await store.write(5, 0, 4000, data, pieceCrcs(4000, data), s1);
     store.bumpVersion(5, 0);
     await store.sync();
     await store.close();
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect(again.get(5, 0)).toMatchObject({ epoch: 1, version: 1, state: 'active' });
     expect(Buffer.compare((await again.read(5, 0, 4000, data.length)).data, data)).toBe(0);
     await again.close();
@@ -87,7 +88,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(8192)));
-    await store.write(5, 0, 8192, data, pieceCrcs(8192, data));
+    await store.write(5, 0, 8192, data, pieceCrcs(8192, data), s1);
     const file = extentPath(dir, 5, 0);
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([data[100]! ^ 0x40]), 0, 1, 8192 + 100);
@@ -95,7 +96,7 @@ describe('extent store', () => {
     await expect(store.read(5, 0, 8192, 10)).rejects.toMatchObject({ code: ErrorCode.Checksum, details: { block: 2 } });
     await expect(store.read(5, 0, 12288, 4096)).resolves.toBeDefined();
     const small = Buffer.from('x');
-    await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small))).rejects.toMatchObject({ code: ErrorCode.Checksum });
+    await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small), s1)).rejects.toMatchObject({ code: ErrorCode.Checksum });
     expect(store.checksumErrors).toBe(2);
     await store.close();
   });
@@ -104,7 +105,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const old = Buffer.alloc(blockBytes, 1);
-    await store.write(5, 0, 0, old, pieceCrcs(0, old));
+    await store.write(5, 0, 0, old, pieceCrcs(0, old), s1);
     await store.close();
     // The first half of overwriting block 0 with "new": the sidecar entry says [new, old], the data is still old.
     // Block 0's entry is the first of the sidecar, which follows the extent's data in its file.
@@ -113,7 +114,7 @@ describe('extent store', () => {
     fs.readSync(fd, entry, 0, entryBytes, extentSizeBytes);
     fs.writeSync(fd, shiftedEntries(entry, [crc32c(Buffer.alloc(blockBytes, 2))]), 0, entryBytes, extentSizeBytes);
     fs.closeSync(fd);
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect((await again.read(5, 0, 0, blockBytes)).data.equals(old)).toBe(true);
     // A block matching neither slot is still caught.
     const dataFd = fs.openSync(extentPath(dir, 5, 0), 'r+');
@@ -127,7 +128,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * blockBytes)));
-    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data));
+    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data), s1);
     await store.close();
     // Lay the replica out as earlier versions did: <index>.data and <index>.sum.
     const file = extentPath(dir, 5, 0);
@@ -136,7 +137,7 @@ describe('extent store', () => {
     fs.writeFileSync(legacy.sidecar, whole.subarray(extentSizeBytes));
     fs.renameSync(file, legacy.data);
     fs.truncateSync(legacy.data, extentSizeBytes);
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect((await again.read(5, 0, blockBytes, data.length)).data.equals(data)).toBe(true);
     expect([fs.existsSync(file), fs.existsSync(legacy.data), fs.existsSync(legacy.sidecar)]).toEqual([true, false, false]);
     // The checksums came along: a flipped byte is still caught.
@@ -147,7 +148,7 @@ describe('extent store', () => {
     await again.close();
     // A conversion that died after its rename left the old sidecar: it is removed, the file kept.
     fs.writeFileSync(legacy.sidecar, Buffer.alloc(16));
-    const third = await ExtentStore.open(dir);
+    const third = await FileExtentStore.open(dir);
     await expect(third.read(5, 0, 2 * blockBytes, 100)).resolves.toBeDefined();
     expect(fs.existsSync(legacy.sidecar)).toBe(false);
     await third.close();
@@ -157,7 +158,7 @@ describe('extent store', () => {
     const prng = new Prng(SEED);
     const dir = tempDir();
     // A budget below one sidecar: every idle mirror goes as soon as another extent loads one.
-    const store = await ExtentStore.open(dir, { sidecarCacheBytes: 1 });
+    const store = await FileExtentStore.open(dir, { sidecarCacheBytes: 1 });
     const models = [0, 1, 2].map(() => Buffer.alloc(extentSizeBytes));
     for (const i of [0, 1, 2]) await store.setMeta(meta(i));
     const ops: Promise<unknown>[] = [];
@@ -167,14 +168,14 @@ describe('extent store', () => {
       const off = prng.int(0, extentSizeBytes - len);
       const data = Buffer.from(prng.fill(new Uint8Array(len)));
       data.copy(models[i]!, off);
-      ops.push(store.write(5, i, off, data, pieceCrcs(off, data)));
+      ops.push(store.write(5, i, off, data, pieceCrcs(off, data), s1));
       if (n % 7 === 0) ops.push(store.read(5, prng.int(0, 2), off, len));
     }
     await Promise.all(ops);
     for (const i of [0, 1, 2]) expect((await store.read(5, i, 0, extentSizeBytes)).data.equals(models[i]!)).toBe(true);
     await store.close();
     // What the mirrors described is what the sidecar files hold.
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     for (const i of [0, 1, 2]) expect((await again.read(5, i, 0, extentSizeBytes)).data.equals(models[i]!)).toBe(true);
     await again.close();
   });
@@ -184,7 +185,7 @@ describe('extent store', () => {
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 50; i++) {
       const data = Buffer.alloc(4096 * 3, i);
-      writes.push(store.write(5, 0, (i % 3) * 1000, data, pieceCrcs((i % 3) * 1000, data)));
+      writes.push(store.write(5, 0, (i % 3) * 1000, data, pieceCrcs((i % 3) * 1000, data), s1));
     }
     await Promise.all(writes);
     const got = await store.read(5, 0, 49 % 3 * 1000, 4096 * 3);
@@ -195,7 +196,7 @@ describe('extent store', () => {
   it('batches concurrent syncs into few fdatasync rounds', async () => {
     const store = await openWithExtent(tempDir());
     const data = Buffer.alloc(4096, 1);
-    await Promise.all(Array.from({ length: 64 }, (_, i) => store.write(5, 0, i * 4096, data, pieceCrcs(0, data)).then(() => store.sync())));
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.write(5, 0, i * 4096, data, pieceCrcs(0, data), s1).then(() => store.sync())));
     expect(store.syncStats.requests).toBe(64);
     expect(store.syncStats.rounds).toBeLessThan(64);
     await store.close();
@@ -203,12 +204,12 @@ describe('extent store', () => {
 
   it('punches holes for long zeroed ranges and reads zeros there', async () => {
     const dir = tempDir();
-    const store = await ExtentStore.open(dir);
+    const store = await FileExtentStore.open(dir);
     const size = 4 * MiB;
     await store.setMeta(meta(1, size));
     const data = Buffer.alloc(size, 7);
-    await store.write(5, 1, 0, data, pieceCrcs(0, data));
-    await store.zero(5, 1, 100, size - 200);
+    await store.write(5, 1, 0, data, pieceCrcs(0, data), s1);
+    await store.zero(5, 1, 100, size - 200, s1);
     const got = await store.read(5, 1, 0, size);
     expect(got.data.subarray(0, 100).every((b) => b === 7)).toBe(true);
     expect(got.data.subarray(100, size - 100).every((b) => b === 0)).toBe(true);
@@ -222,7 +223,7 @@ describe('extent store', () => {
     const dir = tempDir();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
     try {
-      const store = await ExtentStore.open(dir, { reserveBytes: 0 });
+      const store = await FileExtentStore.open(dir, { reserveBytes: 0 });
       const prng = new Prng(SEED);
       const stored: [number, number, Buffer][] = [];
       let failure: unknown;
@@ -231,7 +232,7 @@ describe('extent store', () => {
         for (let off = 0; off < extentSizeBytes; off += 64 * KiB) {
           const data = Buffer.from(prng.fill(new Uint8Array(64 * KiB)));
           try {
-            await store.write(5, index, off, data, pieceCrcs(off, data));
+            await store.write(5, index, off, data, pieceCrcs(off, data), s1);
             stored.push([index, off, data]);
           } catch (err) {
             failure = err;
@@ -248,15 +249,15 @@ describe('extent store', () => {
   });
   it('removes every replica of a volume: its files, its records and its generation; other volumes keep theirs', async () => {
     const dir = tempDir();
-    const store = await ExtentStore.open(dir);
+    const store = await FileExtentStore.open(dir);
     const other: ReplicaMeta = { ...meta(0), volumeId: 6 };
     for (const m of [meta(0), meta(1), other]) await store.setMeta(m);
     const data = Buffer.alloc(8 * KiB, 9);
-    for (const [v, i] of [[5, 0], [5, 1], [6, 0]] as const) await store.write(v, i, 0, data, pieceCrcs(0, data));
+    for (const [v, i] of [[5, 0], [5, 1], [6, 0]] as const) await store.write(v, i, 0, data, pieceCrcs(0, data), s1);
     await store.raiseGeneration(5, 3);
     // Queued behind the removal: fails instead of writing into a removed replica.
     const removal = store.removeVolume(5);
-    const late = store.write(5, 1, 0, data, pieceCrcs(0, data)).then(() => 'written', (err: unknown) => err);
+    const late = store.write(5, 1, 0, data, pieceCrcs(0, data), s1).then(() => 'written', (err: unknown) => err);
     const removed = await removal;
     expect(await late).toMatchObject({ code: ErrorCode.StaleEpoch });
     expect(removed.replicas).toBe(2);
@@ -266,7 +267,7 @@ describe('extent store', () => {
     expect(store.generation(5)).toBe(0);
     await store.close();
 
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect(again.list().map((m) => [m.volumeId, m.index])).toEqual([[6, 0]]);
     expect(again.generation(5)).toBe(0);
     expect((await again.read(6, 0, 0, data.length)).data.equals(data)).toBe(true);
