@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
+import { currentBootId } from './boot-record.js';
 import { extentPath } from './extent-files.js';
+import { extentStoreConformance } from './extent-store.conformance.js';
 import { FileExtentStore } from './file-extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
@@ -24,6 +26,32 @@ function tempDir(): string {
 
 afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+extentStoreConformance('file', () => {
+  const dir = tempDir();
+  const bootRecord = (bootId: string): void => fs.writeFileSync(path.join(dir, 'boot'), JSON.stringify({ bootId, clean: false }));
+  return {
+    open: () => FileExtentStore.open(dir),
+    // In one process the index must be closed to be opened again; what differs from a clean close is the boot record.
+    kill: async (s) => {
+      await s.close();
+      bootRecord(currentBootId());
+    },
+    powerLoss: async (s) => {
+      await s.close();
+      bootRecord('a boot before this one');
+    },
+    flipBit: (volumeId, index, offset) => {
+      const fd = fs.openSync(extentPath(dir, volumeId, index), 'r+');
+      const byte = Buffer.alloc(1);
+      fs.readSync(fd, byte, 0, 1, offset);
+      fs.writeSync(fd, Buffer.from([byte[0]! ^ 1]), 0, 1, offset);
+      fs.closeSync(fd);
+    },
+    openFull: () => FileExtentStore.open(dir, { reserveBytes: Number.MAX_SAFE_INTEGER }),
+    cleanup: () => undefined,
+  };
 });
 
 function meta(index: number, size = extentSizeBytes): ReplicaMeta {
