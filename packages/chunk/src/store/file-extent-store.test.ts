@@ -182,6 +182,75 @@ describe('extent store', () => {
     await third.close();
   });
 
+  it('leaves the old stamp on a block when a crash falls between its data and its stamp, and a newer copy still applies', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const a = Buffer.alloc(blockBytes, 1);
+    await store.write(5, 0, 0, a, pieceCrcs(0, a), s1);
+    await store.close();
+    // The first two steps of writing b with stamp (1, 2): checksum entry [b, a], then the data; the stamp never written.
+    const b = Buffer.alloc(blockBytes, 2);
+    const fd = fs.openSync(extentPath(dir, 5, 0), 'r+');
+    const entry = Buffer.alloc(entryBytes);
+    fs.readSync(fd, entry, 0, entryBytes, extentSizeBytes);
+    fs.writeSync(fd, shiftedEntries(entry, [crc32c(b)]), 0, entryBytes, extentSizeBytes);
+    fs.writeSync(fd, b, 0, blockBytes, 0);
+    fs.closeSync(fd);
+    const again = await FileExtentStore.open(dir);
+    expect((await again.read(5, 0, 0, blockBytes)).data.equals(b)).toBe(true);
+    const out = await again.stamps(5, 0, 0, blockBytes, true);
+    expect([out.epochs[0], out.seqs[0], out.crcs[0], out.bad]).toEqual([1, 1, crc32c(b), []]);
+    // The primary's copy of that write (stamp (1, 2)) is newer than what the block says: applied.
+    expect(await again.copyBlocks(5, 0, 0, b, pieceCrcs(0, b), { epochs: Uint32Array.of(1), seqs: Uint32Array.of(2) }, 1)).toBe(1);
+    expect((await again.stamps(5, 0, 0, blockBytes, false)).seqs[0]).toBe(2);
+    await again.close();
+  });
+
+  it('converts a replica written before stamps (data and checksums only) when it opens it: blocks with data get (0, 1)', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(2 * blockBytes)));
+    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data), s1);
+    await store.close();
+    const file = extentPath(dir, 5, 0);
+    const sidecarEnd = extentSizeBytes + (extentSizeBytes / blockBytes) * entryBytes;
+    for (const interruptedAt of [sidecarEnd, sidecarEnd + 100, 2 * sidecarEnd - extentSizeBytes - 8]) {
+      // Format 1 ends with the sidecar; a conversion that died left a stamp table cut short (zeros).
+      fs.truncateSync(file, sidecarEnd);
+      fs.truncateSync(file, interruptedAt);
+      const again = await FileExtentStore.open(dir);
+      expect((await again.read(5, 0, blockBytes, data.length)).data.equals(data), `cut at ${interruptedAt}`).toBe(true);
+      const out = await again.stamps(5, 0, 0, 4 * blockBytes, true);
+      expect([Array.from(out.epochs), Array.from(out.seqs), out.bad]).toEqual([[0, 0, 0, 0], [0, 1, 1, 0], []]);
+      expect(fs.statSync(file).size).toBe(2 * sidecarEnd - extentSizeBytes);
+      await again.close();
+    }
+    fs.truncateSync(file, sidecarEnd - 1);
+    const broken = await FileExtentStore.open(dir);
+    await expect(broken.read(5, 0, 0, 10)).rejects.toMatchObject({ code: ErrorCode.Io });
+    await broken.close();
+  });
+
+  it('records a clean close in its boot record, and marks replicas suspect when the last close was unclean in another boot', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const bootFile = path.join(dir, 'boot');
+    expect(JSON.parse(fs.readFileSync(bootFile, 'utf8'))).toEqual({ bootId: currentBootId(), clean: false });
+    await store.close();
+    expect(JSON.parse(fs.readFileSync(bootFile, 'utf8'))).toEqual({ bootId: currentBootId(), clean: true });
+    const same = await FileExtentStore.open(dir);
+    expect(same.get(5, 0)?.suspect).toBeUndefined();
+    await same.close();
+    fs.writeFileSync(bootFile, JSON.stringify({ bootId: currentBootId(), clean: false }));
+    const killed = await FileExtentStore.open(dir);
+    expect(killed.get(5, 0)?.suspect, 'a killed process in this boot: the page cache kept everything').toBeUndefined();
+    await killed.close();
+    fs.rmSync(bootFile);
+    const unknown = await FileExtentStore.open(dir);
+    expect(unknown.get(5, 0)?.suspect, 'no record (a store from before boot records): assume the worst').toBe(true);
+    await unknown.close();
+  });
+
   it('keeps checksums right when in-memory sidecars are dropped and reloaded under a tiny budget', async () => {
     const prng = new Prng(SEED);
     const dir = tempDir();
