@@ -55,6 +55,8 @@ interface Copy {
   failure: Error | undefined;
   /** The failure came from the member (its answer or its connection), not from this server. */
   targetFailed: boolean;
+  /** Settles when the copy ended, however. */
+  done: Promise<void>;
 }
 
 const block = limits.checksumBlockBytes;
@@ -99,9 +101,10 @@ export class RebuildExecutor {
     return { copiesRunning: this.running.size, bytesLeft: this.bytesLeft(), bytesCopied: this.copiedTotal, rateBytesPerSec: rate };
   }
 
-  /** Stops starting copies; running ones end at their next step (the budget's close ends their waits). */
-  close(): void {
+  /** Stops starting copies and waits for the running ones, which end at their next step (close the budget first to end their waits). */
+  async close(): Promise<void> {
     this.closed = true;
+    await Promise.all([...this.running.values()].map((c) => c.done));
   }
 
   private bytesLeft(): number {
@@ -113,10 +116,10 @@ export class RebuildExecutor {
   private maybeStart(task: RepairTask, target: SetMember): void {
     const key = `${task.volumeId}/${task.index}/${target.serverId}`;
     if (this.running.has(key) || this.running.size >= limits.repairCopiesPerServerMax) return;
-    const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, failure: undefined, targetFailed: false };
+    const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, failure: undefined, targetFailed: false, done: Promise.resolve() };
     this.running.set(key, c);
     this.d.metrics.repairCopies.set(this.running.size);
-    void this.run(c).finally(() => {
+    c.done = this.run(c).finally(() => {
       this.running.delete(key);
       this.d.metrics.repairCopies.set(this.running.size);
       this.d.metrics.repairBytesLeft.set(this.bytesLeft());
