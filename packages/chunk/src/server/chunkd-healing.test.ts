@@ -81,7 +81,7 @@ describe('chunkd healing data path (in process)', () => {
     const copied = await toMember.copy(ext, 0, data, pieceCrcs(0, data), { epochs: Uint32Array.of(4, 4), seqs: Uint32Array.of(2, 3) }, 5);
     expect(copied.applied).toBe(1);
     const bad = pieceCrcs(0, data);
-    bad[1] ^= 1;
+    bad[1] = bad[1]! ^ 1;
     await expect(toMember.copy(ext, 0, data, bad, { epochs: Uint32Array.of(9, 9), seqs: Uint32Array.of(1, 1) }, 5)).rejects.toMatchObject({ code: ErrorCode.Checksum });
     const got = await (await connect(cs[1]!)).read(extentOn(cs, 6), 0, 2 * block);
     expect([got.data[0], got.data[block]]).toEqual([8, 1]);
