@@ -1,7 +1,7 @@
 import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
-import type { ExtentRef, StampsOutcome } from '@basalt/wire';
+import type { ExtentRef, ReplicaRef, StampsOutcome } from '@basalt/wire';
 import type { ExtentStore } from '../store/extent-store.js';
-import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask, SetMember } from '../server/meta-link.js';
+import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
 import type { Peer } from '../server/peer.js';
 import { planCopy, type CopyRun } from './copy-plan.js';
@@ -46,7 +46,7 @@ type CopyKind = 'catchup' | 'rebuild';
 
 interface Copy {
   readonly task: RepairTask;
-  readonly target: SetMember;
+  readonly target: ReplicaRef;
   readonly startedMs: number;
   kind: CopyKind;
   bytesLeft: number;
@@ -82,7 +82,7 @@ export class RebuildExecutor {
     try {
       const tasks = await this.d.link.repairTasks(this.d.selfId, 0);
       for (const task of tasks) {
-        for (const target of task.members.filter((m) => m.rebuilding)) this.maybeStart(task, target);
+        for (const target of task.members.filter((m) => m.rebuilding === true)) this.maybeStart(task, target);
       }
     } catch (err) {
       this.d.log(`asking metad for repair tasks failed: ${String(err)}`);
@@ -113,7 +113,7 @@ export class RebuildExecutor {
     return left;
   }
 
-  private maybeStart(task: RepairTask, target: SetMember): void {
+  private maybeStart(task: RepairTask, target: ReplicaRef): void {
     const key = `${task.volumeId}/${task.index}/${target.serverId}`;
     if (this.running.has(key) || this.running.size >= limits.repairCopiesPerServerMax) return;
     const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, failure: undefined, targetFailed: false, done: Promise.resolve() };

@@ -123,7 +123,7 @@ describe('rebuild executor (in process)', () => {
     const primary = await connect(cs[0]!);
     const model = Buffer.alloc(size);
     const touched = await writeRandom(primary, ext(1, [ref(cs[0]!), ref(cs[1]!)]), model, new Prng(SEED), 200);
-    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [{ ...ref(cs[0]!), rebuilding: false }, { ...ref(cs[1]!), rebuilding: false }, { ...ref(cs[2]!), rebuilding: true }] };
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)] };
     await until('the promotion', () => meta.promoted.length > 0);
     expect(meta.promoted).toEqual([{ serverId: 'cs2', expectedEpoch: 2 }]);
     expect(meta.dropped).toEqual([]);
@@ -142,7 +142,7 @@ describe('rebuild executor (in process)', () => {
     await writeRandom(primary, ext(1, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)]), model, prng, 300);
     // cs2 leaves the set (epoch 2) and misses these writes.
     const away = await writeRandom(primary, ext(2, [ref(cs[0]!), ref(cs[1]!)]), model, prng, 20);
-    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 3, members: [{ ...ref(cs[0]!), rebuilding: false }, { ...ref(cs[1]!), rebuilding: false }, { ...ref(cs[2]!), rebuilding: true }] };
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 3, members: [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)] };
     await until('the promotion', () => meta.promoted.length > 0);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'catchup', what: 'copied' })).toBe(away.size * block);
     expect(away.size * block).toBeLessThan(size / 10);
@@ -161,7 +161,7 @@ describe('rebuild executor (in process)', () => {
     fill.copy(model);
     await primary.write(ext(1, [ref(cs[0]!), ref(cs[1]!)]), 0, fill);
     const during = ext(2, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)]);
-    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: during.replicas.map((r) => ({ ...r, rebuilding: r.rebuilding === true })) };
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: during.replicas };
     await until('the copy to start', () => cs[0]!.store.get(5, 0)?.epoch === 2);
     let rounds = 0;
     while (meta.promoted.length === 0 && rounds < 400) {
@@ -180,7 +180,7 @@ describe('rebuild executor (in process)', () => {
     const primary = await connect(cs[0]!);
     await writeRandom(primary, ext(1, [ref(cs[0]!)]), Buffer.alloc(size), new Prng(SEED + 3), 50);
     await cs[1]!.close();
-    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [{ ...ref(cs[0]!), rebuilding: false }, { ...ref(cs[1]!), rebuilding: true }] };
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [ref(cs[0]!), ref(cs[1]!, true)] };
     await until('the drop', () => meta.dropped.length > 0);
     expect(meta.dropped).toEqual([{ serverId: 'cs1', reason: 'copy_failed' }]);
     expect(meta.promoted).toEqual([]);

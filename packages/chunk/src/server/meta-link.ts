@@ -39,11 +39,6 @@ export interface ScrubFacts {
   readonly repairedBlocks: number;
 }
 
-/** A member of a replica set as metad lists it; rebuilding members receive writes and copies, serve no reads. */
-export interface SetMember extends ReplicaRef {
-  readonly rebuilding: boolean;
-}
-
 /** An extent this server leads with rebuilding members to copy to (proto RepairTask). */
 export interface RepairTask {
   readonly volumeId: number;
@@ -51,8 +46,8 @@ export interface RepairTask {
   readonly extentSizeBytes: number;
   /** The epoch of the set below; the copy is promoted at it, and any other epoch aborts the task. */
   readonly epoch: number;
-  /** Primary (this server) first, rebuilding members flagged. */
-  readonly members: readonly SetMember[];
+  /** Primary (this server) first, rebuilding members flagged (ReplicaRef.rebuilding). */
+  readonly members: readonly ReplicaRef[];
 }
 
 /** What a reporter saw when it asks metad to drop a member (proto DropReplicaRequest.reason). */
@@ -124,7 +119,7 @@ export class MetadLink implements MetaLink {
     return (reply.tasks ?? []).map((t) => {
       const volumeId = Number(t.volumeId ?? 0);
       this.volumeNames.set(volumeId, t.volume ?? '');
-      const members = (t.replicas ?? []).map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '', rebuilding: r.rebuilding === true }));
+      const members = (t.replicas ?? []).map(toReplicaRef);
       return { volumeId, index: Number(t.index ?? 0), extentSizeBytes: Number(t.extentSizeBytes ?? 0), epoch: Number(t.epoch ?? 0), members };
     });
   }
@@ -168,7 +163,13 @@ export class MetadLink implements MetaLink {
 }
 
 function toPlacement(ext: pb.IExtent): ExtentPlacement {
-  const all: ReplicaRef[] = (ext.replicas ?? []).map((r) => (r.rebuilding === true ? { serverId: r.serverId ?? '', address: r.address ?? '', rebuilding: true } : { serverId: r.serverId ?? '', address: r.address ?? '' }));
+  const all = (ext.replicas ?? []).map(toReplicaRef);
   const primary = all.filter((r) => r.serverId === ext.primary);
   return { epoch: Number(ext.epoch ?? 0), replicas: [...primary, ...all.filter((r) => r.serverId !== ext.primary)] };
+}
+
+function toReplicaRef(r: pb.IReplica): ReplicaRef {
+  const serverId = r.serverId ?? '';
+  const address = r.address ?? '';
+  return r.rebuilding === true ? { serverId, address, rebuilding: true } : { serverId, address };
 }
