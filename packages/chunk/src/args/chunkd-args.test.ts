@@ -16,8 +16,8 @@ describe('chunkd flags of repair and scrub', () => {
     expect(o.scrubRateBytesPerSec).toBeUndefined();
   });
 
-  it('refuses sizes with units and negative numbers, saying what is allowed', () => {
+  it('refuses sizes with units and fractions, saying what is allowed', () => {
     expect(() => parseChunkdArgs([...base, '--repair-bandwidth', '64MiB'])).toThrow(/--repair-bandwidth must be a whole number of bytes per second/);
-    expect(() => parseChunkdArgs([...base, '--scrub-interval-ms', '-1'])).toThrow(/--scrub-interval-ms must be a whole number of milliseconds/);
+    expect(() => parseChunkdArgs([...base, '--scrub-interval-ms', '1.5'])).toThrow(/--scrub-interval-ms must be a whole number of milliseconds/);
   });
 });
