@@ -104,11 +104,13 @@ export class Scrubber {
     const [volumeId, index] = key.split('/').map(Number) as [number, number];
     let compare = true;
     for (let offset = 0; ; offset += limits.scrubReadBytes) {
+      const before = this.d.store.get(volumeId, index);
+      if (this.stopped || before === undefined || offset >= before.extentSizeBytes) return;
+      await this.d.budget.take(this.d.buckets, Math.min(limits.scrubReadBytes, before.extentSizeBytes - offset));
       const meta = this.d.store.get(volumeId, index);
-      if (this.stopped || meta === undefined || meta.state !== 'active' || offset >= meta.extentSizeBytes) return;
+      if (this.stopped || meta === undefined || meta.state !== 'active') return;
       if (meta.replicas.find((r) => r.serverId === this.d.selfId)?.rebuilding === true) return; // its copy is still arriving
       const length = Math.min(limits.scrubReadBytes, meta.extentSizeBytes - offset);
-      await this.d.budget.take(this.d.buckets, length);
       const others = meta.replicas.slice(1).filter((r) => r.rebuilding !== true);
       if (compare && meta.replicas[0]?.serverId === this.d.selfId && others.length > 0) {
         compare = await this.compareMembers(meta, offset, length).then(
