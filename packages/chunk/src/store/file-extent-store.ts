@@ -155,8 +155,7 @@ export class FileExtentStore implements ExtentStore {
 
   nextStamp(volumeId: number, index: number): Stamp {
     const h = this.mustHold(volumeId, index);
-    const key = extentKey(volumeId, index);
-    h.clock ??= new StampClock(this.seqs.get(key));
+    h.clock ??= new StampClock(this.seqs.get(extentKey(volumeId, index)));
     const { stamp, reserve } = h.clock.take(volumeId, index, h.meta.epoch);
     if (reserve !== undefined) {
       const before = h.reserving ?? Promise.resolve();
