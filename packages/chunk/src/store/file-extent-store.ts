@@ -91,7 +91,7 @@ export class FileExtentStore implements ExtentStore {
     const loaded = await index.load();
     const bootId = currentBootId();
     if (loaded.extents.length > 0 && lostPower(readBootRecord(dir), bootId)) {
-      loaded.extents = loaded.extents.map((m) => (m.state === 'active' ? { ...m, suspect: true } : m));
+      loaded.extents = loaded.extents.map((m) => ({ ...m, suspect: true }));
       await index.putExtents(loaded.extents);
     }
     await writeBootRecord(dir, { bootId, clean: false });

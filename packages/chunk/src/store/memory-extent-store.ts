@@ -126,7 +126,7 @@ export class MemoryExtentStore implements ExtentStore {
     assert(disk.running === undefined, 'one store at a time on a disk');
     const lostPower = disk.metas.size > 0 && (disk.record === undefined || (!disk.record.clean && disk.record.boot !== disk.boot));
     if (lostPower) {
-      for (const [key, m] of disk.metas) if (m.state === 'active') disk.metas.set(key, { ...m, suspect: true });
+      for (const [key, m] of disk.metas) disk.metas.set(key, { ...m, suspect: true });
     }
     disk.record = { boot: disk.boot, clean: false };
     const store = new MemoryExtentStore(disk);
