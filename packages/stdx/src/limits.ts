@@ -136,7 +136,7 @@ export const limits = {
   chunkDiskReserveBytesMax: 256 * MiB,
   /** chunkd: data-plane connections one server accepts. */
   chunkConnectionsMax: 1024,
-  /** chunkd: memory for in-memory copies of checksum sidecars (1/512 of the extent data they describe). */
+  /** chunkd: memory for in-memory copies of block metadata, checksum sidecars and stamp tables (1/256 of the extent data they describe). */
   chunkSidecarCacheBytesMax: 64 * MiB,
   /** chunkd: reads and writes of extent files up to this size may run on the event loop (chunk/src/store/inline-io.ts). */
   chunkInlineIoBytesMax: 64 * KiB,
