@@ -20,7 +20,13 @@ import type { TokenBucket } from './token-bucket.js';
  *    stream; planCopy() turns the two lists into runs of differing blocks;
  * 3. each run: its bytes from the repair budget, then data, CRCs and stamps read from the local
  *    store in one range-lock hold, then COPY with the task's epoch as the floor. The member keeps
- *    whatever is newer (copyApplies), so a copy racing a foreground write never undoes it;
+ *    whatever is newer (copyApplies), so a copy racing a foreground write never undoes it. When
+ *    no mutation arrived here between the read and the send (the extent's version did not move),
+ *    the floor is the task's epoch + 1: the member then takes every block of the run as this
+ *    server has it, since every write it received was forwarded before the COPY on the same
+ *    connection and is in the data read, and every later one comes after. That replaces a block
+ *    a partial-block write merged with stale data on the member (same stamp, other bytes), which
+ *    the floor rule alone would keep;
  * 4. compare again; once nothing differs (normally the second round), PromoteReplica at the
  *    task's epoch.
  *
@@ -192,9 +198,11 @@ export class RebuildExecutor {
         this.checkCurrent(c);
         await this.d.budget.take([this.d.bucket], bytes);
         this.checkCurrent(c);
+        const version = this.d.store.get(task.volumeId, task.index)?.version;
         const got = await this.d.store.readForCopy(task.volumeId, task.index, offset, bytes);
         this.checkCurrent(c);
-        await this.atTarget(c, this.d.peer(c.target.address).copy(this.ref(task), offset, got.data, got.crcs, got, task.epoch));
+        const floor = this.d.store.get(task.volumeId, task.index)?.version === version ? task.epoch + 1 : task.epoch;
+        await this.atTarget(c, this.d.peer(c.target.address).copy(this.ref(task), offset, got.data, got.crcs, got, floor));
         c.bytesCopied += bytes;
         c.bytesLeft -= bytes;
         this.copiedTotal += bytes;
