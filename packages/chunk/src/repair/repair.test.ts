@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MiB, Prng } from '@basalt/stdx';
 import { DataConnection, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import { startChunkd, type Chunkd, type ChunkdOptions } from '../chunkd.js';
-import type { ExtentPlacement, MetaLink, RepairTask, VolumeCensus } from '../server/meta-link.js';
+import type { ExtentPlacement, MetaLink, RepairTask, ServerReport, VolumeCensus } from '../server/meta-link.js';
 import { extentPath } from '../store/extent-files.js';
 
 /**
@@ -26,11 +26,13 @@ class FakeMetad implements MetaLink {
   task: RepairTask | undefined;
   readonly promoted: { serverId: string; expectedEpoch: number }[] = [];
   readonly dropped: { serverId: string; reason: string | undefined }[] = [];
+  lastReport: ServerReport | undefined;
 
   register(): Promise<void> {
     return Promise.resolve();
   }
-  heartbeat(): Promise<number> {
+  heartbeat(report: ServerReport): Promise<number> {
+    this.lastReport = report;
     return Promise.resolve(200);
   }
   repairTasks(): Promise<RepairTask[]> {
@@ -129,6 +131,8 @@ describe('rebuild executor (in process)', () => {
     expect(meta.dropped).toEqual([]);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'copied' })).toBe(touched.size * block);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'compared' })).toBe(size);
+    await until('a heartbeat after the copy', () => meta.lastReport?.repair?.copiesRunning === 0 && meta.lastReport.repair.bytesCopied > 0);
+    expect(meta.lastReport!.repair).toMatchObject({ copiesRunning: 0, bytesLeft: 0, bytesCopied: touched.size * block });
     const after = ext(3, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)]);
     expect(Buffer.compare(await readAll(cs[2]!, after), model)).toBe(0);
   });
