@@ -1,15 +1,21 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import { assert, BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
+import { assert, BasaltError, ErrorCode, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
+import { RebuildExecutor } from './repair/rebuild-executor.js';
+import { RepairBudget } from './repair/repair-budget.js';
+import { Scrubber } from './repair/scrubber.js';
+import { TokenBucket } from './repair/token-bucket.js';
 import { ChunkService } from './server/chunk-service.js';
 import { DataServer } from './server/data-server.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
+import type { Peer } from './server/peer.js';
 import { ChunkMetrics } from './server/metrics.js';
 import { Reclaimer } from './server/reclaim.js';
 import { fenceDroppedReplicas } from './server/reconcile.js';
 import { Replicator } from './server/replicator.js';
-import { ExtentStore } from './store/extent-store.js';
+import type { ExtentStore } from './store/extent-store.js';
+import { FileExtentStore } from './store/file-extent-store.js';
 
 /**
  * The chunkd process: an extent store, the data-plane listener, replication, registration and
@@ -25,11 +31,19 @@ export interface ChunkdOptions {
   readonly advertise?: string;
   /** metad endpoints (host:port); none means no registration and no replica drops. */
   readonly metad?: readonly string[];
+  /** In-process tests: this link in place of one to `metad`. */
+  readonly link?: MetaLink;
   /** Port of the HTTP /metrics listener (on the listen host); undefined means none, 0 a free one. */
   readonly metricsPort?: number;
   readonly replicaTimeoutMs?: number;
   /** How often to look for replicas of deleted volumes (reclaim.ts); default limits.chunkReclaimIntervalMs, 0 never. */
   readonly reclaimIntervalMs?: number;
+  /** Repair and scrub bytes per second (token bucket; foreground I/O never waits on it); default limits.repairBandwidthBytesPerSecDefault, 0 unlimited. */
+  readonly repairBandwidthBytesPerSec?: number;
+  /** Start of one scrub pass to the start of the next; default limits.scrubIntervalMsDefault, 0 never. */
+  readonly scrubIntervalMs?: number;
+  /** The scrubber's own bytes per second, within the repair bandwidth; default limits.scrubRateBytesPerSecDefault, 0 only the repair bandwidth. */
+  readonly scrubRateBytesPerSec?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -39,17 +53,19 @@ export interface Chunkd {
   readonly address: string;
   /** host:port of /metrics, if enabled. */
   readonly metricsAddress: string | undefined;
-  readonly store: ExtentStore;
+  readonly store: FileExtentStore;
   readonly metrics: ChunkMetrics;
+  /** Undefined when scrubbing is off (scrubIntervalMs 0). */
+  readonly scrubber: Scrubber | undefined;
   close(): Promise<void>;
 }
 
 export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   validate(opts);
   const log = opts.log ?? (() => undefined);
-  const store = await ExtentStore.open(opts.dataDir);
+  const store = await FileExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
-  const link: MetaLink | undefined = opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined;
+  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined);
   const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log);
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
   const service = new ChunkService(opts.id, store, replicator, metrics);
@@ -59,8 +75,27 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const address = opts.advertise ?? `${bound.host}:${bound.port}`;
   const refresh = metricsRefresher(store, metrics, opts.dataDir);
   const http$ = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, refresh, host, opts.metricsPort);
-  const report = (): ServerReport => ({ id: opts.id, address, zone: opts.zone, ...diskSpace(opts.dataDir) });
-  const beat = link === undefined ? undefined : new Heartbeat(link, report, () => store.failed === undefined, log);
+  const budget = new RepairBudget(monotonicClock);
+  const repairBucket = new TokenBucket(opts.repairBandwidthBytesPerSec ?? limits.repairBandwidthBytesPerSecDefault, limits.repairBurstBytes, monotonicClock.nowMs());
+  const peer = (peerAddress: string): Peer => replicator.peer(peerAddress);
+  const executor = link === undefined ? undefined : new RebuildExecutor({ selfId: opts.id, store, link, peer, budget, bucket: repairBucket, metrics, clock: monotonicClock, log });
+  const scrubIntervalMs = opts.scrubIntervalMs ?? limits.scrubIntervalMsDefault;
+  const scrubBucket = new TokenBucket(opts.scrubRateBytesPerSec ?? limits.scrubRateBytesPerSecDefault, limits.repairBurstBytes, monotonicClock.nowMs());
+  const scrubber =
+    scrubIntervalMs === 0
+      ? undefined
+      : new Scrubber({ selfId: opts.id, store, peer, budget, buckets: [scrubBucket, repairBucket], metrics, clock: monotonicClock, wallMs: () => Date.now(), intervalMs: scrubIntervalMs, log });
+  scrubber?.start();
+  const report = (): ServerReport => ({
+    id: opts.id,
+    address,
+    zone: opts.zone,
+    ...diskSpace(opts.dataDir),
+    ...(executor === undefined ? {} : { repair: executor.progress() }),
+    ...(scrubber === undefined ? {} : { scrub: scrubber.facts() }),
+  });
+  // Repair tasks are asked for after each heartbeat: metad plans them about once a second.
+  const beat = link === undefined ? undefined : new Heartbeat(link, report, () => store.failed === undefined, log, () => void executor?.poll());
   const reclaimIntervalMs = opts.reclaimIntervalMs ?? limits.chunkReclaimIntervalMs;
   const reclaimer = link === undefined || reclaimIntervalMs === 0 ? undefined : new Reclaimer(store, link, metrics, reclaimIntervalMs, log);
   reclaimer?.start();
@@ -72,9 +107,13 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
     metricsAddress: http$?.address,
     store,
     metrics,
+    scrubber,
     close: () =>
       (closing ??= (async () => {
         beat?.stop();
+        budget.close();
+        await executor?.close();
+        await scrubber?.stop();
         await reclaimer?.stop();
         await server.close();
         replicator.close();
@@ -106,6 +145,9 @@ function validate(opts: ChunkdOptions): void {
   }
   if (opts.reclaimIntervalMs !== undefined && !(Number.isSafeInteger(opts.reclaimIntervalMs) && opts.reclaimIntervalMs >= 0)) {
     throw invalidArgument(`reclaim interval must be a whole number of milliseconds (0: never), got ${opts.reclaimIntervalMs}`);
+  }
+  for (const [what, v] of [['repair bandwidth', opts.repairBandwidthBytesPerSec], ['scrub interval', opts.scrubIntervalMs], ['scrub rate', opts.scrubRateBytesPerSec]] as const) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v >= 0)) throw invalidArgument(`${what} must be a whole number >= 0, got ${v}`);
   }
 }
 
@@ -142,7 +184,7 @@ function statOrNone(file: string): number {
   }
 }
 
-function metricsRefresher(store: ExtentStore, metrics: ChunkMetrics, dir: string): () => void {
+function metricsRefresher(store: FileExtentStore, metrics: ChunkMetrics, dir: string): () => void {
   let storedErrorsSeen = 0;
   return () => {
     const all = store.list();
@@ -201,6 +243,7 @@ class Heartbeat {
     private readonly report: () => ServerReport,
     private readonly healthy: () => boolean,
     private readonly log: (line: string) => void,
+    private readonly afterBeat: () => void,
   ) {
     this.schedule(0);
   }
@@ -230,6 +273,7 @@ class Heartbeat {
       } else {
         const asked = await this.link.heartbeat(this.report());
         if (asked > 0) next = asked;
+        this.afterBeat();
       }
     } catch (err) {
       const code = err instanceof BasaltError ? err.code : ErrorCode.Io;

@@ -130,7 +130,8 @@ export class ExtentMap {
   }
 
   private remember(e: pb.IExtent): ExtentInfo {
-    const replicas = (e.replicas ?? []).map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '' }));
+    // The rebuilding flag is part of the set a chunk server checks requests against (docs/data-path.md, Replication).
+    const replicas: ReplicaRef[] = (e.replicas ?? []).map((r) => (r.rebuilding === true ? { serverId: r.serverId ?? '', address: r.address ?? '', rebuilding: true } : { serverId: r.serverId ?? '', address: r.address ?? '' }));
     const primary = replicas.findIndex((r) => r.serverId === e.primary);
     if (primary > 0) replicas.unshift(...replicas.splice(primary, 1));
     const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas };

@@ -29,8 +29,8 @@ export const limits = {
   clientIdBytesMax: 128,
   /**
    * Repair: rebuilding members the planner targets at one server at once, and copies one
-   * primary (the source) runs at once; like Ceph's osd_max_backfills, it bounds what recovery
-   * takes from any one disk.
+   * primary (the source) runs at once. One name for both sides (metad's planner, chunkd's rebuild
+   * executor); like Ceph's osd_max_backfills, it bounds what recovery takes from any one disk.
    */
   repairCopiesPerServerMax: 2,
   /** Repair: commands metad's leader proposes per planner round (about one round a second). */
@@ -160,10 +160,16 @@ export const limits = {
   chunkDiskReserveBytesMax: 256 * MiB,
   /** chunkd: data-plane connections one server accepts. */
   chunkConnectionsMax: 1024,
-  /** chunkd: memory for in-memory copies of checksum sidecars (1/512 of the extent data they describe). */
+  /** chunkd: memory for in-memory copies of block metadata, checksum sidecars and stamp tables (1/256 of the extent data they describe). */
   chunkSidecarCacheBytesMax: 64 * MiB,
   /** chunkd: reads and writes of extent files up to this size may run on the event loop (chunk/src/store/inline-io.ts). */
   chunkInlineIoBytesMax: 64 * KiB,
+  /** chunkd: highest seq of a block stamp (u32); a primary past it refuses mutations until the epoch changes (BASALT_LIMIT_EXCEEDED). */
+  stampSeqMax: 0xffffffff,
+  /** chunkd: seqs a primary reserves durably at once per extent (one synced index put per this many mutations; a restart skips the unused rest). */
+  chunkStampSeqReserve: 65_536,
+  /** chunkd: bytes one verify or settle pass reads at once (the data of a STAMPS with VERIFY is read in pieces of this size). */
+  chunkVerifyReadBytes: 1 * MiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
   /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
@@ -175,6 +181,28 @@ export const limits = {
   consoleRefreshMs: 1_000,
   /** Deadline of one call the console makes to a member or an agent. */
   consoleCallTimeoutMs: 1_000,
+  /** chunkd: one COPY request carries at most this many bytes (a run of blocks of one extent). */
+  repairCopyRunBytesMax: 1 * MiB,
+  /** chunkd: COPY requests of one extent's rebuild in flight at once. */
+  repairCopyRunsInflightMax: 4,
+  /**
+   * chunkd: compare-and-copy rounds of one rebuild before it gives up (metad re-plans). The first
+   * copies what differs, the second normally finds nothing left: both stamp lists are taken at
+   * one point of the write stream, so a block differs then only if a copy or a write was lost.
+   */
+  repairCompareRoundsMax: 3,
+  /** chunkd: default budget of repair and scrub bytes per second (--repair-bandwidth; 0 = unlimited). */
+  repairBandwidthBytesPerSecDefault: 64 * MiB,
+  /** chunkd: bytes the repair budget grants at once after a quiet spell. */
+  repairBurstBytes: 4 * MiB,
+  /** chunkd: default time from the start of one scrub pass to the start of the next (--scrub-interval-ms). */
+  scrubIntervalMsDefault: 24 * 60 * 60 * 1000,
+  /** chunkd: default cap on the scrubber's own bytes per second, within the repair budget (--scrub-rate). */
+  scrubRateBytesPerSecDefault: 16 * MiB,
+  /** chunkd: the scrubber checks one extent this many bytes at a time (one range-lock hold per piece). */
+  scrubReadBytes: 1 * MiB,
+  /** chunkd: the first scrub pass after start begins after min(the interval, this). */
+  scrubFirstPassDelayMsMax: 10 * 60 * 1000,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -195,6 +223,13 @@ assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default 
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
 assert(limits.consoleCallTimeoutMs < limits.consoleSampleIntervalMs, 'a console sample must end before the next begins');
 assert(limits.consoleCallTimeoutMs <= limits.consoleRefreshMs, 'a console page poll must not outlast its interval');
+assert(limits.repairCopyRunBytesMax % limits.checksumBlockBytes === 0, 'a copy run is whole blocks');
+assert(limits.repairCopyRunBytesMax <= limits.ioRequestBytesMax, 'a copy run must fit in one request');
+assert(limits.repairCopyRunBytesMax <= limits.repairBurstBytes, 'one copy run must fit in the repair burst');
+assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
+assert(limits.chunkStampSeqReserve < limits.stampSeqMax, 'a seq reservation must fit in an epoch');
+assert(limits.extentSizeBytesMin % limits.chunkVerifyReadBytes === 0, 'an extent is whole verify pieces');
+assert(limits.extentSizeBytesMin % limits.scrubReadBytes === 0, 'an extent is whole scrub pieces');
 
 /** True for 1, 2, 4, ... up to 2^52 (safe for sizes beyond 32 bits). */
 export function isPowerOfTwo(n: number): boolean {

@@ -7,7 +7,7 @@ import type { ChunkdOptions } from '../chunkd.js';
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N]';
+export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--scrub-rate BYTES_PER_SEC]';
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -26,6 +26,12 @@ export const chunkdFlags = {
   advertise: { type: 'string' },
   /** How often to look for replicas of deleted volumes to remove (default 60000; 0: never). */
   'reclaim-interval-ms': { type: 'string' },
+  /** Bytes per second of repair and scrub traffic this server reads and sends (default 64 MiB/s; 0: unlimited). Foreground I/O never waits on it. */
+  'repair-bandwidth': { type: 'string' },
+  /** Time from the start of one scrub pass over every extent to the start of the next (default 86400000, a day; 0: never). */
+  'scrub-interval-ms': { type: 'string' },
+  /** Bytes per second the scrubber reads, within the repair bandwidth (default 16 MiB/s; 0: only the repair bandwidth). */
+  'scrub-rate': { type: 'string' },
 } as const;
 
 export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): ChunkdOptions {
@@ -45,6 +51,9 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
   const advertise = get('advertise');
   const reclaim = get('reclaim-interval-ms');
   if (reclaim !== undefined && !/^\d{1,9}$/.test(reclaim)) throw invalidArgument(`--reclaim-interval-ms must be a whole number of milliseconds (0: never), got "${reclaim}"`);
+  const repairBandwidth = wholeNumber(get('repair-bandwidth'), '--repair-bandwidth', 'bytes per second (0: unlimited)');
+  const scrubInterval = wholeNumber(get('scrub-interval-ms'), '--scrub-interval-ms', 'milliseconds (0: never)');
+  const scrubRate = wholeNumber(get('scrub-rate'), '--scrub-rate', 'bytes per second (0: only the repair bandwidth)');
   return {
     id: need('id'),
     zone: need('zone'),
@@ -54,7 +63,16 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     ...(metrics === undefined ? {} : { metricsPort: Number(metrics) }),
     ...(advertise === undefined ? {} : { advertise }),
     ...(reclaim === undefined ? {} : { reclaimIntervalMs: Number(reclaim) }),
+    ...(repairBandwidth === undefined ? {} : { repairBandwidthBytesPerSec: repairBandwidth }),
+    ...(scrubInterval === undefined ? {} : { scrubIntervalMs: scrubInterval }),
+    ...(scrubRate === undefined ? {} : { scrubRateBytesPerSec: scrubRate }),
   };
+}
+
+function wholeNumber(text: string | undefined, flag: string, unit: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw invalidArgument(`${flag} must be a whole number of ${unit}, got "${text}"`);
+  return Number(text);
 }
 
 export function parseChunkdArgs(argv: readonly string[]): ChunkdOptions {

@@ -50,6 +50,43 @@ describe('admission of data-plane requests', () => {
     expect(admit('a', meta(1, abc), req(DataOp.Read, 1, abc, { generation: 0 }), 3)).toMatchObject({ kind: 'accept' });
   });
 
+  it('lets a rebuilding member take forwarded mutations, flushes, COPY and STAMPS, and refuses its client reads as rebuilding', () => {
+    const set = [r('a'), r('b'), { ...r('c'), rebuilding: true }];
+    const local = meta(2, set);
+    expect(admit('c', local, req(DataOp.Write, 2, set, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'accept', role: 'rebuilding' });
+    expect(admit('c', local, req(DataOp.Flush, 2, set, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'accept', role: 'rebuilding' });
+    expect(admit('c', local, req(DataOp.Copy, 2, set, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'accept', role: 'rebuilding' });
+    expect(admit('c', local, req(DataOp.Stamps, 2, set), 0)).toMatchObject({ kind: 'accept', role: 'rebuilding' });
+    const read = admit('c', local, req(DataOp.Read, 2, set), 0);
+    expect(read).toMatchObject({ kind: 'refuse', code: ErrorCode.Unavailable });
+    expect(read.kind === 'refuse' && read.message).toMatch(/rebuilding/);
+    expect(admit('c', local, req(DataOp.Write, 2, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.NotPrimary });
+    expect(admit('b', meta(2, set), req(DataOp.Read, 2, set), 0)).toMatchObject({ kind: 'accept', role: 'secondary' });
+  });
+
+  it('takes COPY only from the current primary: never on the primary itself, never at an older epoch', () => {
+    const set = [r('a'), { ...r('b'), rebuilding: true }];
+    expect(admit('a', meta(3, set), req(DataOp.Copy, 3, set, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+    expect(admit('b', meta(3, set), req(DataOp.Copy, 2, [r('c'), { ...r('b'), rebuilding: true }], { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+    // A COPY from an old primary at the same epoch names another set: refused.
+    expect(admit('b', meta(3, set), req(DataOp.Copy, 3, [r('c'), { ...r('b'), rebuilding: true }], { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse' });
+    // A COPY ignores the writer's lease generation: it is the primary's, not a client's.
+    expect(admit('b', meta(3, set), req(DataOp.Copy, 3, set, { flags: DataFlag.Forwarded, generation: 0 }), 5)).toMatchObject({ kind: 'accept' });
+  });
+
+  it('lets a fenced replica rejoin when a newer epoch lists it as rebuilding, keeping its data, and not otherwise', () => {
+    const fenced: ReplicaMeta = { ...meta(2, []), state: 'fenced' };
+    const back = [r('a'), r('b'), { ...r('c'), rebuilding: true }];
+    expect(admit('c', fenced, req(DataOp.Write, 3, back, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'accept', role: 'rebuilding', adopt: { epoch: 3, replicas: back, state: 'active', version: 7 } });
+    expect(admit('c', fenced, req(DataOp.Write, 3, abc, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+    expect(admit('c', fenced, req(DataOp.Write, 2, back, { flags: DataFlag.Forwarded }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+  });
+
+  it('refuses a set whose primary is flagged rebuilding', () => {
+    const set = [{ ...r('a'), rebuilding: true }, r('b')];
+    expect(admit('b', undefined, req(DataOp.Read, 1, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+  });
+
   it('refuses a request naming another extent size than the stored one', () => {
     const big = { ...req(DataOp.Read, 1, abc), extent: { ...req(DataOp.Read, 1, abc).extent, extentSizeBytes: 2 * MiB } };
     expect(admit('a', meta(1, abc), big, 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.InvalidArgument });

@@ -9,19 +9,28 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  * Invariants:
  * - the epoch a server holds for an extent never decreases;
  * - a request with an older epoch than the server's is refused (fences old primaries and
- *   clients with old maps);
+ *   clients with old maps, and COPY from anyone but the current primary);
  * - a newer epoch is adopted only when it lists this server; otherwise the replica is fenced
- *   for good (a removed replica never serves again without a rebuild);
+ *   (it never serves again unless a newer epoch lists it as a rebuilding member: then it rejoins
+ *   with its data and stamps, and the primary's catch-up copies what changed);
  * - only the primary (replicas[0]) accepts mutations from clients; only the other members
- *   accept mutations forwarded by a primary;
+ *   accept mutations forwarded by a primary, and COPY;
+ * - a rebuilding member serves no client reads (its copy is not complete);
  * - a mutation with an older volume generation than one seen before is refused (lease fencing).
  */
+export type Role = 'primary' | 'secondary' | 'rebuilding';
+
 export type Admission =
-  | { readonly kind: 'accept'; readonly role: 'primary' | 'secondary'; readonly adopt?: ReplicaMeta }
+  | { readonly kind: 'accept'; readonly role: Role; readonly adopt?: ReplicaMeta }
   | { readonly kind: 'refuse'; readonly code: Code; readonly message: string; readonly fence?: ReplicaMeta };
 
 export function isMutation(op: number): boolean {
   return op === DataOp.Write || op === DataOp.Trim || op === DataOp.WriteZeroes;
+}
+
+/** Requests that create the replica on a server that holds none. */
+export function createsReplica(op: number): boolean {
+  return isMutation(op) || op === DataOp.Copy;
 }
 
 function refuse(code: Code, message: string, fence?: ReplicaMeta): Admission {
@@ -36,29 +45,37 @@ export function admit(selfId: string, local: ReplicaMeta | undefined, req: DataR
   if (local !== undefined && ext.epoch < local.epoch) {
     return refuse(ErrorCode.StaleEpoch, `epoch ${ext.epoch} is older than this server's ${local.epoch}`);
   }
-  if (local !== undefined && local.state === 'fenced') {
+  const position = ext.replicas.findIndex((r) => r.serverId === selfId);
+  const rebuilding = position > 0 && ext.replicas[position]!.rebuilding === true;
+  if (local !== undefined && local.state === 'fenced' && !(rebuilding && ext.epoch > local.epoch)) {
     return refuse(ErrorCode.StaleEpoch, `this replica was fenced at epoch ${local.epoch}`);
   }
-  const position = ext.replicas.findIndex((r) => r.serverId === selfId);
   if (position < 0) {
     const fence = local === undefined || ext.epoch === local.epoch ? undefined : { ...local, epoch: ext.epoch, replicas: [], state: 'fenced' as const };
     return refuse(ErrorCode.StaleEpoch, `server ${selfId} is not in the replica set at epoch ${ext.epoch}`, fence);
   }
+  if (ext.replicas[0]!.rebuilding === true) return refuse(ErrorCode.Protocol, 'a replica set whose primary is rebuilding');
   if (local !== undefined && ext.epoch === local.epoch && !sameReplicas(local.replicas, ext.replicas)) {
     return refuse(ErrorCode.Protocol, `replica set differs from this server's at the same epoch ${ext.epoch}`);
   }
   const forwarded = (req.flags & DataFlag.Forwarded) !== 0;
-  const role = position === 0 ? 'primary' : 'secondary';
-  if (isMutation(req.op) || req.op === DataOp.Flush) {
+  const role: Role = position === 0 ? 'primary' : rebuilding ? 'rebuilding' : 'secondary';
+  if (isMutation(req.op) || req.op === DataOp.Flush || req.op === DataOp.Copy) {
     if (!forwarded && role !== 'primary') return refuse(ErrorCode.NotPrimary, `server ${selfId} is not the primary at epoch ${ext.epoch}; ${ext.replicas[0]!.serverId} is`);
-    if (forwarded && role !== 'secondary') return refuse(ErrorCode.Protocol, 'a forwarded request reached the primary');
+    if (forwarded && role === 'primary') return refuse(ErrorCode.Protocol, `a forwarded ${req.op === DataOp.Copy ? 'copy' : 'request'} reached the primary`);
+  }
+  if (req.op === DataOp.Read && role === 'rebuilding') {
+    return refuse(ErrorCode.Unavailable, `server ${selfId} is rebuilding its replica of extent ${ext.volumeId}/${ext.index} at epoch ${ext.epoch}: read another member`);
   }
   if (isMutation(req.op) && ext.generation < knownGeneration) {
     return refuse(ErrorCode.LeaseFenced, `volume generation ${ext.generation} is older than ${knownGeneration}: a newer writer holds the lease`);
   }
   if (local === undefined || ext.epoch > local.epoch) {
-    const base = local ?? { volumeId: ext.volumeId, index: ext.index, extentSizeBytes: ext.extentSizeBytes, version: 0, state: 'active' as const };
-    return { kind: 'accept', role, adopt: { ...base, epoch: ext.epoch, replicas: ext.replicas } };
+    const adopt: ReplicaMeta =
+      local === undefined
+        ? { volumeId: ext.volumeId, index: ext.index, extentSizeBytes: ext.extentSizeBytes, epoch: ext.epoch, replicas: ext.replicas, version: 0, state: 'active' }
+        : { ...local, epoch: ext.epoch, replicas: ext.replicas, state: 'active' };
+    return { kind: 'accept', role, adopt };
   }
   return { kind: 'accept', role };
 }

@@ -16,6 +16,12 @@ export interface ReplicaMeta {
   readonly version: number;
   /** 'fenced': a newer epoch excluded this server; the replica refuses all I/O. */
   readonly state: 'active' | 'fenced';
+  /**
+   * Set at open after a power loss (unclean shutdown, another boot): the checksum slots of blocks
+   * written since the last sync may not describe their data. Cleared once the store settled the
+   * replica (re-read every block; ExtentStore.stamps).
+   */
+  readonly suspect?: boolean;
 }
 
 export function extentKey(volumeId: number, index: number): string {
@@ -23,5 +29,5 @@ export function extentKey(volumeId: number, index: number): string {
 }
 
 export function sameReplicas(a: readonly ReplicaRef[], b: readonly ReplicaRef[]): boolean {
-  return a.length === b.length && a.every((r, i) => r.serverId === b[i]!.serverId && r.address === b[i]!.address);
+  return a.length === b.length && a.every((r, i) => r.serverId === b[i]!.serverId && r.address === b[i]!.address && (r.rebuilding === true) === (b[i]!.rebuilding === true));
 }

@@ -1,6 +1,6 @@
-import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
-import { DataFlag, DataOp, dataOpNames, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse } from '@basalt/wire';
-import { admit, isMutation } from '../replica/admission.js';
+import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
+import { blockStamps, DataFlag, DataOp, dataOpNames, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
+import { admit, createsReplica, isMutation } from '../replica/admission.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { ChunkMetrics } from './metrics.js';
@@ -8,15 +8,16 @@ import type { Replicator } from './replicator.js';
 
 /**
  * Serves one data-plane request: admission (epochs, roles, leases; replica/admission.ts), the
- * local store operation, and on the primary the forwarding to secondaries. handle() does
- * everything that fixes the order of operations synchronously, before its first await, so
- * requests apply in arrival order.
+ * local store operation, and on the primary the stamp of each mutation and the forwarding to
+ * the other members (active and rebuilding). handle() does everything that fixes the order of
+ * operations synchronously, before its first await, so requests apply in arrival order.
  */
 type Ok = Extract<DataResponse, { ok: true }>;
 type Local = Pick<Ok, 'crcs' | 'payload'>;
 
 const empty = Buffer.alloc(0);
 const noCrcs = new Uint32Array(0);
+const zeroBlockCrc = pieceCrcs(0, Buffer.alloc(limits.checksumBlockBytes))[0]!;
 
 export class ChunkService {
   constructor(
@@ -56,14 +57,18 @@ export class ChunkService {
       const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
       return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
     }
-    if (local === undefined && !isMutation(req.op)) return Promise.resolve(this.absent(req));
+    if (local === undefined && !createsReplica(req.op)) return Promise.resolve(this.absent(req));
+    const mutation = isMutation(req.op);
+    if (mutation && verdict.role !== 'primary' && req.stamp!.epoch === 0) return Promise.resolve(this.errorReply(req, ErrorCode.Protocol, 'a forwarded mutation without its primary\'s stamp'));
     const waits: Promise<unknown>[] = [];
     if (verdict.adopt !== undefined) waits.push(this.store.setMeta(verdict.adopt));
-    const raised = isMutation(req.op) ? this.store.raiseGeneration(ext.volumeId, ext.generation) : undefined;
+    const raised = mutation ? this.store.raiseGeneration(ext.volumeId, ext.generation) : undefined;
     if (raised !== undefined) waits.push(raised);
     const meta = this.store.get(ext.volumeId, ext.index)!;
-    const local$ = this.apply(req);
-    if (verdict.role === 'primary' && (isMutation(req.op) || req.op === DataOp.Flush)) waits.push(this.replicator.forward(meta, req));
+    // The primary stamps a mutation on arrival; the other members store the stamp it forwarded.
+    const stamp = !mutation ? undefined : verdict.role === 'primary' ? this.store.nextStamp(ext.volumeId, ext.index) : req.stamp!;
+    const local$ = this.apply(req, stamp);
+    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush)) waits.push(this.replicator.forward(meta, req, stamp));
     const reply = (outcome: Local): DataResponse => this.okReply(req, outcome);
     // Most requests (every one on a secondary, reads on the primary) wait for the local operation only.
     return waits.length === 0 ? local$.then(reply) : Promise.all([local$, ...waits]).then(([outcome]) => reply(outcome));
@@ -76,7 +81,7 @@ export class ChunkService {
   }
 
   /** Starts the local operation (synchronously taking its place in the extent's order). */
-  private apply(req: DataRequest): Promise<Local> {
+  private apply(req: DataRequest, stamp: Stamp | undefined): Promise<Local> {
     const { volumeId, index } = req.extent;
     const fua = (req.flags & DataFlag.Fua) !== 0;
     const done: Local = { crcs: noCrcs, payload: empty };
@@ -90,14 +95,28 @@ export class ChunkService {
           return Promise.reject(new BasaltError(ErrorCode.Checksum, `write data does not match its checksum (piece ${bad}); nothing was stored`, { piece: bad }));
         }
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!), fua).then(() => done);
+        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua).then(() => done);
       }
       case DataOp.Trim:
       case DataOp.WriteZeroes:
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.zero(volumeId, index, req.offset, req.length), fua).then(() => done);
+        return this.durable(this.store.zero(volumeId, index, req.offset, req.length, stamp!), fua).then(() => done);
       case DataOp.Flush:
         return this.store.sync().then(() => done);
+      case DataOp.Stamps:
+        return this.store.stamps(volumeId, index, req.offset, req.length, (req.flags & DataFlag.Verify) !== 0).then((out) => ({ crcs: out.crcs, payload: encodeStampsPayload(out) }));
+      case DataOp.Copy: {
+        const bad = firstBadPiece(req.offset, req.payload!, req.crcs!);
+        if (bad >= 0) {
+          this.metrics.checksumErrors.inc({ where: 'write' });
+          return Promise.reject(new BasaltError(ErrorCode.Checksum, `copied block ${req.offset / limits.checksumBlockBytes + bad} does not match its checksum; nothing of this copy was stored`, { block: req.offset / limits.checksumBlockBytes + bad }));
+        }
+        return this.store.copyBlocks(volumeId, index, req.offset, req.payload!, req.crcs!, req.stamps!, req.floorEpoch!).then((applied) => {
+          const payload = Buffer.allocUnsafe(4);
+          payload.writeUInt32BE(applied, 0);
+          return { crcs: noCrcs, payload };
+        });
+      }
       case DataOp.Info:
       case DataOp.Ping: // answered in serve() before admission; here for the exhaustive switch
         return Promise.resolve(done);
@@ -108,15 +127,29 @@ export class ChunkService {
     return fua ? applied.then(() => this.store.sync()) : applied;
   }
 
-  /** A request for an extent this server holds none of, at an epoch that lists it. */
+  /** A request for an extent this server holds none of, at an epoch that lists it: zeros, stamps (0, 0). */
   private absent(req: DataRequest): DataResponse {
-    const payload = req.op === DataOp.Read ? Buffer.alloc(req.length) : empty;
-    const crcs = req.op === DataOp.Read ? pieceCrcs(req.offset, payload) : noCrcs;
+    let payload: Buffer = empty;
+    let crcs: Uint32Array = noCrcs;
+    if (req.op === DataOp.Read) {
+      payload = Buffer.alloc(req.length);
+      crcs = pieceCrcs(req.offset, payload);
+    } else if (req.op === DataOp.Stamps) {
+      const blocks = req.length / limits.checksumBlockBytes;
+      crcs = new Uint32Array(blocks).fill(zeroBlockCrc);
+      payload = encodeStampsPayload({ ...blockStamps(blocks), crcs, bad: [] });
+    }
     return { ok: true, requestId: req.requestId, epoch: 0, version: 0, state: ExtentState.Absent, crcs, payload };
   }
 
   private head(meta: ReplicaMeta | undefined): { epoch: number; version: number; state: ExtentState } {
     if (meta === undefined) return { epoch: 0, version: 0, state: ExtentState.Absent };
-    return { epoch: meta.epoch, version: meta.version, state: meta.state === 'active' ? ExtentState.Active : ExtentState.Fenced };
+    return { epoch: meta.epoch, version: meta.version, state: this.stateOf(meta) };
+  }
+
+  private stateOf(meta: ReplicaMeta): ExtentState {
+    if (meta.state === 'fenced') return ExtentState.Fenced;
+    for (const r of meta.replicas) if (r.serverId === this.selfId) return r.rebuilding === true ? ExtentState.Rebuilding : ExtentState.Active;
+    return ExtentState.Active;
   }
 }

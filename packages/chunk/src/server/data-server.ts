@@ -11,8 +11,8 @@ import type { ChunkMetrics } from './metrics.js';
  * (TCP back-pressure). Bad input gets an error reply (with the request id when it could be read);
  * the connection stops reading, answers the requests before the bad one, then closes. Other
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
- * back when the write succeeded: then the store wrote them and every secondary answered, so no
- * socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
+ * back when the write (or COPY) succeeded: then the store wrote them and every member answered, so
+ * no socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
  * that complete in one callback go out in one writev (SocketBatch).
  */
 export class DataServer {
@@ -74,13 +74,13 @@ export class DataServer {
       closeWhenDrained();
     };
     const dispatch = (req: DataRequest, frame: Buffer): void => {
-      const bytes = frame.length + (req.op === DataOp.Read ? req.length : 0);
+      const bytes = frame.length + (req.op === DataOp.Read ? req.length : req.op === DataOp.Stamps ? stampsReplyBytes(req.length) : 0);
       inflightBytes += bytes;
       inflightCount++;
       if (inflightBytes > limits.connectionInflightBytesMax) socket.pause();
       void this.service.handle(req).then((res) => {
         reply(res);
-        if (res.ok && req.op === DataOp.Write) this.pool.give(frame);
+        if (res.ok && (req.op === DataOp.Write || req.op === DataOp.Copy)) this.pool.give(frame);
         inflightBytes -= bytes;
         inflightCount--;
         if (broken) closeWhenDrained();
@@ -106,4 +106,9 @@ export class DataServer {
       this.metrics.connections.dec();
     });
   }
+}
+
+/** Bytes of a STAMPS reply for a range: per block a CRC, a stamp and at most one bad-block number. */
+function stampsReplyBytes(length: number): number {
+  return (length / limits.checksumBlockBytes) * 16;
 }

@@ -18,7 +18,40 @@ export interface ServerReport {
   readonly zone: string;
   readonly capacityBytes: number;
   readonly freeBytes: number;
+  /** The rebuild executor's copies, as of this heartbeat (repair/rebuild-executor.ts). */
+  readonly repair?: RepairProgress;
+  /** The scrubber's facts (repair/scrubber.ts). */
+  readonly scrub?: ScrubFacts;
 }
+
+/** A primary's copies in flight (proto RepairProgress). */
+export interface RepairProgress {
+  readonly copiesRunning: number;
+  readonly bytesLeft: number;
+  readonly bytesCopied: number;
+  readonly rateBytesPerSec: number;
+}
+
+export interface ScrubFacts {
+  /** Wall clock (ms since the Unix epoch) when the last pass finished; 0: never. */
+  readonly lastPassMs: number;
+  /** Blocks found bad and repaired since the process started. */
+  readonly repairedBlocks: number;
+}
+
+/** An extent this server leads with rebuilding members to copy to (proto RepairTask). */
+export interface RepairTask {
+  readonly volumeId: number;
+  readonly index: number;
+  readonly extentSizeBytes: number;
+  /** The epoch of the set below; the copy is promoted at it, and any other epoch aborts the task. */
+  readonly epoch: number;
+  /** Primary (this server) first, rebuilding members flagged (ReplicaRef.rebuilding). */
+  readonly members: readonly ReplicaRef[];
+}
+
+/** What a reporter saw when it asks metad to drop a member (proto DropReplicaRequest.reason). */
+export type DropReason = 'unreachable' | 'timeout' | 'io' | 'no_space' | 'checksum' | 'copy_failed';
 
 /** What metad holds, for the reclaimer (reclaim.ts). */
 export interface VolumeCensus {
@@ -34,7 +67,11 @@ export interface MetaLink {
   /** Returns the heartbeat interval metad asks for, in ms (0: keep the default). */
   heartbeat(report: ServerReport): Promise<number>;
   /** Removes serverId from the extent's set if the epoch is still expectedEpoch; the new placement. */
-  dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement>;
+  dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason?: DropReason): Promise<ExtentPlacement>;
+  /** Reports that the copy to the rebuilding member serverId completed at expectedEpoch; the new placement. */
+  promoteReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement>;
+  /** The extents serverId leads that have rebuilding members, at most `limit`. */
+  repairTasks(serverId: string, limit: number): Promise<RepairTask[]>;
   /** The extent's current placement; undefined when metad has no such volume or extent. */
   placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined>;
   /** Live volumes and registered servers, read linearizably. */
@@ -57,16 +94,34 @@ export class MetadLink implements MetaLink {
   async heartbeat(r: ServerReport): Promise<number> {
     // Short attempts: a heartbeat stuck at a stalled leader is sent to the next leader within that
     // leader's grace period (ChunkServerLiveness), so a leader change marks no healthy server down.
-    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
+    const scrub = r.scrub === undefined ? {} : { scrubLastPassMs: r.scrub.lastPassMs, scrubRepairedBlocks: r.scrub.repairedBlocks };
+    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
     if (reply.state === 'down') await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }
 
-  async dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
+  async dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason?: DropReason): Promise<ExtentPlacement> {
     const volume = await this.volumeName(volumeId);
-    const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
+    const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch, reason: reason ?? '' }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
     if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'DropReplica returned no extent');
     return toPlacement(reply.extent);
+  }
+
+  async promoteReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
+    const volume = await this.volumeName(volumeId);
+    const reply = await this.client.call('promoteReplica', { volume, index, serverId, expectedEpoch }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
+    if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'PromoteReplica returned no extent');
+    return toPlacement(reply.extent);
+  }
+
+  async repairTasks(serverId: string, limit: number): Promise<RepairTask[]> {
+    const reply = await this.client.call('listRepairTasks', { serverId, limit });
+    return (reply.tasks ?? []).map((t) => {
+      const volumeId = Number(t.volumeId ?? 0);
+      this.volumeNames.set(volumeId, t.volume ?? '');
+      const members = (t.replicas ?? []).map(toReplicaRef);
+      return { volumeId, index: Number(t.index ?? 0), extentSizeBytes: Number(t.extentSizeBytes ?? 0), epoch: Number(t.epoch ?? 0), members };
+    });
   }
 
   async placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined> {
@@ -108,7 +163,13 @@ export class MetadLink implements MetaLink {
 }
 
 function toPlacement(ext: pb.IExtent): ExtentPlacement {
-  const all = (ext.replicas ?? []).map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '' }));
+  const all = (ext.replicas ?? []).map(toReplicaRef);
   const primary = all.filter((r) => r.serverId === ext.primary);
   return { epoch: Number(ext.epoch ?? 0), replicas: [...primary, ...all.filter((r) => r.serverId !== ext.primary)] };
+}
+
+function toReplicaRef(r: pb.IReplica): ReplicaRef {
+  const serverId = r.serverId ?? '';
+  const address = r.address ?? '';
+  return r.rebuilding === true ? { serverId, address, rebuilding: true } : { serverId, address };
 }

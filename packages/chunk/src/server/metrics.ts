@@ -52,4 +52,17 @@ export class ChunkMetrics {
     this.volumeStoredBytes.reset();
     for (const [label, bytes] of sums) this.volumeStoredBytes.set({ volume_id: label }, bytes);
   }
+  readonly repairBytes = new Counter({
+    name: 'basalt_chunk_repair_bytes_total',
+    help: 'Bytes of extents this primary compared with a rebuilding member (what="compared") and copied to it (what="copied"), by kind: "catchup" (the member held a copy) or "rebuild" (it held nothing)',
+    labelNames: ['kind', 'what'] as const,
+    registers: [this.registry],
+  });
+  readonly repairCopies = new Gauge({ name: 'basalt_chunk_repair_copies', help: 'Copies to rebuilding members running on this primary', registers: [this.registry] });
+  readonly repairBytesLeft = new Gauge({ name: 'basalt_chunk_repair_bytes_left', help: 'Bytes the running copies still have to send (from their last comparison)', registers: [this.registry] });
+  readonly repairs = new Counter({ name: 'basalt_chunk_repairs_total', help: 'Copies ended, by result: promoted, aborted (the set moved on or this server failed; metad re-plans), failed (the member failed; reported)', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly scrubBytes = new Counter({ name: 'basalt_chunk_scrub_bytes_total', help: 'Bytes the scrubber re-read and checked', registers: [this.registry] });
+  readonly scrubBlocks = new Counter({ name: 'basalt_chunk_scrub_blocks_total', help: 'Blocks the scrubber found bad or diverged, by result: repaired or unrepairable', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly scrubPasses = new Counter({ name: 'basalt_chunk_scrub_passes_total', help: 'Scrub passes over every extent held, completed', registers: [this.registry] });
+  readonly scrubLastPass = new Gauge({ name: 'basalt_chunk_scrub_last_pass_timestamp_seconds', help: 'When the last scrub pass finished (Unix time; 0: none since start)', registers: [this.registry] });
 }

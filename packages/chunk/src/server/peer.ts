@@ -1,4 +1,4 @@
-import { DataConnection, type DataRequest, type DataResponse } from '@basalt/wire';
+import { DataConnection, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
 
 /**
  * The primary's connection to one secondary. Requests go out in call order over one TCP
@@ -15,7 +15,22 @@ export class Peer {
   ) {}
 
   send(req: DataRequest): Promise<Extract<DataResponse, { ok: true }>> {
-    if (this.conn !== undefined && !this.conn.closed) return this.conn.send(req);
+    return this.connection((c) => c.send(req));
+  }
+
+  /** DataConnection.stamps over this ordered connection. */
+  stamps(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean } = {}): Promise<StampsResult> {
+    return this.connection((c) => c.stamps(extent, offset, length, options));
+  }
+
+  /** DataConnection.copy over this ordered connection (in order with forwarded writes). */
+  copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
+    return this.connection((c) => c.copy(extent, offset, data, crcs, stamps, floorEpoch));
+  }
+
+  /** Runs use on the live connection, synchronously when there is one (the call order is the send order). */
+  private connection<T>(use: (c: DataConnection) => Promise<T>): Promise<T> {
+    if (this.conn !== undefined && !this.conn.closed) return use(this.conn);
     this.connecting ??= DataConnection.connect(this.address, { requestTimeoutMs: this.requestTimeoutMs, connectTimeoutMs: this.requestTimeoutMs }).then(
       (c) => {
         this.conn = c;
@@ -27,7 +42,7 @@ export class Peer {
         throw err;
       },
     );
-    return this.connecting.then((c) => c.send(req));
+    return this.connecting.then(use);
   }
 
   close(): void {

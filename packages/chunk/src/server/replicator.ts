@@ -1,22 +1,30 @@
 import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
-import { DataFlag, type DataRequest } from '@basalt/wire';
+import { DataFlag, type DataRequest, type Stamp } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
-import type { ExtentPlacement, MetaLink } from './meta-link.js';
+import type { DropReason, ExtentPlacement, MetaLink } from './meta-link.js';
 import type { ChunkMetrics } from './metrics.js';
 import { Peer } from './peer.js';
 
 /**
- * The primary's side of primary-backup replication. forward() sends a request to every
- * secondary of the replica set current at the request's arrival, in parallel, and resolves once
- * each one applied it or was dropped from the set by metad (epoch bump). A secondary that
- * cannot apply (connection lost, timeout, full disk, I/O error) is dropped; one that refuses
- * because it knows a newer epoch or lease makes the request fail with that refusal.
- *
- * Seam for re-replication (a later issue): degraded() lists the extents this server led while
- * their sets shrank; a rebuilder would copy them to new members before metad adds them.
+ * The primary's side of primary-backup replication. forward() sends a request to every other
+ * member of the replica set current at the request's arrival (active and rebuilding alike), in
+ * parallel, and resolves once each one applied it or was dropped from the set by metad (epoch
+ * bump). A member that cannot apply (connection lost, timeout, full disk, I/O error) is reported
+ * with DropReplica and a reason, and the request waits for metad's answer: a member that missed
+ * a write is never left in the set (a rebuilding one would otherwise be promoted without it). A
+ * member that refuses because it knows a newer epoch or lease makes the request fail with that
+ * refusal. peer() is the ordered connection to a member, shared with the rebuild executor and
+ * the scrubber so that their STAMPS and COPY order with forwarded writes.
  */
-const dropCodes = new Set<string>([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed, ErrorCode.NoSpace, ErrorCode.Io, ErrorCode.Checksum]);
+const dropReasons = new Map<string, DropReason>([
+  [ErrorCode.Unavailable, 'unreachable'],
+  [ErrorCode.Closed, 'unreachable'],
+  [ErrorCode.Timeout, 'timeout'],
+  [ErrorCode.NoSpace, 'no_space'],
+  [ErrorCode.Io, 'io'],
+  [ErrorCode.Checksum, 'checksum'],
+]);
 
 export class Replicator {
   private readonly peers = new Map<string, Peer>();
@@ -36,12 +44,16 @@ export class Replicator {
     return [...this.degradedKeys];
   }
 
-  /** Call synchronously on the request's arrival: the send order is the apply order. */
-  forward(meta: ReplicaMeta, req: DataRequest): Promise<void> {
+  /**
+   * Call synchronously on the request's arrival: the send order is the apply order. Every other
+   * member gets the request, rebuilding ones too (they must not miss a write while they copy),
+   * with the stamp this primary gave a mutation.
+   */
+  forward(meta: ReplicaMeta, req: DataRequest, stamp: Stamp | undefined): Promise<void> {
     // Literals, not spreads: on this per-write path a spread that overrides fields costs V8 a slow runtime call.
     const e = req.extent;
     const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas };
-    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload };
+    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload, stamp };
     const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
     return Promise.all(sends).then(() => undefined);
   }
@@ -50,7 +62,8 @@ export class Replicator {
     for (const p of this.peers.values()) p.close();
   }
 
-  private peer(address: string): Peer {
+  /** The ordered connection to the member at address (one per address, replaced when it dies). */
+  peer(address: string): Peer {
     let p = this.peers.get(address);
     if (p === undefined) {
       p = new Peer(address, this.timeoutMs);
@@ -65,16 +78,18 @@ export class Replicator {
     try {
       await sent;
     } catch (err) {
-      if (!isBasaltError(err) || !dropCodes.has(err.code)) throw err;
-      await this.drop(meta, serverId, err);
+      const reason = isBasaltError(err) ? dropReasons.get(err.code) : undefined;
+      if (reason === undefined) throw err;
+      await this.drop(meta, serverId, err as BasaltError, reason);
     } finally {
       this.metrics.replicationInflight.dec();
       this.metrics.replicationSeconds.observe((performance.now() - started) / 1000);
     }
   }
 
-  private async drop(meta: ReplicaMeta, serverId: string, cause: BasaltError): Promise<void> {
-    const what = `secondary ${serverId} of extent ${meta.volumeId}/${meta.index} failed (${cause.message})`;
+  private async drop(meta: ReplicaMeta, serverId: string, cause: BasaltError, reason: DropReason): Promise<void> {
+    const rebuilding = meta.replicas.some((r) => r.serverId === serverId && r.rebuilding === true);
+    const what = `${rebuilding ? 'rebuilding member' : 'secondary'} ${serverId} of extent ${meta.volumeId}/${meta.index} failed (${cause.message})`;
     const current = this.store.get(meta.volumeId, meta.index);
     if (current !== undefined && current.epoch > meta.epoch && !current.replicas.some((r) => r.serverId === serverId)) {
       // Already dropped (by an earlier failure of this or another request): the set moved on.
@@ -85,8 +100,8 @@ export class Replicator {
     const key = `${meta.volumeId}/${meta.index}/${serverId}/${meta.epoch}`;
     let pending = this.drops.get(key);
     if (pending === undefined) {
-      this.log(`${what}: asking metad to drop it from the set at epoch ${meta.epoch}`);
-      pending = this.link.dropReplica(meta.volumeId, meta.index, serverId, meta.epoch);
+      this.log(`${what}: asking metad to drop it from the set at epoch ${meta.epoch} (reason ${reason})`);
+      pending = this.link.dropReplica(meta.volumeId, meta.index, serverId, meta.epoch, reason);
       this.drops.set(key, pending);
       void pending.then(
         (placement) => {

@@ -1,6 +1,7 @@
 /**
- * In-memory copies ("mirrors") of extent checksum sidecars, so that reads and writes need no
- * sidecar read from disk (a thread-pool round trip each, on the critical path of every op).
+ * In-memory copies ("mirrors") of extent block metadata (checksum sidecar and stamp table), so
+ * that reads and writes need no metadata read from disk (a thread-pool round trip each, on the
+ * critical path of every op).
  *
  * Invariant: a mirror equals its file. It is loaded whole from the file, and its owner copies
  * entries into it only after writing them to the file succeeded. (A failed sidecar write leaves

@@ -2,10 +2,11 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
 import {
   DataFlag, DataOp, dataFlagsMask, extentSizeLog2Max, extentSizeLog2Min, framePrefixBytes, isDataOp,
-  replicaFieldBytesMax, requestHeaderBytes, requestHeaderCrcOffset, requestMagic, responseHeaderBytes, responseMagic,
-  type ExtentState,
+  replicaFieldBytesMax, ReplicaFlag, requestHeaderBytes, requestHeaderCrcOffset, requestMagic, requestStampOffset,
+  responseHeaderBytes, responseMagic, type ExtentState,
 } from './constants.js';
 import { pieceCount } from './pieces.js';
+import type { BlockStamps, Stamp, StampsOutcome } from './stamp.js';
 import { readU64, writeU64 } from './u64.js';
 
 /**
@@ -15,6 +16,8 @@ import { readU64, writeU64 } from './u64.js';
 export interface ReplicaRef {
   readonly serverId: string;
   readonly address: string;
+  /** A rebuilding member (absent: active). Rebuilding members come after the active ones. */
+  readonly rebuilding?: boolean;
 }
 
 /** Names one extent replica set at one epoch; replicas[0] is the primary. */
@@ -41,8 +44,14 @@ export interface DataRequest {
   readonly length: number;
   /** Write only: one CRC32C per piece (pieces.ts). */
   readonly crcs?: Uint32Array;
-  /** Write only: `length` bytes. */
+  /** Write and COPY: `length` bytes. */
   readonly payload?: Buffer;
+  /** Mutations: the stamp the primary assigned (sent on forwarded ones; (0, 0) from clients). */
+  readonly stamp?: Stamp;
+  /** COPY only: one stamp per block. */
+  readonly stamps?: BlockStamps;
+  /** COPY only: the epoch at which the receiving member joined as rebuilding (copyApplies). */
+  readonly floorEpoch?: number;
 }
 
 export interface ResponseHead {
@@ -71,8 +80,19 @@ function log2(n: number): number {
 
 function replicasBytes(replicas: readonly ReplicaRef[]): number {
   let n = 0;
-  for (const r of replicas) n += 2 + Buffer.byteLength(r.serverId) + Buffer.byteLength(r.address);
+  for (const r of replicas) n += 3 + Buffer.byteLength(r.serverId) + Buffer.byteLength(r.address);
   return n;
+}
+
+/** Bytes of a request's header that follow the replica list: piece CRCs (WRITE), block CRCs and stamps (COPY). */
+function listBytes(op: number, offset: number, length: number): number {
+  if (op === DataOp.Write) return 4 * pieceCount(offset, length);
+  if (op === DataOp.Copy) return 12 * (length / limits.checksumBlockBytes);
+  return 0;
+}
+
+function carriesData(op: number): boolean {
+  return op === DataOp.Write || op === DataOp.Copy;
 }
 
 /**
@@ -83,14 +103,16 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   const ext = req.extent;
   assert(ext.replicas.length >= 1 && ext.replicas.length <= limits.replicationFactorMax, 'replica count');
   assert(2 ** log2(ext.extentSizeBytes) === ext.extentSizeBytes, 'extent size is a power of two');
-  const crcCount = req.op === DataOp.Write ? pieceCount(req.offset, req.length) : 0;
-  assert(req.op !== DataOp.Write || (req.crcs?.length === crcCount && req.payload?.length === req.length), 'write needs crcs and payload');
-  const headBytes = requestHeaderBytes + replicasBytes(ext.replicas) + 4 * crcCount;
-  const payloadBytes = req.op === DataOp.Write ? req.length : 0;
+  const op = req.op;
+  const crcCount = op === DataOp.Write ? pieceCount(req.offset, req.length) : op === DataOp.Copy ? req.length / limits.checksumBlockBytes : 0;
+  assert(!carriesData(op) || (req.crcs?.length === crcCount && req.payload?.length === req.length), 'write and copy need crcs and payload');
+  assert(op !== DataOp.Copy || (req.stamps?.epochs.length === crcCount && req.stamps.seqs.length === crcCount && req.floorEpoch !== undefined), 'copy needs stamps and a floor epoch');
+  const headBytes = requestHeaderBytes + replicasBytes(ext.replicas) + listBytes(op, req.offset, req.length);
+  const payloadBytes = carriesData(op) ? req.length : 0;
   const head = Buffer.allocUnsafe(headBytes);
   head.writeUInt32BE(requestMagic, 0);
   head.writeUInt32BE(headBytes + payloadBytes - framePrefixBytes, 4);
-  head.writeUInt8(req.op, 8);
+  head.writeUInt8(op, 8);
   head.writeUInt8(req.flags, 9);
   head.writeUInt8(log2(ext.extentSizeBytes), 10);
   head.writeUInt8(ext.replicas.length, 11);
@@ -101,12 +123,21 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   writeU64(head, 32, req.offset);
   writeU64(head, 40, ext.epoch);
   writeU64(head, 48, ext.generation);
+  head.writeUInt32BE(op === DataOp.Copy ? req.floorEpoch! : (req.stamp?.epoch ?? 0), requestStampOffset);
+  head.writeUInt32BE(op === DataOp.Copy ? 0 : (req.stamp?.seq ?? 0), requestStampOffset + 4);
   let pos = requestHeaderBytes;
   for (const r of ext.replicas) {
+    pos = head.writeUInt8(r.rebuilding === true ? ReplicaFlag.Rebuilding : 0, pos);
     pos = writeShortString(head, pos, r.serverId);
     pos = writeShortString(head, pos, r.address);
   }
   for (let i = 0; i < crcCount; i++) pos = head.writeUInt32BE(req.crcs![i]!, pos);
+  if (op === DataOp.Copy) {
+    for (let i = 0; i < crcCount; i++) {
+      pos = head.writeUInt32BE(req.stamps!.epochs[i]!, pos);
+      pos = head.writeUInt32BE(req.stamps!.seqs[i]!, pos);
+    }
+  }
   assert(pos === headBytes, 'request header size');
   head.writeUInt32BE(headerCrc(head, headBytes), requestHeaderCrcOffset);
   return payloadBytes > 0 ? [head, req.payload!] : [head];
@@ -147,7 +178,7 @@ export function decodeRequest(frame: Buffer): Decoded<DataRequest> {
   if (tooLarge !== undefined) return fail(requestId, ErrorCode.Protocol, `${tooLarge} is not below 2^53`);
   const length = frame.readUInt32BE(28);
   const replicas = decodeReplicas(frame, replicaCount);
-  if (replicas === undefined) return fail(requestId, ErrorCode.Protocol, 'replica list overruns the frame');
+  if (replicas === undefined) return fail(requestId, ErrorCode.Protocol, 'replica list overruns the frame or has unknown flags');
   const extent: ExtentRef = { volumeId, index: frame.readUInt32BE(24), extentSizeBytes: 2 ** sizeLog2, epoch, generation, replicas: replicas.list };
   return decodeRequestBody(frame, replicas.end, { op, flags, requestId, extent, offset, length });
 }
@@ -163,26 +194,35 @@ function headerCrc(head: Buffer, headBytes: number): number {
   return crc32c(head.subarray(requestHeaderCrcOffset + 4, headBytes), crc32c(head.subarray(0, requestHeaderCrcOffset)));
 }
 
-/** Header length a request frame claims (fixed part, replica list, piece CRCs), if it fits. */
+/** Header length a request frame claims (fixed part, replica list, CRC and stamp lists), if it fits. */
 function requestHeadBytes(frame: Buffer): number | undefined {
   let pos = requestHeaderBytes;
-  for (let i = frame.readUInt8(11) * 2; i > 0; i--) {
-    if (pos >= frame.length) return undefined;
-    pos += 1 + frame.readUInt8(pos);
+  for (let i = frame.readUInt8(11); i > 0; i--) {
+    pos += 1; // the entry's flags
+    for (let k = 0; k < 2; k++) {
+      if (pos >= frame.length) return undefined;
+      pos += 1 + frame.readUInt8(pos);
+    }
   }
-  const crcBytes = frame.readUInt8(8) === DataOp.Write ? 4 * pieceCount(frame.readUInt32BE(36) % limits.checksumBlockBytes, frame.readUInt32BE(28)) : 0;
-  return pos + crcBytes <= frame.length ? pos + crcBytes : undefined;
+  const op = frame.readUInt8(8);
+  const length = frame.readUInt32BE(28);
+  // Of a COPY that is not whole blocks the lists are not sized here: decodeRequestBody refuses it.
+  const lists = op === DataOp.Copy && length % limits.checksumBlockBytes !== 0 ? 0 : listBytes(op, frame.readUInt32BE(36) % limits.checksumBlockBytes, length);
+  return pos + lists <= frame.length ? pos + lists : undefined;
 }
 
 function decodeReplicas(frame: Buffer, count: number): { list: ReplicaRef[]; end: number } | undefined {
   const list: ReplicaRef[] = [];
   let pos = requestHeaderBytes;
   for (let i = 0; i < count; i++) {
-    const id = readShortString(frame, pos);
+    if (pos + 1 > frame.length) return undefined;
+    const flags = frame.readUInt8(pos);
+    if ((flags & ~ReplicaFlag.Rebuilding) !== 0) return undefined;
+    const id = readShortString(frame, pos + 1);
     if (id === undefined) return undefined;
     const address = readShortString(frame, id.end);
     if (address === undefined) return undefined;
-    list.push({ serverId: id.value, address: address.value });
+    list.push(flags === 0 ? { serverId: id.value, address: address.value } : { serverId: id.value, address: address.value, rebuilding: true });
     pos = address.end;
   }
   return { list, end: pos };
@@ -197,7 +237,11 @@ function readShortString(frame: Buffer, pos: number): { value: string; end: numb
 
 function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decoded<DataRequest> {
   const { requestId, op, offset, length } = req;
-  if (length > limits.ioRequestBytesMax) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
+  const block = limits.checksumBlockBytes;
+  if (op === DataOp.Stamps || op === DataOp.Copy) {
+    if (offset % block !== 0 || length % block !== 0) return fail(requestId, ErrorCode.Protocol, `${op === DataOp.Stamps ? 'stamps' : 'copy'} needs a range of whole ${block}-byte blocks`);
+  }
+  if (length > (op === DataOp.Stamps ? req.extent.extentSizeBytes : limits.ioRequestBytesMax)) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
   if (offset + length > req.extent.extentSizeBytes) return fail(requestId, ErrorCode.OutOfRange, `range [${offset}, ${offset + length}) outside the extent of ${req.extent.extentSizeBytes} bytes`);
   if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) {
     if (offset !== 0 || length !== 0) return fail(requestId, ErrorCode.Protocol, 'flush, info and ping take no range');
@@ -207,16 +251,63 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
   if ((req.flags & DataFlag.Fua) !== 0 && op !== DataOp.Write && op !== DataOp.WriteZeroes && op !== DataOp.Trim) {
     return fail(requestId, ErrorCode.Protocol, 'FUA applies to writes only');
   }
-  if (op !== DataOp.Write) {
+  if ((req.flags & DataFlag.Verify) !== 0 && op !== DataOp.Stamps) return fail(requestId, ErrorCode.Protocol, 'VERIFY applies to stamps only');
+  if (op === DataOp.Copy && (req.flags & DataFlag.Forwarded) === 0) return fail(requestId, ErrorCode.Protocol, 'copy is sent by a primary only (FORWARDED)');
+  const stampEpoch = frame.readUInt32BE(requestStampOffset);
+  const stampSeq = frame.readUInt32BE(requestStampOffset + 4);
+  if (op === DataOp.Trim || op === DataOp.WriteZeroes) {
+    if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
+    return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, stamp: { epoch: stampEpoch, seq: stampSeq } } };
+  }
+  if (!carriesData(op)) {
+    if (stampEpoch !== 0 || stampSeq !== 0) return fail(requestId, ErrorCode.Protocol, 'a stamp on a request that stores nothing');
     if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
     return { kind: 'ok', value: req };
   }
-  const crcCount = pieceCount(offset, length);
-  if (frame.length - pos !== 4 * crcCount + length) return fail(requestId, ErrorCode.Protocol, `write body of ${frame.length - pos} bytes, expected ${4 * crcCount + length}`);
+  const lists = listBytes(op, offset, length);
+  if (frame.length - pos !== lists + length) return fail(requestId, ErrorCode.Protocol, `${op === DataOp.Write ? 'write' : 'copy'} body of ${frame.length - pos} bytes, expected ${lists + length}`);
+  const crcCount = op === DataOp.Write ? lists / 4 : lists / 12;
   const crcs = new Uint32Array(crcCount);
   for (let i = 0; i < crcCount; i++) crcs[i] = frame.readUInt32BE(pos + 4 * i);
-  const payload = frame.subarray(pos + 4 * crcCount);
-  return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, crcs, payload } };
+  const payload = frame.subarray(pos + lists);
+  if (op === DataOp.Write) return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, crcs, payload, stamp: { epoch: stampEpoch, seq: stampSeq } } };
+  if (stampSeq !== 0) return fail(requestId, ErrorCode.Protocol, 'copy carries a floor epoch, not a stamp');
+  const stamps = { epochs: new Uint32Array(crcCount), seqs: new Uint32Array(crcCount) };
+  for (let i = 0, at = pos + 4 * crcCount; i < crcCount; i++, at += 8) {
+    stamps.epochs[i] = frame.readUInt32BE(at);
+    stamps.seqs[i] = frame.readUInt32BE(at + 4);
+  }
+  return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, crcs, payload, stamps, floorEpoch: stampEpoch } };
+}
+
+/** The payload of a STAMPS reply: per block (epoch u32, seq u32), then u32 count and the bad block numbers. */
+export function encodeStampsPayload(out: StampsOutcome): Buffer {
+  const n = out.epochs.length;
+  const buf = Buffer.allocUnsafe(8 * n + 4 + 4 * out.bad.length);
+  let pos = 0;
+  for (let i = 0; i < n; i++) {
+    pos = buf.writeUInt32BE(out.epochs[i]!, pos);
+    pos = buf.writeUInt32BE(out.seqs[i]!, pos);
+  }
+  pos = buf.writeUInt32BE(out.bad.length, pos);
+  for (const b of out.bad) pos = buf.writeUInt32BE(b, pos);
+  return buf;
+}
+
+/** Reads a STAMPS reply's payload for `blocks` blocks (their CRCs travel as the reply's CRC list). */
+export function decodeStampsPayload(payload: Buffer, crcs: Uint32Array, blocks: number): StampsOutcome | undefined {
+  if (crcs.length !== blocks || payload.length < 8 * blocks + 4) return undefined;
+  const epochs = new Uint32Array(blocks);
+  const seqs = new Uint32Array(blocks);
+  for (let i = 0; i < blocks; i++) {
+    epochs[i] = payload.readUInt32BE(8 * i);
+    seqs[i] = payload.readUInt32BE(8 * i + 4);
+  }
+  const badCount = payload.readUInt32BE(8 * blocks);
+  if (payload.length !== 8 * blocks + 4 + 4 * badCount) return undefined;
+  const bad: number[] = [];
+  for (let i = 0; i < badCount; i++) bad.push(payload.readUInt32BE(8 * blocks + 4 + 4 * i));
+  return { epochs, seqs, crcs, bad };
 }
 
 /** Encodes a reply as [header] or [header, payload]. */
@@ -262,7 +353,7 @@ export function decodeResponse(frame: Buffer): Decoded<DataResponse> {
   const epoch = readU64(frame, 16);
   const version = readU64(frame, 24);
   const state = frame.readUInt8(13) as ExtentState;
-  if (epoch < 0 || version < 0 || state > 2) return fail(requestId, ErrorCode.Protocol, 'bad response header');
+  if (epoch < 0 || version < 0 || state > 3) return fail(requestId, ErrorCode.Protocol, 'bad response header');
   if (status === 1) return decodeErrorBody(frame, { requestId, epoch, version, state });
   if (status !== 0) return fail(requestId, ErrorCode.Protocol, `unknown status ${status}`);
   const crcCount = frame.readUInt32BE(32);

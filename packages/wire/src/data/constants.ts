@@ -8,10 +8,12 @@ export const responseMagic = 0xba5a1d02;
 /** Bytes before a frame's body: magic (u32) and body length (u32). */
 export const framePrefixBytes = 8;
 /** Fixed part of a request frame, prefix included. */
-export const requestHeaderBytes = 60;
+export const requestHeaderBytes = 68;
 /** Where a request's header checksum sits: CRC32C of the whole header (fixed part, replica list,
  * piece CRCs; not the payload, which the piece CRCs cover) with these 4 bytes left out. */
-export const requestHeaderCrcOffset = 56;
+export const requestHeaderCrcOffset = 64;
+/** Where a request's stamp sits (epoch u32, seq u32): a forwarded mutation's stamp; COPY: (floor epoch, 0). */
+export const requestStampOffset = 56;
 /** Fixed part of a response frame, prefix included. */
 export const responseHeaderBytes = 36;
 
@@ -29,6 +31,17 @@ export const DataOp = {
    * requests in flight has been silent (docs/data-path.md, "Unresponsive servers").
    */
   Ping: 7,
+  /**
+   * Per-block (stamp, CRC32C) of a block-aligned range, under the extent's range lock; with the
+   * VERIFY flag the server re-reads the data and lists blocks that match no stored checksum.
+   */
+  Stamps: 8,
+  /**
+   * Primary -> member (FORWARDED only): whole blocks with their CRCs and stamps, and the floor
+   * epoch; the member applies each block iff its own stamp's epoch is below the floor or the
+   * copied stamp is newer (wire/data/stamp.ts, copyApplies). Replies with the count applied.
+   */
+  Copy: 9,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -40,10 +53,12 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.WriteZeroes]: 'write_zeroes',
   [DataOp.Info]: 'info',
   [DataOp.Ping]: 'ping',
+  [DataOp.Stamps]: 'stamps',
+  [DataOp.Copy]: 'copy',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.Ping;
+  return op >= DataOp.Read && op <= DataOp.Copy;
 }
 
 export const DataFlag = {
@@ -51,8 +66,16 @@ export const DataFlag = {
   Fua: 1,
   /** Sent by a primary to a secondary: apply, do not forward again. */
   Forwarded: 2,
+  /** STAMPS only: re-read the data and check every block's CRC. */
+  Verify: 4,
 } as const;
-export const dataFlagsMask = DataFlag.Fua | DataFlag.Forwarded;
+export const dataFlagsMask = DataFlag.Fua | DataFlag.Forwarded | DataFlag.Verify;
+
+/** Flags of a replica-list entry. */
+export const ReplicaFlag = {
+  /** A rebuilding member: receives forwarded writes and COPY, serves no reads, counts for no acknowledgement. */
+  Rebuilding: 1,
+} as const;
 
 /** State of an extent replica on a chunk server, as reported in every response. */
 export const ExtentState = {
@@ -62,6 +85,8 @@ export const ExtentState = {
   Active: 1,
   /** Fenced: a newer epoch without this server was seen; refuses all I/O. */
   Fenced: 2,
+  /** A rebuilding member of the current set: takes forwarded writes and COPY, refuses client reads. */
+  Rebuilding: 3,
 } as const;
 export type ExtentState = (typeof ExtentState)[keyof typeof ExtentState];
 

@@ -1,11 +1,12 @@
 import net from 'node:net';
 import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
-import { decodeResponse, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
+import { decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
+import type { BlockStamps, StampsOutcome } from './stamp.js';
 
 /**
  * One pipelined TCP connection to a chunk server. Many requests may be in flight; replies
@@ -40,6 +41,13 @@ export interface IoResult {
 
 export interface ReadResult extends IoResult {
   readonly data: Buffer;
+}
+
+export interface StampsResult extends IoResult, StampsOutcome {}
+
+export interface CopyResult extends IoResult {
+  /** Blocks the member applied (the others held newer writes: copyApplies). */
+  readonly applied: number;
 }
 
 type OkResponse = Extract<DataResponse, { ok: true }>;
@@ -165,6 +173,32 @@ export class DataConnection {
   /** The server's view of the extent: epoch, version, state (Absent when it holds none). */
   async info(extent: ExtentRef): Promise<IoResult> {
     return head(await this.send({ op: DataOp.Info, flags: 0, requestId: 0, extent, offset: 0, length: 0 }));
+  }
+
+  /**
+   * Per-block stamps and CRCs of the whole blocks [offset, offset+length) on this server; with
+   * verify the server re-reads the data and lists the blocks that fail their CRC (`bad`). An
+   * extent the server holds none of reports (0, 0) and the zero block's CRC for every block.
+   * Sent FORWARDED when it must order with a primary's forwarded writes on this connection.
+   */
+  async stamps(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean } = {}): Promise<StampsResult> {
+    const flags = (options.verify === true ? DataFlag.Verify : 0) | (options.forwarded === true ? DataFlag.Forwarded : 0);
+    const res = await this.send({ op: DataOp.Stamps, flags, requestId: 0, extent, offset, length });
+    const out = decodeStampsPayload(res.payload, res.crcs, length / limits.checksumBlockBytes);
+    if (out === undefined) throw new BasaltError(ErrorCode.Protocol, `malformed stamps reply from ${this.address}`, { address: this.address });
+    return { epoch: res.epoch, version: res.version, state: res.state, epochs: out.epochs, seqs: out.seqs, crcs: out.crcs, bad: out.bad };
+  }
+
+  /**
+   * COPY (primary -> member): whole blocks at offset with one CRC32C and one stamp per block and
+   * the floor epoch (the epoch at which the member joined as rebuilding). The member checks every
+   * CRC on arrival and applies a block iff its own stamp's epoch is below the floor or the copied
+   * stamp is newer.
+   */
+  async copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
+    const res = await this.send({ op: DataOp.Copy, flags: DataFlag.Forwarded, requestId: 0, extent, offset, length: data.length, crcs, payload: data, stamps, floorEpoch });
+    if (res.payload.length !== 4) throw new BasaltError(ErrorCode.Protocol, `malformed copy reply from ${this.address}`, { address: this.address });
+    return { epoch: res.epoch, version: res.version, state: res.state, applied: res.payload.readUInt32BE(0) };
   }
 
   /**
@@ -337,7 +371,7 @@ function head(res: OkResponse): IoResult {
 
 /** Bytes a request holds of the budget: its frame plus the data it will bring back. */
 function requestBytes(req: DataRequest): number {
-  const reply = req.op === DataOp.Read ? req.length : 0;
-  const payload = req.op === DataOp.Write ? req.length : 0;
+  const reply = req.op === DataOp.Read ? req.length : req.op === DataOp.Stamps ? (req.length / limits.checksumBlockBytes) * 16 : 0;
+  const payload = req.op === DataOp.Write || req.op === DataOp.Copy ? req.length : 0;
   return 64 + payload + reply;
 }

@@ -5,3 +5,4 @@ export * from './frame-splitter.js';
 export * from './frame-pool.js';
 export * from './data-connection.js';
 export * from './socket-batch.js';
+export * from './stamp.js';

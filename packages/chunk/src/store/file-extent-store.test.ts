@@ -6,14 +6,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
+import { currentBootId } from './boot-record.js';
 import { extentPath } from './extent-files.js';
-import { ExtentStore } from './extent-store.js';
+import { extentStoreConformance } from './extent-store.conformance.js';
+import { FileExtentStore } from './file-extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
 
 const SEED = Number(process.env.SEED ?? 7);
 const dirs: string[] = [];
 const extentSizeBytes = 1 * MiB;
+const s1 = { epoch: 1, seq: 1 };
 
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-store-'));
@@ -25,12 +28,38 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
+extentStoreConformance('file', () => {
+  const dir = tempDir();
+  const bootRecord = (bootId: string): void => fs.writeFileSync(path.join(dir, 'boot'), JSON.stringify({ bootId, clean: false }));
+  return {
+    open: () => FileExtentStore.open(dir),
+    // In one process the index must be closed to be opened again; what differs from a clean close is the boot record.
+    kill: async (s) => {
+      await s.close();
+      bootRecord(currentBootId());
+    },
+    powerLoss: async (s) => {
+      await s.close();
+      bootRecord('a boot before this one');
+    },
+    flipBit: (volumeId, index, offset) => {
+      const fd = fs.openSync(extentPath(dir, volumeId, index), 'r+');
+      const byte = Buffer.alloc(1);
+      fs.readSync(fd, byte, 0, 1, offset);
+      fs.writeSync(fd, Buffer.from([byte[0]! ^ 1]), 0, 1, offset);
+      fs.closeSync(fd);
+    },
+    openFull: () => FileExtentStore.open(dir, { reserveBytes: Number.MAX_SAFE_INTEGER }),
+    cleanup: () => undefined,
+  };
+});
+
 function meta(index: number, size = extentSizeBytes): ReplicaMeta {
   return { volumeId: 5, index, extentSizeBytes: size, epoch: 1, replicas: [{ serverId: 'a', address: '127.0.0.1:1' }], version: 0, state: 'active' };
 }
 
-async function openWithExtent(dir: string, inlineIoBytesMax?: number): Promise<ExtentStore> {
-  const store = await ExtentStore.open(dir, inlineIoBytesMax === undefined ? {} : { inlineIoBytesMax });
+async function openWithExtent(dir: string, inlineIoBytesMax?: number): Promise<FileExtentStore> {
+  const store = await FileExtentStore.open(dir, inlineIoBytesMax === undefined ? {} : { inlineIoBytesMax });
   await store.setMeta(meta(0));
   return store;
 }
@@ -48,10 +77,10 @@ describe('extent store', () => {
       const data = Buffer.from(prng.fill(new Uint8Array(len)));
       if (prng.chance(0.15)) {
         model.fill(0, off, off + len);
-        pending.push(store.zero(5, 0, off, len));
+        pending.push(store.zero(5, 0, off, len, s1));
       } else {
         data.copy(model, off);
-        pending.push(store.write(5, 0, off, data, pieceCrcs(off, data)));
+        pending.push(store.write(5, 0, off, data, pieceCrcs(off, data), s1));
       }
     }
     await Promise.all(pending);
@@ -73,11 +102,11 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * 4096 + 17)));
-    await store.write(5, 0, 4000, data, pieceCrcs(4000, data));
+    await store.write(5, 0, 4000, data, pieceCrcs(4000, data), s1);
     store.bumpVersion(5, 0);
     await store.sync();
     await store.close();
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect(again.get(5, 0)).toMatchObject({ epoch: 1, version: 1, state: 'active' });
     expect(Buffer.compare((await again.read(5, 0, 4000, data.length)).data, data)).toBe(0);
     await again.close();
@@ -87,7 +116,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(8192)));
-    await store.write(5, 0, 8192, data, pieceCrcs(8192, data));
+    await store.write(5, 0, 8192, data, pieceCrcs(8192, data), s1);
     const file = extentPath(dir, 5, 0);
     const fd = fs.openSync(file, 'r+');
     fs.writeSync(fd, Buffer.from([data[100]! ^ 0x40]), 0, 1, 8192 + 100);
@@ -95,7 +124,7 @@ describe('extent store', () => {
     await expect(store.read(5, 0, 8192, 10)).rejects.toMatchObject({ code: ErrorCode.Checksum, details: { block: 2 } });
     await expect(store.read(5, 0, 12288, 4096)).resolves.toBeDefined();
     const small = Buffer.from('x');
-    await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small))).rejects.toMatchObject({ code: ErrorCode.Checksum });
+    await expect(store.write(5, 0, 8192 + 5, small, pieceCrcs(8192 + 5, small), s1)).rejects.toMatchObject({ code: ErrorCode.Checksum });
     expect(store.checksumErrors).toBe(2);
     await store.close();
   });
@@ -104,7 +133,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const old = Buffer.alloc(blockBytes, 1);
-    await store.write(5, 0, 0, old, pieceCrcs(0, old));
+    await store.write(5, 0, 0, old, pieceCrcs(0, old), s1);
     await store.close();
     // The first half of overwriting block 0 with "new": the sidecar entry says [new, old], the data is still old.
     // Block 0's entry is the first of the sidecar, which follows the extent's data in its file.
@@ -113,7 +142,7 @@ describe('extent store', () => {
     fs.readSync(fd, entry, 0, entryBytes, extentSizeBytes);
     fs.writeSync(fd, shiftedEntries(entry, [crc32c(Buffer.alloc(blockBytes, 2))]), 0, entryBytes, extentSizeBytes);
     fs.closeSync(fd);
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect((await again.read(5, 0, 0, blockBytes)).data.equals(old)).toBe(true);
     // A block matching neither slot is still caught.
     const dataFd = fs.openSync(extentPath(dir, 5, 0), 'r+');
@@ -127,7 +156,7 @@ describe('extent store', () => {
     const dir = tempDir();
     const store = await openWithExtent(dir);
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(3 * blockBytes)));
-    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data));
+    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data), s1);
     await store.close();
     // Lay the replica out as earlier versions did: <index>.data and <index>.sum.
     const file = extentPath(dir, 5, 0);
@@ -136,7 +165,7 @@ describe('extent store', () => {
     fs.writeFileSync(legacy.sidecar, whole.subarray(extentSizeBytes));
     fs.renameSync(file, legacy.data);
     fs.truncateSync(legacy.data, extentSizeBytes);
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect((await again.read(5, 0, blockBytes, data.length)).data.equals(data)).toBe(true);
     expect([fs.existsSync(file), fs.existsSync(legacy.data), fs.existsSync(legacy.sidecar)]).toEqual([true, false, false]);
     // The checksums came along: a flipped byte is still caught.
@@ -147,17 +176,86 @@ describe('extent store', () => {
     await again.close();
     // A conversion that died after its rename left the old sidecar: it is removed, the file kept.
     fs.writeFileSync(legacy.sidecar, Buffer.alloc(16));
-    const third = await ExtentStore.open(dir);
+    const third = await FileExtentStore.open(dir);
     await expect(third.read(5, 0, 2 * blockBytes, 100)).resolves.toBeDefined();
     expect(fs.existsSync(legacy.sidecar)).toBe(false);
     await third.close();
+  });
+
+  it('leaves the old stamp on a block when a crash falls between its data and its stamp, and a newer copy still applies', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const a = Buffer.alloc(blockBytes, 1);
+    await store.write(5, 0, 0, a, pieceCrcs(0, a), s1);
+    await store.close();
+    // The first two steps of writing b with stamp (1, 2): checksum entry [b, a], then the data; the stamp never written.
+    const b = Buffer.alloc(blockBytes, 2);
+    const fd = fs.openSync(extentPath(dir, 5, 0), 'r+');
+    const entry = Buffer.alloc(entryBytes);
+    fs.readSync(fd, entry, 0, entryBytes, extentSizeBytes);
+    fs.writeSync(fd, shiftedEntries(entry, [crc32c(b)]), 0, entryBytes, extentSizeBytes);
+    fs.writeSync(fd, b, 0, blockBytes, 0);
+    fs.closeSync(fd);
+    const again = await FileExtentStore.open(dir);
+    expect((await again.read(5, 0, 0, blockBytes)).data.equals(b)).toBe(true);
+    const out = await again.stamps(5, 0, 0, blockBytes, true);
+    expect([out.epochs[0], out.seqs[0], out.crcs[0], out.bad]).toEqual([1, 1, crc32c(b), []]);
+    // The primary's copy of that write (stamp (1, 2)) is newer than what the block says: applied.
+    expect(await again.copyBlocks(5, 0, 0, b, pieceCrcs(0, b), { epochs: Uint32Array.of(1), seqs: Uint32Array.of(2) }, 1)).toBe(1);
+    expect((await again.stamps(5, 0, 0, blockBytes, false)).seqs[0]).toBe(2);
+    await again.close();
+  });
+
+  it('converts a replica written before stamps (data and checksums only) when it opens it: blocks with data get (0, 1)', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(2 * blockBytes)));
+    await store.write(5, 0, blockBytes, data, pieceCrcs(blockBytes, data), s1);
+    await store.close();
+    const file = extentPath(dir, 5, 0);
+    const sidecarEnd = extentSizeBytes + (extentSizeBytes / blockBytes) * entryBytes;
+    for (const interruptedAt of [sidecarEnd, sidecarEnd + 100, 2 * sidecarEnd - extentSizeBytes - 8]) {
+      // Format 1 ends with the sidecar; a conversion that died left a stamp table cut short (zeros).
+      fs.truncateSync(file, sidecarEnd);
+      fs.truncateSync(file, interruptedAt);
+      const again = await FileExtentStore.open(dir);
+      expect((await again.read(5, 0, blockBytes, data.length)).data.equals(data), `cut at ${interruptedAt}`).toBe(true);
+      const out = await again.stamps(5, 0, 0, 4 * blockBytes, true);
+      expect([Array.from(out.epochs), Array.from(out.seqs), out.bad]).toEqual([[0, 0, 0, 0], [0, 1, 1, 0], []]);
+      expect(fs.statSync(file).size).toBe(2 * sidecarEnd - extentSizeBytes);
+      await again.close();
+    }
+    fs.truncateSync(file, sidecarEnd - 1);
+    const broken = await FileExtentStore.open(dir);
+    await expect(broken.read(5, 0, 0, 10)).rejects.toMatchObject({ code: ErrorCode.Io });
+    await broken.close();
+  });
+
+  it('records a clean close in its boot record, and marks replicas suspect when the last close was unclean in another boot', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const bootFile = path.join(dir, 'boot');
+    expect(JSON.parse(fs.readFileSync(bootFile, 'utf8'))).toEqual({ bootId: currentBootId(), clean: false });
+    await store.close();
+    expect(JSON.parse(fs.readFileSync(bootFile, 'utf8'))).toEqual({ bootId: currentBootId(), clean: true });
+    const same = await FileExtentStore.open(dir);
+    expect(same.get(5, 0)?.suspect).toBeUndefined();
+    await same.close();
+    fs.writeFileSync(bootFile, JSON.stringify({ bootId: currentBootId(), clean: false }));
+    const killed = await FileExtentStore.open(dir);
+    expect(killed.get(5, 0)?.suspect, 'a killed process in this boot: the page cache kept everything').toBeUndefined();
+    await killed.close();
+    fs.rmSync(bootFile);
+    const unknown = await FileExtentStore.open(dir);
+    expect(unknown.get(5, 0)?.suspect, 'no record (a store from before boot records): assume the worst').toBe(true);
+    await unknown.close();
   });
 
   it('keeps checksums right when in-memory sidecars are dropped and reloaded under a tiny budget', async () => {
     const prng = new Prng(SEED);
     const dir = tempDir();
     // A budget below one sidecar: every idle mirror goes as soon as another extent loads one.
-    const store = await ExtentStore.open(dir, { sidecarCacheBytes: 1 });
+    const store = await FileExtentStore.open(dir, { sidecarCacheBytes: 1 });
     const models = [0, 1, 2].map(() => Buffer.alloc(extentSizeBytes));
     for (const i of [0, 1, 2]) await store.setMeta(meta(i));
     const ops: Promise<unknown>[] = [];
@@ -167,14 +265,14 @@ describe('extent store', () => {
       const off = prng.int(0, extentSizeBytes - len);
       const data = Buffer.from(prng.fill(new Uint8Array(len)));
       data.copy(models[i]!, off);
-      ops.push(store.write(5, i, off, data, pieceCrcs(off, data)));
+      ops.push(store.write(5, i, off, data, pieceCrcs(off, data), s1));
       if (n % 7 === 0) ops.push(store.read(5, prng.int(0, 2), off, len));
     }
     await Promise.all(ops);
     for (const i of [0, 1, 2]) expect((await store.read(5, i, 0, extentSizeBytes)).data.equals(models[i]!)).toBe(true);
     await store.close();
     // What the mirrors described is what the sidecar files hold.
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     for (const i of [0, 1, 2]) expect((await again.read(5, i, 0, extentSizeBytes)).data.equals(models[i]!)).toBe(true);
     await again.close();
   });
@@ -184,7 +282,7 @@ describe('extent store', () => {
     const writes: Promise<void>[] = [];
     for (let i = 0; i < 50; i++) {
       const data = Buffer.alloc(4096 * 3, i);
-      writes.push(store.write(5, 0, (i % 3) * 1000, data, pieceCrcs((i % 3) * 1000, data)));
+      writes.push(store.write(5, 0, (i % 3) * 1000, data, pieceCrcs((i % 3) * 1000, data), s1));
     }
     await Promise.all(writes);
     const got = await store.read(5, 0, 49 % 3 * 1000, 4096 * 3);
@@ -195,7 +293,7 @@ describe('extent store', () => {
   it('batches concurrent syncs into few fdatasync rounds', async () => {
     const store = await openWithExtent(tempDir());
     const data = Buffer.alloc(4096, 1);
-    await Promise.all(Array.from({ length: 64 }, (_, i) => store.write(5, 0, i * 4096, data, pieceCrcs(0, data)).then(() => store.sync())));
+    await Promise.all(Array.from({ length: 64 }, (_, i) => store.write(5, 0, i * 4096, data, pieceCrcs(0, data), s1).then(() => store.sync())));
     expect(store.syncStats.requests).toBe(64);
     expect(store.syncStats.rounds).toBeLessThan(64);
     await store.close();
@@ -203,12 +301,12 @@ describe('extent store', () => {
 
   it('punches holes for long zeroed ranges and reads zeros there', async () => {
     const dir = tempDir();
-    const store = await ExtentStore.open(dir);
+    const store = await FileExtentStore.open(dir);
     const size = 4 * MiB;
     await store.setMeta(meta(1, size));
     const data = Buffer.alloc(size, 7);
-    await store.write(5, 1, 0, data, pieceCrcs(0, data));
-    await store.zero(5, 1, 100, size - 200);
+    await store.write(5, 1, 0, data, pieceCrcs(0, data), s1);
+    await store.zero(5, 1, 100, size - 200, s1);
     const got = await store.read(5, 1, 0, size);
     expect(got.data.subarray(0, 100).every((b) => b === 7)).toBe(true);
     expect(got.data.subarray(100, size - 100).every((b) => b === 0)).toBe(true);
@@ -222,7 +320,7 @@ describe('extent store', () => {
     const dir = tempDir();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
     try {
-      const store = await ExtentStore.open(dir, { reserveBytes: 0 });
+      const store = await FileExtentStore.open(dir, { reserveBytes: 0 });
       const prng = new Prng(SEED);
       const stored: [number, number, Buffer][] = [];
       let failure: unknown;
@@ -231,7 +329,7 @@ describe('extent store', () => {
         for (let off = 0; off < extentSizeBytes; off += 64 * KiB) {
           const data = Buffer.from(prng.fill(new Uint8Array(64 * KiB)));
           try {
-            await store.write(5, index, off, data, pieceCrcs(off, data));
+            await store.write(5, index, off, data, pieceCrcs(off, data), s1);
             stored.push([index, off, data]);
           } catch (err) {
             failure = err;
@@ -248,15 +346,15 @@ describe('extent store', () => {
   });
   it('removes every replica of a volume: its files, its records and its generation; other volumes keep theirs', async () => {
     const dir = tempDir();
-    const store = await ExtentStore.open(dir);
+    const store = await FileExtentStore.open(dir);
     const other: ReplicaMeta = { ...meta(0), volumeId: 6 };
     for (const m of [meta(0), meta(1), other]) await store.setMeta(m);
     const data = Buffer.alloc(8 * KiB, 9);
-    for (const [v, i] of [[5, 0], [5, 1], [6, 0]] as const) await store.write(v, i, 0, data, pieceCrcs(0, data));
+    for (const [v, i] of [[5, 0], [5, 1], [6, 0]] as const) await store.write(v, i, 0, data, pieceCrcs(0, data), s1);
     await store.raiseGeneration(5, 3);
     // Queued behind the removal: fails instead of writing into a removed replica.
     const removal = store.removeVolume(5);
-    const late = store.write(5, 1, 0, data, pieceCrcs(0, data)).then(() => 'written', (err: unknown) => err);
+    const late = store.write(5, 1, 0, data, pieceCrcs(0, data), s1).then(() => 'written', (err: unknown) => err);
     const removed = await removal;
     expect(await late).toMatchObject({ code: ErrorCode.StaleEpoch });
     expect(removed.replicas).toBe(2);
@@ -266,7 +364,7 @@ describe('extent store', () => {
     expect(store.generation(5)).toBe(0);
     await store.close();
 
-    const again = await ExtentStore.open(dir);
+    const again = await FileExtentStore.open(dir);
     expect(again.list().map((m) => [m.volumeId, m.index])).toEqual([[6, 0]]);
     expect(again.generation(5)).toBe(0);
     expect((await again.read(6, 0, 0, data.length)).data.equals(data)).toBe(true);

@@ -1,0 +1,261 @@
+import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
+import type { ExtentRef, ReplicaRef, StampsOutcome } from '@basalt/wire';
+import type { ExtentStore } from '../store/extent-store.js';
+import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
+import type { ChunkMetrics } from '../server/metrics.js';
+import type { Peer } from '../server/peer.js';
+import { planCopy, type CopyRun } from './copy-plan.js';
+import type { RepairBudget } from './repair-budget.js';
+import type { TokenBucket } from './token-bucket.js';
+
+/**
+ * The primary's side of repair: it copies the extents it leads to their rebuilding members.
+ * After each heartbeat poll() asks metad for tasks (ListRepairTasks) and starts those not
+ * running, at most limits.repairCopiesPerServerMax at once. One copy, for one (extent, member):
+ *
+ * 1. take the task's epoch and set locally if this server has not seen them yet (the set names
+ *    the member, so forwarded writes reach it from now on);
+ * 2. STAMPS of the member (over the replicator's ordered connection to it) and of the local
+ *    store, called in one turn of the event loop so both answer at the same point of the write
+ *    stream; planCopy() turns the two lists into runs of differing blocks;
+ * 3. each run: its bytes from the repair budget, then data, CRCs and stamps read from the local
+ *    store in one range-lock hold, then COPY with the task's epoch as the floor. The member keeps
+ *    whatever is newer (copyApplies), so a copy racing a foreground write never undoes it. When
+ *    no mutation arrived here between the read and the send (the extent's version did not move),
+ *    the floor is the task's epoch + 1: the member then takes every block of the run as this
+ *    server has it, since every write it received was forwarded before the COPY on the same
+ *    connection and is in the data read, and every later one comes after. That replaces a block
+ *    a partial-block write merged with stale data on the member (same stamp, other bytes), which
+ *    the floor rule alone would keep;
+ * 4. compare again; once nothing differs (normally the second round), PromoteReplica at the
+ *    task's epoch.
+ *
+ * An epoch change (metad changed the set; the local replica moved on or was fenced) aborts the
+ * copy: metad re-plans. A failure of the member (it stopped answering, ran out of space, failed
+ * an I/O) is reported with DropReplica(reason "copy_failed"); a local failure only aborts.
+ */
+export interface RebuildDeps {
+  readonly selfId: string;
+  readonly store: ExtentStore;
+  readonly link: MetaLink;
+  /** The replicator's ordered connection to a server (the one forwarded writes use). */
+  readonly peer: (address: string) => Peer;
+  readonly budget: RepairBudget;
+  /** The server's repair bucket (shared with the scrubber). */
+  readonly bucket: TokenBucket;
+  readonly metrics: ChunkMetrics;
+  readonly clock: Clock;
+  readonly log: (line: string) => void;
+}
+
+type CopyKind = 'catchup' | 'rebuild';
+
+interface Copy {
+  readonly task: RepairTask;
+  readonly target: ReplicaRef;
+  readonly startedMs: number;
+  kind: CopyKind;
+  bytesLeft: number;
+  bytesCopied: number;
+  /** Set by the first failure; the other runs of the copy stop at their next step. */
+  failure: Error | undefined;
+  /** The failure came from the member (its answer or its connection), not from this server. */
+  targetFailed: boolean;
+  /** Settles when the copy ended, however. */
+  done: Promise<void>;
+}
+
+const block = limits.checksumBlockBytes;
+/** Member failures that make the primary report it; refusals for a newer epoch only abort. */
+const memberFailures = new Set<string>([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed, ErrorCode.NoSpace, ErrorCode.Io, ErrorCode.Checksum]);
+
+export class RebuildExecutor {
+  private readonly running = new Map<string, Copy>();
+  private polling = false;
+  private closed = false;
+  private copiedTotal = 0;
+  private reportedCopied = 0;
+  private reportedAtMs: number;
+
+  constructor(private readonly d: RebuildDeps) {
+    this.reportedAtMs = d.clock.nowMs();
+  }
+
+  /** Asks metad for tasks and starts new copies up to the bound; errors are logged. */
+  async poll(): Promise<void> {
+    if (this.closed || this.polling || this.running.size >= limits.repairCopiesPerServerMax) return;
+    this.polling = true;
+    try {
+      const tasks = await this.d.link.repairTasks(this.d.selfId, 0);
+      for (const task of tasks) {
+        for (const target of task.members.filter((m) => m.rebuilding === true)) this.maybeStart(task, target);
+      }
+    } catch (err) {
+      this.d.log(`asking metad for repair tasks failed: ${String(err)}`);
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** The copies in flight, for the heartbeat; the rate is over the time since the last call. */
+  progress(): RepairProgress {
+    const now = this.d.clock.nowMs();
+    const elapsedMs = now - this.reportedAtMs;
+    const rate = elapsedMs > 0 ? Math.round(((this.copiedTotal - this.reportedCopied) * 1000) / elapsedMs) : 0;
+    this.reportedAtMs = now;
+    this.reportedCopied = this.copiedTotal;
+    return { copiesRunning: this.running.size, bytesLeft: this.bytesLeft(), bytesCopied: this.copiedTotal, rateBytesPerSec: rate };
+  }
+
+  /** Stops starting copies and waits for the running ones, which end at their next step (close the budget first to end their waits). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.running.values()].map((c) => c.done));
+  }
+
+  private bytesLeft(): number {
+    let left = 0;
+    for (const c of this.running.values()) left += c.bytesLeft;
+    return left;
+  }
+
+  private maybeStart(task: RepairTask, target: ReplicaRef): void {
+    const key = `${task.volumeId}/${task.index}/${target.serverId}`;
+    if (this.running.has(key) || this.running.size >= limits.repairCopiesPerServerMax) return;
+    const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, failure: undefined, targetFailed: false, done: Promise.resolve() };
+    this.running.set(key, c);
+    this.d.metrics.repairCopies.set(this.running.size);
+    c.done = this.run(c).finally(() => {
+      this.running.delete(key);
+      this.d.metrics.repairCopies.set(this.running.size);
+      this.d.metrics.repairBytesLeft.set(this.bytesLeft());
+    });
+  }
+
+  private async run(c: Copy): Promise<void> {
+    const { task, target } = c;
+    const what = `copy of extent ${task.volumeId}/${task.index} to ${target.serverId} at epoch ${task.epoch}`;
+    try {
+      await this.takeTask(task);
+      for (let round = 0; ; round++) {
+        this.checkCurrent(c);
+        const [mine, theirs] = await this.stampsOfBoth(c);
+        const plan = planCopy(mine, theirs, limits.repairCopyRunBytesMax / block);
+        if (round === 0) {
+          c.kind = theirs.epochs.some((e, i) => e !== 0 || theirs.seqs[i] !== 0) ? 'catchup' : 'rebuild';
+          this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'compared' }, plan.blocksCompared * block);
+          this.d.log(`${what}: ${c.kind} starts, ${plan.blocksToCopy * block} of ${task.extentSizeBytes} bytes differ`);
+        }
+        if (plan.blocksToCopy === 0) break;
+        if (round + 1 === limits.repairCompareRoundsMax) throw new BasaltError(ErrorCode.Unavailable, `${plan.blocksToCopy} blocks still differ after ${round + 1} rounds`);
+        c.bytesLeft = plan.blocksToCopy * block;
+        await this.copyRuns(c, plan.runs);
+      }
+      const placement = await this.d.link.promoteReplica(task.volumeId, task.index, target.serverId, task.epoch);
+      await this.adopt(task, placement);
+      this.d.metrics.repairs.inc({ result: 'promoted' });
+      const secs = (this.d.clock.nowMs() - c.startedMs) / 1000;
+      this.d.log(`${what}: ${c.kind} done in ${secs.toFixed(1)} s, copied ${c.bytesCopied} of ${task.extentSizeBytes} bytes; promoted, epoch ${placement.epoch}`);
+    } catch (err) {
+      await this.fail(c, what, c.failure ?? err);
+    }
+  }
+
+  /** Takes the task's epoch and set if this server has not seen them; refuses a task it is past. */
+  private async takeTask(task: RepairTask): Promise<void> {
+    const local = this.d.store.get(task.volumeId, task.index);
+    if (task.members[0]?.serverId !== this.d.selfId) throw stale(`this server does not lead it at epoch ${task.epoch}`);
+    if (local !== undefined && (local.epoch > task.epoch || local.state !== 'active')) throw stale(`the local replica is at epoch ${local.epoch} (${local.state})`);
+    if (local !== undefined && local.extentSizeBytes !== task.extentSizeBytes) throw new BasaltError(ErrorCode.InvalidArgument, `extent size ${task.extentSizeBytes} differs from the local ${local.extentSizeBytes}`);
+    if (local !== undefined && local.epoch === task.epoch) return;
+    await this.d.store.setMeta({ volumeId: task.volumeId, index: task.index, extentSizeBytes: task.extentSizeBytes, epoch: task.epoch, replicas: task.members, version: local?.version ?? 0, state: 'active' });
+  }
+
+  /** Throws when the local replica moved past the task's epoch (or the copy failed elsewhere). */
+  private checkCurrent(c: Copy): void {
+    if (c.failure !== undefined) throw c.failure;
+    if (this.closed) throw new BasaltError(ErrorCode.Closed, 'the chunk server is closing');
+    const local = this.d.store.get(c.task.volumeId, c.task.index);
+    if (local?.epoch !== c.task.epoch || local.state !== 'active') throw stale(`the extent moved to epoch ${local?.epoch ?? 0}`);
+  }
+
+  /** Both lists at one point of the write stream: both calls are made in this turn. */
+  private stampsOfBoth(c: Copy): Promise<[StampsOutcome, StampsOutcome]> {
+    const { task } = c;
+    const theirs = this.atTarget(c, this.d.peer(c.target.address).stamps(this.ref(task), 0, task.extentSizeBytes, { forwarded: true }));
+    const mine = this.d.store.stamps(task.volumeId, task.index, 0, task.extentSizeBytes, false);
+    return Promise.all([mine, theirs]);
+  }
+
+  private async copyRuns(c: Copy, runs: readonly CopyRun[]): Promise<void> {
+    const { task } = c;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < runs.length) {
+        const run = runs[next++]!;
+        const offset = run.firstBlock * block;
+        const bytes = run.blocks * block;
+        this.checkCurrent(c);
+        await this.d.budget.take([this.d.bucket], bytes);
+        this.checkCurrent(c);
+        const version = this.d.store.get(task.volumeId, task.index)?.version;
+        const got = await this.d.store.readForCopy(task.volumeId, task.index, offset, bytes);
+        this.checkCurrent(c);
+        const floor = this.d.store.get(task.volumeId, task.index)?.version === version ? task.epoch + 1 : task.epoch;
+        await this.atTarget(c, this.d.peer(c.target.address).copy(this.ref(task), offset, got.data, got.crcs, got, floor));
+        c.bytesCopied += bytes;
+        c.bytesLeft -= bytes;
+        this.copiedTotal += bytes;
+        this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'copied' }, bytes);
+        this.d.metrics.repairBytesLeft.set(this.bytesLeft());
+      }
+    };
+    const workers = Array.from({ length: Math.min(limits.repairCopyRunsInflightMax, runs.length) }, () =>
+      worker().catch((err: unknown) => {
+        c.failure ??= err instanceof Error ? err : new Error(String(err));
+      }),
+    );
+    await Promise.all(workers);
+    if (c.failure !== undefined) throw c.failure;
+  }
+
+  /** Marks a failure of a call to the member as the member's. */
+  private atTarget<T>(c: Copy, call: Promise<T>): Promise<T> {
+    return call.catch((err: unknown) => {
+      if (c.failure === undefined) c.targetFailed = true;
+      throw err;
+    });
+  }
+
+  private ref(task: RepairTask): ExtentRef {
+    return { volumeId: task.volumeId, index: task.index, extentSizeBytes: task.extentSizeBytes, epoch: task.epoch, generation: this.d.store.generation(task.volumeId), replicas: task.members };
+  }
+
+  private async fail(c: Copy, what: string, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    const reportable = c.targetFailed && isBasaltError(err) && memberFailures.has(err.code) && !this.closed;
+    if (!reportable) {
+      this.d.metrics.repairs.inc({ result: 'aborted' });
+      this.d.log(`${what}: aborted after copying ${c.bytesCopied} bytes (${message}); metad re-plans`);
+      return;
+    }
+    this.d.metrics.repairs.inc({ result: 'failed' });
+    this.d.log(`${what}: the member failed (${message}) after ${c.bytesCopied} bytes; asking metad to drop it (copy_failed)`);
+    try {
+      await this.adopt(c.task, await this.d.link.dropReplica(c.task.volumeId, c.task.index, c.target.serverId, c.task.epoch, 'copy_failed'));
+    } catch (dropErr) {
+      this.d.log(`${what}: dropping ${c.target.serverId} failed: ${String(dropErr)}`);
+    }
+  }
+
+  /** Takes a placement metad answered with, when it is newer and still names this server. */
+  private async adopt(task: RepairTask, placement: ExtentPlacement): Promise<void> {
+    const local = this.d.store.get(task.volumeId, task.index);
+    if (local === undefined || placement.epoch <= local.epoch || !placement.replicas.some((r) => r.serverId === this.d.selfId)) return;
+    await this.d.store.setMeta({ ...local, epoch: placement.epoch, replicas: placement.replicas });
+  }
+}
+
+function stale(why: string): BasaltError {
+  return new BasaltError(ErrorCode.StaleEpoch, why);
+}
