@@ -15,7 +15,10 @@ export function degradedMinReplicas(replicationFactor: number): number {
 export interface ExtentInfo {
   readonly index: number;
   readonly epoch: number;
+  /** Every member, primary first: requests name the whole set. */
   readonly replicas: readonly ReplicaRef[];
+  /** The active members, primary first: reads go only to them (a rebuilding member serves none). */
+  readonly readable: readonly ReplicaRef[];
 }
 
 /**
@@ -83,12 +86,13 @@ export class ExtentMap {
   }
 
   /**
-   * Asks metad to drop an unresponsive replica from the set (bumping the epoch) and returns the
-   * new set. When someone already changed the set, returns the current one instead.
+   * Reports an unresponsive member to metad (DropReplica with the reason); metad's leader decides
+   * whether it leaves the set (docs/metadata.md, "Healing"). Returns the set metad answers with, or
+   * the current one when someone already changed it.
    */
-  async dropReplica(info: ExtentInfo, serverId: string): Promise<ExtentInfo | undefined> {
+  async reportFailed(info: ExtentInfo, serverId: string, reason: 'unreachable' | 'timeout'): Promise<ExtentInfo | undefined> {
     try {
-      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch });
+      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch, reason });
       return this.remember(required(reply.extent, 'DropReplica'));
     } catch (err) {
       if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);
@@ -134,7 +138,7 @@ export class ExtentMap {
     const replicas: ReplicaRef[] = (e.replicas ?? []).map((r) => (r.rebuilding === true ? { serverId: r.serverId ?? '', address: r.address ?? '', rebuilding: true } : { serverId: r.serverId ?? '', address: r.address ?? '' }));
     const primary = replicas.findIndex((r) => r.serverId === e.primary);
     if (primary > 0) replicas.unshift(...replicas.splice(primary, 1));
-    const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas };
+    const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas, readable: replicas.filter((r) => r.rebuilding !== true) };
     const known = this.extents.get(info.index);
     if (known === undefined || known.epoch <= info.epoch) this.extents.set(info.index, info);
     return this.extents.get(info.index)!;

@@ -5,9 +5,9 @@ import { mutationFailover } from './volume.js';
 const err = (code: ErrorCode, details: Record<string, unknown> = {}) => new BasaltError(code, 'x', details);
 
 describe('what a failed mutation at the primary leads to', () => {
-  it('drops a primary only when it did not answer (a lost connection, a timeout, a failed probe)', () => {
+  it('reports a primary to metad only when it did not answer (a lost connection, a timeout, a failed probe)', () => {
     for (const code of [ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]) {
-      expect(mutationFailover(err(code, { address: 'c1:1' })), code).toBe('drop');
+      expect(mutationFailover(err(code, { address: 'c1:1' })), code).toBe('report');
       // The primary answered: alive, but could not replicate. Re-read the set, keep the primary.
       expect(mutationFailover(err(code, { address: 'c1:1', answered: true })), code).toBe('refresh');
     }

@@ -45,18 +45,16 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
 
 /**
  * What a failed mutation at the primary leads to: 'refresh' (re-read the extent's set and try
- * again), 'resend' (the same request again), 'drop' (drop the primary from the set: it did not
- * answer) or 'throw'. A failover code that the primary itself answered (`details.answered`,
- * DataConnection) means it is alive but could not replicate, e.g. a secondary failed and metad
- * could not drop it then: dropping the primary for it would shrink a healthy set one member
- * at a time (likely what one container-test run met: the set of a written extent ended on the
- * one server killed, and writes failed with BASALT_LAST_REPLICA).
+ * again), 'resend' (the same request again), 'report' (tell metad the primary did not answer; its
+ * leader decides whether the set changes) or 'throw'. A failover code that the primary itself
+ * answered (`details.answered`, DataConnection) means it is alive but could not replicate: a
+ * report of it would ask metad to shrink a healthy set, so the SDK re-reads the set instead.
  */
-export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'drop' | 'throw' {
+export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'report' | 'throw' {
   if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return 'refresh';
   if (err.code === ErrorCode.Checksum) return 'resend'; // damaged in transit: send again
   if (!failoverCodes.has(err.code)) return 'throw';
-  return err.details.answered === true ? 'refresh' : 'drop';
+  return err.details.answered === true ? 'refresh' : 'report';
 }
 
 /**
@@ -229,7 +227,7 @@ export class Volume {
 
   /**
    * Runs a mutation (write, trim, write-zeroes, flush) on the extent's primary, following epoch
-   * changes and dropping an unresponsive primary from the set, within clientIoAttemptsMax attempts.
+   * changes and reporting an unresponsive primary to metad, within clientIoAttemptsMax attempts.
    */
   private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<unknown>): Promise<void> {
     // known() and ready() answer the common case without a promise turn each.
@@ -266,19 +264,19 @@ export class Volume {
     if (action === 'refresh') return this.mustRefresh(info.index);
     if (action === 'resend') return info;
     if (action === 'throw') throw err;
-    const next = await this.map.dropReplica(info, primary.serverId);
+    const next = await this.map.reportFailed(info, primary.serverId, err.code === ErrorCode.Timeout ? 'timeout' : 'unreachable');
     if (next === undefined) throw err;
     if (next.epoch !== info.epoch) this.ctx.onEvent({ kind: 'replica_dropped', volume: this.name, index: info.index, serverId: primary.serverId, epoch: next.epoch });
     return next;
   }
 
-  /** Reads one slice: undefined when the extent is not allocated. Tries each replica in turn. */
+  /** Reads one slice: undefined when the extent is not allocated. Tries each active member in turn. */
   private async readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
     let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     let last: BasaltError | undefined;
     for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
       if (attempt > 0) await backoff(attempt);
-      const replica = info.replicas[attempt % Math.max(1, info.replicas.length)];
+      const replica = info.readable[attempt % Math.max(1, info.readable.length)];
       if (replica === undefined) break;
       try {
         const conn = this.ctx.pool.ready(replica.address) ?? await this.ctx.pool.get(replica.address);
