@@ -22,12 +22,15 @@ export interface HeartbeatFacts {
  */
 export class ChunkServerLiveness {
   private readonly lastHeard = new Map<string, number>();
+  /** When a member or client last reported the server failed (DropReplica). */
+  private readonly reportedFailedAt = new Map<string, number>();
   private readonly facts = new Map<string, HeartbeatFacts>();
   private leaderSince = performance.now();
 
   constructor(host: RaftHost, readonly heartbeatIntervalMs: number) {
     host.onLeadershipChange(() => {
       this.lastHeard.clear();
+      this.reportedFailedAt.clear();
       this.facts.clear();
       this.leaderSince = performance.now();
     });
@@ -43,9 +46,22 @@ export class ChunkServerLiveness {
     return this.facts.get(serverId);
   }
 
+  /** A primary or client reported the server failed: suspect until the leader hears from it again. */
+  reportedFailed(serverId: string): void {
+    this.reportedFailedAt.set(serverId, performance.now());
+  }
+
+  /** Servers reported failed since the leader last heard from them (PlannerFacts.suspect). */
+  suspect(): Set<string> {
+    const out = new Set<string>();
+    for (const [id, at] of this.reportedFailedAt) if (at >= (this.lastHeard.get(id) ?? -Infinity)) out.add(id);
+    return out;
+  }
+
   /** Forgets a removed server. */
   forget(serverId: string): void {
     this.lastHeard.delete(serverId);
+    this.reportedFailedAt.delete(serverId);
     this.facts.delete(serverId);
   }
 

@@ -79,6 +79,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       requireLeader();
       const report = { volume: checkName(r.volume), index: checkIndex('index', r.index), serverId: checkServer(r.serverId), expectedEpoch: checkIndex('expectedEpoch', r.expectedEpoch), reason: r.reason };
       const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
+      liveness.reportedFailed(report.serverId);
       return { extent: extentToPb(await apply<ExtentView>(cmd)) };
     },
     promoteReplica: async (r) => ({

@@ -61,6 +61,7 @@ export class RepairLoop {
     return {
       nowMs: Date.now(),
       silentMs: this.liveness.silentMs(serverIds),
+      suspect: this.liveness.suspect(),
       downAfterMs: this.opts.downAfterMs,
       downOutIntervalMs: this.opts.downOutIntervalMs,
       actionsMax: limits.repairActionsPerRoundMax,

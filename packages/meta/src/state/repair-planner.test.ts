@@ -9,7 +9,7 @@ const create: CreateVolumeCommand = { type: 'createVolume', name: 'v', sizeBytes
 const minute = 60_000;
 
 function facts(over: Partial<PlannerFacts> = {}): PlannerFacts {
-  return { nowMs: 1_000_000, silentMs: new Map(), downAfterMs: 5_000, downOutIntervalMs: 10 * minute, actionsMax: 64, copiesPerServerMax: 2, ...over };
+  return { nowMs: 1_000_000, silentMs: new Map(), suspect: new Set(), downAfterMs: 5_000, downOutIntervalMs: 10 * minute, actionsMax: 64, copiesPerServerMax: 2, ...over };
 }
 
 function cluster(specs: readonly ServerSpec[], extents: number, factor = 3): MetaState {
@@ -81,6 +81,22 @@ describe('repair planner: re-replication', () => {
     expect(plan(state)).toEqual([]);
     must(state, { type: 'markServerUp', serverId: victim, nowMs: 3 });
     expect(plan(state)).toEqual([{ type: 'addRebuilding', name: 'v', index: 0, serverId: victim, expectedEpoch: 2 }]);
+  });
+
+  it('a member reported failed is not added back, nor chosen elsewhere, before the leader hears from it again', () => {
+    const state = cluster([...four, { id: 'e', zone: 'z5' }], 1);
+    const victim = membersOf(state, 0)[2]!;
+    must(state, { type: 'dropReplica', name: 'v', index: 0, serverId: victim, expectedEpoch: 1, reason: 'unreachable' });
+    // Still up in the state (liveness has not marked it down yet), but suspect: the extent waits.
+    expect(plan(state, facts({ suspect: new Set([victim]) }))).toEqual([]);
+    expect(plan(state)).toEqual([{ type: 'addRebuilding', name: 'v', index: 0, serverId: victim, expectedEpoch: 2 }]);
+    // A suspect server is no new target either.
+    must(state, out(victim));
+    const spares = [...four, { id: 'e', zone: 'z5' }].map((s) => s.id).filter((id) => !membersOf(state, 0).includes(id) && id !== victim);
+    const target = plan(state)[0];
+    expect(target).toMatchObject({ type: 'addRebuilding' });
+    const other = spares.find((id) => id !== (target as { serverId: string }).serverId)!;
+    expect(plan(state, facts({ suspect: new Set(spares.filter((id) => id !== other)) }))).toMatchObject([{ type: 'addRebuilding', serverId: other }]);
   });
 
   it('chooses a new target in an unused zone first, then by free space', () => {

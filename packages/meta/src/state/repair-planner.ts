@@ -22,9 +22,9 @@ import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './reco
  *       not out) and are up reach the factor: a drain adds before it drops, never below it;
  *    d. when the staying members plus the rebuilding ones are fewer than the factor, one
  *       rebuilding member is added. First choice: a `former` member that is up (a catch-up
- *       copies only what changed); a former member that is merely down is waited for. Else a
- *       new server: up, not draining, not in the set, distinct zones first, then most free
- *       bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
+ *       copies only what changed); a former member that is merely down, or suspect (reported
+ *       failed and not heard from since), is waited for. Else a new server: up, not draining,
+ *       not suspect, not in the set, distinct zones first, then most free bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
  *       members and the primary (the copy's source, which must be up) fewer than that many
  *       extents with rebuilding members.
  * 3. At most `actionsMax` commands per round.
@@ -38,6 +38,12 @@ export interface PlannerFacts {
   readonly nowMs: number;
   /** Milliseconds since the leader last heard each server; a server absent was just heard (a new leader's grace). */
   readonly silentMs: ReadonlyMap<string, number>;
+  /**
+   * Servers a primary or client reported failed (DropReplica) that the leader has not heard from
+   * since: never a copy target. A server just dropped for silence is not added back before it
+   * speaks again (before liveness marks it down, it is still up in the state).
+   */
+  readonly suspect: ReadonlySet<string>;
   readonly downAfterMs: number;
   readonly downOutIntervalMs: number;
   readonly actionsMax: number;
@@ -158,14 +164,15 @@ function addRebuilding(data: StateData, c: Candidate, facts: PlannerFacts, load:
   return { type: 'addRebuilding', name: volume.name, index, serverId: target, expectedEpoch: extent.epoch };
 }
 
-/** A former member that is up first; none while one is merely down (wait); else placement. */
+/** A former member that is up first; none while one is merely down or suspect (wait); else placement. */
 function chooseTarget(data: StateData, extent: ExtentRecord, facts: PlannerFacts, load: CopyLoad): string | null {
-  const eligible = (s: ServerRecord | undefined): s is ServerRecord => s !== undefined && s.state === 'up' && !s.draining && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
+  const eligible = (s: ServerRecord | undefined): s is ServerRecord =>
+    s !== undefined && s.state === 'up' && !s.draining && !facts.suspect.has(s.id) && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
   for (const id of extent.former) {
     const server = data.servers.get(id);
     if (eligible(server)) return id;
   }
-  if (extent.former.some((id) => stateOf(data, id) === 'down')) return null;
+  if (extent.former.some((id) => stateOf(data, id) === 'down' || (stateOf(data, id) === 'up' && facts.suspect.has(id)))) return null;
   const members = new Set([...extent.replicas, ...extent.rebuilding]);
   const existing = [...members].map((id) => placementOf(data.servers.get(id)));
   const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id)).map(placementOf);

@@ -86,7 +86,7 @@ function completeCopy(w: World): Command | null {
 }
 
 function facts(w: World, silent: ReadonlyMap<string, number>): PlannerFacts {
-  return { nowMs: w.nowMs, silentMs: silent, downAfterMs: 5_000, downOutIntervalMs: 10 * minute, actionsMax: 8, copiesPerServerMax: 2 };
+  return { nowMs: w.nowMs, silentMs: silent, suspect: new Set(), downAfterMs: 5_000, downOutIntervalMs: 10 * minute, actionsMax: 8, copiesPerServerMax: 2 };
 }
 
 /** One planner round: the plan is checked, and every command must apply, in order. */
@@ -188,7 +188,7 @@ describe('rules broken on purpose are caught', () => {
     must(state, { type: 'createVolume', name: 'v', sizeBytes: 1 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 1, nowMs: 1 });
     must(state, { type: 'allocateExtent', name: 'v', index: 0 });
     must(state, { type: 'markServerOut', serverId: 'a', nowMs: 2 });
-    const f: PlannerFacts = { nowMs: 3, silentMs: new Map(), downAfterMs: 5_000, downOutIntervalMs: minute, actionsMax: 8, copiesPerServerMax: 2 };
+    const f: PlannerFacts = { nowMs: 3, silentMs: new Map(), suspect: new Set(), downAfterMs: 5_000, downOutIntervalMs: minute, actionsMax: 8, copiesPerServerMax: 2 };
     const reckless: PlannedCommand[] = [{ type: 'dropReplica', name: 'v', index: 0, serverId: 'a', expectedEpoch: 1, reason: 'out' }];
     expect(() => state.checkPlan(f, reckless)).toThrow(/last active member/);
     expect(state.apply(reckless[0]!)).toMatchObject({ ok: false, error: { code: 'BASALT_LAST_REPLICA' } });
