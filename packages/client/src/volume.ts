@@ -23,6 +23,7 @@ export interface AllocationRun {
   readonly hole: boolean;
 }
 
+/** @internal What an open volume shares with its BasaltClient. */
 export interface VolumeContext {
   readonly meta: MetaClient;
   readonly pool: ConnectionPool;
@@ -78,6 +79,7 @@ export class Volume {
   private readonly dirty = new Set<number>();
   private closed = false;
 
+  /** @internal Volumes come from BasaltClient.openVolume. */
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
     this.id = descriptor.id;
     this.name = descriptor.name;

@@ -67,6 +67,8 @@ export const limits = {
   clientAllocateFullWaitMs: 10_000,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
+  /** Client SDK: how long one metad member may take to answer Status before it is shown as unreachable. */
+  clientMemberStatusTimeoutMs: 3_000,
   /**
    * Data connections (SDK and primary -> secondary): a server that sent nothing for this long
    * while requests wait on it gets a ping...
