@@ -39,8 +39,16 @@ export interface VolumeProvider {
 }
 
 export interface BlockDevice {
-  /** Size in bytes; fixed while open. */
+  /**
+   * Size in bytes as last known. It may grow while the device is open (the volume was resized);
+   * each NBD connection keeps the size it was opened with, as the protocol requires.
+   */
   readonly sizeBytes: number;
+  /**
+   * Reads the size again from where the volume lives (absent: the size never changes). The agent
+   * calls it before it tells a new connection the size, so new connections see a grown volume.
+   */
+  refreshSize?(): Promise<number>;
   /** Reads `length` bytes at `offset`; holes read as zeroes. */
   read(offset: number, length: number): Promise<Buffer>;
   /** Writes `data` at `offset`. With `fua` it is durable (as after flush) before it resolves. */

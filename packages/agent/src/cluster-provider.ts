@@ -20,10 +20,14 @@ export class ClusterVolumeProvider implements VolumeProvider {
 
 /** A BlockDevice over an SDK Volume; the SDK does the splitting, routing and retries. */
 class VolumeBlockDevice implements BlockDevice {
-  readonly sizeBytes: number;
+  constructor(private readonly volume: Volume) {}
 
-  constructor(private readonly volume: Volume) {
-    this.sizeBytes = volume.size;
+  get sizeBytes(): number {
+    return this.volume.size;
+  }
+
+  refreshSize(): Promise<number> {
+    return this.volume.refreshSize();
   }
 
   read(offset: number, length: number): Promise<Buffer> {

@@ -90,12 +90,14 @@ export class BasaltClient {
   }
 
   /**
-   * Grows a volume to `sizeBytes` while it may be written: open volumes see the new size at their
-   * next refreshSize() (the agent's new NBD connections do). A smaller size is refused with
-   * BASALT_SHRINK_NOT_ALLOWED.
+   * Grows a volume to `sizeBytes` (whole extents) while it may be open and written: an open
+   * Volume sees the new size at its first access past its old end, or at refreshSize(); the
+   * agent's new NBD connections get it. A smaller size is refused with BASALT_SHRINK_NOT_ALLOWED;
+   * with `force` it is allowed over never-written space only (still refused while any extent at or
+   * past the new end holds data, with `details.firstAllocatedIndex`): a resize never discards data.
    */
-  async resizeVolume(name: string, sizeBytes: number): Promise<VolumeInfo> {
-    return volumeFromPb((await this.meta.call('resizeVolume', { name, sizeBytes })).volume);
+  async resizeVolume(name: string, sizeBytes: number, options: { force?: boolean } = {}): Promise<VolumeInfo> {
+    return volumeFromPb((await this.meta.call('resizeVolume', { name, sizeBytes, force: options.force === true })).volume);
   }
 
   /** Deletes a volume; `force` deletes it even while a writer holds its lease. Chunk servers reclaim its space. */

@@ -7,7 +7,7 @@ import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
 import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
 
-/** What a volume's metadata says; fixed while the volume is open. */
+/** What a volume's metadata says. Only the size changes while a volume is open (it may grow). */
 export interface VolumeDescriptor {
   readonly id: number;
   readonly name: string;
@@ -68,8 +68,7 @@ export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'repo
 export class Volume {
   readonly id: number;
   readonly name: string;
-  /** Size in bytes. */
-  readonly size: number;
+  private sizeBytes: number;
   readonly extentSizeBytes: number;
   readonly replicationFactor: number;
   /** False for a read-only open: writes fail with BASALT_READ_ONLY. */
@@ -83,13 +82,29 @@ export class Volume {
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
     this.id = descriptor.id;
     this.name = descriptor.name;
-    this.size = descriptor.sizeBytes;
+    this.sizeBytes = descriptor.sizeBytes;
     this.extentSizeBytes = descriptor.extentSizeBytes;
     this.replicationFactor = descriptor.replicationFactor;
     this.writable = ctx.lease !== undefined;
     this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable, descriptor.replicationFactor, (info, waitedMs) => {
       ctx.onEvent({ kind: 'allocated_degraded', volume: this.name, index: info.index, replicas: info.replicas.map((r) => r.serverId), replicationFactor: this.replicationFactor, waitedMs });
     });
+  }
+
+  /**
+   * Size in bytes, as last read from metad: at open, at refreshSize(), or when an access past this
+   * end made the volume look again (so a volume grown by anyone is used at its new size at once).
+   */
+  get size(): number {
+    return this.sizeBytes;
+  }
+
+  /** Reads the volume's size from metad again and returns it (it grows with resizeVolume). */
+  async refreshSize(): Promise<number> {
+    this.checkOpen();
+    const reply = await this.ctx.meta.call('getVolume', { name: this.name });
+    this.sizeBytes = Number(reply.volume?.sizeBytes ?? this.sizeBytes);
+    return this.sizeBytes;
   }
 
   /** The writer lease's fencing generation (0 when read-only). */
@@ -103,7 +118,8 @@ export class Volume {
   }
 
   private async readNow(offset: number, length: number): Promise<Buffer> {
-    this.checkRange(offset, length, 'read');
+    const growing = this.checkRange(offset, length, 'read');
+    if (growing !== undefined) await growing;
     const one = singleSlice(offset, length, this.extentSizeBytes, limits.ioRequestBytesMax);
     if (one !== undefined) return (await this.readSlice(one)) ?? Buffer.alloc(length);
     const slices = this.slices(offset, length);
@@ -122,7 +138,8 @@ export class Volume {
 
   private async writeNow(offset: number, data: Uint8Array, options: { fua?: boolean }): Promise<void> {
     this.checkWritable();
-    this.checkRange(offset, data.length, 'write');
+    const growing = this.checkRange(offset, data.length, 'write');
+    if (growing !== undefined) await growing;
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
     const one = singleSlice(offset, buf.length, this.extentSizeBytes, limits.ioRequestBytesMax);
@@ -166,7 +183,8 @@ export class Volume {
 
   /** Which parts of [offset, offset + length) hold data and which are holes, at extent granularity. */
   async allocation(offset: number, length: number): Promise<AllocationRun[]> {
-    this.checkRange(offset, length, 'allocation');
+    const growing = this.checkRange(offset, length, 'allocation');
+    if (growing !== undefined) await growing;
     const runs: AllocationRun[] = [];
     for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
       const hole = (await this.map.lookup(s.index)) === undefined;
@@ -211,7 +229,8 @@ export class Volume {
 
   private async zeroRange(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
     this.checkWritable();
-    this.checkRange(offset, length, 'zero');
+    const growing = this.checkRange(offset, length, 'zero');
+    if (growing !== undefined) await growing;
     await Promise.all(this.slices(offset, length).map((s) => this.mutate(s, allocate, (conn, ref) => op(conn, ref, s))));
   }
 
@@ -314,10 +333,20 @@ export class Volume {
     if (!this.writable) throw new BasaltError(ErrorCode.ReadOnly, `volume ${this.name} is open read-only; open it with { writer: true } to write`, { volume: this.name });
   }
 
-  private checkRange(offset: number, length: number, what: string): void {
+  /**
+   * Checks a range without a promise turn when it lies inside the known size; one past the known
+   * end returns the check after the volume read its size again (it may have grown).
+   */
+  private checkRange(offset: number, length: number, what: string): Promise<void> | undefined {
     this.checkOpen();
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.size} bytes)`, { volume: this.name, offset, length, size: this.size });
-    }
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) this.outOfRange(offset, length, what);
+    if (offset + length <= this.sizeBytes) return undefined;
+    return this.refreshSize().then((size) => {
+      if (offset + length > size) this.outOfRange(offset, length, what);
+    });
+  }
+
+  private outOfRange(offset: number, length: number, what: string): never {
+    throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.sizeBytes} bytes)`, { volume: this.name, offset, length, size: this.sizeBytes });
   }
 }

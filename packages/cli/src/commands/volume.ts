@@ -68,12 +68,13 @@ const info: Command = {
 };
 
 const resize: Command = {
-  name: 'resize', summary: 'grow a volume', usage: 'NAME --size SIZE [--json]', options: { ...clusterOptions, ...json, size: { type: 'string' } },
+  name: 'resize', summary: 'grow a volume, also while it is written (--force shrinks over never-written space only)', usage: 'NAME --size SIZE [--force] [--json]',
+  options: { ...clusterOptions, ...json, size: { type: 'string' }, force: { type: 'boolean' } },
   positionals: true,
   run: (args, io) => withClient(args, io, async (client) => {
     const sizeBytes = size(args, 'size');
     if (sizeBytes === undefined) throw invalidArgument('--size is required');
-    show(io, args, await client.resizeVolume(onePositional(args, 'volume name'), sizeBytes));
+    show(io, args, await client.resizeVolume(onePositional(args, 'volume name'), sizeBytes, { force: flag(args, 'force') }));
     return 0;
   }),
 };

@@ -52,7 +52,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const name = checkName(r.name);
       return { volume: volumeToPb(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };
     },
-    resizeVolume: async (r) => ({ volume: volumeToPb(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes })) }),
+    resizeVolume: async (r) => ({ volume: volumeToPb(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes, ...(r.force && { force: true }) })) }),
     deleteVolume: async (r) => {
       await apply<VolumeView>({ type: 'deleteVolume', name: r.name, force: r.force });
       return {};
