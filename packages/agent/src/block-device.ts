@@ -66,9 +66,11 @@ export interface BlockDevice {
   /**
    * Allocation of [offset, offset + length): consecutive extents starting at `offset`, each
    * data or hole (a hole reads as zeroes). They cover at least one byte and may stop early or
-   * run past the end of the range (the agent cuts them).
+   * run past the end of the range (the agent cuts them). `coarse` allows a cheaper, coarser answer
+   * (per extent rather than per block: what a hole-aware read needs); NBD_CMD_BLOCK_STATUS asks
+   * for the precise one.
    */
-  allocation(offset: number, length: number): Promise<Extent[]>;
+  allocation(offset: number, length: number, options?: { coarse?: boolean }): Promise<Extent[]>;
   /** Releases the device (and its lease). No call follows. */
   close(): Promise<void>;
 }

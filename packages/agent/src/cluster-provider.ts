@@ -51,8 +51,8 @@ class VolumeBlockDevice implements BlockDevice {
     return this.volume.writeZeroes(offset, length, { allocate: options.noHole });
   }
 
-  async allocation(offset: number, length: number): Promise<Extent[]> {
-    return (await this.volume.allocation(offset, length)).map((run) => ({ lengthBytes: run.length, hole: run.hole }));
+  async allocation(offset: number, length: number, options: { coarse?: boolean } = {}): Promise<Extent[]> {
+    return (await this.volume.allocation(offset, length, { blocks: options.coarse !== true })).map((run) => ({ lengthBytes: run.length, hole: run.hole }));
   }
 
   close(): Promise<void> {

@@ -106,8 +106,8 @@ export class WriteBackDevice implements BlockDevice {
     return this.after(offset, offset + length, () => this.inner.writeZeroes(offset, length, options));
   }
 
-  allocation(offset: number, length: number): Promise<Extent[]> {
-    return this.after(offset, offset + length, () => this.inner.allocation(offset, length));
+  allocation(offset: number, length: number, options?: { coarse?: boolean }): Promise<Extent[]> {
+    return this.after(offset, offset + length, () => this.inner.allocation(offset, length, options));
   }
 
   /** Stores every cached write, then closes the inner device; fails if a cached write failed. */
