@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { Cmd } from '@basalt/agent/protocol';
 import { extentPath } from '@basalt/chunk';
 import { KiB, MiB, Prng } from '@basalt/stdx';
+import { main } from '@basalt/cli';
+import { captureIo } from '@basalt/cli/testing';
 import { BasaltCluster } from './lib/cluster.js';
+import { waitFor } from './lib/process.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { RawNbd } from './nbd-raw-client.js';
 
@@ -11,7 +14,8 @@ import { RawNbd } from './nbd-raw-client.js';
  * Block status at 4 KiB granularity over real processes: the SDK's allocation and the agent's
  * NBD base:allocation report a written 4 KiB block inside an otherwise empty extent as data and
  * the blocks around it as holes; a trim frees the space on every replica (bytes on disk, measured
- * from the extent files, before and after) and the trimmed range reports as a hole.
+ * from the extent files, before and after) and the trimmed range reports as a hole; metad reports
+ * the bytes the volume stores (`basalt status`) as the chunk servers counted them.
  */
 const { scope, keep } = clusterScope();
 const extentSizeBytes = 4 * MiB;
@@ -56,6 +60,14 @@ describe('block status', () => {
     expect(full - trimmed).toBeGreaterThanOrEqual(3 * 2 * MiB);
     expect((await volume.allocation(2 * MiB, 2 * MiB))).toEqual([{ offset: 2 * MiB, length: 2 * MiB, hole: true }]);
     await volume.close();
+
+    // Bytes stored per volume: what the chunk servers count on disk reaches metad in heartbeats (every 10 s at most).
+    const onDisk = bytesOnDisk(cluster, id, 0);
+    await waitFor('metad to report the bytes the volume stores', async () => (await client.getVolume('bs')).storedBytes === onDisk, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(onDisk).toBeLessThan(3 * MiB);
+    const io = captureIo();
+    expect(await main(['status', '--json', '--metad', cluster.metaEndpoints.join(',')], io)).toBe(0);
+    expect(JSON.parse(io.stdout).volumes).toEqual([{ name: 'bs', sizeBytes: 2 * extentSizeBytes, allocatedExtents: 1, replicationFactor: 3, storedBytes: onDisk }]);
 
     // NBD base:allocation: flags 3 (HOLE | ZERO) for holes, 0 for data, per block.
     const nbd = await RawNbd.connect(cluster.agentPort);

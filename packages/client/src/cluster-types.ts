@@ -13,6 +13,12 @@ export interface VolumeInfo extends VolumeDescriptor {
   readonly leaseAcquiredAtMs: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly createdAtMs: number;
+  /**
+   * Bytes its extent files take on disk, summed over every replica (so about replicationFactor
+   * times the data), as the chunk servers last reported them (counted every 10 s, reported in
+   * heartbeats): holes and trimmed blocks take none.
+   */
+  readonly storedBytes: number;
 }
 
 /** A writer lease as granted: the holder and the generation that fences older holders. */

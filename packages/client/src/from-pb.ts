@@ -10,7 +10,7 @@ export function volumeFromPb(v: pb.IVolume | null | undefined): VolumeInfo {
     id: Number(v.id ?? 0), name: v.name ?? '', sizeBytes: Number(v.sizeBytes ?? 0), extentSizeBytes: Number(v.extentSizeBytes ?? 0),
     replicationFactor: v.replicationFactor ?? 0, extentCount: Number(v.extentCount ?? 0), allocatedExtents: Number(v.allocatedExtents ?? 0),
     generation: Number(v.generation ?? 0), leaseHolder: v.leaseHolder ?? '', leaseAcquiredAtMs: Number(v.leaseAcquiredAtMs ?? 0),
-    labels: { ...(v.labels ?? {}) }, createdAtMs: Number(v.createdAtMs ?? 0),
+    labels: { ...(v.labels ?? {}) }, createdAtMs: Number(v.createdAtMs ?? 0), storedBytes: Number(v.storedBytes ?? 0),
   };
 }
 

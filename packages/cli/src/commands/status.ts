@@ -1,4 +1,5 @@
 import type { BasaltClient, DegradedExtent, MemberStatus, RepairStatus, ServerInfo } from '@basalt/client';
+import { humanBytes } from '@basalt/stdx';
 import { flag } from '../args.js';
 import { clusterFileOf, clusterOptions, resolveMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
@@ -16,14 +17,29 @@ async function chunkServers(client: BasaltClient, pids: ReadonlyMap<string, numb
   return (await client.listServers()).map((s) => ({ ...s, pid: pids.get(s.id) ?? 0 }));
 }
 
+/** A volume's size and what it takes on disk, as `basalt status --json` prints it. */
+export interface VolumeStoredJson {
+  name: string;
+  sizeBytes: number;
+  allocatedExtents: number;
+  replicationFactor: number;
+  /** On disk, summed over every replica (VolumeInfo.storedBytes). */
+  storedBytes: number;
+}
+
+async function volumesStored(client: BasaltClient): Promise<VolumeStoredJson[]> {
+  return (await client.listVolumes()).map((v) => ({ name: v.name, sizeBytes: v.sizeBytes, allocatedExtents: v.allocatedExtents, replicationFactor: v.replicationFactor, storedBytes: v.storedBytes }));
+}
+
 const degradedShownMax = 100;
+const volumesShownMax = 20;
 
 /** Process ids of a local cluster's chunk servers (cluster.json), when the command found the cluster through one. */
 function localPids(args: ParsedArgs, io: Io): Map<string, number> {
   return new Map((clusterFileOf(args, io)?.chunkd ?? []).map((c) => [c.id, c.pid]));
 }
 
-function printHuman(io: Io, members: readonly MemberStatus[], servers: ChunkServerStatusJson[], degraded: { total: number; extents: DegradedExtent[] }, repair: RepairStatus | undefined): void {
+function printHuman(io: Io, members: readonly MemberStatus[], servers: ChunkServerStatusJson[], volumes: readonly VolumeStoredJson[], degraded: { total: number; extents: DegradedExtent[] }, repair: RepairStatus | undefined): void {
   printTable(io, ['ID', 'ADDRESS', 'ROLE', 'TERM', 'APPLIED', 'PID', 'STATE'], members.map((m) => [
     m.id || '?', m.address, m.error ? 'unreachable' : m.role, String(m.term), String(m.appliedIndex), String(m.pid || '-'), m.error?.code ?? m.stateHash,
   ]));
@@ -33,6 +49,12 @@ function printHuman(io: Io, members: readonly MemberStatus[], servers: ChunkServ
     c.repair.copiesRunning > 0 ? `${c.repair.copiesRunning} (${mib(c.repair.bytesLeft)} left)` : '-',
     c.scrubLastPassMs > 0 ? ago(c.scrubLastPassMs) : 'never', String(c.pid || '-'),
   ]));
+  if (volumes.length > 0) {
+    const largest = [...volumes].sort((a, b) => b.storedBytes - a.storedBytes).slice(0, volumesShownMax);
+    io.out('\n');
+    printTable(io, ['VOLUME', 'SIZE', 'REPLICAS', 'EXTENTS', 'STORED'], largest.map((v) => [v.name, humanBytes(v.sizeBytes), String(v.replicationFactor), String(v.allocatedExtents), humanBytes(v.storedBytes)]));
+    if (volumes.length > largest.length) io.out(`(the ${largest.length} that store the most of ${volumes.length} volumes; "basalt volume ls" lists all)\n`);
+  }
   if (repair !== undefined) io.out(`\n${repairLine(repair)}\n`);
   io.out(`\ndegraded extents: ${degraded.total}\n`);
   if (degraded.extents.length > 0) {
@@ -62,7 +84,7 @@ export function repairLine(r: RepairStatus): string {
 }
 
 const status: Command = {
-  name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server (state, copies, last scrub), redundancy with repair ETA, and degraded extents', usage: '[--json]',
+  name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server (state, copies, last scrub), volume (bytes stored), redundancy with repair ETA, and degraded extents', usage: '[--json]',
   options: { ...clusterOptions, json: { type: 'boolean' } },
   run: (args, io) => withClient(args, io, async (client) => {
     const members = await client.memberStatuses(resolveMetaEndpoints(args, io));
@@ -71,8 +93,9 @@ const status: Command = {
     const servers = hasLeader ? await chunkServers(client, localPids(args, io)) : [];
     const degraded = hasLeader ? await client.degradedExtents(degradedShownMax) : { total: 0, extents: [] };
     const repair = hasLeader ? await client.repairStatus() : undefined;
-    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, degradedExtents: degraded, ...(repair !== undefined && { repair }) });
-    else printHuman(io, members, servers, degraded, repair);
+    const volumes = hasLeader ? await volumesStored(client) : [];
+    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, volumes, degradedExtents: degraded, ...(repair !== undefined && { repair }) });
+    else printHuman(io, members, servers, volumes, degraded, repair);
     return hasLeader ? 0 : 1;
   }),
 };

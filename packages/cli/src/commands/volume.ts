@@ -1,4 +1,4 @@
-import { invalidArgument } from '@basalt/stdx';
+import { humanBytes, invalidArgument } from '@basalt/stdx';
 import type { Volume, VolumeInfo } from '@basalt/client';
 import { flag, formatBytes, int, onePositional, size, str } from '../args.js';
 import { clusterOptions } from '../cluster.js';
@@ -13,6 +13,7 @@ export function volumeJson(v: VolumeInfo) {
   return {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
+    storedBytes: v.storedBytes,
   };
 }
 
@@ -28,6 +29,7 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
   printTable(io, ['field', 'value'], [
     ['name', j.name], ['id', String(j.id)], ['size', `${formatBytes(j.sizeBytes)} (${j.sizeBytes} bytes)`],
     ['extent size', formatBytes(j.extentSizeBytes)], ['extents', `${j.allocatedExtents} of ${j.extentCount} allocated`],
+    ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
   ]);
 }
@@ -52,8 +54,8 @@ const ls: Command = {
   run: (args, io) => withClient(args, io, async (client) => {
     const volumes = await client.listVolumes();
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
-    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'WRITER'], volumes.map(volumeJson).map((v) => [
-      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, v.leaseHolder || '-',
+    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'WRITER'], volumes.map(volumeJson).map((v) => [
+      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.leaseHolder || '-',
     ]));
     return 0;
   }),
