@@ -8,6 +8,7 @@ import { captureIo } from '@basalt/cli/testing';
 import { BasaltCluster } from './lib/cluster.js';
 import { waitFor } from './lib/process.js';
 import { clusterScope } from './lib/cluster-scope.js';
+import { sample, scrape } from './chunk-support.js';
 import { RawNbd } from './nbd-raw-client.js';
 
 /**
@@ -68,6 +69,8 @@ describe('block status', () => {
     const io = captureIo();
     expect(await main(['status', '--json', '--metad', cluster.metaEndpoints.join(',')], io)).toBe(0);
     expect(JSON.parse(io.stdout).volumes).toEqual([{ name: 'bs', sizeBytes: 2 * extentSizeBytes, allocatedExtents: 1, replicationFactor: 3, storedBytes: onDisk }]);
+    const leader = cluster.meta.member(await cluster.meta.waitForLeader());
+    expect(sample(await scrape(`127.0.0.1:${leader.metricsPort}`), 'basalt_meta_stored_bytes')).toBe(onDisk);
 
     // NBD base:allocation: flags 3 (HOLE | ZERO) for holes, 0 for data, per block.
     const nbd = await RawNbd.connect(cluster.agentPort);

@@ -66,6 +66,13 @@ export class ChunkServerLiveness {
     return bytes;
   }
 
+  /** Bytes on disk of every volume, summed over the servers' last heartbeats. */
+  totalStoredBytes(): number {
+    let bytes = 0;
+    for (const f of this.facts.values()) for (const b of f.volumeStoredBytes.values()) bytes += b;
+    return bytes;
+  }
+
   /** Repair bytes left and rate, summed over the servers' last heartbeats. */
   repairTotals(): { bytesLeft: number; rateBytesPerSec: number } {
     let bytesLeft = 0;
