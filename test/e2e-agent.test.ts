@@ -35,11 +35,17 @@ describe('basalt agent on a real cluster', () => {
     expect((await volume.read(9 * MiB + 4096, 4096)).equals(Buffer.alloc(4096, 0xcd))).toBe(true);
     await volume.close();
     const map = JSON.parse(await run('nbdinfo', ['--map', '--json', uri])) as { offset: number; length: number; type: number }[];
-    // Extents 0 and 2 hold data; 1 and 3.. were never written: holes (type bit 0).
+    // Per 4 KiB block: [1M, 2M) and [9M + 4k, 9.5M) hold data; the rest was never written, or
+    // zeroed (9M, write -z): holes (type bit 0), also inside the extents that hold data.
     const holeAt = (offset: number): boolean => map.some((e) => e.offset <= offset && offset < e.offset + e.length && (e.type & 1) === 1);
-    expect(holeAt(0)).toBe(false);
+    expect(holeAt(0)).toBe(true);
+    expect(holeAt(MiB)).toBe(false);
+    expect(holeAt(2 * MiB - 4096)).toBe(false);
+    expect(holeAt(2 * MiB)).toBe(true);
     expect(holeAt(5 * MiB)).toBe(true);
-    expect(holeAt(9 * MiB)).toBe(false);
+    expect(holeAt(9 * MiB)).toBe(true);
+    expect(holeAt(9 * MiB + 4096)).toBe(false);
+    expect(holeAt(9 * MiB + 512 * 1024)).toBe(true);
     expect(holeAt(60 * MiB)).toBe(true);
   });
 });

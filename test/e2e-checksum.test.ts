@@ -35,8 +35,8 @@ describe('a flipped byte in an extent file', () => {
     const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(8 * MiB)));
     await volume.write(0, data, { fua: true });
     await volume.close();
-    const { extents } = await writer.meta.call('getExtentMap', { volume: 'flip', fromIndex: 0, count: 1 });
-    const replicaIds = [extents[0]!.primary, ...extents[0]!.replicas.map((r) => r.serverId).filter((id) => id !== extents[0]!.primary)];
+    const [first] = await writer.extentPlacements('flip');
+    const replicaIds = first!.replicas.map((r) => r.serverId);
 
     const events: VolumeEvent[] = [];
     const reader = await cluster.client({ onEvent: (e) => events.push(e) }).openVolume('flip');

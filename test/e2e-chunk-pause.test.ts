@@ -73,6 +73,6 @@ function randomMiB(): Buffer {
 }
 
 async function extentMap(): Promise<{ index: number; epoch: number; replicas: string[] }[]> {
-  const { extents: list } = await client.meta.call('getExtentMap', { volume: 'stalled', fromIndex: 0, count: extents });
-  return list.map((e) => ({ index: Number(e.index), epoch: Number(e.epoch), replicas: e.replicas.map((r) => r.serverId) }));
+  const list = (await client.extentPlacements('stalled')).filter((e) => e.index < extents);
+  return list.map((e) => ({ index: e.index, epoch: e.epoch, replicas: e.replicas.map((r) => r.serverId) }));
 }

@@ -37,10 +37,10 @@ describe('a 3-replica volume', () => {
     await volume.flush();
     await expectVolumeEquals(volume, model, 'after writing');
     // Every extent was written, and each has three replicas in three zones.
-    const { extents } = await client.meta.call('getExtentMap', { volume: 'durable', fromIndex: 0, count: 0 });
+    const extents = await client.extentPlacements('durable');
     expect(extents.length).toBe(sizeBytes / (16 * MiB));
     const zoneOf = new Map(cluster.chunks.map((c) => [c.id, c.zone]));
-    for (const e of extents) expect(new Set(e.replicas.map((r) => zoneOf.get(r.serverId ?? ''))).size, `extent ${e.index}`).toBe(3);
+    for (const e of extents) expect(new Set(e.replicas.map((r) => zoneOf.get(r.serverId))).size, `extent ${e.index}`).toBe(3);
     await volume.close();
 
     await cluster.restartAll();

@@ -83,7 +83,7 @@ describe('kill -9 of a chunk server during writes', () => {
     expect(model.failed).toEqual([]);
 
     const victim = cluster.chunk(1);
-    const before = (await client.meta.call('getExtentMap', { volume: 'failover', fromIndex: 0, count: 0 })).extents;
+    const before = await client.extentPlacements('failover');
     const onVictim = before.filter((e) => e.replicas.some((r) => r.serverId === victim.id));
     expect(onVictim.length).toBe(sizeBytes / extentSizeBytes);
 
@@ -100,12 +100,12 @@ describe('kill -9 of a chunk server during writes', () => {
     await model.check(volume, 'after the kill');
 
     // Every extent that was written after the kill moved on to a new epoch without the victim.
-    const after = new Map((await client.meta.call('getExtentMap', { volume: 'failover', fromIndex: 0, count: 0 })).extents.map((e) => [Number(e.index), e]));
+    const after = new Map((await client.extentPlacements('failover')).map((e) => [e.index, e]));
     const movedOn = onVictim.filter((e) => !after.get(Number(e.index))!.replicas.some((r) => r.serverId === victim.id));
     expect(movedOn.length).toBeGreaterThan(0);
     for (const e of movedOn) expect(Number(after.get(Number(e.index))!.epoch)).toBeGreaterThan(Number(e.epoch));
     // Those extents run on two replicas: metad reports them degraded (what `basalt status` shows).
-    const degraded = await client.meta.call('listDegradedExtents', {});
+    const degraded = await client.degradedExtents();
     const degradedIndexes = new Set(degraded.extents.filter((d) => d.volume === 'failover').map((d) => Number(d.index)));
     for (const e of movedOn) expect(degradedIndexes.has(Number(e.index)), `extent ${e.index} is degraded`).toBe(true);
     expect(Number(degraded.total)).toBeGreaterThanOrEqual(movedOn.length);
@@ -117,7 +117,7 @@ describe('kill -9 of a chunk server during writes', () => {
       for (const e of movedOn) {
         const ref: ExtentRef = {
           volumeId: volume.id, index: Number(e.index), extentSizeBytes, epoch: Number(e.epoch), generation: volume.generation,
-          replicas: e.replicas.map((r) => ({ serverId: r.serverId ?? '', address: r.address ?? '' })),
+          replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })),
         };
         await expect(conn.read(ref, 0, 4096), `extent ${e.index}`).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });
         await expect(conn.write(ref, 0, Buffer.alloc(4096, 7)), `extent ${e.index}`).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });

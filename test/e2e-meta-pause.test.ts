@@ -45,13 +45,13 @@ describe('transient metadata trouble during first writes', () => {
     await whileLeaderStopped(() => volume.write(4 * extentSizeBytes, second));
     expect((await volume.read(4 * extentSizeBytes, second.length)).equals(second), 'extent 4 reads back what was written').toBe(true);
     expect((await volume.read(0, first.length)).equals(first), 'extent 0 reads back what was written').toBe(true);
-    const { extents } = await client.meta.call('getExtentMap', { volume: 'paused', fromIndex: 0, count: 8 });
-    expect(extents.map((e) => Number(e.index))).toEqual([0, 4]);
+    const extents = await client.extentPlacements('paused');
+    expect(extents.map((e) => e.index)).toEqual([0, 4]);
 
     // close() flushes (chunk servers only) and releases the lease through metad, again with the leader stopped.
     await whileLeaderStopped(() => volume.close());
-    const { volume: after } = await client.meta.call('getVolume', { name: 'paused' });
-    expect(after?.leaseHolder ?? '', 'the writer lease was released').toBe('');
+    const after = await client.getVolume('paused');
+    expect(after.leaseHolder, 'the writer lease was released').toBe('');
   });
 
   it('a first write waits for a chunk server that metad marked down for a missed heartbeat', { timeout: 300_000 }, async () => {
@@ -74,7 +74,7 @@ describe('transient metadata trouble during first writes', () => {
       await victim.signal('SIGCONT');
       await write;
       expect((await volume.read(2 * extentSizeBytes, data.length)).equals(data), 'extent 2 reads back what was written').toBe(true);
-      const { extents } = await client.meta.call('getExtentMap', { volume: 'marked-down', fromIndex: 2, count: 1 });
+      const extents = (await client.extentPlacements('marked-down')).filter((e) => e.index === 2);
       expect(extents[0]?.replicas.map((r) => r.serverId).sort()).toEqual(cluster.chunks.map((c) => c.id).sort());
     } finally {
       await victim.signal('SIGCONT');

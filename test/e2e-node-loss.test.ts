@@ -29,8 +29,8 @@ describe('a 3-server cluster that lost a server', () => {
     await client.createVolume('lost', { sizeBytes: 16 * extentSizeBytes, extentSizeBytes, replicationFactor: 3 });
     const uri = `nbd://${cluster.agentAddress}/lost`;
     const replicasOf = async (index: number): Promise<string[]> => {
-      const { extents } = await client.meta.call('getExtentMap', { volume: 'lost', fromIndex: index, count: 1 });
-      return (extents[0]?.replicas ?? []).map((r) => r.serverId ?? '').sort();
+      const extent = (await client.extentPlacements('lost')).find((e) => e.index === index);
+      return (extent?.replicas ?? []).map((r) => r.serverId).sort();
     };
     const all = cluster.chunks.map((c) => c.id).sort();
 
@@ -51,7 +51,7 @@ describe('a 3-server cluster that lost a server', () => {
     expect(await replicasOf(2)).toEqual(survivors);
     const agentLog = cluster.agent!.log();
     for (const index of [1, 2]) expect(agentLog).toMatch(new RegExp(`nbd lost: extent ${index}: placed degraded on \\S+ \\(2 of 3 replicas`));
-    const degraded = await client.meta.call('listDegradedExtents', {});
+    const degraded = await client.degradedExtents();
     const degradedIndexes = degraded.extents.filter((d) => d.volume === 'lost').map((d) => Number(d.index)).sort();
     // Extent 0 lost its replica on the victim too: all three are degraded until re-replication.
     expect(degradedIndexes).toEqual([0, 1, 2]);

@@ -30,7 +30,7 @@ describe('a deleted volume', () => {
     const folder = (c: { dataDir: string }, name: string) => join(c.dataDir, 'extents', String(ids.get(name)));
     for (const c of cluster.chunks) for (const name of ['gone', 'kept']) expect(existsSync(folder(c, name)), `${c.id} holds ${name}`).toBe(true);
 
-    await client.meta.call('deleteVolume', { name: 'gone', force: false });
+    await client.deleteVolume('gone');
     await waitFor('every chunk server to remove the deleted volume', () => cluster.chunks.every((c) => !existsSync(folder(c, 'gone'))), { timeoutMs: 60_000 });
     for (const c of cluster.chunks) {
       const page = await scrape(c.metricsAddress);

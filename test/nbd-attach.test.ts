@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findFreeDevice, main, nbdClientAttachArgs } from '@basalt/cli';
+import { main } from '@basalt/cli';
+import { findFreeDevice, nbdClientAttachArgs } from '@basalt/client';
 import { captureIo } from '@basalt/cli/testing';
 
 /** `basalt attach`: argument building, device choice, and the error on a kernel without nbd. */

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { nbdClientAttachArgs, nbdClientDetachArgs } from '@basalt/cli';
+import { nbdClientAttachArgs, nbdClientDetachArgs } from '@basalt/client';
 import { MiB } from '@basalt/stdx';
 import { FileVolumeStore, run, runOk, startAgent, tempDir } from './nbd-support.js';
 import { requireCommands } from './lib/process.js';

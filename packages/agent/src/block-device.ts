@@ -39,8 +39,16 @@ export interface VolumeProvider {
 }
 
 export interface BlockDevice {
-  /** Size in bytes; fixed while open. */
+  /**
+   * Size in bytes as last known. It may grow while the device is open (the volume was resized);
+   * each NBD connection keeps the size it was opened with, as the protocol requires.
+   */
   readonly sizeBytes: number;
+  /**
+   * Reads the size again from where the volume lives (absent: the size never changes). The agent
+   * calls it before it tells a new connection the size, so new connections see a grown volume.
+   */
+  refreshSize?(): Promise<number>;
   /** Reads `length` bytes at `offset`; holes read as zeroes. */
   read(offset: number, length: number): Promise<Buffer>;
   /** Writes `data` at `offset`. With `fua` it is durable (as after flush) before it resolves. */
@@ -58,9 +66,11 @@ export interface BlockDevice {
   /**
    * Allocation of [offset, offset + length): consecutive extents starting at `offset`, each
    * data or hole (a hole reads as zeroes). They cover at least one byte and may stop early or
-   * run past the end of the range (the agent cuts them).
+   * run past the end of the range (the agent cuts them). `coarse` allows a cheaper, coarser answer
+   * (per extent rather than per block: what a hole-aware read needs); NBD_CMD_BLOCK_STATUS asks
+   * for the precise one.
    */
-  allocation(offset: number, length: number): Promise<Extent[]>;
+  allocation(offset: number, length: number, options?: { coarse?: boolean }): Promise<Extent[]>;
   /** Releases the device (and its lease). No call follows. */
   close(): Promise<void>;
 }

@@ -20,10 +20,14 @@ export class ClusterVolumeProvider implements VolumeProvider {
 
 /** A BlockDevice over an SDK Volume; the SDK does the splitting, routing and retries. */
 class VolumeBlockDevice implements BlockDevice {
-  readonly sizeBytes: number;
+  constructor(private readonly volume: Volume) {}
 
-  constructor(private readonly volume: Volume) {
-    this.sizeBytes = volume.size;
+  get sizeBytes(): number {
+    return this.volume.size;
+  }
+
+  refreshSize(): Promise<number> {
+    return this.volume.refreshSize();
   }
 
   read(offset: number, length: number): Promise<Buffer> {
@@ -47,8 +51,8 @@ class VolumeBlockDevice implements BlockDevice {
     return this.volume.writeZeroes(offset, length, { allocate: options.noHole });
   }
 
-  async allocation(offset: number, length: number): Promise<Extent[]> {
-    return (await this.volume.allocation(offset, length)).map((run) => ({ lengthBytes: run.length, hole: run.hole }));
+  async allocation(offset: number, length: number, options: { coarse?: boolean } = {}): Promise<Extent[]> {
+    return (await this.volume.allocation(offset, length, { blocks: options.coarse !== true })).map((run) => ({ lengthBytes: run.length, hole: run.hole }));
   }
 
   close(): Promise<void> {

@@ -51,7 +51,6 @@ interface Cached {
 }
 
 export class WriteBackDevice implements BlockDevice {
-  readonly sizeBytes: number;
   private readonly cached = new Set<Cached>();
   private caching: boolean;
   private failure: BasaltError | undefined;
@@ -63,8 +62,14 @@ export class WriteBackDevice implements BlockDevice {
     /** Called once, when a cached write failed (the agent logs it and counts it). */
     private readonly onFailure: (err: BasaltError) => void,
   ) {
-    this.sizeBytes = inner.sizeBytes;
     this.caching = mode === 'writeback';
+    if (inner.refreshSize !== undefined) this.refreshSize = () => inner.refreshSize!();
+  }
+
+  readonly refreshSize?: () => Promise<number>;
+
+  get sizeBytes(): number {
+    return this.inner.sizeBytes;
   }
 
   read(offset: number, length: number): Promise<Buffer> {
@@ -101,8 +106,8 @@ export class WriteBackDevice implements BlockDevice {
     return this.after(offset, offset + length, () => this.inner.writeZeroes(offset, length, options));
   }
 
-  allocation(offset: number, length: number): Promise<Extent[]> {
-    return this.after(offset, offset + length, () => this.inner.allocation(offset, length));
+  allocation(offset: number, length: number, options?: { coarse?: boolean }): Promise<Extent[]> {
+    return this.after(offset, offset + length, () => this.inner.allocation(offset, length, options));
   }
 
   /** Stores every cached write, then closes the inner device; fails if a cached write failed. */

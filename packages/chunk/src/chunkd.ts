@@ -86,11 +86,13 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
       ? undefined
       : new Scrubber({ selfId: opts.id, store, peer, budget, buckets: [scrubBucket, repairBucket], metrics, clock: monotonicClock, wallMs: () => Date.now(), intervalMs: scrubIntervalMs, log });
   scrubber?.start();
+  const usage = volumeUsage(opts.dataDir);
   const report = (): ServerReport => ({
     id: opts.id,
     address,
     zone: opts.zone,
     ...diskSpace(opts.dataDir),
+    volumeStoredBytes: usage(),
     ...(executor === undefined ? {} : { repair: executor.progress() }),
     ...(scrubber === undefined ? {} : { scrub: scrubber.facts() }),
   });
@@ -173,6 +175,16 @@ export function volumeBytesOnDisk(dir: string): Map<number, number> {
     byVolume.set(Number(name), bytes);
   }
   return byVolume;
+}
+
+/** volumeBytesOnDisk(dir), counted again at most every limits.chunkVolumeUsageIntervalMs. */
+function volumeUsage(dir: string): () => ReadonlyMap<number, number> {
+  let counted: { atMs: number; bytes: Map<number, number> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (counted === undefined || now - counted.atMs >= limits.chunkVolumeUsageIntervalMs) counted = { atMs: now, bytes: volumeBytesOnDisk(dir) };
+    return counted.bytes;
+  };
 }
 
 /** A file's allocated bytes, or 0 when it went away while being counted. */

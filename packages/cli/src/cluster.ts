@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { invalidArgument } from '@basalt/stdx';
-import { MetaClient, parseEndpoints } from '@basalt/wire';
+import { parseEndpoints } from '@basalt/wire';
 import type { ParsedArgs, Io } from './command.js';
 import { str } from './args.js';
 import type { ClusterFile } from './local/cluster-file.js';
@@ -81,24 +81,8 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
-/** A MetaClient for the command's cluster (checked as by runningMetaEndpoints); the caller closes it. */
-export async function metaClient(args: ParsedArgs, io: Io): Promise<MetaClient> {
-  const timeout = str(args, 'timeout');
-  const callTimeoutMs = timeout === undefined ? undefined : parseTimeoutMs(timeout);
-  return new MetaClient({ endpoints: await runningMetaEndpoints(args, io), ...(callTimeoutMs !== undefined && { callTimeoutMs }) });
-}
-
-/** Runs `fn` with a MetaClient and closes it. */
-export async function withMeta<T>(args: ParsedArgs, io: Io, fn: (client: MetaClient) => Promise<T>): Promise<T> {
-  const client = await metaClient(args, io);
-  try {
-    return await fn(client);
-  } finally {
-    client.close();
-  }
-}
-
-function parseTimeoutMs(text: string): number {
+/** --timeout: 500ms or 30s; the total time one metad call may take. */
+export function parseTimeoutMs(text: string): number {
   const m = /^(\d+)(ms|s)?$/.exec(text);
   if (!m) throw invalidArgument(`--timeout must be a duration such as 500ms or 30s, got "${text}"`);
   return Number(m[1]) * (m[2] === 'ms' ? 1 : 1000);

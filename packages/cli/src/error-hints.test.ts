@@ -21,6 +21,11 @@ describe('errors that name their fix', () => {
       .toBe('the server at 127.0.0.1:7122 did not answer: "basalt status" shows which metad members and chunk servers are down; start it again, then retry');
   });
 
+  it('a refused shrink: --force for never-written space, or which extent holds data', () => {
+    expect(errorHint(new BasaltError(ErrorCode.ShrinkNotAllowed, 'it can grow but not shrink', { volume: 'v1' }))).toContain('"basalt volume resize v1 --size SIZE --force"');
+    expect(errorHint(new BasaltError(ErrorCode.ShrinkNotAllowed, 'holds data', { volume: 'v1', firstAllocatedIndex: 3 }))).toMatch(/^extent 3 and later ones of v1 hold data/);
+  });
+
   it('leaves alone a message that already names a command to run', () => {
     expect(errorHint(new BasaltError(ErrorCode.Unavailable, 'no cluster runs in .basalt: start it with "basalt up"'))).toBeUndefined();
   });

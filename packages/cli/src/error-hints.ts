@@ -30,6 +30,10 @@ export function errorHint(e: BasaltError): string | undefined {
       return '"basalt status" lists the chunk servers and their states: start the ones that are down, add servers, or use a lower --replicas';
     case ErrorCode.NoSpace:
       return '"basalt status" shows the free space of each chunk server: delete volumes you no longer need or add a chunk server';
+    case ErrorCode.ShrinkNotAllowed:
+      return typeof d.firstAllocatedIndex === 'number'
+        ? `extent ${d.firstAllocatedIndex} and later ones of ${volume} hold data past the new size, and a resize never discards data: copy what you keep into a new, smaller volume`
+        : `volumes grow but do not shrink; "basalt volume resize ${volume} --size SIZE --force" shrinks over never-written space only`;
     case ErrorCode.ReadOnly:
       return 'this command opened the volume read-only; commands that write take the writer lease';
     default:

@@ -1,10 +1,15 @@
 import { connect, type BasaltClient } from '@basalt/client';
 import type { Io, ParsedArgs } from './command.js';
-import { runningMetaEndpoints } from './cluster.js';
+import { str } from './args.js';
+import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
 
-/** Runs `fn` with an SDK client of the command's cluster (found as for every command) and closes it. */
+/**
+ * Runs `fn` with an SDK client of the command's cluster (found and checked as by
+ * runningMetaEndpoints; --timeout bounds each metad call) and closes it.
+ */
 export async function withClient<T>(args: ParsedArgs, io: Io, fn: (client: BasaltClient) => Promise<T>): Promise<T> {
-  const client = connect({ metad: await runningMetaEndpoints(args, io) });
+  const timeout = str(args, 'timeout');
+  const client = connect({ metad: await runningMetaEndpoints(args, io), ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }) });
   try {
     return await fn(client);
   } finally {

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
-import { MetaClient, type pb } from '@basalt/wire';
-import { ConnectionPool } from './connection-pool.js';
+import { BasaltError, invalidArgument, limits } from '@basalt/stdx';
+import { MetaClient } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
-import { Volume, type VolumeDescriptor, type VolumeEvent } from './volume.js';
+import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
+import { ConnectionPool } from './connection-pool.js';
+import { degradedFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
+import { Volume, type VolumeEvent } from './volume.js';
 
 export interface ConnectOptions {
   /** host:port of one or more metad members. */
@@ -40,10 +42,20 @@ export function connect(options: ConnectOptions): BasaltClient {
   return new BasaltClient(options);
 }
 
-/** A connection to one cluster: volumes are created, listed and opened here. */
+export interface SetLabelOptions {
+  /** Compare-and-set: the label must have exactly this value now ('' means absent), else BASALT_COMPARE_FAILED. */
+  expect?: string;
+}
+
+/**
+ * A connection to one cluster: the whole control plane (volumes, labels, leases, chunk servers,
+ * metad members, redundancy) and the data plane (openVolume). Every method throws BasaltErrors
+ * with stable codes (docs/errors.md); the metad calls follow the leader and retry as MetaClient
+ * does. Nothing is sent until the first call.
+ */
 export class BasaltClient {
   readonly clientId: string;
-  readonly meta: MetaClient;
+  private readonly meta: MetaClient;
   private readonly pool: ConnectionPool;
   private readonly onEvent: (event: VolumeEvent) => void;
   private readonly metrics: ClientMetrics | undefined;
@@ -59,26 +71,166 @@ export class BasaltClient {
     this.metrics = options.metrics;
   }
 
-  async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeDescriptor> {
-    const reply = await this.meta.call('createVolume', { name, ...options });
-    return descriptor(reply.volume);
+  // ---- volumes ----
+
+  /** Creates a volume (BASALT_VOLUME_EXISTS when the name is taken). */
+  async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeInfo> {
+    const reply = await this.meta.call('createVolume', { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0 });
+    return volumeFromPb(reply.volume);
   }
 
-  async listVolumes(): Promise<VolumeDescriptor[]> {
+  async listVolumes(): Promise<VolumeInfo[]> {
     const reply = await this.meta.call('listVolumes', {});
-    return reply.volumes.map(descriptor);
+    return reply.volumes.map(volumeFromPb);
+  }
+
+  /** One volume (BASALT_VOLUME_NOT_FOUND when there is none of that name). */
+  async getVolume(name: string): Promise<VolumeInfo> {
+    return volumeFromPb((await this.meta.call('getVolume', { name })).volume);
+  }
+
+  /**
+   * Grows a volume to `sizeBytes` (whole extents) while it may be open and written: an open
+   * Volume sees the new size at its first access past its old end, or at refreshSize(); the
+   * agent's new NBD connections get it. A smaller size is refused with BASALT_SHRINK_NOT_ALLOWED;
+   * with `force` it is allowed over never-written space only (still refused while any extent at or
+   * past the new end holds data, with `details.firstAllocatedIndex`): a resize never discards data.
+   */
+  async resizeVolume(name: string, sizeBytes: number, options: { force?: boolean } = {}): Promise<VolumeInfo> {
+    return volumeFromPb((await this.meta.call('resizeVolume', { name, sizeBytes, force: options.force === true })).volume);
+  }
+
+  /** Deletes a volume; `force` deletes it even while a writer holds its lease. Chunk servers reclaim its space. */
+  async deleteVolume(name: string, options: { force?: boolean } = {}): Promise<void> {
+    await this.meta.call('deleteVolume', { name, force: options.force === true });
+  }
+
+  /** Sets a label (value) or removes it (undefined), optionally compare-and-set. */
+  async setLabel(name: string, key: string, value: string | undefined, options: SetLabelOptions = {}): Promise<VolumeInfo> {
+    const reply = await this.meta.call('setVolumeLabel', { name, key, ...(value !== undefined && { value }), ...(options.expect !== undefined && { expect: options.expect }) });
+    return volumeFromPb(reply.volume);
+  }
+
+  /** Where a volume's allocated extents live, by index (extents never written are not listed). */
+  async extentPlacements(name: string): Promise<ExtentPlacement[]> {
+    const out: ExtentPlacement[] = [];
+    const { extentCount } = await this.getVolume(name);
+    for (let from = 0; from < extentCount; from += limits.clientExtentMapPageExtents) {
+      const reply = await this.meta.call('getExtentMap', { volume: name, fromIndex: from, count: limits.clientExtentMapPageExtents });
+      out.push(...reply.extents.map(placementFromPb));
+    }
+    return out;
+  }
+
+  // ---- leases ----
+
+  /**
+   * Takes a volume's writer lease for `holder` without opening it (openVolume({ writer: true })
+   * does this itself). BASALT_LEASE_CONFLICT when another holder has it, unless `force`, which
+   * fences that holder.
+   */
+  async acquireLease(name: string, holder: string, options: { force?: boolean } = {}): Promise<Lease> {
+    const reply = await this.meta.call('acquireLease', { volume: name, clientId: holder, force: options.force === true });
+    return { holder: reply.holder === '' ? holder : reply.holder, generation: Number(reply.generation) };
+  }
+
+  /** Releases a lease taken with acquireLease (BASALT_LEASE_FENCED when another holder took it over). */
+  async releaseLease(name: string, lease: Lease): Promise<void> {
+    await this.meta.call('releaseLease', { volume: name, clientId: lease.holder, generation: lease.generation });
   }
 
   /** Opens a volume, read-only unless `writer`; a writer holds the volume's lease until close(). */
   async openVolume(name: string, options: OpenOptions = {}): Promise<Volume> {
     if (options.force === true && options.writer !== true) throw invalidArgument('force takes the writer lease: use it with { writer: true }');
-    const volume = descriptor((await this.meta.call('getVolume', { name })).volume);
+    const volume = await this.getVolume(name);
     let lease: { clientId: string; generation: number } | undefined;
     if (options.writer === true) {
-      const reply = await this.meta.call('acquireLease', { volume: name, clientId: this.clientId, force: options.force === true });
-      lease = { clientId: this.clientId, generation: Number(reply.generation) };
+      const granted = await this.acquireLease(name, this.clientId, { force: options.force === true });
+      lease = { clientId: this.clientId, generation: granted.generation };
     }
     return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics });
+  }
+
+  // ---- chunk servers and redundancy ----
+
+  async listServers(): Promise<ServerInfo[]> {
+    return (await this.meta.call('listServers', {})).servers.map(serverFromPb);
+  }
+
+  /** Moves every replica off a server (copies first); `false` ends draining. */
+  async drainServer(id: string, drain = true): Promise<ServerInfo> {
+    return serverFromPb((await this.meta.call('drainServer', { id, drain })).server);
+  }
+
+  /** Treats a server as lost now: its replicas are rebuilt elsewhere. */
+  async markServerOut(id: string): Promise<ServerInfo> {
+    return serverFromPb((await this.meta.call('markServerOut', { id })).server);
+  }
+
+  /** Forgets a server (refused while it holds the only good copy of any extent). */
+  async removeServer(id: string): Promise<ServerInfo> {
+    return serverFromPb((await this.meta.call('removeServer', { id })).server);
+  }
+
+  /** The cluster's redundancy and repair progress (GetRepairStatus). */
+  async repairStatus(): Promise<RepairStatus> {
+    return repairFromPb(await this.meta.call('getRepairStatus', {}));
+  }
+
+  /** Extents below their replication factor: `total` counts all, `extents` lists up to `limit`. */
+  async degradedExtents(limit = 0): Promise<{ total: number; extents: DegradedExtent[] }> {
+    const reply = await this.meta.call('listDegradedExtents', { limit });
+    return { total: Number(reply.total), extents: reply.extents.map(degradedFromPb) };
+  }
+
+  // ---- metad members ----
+
+  /** The status of the member at `address` (no redirect); the leader's when no address is given. */
+  async memberStatus(address?: string): Promise<MemberStatus> {
+    return memberStatusFromPb(await this.meta.call('status', {}, address === undefined ? {} : { address, timeoutMs: limits.clientMemberStatusTimeoutMs }));
+  }
+
+  /**
+   * Every member's own status: the members the cluster lists (when any member answers) plus the
+   * endpoints given, so an unreachable member shows up with its error instead of a status.
+   */
+  async memberStatuses(endpoints: readonly string[] = []): Promise<MemberStatus[]> {
+    const addresses = new Set(endpoints);
+    try {
+      for (const m of (await this.meta.call('listMembers', { stale: true }, { timeoutMs: limits.clientMemberStatusTimeoutMs })).members) if (m.address) addresses.add(m.address);
+    } catch {
+      // No member answered: report the endpoints alone.
+    }
+    return Promise.all([...addresses].sort().map(async (address) => {
+      try {
+        return await this.memberStatus(address);
+      } catch (err) {
+        if (!(err instanceof BasaltError)) throw err;
+        return { ...memberStatusFromPb({ address }), error: { code: err.code, message: err.message } };
+      }
+    }));
+  }
+
+  async listMembers(): Promise<Member[]> {
+    return (await this.meta.call('listMembers', {})).members.map(memberFromPb);
+  }
+
+  /** Adds a member (a voter, or a learner to promote once it caught up); returns the new membership. */
+  async addMember(id: string, address: string, options: { learner?: boolean } = {}): Promise<Member[]> {
+    return (await this.meta.call('addMember', { id, address, learner: options.learner === true })).members.map(memberFromPb);
+  }
+
+  async removeMember(id: string): Promise<Member[]> {
+    return (await this.meta.call('removeMember', { id })).members.map(memberFromPb);
+  }
+
+  async promoteMember(id: string): Promise<Member[]> {
+    return (await this.meta.call('promoteMember', { id })).members.map(memberFromPb);
+  }
+
+  /** Starts a leadership transfer to voter `id`. */
+  async transferLeader(id: string): Promise<void> {
+    await this.meta.call('transferLeader', { id });
   }
 
   /** Closes connections. Close volumes first: their leases are not released here. */
@@ -86,15 +238,4 @@ export class BasaltClient {
     this.pool.close();
     this.meta.close();
   }
-}
-
-function descriptor(v: pb.IVolume | null | undefined): VolumeDescriptor {
-  if (v === null || v === undefined) throw new BasaltError(ErrorCode.Protocol, 'metad replied without a volume');
-  return {
-    id: Number(v.id ?? 0),
-    name: v.name ?? '',
-    sizeBytes: Number(v.sizeBytes ?? 0),
-    extentSizeBytes: Number(v.extentSizeBytes ?? 0),
-    replicationFactor: v.replicationFactor ?? 0,
-  };
 }

@@ -1,13 +1,14 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import type { DataConnection, ExtentRef, MetaClient, ReplicaRef } from '@basalt/wire';
+import { pieceCrcs, type DataConnection, type ExtentRef, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
 import type { ClientMetrics, ClientOpName } from './client-metrics.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
+import { blockRuns, type BlockRun } from './block-runs.js';
 import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
 
-/** What a volume's metadata says; fixed while the volume is open. */
+/** What a volume's metadata says. Only the size changes while a volume is open (it may grow). */
 export interface VolumeDescriptor {
   readonly id: number;
   readonly name: string;
@@ -23,6 +24,7 @@ export interface AllocationRun {
   readonly hole: boolean;
 }
 
+/** @internal What an open volume shares with its BasaltClient. */
 export interface VolumeContext {
   readonly meta: MetaClient;
   readonly pool: ConnectionPool;
@@ -39,6 +41,9 @@ export type VolumeEvent =
   | { kind: 'checksum_error'; volume: string; index: number; serverId: string }
   /** A first write placed the extent on fewer servers than the factor: too few were up for longer than limits.clientAllocateFullWaitMs. */
   | { kind: 'allocated_degraded'; volume: string; index: number; replicas: string[]; replicationFactor: number; waitedMs: number };
+
+/** CRC32C of a 4 KiB block of zeroes: a block with it reads as zeroes. */
+const zeroBlockCrc = pieceCrcs(0, new Uint8Array(limits.checksumBlockBytes))[0]!;
 
 /** Errors after which the same request may succeed on another replica or a newer map. */
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
@@ -67,8 +72,7 @@ export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'repo
 export class Volume {
   readonly id: number;
   readonly name: string;
-  /** Size in bytes. */
-  readonly size: number;
+  private sizeBytes: number;
   readonly extentSizeBytes: number;
   readonly replicationFactor: number;
   /** False for a read-only open: writes fail with BASALT_READ_ONLY. */
@@ -78,16 +82,33 @@ export class Volume {
   private readonly dirty = new Set<number>();
   private closed = false;
 
+  /** @internal Volumes come from BasaltClient.openVolume. */
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
     this.id = descriptor.id;
     this.name = descriptor.name;
-    this.size = descriptor.sizeBytes;
+    this.sizeBytes = descriptor.sizeBytes;
     this.extentSizeBytes = descriptor.extentSizeBytes;
     this.replicationFactor = descriptor.replicationFactor;
     this.writable = ctx.lease !== undefined;
     this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable, descriptor.replicationFactor, (info, waitedMs) => {
       ctx.onEvent({ kind: 'allocated_degraded', volume: this.name, index: info.index, replicas: info.replicas.map((r) => r.serverId), replicationFactor: this.replicationFactor, waitedMs });
     });
+  }
+
+  /**
+   * Size in bytes, as last read from metad: at open, at refreshSize(), or when an access past this
+   * end made the volume look again (so a volume grown by anyone is used at its new size at once).
+   */
+  get size(): number {
+    return this.sizeBytes;
+  }
+
+  /** Reads the volume's size from metad again and returns it (it grows with resizeVolume). */
+  async refreshSize(): Promise<number> {
+    this.checkOpen();
+    const reply = await this.ctx.meta.call('getVolume', { name: this.name });
+    this.sizeBytes = Number(reply.volume?.sizeBytes ?? this.sizeBytes);
+    return this.sizeBytes;
   }
 
   /** The writer lease's fencing generation (0 when read-only). */
@@ -101,7 +122,8 @@ export class Volume {
   }
 
   private async readNow(offset: number, length: number): Promise<Buffer> {
-    this.checkRange(offset, length, 'read');
+    const growing = this.checkRange(offset, length, 'read');
+    if (growing !== undefined) await growing;
     const one = singleSlice(offset, length, this.extentSizeBytes, limits.ioRequestBytesMax);
     if (one !== undefined) return (await this.readSlice(one)) ?? Buffer.alloc(length);
     const slices = this.slices(offset, length);
@@ -120,7 +142,8 @@ export class Volume {
 
   private async writeNow(offset: number, data: Uint8Array, options: { fua?: boolean }): Promise<void> {
     this.checkWritable();
-    this.checkRange(offset, data.length, 'write');
+    const growing = this.checkRange(offset, data.length, 'write');
+    if (growing !== undefined) await growing;
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
     const one = singleSlice(offset, buf.length, this.extentSizeBytes, limits.ioRequestBytesMax);
@@ -162,17 +185,39 @@ export class Volume {
     return this.measure('write_zeroes', length, () => this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length)));
   }
 
-  /** Which parts of [offset, offset + length) hold data and which are holes, at extent granularity. */
-  async allocation(offset: number, length: number): Promise<AllocationRun[]> {
-    this.checkRange(offset, length, 'allocation');
+  /**
+   * Which parts of [offset, offset + length) hold data and which are holes (read as zeroes). By
+   * default per 4 KiB block: an allocated extent's chunk server reports each block's stamp and
+   * CRC (STAMPS), and a block never written or holding only zeroes (trimmed, punched) is a hole.
+   * `{ blocks: false }` answers per extent from the extent map alone, without asking a chunk server.
+   */
+  async allocation(offset: number, length: number, options: { blocks?: boolean } = {}): Promise<AllocationRun[]> {
+    const growing = this.checkRange(offset, length, 'allocation');
+    if (growing !== undefined) await growing;
     const runs: AllocationRun[] = [];
-    for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
-      const hole = (await this.map.lookup(s.index)) === undefined;
+    const add = (run: AllocationRun): void => {
+      if (run.length === 0) return;
       const last = runs[runs.length - 1];
-      if (last !== undefined && last.hole === hole) runs[runs.length - 1] = { ...last, length: last.length + s.length };
-      else runs.push({ offset: offset + s.bufferOffset, length: s.length, hole });
+      if (last !== undefined && last.hole === run.hole) runs[runs.length - 1] = { ...last, length: last.length + run.length };
+      else runs.push(run);
+    };
+    for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
+      const base = offset + s.bufferOffset - s.offset;
+      const allocated = (await this.map.lookup(s.index)) !== undefined;
+      const blocks = allocated && options.blocks !== false ? await this.blockRunsOf(s) : undefined;
+      if (blocks === undefined) add({ offset: base + s.offset, length: s.length, hole: !allocated });
+      else for (const r of blocks) add({ offset: base + r.offset, length: r.length, hole: r.hole });
     }
     return runs;
+  }
+
+  /** Per-block runs of one slice of an allocated extent (offsets within the extent); undefined when it is not allocated. */
+  private async blockRunsOf(s: ExtentSlice): Promise<BlockRun[] | undefined> {
+    const block = limits.checksumBlockBytes;
+    const first = Math.floor(s.offset / block) * block;
+    const end = Math.ceil((s.offset + s.length) / block) * block;
+    const stamps = await this.fromReadable(s.index, (conn, ref) => conn.stamps(ref, first, end - first));
+    return stamps === undefined ? undefined : blockRuns(stamps, first, block, zeroBlockCrc, s.offset, s.offset + s.length);
   }
 
   /** Flushes, releases the writer lease and closes. No call may follow. */
@@ -209,7 +254,8 @@ export class Volume {
 
   private async zeroRange(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
     this.checkWritable();
-    this.checkRange(offset, length, 'zero');
+    const growing = this.checkRange(offset, length, 'zero');
+    if (growing !== undefined) await growing;
     await Promise.all(this.slices(offset, length).map((s) => this.mutate(s, allocate, (conn, ref) => op(conn, ref, s))));
   }
 
@@ -270,9 +316,18 @@ export class Volume {
     return next;
   }
 
-  /** Reads one slice: undefined when the extent is not allocated. Tries each active member in turn. */
-  private async readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
-    let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
+  /** Reads one slice: undefined when the extent is not allocated. */
+  private readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
+    return this.fromReadable(s.index, async (conn, ref) => (await conn.read(ref, s.offset, s.length)).data);
+  }
+
+  /**
+   * Runs a read-only op (READ, STAMPS) on the extent's active members in turn, following epoch
+   * changes and failing over on unreachable members and bad checksums: undefined when the extent
+   * is not allocated.
+   */
+  private async fromReadable<T>(index: number, op: (conn: DataConnection, ref: ExtentRef) => Promise<T>): Promise<T | undefined> {
+    let info = this.map.known(index) ?? await this.map.lookup(index);
     let last: BasaltError | undefined;
     for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
       if (attempt > 0) await backoff(attempt);
@@ -280,17 +335,17 @@ export class Volume {
       if (replica === undefined) break;
       try {
         const conn = this.ctx.pool.ready(replica.address) ?? await this.ctx.pool.get(replica.address);
-        return (await conn.read(this.ref(info), s.offset, s.length)).data;
+        return await op(conn, this.ref(info));
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         last = err;
-        if (err.code === ErrorCode.StaleEpoch) info = await this.map.refresh(s.index);
-        else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index: s.index, serverId: replica.serverId });
+        if (err.code === ErrorCode.StaleEpoch) info = await this.map.refresh(index);
+        else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
         else if (!failoverCodes.has(err.code)) throw err;
       }
     }
     if (info === undefined) return undefined;
-    throw last ?? new BasaltError(ErrorCode.Unavailable, `no replica of extent ${s.index} of volume ${this.name} answered`);
+    throw last ?? new BasaltError(ErrorCode.Unavailable, `no replica of extent ${index} of volume ${this.name} answered`);
   }
 
   private async mustRefresh(index: number): Promise<ExtentInfo> {
@@ -312,10 +367,20 @@ export class Volume {
     if (!this.writable) throw new BasaltError(ErrorCode.ReadOnly, `volume ${this.name} is open read-only; open it with { writer: true } to write`, { volume: this.name });
   }
 
-  private checkRange(offset: number, length: number, what: string): void {
+  /**
+   * Checks a range without a promise turn when it lies inside the known size; one past the known
+   * end returns the check after the volume read its size again (it may have grown).
+   */
+  private checkRange(offset: number, length: number, what: string): Promise<void> | undefined {
     this.checkOpen();
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
-      throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.size} bytes)`, { volume: this.name, offset, length, size: this.size });
-    }
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) this.outOfRange(offset, length, what);
+    if (offset + length <= this.sizeBytes) return undefined;
+    return this.refreshSize().then((size) => {
+      if (offset + length > size) this.outOfRange(offset, length, what);
+    });
+  }
+
+  private outOfRange(offset: number, length: number, what: string): never {
+    throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.sizeBytes} bytes)`, { volume: this.name, offset, length, size: this.sizeBytes });
   }
 }

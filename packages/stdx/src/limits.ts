@@ -67,6 +67,8 @@ export const limits = {
   clientAllocateFullWaitMs: 10_000,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
+  /** Client SDK: how long one metad member may take to answer Status before it is shown as unreachable. */
+  clientMemberStatusTimeoutMs: 3_000,
   /**
    * Data connections (SDK and primary -> secondary): a server that sent nothing for this long
    * while requests wait on it gets a ping...
@@ -148,6 +150,8 @@ export const limits = {
   chunkReclaimIntervalMs: 60_000,
   /** chunkd: heartbeat interval to metad unless metad asks for another. */
   chunkHeartbeatIntervalMs: 2_000,
+  /** chunkd: how often the bytes on disk of each volume are counted again (a stat per extent file) for heartbeats. */
+  chunkVolumeUsageIntervalMs: 10_000,
   /**
    * chunkd: one heartbeat's time at one metad member before it is sent to another (heartbeats
    * are safe to repeat). Well under metad's down-after period (5 s by default), so that after a

@@ -7,7 +7,7 @@ import {
   ByteQueue, Negotiation, OPTION_HEADER_BYTES, Rep, decodeClientFlags, decodeOptionHeader, encodeGreeting,
 } from '../protocol/index.js';
 import type { NegotiationConfig, OpenRequest, OptionHeader, OptionOutcome, VolumeSummary } from '../protocol/index.js';
-import type { VolumeProvider } from '../block-device.js';
+import type { BlockDevice, VolumeProvider } from '../block-device.js';
 import type { DevicePool } from './device-pool.js';
 import type { AgentMetrics } from './metrics.js';
 import { Transmission } from './transmission.js';
@@ -205,6 +205,20 @@ export class NbdConnection {
     secure.once('secure', () => this.resumeOptions());
   }
 
+  /**
+   * The size a new connection is told: read again, since the volume may have grown while it was
+   * open for other connections; the last known size when that fails (the connection still works).
+   */
+  private async currentSize(volume: string, device: BlockDevice): Promise<number> {
+    if (device.refreshSize === undefined) return device.sizeBytes;
+    try {
+      return await device.refreshSize();
+    } catch (err) {
+      this.env.log(`nbd connection ${this.env.id}: ${volume}: size not refreshed, using ${device.sizeBytes} bytes: ${String(err)}`);
+      return device.sizeBytes;
+    }
+  }
+
   private async open(volume: string, request: OpenRequest): Promise<void> {
     let device;
     try {
@@ -213,11 +227,12 @@ export class NbdConnection {
       this.env.log(`nbd connection ${this.env.id}: open ${volume}: ${String(err)}`);
       return this.act(this.negotiator!.failOpen(request, refusalFor(err), openFailureMessage(volume, err)));
     }
+    const sizeBytes = await this.currentSize(volume, device);
     if (this.state !== 'busy') {
       await this.env.pool.release(volume);
       return;
     }
-    const { replies, context } = this.negotiator!.completeOpen(request, { name: volume, sizeBytes: device.sizeBytes }, this.env.negotiation.readOnly);
+    const { replies, context } = this.negotiator!.completeOpen(request, { name: volume, sizeBytes }, this.env.negotiation.readOnly);
     clearTimeout(this.handshakeTimer);
     this.send(replies);
     this.env.metrics.handshake('transmission');

@@ -223,7 +223,7 @@ export class Transmission {
       this.env.send([encodeDataChunkHeader(req.handle, req.offset, req.length, true), data]);
       return;
     }
-    const extents = await this.device.allocation(req.offset, req.length);
+    const extents = await this.device.allocation(req.offset, req.length, { coarse: true });
     const pieces = planRead(req.offset, req.length, extents);
     // Read every data piece before sending anything: a chunk may only be final once no error can follow.
     const data = await Promise.all(pieces.map((p) => (p.hole ? Promise.resolve(undefined) : this.readExact(p.offset, p.length))));

@@ -22,6 +22,8 @@ export interface ServerReport {
   readonly repair?: RepairProgress;
   /** The scrubber's facts (repair/scrubber.ts). */
   readonly scrub?: ScrubFacts;
+  /** Bytes on disk of each volume's extent files here, by volume id. */
+  readonly volumeStoredBytes?: ReadonlyMap<number, number>;
 }
 
 /** A primary's copies in flight (proto RepairProgress). */
@@ -95,7 +97,8 @@ export class MetadLink implements MetaLink {
     // Short attempts: a heartbeat stuck at a stalled leader is sent to the next leader within that
     // leader's grace period (ChunkServerLiveness), so a leader change marks no healthy server down.
     const scrub = r.scrub === undefined ? {} : { scrubLastPassMs: r.scrub.lastPassMs, scrubRepairedBlocks: r.scrub.repairedBlocks };
-    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
+    const volumes = [...(r.volumeStoredBytes ?? new Map<number, number>())].map(([volumeId, bytes]) => ({ volumeId, bytes }));
+    const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub, volumes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
     if (reply.state === 'down') await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }

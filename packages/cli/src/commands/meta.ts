@@ -1,11 +1,12 @@
 import { invalidArgument, limits, logLine } from '@basalt/stdx';
 import type { MetadOptions } from '@basalt/meta';
+import type { Member } from '@basalt/client';
 import { parseHostPort } from '@basalt/wire';
-import type { MetaReply, pb } from '@basalt/wire';
 import { flag, int, requireStr, size, str } from '../args.js';
-import { clusterOptions, withMeta } from '../cluster.js';
+import { clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { printJson, printTable } from '../output.js';
+import { withClient } from '../sdk.js';
 
 /** "m1=127.0.0.1:7001,m2=..." -> Map(id -> address). */
 export function parsePeers(text: string): Map<string, string> {
@@ -93,8 +94,8 @@ function consoleScrape(text: string | undefined): string[] | undefined {
   return list;
 }
 
-function memberRows(members: readonly pb.IMember[]): string[][] {
-  return members.map((m) => [m.id ?? '', m.address ?? '', m.learner === true ? 'learner' : 'voter']);
+function memberRows(members: readonly Member[]): string[][] {
+  return members.map((m) => [m.id, m.address, m.learner ? 'learner' : 'voter']);
 }
 
 const actions = ['list', 'add', 'add-learner', 'remove', 'promote'] as const;
@@ -104,28 +105,28 @@ const members: Command = {
   usage: '[list | add ID --address HOST:PORT | add-learner ID --address HOST:PORT | remove ID | promote ID] [--json]',
   options: { ...clusterOptions, json: { type: 'boolean' }, address: { type: 'string' } },
   positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     const [action = 'list', id, ...rest] = args.positionals;
     if (!(actions as readonly string[]).includes(action)) throw invalidArgument(`unknown action "${action}": use ${actions.join(', ')}`);
     if (rest.length > 0 || (action === 'list') !== (id === undefined)) throw invalidArgument(`usage: basalt meta members ${members.usage}`);
     const memberId = id ?? '';
-    let reply: MetaReply<'listMembers'>;
-    if (action === 'list') reply = await meta.call('listMembers', {});
+    let reply: Member[];
+    if (action === 'list') reply = await client.listMembers();
     else if (action === 'add' || action === 'add-learner') {
-      reply = await meta.call('addMember', { id: memberId, address: requireStr(args, 'address'), learner: action === 'add-learner' });
-    } else if (action === 'remove') reply = await meta.call('removeMember', { id: memberId });
-    else reply = await meta.call('promoteMember', { id: memberId });
-    if (flag(args, 'json')) printJson(io, reply.members.map((m) => ({ id: m.id, address: m.address, learner: m.learner })));
-    else printTable(io, ['ID', 'ADDRESS', 'KIND'], memberRows(reply.members));
+      reply = await client.addMember(memberId, requireStr(args, 'address'), { learner: action === 'add-learner' });
+    } else if (action === 'remove') reply = await client.removeMember(memberId);
+    else reply = await client.promoteMember(memberId);
+    if (flag(args, 'json')) printJson(io, reply.map((m) => ({ id: m.id, address: m.address, learner: m.learner })));
+    else printTable(io, ['ID', 'ADDRESS', 'KIND'], memberRows(reply));
     return 0;
   }),
 };
 
 const transfer: Command = {
   name: 'transfer-leader', summary: 'hand leadership to another voter', usage: 'ID', options: { ...clusterOptions }, positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     if (args.positionals.length !== 1) throw invalidArgument('expected the id of the new leader');
-    await meta.call('transferLeader', { id: args.positionals[0] });
+    await client.transferLeader(args.positionals[0] ?? '');
     io.out(`leadership transfer to ${args.positionals[0]} started\n`);
     return 0;
   }),

@@ -1,27 +1,24 @@
-import type { MetaClient, MetaReply } from '@basalt/wire';
+import type { BasaltClient, ServerInfo } from '@basalt/client';
 import { flag, onePositional } from '../args.js';
-import { clusterOptions, withMeta } from '../cluster.js';
+import { clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup } from '../command.js';
 import { printJson } from '../output.js';
+import { withClient } from '../sdk.js';
 
 /**
  * `basalt server`: the operator's verbs on chunk servers (docs/data-path.md, "Healing"). metad's
  * leader decides every replica-set change; these only tell it what the operator wants.
  */
 
-type ServerReply = MetaReply<'drainServer'>;
-
-function verb(name: string, summary: string, call: (meta: MetaClient, id: string) => Promise<ServerReply>, after: (id: string, extents: number) => string): Command {
+function verb(name: string, summary: string, call: (client: BasaltClient, id: string) => Promise<ServerInfo>, after: (id: string, extents: number) => string): Command {
   return {
     name, summary, usage: 'ID [--json]', positionals: true,
     options: { ...clusterOptions, json: { type: 'boolean' } },
-    run: (args, io) => withMeta(args, io, async (meta) => {
+    run: (args, io) => withClient(args, io, async (client) => {
       const id = onePositional(args, 'chunk server id');
-      const { server } = await call(meta, id);
-      const state = server?.state ?? '';
-      const extents = Number(server?.extentCount ?? 0);
-      if (flag(args, 'json')) printJson(io, { id, state, extentCount: extents });
-      else io.out(`server ${id}: ${state || 'removed'}. ${after(id, extents)}\n`);
+      const { state, extentCount } = await call(client, id);
+      if (flag(args, 'json')) printJson(io, { id, state, extentCount });
+      else io.out(`server ${id}: ${state}. ${after(id, extentCount)}\n`);
       return 0;
     }),
   };
@@ -29,25 +26,25 @@ function verb(name: string, summary: string, call: (meta: MetaClient, id: string
 
 const drain = verb(
   'drain', 'move every replica off a chunk server (copies first; the server keeps serving until each copy is promoted)',
-  (meta, id) => meta.call('drainServer', { id, drain: true }),
+  (client, id) => client.drainServer(id, true),
   (id, n) => `${n} replica(s) to move; watch "basalt status" until it holds none, then "basalt server remove ${id}".`,
 );
 
 const undrain = verb(
   'undrain', 'end draining: the server takes new replicas again',
-  (meta, id) => meta.call('drainServer', { id, drain: false }),
+  (client, id) => client.drainServer(id, false),
   () => 'It takes new replicas again.',
 );
 
 const out = verb(
   'out', 'treat a chunk server as lost now: its replicas are rebuilt on the others (instead of after the down-out interval)',
-  (meta, id) => meta.call('markServerOut', { id }),
+  (client, id) => client.markServerOut(id),
   (_id, n) => `${n} replica(s) to rebuild elsewhere; "basalt status" shows progress and ETA.`,
 );
 
 const remove = verb(
   'remove', 'forget a chunk server (refused while it holds the only good copy of any extent)',
-  (meta, id) => meta.call('removeServer', { id }),
+  (client, id) => client.removeServer(id),
   () => 'It is no longer part of the cluster; its data folder may be deleted.',
 );
 

@@ -1,11 +1,12 @@
 import { limits } from '@basalt/stdx';
 import type * as MetaModule from '@basalt/meta';
 import type { VolumeRates, VolumeTotals } from '@basalt/meta';
-import type { MetaClient } from '@basalt/wire';
+import type { BasaltClient } from '@basalt/client';
 import { flag, int, str } from '../args.js';
-import { clusterFileOf, clusterOptions, withMeta } from '../cluster.js';
+import { clusterFileOf, clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { errorText } from '../error-hints.js';
+import { withClient } from '../sdk.js';
 import { renderTop, type TopSnapshot } from '../top/top-view.js';
 
 type Meta = typeof MetaModule;
@@ -20,7 +21,7 @@ const top: Command = {
   summary: 'live view of volumes (by IOPS and latency) and chunk servers (by load); q quits',
   usage: '[--interval-ms N (1000)] [--agent-metrics HOST:PORT,...] [--once]',
   options: { ...clusterOptions, 'interval-ms': { type: 'string' }, 'agent-metrics': { type: 'string' }, once: { type: 'boolean' } },
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     const m: Meta = await import('@basalt/meta');
     const intervalMs = int(args, 'interval-ms', 100, 600_000) ?? 1_000;
     const agents = agentMetrics(args, io);
@@ -30,12 +31,12 @@ const top: Command = {
       await sample(m, agents, rates);
       await sleep(intervalMs);
       await sample(m, agents, rates);
-      io.out(`${renderTop(await snapshot(meta, rates, agents), 200, 1000).join('\n')}\n`);
+      io.out(`${renderTop(await snapshot(client, rates, agents), 200, 1000).join('\n')}\n`);
       return 0;
     }
     return runInteractive(io, intervalMs, async () => {
       await sample(m, agents, rates);
-      return snapshot(meta, rates, agents);
+      return snapshot(client, rates, agents);
     });
   }),
 };
@@ -95,24 +96,24 @@ async function sample(m: Meta, agents: readonly string[], rates: VolumeRates): P
   rates.add(Date.now(), totals);
 }
 
-async function snapshot(meta: MetaClient, rates: VolumeRates, agents: readonly string[]): Promise<TopSnapshot> {
+async function snapshot(client: BasaltClient, rates: VolumeRates, agents: readonly string[]): Promise<TopSnapshot> {
   const [status, servers, volumes, degraded] = await Promise.all([
-    meta.call('status', {}), meta.call('listServers', {}), meta.call('listVolumes', {}), meta.call('listDegradedExtents', { limit: limits.extentMapCountMax }),
+    client.memberStatus(), client.listServers(), client.listVolumes(), client.degradedExtents(limits.extentMapCountMax),
   ]);
   const degradedBy = new Map<string, number>();
   for (const e of degraded.extents) degradedBy.set(e.volume, (degradedBy.get(e.volume) ?? 0) + 1);
-  const latest = new Map(volumes.volumes.flatMap((v) => {
+  const latest = new Map(volumes.flatMap((v) => {
     const points = rates.of(v.name);
     const last = points[points.length - 1];
     return last === undefined ? [] : [[v.name, last] as const];
   }));
   return {
-    nowMs: Date.now(), leaderId: status.leaderId, term: Number(status.term), degradedTotal: Number(degraded.total),
-    servers: servers.servers.map((s) => ({
-      id: s.id, zone: s.zone, state: s.state, capacityBytes: Number(s.capacityBytes), freeBytes: Number(s.freeBytes), extentCount: Number(s.extentCount), lastHeartbeatMs: Number(s.lastHeartbeatMs),
+    nowMs: Date.now(), leaderId: status.leaderId, term: status.term, degradedTotal: degraded.total,
+    servers: servers.map((s) => ({
+      id: s.id, zone: s.zone, state: s.state, capacityBytes: s.capacityBytes, freeBytes: s.freeBytes, extentCount: s.extentCount, lastHeartbeatMs: s.lastHeartbeatMs,
     })),
-    volumes: volumes.volumes.map((v) => ({
-      name: v.name, sizeBytes: Number(v.sizeBytes), allocatedBytes: Number(v.allocatedExtents) * Number(v.extentSizeBytes), writer: v.leaseHolder, degradedExtents: degradedBy.get(v.name) ?? 0,
+    volumes: volumes.map((v) => ({
+      name: v.name, sizeBytes: v.sizeBytes, allocatedBytes: v.allocatedExtents * v.extentSizeBytes, writer: v.leaseHolder, degradedExtents: degradedBy.get(v.name) ?? 0,
     })),
     rates: latest,
     ratesNote: agents.length === 0 ? 'No agent metrics to sample: pass --agent-metrics HOST:PORT (or --cluster FILE) for IOPS and latency.' : '',

@@ -1,8 +1,7 @@
-import { invalidArgument } from '@basalt/stdx';
-import type { Volume } from '@basalt/client';
-import type { pb } from '@basalt/wire';
+import { humanBytes, invalidArgument } from '@basalt/stdx';
+import type { Volume, VolumeInfo } from '@basalt/client';
 import { flag, formatBytes, int, onePositional, size, str } from '../args.js';
-import { clusterOptions, withMeta } from '../cluster.js';
+import { clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, ParsedArgs, Io } from '../command.js';
 import { printJson, printTable } from '../output.js';
 import { Progress } from '../progress.js';
@@ -10,17 +9,17 @@ import { withClient } from '../sdk.js';
 import { exportFile, importFile } from '../transfer.js';
 
 /** A volume as `--json` prints it. */
-export function volumeJson(v: pb.IVolume) {
+export function volumeJson(v: VolumeInfo) {
   return {
-    id: v.id ?? 0, name: v.name ?? '', sizeBytes: v.sizeBytes ?? 0, extentSizeBytes: v.extentSizeBytes ?? 0,
-    extentCount: v.extentCount ?? 0, allocatedExtents: v.allocatedExtents ?? 0, replicationFactor: v.replicationFactor ?? 0,
-    generation: v.generation ?? 0, leaseHolder: v.leaseHolder ?? '', labels: { ...(v.labels ?? {}) }, createdAtMs: v.createdAtMs ?? 0,
+    id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
+    replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
+    storedBytes: v.storedBytes,
   };
 }
 
 const json = { json: { type: 'boolean' } } as const;
 
-function show(io: Io, args: ParsedArgs, v: pb.IVolume): void {
+function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
   if (flag(args, 'json')) {
     printJson(io, volumeJson(v));
     return;
@@ -30,6 +29,7 @@ function show(io: Io, args: ParsedArgs, v: pb.IVolume): void {
   printTable(io, ['field', 'value'], [
     ['name', j.name], ['id', String(j.id)], ['size', `${formatBytes(j.sizeBytes)} (${j.sizeBytes} bytes)`],
     ['extent size', formatBytes(j.extentSizeBytes)], ['extents', `${j.allocatedExtents} of ${j.extentCount} allocated`],
+    ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
   ]);
 }
@@ -38,25 +38,24 @@ const create: Command = {
   name: 'create', summary: 'create a volume', usage: 'NAME --size SIZE [--extent-size SIZE] [--replicas N] [--json]',
   options: { ...clusterOptions, ...json, size: { type: 'string' }, 'extent-size': { type: 'string' }, replicas: { type: 'string' } },
   positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     const name = onePositional(args, 'volume name');
     const sizeBytes = size(args, 'size');
     if (sizeBytes === undefined) throw invalidArgument('--size is required (e.g. --size 10GiB)');
-    const reply = await meta.call('createVolume', {
-      name, sizeBytes, extentSizeBytes: size(args, 'extent-size') ?? 0, replicationFactor: int(args, 'replicas', 1, 255) ?? 0,
-    });
-    show(io, args, reply.volume ?? {});
+    const extentSizeBytes = size(args, 'extent-size');
+    const replicationFactor = int(args, 'replicas', 1, 255);
+    show(io, args, await client.createVolume(name, { sizeBytes, ...(extentSizeBytes !== undefined && { extentSizeBytes }), ...(replicationFactor !== undefined && { replicationFactor }) }));
     return 0;
   }),
 };
 
 const ls: Command = {
   name: 'ls', summary: 'list volumes', usage: '[--json]', options: { ...clusterOptions, ...json },
-  run: (args, io) => withMeta(args, io, async (meta) => {
-    const { volumes } = await meta.call('listVolumes', {});
+  run: (args, io) => withClient(args, io, async (client) => {
+    const volumes = await client.listVolumes();
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
-    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'WRITER'], volumes.map(volumeJson).map((v) => [
-      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, v.leaseHolder || '-',
+    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'WRITER'], volumes.map(volumeJson).map((v) => [
+      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.leaseHolder || '-',
     ]));
     return 0;
   }),
@@ -64,21 +63,20 @@ const ls: Command = {
 
 const info: Command = {
   name: 'info', summary: 'show one volume', usage: 'NAME [--json]', options: { ...clusterOptions, ...json }, positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
-    const reply = await meta.call('getVolume', { name: onePositional(args, 'volume name') });
-    show(io, args, reply.volume ?? {});
+  run: (args, io) => withClient(args, io, async (client) => {
+    show(io, args, await client.getVolume(onePositional(args, 'volume name')));
     return 0;
   }),
 };
 
 const resize: Command = {
-  name: 'resize', summary: 'grow a volume', usage: 'NAME --size SIZE [--json]', options: { ...clusterOptions, ...json, size: { type: 'string' } },
+  name: 'resize', summary: 'grow a volume, also while it is written (--force shrinks over never-written space only)', usage: 'NAME --size SIZE [--force] [--json]',
+  options: { ...clusterOptions, ...json, size: { type: 'string' }, force: { type: 'boolean' } },
   positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     const sizeBytes = size(args, 'size');
     if (sizeBytes === undefined) throw invalidArgument('--size is required');
-    const reply = await meta.call('resizeVolume', { name: onePositional(args, 'volume name'), sizeBytes });
-    show(io, args, reply.volume ?? {});
+    show(io, args, await client.resizeVolume(onePositional(args, 'volume name'), sizeBytes, { force: flag(args, 'force') }));
     return 0;
   }),
 };
@@ -86,9 +84,9 @@ const resize: Command = {
 const rm: Command = {
   name: 'rm', summary: 'delete a volume', usage: 'NAME [--force] [--json]', options: { ...clusterOptions, ...json, force: { type: 'boolean' } },
   positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     const name = onePositional(args, 'volume name');
-    await meta.call('deleteVolume', { name, force: flag(args, 'force') });
+    await client.deleteVolume(name, { force: flag(args, 'force') });
     if (flag(args, 'json')) printJson(io, { deleted: name });
     else io.out(`deleted ${name}; chunk servers give its space back at their next reclaim passes (within 2 minutes by default)\n`);
     return 0;
@@ -99,14 +97,13 @@ const label: Command = {
   name: 'label', summary: 'set or remove a label (compare-and-set with --expect)', usage: 'NAME KEY [--value V | --remove] [--expect V | --expect-absent] [--json]',
   options: { ...clusterOptions, ...json, value: { type: 'string' }, remove: { type: 'boolean' }, expect: { type: 'string' }, 'expect-absent': { type: 'boolean' } },
   positionals: true,
-  run: (args, io) => withMeta(args, io, async (meta) => {
+  run: (args, io) => withClient(args, io, async (client) => {
     if (args.positionals.length !== 2) throw invalidArgument('expected NAME KEY');
     const [name, key] = args.positionals as [string, string];
     const value = str(args, 'value');
     if ((value === undefined) === !flag(args, 'remove')) throw invalidArgument('give exactly one of --value V and --remove');
     const expect = flag(args, 'expect-absent') ? '' : str(args, 'expect');
-    const reply = await meta.call('setVolumeLabel', { name, key, ...(value !== undefined && { value }), ...(expect !== undefined && { expect }) });
-    show(io, args, reply.volume ?? {});
+    show(io, args, await client.setLabel(name, key, value, expect === undefined ? {} : { expect }));
     return 0;
   }),
 };

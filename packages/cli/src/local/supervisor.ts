@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
-import { MetaClient } from '@basalt/wire';
+import { connect, type BasaltClient } from '@basalt/client';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
 import { accepts, spawnBasalt, tail, waitFor } from './processes.js';
@@ -85,28 +85,28 @@ export class LocalCluster {
   }
 
   private async metaReady(): Promise<boolean> {
-    return this.withMeta(async (meta) => {
-      const status = await meta.call('status', {}, { timeoutMs: 1000 });
+    return this.withClient(async (client) => {
+      const status = await client.memberStatus();
       return status.leaderId !== '';
     });
   }
 
   /** Every chunk server is up and was heard from since `sinceMs` (metad remembers servers across restarts). */
   private async chunksReady(sinceMs: number): Promise<boolean> {
-    return this.withMeta(async (meta) => {
-      const { servers } = await meta.call('listServers', {}, { timeoutMs: 1000 });
-      return this.file.chunkd.every((c) => servers.some((s) => s.id === c.id && s.state === 'up' && Number(s.lastHeartbeatMs) >= sinceMs));
+    return this.withClient(async (client) => {
+      const servers = await client.listServers();
+      return this.file.chunkd.every((c) => servers.some((s) => s.id === c.id && s.state === 'up' && s.lastHeartbeatMs >= sinceMs));
     });
   }
 
-  private async withMeta(fn: (meta: MetaClient) => Promise<boolean>): Promise<boolean> {
-    const meta = new MetaClient({ endpoints: metaEndpointsOf(this.file), callTimeoutMs: 1000 });
+  private async withClient(fn: (client: BasaltClient) => Promise<boolean>): Promise<boolean> {
+    const client = connect({ metad: metaEndpointsOf(this.file), metaTimeoutMs: 1000 });
     try {
-      return await fn(meta);
+      return await fn(client);
     } catch {
       return false;
     } finally {
-      meta.close();
+      client.close();
     }
   }
 

@@ -9,6 +9,8 @@ export interface HeartbeatFacts {
   readonly rateBytesPerSec: number;
   readonly scrubLastPassMs: number;
   readonly scrubRepairedBlocks: number;
+  /** Bytes on disk of each volume's extent files on that server, by volume id. */
+  readonly volumeStoredBytes: ReadonlyMap<number, number>;
   /** The leader's wall clock when it heard this. */
   readonly heardAtMs: number;
 }
@@ -71,6 +73,20 @@ export class ChunkServerLiveness {
     const silent = new Map<string, number>();
     for (const id of serverIds) silent.set(id, Math.round(now - (this.lastHeard.get(id) ?? this.leaderSince)));
     return silent;
+  }
+
+  /** Bytes on disk of a volume's extent files, summed over the servers' last heartbeats. */
+  storedBytes(volumeId: number): number {
+    let bytes = 0;
+    for (const f of this.facts.values()) bytes += f.volumeStoredBytes.get(volumeId) ?? 0;
+    return bytes;
+  }
+
+  /** Bytes on disk of every volume, summed over the servers' last heartbeats. */
+  totalStoredBytes(): number {
+    let bytes = 0;
+    for (const f of this.facts.values()) for (const b of f.volumeStoredBytes.values()) bytes += b;
+    return bytes;
   }
 
   /** Repair bytes left and rate, summed over the servers' last heartbeats. */

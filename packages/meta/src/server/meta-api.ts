@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import type { MetaMethodName, MetaServerReply, MetaServerRequest } from '@basalt/wire';
+import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { createVolumeCommand, unwrap } from '../state/index.js';
 import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
@@ -27,6 +27,8 @@ export interface MetaApiContext {
  */
 export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
   const { host, liveness } = ctx;
+  /** A volume with its stored bytes as this member heard them (leader-local, like repair progress). */
+  const withStored = (v: VolumeView): pb.IVolume => ({ ...volumeToPb(v), storedBytes: liveness.storedBytes(v.id) });
   const now = (): number => Date.now();
   const query = <T>(stale: boolean, fn: (s: MetaState) => T): Promise<T> => (stale ? Promise.resolve(host.readStale(fn)) : host.read(fn));
   const apply = async <T>(cmd: Parameters<RaftHost['propose']>[0]): Promise<T> => unwrap(await host.propose(checkCommand(cmd))) as T;
@@ -42,17 +44,17 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
         ...(r.extentSizeBytes !== 0 && { extentSizeBytes: r.extentSizeBytes }),
         ...(r.replicationFactor !== 0 && { replicationFactor: r.replicationFactor }),
       });
-      return { volume: volumeToPb(await apply<VolumeView>(cmd)) };
+      return { volume: withStored(await apply<VolumeView>(cmd)) };
     },
     listVolumes: async (r) => {
       const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
-      return { volumes: volumes.map(volumeToPb), nextVolumeId };
+      return { volumes: volumes.map(withStored), nextVolumeId };
     },
     getVolume: async (r) => {
       const name = checkName(r.name);
-      return { volume: volumeToPb(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };
+      return { volume: withStored(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };
     },
-    resizeVolume: async (r) => ({ volume: volumeToPb(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes })) }),
+    resizeVolume: async (r) => ({ volume: withStored(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes, ...(r.force && { force: true }) })) }),
     deleteVolume: async (r) => {
       await apply<VolumeView>({ type: 'deleteVolume', name: r.name, force: r.force });
       return {};
@@ -60,7 +62,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
     setVolumeLabel: async (r) => {
       const expect = r.expect == null ? {} : { expect: r.expect === '' ? null : r.expect };
       const label = await apply<LabelView>({ type: 'setLabel', name: r.name, key: r.key, value: optionalString(r.value), ...expect });
-      return { volume: volumeToPb(unwrap(host.readStale((s) => s.getVolume(label.volume)))) };
+      return { volume: withStored(unwrap(host.readStale((s) => s.getVolume(label.volume)))) };
     },
     getExtentMap: async (r) => {
       const name = checkName(r.volume);
@@ -178,6 +180,7 @@ function heartbeatFacts(r: MetaServerRequest<'heartbeat'>, heardAtMs: number): H
     rateBytesPerSec: Number(repair.rateBytesPerSec ?? 0),
     scrubLastPassMs: r.scrubLastPassMs,
     scrubRepairedBlocks: r.scrubRepairedBlocks,
+    volumeStoredBytes: new Map(r.volumes.map((v) => [Number(v.volumeId), Number(v.bytes)])),
     heardAtMs,
   };
 }

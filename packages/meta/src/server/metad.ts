@@ -96,6 +96,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     requestTimeoutMs: o.requestTimeoutMs, metrics, log, onRemoved: () => onRemoved(),
   });
   const liveness = new ChunkServerLiveness(host, o.chunkHeartbeatMs);
+  metrics.trackStoredBytes(() => liveness.totalStoredBytes());
   const repair = new RepairLoop(host, liveness, { intervalMs: o.repairIntervalMs, downAfterMs: o.chunkDownAfterMs, downOutIntervalMs: o.downOutIntervalMs, metrics, log });
   let http: HttpServer | undefined;
   let metricsAddress = '';

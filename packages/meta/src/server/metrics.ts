@@ -13,6 +13,8 @@ export class MetaMetrics {
   private progress: (() => HostStatus) | undefined;
   /** Where the cluster gauges read from when scraped (trackCluster); none before. */
   private cluster: (() => ClusterCounts) | undefined;
+  /** Where the stored-bytes gauge reads from when scraped (trackStoredBytes); none before. */
+  private stored: (() => number) | undefined;
   readonly term = this.progressGauge('basalt_meta_term', 'Current Raft term', (s) => s.term);
   readonly commitIndex = this.progressGauge('basalt_meta_commit_index', 'Highest log index known committed', (s) => s.commitIndex);
   readonly appliedIndex = this.progressGauge('basalt_meta_applied_index', 'Highest log index applied to the state machine', (s) => s.appliedIndex);
@@ -49,6 +51,11 @@ export class MetaMetrics {
     'Rebuilding members (copies planned or running) over all extents, as this member applied them',
     (c) => c.rebuildingReplicas,
   );
+  readonly storedBytes = this.sourcedGauge(
+    'basalt_meta_stored_bytes',
+    'Bytes on disk of every extent file on every chunk server, from their last heartbeats as this member heard them (the leader; 0 elsewhere); per volume: Volume.stored_bytes, basalt_chunk_volume_stored_bytes',
+    () => this.stored?.(), (bytes) => bytes,
+  );
   readonly plannerActions = new Counter({
     name: 'basalt_meta_repair_actions_total',
     help: 'Commands the repair planner proposed on this member (as leader), by kind (markServerDown, markServerOut, addRebuilding, dropReplica:<reason>) and result (applied, refused)',
@@ -82,6 +89,11 @@ export class MetaMetrics {
   /** The cluster gauges read `source` when /metrics is scraped (one pass over the state). */
   trackCluster(source: () => ClusterCounts): void {
     this.cluster = source;
+  }
+
+  /** The stored-bytes gauge reads `source` when /metrics is scraped. */
+  trackStoredBytes(source: () => number): void {
+    this.stored = source;
   }
 
   countRpc(method: string, code: string): void {

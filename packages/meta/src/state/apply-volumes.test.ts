@@ -97,6 +97,16 @@ describe('resizing a volume', () => {
     expect(details).toEqual({ volume: 'db-1', sizeBytes: 512 * MiB, currentSizeBytes: 1 * GiB });
   });
 
+  it('shrinks when forced over never-written extents only, and never discards data', () => {
+    const state = threeZoneState();
+    must(state, create);
+    must(state, { type: 'allocateExtent', name: 'db-1', index: 7 });
+    expect(must(state, { type: 'resizeVolume', name: 'db-1', sizeBytes: 8 * 64 * MiB, force: true })).toMatchObject({ sizeBytes: 512 * MiB, extentCount: 8, allocatedExtents: 1 });
+    const details = refuse(state, { type: 'resizeVolume', name: 'db-1', sizeBytes: 4 * 64 * MiB, force: true }, ErrorCode.ShrinkNotAllowed);
+    expect(details).toEqual({ volume: 'db-1', sizeBytes: 256 * MiB, currentSizeBytes: 512 * MiB, firstAllocatedIndex: 7, allocatedBeyond: 1 });
+    expect(state.getVolume('db-1')).toMatchObject({ value: { sizeBytes: 512 * MiB } });
+  });
+
   it('refuses a size that is not whole extents, zero, or an unknown volume', () => {
     const state = MetaState.empty();
     must(state, create);

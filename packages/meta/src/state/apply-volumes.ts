@@ -37,17 +37,31 @@ export function applyResizeVolume(data: StateData, cmd: ResizeVolumeCommand): Re
   const found = findVolume(data, cmd.name);
   if (!found.ok) return found;
   const volume = found.value;
-  if (cmd.sizeBytes < volume.sizeBytes) {
-    return fail(ErrorCode.ShrinkNotAllowed, `volume ${volume.name} is ${volume.sizeBytes} bytes; it can grow but not shrink to ${cmd.sizeBytes}`, {
-      volume: volume.name,
-      sizeBytes: cmd.sizeBytes,
-      currentSizeBytes: volume.sizeBytes,
-    });
-  }
   const notMultiple = checkSizeMultiple(cmd.sizeBytes, volume.extentSizeBytes);
   if (notMultiple !== null) return { ok: false, error: notMultiple };
+  if (cmd.sizeBytes < volume.sizeBytes) {
+    const refused = refuseShrink(volume, cmd.sizeBytes, cmd.force === true);
+    if (refused !== null) return refused;
+  }
   volume.sizeBytes = cmd.sizeBytes;
   return ok(volumeView(volume));
+}
+
+/**
+ * Why a volume may not shrink to `sizeBytes`, or null when it may: only when forced, and only
+ * over never-written space (no allocated extent at or past the new end), so no data is lost and
+ * no replica outlives its place in the map.
+ */
+function refuseShrink(volume: VolumeRecord, sizeBytes: number, force: boolean): Result<never> | null {
+  const details = { volume: volume.name, sizeBytes, currentSizeBytes: volume.sizeBytes };
+  if (!force) return fail(ErrorCode.ShrinkNotAllowed, `volume ${volume.name} is ${volume.sizeBytes} bytes; it can grow but not shrink to ${sizeBytes} (force shrinks over never-written space only)`, details);
+  const newExtentCount = sizeBytes / volume.extentSizeBytes;
+  const beyond = [...volume.extents.keys()].filter((index) => index >= newExtentCount);
+  if (beyond.length === 0) return null;
+  const firstAllocatedIndex = Math.min(...beyond);
+  return fail(ErrorCode.ShrinkNotAllowed, `volume ${volume.name} holds data past ${sizeBytes} bytes (extent ${firstAllocatedIndex} and ${beyond.length - 1} more are allocated); a resize never discards data`, {
+    ...details, firstAllocatedIndex, allocatedBeyond: beyond.length,
+  });
 }
 
 /** Deletes the volume's extent map too; chunk servers collect the orphaned replicas by volume id. */

@@ -24,7 +24,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   removeServer: { serverId: 'string', dropFromSets: 'optional boolean' },
   markServerOut: { serverId: 'string', nowMs: 'number' },
   createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number' },
-  resizeVolume: { name: 'string', sizeBytes: 'number' },
+  resizeVolume: { name: 'string', sizeBytes: 'number', force: 'optional boolean' },
   deleteVolume: { name: 'string', force: 'boolean' },
   setLabel: { name: 'string', key: 'string', value: 'string|null', expect: 'optional string|null' },
   allocateExtent: { name: 'string', index: 'number', minReplicas: 'optional number' },

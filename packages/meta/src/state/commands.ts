@@ -112,11 +112,15 @@ export interface CreateVolumeCommand {
   readonly nowMs: number;
 }
 
-/** Grows a volume; the same size is a no-op, a smaller one is refused. */
+/**
+ * Grows a volume; the same size is a no-op. A smaller one is refused unless `force`, and then
+ * still while any extent at or past the new end is allocated: a resize never discards data.
+ */
 export interface ResizeVolumeCommand {
   readonly type: 'resizeVolume';
   readonly name: string;
   readonly sizeBytes: number;
+  readonly force?: boolean;
 }
 
 /** Deletes a volume and its extent map; refused while a writer holds the lease unless forced. */

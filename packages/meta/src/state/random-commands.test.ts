@@ -33,7 +33,12 @@ function randomCommand(rng: Prng, state: MetaState, nowMs: number): Command {
     case 6:
       return { type: 'createVolume', name, sizeBytes: rng.int(0, 24) * MiB, extentSizeBytes: rng.pick([1, 2, 3]) * MiB, replicationFactor: rng.chance(0.2) ? rng.pick([0, 1, 4, 6]) : rng.int(2, 3), nowMs };
     case 7:
-      return rng.chance(0.8) ? { type: 'resizeVolume', name, sizeBytes: rng.int(1, 40) * MiB } : { type: 'deleteVolume', name, force: rng.chance(0.5) };
+      if (rng.chance(0.8)) {
+        // Odd sizes are forced (no extra draw, so the seeds' sequences stay as they were).
+        const sizeBytes = rng.int(1, 40) * MiB;
+        return { type: 'resizeVolume', name, sizeBytes, ...(sizeBytes % (2 * MiB) !== 0 ? { force: true } : {}) };
+      }
+      return { type: 'deleteVolume', name, force: rng.chance(0.5) };
     case 8:
       return { type: 'setLabel', name, key: rng.pick(['r1', 'r2']), value: rng.chance(0.2) ? null : String(rng.int(0, 3)), ...(rng.chance(0.5) ? { expect: rng.chance(0.3) ? null : String(rng.int(0, 3)) } : {}) };
     case 9:
