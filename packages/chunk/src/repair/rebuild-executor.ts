@@ -4,6 +4,7 @@ import type { ExtentStore } from '../store/extent-store.js';
 import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
 import type { Peer } from '../server/peer.js';
+import type { ChunkUnsafeTestingKnobs } from '../server/unsafe-testing-knobs.js';
 import { planCopy, type CopyRun } from './copy-plan.js';
 import type { RepairBudget } from './repair-budget.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -46,6 +47,8 @@ export interface RebuildDeps {
   readonly metrics: ChunkMetrics;
   readonly clock: Clock;
   readonly log: (line: string) => void;
+  /** Rule breakers for the simulation's tests (server/unsafe-testing-knobs.ts); none in chunkd. */
+  readonly knobs?: ChunkUnsafeTestingKnobs;
 }
 
 type CopyKind = 'catchup' | 'rebuild';
@@ -137,7 +140,7 @@ export class RebuildExecutor {
     const what = `copy of extent ${task.volumeId}/${task.index} to ${target.serverId} at epoch ${task.epoch}`;
     try {
       await this.takeTask(task);
-      for (let round = 0; ; round++) {
+      for (let round = 0; this.d.knobs?.promoteBeforeCopy !== true; round++) {
         this.checkCurrent(c);
         const [mine, theirs] = await this.stampsOfBoth(c);
         const plan = planCopy(mine, theirs, limits.repairCopyRunBytesMax / block);
