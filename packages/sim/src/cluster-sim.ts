@@ -12,6 +12,9 @@
  *   receives or its timers run until it resumes);
  * - a full disk (mutations needing a new block fail with BASALT_NO_SPACE) for a while;
  * - bit flips in stored data, at most one replica per block (the scrubber must repair them);
+ * - a client's next mutation of an extent uses the first replica set it saw of it (as if an
+ *   older process of the same writer sent it): epochs must make that harmless (reads are not
+ *   sent with such a map: a member dropped without knowing it would serve what it has);
  * - the operator: MarkServerOut of a crashed server, a drain of one server (both at most once).
  * metad itself never fails (Raft is simulated in packages/raft) and every message it sends or
  * gets crosses the simulated network. The network never corrupts frames and never reorders a
@@ -108,7 +111,7 @@ class ClusterSim {
     this.sched = new Scheduler(o.onTrace);
     this.prng = new Prng(o.seed);
     this.net = new SimNetwork(this.sched, this.prng, { min: 1, max: 4 });
-    this.metad = new SimMetad(this.sched, { repairIntervalMs: 1_000, downAfterMs: 5_000, downOutIntervalMs: 15_000, heartbeatIntervalMs: limits.chunkHeartbeatIntervalMs }, (cmd) => this.applied(cmd));
+    this.metad = new SimMetad(this.sched, { repairIntervalMs: 1_000, downAfterMs: 3_000, downOutIntervalMs: 5_000, heartbeatIntervalMs: limits.chunkHeartbeatIntervalMs }, (cmd) => this.applied(cmd));
     this.net.start('meta');
     this.net.start('checker');
   }
@@ -241,7 +244,7 @@ class ClusterSim {
       this.count(power ? 'crash_power' : 'crash_process');
       if (power) this.registers.powerLoss(this.sched.nowMs());
       s.crash(power ? 'power' : 'process', () => this.prng.chance(0.5));
-      this.later(heal, `restart ${s.id}`, () => s.start());
+      this.later(heal * 2, `restart ${s.id}`, () => s.start());
     } else if (roll < 45) {
       const other = this.prng.pick(['meta', ...this.servers.map((x) => x.id).filter((id) => id !== s.id), ...this.clients.map((c) => c.id)]);
       this.count('partition');
@@ -260,8 +263,11 @@ class ClusterSim {
       this.count('disk_full');
       s.disk.full = true;
       this.later(heal, `disk ${s.id} has room`, () => void (s.disk.full = false));
-    } else if (roll < 88) {
+    } else if (roll < 82) {
       this.flipBit(s);
+    } else if (roll < 88) {
+      const c = this.prng.pick(this.clients);
+      if (c.staleMap(this.prng.int(0, 1))) this.count('stale_map');
     } else if (roll < 94) {
       if (this.markedOut || s.running) return;
       this.markedOut = true;

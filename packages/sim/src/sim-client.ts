@@ -30,6 +30,10 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
 
 export class SimClient {
   private readonly maps = new Map<number, ExtentPlacement>();
+  /** The first placement this client saw of each extent: what a stale map goes back to. */
+  private readonly firstMaps = new Map<number, ExtentPlacement>();
+  /** Extents whose next mutation starts from the first placement (the stale-map fault). */
+  private readonly stale = new Set<number>();
   private readonly conns = new Map<string, Promise<SimConnection>>();
   private inc = 0;
   private running = false;
@@ -72,7 +76,9 @@ export class SimClient {
   }
 
   private async one(): Promise<void> {
-    const b = this.prng.pick(this.blocks);
+    // Most operations go to the first extent: the other one's cached set goes stale between uses.
+    const index = this.prng.chance(0.85) ? this.blocks[0]!.index : this.blocks[this.blocks.length - 1]!.index;
+    const b = this.prng.pick(this.blocks.filter((x) => x.index === index));
     const roll = this.prng.int(0, 99);
     const op: Op = roll < 50 ? 'write' : roll < 55 ? 'trim' : roll < 85 ? 'read' : 'flush';
     this.ops++;
@@ -113,7 +119,7 @@ export class SimClient {
 
   /** Volume.mutate: the primary, with the SDK's failover decisions, within clientIoAttemptsMax attempts. */
   private async mutate(index: number, request: (ref: ExtentRef) => Parameters<SimConnection['send']>[0]): Promise<void> {
-    let info = this.maps.get(index) ?? (await this.lookup(index));
+    let info = (this.stale.delete(index) ? this.firstMaps.get(index) : undefined) ?? this.maps.get(index) ?? (await this.lookup(index));
     let last: BasaltError | undefined;
     let timeouts = 0;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
@@ -178,7 +184,7 @@ export class SimClient {
   private async lookup(index: number): Promise<ExtentPlacement> {
     const placement = await this.net.call(this.id, this.inc, 'getExtentMap', this.requestTimeoutMs, () => this.metad.placement(this.volume.id, index));
     if (placement === undefined) throw new BasaltError(ErrorCode.Io, `extent ${index} vanished from the extent map`);
-    this.maps.set(index, placement);
+    this.remember(index, placement);
     return placement;
   }
 
@@ -186,12 +192,28 @@ export class SimClient {
   private async reportFailed(index: number, info: ExtentPlacement, primary: ReplicaRef, reason: string): Promise<ExtentPlacement> {
     try {
       const next = await this.net.call(this.id, this.inc, 'dropReplica', this.requestTimeoutMs, () => toPlacement(this.metad.dropReport(this.volume.id, index, primary.serverId, info.epoch, reason)));
-      this.maps.set(index, next);
+      this.remember(index, next);
       return next;
     } catch (err) {
       if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.lookup(index);
       throw err;
     }
+  }
+
+  /**
+   * A fault: this client's next mutation of the extent starts from the first set it saw of it, as
+   * if an older process of the same writer sent it. Epochs must make that harmless: whoever it
+   * reaches refuses or fences it.
+   */
+  staleMap(index: number): boolean {
+    if (!this.firstMaps.has(index)) return false;
+    this.stale.add(index);
+    return true;
+  }
+
+  private remember(index: number, placement: ExtentPlacement): void {
+    this.maps.set(index, placement);
+    if (!this.firstMaps.has(index)) this.firstMaps.set(index, placement);
   }
 
   private conn(address: string): Promise<SimConnection> {
