@@ -140,7 +140,7 @@ export class RebuildExecutor {
     const what = `copy of extent ${task.volumeId}/${task.index} to ${target.serverId} at epoch ${task.epoch}`;
     try {
       await this.takeTask(task);
-      for (let round = 0; this.d.knobs?.promoteBeforeCopy !== true; round++) {
+      for (let round = 0; ; round++) {
         this.checkCurrent(c);
         const [mine, theirs] = await this.stampsOfBoth(c);
         const plan = planCopy(mine, theirs, limits.repairCopyRunBytesMax / block);
@@ -149,7 +149,7 @@ export class RebuildExecutor {
           this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'compared' }, plan.blocksCompared * block);
           this.d.log(`${what}: ${c.kind} starts, ${plan.blocksToCopy * block} of ${task.extentSizeBytes} bytes differ`);
         }
-        if (plan.blocksToCopy === 0) break;
+        if (plan.blocksToCopy === 0 || this.d.knobs?.promoteBeforeCopy === true) break;
         if (round + 1 === limits.repairCompareRoundsMax) throw new BasaltError(ErrorCode.Unavailable, `${plan.blocksToCopy} blocks still differ after ${round + 1} rounds`);
         c.bytesLeft = plan.blocksToCopy * block;
         await this.copyRuns(c, plan.runs);

@@ -8,7 +8,7 @@
  *   waiting for the other members (the forwards still go out).
  * - acceptWhileFenced: a fenced replica accepts client mutations as if it were the primary, and
  *   applies them alone.
- * - promoteBeforeCopy: the rebuild executor promotes a rebuilding member without copying to it
+ * - promoteBeforeCopy: the rebuild executor compares stamps once, then promotes the rebuilding member without copying to it
  *   (the member is counted as active before it holds the data).
  */
 export const chunkUnsafeTestingKnobNames = ['ackBeforeReplicated', 'acceptWhileFenced', 'promoteBeforeCopy'] as const;
