@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import { assert, BasaltError, ErrorCode, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
+import { assert, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';

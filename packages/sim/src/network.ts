@@ -162,11 +162,11 @@ export class SimNetwork {
       }, timeoutMs);
       if (!this.reachable(from, 'meta')) return;
       this.sched.at(this.delay(from, 'meta'), `meta ${label} from ${from}`, () => {
-        let outcome: { ok: true; value: T } | { ok: false; err: unknown };
+        let outcome: { ok: true; value: T } | { ok: false; err: Error };
         try {
           outcome = { ok: true, value: fn() };
         } catch (err) {
-          outcome = { ok: false, err };
+          outcome = { ok: false, err: err instanceof Error ? err : new Error(String(err)) };
         }
         if (!this.reachable(from, 'meta')) return;
         this.sched.at(this.delay('meta', from), `meta reply ${label} to ${from}`, () => this.runOn(from, inc, () => {
