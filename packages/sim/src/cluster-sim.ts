@@ -74,6 +74,7 @@ export interface ClusterSimStats {
 const extentSizeBytes = limits.extentSizeBytesMin;
 const factor = 3;
 const blockBytes = limits.checksumBlockBytes;
+const scrubIntervalMs = 10_000;
 
 export const clusterDefaults = { servers: 5, clients: 2, faultMs: 8_000, livenessMs: 90_000 };
 
@@ -127,7 +128,7 @@ class ClusterSim {
       const s = new SimChunkServer(`s${i}`, `s${i}:7000`, `z${i % 3}`, this.net, this.metad, this.sched, {
         replicaTimeoutMs: 2_000,
         metaTimeoutMs: 2_000,
-        scrubIntervalMs: 10_000,
+        scrubIntervalMs,
         capacityBytes: 1 << 30,
         knobs: this.o.knobs ?? {},
       });
@@ -150,8 +151,9 @@ class ClusterSim {
     }
     this.healMs = this.sched.nowMs() - calmAt;
     await this.until(Promise.all(this.clients.map((c) => c.stop())), 60_000);
-    // Scrub passes repair flipped blocks; wait for one more pass of every server before reading each member.
-    await this.sched.run(this.sched.nowMs() + 12_000);
+    // Scrub passes repair flipped blocks: wait until every server ran a whole pass that began after
+    // the heal (a pass under way then may have skipped a replica that was not active yet).
+    await this.sched.run(this.sched.nowMs() + 2 * scrubIntervalMs + 2_000);
     await this.until(this.checkMembers(), 60_000);
     this.collectBugs();
   }
@@ -215,8 +217,9 @@ class ClusterSim {
     if (cmd.type === 'markServerOut' || cmd.type === 'markServerDown') this.sched.note(`server ${cmd.serverId} ${cmd.type}`);
   }
 
-  private count(kind: string): void {
+  private count(kind: string, what: string): void {
     this.faults[kind] = (this.faults[kind] ?? 0) + 1;
+    this.sched.note(`fault ${kind} ${what}`);
   }
 
   private scheduleFaults(): void {
@@ -241,42 +244,42 @@ class ClusterSim {
     if (roll < 25) {
       if (!s.running || running.length <= this.o.servers - 2) return;
       const power = this.prng.chance(0.4);
-      this.count(power ? 'crash_power' : 'crash_process');
+      this.count(power ? 'crash_power' : 'crash_process', s.id);
       if (power) this.registers.powerLoss(this.sched.nowMs());
       s.crash(power ? 'power' : 'process', () => this.prng.chance(0.5));
       this.later(heal * 2, `restart ${s.id}`, () => s.start());
     } else if (roll < 45) {
       const other = this.prng.pick(['meta', ...this.servers.map((x) => x.id).filter((id) => id !== s.id), ...this.clients.map((c) => c.id)]);
-      this.count('partition');
+      this.count('partition', `${s.id}|${other}`);
       this.net.cut(s.id, other);
       this.later(heal, `heal ${s.id}|${other}`, () => this.net.heal(s.id, other));
     } else if (roll < 55) {
-      this.count('slow');
+      this.count('slow', s.id);
       this.net.node(s.id).slowMs = this.prng.int(50, 2_500);
       this.later(heal, `fast ${s.id}`, () => void (this.net.node(s.id).slowMs = 0));
     } else if (roll < 65) {
       if (!s.running) return;
-      this.count('hang');
+      this.count('hang', s.id);
       this.net.hang(s.id, true);
       this.later(heal, `resume ${s.id}`, () => this.net.hang(s.id, false));
     } else if (roll < 75) {
-      this.count('disk_full');
+      this.count('disk_full', s.id);
       s.disk.full = true;
       this.later(heal, `disk ${s.id} has room`, () => void (s.disk.full = false));
     } else if (roll < 82) {
       this.flipBit(s);
     } else if (roll < 88) {
       const c = this.prng.pick(this.clients);
-      if (c.staleMap(this.prng.int(0, 1))) this.count('stale_map');
+      if (c.staleMap(this.prng.int(0, 1))) this.count('stale_map', c.id);
     } else if (roll < 94) {
       if (this.markedOut || s.running) return;
       this.markedOut = true;
-      this.count('mark_out');
+      this.count('mark_out', s.id);
       this.metad.apply({ type: 'markServerOut', serverId: s.id, nowMs: this.sched.nowMs() });
     } else {
       if (this.drained) return;
       this.drained = true;
-      this.count('drain');
+      this.count('drain', s.id);
       this.metad.apply({ type: 'setServerDraining', serverId: s.id, draining: true });
     }
   }
@@ -287,7 +290,7 @@ class ClusterSim {
     const key = keyOf(v.name, b);
     if (this.flipped.has(key) || !s.disk.extents.has(`${v.id}/${b.index}`)) return;
     this.flipped.add(key);
-    this.count('bit_flip');
+    this.count('bit_flip', `${s.id} ${key}`);
     s.disk.flipBit(v.id, b.index, b.block * blockBytes + this.prng.int(0, blockBytes - 1), this.prng.int(0, 7));
   }
 

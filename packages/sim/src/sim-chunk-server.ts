@@ -61,7 +61,7 @@ export class SimChunkServer {
   start(): void {
     const inc = this.net.start(this.id);
     const timers = this.net.timersOf(this.id, inc);
-    const log = (): void => undefined;
+    const log = (line: string): void => this.net.sched.note(`${this.id}: ${line}`);
     const store = MemoryExtentStore.open(this.disk);
     this.store = store;
     const metrics = new ChunkMetrics();
