@@ -128,7 +128,8 @@ export class SimClient {
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${index} has no replica left`);
       try {
         const conn = await this.conn(primary.address);
-        await conn.send(request(this.ref(index, info)));
+        const res = await conn.send(request(this.ref(index, info)));
+        if (res.epoch > info.epoch) await this.lookup(index); // the SDK re-reads a set the primary changed
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
