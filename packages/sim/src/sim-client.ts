@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
-import { mutationFailover } from '@basalt/client';
+import { backoffMs, mutationFailover } from '@basalt/client';
 import { DataFlag, DataOp, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import type { ExtentPlacement } from '@basalt/chunk/parts';
 import { blockOf, valueOf, type BlockRegisters, type Violation } from './checkers.js';
@@ -12,11 +12,11 @@ import { serverIdOf } from './sim-chunk-server.js';
  * blocks of its own: whole-block writes (some with FUA), trims, reads, flushes. The decisions are
  * the SDK's (packages/client/src/volume.ts): mutations go to the primary and follow
  * mutationFailover() (shared: refresh the set, resend, report the primary to metad, or give
- * up), a first timeout gets a second try, reads go to the active members only (never a
- * rebuilding one) and fall over on a failover code, a stale epoch or a checksum error. What is
- * not shared: the SDK's Volume, ExtentMap and ConnectionPool classes themselves (they take a
- * gRPC MetaClient, real sockets and real timers); this class repeats their retry loops in
- * simulated time.
+ * up) with the SDK's backoffMs() (shared); a first timeout gets a second try; a reply from a newer
+ * epoch re-reads the set; reads go to the active members only (never a rebuilding one) and fall
+ * over on a failover code, a stale epoch or a checksum error. What is not shared: the SDK's
+ * Volume, ExtentMap and ConnectionPool classes themselves (they take a gRPC MetaClient, real
+ * sockets and real timers); this class repeats their retry loops in simulated time.
  */
 export interface ClientBlock {
   readonly index: number;
@@ -235,8 +235,7 @@ export class SimClient {
   }
 
   private backoff(attempt: number): Promise<void> {
-    const ms = Math.min(1000, 20 * 2 ** Math.min(attempt, 6));
-    return new Promise((resolve) => this.net.timersOf(this.id, this.inc).setTimeout(resolve, ms));
+    return new Promise((resolve) => this.net.timersOf(this.id, this.inc).setTimeout(resolve, backoffMs(attempt)));
   }
 
   private ref(index: number, info: ExtentPlacement): ExtentRef {
