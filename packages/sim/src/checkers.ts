@@ -117,6 +117,13 @@ export function valueOf(block: Buffer): number | undefined {
   return v;
 }
 
+/** Checks a block a read returned against its register: torn, or a value the register does not allow. */
+export function checkBlock(registers: BlockRegisters, key: string, data: Buffer, allowed: ReadonlySet<number>, who: string): Violation | undefined {
+  const value = valueOf(data);
+  if (value === undefined) return { kind: 'torn_block', message: `${who} read block ${key} with mixed contents` };
+  return registers.check(key, value, allowed, who);
+}
+
 export class PrimaryLog {
   private readonly byEpoch = new Map<string, string>();
 

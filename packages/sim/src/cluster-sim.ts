@@ -31,7 +31,7 @@ import { BasaltError, limits, Prng } from '@basalt/stdx';
 import type { Command } from '@basalt/meta';
 import { isMutation, type ChunkUnsafeTestingKnobs } from '@basalt/chunk/parts';
 import { DataFlag, DataOp, readResult, type DataRequest, type DataResponse } from '@basalt/wire';
-import { BlockRegisters, PrimaryLog, type Violation } from './checkers.js';
+import { BlockRegisters, checkBlock, PrimaryLog, type Violation } from './checkers.js';
 import { SimNetwork } from './network.js';
 import { Scheduler } from './scheduler.js';
 import { SimChunkServer } from './sim-chunk-server.js';
@@ -340,7 +340,10 @@ class ClusterSim {
             this.net
               .connect('checker', 1, m.serverId, m.address, 10_000)
               .then((c) => c.send({ op: DataOp.Read, flags: 0, requestId: 0, extent: ref, offset, length: blockBytes }))
-              .then((res) => this.clients[0]!.checkRead(key, readResult(res, ref, offset, blockBytes, m.address).data, allowed, `the final read of member ${m.serverId}`))
+              .then((res) => {
+                const v = checkBlock(this.registers, key, readResult(res, ref, offset, blockBytes, m.address).data, allowed, `the final read of member ${m.serverId}`);
+                if (v !== undefined) this.violation(v);
+              })
               .catch((err: unknown) => this.violation({ kind: 'liveness', message: `the final read of block ${key} from ${m.serverId} failed: ${String(err)}` })),
           );
         }

@@ -2,7 +2,7 @@ import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
 import { backoffMs, mutationFailover } from '@basalt/client';
 import { DataFlag, DataOp, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import type { ExtentPlacement } from '@basalt/chunk/parts';
-import { blockOf, valueOf, type BlockRegisters, type Violation } from './checkers.js';
+import { blockOf, checkBlock, type BlockRegisters, type Violation } from './checkers.js';
 import type { SimConnection, SimNetwork } from './network.js';
 import { toPlacement, type SimMetad } from './sim-metad.js';
 import { serverIdOf } from './sim-chunk-server.js';
@@ -160,7 +160,8 @@ export class SimClient {
         const conn = await this.conn(replica.address);
         const ref = this.ref(b.index, info);
         const res = readResult(await conn.send({ op: DataOp.Read, flags: 0, requestId: 0, extent: ref, offset: b.block * block, length: block }), ref, b.block * block, block, replica.address);
-        this.checkRead(key, res.data, allowed, `${this.id} via ${replica.serverId} at epoch ${info.epoch}`);
+        const v = checkBlock(this.registers, key, res.data, allowed, `${this.id} via ${replica.serverId} at epoch ${info.epoch}`);
+        if (v !== undefined) this.report(v);
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
@@ -170,16 +171,6 @@ export class SimClient {
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, 'no replica answered');
-  }
-
-  checkRead(key: string, data: Buffer, allowed: ReadonlySet<number>, who: string): void {
-    const value = valueOf(data);
-    if (value === undefined) {
-      this.report({ kind: 'torn_block', message: `${who} read block ${key} with mixed contents` });
-      return;
-    }
-    const v = this.registers.check(key, value, allowed, who);
-    if (v !== undefined) this.report(v);
   }
 
   private async lookup(index: number): Promise<ExtentPlacement> {
