@@ -5,7 +5,8 @@
  * operation at a time per block), so each block's writes form one history. A write is `acked`
  * (the SDK call succeeded), `unknown` (it failed or timed out: it may or may not have landed,
  * on some members or all) or durable (acked with FUA, or acked before a FLUSH of its extent was
- * sent that then succeeded). A read (or the final read of each member) must return a value the
+ * sent that then succeeded, if no power loss came between its ack and that FLUSH). A read (or
+ * the final read of each member) must return a value the
  * history allows: the last write that must be visible, or a later one. A write must be visible
  * once acked, unless a power loss happened after its ack and it was not durable (then the last
  * durable write before it bounds the read). An unknown write older than that bound must never
@@ -59,9 +60,13 @@ export class BlockRegisters {
     w.rec.status = 'unknown';
   }
 
-  /** The acked writes of these blocks, for a FLUSH being sent now. */
+  /**
+   * The acked writes of these blocks a FLUSH being sent now makes durable: those acknowledged
+   * since the last power loss (one acknowledged before it may already be gone from a replica,
+   * and a flush does not bring it back: docs/data-path.md, "Durability promises").
+   */
   ackedOf(keys: readonly string[]): WriteRec[] {
-    return keys.flatMap((k) => (this.history.get(k) ?? []).filter((r) => r.status === 'acked' && !r.durable));
+    return keys.flatMap((k) => (this.history.get(k) ?? []).filter((r) => r.status === 'acked' && !r.durable && r.ackedAtMs > this.lastPowerLossMs));
   }
 
   flushed(recs: readonly WriteRec[]): void {
@@ -99,7 +104,7 @@ export class BlockRegisters {
     const h = this.history.get(key) ?? [];
     const known = value === 0 || h.some((r) => r.value === value);
     const kind: ViolationKind = known ? 'stale_read' : 'lost_write';
-    return { kind, message: `${who} read block ${key} as ${value}; allowed ${[...allowed].join(',')}; history ${h.map((r) => `${r.value}:${r.status}${r.durable ? '/durable' : ''}`).join(' ')}` };
+    return { kind, message: `${who} read block ${key} as ${value}; allowed ${[...allowed].join(',')}; history ${h.map((r) => `${r.value}:${r.status}${r.status === 'acked' ? `@${r.ackedAtMs}` : ''}${r.durable ? '/durable' : ''}`).join(' ')}` };
   }
 }
 

@@ -34,6 +34,12 @@ describe('whole-cluster simulation of the data path', () => {
     expect(c.traceHash).not.toBe(a.traceHash);
   });
 
+  it('a server marked out while alive (hung, then cut off from metad past the down-out interval) registers again, and the extents it alone still held heal (seed 2024)', { timeout: 60_000 }, async () => {
+    const r = await runClusterSim({ seed: 2024, faultMs: 15_000 });
+    expect(r.ok, formatFailure(r, { faultMs: 15_000 })).toBe(true);
+    expect(r.stats.healMs).toBeGreaterThanOrEqual(0);
+  });
+
   it('faults happen and the cluster heals from them: crashes, partitions, drains, rebuilds', { timeout: 60_000 }, async () => {
     const totals: Record<string, number> = {};
     let healed = 0;

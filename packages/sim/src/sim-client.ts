@@ -82,18 +82,22 @@ export class SimClient {
     const roll = this.prng.int(0, 99);
     const op: Op = roll < 50 ? 'write' : roll < 55 ? 'trim' : roll < 85 ? 'read' : 'flush';
     this.ops++;
+    const what = op === 'flush' ? `${this.id} flush ${this.volume.name}/${b.index}` : `${this.id} ${op} ${keyOf(this.volume.name, b)}`;
     try {
       if (op === 'read') await this.read(b);
       else if (op === 'flush') await this.flush(b.index);
-      else await this.mutation(b, op === 'trim' ? 0 : this.nextValue(), this.prng.chance(0.2));
+      else await this.mutation(b, op === 'trim' ? 0 : this.nextValue(), this.prng.chance(0.2), what);
+      this.net.sched.note(`${what}: done`);
     } catch (err) {
       if (!(err instanceof BasaltError)) throw err;
       this.failedOps++;
+      this.net.sched.note(`${what}: failed (${err.code})`);
     }
   }
 
-  private async mutation(b: ClientBlock, value: number, fua: boolean): Promise<void> {
+  private async mutation(b: ClientBlock, value: number, fua: boolean, what: string): Promise<void> {
     const w = this.registers.begin(keyOf(this.volume.name, b), value);
+    this.net.sched.note(`${what}: value ${value}${fua ? ' fua' : ''}`);
     const flags = fua ? DataFlag.Fua : 0;
     try {
       const offset = b.block * block;

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { MetaState, unwrap, type Command, type CommandValue, type ExtentView, type PlannerFacts, type ServerView } from '@basalt/meta';
-import type { DropReason, ExtentPlacement, MetaLink, RepairTask, ServerReport, VolumeCensus } from '@basalt/chunk/parts';
+import { registersAgain, type DropReason, type ExtentPlacement, type MetaLink, type RepairTask, type ServerReport, type VolumeCensus } from '@basalt/chunk/parts';
 import type { ReplicaRef } from '@basalt/wire';
 import type { SimNetwork } from './network.js';
 import type { Scheduler } from './scheduler.js';
@@ -116,7 +116,7 @@ export function toPlacement(ext: ExtentView): ExtentPlacement {
 
 /**
  * A chunk server's MetaLink over the simulated network to SimMetad (what MetadLink does over
- * gRPC: heartbeat re-registers when metad says the server is down).
+ * gRPC: heartbeat registers again when registersAgain() says so).
  */
 export class SimMetaLink implements MetaLink {
   constructor(
@@ -133,7 +133,7 @@ export class SimMetaLink implements MetaLink {
 
   async heartbeat(report: ServerReport): Promise<number> {
     const state = await this.call('heartbeat', () => this.metad.heartbeat(report));
-    if (state === 'down') await this.register(report);
+    if (registersAgain(state)) await this.register(report);
     return 0;
   }
 

@@ -9,7 +9,7 @@ export { Peer, tcpPeerConnect, type PeerConnect, type PeerConnection } from '../
 export { Heartbeat } from '../server/heartbeat.js';
 export { ChunkMetrics } from '../server/metrics.js';
 export { fenceDroppedReplicas } from '../server/reconcile.js';
-export type { MetaLink, ExtentPlacement, ServerReport, RepairTask, DropReason, VolumeCensus } from '../server/meta-link.js';
+export { registersAgain, type MetaLink, type ExtentPlacement, type ServerReport, type RepairTask, type DropReason, type VolumeCensus } from '../server/meta-link.js';
 export { chunkUnsafeTestingKnobNames, type ChunkUnsafeTestingKnob, type ChunkUnsafeTestingKnobs } from '../server/unsafe-testing-knobs.js';
 export { RebuildExecutor } from '../repair/rebuild-executor.js';
 export { Scrubber } from '../repair/scrubber.js';
