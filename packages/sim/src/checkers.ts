@@ -13,7 +13,8 @@
  * come back.
  *
  * Primaries: every client mutation a chunk server acknowledged, by extent and the epoch the
- * server answered at; two servers acknowledging in one epoch of one extent is a violation.
+ * server held when it admitted it (its reply may name a later one: the set can move on while
+ * the write is replicated); two servers acknowledging in one epoch of one extent is a violation.
  */
 export type ViolationKind = 'lost_write' | 'stale_read' | 'torn_block' | 'two_primaries' | 'liveness' | 'bug';
 

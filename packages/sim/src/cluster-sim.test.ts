@@ -40,6 +40,18 @@ describe('whole-cluster simulation of the data path', () => {
     expect(r.stats.healMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('a rebuilt member that loses power after its promotion still holds what was flushed before it joined (seeds 3136, 3184)', { timeout: 60_000 }, async () => {
+    for (const seed of [3136, 3184]) {
+      const r = await runClusterSim({ seed, faultMs: 15_000 });
+      expect(r.ok, formatFailure(r, { faultMs: 15_000 })).toBe(true);
+    }
+  });
+
+  it('a write admitted at one epoch and acknowledged after the set moved on is not a second primary (seed 3085)', { timeout: 60_000 }, async () => {
+    const r = await runClusterSim({ seed: 3085, faultMs: 15_000 });
+    expect(r.ok, formatFailure(r, { faultMs: 15_000 })).toBe(true);
+  });
+
   it('faults happen and the cluster heals from them: crashes, partitions, drains, rebuilds', { timeout: 60_000 }, async () => {
     const totals: Record<string, number> = {};
     let healed = 0;

@@ -132,7 +132,7 @@ class ClusterSim {
         capacityBytes: 1 << 30,
         knobs: this.o.knobs ?? {},
       });
-      s.onServed.push((id, req, res) => this.served(id, req, res));
+      s.onServed.push((id, req, res, epoch) => this.served(id, req, res, epoch));
       this.servers.push(s);
       s.start();
     }
@@ -207,9 +207,9 @@ class ClusterSim {
     }
   }
 
-  private served(serverId: string, req: DataRequest, res: DataResponse): void {
+  private served(serverId: string, req: DataRequest, res: DataResponse, admittedAtEpoch: number): void {
     if (!res.ok || !isMutation(req.op) || (req.flags & DataFlag.Forwarded) !== 0) return;
-    const v = this.primaries.acked(`${req.extent.volumeId}/${req.extent.index}`, res.epoch, serverId);
+    const v = this.primaries.acked(`${req.extent.volumeId}/${req.extent.index}`, admittedAtEpoch, serverId);
     if (v !== undefined) this.violation(v);
   }
 

@@ -41,8 +41,11 @@ export class SimChunkServer {
   store: MemoryExtentStore | undefined;
   /** Requests ChunkService.handle rejected with something other than a BasaltError: bugs. */
   readonly bugs: string[] = [];
-  /** Every client (not forwarded) mutation this server acknowledged: the checkers read it. */
-  readonly onServed: ((serverId: string, req: DataRequest, res: DataResponse) => void)[] = [];
+  /**
+   * Every request this server answered, with the epoch it held for the extent when it admitted
+   * the request (admission is synchronous on arrival): the checkers read it.
+   */
+  readonly onServed: ((serverId: string, req: DataRequest, res: DataResponse, admittedAtEpoch: number) => void)[] = [];
 
   constructor(
     readonly id: string,
@@ -84,10 +87,11 @@ export class SimChunkServer {
       void executor.close();
       budget.close();
     };
-    const serve = (req: DataRequest): Promise<DataResponse> =>
-      service.handle(req).then(
+    const serve = (req: DataRequest): Promise<DataResponse> => {
+      const admittedAtEpoch = Math.max(req.extent.epoch, store.get(req.extent.volumeId, req.extent.index)?.epoch ?? 0);
+      return service.handle(req).then(
         (res) => {
-          for (const f of this.onServed) f(this.id, req, res);
+          for (const f of this.onServed) f(this.id, req, res, admittedAtEpoch);
           return res;
         },
         (err: unknown) => {
@@ -95,6 +99,7 @@ export class SimChunkServer {
           throw err;
         },
       );
+    };
     // As chunkd: fence what moved on while this server was away (serving anyway if metad cannot be asked), then serve.
     void fenceDroppedReplicas(this.id, store, link)
       .catch(() => 0)
