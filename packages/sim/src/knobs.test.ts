@@ -8,7 +8,7 @@ import type { ViolationKind } from './checkers.js';
  * checker within `seedsMax` seeds of the default swarm, and the failing seed must pass without
  * the knob (the knob, not the harness, failed it).
  */
-const seedsMax = 80;
+const seedsMax = 150;
 const caught: string[] = [];
 
 async function firstFailure(knob: ChunkUnsafeTestingKnob): Promise<ClusterSimResult | undefined> {
