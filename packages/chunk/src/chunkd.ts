@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import { assert, BasaltError, ErrorCode, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
+import { assert, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
@@ -8,6 +8,7 @@ import { Scrubber } from './repair/scrubber.js';
 import { TokenBucket } from './repair/token-bucket.js';
 import { ChunkService } from './server/chunk-service.js';
 import { DataServer } from './server/data-server.js';
+import { Heartbeat } from './server/heartbeat.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
 import type { Peer } from './server/peer.js';
 import { ChunkMetrics } from './server/metrics.js';
@@ -238,60 +239,4 @@ function serveMetrics(metrics: ChunkMetrics, refresh: () => void, host: string, 
       resolve({ address: `${a.address}:${a.port}`, close: () => new Promise((r) => server.close(() => r())) });
     });
   });
-}
-
-/**
- * Registers with metad (retrying until it answers), then heartbeats at the interval it asks for.
- * An unhealthy store (a failed fdatasync) stops the heartbeats, so metad marks the server down
- * and moves its extents elsewhere.
- */
-class Heartbeat {
-  private timer: NodeJS.Timeout | undefined;
-  private registered = false;
-  private stopped = false;
-
-  constructor(
-    private readonly link: MetaLink,
-    private readonly report: () => ServerReport,
-    private readonly healthy: () => boolean,
-    private readonly log: (line: string) => void,
-    private readonly afterBeat: () => void,
-  ) {
-    this.schedule(0);
-  }
-
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.beat(), ms);
-  }
-
-  private async beat(): Promise<void> {
-    let next: number = limits.chunkHeartbeatIntervalMs;
-    if (!this.healthy()) {
-      this.log('store unhealthy: not heartbeating, so that metad marks this server down');
-      this.schedule(next);
-      return;
-    }
-    try {
-      if (!this.registered) {
-        await this.link.register(this.report());
-        this.registered = true;
-        this.log('registered with metad');
-      } else {
-        const asked = await this.link.heartbeat(this.report());
-        if (asked > 0) next = asked;
-        this.afterBeat();
-      }
-    } catch (err) {
-      const code = err instanceof BasaltError ? err.code : ErrorCode.Io;
-      this.log(`metad ${this.registered ? 'heartbeat' : 'registration'} failed: ${code}: ${String((err as Error).message)}`);
-      next = Math.min(next, 1_000);
-    }
-    this.schedule(next);
-  }
 }

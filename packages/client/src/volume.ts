@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { pieceCrcs, type DataConnection, type ExtentRef, type MetaClient, type ReplicaRef } from '@basalt/wire';
+import { pieceCrcs, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
 import type { ClientMetrics, ClientOpName } from './client-metrics.js';
 import type { ConnectionPool } from './connection-pool.js';
@@ -252,7 +252,7 @@ export class Volume {
     }
   }
 
-  private async zeroRange(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<unknown>): Promise<void> {
+  private async zeroRange(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<IoResult>): Promise<void> {
     this.checkWritable();
     const growing = this.checkRange(offset, length, 'zero');
     if (growing !== undefined) await growing;
@@ -275,7 +275,7 @@ export class Volume {
    * Runs a mutation (write, trim, write-zeroes, flush) on the extent's primary, following epoch
    * changes and reporting an unresponsive primary to metad, within clientIoAttemptsMax attempts.
    */
-  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<unknown>): Promise<void> {
+  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<IoResult>): Promise<void> {
     // known() and ready() answer the common case without a promise turn each.
     let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     if (info === undefined) {
@@ -290,8 +290,12 @@ export class Volume {
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name} has no replica left`, { volume: this.name, index: s.index });
       try {
         const conn = this.ctx.pool.ready(primary.address) ?? await this.ctx.pool.get(primary.address);
-        await op(conn, this.ref(info));
+        const res = await op(conn, this.ref(info));
         this.dirty.add(s.index);
+        // The primary changed the set while serving this (it dropped a member that failed): re-read
+        // it before acknowledging, or a later read could fall over to the dropped member, which
+        // does not know it was dropped and serves what it has at the old epoch.
+        if (res.epoch > info.epoch) await this.map.refresh(s.index);
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;

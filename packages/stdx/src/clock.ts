@@ -18,3 +18,14 @@ export class ManualClock implements Clock {
     this.ms += ms;
   }
 }
+
+/** Timers as a seam: the process's own in production, the simulator's queue in packages/sim. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -1,9 +1,10 @@
 import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
-import type { ExtentRef, ReplicaRef, StampsOutcome } from '@basalt/wire';
+import { DataFlag, DataOp, type ExtentRef, type ReplicaRef, type StampsOutcome } from '@basalt/wire';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
 import type { Peer } from '../server/peer.js';
+import type { ChunkUnsafeTestingKnobs } from '../server/unsafe-testing-knobs.js';
 import { planCopy, type CopyRun } from './copy-plan.js';
 import type { RepairBudget } from './repair-budget.js';
 import type { TokenBucket } from './token-bucket.js';
@@ -27,8 +28,9 @@ import type { TokenBucket } from './token-bucket.js';
  *    connection and is in the data read, and every later one comes after. That replaces a block
  *    a partial-block write merged with stale data on the member (same stamp, other bytes), which
  *    the floor rule alone would keep;
- * 4. compare again; once nothing differs (normally the second round), PromoteReplica at the
- *    task's epoch.
+ * 4. compare again; once nothing differs (normally the second round), FLUSH the member (the
+ *    copied blocks must survive its power loss: writes made before it joined were flushed on the
+ *    members of their time), then PromoteReplica at the task's epoch.
  *
  * An epoch change (metad changed the set; the local replica moved on or was fenced) aborts the
  * copy: metad re-plans. A failure of the member (it stopped answering, ran out of space, failed
@@ -46,6 +48,8 @@ export interface RebuildDeps {
   readonly metrics: ChunkMetrics;
   readonly clock: Clock;
   readonly log: (line: string) => void;
+  /** Rule breakers for the simulation's tests (server/unsafe-testing-knobs.ts); none in chunkd. */
+  readonly knobs?: ChunkUnsafeTestingKnobs;
 }
 
 type CopyKind = 'catchup' | 'rebuild';
@@ -146,11 +150,15 @@ export class RebuildExecutor {
           this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'compared' }, plan.blocksCompared * block);
           this.d.log(`${what}: ${c.kind} starts, ${plan.blocksToCopy * block} of ${task.extentSizeBytes} bytes differ`);
         }
-        if (plan.blocksToCopy === 0) break;
+        if (plan.blocksToCopy === 0 || this.d.knobs?.promoteBeforeCopy === true) break;
         if (round + 1 === limits.repairCompareRoundsMax) throw new BasaltError(ErrorCode.Unavailable, `${plan.blocksToCopy} blocks still differ after ${round + 1} rounds`);
         c.bytesLeft = plan.blocksToCopy * block;
         await this.copyRuns(c, plan.runs);
       }
+      // What was copied must survive the member's power loss before it counts for redundancy:
+      // earlier writes were flushed (or written with FUA) on the members of their time.
+      this.checkCurrent(c);
+      await this.atTarget(c, this.d.peer(target.address).send({ op: DataOp.Flush, flags: DataFlag.Forwarded, requestId: 0, extent: this.ref(task), offset: 0, length: 0 }));
       const placement = await this.d.link.promoteReplica(task.volumeId, task.index, target.serverId, task.epoch);
       await this.adopt(task, placement);
       this.d.metrics.repairs.inc({ result: 'promoted' });

@@ -1,4 +1,4 @@
-import { BasaltError, ErrorCode, type Clock } from '@basalt/stdx';
+import { BasaltError, ErrorCode, realTimers, type Clock, type Timers } from '@basalt/stdx';
 import type { TokenBucket } from './token-bucket.js';
 
 /**
@@ -9,10 +9,13 @@ import type { TokenBucket } from './token-bucket.js';
  * a slow budget.
  */
 export class RepairBudget {
-  private readonly sleeping = new Set<{ timer: NodeJS.Timeout; reject: (err: Error) => void }>();
+  private readonly sleeping = new Set<{ timer: unknown; reject: (err: Error) => void }>();
   private closed = false;
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly timers: Timers = realTimers,
+  ) {}
 
   /** Takes `bytes` from every bucket and resolves when all of them allow their use. */
   take(buckets: readonly TokenBucket[], bytes: number): Promise<void> {
@@ -27,7 +30,7 @@ export class RepairBudget {
   sleep(ms: number): Promise<void> {
     return this.closed ? Promise.reject(closedError()) : new Promise((resolve, reject) => {
       const sleeper = {
-        timer: setTimeout(() => {
+        timer: this.timers.setTimeout(() => {
           this.sleeping.delete(sleeper);
           resolve();
         }, ms),
@@ -40,7 +43,7 @@ export class RepairBudget {
   close(): void {
     this.closed = true;
     for (const s of this.sleeping) {
-      clearTimeout(s.timer);
+      this.timers.clearTimeout(s.timer);
       s.reject(closedError());
     }
     this.sleeping.clear();

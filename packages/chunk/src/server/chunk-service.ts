@@ -1,10 +1,11 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, DataFlag, DataOp, dataOpNames, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
-import { admit, createsReplica, isMutation } from '../replica/admission.js';
+import { admit, createsReplica, isMutation, type Admission } from '../replica/admission.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { ChunkMetrics } from './metrics.js';
 import type { Replicator } from './replicator.js';
+import type { ChunkUnsafeTestingKnobs } from './unsafe-testing-knobs.js';
 
 /**
  * Serves one data-plane request: admission (epochs, roles, leases; replica/admission.ts), the
@@ -25,6 +26,7 @@ export class ChunkService {
     private readonly store: ExtentStore,
     private readonly replicator: Replicator,
     private readonly metrics: ChunkMetrics,
+    private readonly knobs: ChunkUnsafeTestingKnobs = {},
   ) {}
 
   async handle(req: DataRequest): Promise<DataResponse> {
@@ -52,7 +54,7 @@ export class ChunkService {
     if (req.op === DataOp.Ping) return Promise.resolve(this.absent(req)); // liveness only: no admission, no store
     const ext = req.extent;
     const local = this.store.get(ext.volumeId, ext.index);
-    const verdict = admit(this.selfId, local, req, this.store.generation(ext.volumeId));
+    const verdict = this.admit(local, req);
     if (verdict.kind === 'refuse') {
       const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
       return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
@@ -68,10 +70,22 @@ export class ChunkService {
     // The primary stamps a mutation on arrival; the other members store the stamp it forwarded.
     const stamp = !mutation ? undefined : verdict.role === 'primary' ? this.store.nextStamp(ext.volumeId, ext.index) : req.stamp!;
     const local$ = this.apply(req, stamp);
-    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush)) waits.push(this.replicator.forward(meta, req, stamp));
+    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush)) {
+      const forwarded = this.replicator.forward(meta, req, stamp);
+      if (this.knobs.ackBeforeReplicated === true) forwarded.catch(() => undefined);
+      else waits.push(forwarded);
+    }
     const reply = (outcome: Local): DataResponse => this.okReply(req, outcome);
     // Most requests (every one on a secondary, reads on the primary) wait for the local operation only.
     return waits.length === 0 ? local$.then(reply) : Promise.all([local$, ...waits]).then(([outcome]) => reply(outcome));
+  }
+
+  /** admission.ts's verdict (unless a testing knob breaks the fence on purpose). */
+  private admit(local: ReplicaMeta | undefined, req: DataRequest): Admission {
+    const verdict = admit(this.selfId, local, req, this.store.generation(req.extent.volumeId));
+    const forwarded = (req.flags & DataFlag.Forwarded) !== 0;
+    if (verdict.kind === 'refuse' && this.knobs.acceptWhileFenced === true && local?.state === 'fenced' && isMutation(req.op) && !forwarded) return { kind: 'accept', role: 'primary' };
+    return verdict;
   }
 
   /** The reply to a request whose local operation (and forwarding) succeeded: one object shape for all. */

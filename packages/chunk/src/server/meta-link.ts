@@ -81,6 +81,16 @@ export interface MetaLink {
   close(): void;
 }
 
+/**
+ * Whether a heartbeat's answer (the server's state at metad) means this server must register
+ * again: down, or out. metad marks a server out when it was silent past the down-out interval,
+ * also one that was alive but cut off or hung; once it is heard again it must come back, since it
+ * may still be the last active member of extents that only it can be the copy source for.
+ */
+export function registersAgain(state: string): boolean {
+  return state === 'down' || state === 'out';
+}
+
 export class MetadLink implements MetaLink {
   private readonly client: MetaClient;
   private readonly volumeNames = new Map<number, string>();
@@ -99,7 +109,7 @@ export class MetadLink implements MetaLink {
     const scrub = r.scrub === undefined ? {} : { scrubLastPassMs: r.scrub.lastPassMs, scrubRepairedBlocks: r.scrub.repairedBlocks };
     const volumes = [...(r.volumeStoredBytes ?? new Map<number, number>())].map(([volumeId, bytes]) => ({ volumeId, bytes }));
     const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub, volumes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
-    if (reply.state === 'down') await this.register(r);
+    if (registersAgain(reply.state ?? '')) await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }
 

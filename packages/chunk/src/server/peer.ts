@@ -1,17 +1,33 @@
 import { DataConnection, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
 
 /**
- * The primary's connection to one secondary. Requests go out in call order over one TCP
- * connection, so a secondary applies them in the primary's order. A dead connection is
- * replaced on the next send; requests it carried have failed (and their secondary is dropped).
+ * The primary's connection to one secondary. Requests go out in call order over one connection,
+ * so a secondary applies them in the primary's order. A dead connection is replaced on the next
+ * send; requests it carried have failed (and their secondary is dropped).
+ *
+ * The connection comes from `connect`: a TCP DataConnection in chunkd, the simulated network in
+ * packages/sim (which must keep the same promise: one ordered stream, failed as a whole).
  */
+export interface PeerConnection {
+  readonly closed: boolean;
+  send(req: DataRequest): Promise<Extract<DataResponse, { ok: true }>>;
+  stamps(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean }): Promise<StampsResult>;
+  copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult>;
+  close(): void;
+}
+
+export type PeerConnect = (address: string, requestTimeoutMs: number) => Promise<PeerConnection>;
+
+export const tcpPeerConnect: PeerConnect = (address, requestTimeoutMs) => DataConnection.connect(address, { requestTimeoutMs, connectTimeoutMs: requestTimeoutMs });
+
 export class Peer {
-  private conn: DataConnection | undefined;
-  private connecting: Promise<DataConnection> | undefined;
+  private conn: PeerConnection | undefined;
+  private connecting: Promise<PeerConnection> | undefined;
 
   constructor(
     readonly address: string,
     private readonly requestTimeoutMs: number,
+    private readonly connect: PeerConnect = tcpPeerConnect,
   ) {}
 
   send(req: DataRequest): Promise<Extract<DataResponse, { ok: true }>> {
@@ -29,9 +45,9 @@ export class Peer {
   }
 
   /** Runs use on the live connection, synchronously when there is one (the call order is the send order). */
-  private connection<T>(use: (c: DataConnection) => Promise<T>): Promise<T> {
+  private connection<T>(use: (c: PeerConnection) => Promise<T>): Promise<T> {
     if (this.conn !== undefined && !this.conn.closed) return use(this.conn);
-    this.connecting ??= DataConnection.connect(this.address, { requestTimeoutMs: this.requestTimeoutMs, connectTimeoutMs: this.requestTimeoutMs }).then(
+    this.connecting ??= this.connect(this.address, this.requestTimeoutMs).then(
       (c) => {
         this.conn = c;
         this.connecting = undefined;

@@ -4,7 +4,7 @@ import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { DropReason, ExtentPlacement, MetaLink } from './meta-link.js';
 import type { ChunkMetrics } from './metrics.js';
-import { Peer } from './peer.js';
+import { Peer, tcpPeerConnect, type PeerConnect } from './peer.js';
 
 /**
  * The primary's side of primary-backup replication. forward() sends a request to every other
@@ -38,6 +38,7 @@ export class Replicator {
     private readonly metrics: ChunkMetrics,
     private readonly timeoutMs: number,
     private readonly log: (line: string) => void,
+    private readonly connect: PeerConnect = tcpPeerConnect,
   ) {}
 
   degraded(): string[] {
@@ -66,7 +67,7 @@ export class Replicator {
   peer(address: string): Peer {
     let p = this.peers.get(address);
     if (p === undefined) {
-      p = new Peer(address, this.timeoutMs);
+      p = new Peer(address, this.timeoutMs, this.connect);
       this.peers.set(address, p);
     }
     return p;

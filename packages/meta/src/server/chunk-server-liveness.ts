@@ -1,3 +1,4 @@
+import { suspectServers } from '../state/index.js';
 import type { RaftHost } from './raft-host.js';
 
 /** What a chunk server said in its last heartbeat (proto HeartbeatRequest), kept by the leader only. */
@@ -55,9 +56,7 @@ export class ChunkServerLiveness {
 
   /** Servers reported failed since the leader last heard from them (PlannerFacts.suspect). */
   suspect(): Set<string> {
-    const out = new Set<string>();
-    for (const [id, at] of this.reportedFailedAt) if (at >= (this.lastHeard.get(id) ?? -Infinity)) out.add(id);
-    return out;
+    return suspectServers(this.reportedFailedAt, this.lastHeard);
   }
 
   /** Forgets a removed server. */

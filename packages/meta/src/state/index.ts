@@ -34,6 +34,7 @@ export { encodeCommand, decodeCommand, commandFormatVersion } from './command-co
 export { snapshotFormatVersion } from './snapshot.js';
 export { validateCommandArgs } from './validate.js';
 export { placeReplicas } from './placement.js';
+export { suspectServers } from './repair-planner.js';
 export type { PlannedCommand, PlannerFacts } from './repair-planner.js';
 export type { DropReport } from './drop-report.js';
 export { dropReasons } from './validate.js';

@@ -50,6 +50,16 @@ export interface PlannerFacts {
   readonly copiesPerServerMax: number;
 }
 
+/**
+ * PlannerFacts.suspect from the leader's memory: servers reported failed (DropReplica) at or after
+ * the last time the leader heard from them, on one clock.
+ */
+export function suspectServers(reportedFailedAt: ReadonlyMap<string, number>, lastHeard: ReadonlyMap<string, number>): Set<string> {
+  const out = new Set<string>();
+  for (const [id, at] of reportedFailedAt) if (at >= (lastHeard.get(id) ?? -Infinity)) out.add(id);
+  return out;
+}
+
 export type PlannedCommand = MarkServerDownCommand | MarkServerOutCommand | DropReplicaCommand | AddRebuildingCommand;
 
 interface Candidate {

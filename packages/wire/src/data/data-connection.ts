@@ -140,13 +140,7 @@ export class DataConnection {
   }
 
   async read(extent: ExtentRef, offset: number, length: number): Promise<ReadResult> {
-    const res = await this.send({ op: DataOp.Read, flags: 0, requestId: 0, extent, offset, length });
-    if (res.payload.length !== length) throw new BasaltError(ErrorCode.Protocol, `read of ${length} bytes returned ${res.payload.length}`);
-    const bad = firstBadPiece(offset, res.payload, res.crcs);
-    if (bad >= 0) {
-      throw new BasaltError(ErrorCode.Checksum, `checksum mismatch in data read from ${this.address}`, { address: this.address, volumeId: extent.volumeId, index: extent.index, piece: bad });
-    }
-    return { data: res.payload, epoch: res.epoch, version: res.version, state: res.state };
+    return readResult(await this.send({ op: DataOp.Read, flags: 0, requestId: 0, extent, offset, length }), extent, offset, length, this.address);
   }
 
   /** Writes data; crcs default to ones computed here (pass them through when forwarding). */
@@ -182,11 +176,7 @@ export class DataConnection {
    * Sent FORWARDED when it must order with a primary's forwarded writes on this connection.
    */
   async stamps(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean } = {}): Promise<StampsResult> {
-    const flags = (options.verify === true ? DataFlag.Verify : 0) | (options.forwarded === true ? DataFlag.Forwarded : 0);
-    const res = await this.send({ op: DataOp.Stamps, flags, requestId: 0, extent, offset, length });
-    const out = decodeStampsPayload(res.payload, res.crcs, length / limits.checksumBlockBytes);
-    if (out === undefined) throw new BasaltError(ErrorCode.Protocol, `malformed stamps reply from ${this.address}`, { address: this.address });
-    return { epoch: res.epoch, version: res.version, state: res.state, epochs: out.epochs, seqs: out.seqs, crcs: out.crcs, bad: out.bad };
+    return stampsResult(await this.send(stampsRequest(extent, offset, length, options)), length, this.address);
   }
 
   /**
@@ -196,9 +186,7 @@ export class DataConnection {
    * stamp is newer.
    */
   async copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
-    const res = await this.send({ op: DataOp.Copy, flags: DataFlag.Forwarded, requestId: 0, extent, offset, length: data.length, crcs, payload: data, stamps, floorEpoch });
-    if (res.payload.length !== 4) throw new BasaltError(ErrorCode.Protocol, `malformed copy reply from ${this.address}`, { address: this.address });
-    return { epoch: res.epoch, version: res.version, state: res.state, applied: res.payload.readUInt32BE(0) };
+    return copyResult(await this.send(copyRequest(extent, offset, data, crcs, stamps, floorEpoch)), this.address);
   }
 
   /**
@@ -363,6 +351,40 @@ export class DataConnection {
     for (const p of waiting) p.reject(err);
     for (const l of this.closeListeners.splice(0)) l(err);
   }
+}
+
+/** Checks the reply to a READ of `length` bytes at offset (its length and every piece's CRC). */
+export function readResult(res: OkResponse, extent: ExtentRef, offset: number, length: number, address: string): ReadResult {
+  if (res.payload.length !== length) throw new BasaltError(ErrorCode.Protocol, `read of ${length} bytes returned ${res.payload.length}`);
+  const bad = firstBadPiece(offset, res.payload, res.crcs);
+  if (bad >= 0) {
+    throw new BasaltError(ErrorCode.Checksum, `checksum mismatch in data read from ${address}`, { address, volumeId: extent.volumeId, index: extent.index, piece: bad });
+  }
+  return { data: res.payload, epoch: res.epoch, version: res.version, state: res.state };
+}
+
+/** The STAMPS request of DataConnection.stamps (shared with connections that are not TCP: the simulation's). */
+export function stampsRequest(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean } = {}): DataRequest {
+  const flags = (options.verify === true ? DataFlag.Verify : 0) | (options.forwarded === true ? DataFlag.Forwarded : 0);
+  return { op: DataOp.Stamps, flags, requestId: 0, extent, offset, length };
+}
+
+/** Decodes the reply to stampsRequest for `length` bytes. */
+export function stampsResult(res: OkResponse, length: number, address: string): StampsResult {
+  const out = decodeStampsPayload(res.payload, res.crcs, length / limits.checksumBlockBytes);
+  if (out === undefined) throw new BasaltError(ErrorCode.Protocol, `malformed stamps reply from ${address}`, { address });
+  return { epoch: res.epoch, version: res.version, state: res.state, epochs: out.epochs, seqs: out.seqs, crcs: out.crcs, bad: out.bad };
+}
+
+/** The COPY request of DataConnection.copy. */
+export function copyRequest(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): DataRequest {
+  return { op: DataOp.Copy, flags: DataFlag.Forwarded, requestId: 0, extent, offset, length: data.length, crcs, payload: data, stamps, floorEpoch };
+}
+
+/** Decodes the reply to copyRequest. */
+export function copyResult(res: OkResponse, address: string): CopyResult {
+  if (res.payload.length !== 4) throw new BasaltError(ErrorCode.Protocol, `malformed copy reply from ${address}`, { address });
+  return { epoch: res.epoch, version: res.version, state: res.state, applied: res.payload.readUInt32BE(0) };
 }
 
 function head(res: OkResponse): IoResult {

@@ -1,0 +1,170 @@
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { MetaState, suspectServers, unwrap, type Command, type CommandValue, type ExtentView, type PlannerFacts, type ServerView } from '@basalt/meta';
+import { registersAgain, type DropReason, type ExtentPlacement, type MetaLink, type RepairTask, type ServerReport, type VolumeCensus } from '@basalt/chunk/parts';
+import type { ReplicaRef } from '@basalt/wire';
+import type { SimNetwork } from './network.js';
+import type { Scheduler } from './scheduler.js';
+
+/**
+ * metad as one replicated state (Raft is simulated in packages/raft): the production state
+ * machine (MetaState: apply, planRepairs with checkPlan, decideDropReport, repairTasksByPrimary,
+ * extentMap) behind the few request handlers the data path uses, which mirror
+ * packages/meta/src/server/meta-api.ts (heartbeat: liveness is leader-local, a down server that
+ * is heard is marked up; dropReplica: the leader decides, apply checks again). The repair loop
+ * mirrors repair-loop.ts: a planner round every `repairIntervalMs`, its commands applied in order.
+ * Every applied command goes through onApply (the checkers watch epochs there).
+ */
+export interface SimMetadOptions {
+  readonly repairIntervalMs: number;
+  readonly downAfterMs: number;
+  readonly downOutIntervalMs: number;
+  readonly heartbeatIntervalMs: number;
+}
+
+export class SimMetad {
+  readonly state = MetaState.empty();
+  private readonly lastHeard = new Map<string, number>();
+  private readonly reportedFailedAt = new Map<string, number>();
+  commands = 0;
+
+  constructor(
+    private readonly sched: Scheduler,
+    private readonly opts: SimMetadOptions,
+    private readonly onApply: (cmd: Command) => void,
+  ) {}
+
+  /** Applies a command as if Raft committed it; a refusal becomes a BasaltError with its code. */
+  apply<C extends Command>(cmd: C): CommandValue<C> {
+    const value = unwrap(this.state.apply(cmd));
+    this.commands++;
+    this.sched.note(`apply ${cmd.type} ${'name' in cmd ? cmd.name : ''} ${'index' in cmd ? cmd.index : ''} ${'serverId' in cmd ? cmd.serverId : ''}`);
+    this.onApply(cmd);
+    return value;
+  }
+
+  startRepairLoop(): void {
+    this.sched.at(this.opts.repairIntervalMs, 'metad repair round', () => {
+      this.repairRound();
+      this.startRepairLoop();
+    });
+  }
+
+  repairRound(): void {
+    const facts = this.facts();
+    const plan = this.state.planRepairs(facts);
+    this.state.checkPlan(facts, plan);
+    for (const cmd of plan) {
+      const result = this.state.apply(cmd);
+      if (!result.ok) continue; // left to the next round, as repair-loop.ts does
+      this.commands++;
+      this.sched.note(`repair ${cmd.type} ${cmd.serverId}`);
+      this.onApply(cmd);
+    }
+  }
+
+  register(r: ServerReport): void {
+    this.apply({ type: 'registerServer', serverId: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes, nowMs: this.sched.nowMs() });
+    this.lastHeard.set(r.id, this.sched.nowMs());
+  }
+
+  /** meta-api heartbeat: returns the wire state the server sees. */
+  heartbeat(r: ServerReport): string {
+    let server: ServerView = unwrap(this.state.getServer(r.id));
+    this.lastHeard.set(r.id, this.sched.nowMs());
+    if (server.state === 'down') server = this.apply({ type: 'markServerUp', serverId: r.id, nowMs: this.sched.nowMs() });
+    return server.state === 'up' && server.draining ? 'draining' : server.state;
+  }
+
+  dropReport(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason: string): ExtentView {
+    const cmd = unwrap(this.state.decideDropReport({ volume: this.volumeName(volumeId), index, serverId, expectedEpoch, reason }));
+    this.reportedFailedAt.set(serverId, this.sched.nowMs());
+    return this.apply(cmd);
+  }
+
+  volumeName(volumeId: number): string {
+    const v = this.state.listVolumes().find((x) => x.id === volumeId);
+    if (v === undefined) throw new BasaltError(ErrorCode.VolumeNotFound, `metad knows no volume with id ${volumeId}`, { volumeId });
+    return v.name;
+  }
+
+  placement(volumeId: number, index: number): ExtentPlacement | undefined {
+    const map = unwrap(this.state.extentMap(this.volumeName(volumeId), index, 1));
+    const ext = map.extents.find((e) => e.index === index);
+    return ext === undefined ? undefined : toPlacement(ext);
+  }
+
+  repairTasks(serverId: string): RepairTask[] {
+    const tasks = this.state.repairTasksByPrimary().get(serverId) ?? [];
+    return tasks.slice(0, limits.repairTasksPerReplyMax).map((t) => ({
+      volumeId: t.volumeId,
+      index: t.extent.index,
+      extentSizeBytes: t.extentSizeBytes,
+      epoch: t.extent.epoch,
+      members: toPlacement(t.extent).replicas,
+    }));
+  }
+
+  private facts(): PlannerFacts {
+    const now = this.sched.nowMs();
+    const silentMs = new Map<string, number>();
+    for (const s of this.state.listServers()) silentMs.set(s.id, now - (this.lastHeard.get(s.id) ?? 0));
+    return { nowMs: now, silentMs, suspect: suspectServers(this.reportedFailedAt, this.lastHeard), downAfterMs: this.opts.downAfterMs, downOutIntervalMs: this.opts.downOutIntervalMs, actionsMax: limits.repairActionsPerRoundMax, copiesPerServerMax: limits.repairCopiesPerServerMax };
+  }
+}
+
+export function toPlacement(ext: ExtentView): ExtentPlacement {
+  return { epoch: ext.epoch, replicas: ext.replicas.map((r): ReplicaRef => (r.rebuilding ? { serverId: r.serverId, address: r.address, rebuilding: true } : { serverId: r.serverId, address: r.address })) };
+}
+
+/**
+ * A chunk server's MetaLink over the simulated network to SimMetad (what MetadLink does over
+ * gRPC: heartbeat registers again when registersAgain() says so).
+ */
+export class SimMetaLink implements MetaLink {
+  constructor(
+    private readonly net: SimNetwork,
+    private readonly metad: SimMetad,
+    private readonly id: string,
+    private readonly inc: number,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async register(report: ServerReport): Promise<void> {
+    await this.call('register', () => this.metad.register(report));
+  }
+
+  async heartbeat(report: ServerReport): Promise<number> {
+    const state = await this.call('heartbeat', () => this.metad.heartbeat(report));
+    if (registersAgain(state)) await this.register(report);
+    return 0;
+  }
+
+  dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason?: DropReason): Promise<ExtentPlacement> {
+    return this.call('dropReplica', () => toPlacement(this.metad.dropReport(volumeId, index, serverId, expectedEpoch, reason ?? '')));
+  }
+
+  promoteReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
+    return this.call('promoteReplica', () => toPlacement(this.metad.apply({ type: 'promoteReplica', name: this.metad.volumeName(volumeId), index, serverId, expectedEpoch })));
+  }
+
+  repairTasks(serverId: string): Promise<RepairTask[]> {
+    return this.call('listRepairTasks', () => this.metad.repairTasks(serverId));
+  }
+
+  placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined> {
+    return this.call('getExtentMap', () => this.metad.placement(volumeId, index));
+  }
+
+  census(): Promise<VolumeCensus> {
+    return this.call('census', () => {
+      const s = this.metad.state;
+      return { liveVolumeIds: new Set(s.listVolumes().map((v) => v.id)), nextVolumeId: s.nextVolumeId(), servers: new Map(s.listServers().map((x) => [x.id, x.address])) };
+    });
+  }
+
+  close(): void {}
+
+  private call<T>(label: string, fn: () => T): Promise<T> {
+    return this.net.call(this.id, this.inc, label, this.timeoutMs, fn);
+  }
+}
