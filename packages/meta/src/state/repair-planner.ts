@@ -22,7 +22,8 @@ import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './reco
  *       not out) and are up reach the factor: a drain adds before it drops, never below it;
  *    d. when the staying members plus the rebuilding ones are fewer than the factor, one
  *       rebuilding member is added. First choice: a `former` member that is up (a catch-up
- *       copies only what changed); a former member that is merely down is waited for. Else a
+ *       copies only what changed); a former member that is merely down, or up but already the
+ *       target of as many copies as allowed, is waited for. Else a
  *       new server: up, not draining, not in the set, distinct zones first, then most free
  *       bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
  *       members and the primary (the copy's source, which must be up) fewer than that many
@@ -158,14 +159,19 @@ function addRebuilding(data: StateData, c: Candidate, facts: PlannerFacts, load:
   return { type: 'addRebuilding', name: volume.name, index, serverId: target, expectedEpoch: extent.epoch };
 }
 
-/** A former member that is up first; none while one is merely down (wait); else placement. */
+/**
+ * A former member that is up first; none while one is merely down or busy with other copies
+ * (wait: its catch-up is cheaper than a whole copy elsewhere); else placement.
+ */
 function chooseTarget(data: StateData, extent: ExtentRecord, facts: PlannerFacts, load: CopyLoad): string | null {
-  const eligible = (s: ServerRecord | undefined): s is ServerRecord => s !== undefined && s.state === 'up' && !s.draining && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
-  for (const id of extent.former) {
+  const receives = (s: ServerRecord | undefined): s is ServerRecord => s !== undefined && s.state === 'up' && !s.draining;
+  const eligible = (s: ServerRecord | undefined): s is ServerRecord => receives(s) && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
+  const catchUps = extent.former.filter((id) => !extent.rebuilding.includes(id));
+  for (const id of catchUps) {
     const server = data.servers.get(id);
     if (eligible(server)) return id;
   }
-  if (extent.former.some((id) => stateOf(data, id) === 'down')) return null;
+  if (catchUps.some((id) => stateOf(data, id) === 'down' || receives(data.servers.get(id)))) return null;
   const members = new Set([...extent.replicas, ...extent.rebuilding]);
   const existing = [...members].map((id) => placementOf(data.servers.get(id)));
   const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id)).map(placementOf);
