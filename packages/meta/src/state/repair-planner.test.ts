@@ -122,6 +122,18 @@ describe('repair planner: re-replication', () => {
     state.checkInvariants();
   });
 
+  it('places no new copy on a server without room for the extent; none at all when no server has room', () => {
+    const state = cluster([{ id: 'a', zone: 'z1' }, { id: 'b', zone: 'z2' }, { id: 'c', zone: 'z3' }, { id: 'd', zone: 'z4', freeBytes: 32 * MiB }], 0);
+    must(state, { type: 'setServerDraining', serverId: 'd', draining: true });
+    must(state, { type: 'allocateExtent', name: 'v', index: 0 });
+    must(state, { type: 'setServerDraining', serverId: 'd', draining: false });
+    must(state, out('c'));
+    applyAll(state, plan(state));
+    expect(plan(state)).toEqual([]);
+    registerServers(state, [{ id: 'e', zone: 'z5' }]);
+    expect(plan(state)).toMatchObject([{ type: 'addRebuilding', serverId: 'e' }]);
+  });
+
   it('chooses a new target in an unused zone first, then by free space', () => {
     const state = cluster([
       { id: 'a', zone: 'z1', freeBytes: 50 * GiB }, { id: 'b', zone: 'z2', freeBytes: 50 * GiB }, { id: 'c', zone: 'z3', freeBytes: 50 * GiB },

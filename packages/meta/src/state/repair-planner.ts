@@ -24,7 +24,8 @@ import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './reco
  *       rebuilding member is added. First choice: a `former` member that is up (a catch-up
  *       copies only what changed); a former member that is merely down, or up but already the
  *       target of as many copies as allowed, is waited for. Else a
- *       new server: up, not draining, not in the set, distinct zones first, then most free
+ *       new server: up, not draining, not in the set, with room for the extent (its free bytes
+ *       as last reported, less what metad placed on it since), distinct zones first, then most free
  *       bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
  *       members and the primary (the copy's source, which must be up) fewer than that many
  *       extents with rebuilding members.
@@ -152,7 +153,7 @@ function addRebuilding(data: StateData, c: Candidate, facts: PlannerFacts, load:
   const { volume, index, extent } = c;
   const source = extent.replicas[0] as string;
   if (stateOf(data, source) !== 'up' || (load.asSource.get(source) ?? 0) >= facts.copiesPerServerMax) return null;
-  const target = chooseTarget(data, extent, facts, load);
+  const target = chooseTarget(data, extent, volume.extentSizeBytes, facts, load);
   if (target === null) return null;
   bump(load.asSource, source);
   bump(load.asTarget, target);
@@ -163,7 +164,7 @@ function addRebuilding(data: StateData, c: Candidate, facts: PlannerFacts, load:
  * A former member that is up first; none while one is merely down or busy with other copies
  * (wait: its catch-up is cheaper than a whole copy elsewhere); else placement.
  */
-function chooseTarget(data: StateData, extent: ExtentRecord, facts: PlannerFacts, load: CopyLoad): string | null {
+function chooseTarget(data: StateData, extent: ExtentRecord, extentSizeBytes: number, facts: PlannerFacts, load: CopyLoad): string | null {
   const receives = (s: ServerRecord | undefined): s is ServerRecord => s !== undefined && s.state === 'up' && !s.draining;
   const eligible = (s: ServerRecord | undefined): s is ServerRecord => receives(s) && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
   const catchUps = extent.former.filter((id) => !extent.rebuilding.includes(id));
@@ -174,7 +175,8 @@ function chooseTarget(data: StateData, extent: ExtentRecord, facts: PlannerFacts
   if (catchUps.some((id) => stateOf(data, id) === 'down' || receives(data.servers.get(id)))) return null;
   const members = new Set([...extent.replicas, ...extent.rebuilding]);
   const existing = [...members].map((id) => placementOf(data.servers.get(id)));
-  const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id)).map(placementOf);
+  // A new copy needs room for the whole extent (a former member's file is already there).
+  const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id) && s.freeBytes >= extentSizeBytes).map(placementOf);
   if (pool.length === 0) return null;
   const chosen = placeReplicas({ candidates: pool, count: 1, existing });
   assert(chosen !== null && chosen.length === 1, 'placement refused one target out of a non-empty pool');
