@@ -136,18 +136,23 @@ export interface StatusJson {
   repair?: { allocatedExtents: number; degradedExtents: number; criticalExtents: number; waitingExtents: number; rebuildingReplicas: number; bytesLeft: number; etaSeconds: number };
 }
 
+/** A cluster as these helpers need it: where metad is. */
+export interface MetaEndpoints {
+  readonly metaEndpoints: readonly string[];
+}
+
 /** `basalt status --json` of the real CLI. */
-export function status(cluster: BasaltCluster): Promise<StatusJson> {
+export function status(cluster: MetaEndpoints): Promise<StatusJson> {
   return runCliJson<StatusJson>(['status', '--json', '--metad', cluster.metaEndpoints.join(',')], { timeoutMs: 30_000 });
 }
 
 /** Runs `basalt server VERB ID --json`. */
-export function serverVerb(cluster: BasaltCluster, verb: 'drain' | 'undrain' | 'out' | 'remove', id: string): Promise<{ id: string; state: string; extentCount: number }> {
+export function serverVerb(cluster: MetaEndpoints, verb: 'drain' | 'undrain' | 'out' | 'remove', id: string): Promise<{ id: string; state: string; extentCount: number }> {
   return runCliJson(['server', verb, id, '--json', '--metad', cluster.metaEndpoints.join(',')], { timeoutMs: 30_000 });
 }
 
 /** Waits until `basalt status --json` reports full redundancy (no degraded extent, no copy planned) and returns it. */
-export async function waitForFullRedundancy(cluster: BasaltCluster, what: string, timeoutMs = 120_000): Promise<StatusJson> {
+export async function waitForFullRedundancy(cluster: MetaEndpoints, what: string, timeoutMs = 120_000): Promise<StatusJson> {
   let last: StatusJson | undefined;
   try {
     return await waitFor(`full redundancy ${what}`, async () => {
