@@ -73,6 +73,37 @@ const rows: { title: string; panels: Panel[] }[] = [
     ],
   },
   {
+    title: 'Healing (re-replication, catch-up, scrub)',
+    panels: [
+      {
+        title: 'Redundancy (leader): degraded extents and copies planned or running', unit: 'none',
+        targets: [
+          { expr: 'max(basalt_meta_degraded_extents * on (instance) basalt_meta_is_leader)', legendFormat: 'degraded extents' },
+          { expr: 'max(basalt_meta_rebuilding_replicas * on (instance) basalt_meta_is_leader)', legendFormat: 'rebuilding replicas' },
+        ],
+      },
+      { title: 'Repair bytes (per primary)', unit: 'Bps', targets: [{ expr: rate('basalt_chunk_repair_bytes_total', 'instance, kind, what'), legendFormat: '{{instance}} {{kind}} {{what}}' }] },
+      {
+        title: 'Copies running and bytes left', unit: 'bytes',
+        targets: [
+          { expr: 'basalt_chunk_repair_bytes_left', legendFormat: 'left {{instance}}' },
+          { expr: 'basalt_chunk_repair_copies', legendFormat: 'copies {{instance}}' },
+        ],
+      },
+      { title: 'Copies ended (failed: the target failed, reported)', unit: 'ops', targets: [{ expr: rate('basalt_chunk_repairs_total', 'instance, result'), legendFormat: '{{instance}} {{result}}' }] },
+      { title: 'Planner actions (leader)', unit: 'ops', targets: [{ expr: rate('basalt_meta_repair_actions_total', 'kind, result'), legendFormat: '{{kind}} {{result}}' }] },
+      {
+        title: 'Scrub: blocks repaired and unrepairable (alert on unrepairable)', unit: 'none',
+        targets: [{ expr: 'sum by (instance, result) (increase(basalt_chunk_scrub_blocks_total[1h]))', legendFormat: '{{instance}} {{result}}' }],
+      },
+      { title: 'Scrub bytes read', unit: 'Bps', targets: [{ expr: rate('basalt_chunk_scrub_bytes_total', 'instance'), legendFormat: '{{instance}}' }] },
+      {
+        title: 'Since the last scrub pass', unit: 's',
+        targets: [{ expr: 'time() - (basalt_chunk_scrub_last_pass_timestamp_seconds > 0)', legendFormat: '{{instance}}' }],
+      },
+    ],
+  },
+  {
     title: 'NBD agent (per volume)',
     panels: [
       { title: 'Operations', unit: 'ops', targets: [{ expr: rate('basalt_nbd_ops_total', 'volume, op'), legendFormat: '{{volume}} {{op}}' }] },

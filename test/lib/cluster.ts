@@ -39,6 +39,12 @@ export interface ClusterOptions {
   chunkArgs?: readonly string[];
 }
 
+/** Where a chunk server runs: its IP and, for a network namespace (netns.ts), the command wrapper. */
+export interface ChunkHost {
+  readonly ip: string;
+  readonly wrap?: (command: string, args: readonly string[]) => [string, string[]];
+}
+
 /** One chunk server: a fixed identity, address and data dir; its process comes and goes. */
 export class ChunkNode {
   process: TestProcess | undefined;
@@ -52,14 +58,15 @@ export class ChunkNode {
     readonly dataDir: string,
     private readonly metad: readonly string[],
     private readonly extraArgs: readonly string[] = [],
+    readonly host: ChunkHost = { ip: '127.0.0.1' },
   ) {}
 
   get address(): string {
-    return `127.0.0.1:${this.port}`;
+    return `${this.host.ip}:${this.port}`;
   }
 
   get metricsAddress(): string {
-    return `127.0.0.1:${this.metricsPort}`;
+    return `${this.host.ip}:${this.metricsPort}`;
   }
 
   get pid(): number | undefined {
@@ -70,10 +77,12 @@ export class ChunkNode {
   async start(): Promise<void> {
     if (!existsSync(chunkdBin)) throw new Error(`${chunkdBin} is missing: run "pnpm run build" first`);
     const before = this.process?.log().length ?? 0;
-    this.process = this.scope.spawnNode(this.id, chunkdBin, [
-      '--id', this.id, '--zone', this.zone, '--data-dir', this.dataDir, '--listen', this.address,
+    const args = [
+      chunkdBin, '--id', this.id, '--zone', this.zone, '--data-dir', this.dataDir, '--listen', this.address,
       '--metad', this.metad.join(','), '--metrics-port', String(this.metricsPort), ...this.extraArgs,
-    ]);
+    ];
+    const [command, argv] = this.host.wrap?.(process.execPath, args) ?? [process.execPath, args];
+    this.process = this.scope.spawn(this.id, command, argv);
     const p = this.process;
     // The log is appended across restarts: wait for a ready line written by this process.
     await waitFor(`${this.id} to be ready`, () => p.log().slice(before).includes('"event":"ready"'), { process: p, timeoutMs: 90_000 });

@@ -16,9 +16,13 @@ const metricsPort = 9100;
 
 export interface NetnsMetaClusterOptions {
   size?: number;
+  /** Hosts of the network, at least `size`: members run on the first `size`, the rest are the test's (e.g. chunk servers). */
+  hosts?: number;
   /** Defaults as MetaCluster's: 50 ms ticks, elections after 10 to 20 ticks. */
   tickMs?: number;
   electionTicks?: number;
+  /** More `basalt meta start` flags for every member. */
+  flags?: readonly string[];
 }
 
 export class NetnsMetaCluster implements NemesisCluster {
@@ -35,14 +39,14 @@ export class NetnsMetaCluster implements NemesisCluster {
   /** Builds the network, starts every member and waits until each accepts connections. */
   static async start(scope: ProcessScope, options: NetnsMetaClusterOptions = {}): Promise<NetnsMetaCluster> {
     const size = options.size ?? 3;
-    const network = await createNetwork({ hosts: size });
+    const network = await createNetwork({ hosts: Math.max(size, options.hosts ?? size) });
     const meta = await MetaCluster.start(scope, { size: 0 });
     const dataRoot = scope.tempDir('basalt-meta-netns');
-    for (const host of network.hosts) {
+    for (const host of network.hosts.slice(0, size)) {
       const member: MetaMember = { id: `m${host.index}`, address: `${host.ip}:${metaPort}`, port: metaPort, metricsPort, dataDir: join(dataRoot, `m${host.index}`), process: undefined };
       meta.members.push(member);
     }
-    const flags = ['--tick-ms', String(options.tickMs ?? 50), '--election-ticks', String(options.electionTicks ?? 10)];
+    const flags = ['--tick-ms', String(options.tickMs ?? 50), '--election-ticks', String(options.electionTicks ?? 10), ...(options.flags ?? [])];
     const cluster = new NetnsMetaCluster(meta, network, scope, flags);
     try {
       for (let i = 0; i < size; i++) await cluster.restart(i);

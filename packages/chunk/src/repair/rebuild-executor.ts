@@ -1,7 +1,7 @@
 import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
 import { DataFlag, DataOp, type ExtentRef, type ReplicaRef, type StampsOutcome } from '@basalt/wire';
 import type { ExtentStore } from '../store/extent-store.js';
-import type { ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
+import type { DropReason, ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
 import type { Peer } from '../server/peer.js';
 import type { ChunkUnsafeTestingKnobs } from '../server/unsafe-testing-knobs.js';
@@ -33,8 +33,8 @@ import type { TokenBucket } from './token-bucket.js';
  *    members of their time), then PromoteReplica at the task's epoch.
  *
  * An epoch change (metad changed the set; the local replica moved on or was fenced) aborts the
- * copy: metad re-plans. A failure of the member (it stopped answering, ran out of space, failed
- * an I/O) is reported with DropReplica(reason "copy_failed"); a local failure only aborts.
+ * copy: metad re-plans. A failure of the member is reported with DropReplica and what was seen
+ * (`unreachable`, `timeout`, `no_space`, `io`, `checksum`); a local failure only aborts.
  */
 export interface RebuildDeps {
   readonly selfId: string;
@@ -71,7 +71,14 @@ interface Copy {
 
 const block = limits.checksumBlockBytes;
 /** Member failures that make the primary report it; refusals for a newer epoch only abort. */
-const memberFailures = new Set<string>([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed, ErrorCode.NoSpace, ErrorCode.Io, ErrorCode.Checksum]);
+/**
+ * Failures of the member and the reason metad is told: a member that could not be reached (it may
+ * be restarting: metad keeps its older copy in mind for a catch-up) or one that failed the copy.
+ */
+const memberFailures = new Map<string, DropReason>([
+  [ErrorCode.Unavailable, 'unreachable'], [ErrorCode.Closed, 'unreachable'], [ErrorCode.Timeout, 'timeout'],
+  [ErrorCode.NoSpace, 'no_space'], [ErrorCode.Io, 'io'], [ErrorCode.Checksum, 'checksum'],
+]);
 
 export class RebuildExecutor {
   private readonly running = new Map<string, Copy>();
@@ -241,16 +248,16 @@ export class RebuildExecutor {
 
   private async fail(c: Copy, what: string, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
-    const reportable = c.targetFailed && isBasaltError(err) && memberFailures.has(err.code) && !this.closed;
-    if (!reportable) {
+    const reason = c.targetFailed && isBasaltError(err) && !this.closed ? memberFailures.get(err.code) : undefined;
+    if (reason === undefined) {
       this.d.metrics.repairs.inc({ result: 'aborted' });
       this.d.log(`${what}: aborted after copying ${c.bytesCopied} bytes (${message}); metad re-plans`);
       return;
     }
     this.d.metrics.repairs.inc({ result: 'failed' });
-    this.d.log(`${what}: the member failed (${message}) after ${c.bytesCopied} bytes; asking metad to drop it (copy_failed)`);
+    this.d.log(`${what}: the member failed (${message}) after ${c.bytesCopied} bytes; asking metad to drop it (${reason})`);
     try {
-      await this.adopt(c.task, await this.d.link.dropReplica(c.task.volumeId, c.task.index, c.target.serverId, c.task.epoch, 'copy_failed'));
+      await this.adopt(c.task, await this.d.link.dropReplica(c.task.volumeId, c.task.index, c.target.serverId, c.task.epoch, reason));
     } catch (dropErr) {
       this.d.log(`${what}: dropping ${c.target.serverId} failed: ${String(dropErr)}`);
     }

@@ -178,7 +178,7 @@ describe('rebuild executor (in process)', () => {
     for (const c of cs) expect(Buffer.compare(await readAll(c, after), model), c.id).toBe(0);
   });
 
-  it('reports a member that fails during the copy with reason copy_failed', async () => {
+  it('reports a member that stops answering during the copy as unreachable (metad keeps its older copy in mind)', async () => {
     const meta = new FakeMetad();
     const cs = [await server(0, { link: meta, repairBandwidthBytesPerSec: 0 }), await server(1)];
     const primary = await connect(cs[0]!);
@@ -186,7 +186,7 @@ describe('rebuild executor (in process)', () => {
     await cs[1]!.close();
     meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [ref(cs[0]!), ref(cs[1]!, true)] };
     await until('the drop', () => meta.dropped.length > 0);
-    expect(meta.dropped).toEqual([{ serverId: 'cs1', reason: 'copy_failed' }]);
+    expect(meta.dropped).toEqual([{ serverId: 'cs1', reason: 'unreachable' }]);
     expect(meta.promoted).toEqual([]);
   });
 });

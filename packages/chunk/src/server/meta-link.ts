@@ -53,7 +53,7 @@ export interface RepairTask {
 }
 
 /** What a reporter saw when it asks metad to drop a member (proto DropReplicaRequest.reason). */
-export type DropReason = 'unreachable' | 'timeout' | 'io' | 'no_space' | 'checksum' | 'copy_failed';
+export type DropReason = 'unreachable' | 'timeout' | 'io' | 'no_space' | 'checksum';
 
 /** What metad holds, for the reclaimer (reclaim.ts). */
 export interface VolumeCensus {

@@ -77,12 +77,14 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   };
 }
 
-/** --down-out-interval: 10m, 90s or 500ms; from 1 ms to 7 days. */
-function downOutIntervalMs(text: string | undefined): number | undefined {
+const durationUnitMs: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** --down-out-interval: 10m, 90s, 500ms, 2h or 1d; from 1 ms to 7 days. */
+export function downOutIntervalMs(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const m = /^(\d+)(ms|s|m)$/.exec(text);
-  const ms = m === null ? NaN : Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1_000 : 60_000);
-  if (!(ms >= 1 && ms <= 7 * 24 * 3_600_000)) throw invalidArgument(`--down-out-interval must be a duration such as 10m, 90s or 500ms, from 1ms to 7 days; got "${text}"`);
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  const ms = m === null ? NaN : Number(m[1]) * durationUnitMs[m[2]!]!;
+  if (!(ms >= 1 && ms <= 7 * 24 * 3_600_000)) throw invalidArgument(`--down-out-interval must be a duration such as 10m, 90s, 500ms, 2h or 1d, from 1ms to 7 days; got "${text}"`);
   return ms;
 }
 

@@ -86,13 +86,16 @@ describe('rebuilding members', () => {
 });
 
 describe('dropping active members', () => {
-  it('keeps the dropped server as a former member, which leaves when it is added back', () => {
+  it('keeps the dropped server as a former member, which leaves when its catch-up is promoted', () => {
     const { state, extent } = fiveServers();
     const victim = extent.replicas[1]!.serverId;
     must(state, drop(victim, 1));
     state.checkInvariants();
     const back = must(state, add(victim, 2));
     expect(members(back)).toContain(`${victim}*`);
+    state.checkInvariants();
+    must(state, promote(victim, 3));
+    must(state, drop(victim, 4, 'io'));
     state.checkInvariants();
   });
 

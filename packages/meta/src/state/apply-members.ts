@@ -47,7 +47,7 @@ export function applyDropReplica(data: StateData, cmd: DropReplicaCommand): Resu
   const { volume, extent } = found.value;
   const refusal = dropRefusal(volume, cmd.index, extent, cmd.serverId);
   if (refusal !== null) return refusal;
-  dropMember(data, volume, extent, cmd.serverId);
+  dropMember(data, volume, extent, cmd.serverId, cmd.reason);
   return ok(extentView(data, cmd.index, extent));
 }
 
@@ -63,16 +63,24 @@ export function dropRefusal(volume: VolumeRecord, index: number, extent: ExtentR
   return null;
 }
 
+/** Drop reasons that say the member went away, not that its disk failed: its copy is still there. */
+const goneReasons: ReadonlySet<string> = new Set(['unreachable', 'timeout', 'rebuild_target_down']);
+
 /**
  * Drops a member that dropRefusal() allowed; epoch + 1. A dropped active member on a server
  * that is not out joins `former` (its copy may serve a cheap catch-up); a dropped rebuilding
- * member does not (its copy never completed).
+ * member does not (its copy never completed), except that a catch-up target (a former member
+ * being added back) that went away stays former: its older copy is still on disk, and the
+ * planner waits for it as for any former member that is down, instead of a whole new copy
+ * elsewhere. A catch-up target whose copy failed otherwise (no space, I/O, checksum) leaves former.
  */
-export function dropMember(data: StateData, volume: VolumeRecord, extent: ExtentRecord, serverId: string): void {
+export function dropMember(data: StateData, volume: VolumeRecord, extent: ExtentRecord, serverId: string, reason?: string): void {
   const server = data.servers.get(serverId);
   assert(server !== undefined && server.extentCount > 0, `extent count of ${serverId} out of step`);
   if (extent.rebuilding.includes(serverId)) {
     extent.rebuilding = memberList(extent.rebuilding.filter((id) => id !== serverId));
+    const keepsCopy = reason !== undefined && goneReasons.has(reason) && server.state !== 'out';
+    if (!keepsCopy && extent.former.includes(serverId)) extent.former = memberList(extent.former.filter((id) => id !== serverId));
   } else {
     assert(extent.replicas.length > 1, 'dropping the last active member');
     extent.replicas = withPrimaryUp(data, extent.replicas.filter((id) => id !== serverId));
@@ -84,7 +92,8 @@ export function dropMember(data: StateData, volume: VolumeRecord, extent: Extent
 
 /**
  * `former` with the server appended (at most `factor` entries: the oldest leave first). An entry
- * also leaves when the server is added back (addRebuilding), is marked out, or is removed.
+ * also leaves when the server's catch-up is promoted or fails (see dropMember), or the server is
+ * marked out or removed.
  */
 function withFormer(former: readonly string[], serverId: string, factor: number): readonly string[] {
   const next = [...former.filter((id) => id !== serverId), serverId];
@@ -116,8 +125,8 @@ export function applyAddRebuilding(data: StateData, cmd: AddRebuildingCommand): 
   if (extent.replicas.length + extent.rebuilding.length >= max) {
     return fail(ErrorCode.LimitExceeded, `extent ${cmd.index} of volume ${volume.name} already has ${max} members, the most allowed`, { ...where, max });
   }
+  // A former member added back stays in `former` until its catch-up is promoted (dropMember).
   extent.rebuilding = memberList([...extent.rebuilding, server.id]);
-  if (extent.former.includes(server.id)) extent.former = memberList(extent.former.filter((id) => id !== server.id));
   reserve(data, server.id, volume.extentSizeBytes);
   extent.epoch += 1;
   return ok(extentView(data, cmd.index, extent));
@@ -142,6 +151,7 @@ export function applyPromoteReplica(data: StateData, cmd: PromoteReplicaCommand)
     return fail(ErrorCode.Unavailable, `server ${server.id} is ${server.state}: its copy is not promoted`, { ...where, state: server.state });
   }
   extent.rebuilding = memberList(extent.rebuilding.filter((id) => id !== server.id));
+  if (extent.former.includes(server.id)) extent.former = memberList(extent.former.filter((id) => id !== server.id));
   extent.replicas = replicaList([...extent.replicas, server.id]);
   extent.epoch += 1;
   return ok(extentView(data, cmd.index, extent));

@@ -42,7 +42,7 @@ function checkVolume(data: StateData, volume: VolumeRecord, replicaCounts: Map<s
  * What is wrong with one extent, or null: active members not empty (the primary is the first of
  * them, so it is active), members distinct and registered, no member both active and
  * rebuilding, at most twice the factor in all, `former` bounded by the factor, disjoint from
- * the members and free of out servers. Runs per extent, so it builds no strings when all is well.
+ * the active members (a rebuilding one may be former: a catch-up target) and free of out servers. Runs per extent, so it builds no strings when all is well.
  */
 function extentProblem(data: StateData, volume: VolumeRecord, index: number, extent: ExtentRecord): string | null {
   const { replicas, rebuilding, former, epoch } = extent;
@@ -62,7 +62,7 @@ function extentProblem(data: StateData, volume: VolumeRecord, index: number, ext
     const server = data.servers.get(id);
     if (server === undefined) return `has former member ${id} that is not registered`;
     if (server.state === 'out') return `keeps out server ${id} as a former member`;
-    if (former.indexOf(id) !== i || members.includes(id)) return `has former member ${id} twice or also as a member`;
+    if (former.indexOf(id) !== i || replicas.includes(id)) return `has former member ${id} twice or also as an active member`;
   }
   return null;
 }

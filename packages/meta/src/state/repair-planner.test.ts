@@ -99,6 +99,57 @@ describe('repair planner: re-replication', () => {
     expect(plan(state, facts({ suspect: new Set(spares.filter((id) => id !== other)) }))).toMatchObject([{ type: 'addRebuilding', serverId: other }]);
   });
 
+  it('a catch-up target that went away (killed before metad saw it down) stays former: it is waited for, not replaced', () => {
+    const state = cluster([...four, { id: 'e', zone: 'z5' }], 1);
+    const victim = membersOf(state, 0)[2]!;
+    // The primary's write to the killed server failed; metad still lists the server as up.
+    must(state, { type: 'dropReplica', name: 'v', index: 0, serverId: victim, expectedEpoch: 1, reason: 'unreachable' });
+    expect(plan(state)).toEqual([{ type: 'addRebuilding', name: 'v', index: 0, serverId: victim, expectedEpoch: 2 }]);
+    applyAll(state, plan(state));
+    expect(plan(state)).toEqual([]);
+    must(state, { type: 'dropReplica', name: 'v', index: 0, serverId: victim, expectedEpoch: 3, reason: 'unreachable' });
+    must(state, down(victim));
+    expect(plan(state)).toEqual([]);
+    must(state, { type: 'markServerUp', serverId: victim, nowMs: 3 });
+    expect(plan(state)).toEqual([{ type: 'addRebuilding', name: 'v', index: 0, serverId: victim, expectedEpoch: 4 }]);
+    state.checkInvariants();
+  });
+
+  it('a former member busy with as many catch-ups as allowed is waited for, not replaced by a whole copy elsewhere', () => {
+    const state = cluster([{ id: 'a', zone: 'z1' }, { id: 'b', zone: 'z2' }, { id: 'c', zone: 'z3' }, { id: 'd', zone: 'z4' }], 4);
+    const holders = [0, 1, 2, 3].filter((i) => membersOf(state, i).includes('d'));
+    expect(holders.length).toBeGreaterThan(2);
+    for (const i of holders) must(state, { type: 'dropReplica', name: 'v', index: i, serverId: 'd', expectedEpoch: 1, reason: 'unreachable' });
+    const first = plan(state);
+    expect(first.map((c) => [c.type, (c as { serverId: string }).serverId])).toEqual([['addRebuilding', 'd'], ['addRebuilding', 'd']]);
+    applyAll(state, first);
+    expect(plan(state)).toEqual([]);
+  });
+
+  it('a catch-up target whose copy failed on its disk leaves former: a new server is chosen', () => {
+    const state = cluster([...four, { id: 'e', zone: 'z5' }], 1);
+    const victim = membersOf(state, 0)[2]!;
+    must(state, { type: 'dropReplica', name: 'v', index: 0, serverId: victim, expectedEpoch: 1, reason: 'unreachable' });
+    applyAll(state, plan(state));
+    must(state, { type: 'dropReplica', name: 'v', index: 0, serverId: victim, expectedEpoch: 3, reason: 'no_space' });
+    const [next] = plan(state);
+    expect(next).toMatchObject({ type: 'addRebuilding', expectedEpoch: 4 });
+    expect((next as { serverId: string }).serverId).not.toBe(victim);
+    state.checkInvariants();
+  });
+
+  it('places no new copy on a server without room for the extent; none at all when no server has room', () => {
+    const state = cluster([{ id: 'a', zone: 'z1' }, { id: 'b', zone: 'z2' }, { id: 'c', zone: 'z3' }, { id: 'd', zone: 'z4', freeBytes: 32 * MiB }], 0);
+    must(state, { type: 'setServerDraining', serverId: 'd', draining: true });
+    must(state, { type: 'allocateExtent', name: 'v', index: 0 });
+    must(state, { type: 'setServerDraining', serverId: 'd', draining: false });
+    must(state, out('c'));
+    applyAll(state, plan(state));
+    expect(plan(state)).toEqual([]);
+    registerServers(state, [{ id: 'e', zone: 'z5' }]);
+    expect(plan(state)).toMatchObject([{ type: 'addRebuilding', serverId: 'e' }]);
+  });
+
   it('chooses a new target in an unused zone first, then by free space', () => {
     const state = cluster([
       { id: 'a', zone: 'z1', freeBytes: 50 * GiB }, { id: 'b', zone: 'z2', freeBytes: 50 * GiB }, { id: 'c', zone: 'z3', freeBytes: 50 * GiB },

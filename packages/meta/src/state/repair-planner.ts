@@ -22,9 +22,12 @@ import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './reco
  *       not out) and are up reach the factor: a drain adds before it drops, never below it;
  *    d. when the staying members plus the rebuilding ones are fewer than the factor, one
  *       rebuilding member is added. First choice: a `former` member that is up (a catch-up
- *       copies only what changed); a former member that is merely down, or suspect (reported
- *       failed and not heard from since), is waited for. Else a new server: up, not draining,
- *       not suspect, not in the set, distinct zones first, then most free bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
+ *       copies only what changed); a former member that is merely down, up but suspect
+ *       (reported failed and not heard from since), or up but already the target of as many
+ *       copies as allowed, is waited for. Else a new server: up, not draining, not suspect, not
+ *       in the set, with room for the extent (its free bytes as last reported, less what metad
+ *       placed on it since), distinct zones first, then most free
+ *       bytes (placeReplicas). The target may have fewer than `copiesPerServerMax` rebuilding
  *       members and the primary (the copy's source, which must be up) fewer than that many
  *       extents with rebuilding members.
  * 3. At most `actionsMax` commands per round.
@@ -167,25 +170,30 @@ function addRebuilding(data: StateData, c: Candidate, facts: PlannerFacts, load:
   const { volume, index, extent } = c;
   const source = extent.replicas[0] as string;
   if (stateOf(data, source) !== 'up' || (load.asSource.get(source) ?? 0) >= facts.copiesPerServerMax) return null;
-  const target = chooseTarget(data, extent, facts, load);
+  const target = chooseTarget(data, extent, volume.extentSizeBytes, facts, load);
   if (target === null) return null;
   bump(load.asSource, source);
   bump(load.asTarget, target);
   return { type: 'addRebuilding', name: volume.name, index, serverId: target, expectedEpoch: extent.epoch };
 }
 
-/** A former member that is up first; none while one is merely down or suspect (wait); else placement. */
-function chooseTarget(data: StateData, extent: ExtentRecord, facts: PlannerFacts, load: CopyLoad): string | null {
-  const eligible = (s: ServerRecord | undefined): s is ServerRecord =>
-    s !== undefined && s.state === 'up' && !s.draining && !facts.suspect.has(s.id) && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
-  for (const id of extent.former) {
+/**
+ * A former member that is up first; none while one is merely down, suspect or busy with other
+ * copies (wait: its catch-up is cheaper than a whole copy elsewhere); else placement.
+ */
+function chooseTarget(data: StateData, extent: ExtentRecord, extentSizeBytes: number, facts: PlannerFacts, load: CopyLoad): string | null {
+  const receives = (s: ServerRecord | undefined): s is ServerRecord => s !== undefined && s.state === 'up' && !s.draining;
+  const eligible = (s: ServerRecord | undefined): s is ServerRecord => receives(s) && !facts.suspect.has(s.id) && (load.asTarget.get(s.id) ?? 0) < facts.copiesPerServerMax;
+  const catchUps = extent.former.filter((id) => !extent.rebuilding.includes(id));
+  for (const id of catchUps) {
     const server = data.servers.get(id);
     if (eligible(server)) return id;
   }
-  if (extent.former.some((id) => stateOf(data, id) === 'down' || (stateOf(data, id) === 'up' && facts.suspect.has(id)))) return null;
+  if (catchUps.some((id) => stateOf(data, id) === 'down' || receives(data.servers.get(id)))) return null;
   const members = new Set([...extent.replicas, ...extent.rebuilding]);
   const existing = [...members].map((id) => placementOf(data.servers.get(id)));
-  const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id)).map(placementOf);
+  // A new copy needs room for the whole extent (a former member's file is already there).
+  const pool = [...data.servers.values()].filter((s) => eligible(s) && !members.has(s.id) && s.freeBytes >= extentSizeBytes).map(placementOf);
   if (pool.length === 0) return null;
   const chosen = placeReplicas({ candidates: pool, count: 1, existing });
   assert(chosen !== null && chosen.length === 1, 'placement refused one target out of a non-empty pool');
