@@ -1,5 +1,6 @@
 import { assert, ErrorCode } from '@basalt/stdx';
 import type { AllocateExtentCommand } from './commands.js';
+import { noteExtent } from './attention.js';
 import { findVolumeExtent } from './lookup.js';
 import { placeReplicas } from './placement.js';
 import { noMembers, replicaList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
@@ -32,6 +33,8 @@ export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand)
   const extent: ExtentRecord = { replicas: rotatePrimary(volume, cmd.index, chosen), rebuilding: noMembers, former: noMembers, epoch: 1 };
   for (const serverId of extent.replicas) reserve(data, serverId, volume.extentSizeBytes);
   volume.extents.set(cmd.index, extent);
+  data.allocatedExtents += 1;
+  noteExtent(data, volume, cmd.index);
   return ok({ ...extentView(data, cmd.index, extent), created: true });
 }
 

@@ -1,3 +1,4 @@
+import { noteExtent } from './attention.js';
 import { assert, ErrorCode } from '@basalt/stdx';
 import type { AddRebuildingCommand, DropReplicaCommand, PromoteReplicaCommand } from './commands.js';
 import { reserve } from './apply-extents.js';
@@ -48,6 +49,7 @@ export function applyDropReplica(data: StateData, cmd: DropReplicaCommand): Resu
   const refusal = dropRefusal(volume, cmd.index, extent, cmd.serverId);
   if (refusal !== null) return refusal;
   dropMember(data, volume, extent, cmd.serverId);
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }
 
@@ -120,6 +122,7 @@ export function applyAddRebuilding(data: StateData, cmd: AddRebuildingCommand): 
   if (extent.former.includes(server.id)) extent.former = memberList(extent.former.filter((id) => id !== server.id));
   reserve(data, server.id, volume.extentSizeBytes);
   extent.epoch += 1;
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }
 
@@ -144,5 +147,6 @@ export function applyPromoteReplica(data: StateData, cmd: PromoteReplicaCommand)
   extent.rebuilding = memberList(extent.rebuilding.filter((id) => id !== server.id));
   extent.replicas = replicaList([...extent.replicas, server.id]);
   extent.epoch += 1;
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }

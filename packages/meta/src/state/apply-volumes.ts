@@ -1,3 +1,4 @@
+import { forgetVolume } from './attention.js';
 import { assert, ErrorCode, limits } from '@basalt/stdx';
 import type { CreateVolumeCommand, DeleteVolumeCommand, ResizeVolumeCommand, SetLabelCommand } from './commands.js';
 import { findVolume } from './lookup.js';
@@ -70,6 +71,7 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
       server.extentCount -= 1;
     }
   }
+  forgetVolume(data, volume);
   data.volumes.delete(volume.name);
   return ok(view);
 }

@@ -10,6 +10,13 @@ export interface StateData {
   readonly volumes: Map<string, VolumeRecord>;
   /** Id of the next volume created; volume ids are never reused. */
   nextVolumeId: number;
+  /**
+   * Derived, not in snapshots: the extents that are not plainly healthy, by volume name
+   * (attention.ts). Invariant: equal to what rebuildAttention computes.
+   */
+  readonly attention: Map<string, Set<number>>;
+  /** Derived, not in snapshots. Invariant: the sum of every volume's `extents.size`. */
+  allocatedExtents: number;
 }
 
 export interface ServerRecord {
@@ -93,5 +100,5 @@ export function memberList(ids: readonly string[]): readonly string[] {
 }
 
 export function emptyStateData(): StateData {
-  return { servers: new Map(), volumes: new Map(), nextVolumeId: 1 };
+  return { servers: new Map(), volumes: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0 };
 }

@@ -1,6 +1,7 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
 import { memberList, noMembers, replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
 
@@ -56,11 +57,12 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   const version = root.v;
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId') };
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0 };
   for (const tuple of list(root.volumes, 'volumes')) {
     const volume = decodeVolume(tuple, servers, version);
     data.volumes.set(volume.name, volume);
   }
+  rebuildAttention(data);
   return data;
 }
 
