@@ -65,8 +65,7 @@ export class BasaltClient {
   }
 
   async listVolumes(): Promise<VolumeDescriptor[]> {
-    const reply = await this.meta.call('listVolumes', {});
-    return reply.volumes.map(descriptor);
+    return (await this.meta.listAllVolumes()).volumes.map(descriptor);
   }
 
   /** Opens a volume, read-only unless `writer`; a writer holds the volume's lease until close(). */

@@ -97,7 +97,7 @@ async function sample(m: Meta, agents: readonly string[], rates: VolumeRates): P
 
 async function snapshot(meta: MetaClient, rates: VolumeRates, agents: readonly string[]): Promise<TopSnapshot> {
   const [status, servers, volumes, degraded] = await Promise.all([
-    meta.call('status', {}), meta.call('listServers', {}), meta.call('listVolumes', {}), meta.call('listDegradedExtents', { limit: limits.extentMapCountMax }),
+    meta.call('status', {}), meta.call('listServers', {}), meta.call('listVolumes', { limit: limits.volumesPageMax }), meta.call('listDegradedExtents', { limit: limits.extentMapCountMax }),
   ]);
   const degradedBy = new Map<string, number>();
   for (const e of degraded.extents) degradedBy.set(e.volume, (degradedBy.get(e.volume) ?? 0) + 1);

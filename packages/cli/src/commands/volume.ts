@@ -53,7 +53,7 @@ const create: Command = {
 const ls: Command = {
   name: 'ls', summary: 'list volumes', usage: '[--json]', options: { ...clusterOptions, ...json },
   run: (args, io) => withMeta(args, io, async (meta) => {
-    const { volumes } = await meta.call('listVolumes', {});
+    const { volumes } = await meta.listAllVolumes();
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
     else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'WRITER'], volumes.map(volumeJson).map((v) => [
       v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, v.leaseHolder || '-',

@@ -5,7 +5,7 @@ import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, 
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
-import { checkCommand, checkCount, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
+import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
 export type MetaHandlers = {
   [K in MetaMethodName]: (request: MetaServerRequest<K>) => Promise<MetaServerReply<K>>;
@@ -45,8 +45,13 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       return { volume: volumeToPb(await apply<VolumeView>(cmd)) };
     },
     listVolumes: async (r) => {
-      const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
-      return { volumes: volumes.map(volumeToPb), nextVolumeId };
+      if (r.limit === 0) {
+        const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
+        return { volumes: volumes.map(volumeToPb), nextVolumeId, nextPageToken: '' };
+      }
+      const limit = checkPageLimit(r.limit);
+      const { page, nextVolumeId } = await query(r.stale, (s) => ({ page: s.listVolumesPage(r.pageToken, limit), nextVolumeId: s.nextVolumeId() }));
+      return { volumes: page.volumes.map(volumeToPb), nextVolumeId, nextPageToken: page.nextAfter };
     },
     getVolume: async (r) => {
       const name = checkName(r.name);

@@ -97,7 +97,7 @@ export function applyMarkServerOut(data: StateData, cmd: MarkServerOutCommand): 
 function forgetFormer(data: StateData, serverId: string): void {
   for (const volume of data.volumes.values()) {
     for (const extent of volume.extents.values()) {
-      if (extent.former.includes(serverId)) extent.former = memberList(extent.former.filter((id) => id !== serverId));
+      if (extent.former.includes(serverId)) extent.former = memberList(data.memberLists, extent.former.filter((id) => id !== serverId));
     }
   }
 }

@@ -1,5 +1,6 @@
 import { assert, AssertionError, limits } from '@basalt/stdx';
 import { rebuildAttention } from './attention.js';
+import { compareStrings } from './order.js';
 import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 
 /**
@@ -30,6 +31,8 @@ export function checkInvariants(data: StateData): void {
 function checkDerived(data: StateData): void {
   const fresh = { ...data, attention: new Map<string, Set<number>>(), allocatedExtents: 0 };
   rebuildAttention(fresh);
+  const names = [...data.volumes.keys()].sort(compareStrings);
+  assert(names.length === data.volumeNames.length && names.every((n, i) => data.volumeNames[i] === n), 'the sorted volume names are out of step');
   assert(data.allocatedExtents === fresh.allocatedExtents, `allocated extent count ${data.allocatedExtents}, extents held ${fresh.allocatedExtents}`);
   assert(data.attention.size === fresh.attention.size, `attention index has ${data.attention.size} volumes, expected ${fresh.attention.size}`);
   for (const [name, indexes] of fresh.attention) {

@@ -1,10 +1,11 @@
-import { ErrorCode, limits } from '@basalt/stdx';
+import { assert, ErrorCode, limits } from '@basalt/stdx';
+import { firstAfter } from './volume-names.js';
 import { findServer, findVolume } from './lookup.js';
 import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
 import { extentView, serverView, volumeView } from './view-of.js';
-import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 import { attentionExtents } from './attention.js';
 
@@ -16,7 +17,24 @@ export function getVolume(data: StateData, name: string): Result<VolumeView> {
 }
 
 export function listVolumes(data: StateData): VolumeView[] {
-  return [...data.volumes.values()].sort(byName).map(volumeView);
+  return listOf(data, data.volumeNames);
+}
+
+/**
+ * Up to `limit` volumes whose names follow `after` ('' for the first page), by name, and the
+ * name to ask after for the next page ('' after the last one). Costs a binary search and the
+ * page, not a pass over every volume.
+ */
+export function listVolumesPage(data: StateData, after: string, limit: number): VolumePage {
+  assert(Number.isSafeInteger(limit) && limit >= 1, `page limit ${limit}`);
+  const from = firstAfter(data.volumeNames, after);
+  const names = data.volumeNames.slice(from, from + limit);
+  const more = from + names.length < data.volumeNames.length;
+  return { volumes: listOf(data, names), nextAfter: more ? (names[names.length - 1] as string) : '' };
+}
+
+function listOf(data: StateData, names: readonly string[]): VolumeView[] {
+  return names.map((name) => volumeView(data.volumes.get(name) as VolumeRecord));
 }
 
 export function getServer(data: StateData, serverId: string): Result<ServerView> {

@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { memberList, noMembers, replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
@@ -57,11 +57,12 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   const version = root.v;
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0 };
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
   for (const tuple of list(root.volumes, 'volumes')) {
-    const volume = decodeVolume(tuple, servers, version);
+    const volume = decodeVolume(tuple, servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);
   }
+  data.volumeNames.push(...[...data.volumes.keys()].sort(compareStrings));
   rebuildAttention(data);
   return data;
 }
@@ -86,7 +87,7 @@ function decodeServer(tuple: unknown): ServerRecord {
   };
 }
 
-function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number): VolumeRecord {
+function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
   assert(t.length === 10, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
@@ -103,7 +104,7 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number):
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
     labels: new Map(labels),
-    extents: decodeExtents(list(t[9], 'extents'), servers, version),
+    extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
   };
 }
 
@@ -114,7 +115,7 @@ function decodeLease(value: unknown): LeaseRecord | null {
 }
 
 /** Replica ids come from the server records, so each id string is stored once. */
-function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number): Map<number, ExtentRecord> {
+function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number, shared: MemberLists): Map<number, ExtentRecord> {
   const extents = new Map<number, ExtentRecord>();
   let at = 0;
   const next = (what: string): number => num(flat[at++], what);
@@ -130,9 +131,9 @@ function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number
   while (at < flat.length) {
     const index = next('extent index');
     const epoch = next('extent epoch');
-    const replicas = replicaList(members(true));
-    const rebuilding = version === 1 ? noMembers : memberList(members(true));
-    const former = version === 1 ? noMembers : memberList(members(false));
+    const replicas = memberList(shared, members(true));
+    const rebuilding = version === 1 ? noMembers : memberList(shared, members(true));
+    const former = version === 1 ? noMembers : memberList(shared, members(false));
     extents.set(index, { replicas, rebuilding, former, epoch });
   }
   return extents;
