@@ -32,7 +32,7 @@ export async function clusterStatus(meta: MetaClient, endpoints: readonly string
   }
   return Promise.all([...addresses].sort().map(async (address) => {
     try {
-      return statusJson(await meta.call('status', {}, { address, timeoutMs: 3_000 }));
+      return statusJson(await meta.call('status', { stateHash: true }, { address, timeoutMs: 3_000 }));
     } catch (err) {
       const e = err as BasaltError;
       return { ...statusJson({ address }), error: { code: e.code, message: e.message } };

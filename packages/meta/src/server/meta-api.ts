@@ -138,9 +138,9 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const report = await query(r.stale, (s) => s.degradedExtents(limit));
       return { total: report.total, extents: report.extents.map((e) => ({ ...e, replicas: [...e.replicas] })) };
     },
-    status: () => {
+    status: (r) => {
       const s = host.status();
-      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: r.stateHash ? host.stateHash() : '', metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
     },
     listMembers: async (r) => membersToPb(await query(r.stale, () => host.members())),
     addMember: async (r) => {
