@@ -27,7 +27,7 @@ const openClients = 200;
 const opensPerClient = 3;
 const fillConcurrency = 64;
 const probeCount = 50;
-const snapshotEntries = 2_000;
+const snapshotEntries = 5_000;
 const steps = [100, 1_000, 10_000, 100_000];
 
 interface StepResult {
@@ -192,10 +192,10 @@ async function main(): Promise<void> {
     process.stderr.write(`[scale] ${members}-member metad, ${chunkServers} chunk servers, ${extentsPerVolume} extents per volume, up to ${maxVolumes} volumes (load average ${loadavg()[0]!.toFixed(1)})\n`);
     const cluster = await MetaCluster.start(scope, { size: members, flags: ['--snapshot-entries', String(snapshotEntries)] });
     await cluster.waitForLeader(undefined, 60_000);
-    const meta = cluster.client({ callTimeoutMs: 60_000 });
+    const meta = cluster.client({ callTimeoutMs: 60_000, attemptTimeoutMs: 30_000 });
     const servers = startChunkServers(meta);
     await servers.ready;
-    const clients = Array.from({ length: openClients }, () => cluster.client({ callTimeoutMs: 60_000 }));
+    const clients = Array.from({ length: openClients }, () => cluster.client({ callTimeoutMs: 60_000, attemptTimeoutMs: 30_000 }));
     const results: StepResult[] = [];
     let filled = 0;
     for (const target of steps.filter((s) => s <= maxVolumes)) {
