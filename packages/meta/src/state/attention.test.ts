@@ -2,7 +2,7 @@ import { GiB, MiB } from '@basalt/stdx';
 import { describe, expect, it } from 'vitest';
 import { applyCommand } from './apply.js';
 import type { Command } from './commands.js';
-import { checkInvariants } from './invariants.js';
+import { checkDerived, checkInvariants } from './invariants.js';
 import { degradedExtents, redundancyCounts, repairTasksByPrimary } from './queries.js';
 import { emptyStateData, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
 import { planRepairs, type PlannerFacts } from './repair-planner.js';
@@ -28,6 +28,11 @@ function cluster(volumes: number): StateData {
   const extent = v0.extents.get(3) as ExtentRecord;
   must(data, { type: 'dropReplica', name: 'v0', index: 3, serverId: extent.replicas[1] as string, expectedEpoch: extent.epoch });
   return data;
+}
+
+function check(data: StateData): void {
+  checkInvariants(data);
+  checkDerived(data);
 }
 
 /** A Map that counts every entry handed out by a lookup or an iteration. */
@@ -72,7 +77,7 @@ function instrument(data: StateData): () => number {
 /** Entries touched by one planner round, the redundancy counts, the degraded listing and the repair tasks. */
 function work(volumes: number): number {
   const data = cluster(volumes);
-  checkInvariants(data);
+  check(data);
   const touched = instrument(data);
   expect(planRepairs(data, facts)).toHaveLength(1);
   expect(redundancyCounts(data)).toMatchObject({ allocatedExtents: volumes * 8, degradedExtents: 1, rebuildingReplicas: 0 });
@@ -92,15 +97,15 @@ describe('attention index', () => {
   it('follows server state changes: a down server flags its extents, coming back up clears them', () => {
     const data = cluster(3);
     must(data, { type: 'markServerDown', serverId: 'a', nowMs: 2 });
-    checkInvariants(data);
+    check(data);
     const onA = [...data.volumes.values()].reduce((n, v) => n + [...v.extents.values()].filter((e) => e.replicas.includes('a')).length, 0);
     expect(onA).toBeGreaterThan(0);
     expect(redundancyCounts(data).degradedExtents).toBe(onA + (data.volumes.get('v0')?.extents.get(3)?.replicas.includes('a') === true ? 0 : 1));
     must(data, { type: 'markServerUp', serverId: 'a', nowMs: 3 });
-    checkInvariants(data);
+    check(data);
     expect(redundancyCounts(data).degradedExtents).toBe(1);
     must(data, { type: 'deleteVolume', name: 'v0', force: true });
-    checkInvariants(data);
+    check(data);
     expect(data.attention.size).toBe(0);
     expect(redundancyCounts(data)).toMatchObject({ allocatedExtents: 16, degradedExtents: 0 });
   });

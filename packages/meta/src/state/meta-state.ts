@@ -2,7 +2,7 @@ import { limits } from '@basalt/stdx';
 import { applyCommand } from './apply.js';
 import type { Command, CommandValue, DropReplicaCommand } from './commands.js';
 import { digest64 } from './hash.js';
-import { checkInvariants } from './invariants.js';
+import { checkDerived, checkInvariants } from './invariants.js';
 import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
@@ -127,8 +127,9 @@ export class MetaState {
     return queries.extentsOnServer(this.data, serverId, limit);
   }
 
-  /** Asserts every invariant; O(state). For tests and after loading. */
+  /** Asserts every invariant, the derived indexes' included; O(state). For tests. */
   checkInvariants(): void {
     checkInvariants(this.data);
+    checkDerived(this.data);
   }
 }
