@@ -128,14 +128,17 @@ async function opens(clients: readonly MetaClient[], volumes: number, result: St
   }));
 }
 
+/** Single-client probes; a create re-creates a volume deleted just before (the count stays at the step's). */
 async function probes(meta: MetaClient, volumes: number, result: StepResult): Promise<void> {
   for (let i = 0; i < probeCount; i++) {
-    await timed(result.create, () => meta.call('createVolume', { name: `probe-${volumes}-${i}`, sizeBytes: 64 * GiB }));
+    const v = (i * 7919) % volumes;
+    await meta.call('deleteVolume', { name: name(v), force: true });
+    await timed(result.create, () => meta.call('createVolume', { name: name(v), sizeBytes: 64 * GiB, extentSizeBytes: 64 * MiB, replicationFactor: 3 }));
+    for (let x = 0; x < extentsPerVolume; x++) await meta.call('allocateExtent', { volume: name(v), index: x * 7 });
     await timed(result.status, () => meta.call('status', {}));
     await timed(result.repairStatus, () => meta.call('getRepairStatus', {}));
     await timed(result.listPage, () => meta.call('listVolumes', { limit: 1000 }));
   }
-  for (let i = 0; i < probeCount; i++) await meta.call('deleteVolume', { name: `probe-${volumes}-${i}` });
 }
 
 /** Writes labels until the leader's snapshot counter moves. */
