@@ -22,14 +22,46 @@ export function encodeStateData(data: StateData): Uint8Array {
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
   const slots = new Map(servers.map((s, i) => [s.id, i]));
   const volumes = [...data.volumes.values()].sort((a, b) => a.id - b.id);
-  return new TextEncoder().encode(
-    JSON.stringify({
-      v: snapshotFormatVersion,
-      nextVolumeId: data.nextVolumeId,
-      servers: servers.map(serverTuple),
-      volumes: volumes.map((v) => volumeTuple(v, slots)),
-    }),
-  );
+  // The bytes of JSON.stringify({v, nextVolumeId, servers, volumes}), written a volume at a time:
+  // only one volume's tuple is alive at once, so a large state's snapshot leaves young garbage
+  // only (the whole tuple tree used to outlive a collection and grow the old generation).
+  const sink = new Utf8Sink();
+  sink.write(`{"v":${snapshotFormatVersion},"nextVolumeId":${JSON.stringify(data.nextVolumeId)},"servers":${JSON.stringify(servers.map(serverTuple))},"volumes":[`);
+  volumes.forEach((v, i) => sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(v, slots))));
+  sink.write(']}');
+  return sink.bytes();
+}
+
+/** UTF-8 bytes of strings written in order, gathered in a growing buffer. */
+class Utf8Sink {
+  private static readonly pieceChars = 64 * 1024;
+  private buffer = new Uint8Array(Utf8Sink.pieceChars * 4);
+  private length = 0;
+  private pending = '';
+  private readonly encoder = new TextEncoder();
+
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= Utf8Sink.pieceChars) this.flush();
+  }
+
+  /** An exact-size copy (snapshots are kept). */
+  bytes(): Uint8Array {
+    this.flush();
+    return this.buffer.slice(0, this.length);
+  }
+
+  private flush(): void {
+    const needed = this.length + this.pending.length * 3;
+    if (needed > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.length));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    const { written } = this.encoder.encodeInto(this.pending, this.buffer.subarray(this.length));
+    this.length += written;
+    this.pending = '';
+  }
 }
 
 function serverTuple(s: ServerRecord): ServerTuple {
