@@ -1,6 +1,6 @@
 /**
  * Where a single client's writes spend their time: starts a 3-member metad with a CPU profiler
- * in every member (cpu-profile-preload.cjs: NODE_OPTIONS does not take --cpu-prof), runs one closed-loop writer (SetVolumeLabel) for --seconds, stops the members
+ * in every member (cpu-profile-preload.mjs: NODE_OPTIONS does not take --cpu-prof), runs one closed-loop writer (SetVolumeLabel) for --seconds, stops the members
  * gracefully (the profiles are written on exit) and prints the leader's top self-time functions.
  * Usage: pnpm exec tsx bench/meta/profile-writes.ts [--seconds 8] [--dir /tmp/metad-prof]
  */
@@ -32,7 +32,7 @@ function selfTimes(profile: CpuProfile): [string, number][] {
 }
 
 const scope = new ProcessScope();
-process.env.NODE_OPTIONS = `--require ${join(import.meta.dirname, 'cpu-profile-preload.cjs')}`;
+process.env.NODE_OPTIONS = `--import ${join(import.meta.dirname, 'cpu-profile-preload.mjs')}`;
 process.env.CPUPROFILE_DIR = dir;
 try {
   const cluster = await MetaCluster.start(scope);

@@ -1,8 +1,8 @@
-// Preloaded with NODE_OPTIONS=--require (where --cpu-prof is not allowed): profiles the whole
+// Preloaded with NODE_OPTIONS=--import (where --cpu-prof is not allowed): profiles the whole
 // process and writes CPUPROFILE_DIR/<pid>.cpuprofile when it exits normally.
-const { Session } = require('node:inspector');
-const { writeFileSync } = require('node:fs');
-const { join } = require('node:path');
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 
 const session = new Session();
 session.connect();
