@@ -111,7 +111,7 @@ export class MetaCluster {
 
   /** Status of member `i`, asked of that member only. */
   async status(i: number): Promise<MetaReply<'status'>> {
-    return this.statusClient().call('status', {}, { address: this.member(i).address, timeoutMs: 2_000 });
+    return this.statusClient().call('status', { stateHash: true }, { address: this.member(i).address, timeoutMs: 2_000 });
   }
 
   /**

@@ -79,9 +79,9 @@ export class BasaltClient {
     return volumeFromPb(reply.volume);
   }
 
-  async listVolumes(): Promise<VolumeInfo[]> {
-    const reply = await this.meta.call('listVolumes', {});
-    return reply.volumes.map(volumeFromPb);
+  async listVolumes(options: { limit?: number } = {}): Promise<VolumeInfo[]> {
+    if (options.limit !== undefined) return (await this.meta.call('listVolumes', { limit: options.limit })).volumes.map(volumeFromPb);
+    return (await this.meta.listAllVolumes()).volumes.map(volumeFromPb);
   }
 
   /** One volume (BASALT_VOLUME_NOT_FOUND when there is none of that name). */
@@ -185,16 +185,21 @@ export class BasaltClient {
 
   // ---- metad members ----
 
-  /** The status of the member at `address` (no redirect); the leader's when no address is given. */
-  async memberStatus(address?: string): Promise<MemberStatus> {
-    return memberStatusFromPb(await this.meta.call('status', {}, address === undefined ? {} : { address, timeoutMs: limits.clientMemberStatusTimeoutMs }));
+  /**
+   * The status of the member at `address` (no redirect); the leader's when no address is given.
+   * `stateHash` asks for the hash of its applied state (a digest of the whole state: its cost grows
+   * with the number of volumes), empty otherwise.
+   */
+  async memberStatus(address?: string, options: { stateHash?: boolean } = {}): Promise<MemberStatus> {
+    const request = { stateHash: options.stateHash === true };
+    return memberStatusFromPb(await this.meta.call('status', request, address === undefined ? {} : { address, timeoutMs: limits.clientMemberStatusTimeoutMs }));
   }
 
   /**
    * Every member's own status: the members the cluster lists (when any member answers) plus the
    * endpoints given, so an unreachable member shows up with its error instead of a status.
    */
-  async memberStatuses(endpoints: readonly string[] = []): Promise<MemberStatus[]> {
+  async memberStatuses(endpoints: readonly string[] = [], options: { stateHash?: boolean } = {}): Promise<MemberStatus[]> {
     const addresses = new Set(endpoints);
     try {
       for (const m of (await this.meta.call('listMembers', { stale: true }, { timeoutMs: limits.clientMemberStatusTimeoutMs })).members) if (m.address) addresses.add(m.address);
@@ -203,7 +208,7 @@ export class BasaltClient {
     }
     return Promise.all([...addresses].sort().map(async (address) => {
       try {
-        return await this.memberStatus(address);
+        return await this.memberStatus(address, options);
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         return { ...memberStatusFromPb({ address }), error: { code: err.code, message: err.message } };

@@ -21,7 +21,11 @@ export const limits = {
   replicationFactorDefault: 3,
   volumeNameBytesMax: 128,
   /** Metadata state machine bounds (packages/meta/src/state). */
-  volumesMax: 4096,
+  volumesMax: 100_000,
+  /** metad state: distinct extent member lists shared between extents (past it, lists are copies). */
+  memberListsSharedMax: 1 << 20,
+  /** Most volumes one ListVolumes page returns. */
+  volumesPageMax: 1000,
   chunkServersMax: 1024,
   serverIdBytesMax: 64,
   zoneNameBytesMax: 64,

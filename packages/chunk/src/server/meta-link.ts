@@ -149,7 +149,7 @@ export class MetadLink implements MetaLink {
   }
 
   async census(): Promise<VolumeCensus> {
-    const [volumes, servers] = await Promise.all([this.client.call('listVolumes', {}), this.client.call('listServers', {})]);
+    const [volumes, servers] = await Promise.all([this.client.listAllVolumes(), this.client.call('listServers', {})]);
     const nextVolumeId = Number(volumes.nextVolumeId ?? 0);
     if (nextVolumeId === 0) throw new BasaltError(ErrorCode.Protocol, 'ListVolumes did not say the next volume id (a metad older than this chunkd?)');
     return {
@@ -167,8 +167,8 @@ export class MetadLink implements MetaLink {
   private async volumeName(volumeId: number): Promise<string> {
     const known = this.volumeNames.get(volumeId);
     if (known !== undefined) return known;
-    const reply = await this.client.call('listVolumes', {});
-    for (const v of reply.volumes ?? []) this.volumeNames.set(Number(v.id ?? 0), v.name ?? '');
+    const reply = await this.client.listAllVolumes();
+    for (const v of reply.volumes) this.volumeNames.set(Number(v.id ?? 0), v.name ?? '');
     const name = this.volumeNames.get(volumeId);
     if (name === undefined) throw new BasaltError(ErrorCode.VolumeNotFound, `metad knows no volume with id ${volumeId}`, { volumeId });
     return name;

@@ -87,7 +87,7 @@ const status: Command = {
   name: '', summary: 'show every metad member (role, term, applied index, process id), chunk server (state, copies, last scrub), volume (bytes stored), redundancy with repair ETA, and degraded extents', usage: '[--json]',
   options: { ...clusterOptions, json: { type: 'boolean' } },
   run: (args, io) => withClient(args, io, async (client) => {
-    const members = await client.memberStatuses(resolveMetaEndpoints(args, io));
+    const members = await client.memberStatuses(resolveMetaEndpoints(args, io), { stateHash: true });
     const hasLeader = members.some((m) => m.role === 'leader');
     // Without a leader there is no linearizable view of servers and extents to show.
     const servers = hasLeader ? await chunkServers(client, localPids(args, io)) : [];

@@ -98,7 +98,7 @@ async function sample(m: Meta, agents: readonly string[], rates: VolumeRates): P
 
 async function snapshot(client: BasaltClient, rates: VolumeRates, agents: readonly string[]): Promise<TopSnapshot> {
   const [status, servers, volumes, degraded] = await Promise.all([
-    client.memberStatus(), client.listServers(), client.listVolumes(), client.degradedExtents(limits.extentMapCountMax),
+    client.memberStatus(), client.listServers(), client.listVolumes({ limit: limits.volumesPageMax }), client.degradedExtents(limits.extentMapCountMax),
   ]);
   const degradedBy = new Map<string, number>();
   for (const e of degraded.extents) degradedBy.set(e.volume, (degradedBy.get(e.volume) ?? 0) + 1);

@@ -5,7 +5,7 @@ import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, 
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
-import { checkCommand, checkCount, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
+import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
 export type MetaHandlers = {
   [K in MetaMethodName]: (request: MetaServerRequest<K>) => Promise<MetaServerReply<K>>;
@@ -47,8 +47,13 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       return { volume: withStored(await apply<VolumeView>(cmd)) };
     },
     listVolumes: async (r) => {
-      const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
-      return { volumes: volumes.map(withStored), nextVolumeId };
+      if (r.limit === 0) {
+        const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
+        return { volumes: volumes.map(withStored), nextVolumeId, nextPageToken: '' };
+      }
+      const limit = checkPageLimit(r.limit);
+      const { page, nextVolumeId } = await query(r.stale, (s) => ({ page: s.listVolumesPage(r.pageToken, limit), nextVolumeId: s.nextVolumeId() }));
+      return { volumes: page.volumes.map(withStored), nextVolumeId, nextPageToken: page.nextAfter };
     },
     getVolume: async (r) => {
       const name = checkName(r.name);
@@ -136,9 +141,9 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const report = await query(r.stale, (s) => s.degradedExtents(limit));
       return { total: report.total, extents: report.extents.map((e) => ({ ...e, replicas: [...e.replicas] })) };
     },
-    status: () => {
+    status: (r) => {
       const s = host.status();
-      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
+      return Promise.resolve({ ...s, pid: ctx.pid, stateHash: r.stateHash ? host.stateHash() : '', metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
     },
     listMembers: async (r) => membersToPb(await query(r.stale, () => host.members())),
     addMember: async (r) => {

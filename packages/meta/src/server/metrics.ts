@@ -70,6 +70,8 @@ export class MetaMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
   });
   readonly snapshots = new Counter({ name: 'basalt_meta_snapshots_total', help: 'Snapshots taken by this member', registers: [this.registry] });
+  readonly snapshotBytes = new Gauge({ name: 'basalt_meta_snapshot_bytes', help: 'Size of the latest snapshot this member took', registers: [this.registry] });
+  readonly snapshotSeconds = new Gauge({ name: 'basalt_meta_snapshot_seconds', help: 'Time the latest snapshot took to encode and store', registers: [this.registry] });
   readonly rpcs = new Counter({ name: 'basalt_meta_rpc_total', help: 'Meta API calls by method and result code', labelNames: ['method', 'code'], registers: [this.registry] });
   readonly rpcErrors = new Counter({ name: 'basalt_meta_rpc_errors_total', help: 'Meta API calls that failed, by method and code', labelNames: ['method', 'code'], registers: [this.registry] });
   readonly chunkServersDown = new Counter({ name: 'basalt_meta_chunk_servers_marked_down_total', help: 'Chunk servers this member (as leader) marked down', registers: [this.registry] });

@@ -359,6 +359,7 @@ export class RaftHost {
   private async maybeSnapshot(): Promise<void> {
     const since = this.sinceSnapshot;
     if (since.entries < this.opts.snapshotEntries && since.bytes < this.opts.snapshotBytes) return;
+    const started = performance.now();
     const data = raftpb.SnapshotData.encode({ members: this.book.toPb(this.conf), state: this.state.encodeSnapshot() }).finish();
     assert(data.length <= limits.metaSnapshotBytesMax, `snapshot of ${data.length} bytes above limits.metaSnapshotBytesMax`);
     const created = this.storage.createSnapshot(this.applied, this.conf, data);
@@ -367,8 +368,11 @@ export class RaftHost {
     if (compactIndex >= this.storage.firstIndex()) this.storage.compact(compactIndex);
     await this.storeWrite(() => this.opts.store.saveSnapshot(created.snapshot, compactIndex));
     this.sinceSnapshot = { entries: 0, bytes: 0 };
+    const seconds = (performance.now() - started) / 1000;
     this.opts.metrics.snapshots.inc();
-    this.opts.log(`raft: snapshot at index ${this.applied} (${data.length} bytes), log compacted to ${compactIndex}`);
+    this.opts.metrics.snapshotBytes.set(data.length);
+    this.opts.metrics.snapshotSeconds.set(seconds);
+    this.opts.log(`raft: snapshot at index ${this.applied} (${data.length} bytes, ${(seconds * 1000).toFixed(0)} ms), log compacted to ${compactIndex}`);
   }
 
   private onSoftState(soft: SoftState): void {

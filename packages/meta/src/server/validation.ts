@@ -32,6 +32,14 @@ export function checkIndex(what: string, value: number): number {
   return value;
 }
 
+/** A ListVolumes page size: 1..limits.volumesPageMax (0, every volume, is handled by the caller). */
+export function checkPageLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > limits.volumesPageMax) {
+    throw invalidArgument(`limit ${limit} must be an integer from 0 (all) to ${limits.volumesPageMax}`, { limit, max: limits.volumesPageMax });
+  }
+  return limit;
+}
+
 /** count 0 means "the most allowed". */
 export function checkCount(count: number): number {
   if (count === 0) return limits.extentMapCountMax;

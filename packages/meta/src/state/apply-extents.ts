@@ -1,8 +1,9 @@
 import { assert, ErrorCode } from '@basalt/stdx';
 import type { AllocateExtentCommand } from './commands.js';
+import { noteExtent } from './attention.js';
 import { findVolumeExtent } from './lookup.js';
 import { placeReplicas } from './placement.js';
-import { noMembers, replicaList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { extentView } from './view-of.js';
 import type { AllocateExtentView } from './views.js';
@@ -29,9 +30,11 @@ export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand)
   // Degraded (fewer than the factor) only when the caller allowed it; re-replication restores the set.
   const chosen = placeReplicas({ candidates, count: Math.min(factor, candidates.length), existing: [] });
   assert(chosen !== null, 'placement refused a count within the candidates');
-  const extent: ExtentRecord = { replicas: rotatePrimary(volume, cmd.index, chosen), rebuilding: noMembers, former: noMembers, epoch: 1 };
+  const extent: ExtentRecord = { replicas: rotatePrimary(data, volume, cmd.index, chosen), rebuilding: noMembers, former: noMembers, epoch: 1 };
   for (const serverId of extent.replicas) reserve(data, serverId, volume.extentSizeBytes);
   volume.extents.set(cmd.index, extent);
+  data.allocatedExtents += 1;
+  noteExtent(data, volume, cmd.index);
   return ok({ ...extentView(data, cmd.index, extent), created: true });
 }
 
@@ -39,9 +42,9 @@ export function applyAllocateExtent(data: StateData, cmd: AllocateExtentCommand)
  * Spreads primaries (which carry the write load) over the chosen servers: the primary of
  * extent i is chosen[(volumeId + i) mod n]. Deterministic, so every replica agrees.
  */
-function rotatePrimary(volume: VolumeRecord, index: number, chosen: string[]): string[] {
+function rotatePrimary(data: StateData, volume: VolumeRecord, index: number, chosen: string[]): readonly string[] {
   const shift = (volume.id + index) % chosen.length;
-  return replicaList([...chosen.slice(shift), ...chosen.slice(0, shift)]);
+  return memberList(data.memberLists, [...chosen.slice(shift), ...chosen.slice(0, shift)]);
 }
 
 /** Counts the replica on the server and books its space until the next free-space report. */

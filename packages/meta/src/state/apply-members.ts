@@ -1,8 +1,9 @@
+import { noteExtent } from './attention.js';
 import { assert, ErrorCode } from '@basalt/stdx';
 import type { AddRebuildingCommand, DropReplicaCommand, PromoteReplicaCommand } from './commands.js';
 import { reserve } from './apply-extents.js';
 import { findVolumeExtent } from './lookup.js';
-import { memberList, replicaList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { extentView } from './view-of.js';
 import type { ExtentView } from './views.js';
@@ -48,6 +49,7 @@ export function applyDropReplica(data: StateData, cmd: DropReplicaCommand): Resu
   const refusal = dropRefusal(volume, cmd.index, extent, cmd.serverId);
   if (refusal !== null) return refusal;
   dropMember(data, volume, extent, cmd.serverId, cmd.reason);
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }
 
@@ -78,13 +80,13 @@ export function dropMember(data: StateData, volume: VolumeRecord, extent: Extent
   const server = data.servers.get(serverId);
   assert(server !== undefined && server.extentCount > 0, `extent count of ${serverId} out of step`);
   if (extent.rebuilding.includes(serverId)) {
-    extent.rebuilding = memberList(extent.rebuilding.filter((id) => id !== serverId));
+    extent.rebuilding = memberList(data.memberLists, extent.rebuilding.filter((id) => id !== serverId));
     const keepsCopy = reason !== undefined && goneReasons.has(reason) && server.state !== 'out';
-    if (!keepsCopy && extent.former.includes(serverId)) extent.former = memberList(extent.former.filter((id) => id !== serverId));
+    if (!keepsCopy && extent.former.includes(serverId)) extent.former = memberList(data.memberLists, extent.former.filter((id) => id !== serverId));
   } else {
     assert(extent.replicas.length > 1, 'dropping the last active member');
     extent.replicas = withPrimaryUp(data, extent.replicas.filter((id) => id !== serverId));
-    if (server.state !== 'out') extent.former = withFormer(extent.former, serverId, volume.replicationFactor);
+    if (server.state !== 'out') extent.former = withFormer(data, extent.former, serverId, volume.replicationFactor);
   }
   extent.epoch += 1;
   server.extentCount -= 1;
@@ -95,16 +97,16 @@ export function dropMember(data: StateData, volume: VolumeRecord, extent: Extent
  * also leaves when the server's catch-up is promoted or fails (see dropMember), or the server is
  * marked out or removed.
  */
-function withFormer(former: readonly string[], serverId: string, factor: number): readonly string[] {
+function withFormer(data: StateData, former: readonly string[], serverId: string, factor: number): readonly string[] {
   const next = [...former.filter((id) => id !== serverId), serverId];
-  return memberList(next.slice(Math.max(0, next.length - factor)));
+  return memberList(data.memberLists, next.slice(Math.max(0, next.length - factor)));
 }
 
 /** Keeps the primary if it is up; otherwise the first active member that is up leads. */
-function withPrimaryUp(data: StateData, replicas: string[]): string[] {
+function withPrimaryUp(data: StateData, replicas: string[]): readonly string[] {
   const upAt = replicas.findIndex((id) => data.servers.get(id)?.state === 'up');
-  if (upAt <= 0) return replicaList(replicas);
-  return replicaList([replicas[upAt] as string, ...replicas.slice(0, upAt), ...replicas.slice(upAt + 1)]);
+  if (upAt <= 0) return memberList(data.memberLists, replicas);
+  return memberList(data.memberLists, [replicas[upAt] as string, ...replicas.slice(0, upAt), ...replicas.slice(upAt + 1)]);
 }
 
 export function applyAddRebuilding(data: StateData, cmd: AddRebuildingCommand): Result<ExtentView> {
@@ -126,9 +128,10 @@ export function applyAddRebuilding(data: StateData, cmd: AddRebuildingCommand): 
     return fail(ErrorCode.LimitExceeded, `extent ${cmd.index} of volume ${volume.name} already has ${max} members, the most allowed`, { ...where, max });
   }
   // A former member added back stays in `former` until its catch-up is promoted (dropMember).
-  extent.rebuilding = memberList([...extent.rebuilding, server.id]);
+  extent.rebuilding = memberList(data.memberLists, [...extent.rebuilding, server.id]);
   reserve(data, server.id, volume.extentSizeBytes);
   extent.epoch += 1;
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }
 
@@ -150,9 +153,10 @@ export function applyPromoteReplica(data: StateData, cmd: PromoteReplicaCommand)
   if (server.state !== 'up') {
     return fail(ErrorCode.Unavailable, `server ${server.id} is ${server.state}: its copy is not promoted`, { ...where, state: server.state });
   }
-  extent.rebuilding = memberList(extent.rebuilding.filter((id) => id !== server.id));
-  if (extent.former.includes(server.id)) extent.former = memberList(extent.former.filter((id) => id !== server.id));
-  extent.replicas = replicaList([...extent.replicas, server.id]);
+  extent.rebuilding = memberList(data.memberLists, extent.rebuilding.filter((id) => id !== server.id));
+  if (extent.former.includes(server.id)) extent.former = memberList(data.memberLists, extent.former.filter((id) => id !== server.id));
+  extent.replicas = memberList(data.memberLists, [...extent.replicas, server.id]);
   extent.epoch += 1;
+  noteExtent(data, volume, cmd.index);
   return ok(extentView(data, cmd.index, extent));
 }

@@ -8,6 +8,7 @@ import type {
   RemoveServerCommand,
   SetServerDrainingCommand,
 } from './commands.js';
+import { rebuildAttention } from './attention.js';
 import { dropMember } from './apply-members.js';
 import { findServer } from './lookup.js';
 import { compareStrings } from './order.js';
@@ -35,6 +36,7 @@ export function applyRegisterServer(data: StateData, cmd: RegisterServerCommand)
     lastHeartbeatMs: cmd.nowMs,
     extentCount: 0,
   };
+  const wasUp = known === undefined || known.state === 'up';
   if (server.state !== 'up') server.stateSinceMs = cmd.nowMs;
   server.address = cmd.address;
   server.zone = cmd.zone;
@@ -43,6 +45,7 @@ export function applyRegisterServer(data: StateData, cmd: RegisterServerCommand)
   server.state = 'up';
   server.lastHeartbeatMs = cmd.nowMs;
   data.servers.set(server.id, server);
+  if (!wasUp) rebuildAttention(data);
   return ok(serverView(server));
 }
 
@@ -71,6 +74,7 @@ export function applyMarkServer(data: StateData, cmd: MarkServerDownCommand | Ma
   if (server.state !== state && server.state !== 'out') {
     server.state = state;
     server.stateSinceMs = cmd.nowMs;
+    rebuildAttention(data);
   }
   return ok(serverView(server));
 }
@@ -83,6 +87,7 @@ export function applyMarkServerOut(data: StateData, cmd: MarkServerOutCommand): 
   if (server.state !== 'out') {
     server.state = 'out';
     server.stateSinceMs = cmd.nowMs;
+    rebuildAttention(data);
   }
   forgetFormer(data, server.id);
   return ok(serverView(server));
@@ -92,7 +97,7 @@ export function applyMarkServerOut(data: StateData, cmd: MarkServerOutCommand): 
 function forgetFormer(data: StateData, serverId: string): void {
   for (const volume of data.volumes.values()) {
     for (const extent of volume.extents.values()) {
-      if (extent.former.includes(serverId)) extent.former = memberList(extent.former.filter((id) => id !== serverId));
+      if (extent.former.includes(serverId)) extent.former = memberList(data.memberLists, extent.former.filter((id) => id !== serverId));
     }
   }
 }
@@ -100,7 +105,10 @@ function forgetFormer(data: StateData, serverId: string): void {
 export function applySetServerDraining(data: StateData, cmd: SetServerDrainingCommand): Result<ServerView> {
   const found = findServer(data, cmd.serverId);
   if (!found.ok) return found;
-  found.value.draining = cmd.draining;
+  if (found.value.draining !== cmd.draining) {
+    found.value.draining = cmd.draining;
+    rebuildAttention(data);
+  }
   return ok(serverView(found.value));
 }
 
@@ -114,6 +122,7 @@ export function applyRemoveServer(data: StateData, cmd: RemoveServerCommand): Re
   forgetFormer(data, server.id);
   assert(server.extentCount === 0, `removed server ${server.id} is still in ${server.extentCount} sets`);
   data.servers.delete(server.id);
+  rebuildAttention(data);
   return ok(serverView(server));
 }
 

@@ -1,3 +1,5 @@
+import { forgetVolume } from './attention.js';
+import { insertName, removeName } from './volume-names.js';
 import { assert, ErrorCode, limits } from '@basalt/stdx';
 import type { CreateVolumeCommand, DeleteVolumeCommand, ResizeVolumeCommand, SetLabelCommand } from './commands.js';
 import { findVolume } from './lookup.js';
@@ -30,6 +32,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
   };
   data.nextVolumeId += 1;
   data.volumes.set(volume.name, volume);
+  insertName(data.volumeNames, volume.name);
   return ok(volumeView(volume));
 }
 
@@ -84,7 +87,9 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
       server.extentCount -= 1;
     }
   }
+  forgetVolume(data, volume);
   data.volumes.delete(volume.name);
+  removeName(data.volumeNames, volume.name);
   return ok(view);
 }
 

@@ -1,4 +1,6 @@
 import { assert, AssertionError, limits } from '@basalt/stdx';
+import { rebuildAttention } from './attention.js';
+import { compareStrings } from './order.js';
 import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 
 /**
@@ -21,6 +23,23 @@ export function checkInvariants(data: StateData): void {
     assert(id === server.id, `server ${server.id} filed under ${id}`);
     assert(server.freeBytes <= server.capacityBytes, `server ${id} has more free bytes than capacity`);
     assert(server.extentCount === (replicaCounts.get(id) ?? 0), `server ${id} counts ${server.extentCount} extents, holds ${replicaCounts.get(id) ?? 0}`);
+  }
+}
+
+/**
+ * The derived indexes (sorted names, allocated count, attention index) equal what a pass over
+ * the state computes. For tests: a decoded snapshot builds them by that very pass.
+ */
+export function checkDerived(data: StateData): void {
+  const fresh = { ...data, attention: new Map<string, Set<number>>(), allocatedExtents: 0 };
+  rebuildAttention(fresh);
+  const names = [...data.volumes.keys()].sort(compareStrings);
+  assert(names.length === data.volumeNames.length && names.every((n, i) => data.volumeNames[i] === n), 'the sorted volume names are out of step');
+  assert(data.allocatedExtents === fresh.allocatedExtents, `allocated extent count ${data.allocatedExtents}, extents held ${fresh.allocatedExtents}`);
+  assert(data.attention.size === fresh.attention.size, `attention index has ${data.attention.size} volumes, expected ${fresh.attention.size}`);
+  for (const [name, indexes] of fresh.attention) {
+    const kept = data.attention.get(name);
+    assert(kept !== undefined && kept.size === indexes.size && [...indexes].every((i) => kept.has(i)), `attention index of volume ${name} is out of step`);
   }
 }
 

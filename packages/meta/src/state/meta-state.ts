@@ -2,12 +2,12 @@ import { limits } from '@basalt/stdx';
 import { applyCommand } from './apply.js';
 import type { Command, CommandValue, DropReplicaCommand } from './commands.js';
 import { digest64 } from './hash.js';
-import { checkInvariants } from './invariants.js';
+import { checkDerived, checkInvariants } from './invariants.js';
 import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
 import { decodeStateData, encodeStateData } from './snapshot.js';
-import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
 import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
 import { checkPlan } from './repair-plan-check.js';
 import { decideDropReport, type DropReport } from './drop-report.js';
@@ -54,6 +54,11 @@ export class MetaState {
   /** All volumes, by name (at most limits.volumesMax). */
   listVolumes(): VolumeView[] {
     return queries.listVolumes(this.data);
+  }
+
+  /** Up to `limit` volumes named after `after` ('' first), by name; `nextAfter` is '' after the last page. */
+  listVolumesPage(after: string, limit: number): VolumePage {
+    return queries.listVolumesPage(this.data, after, limit);
   }
 
   /** Allocated extents of [fromIndex, fromIndex + count); count in 1..limits.extentMapCountMax. */
@@ -122,8 +127,9 @@ export class MetaState {
     return queries.extentsOnServer(this.data, serverId, limit);
   }
 
-  /** Asserts every invariant; O(state). For tests and after loading. */
+  /** Asserts every invariant, the derived indexes' included; O(state). For tests. */
   checkInvariants(): void {
     checkInvariants(this.data);
+    checkDerived(this.data);
   }
 }

@@ -1,11 +1,13 @@
-import { ErrorCode, limits } from '@basalt/stdx';
+import { assert, ErrorCode, limits } from '@basalt/stdx';
+import { firstAfter } from './volume-names.js';
 import { findServer, findVolume } from './lookup.js';
 import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
 import { extentView, serverView, volumeView } from './view-of.js';
-import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumeView } from './views.js';
+import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
+import { attentionExtents } from './attention.js';
 
 /** Read-only questions to the state; the server asks them after a ReadIndex. */
 
@@ -15,7 +17,24 @@ export function getVolume(data: StateData, name: string): Result<VolumeView> {
 }
 
 export function listVolumes(data: StateData): VolumeView[] {
-  return [...data.volumes.values()].sort(byName).map(volumeView);
+  return listOf(data, data.volumeNames);
+}
+
+/**
+ * Up to `limit` volumes whose names follow `after` ('' for the first page), by name, and the
+ * name to ask after for the next page ('' after the last one). Costs a binary search and the
+ * page, not a pass over every volume.
+ */
+export function listVolumesPage(data: StateData, after: string, limit: number): VolumePage {
+  assert(Number.isSafeInteger(limit) && limit >= 1, `page limit ${limit}`);
+  const from = firstAfter(data.volumeNames, after);
+  const names = data.volumeNames.slice(from, from + limit);
+  const more = from + names.length < data.volumeNames.length;
+  return { volumes: listOf(data, names), nextAfter: more ? (names[names.length - 1] as string) : '' };
+}
+
+function listOf(data: StateData, names: readonly string[]): VolumeView[] {
+  return names.map((name) => volumeView(data.volumes.get(name) as VolumeRecord));
 }
 
 export function getServer(data: StateData, serverId: string): Result<ServerView> {
@@ -46,24 +65,24 @@ export function extentMap(data: StateData, name: string, fromIndex: number, coun
   return ok({ volume: volume.name, volumeId: volume.id, generation: volume.generation, extentSizeBytes: volume.extentSizeBytes, extentCount, extents });
 }
 
-/** Extents whose replicas on up servers are fewer than the volume's factor, by volume name and index. */
+/**
+ * Extents whose replicas on up servers are fewer than the volume's factor, by volume name and
+ * index. Reads only the attention index (every degraded extent is in it).
+ */
 export function degradedExtents(data: StateData, limit: number): DegradedReport {
-  const extents: DegradedExtentView[] = [];
-  let total = 0;
-  for (const volume of [...data.volumes.values()].sort(byName)) {
-    for (const [index, extent] of byIndex(volume)) {
-      const upReplicas = upReplicaCount(data, extent);
-      if (upReplicas >= volume.replicationFactor) continue;
-      total += 1;
-      if (extents.length < limit) {
-        extents.push({ volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch, replicationFactor: volume.replicationFactor, replicas: [...extent.replicas], upReplicas });
-      }
-    }
+  const found: [VolumeRecord, number, ExtentRecord, number][] = [];
+  for (const [volume, index, extent] of attentionExtents(data)) {
+    const upReplicas = upReplicaCount(data, extent);
+    if (upReplicas < volume.replicationFactor) found.push([volume, index, extent, upReplicas]);
   }
-  return { total, extents };
+  found.sort(([va, ia], [vb, ib]) => byName(va, vb) || ia - ib);
+  const extents: DegradedExtentView[] = found.slice(0, limit).map(([volume, index, extent, upReplicas]) => ({
+    volume: volume.name, volumeId: volume.id, index, epoch: extent.epoch, replicationFactor: volume.replicationFactor, replicas: [...extent.replicas], upReplicas,
+  }));
+  return { total: found.length, extents };
 }
 
-/** One pass, no sorting and no allocation per extent: the metrics ask on every scrape. */
+/** No pass over healthy extents (attention index, allocated count): the metrics ask on every scrape. */
 export function clusterCounts(data: StateData): ClusterCounts {
   let serversUp = 0;
   let serversOut = 0;
@@ -80,25 +99,21 @@ export function clusterCounts(data: StateData): ClusterCounts {
   };
 }
 
-/** Degraded, critical, rebuilding and waiting counts in one pass (GetRepairStatus, metrics). */
+/** Degraded, critical, rebuilding and waiting counts over the attention index (GetRepairStatus, metrics). */
 export function redundancyCounts(data: StateData): RedundancyCounts {
-  let allocatedExtents = 0;
   let degradedExtents = 0;
   let criticalExtents = 0;
   let rebuildingReplicas = 0;
   let waitingExtents = 0;
-  for (const volume of data.volumes.values()) {
-    for (const extent of volume.extents.values()) {
-      allocatedExtents += 1;
-      rebuildingReplicas += extent.rebuilding.length;
-      const up = upReplicaCount(data, extent);
-      if (up >= volume.replicationFactor) continue;
-      degradedExtents += 1;
-      if (up <= 1) criticalExtents += 1;
-      if (extent.rebuilding.length === 0 && waitsForDown(data, extent)) waitingExtents += 1;
-    }
+  for (const [volume, , extent] of attentionExtents(data)) {
+    rebuildingReplicas += extent.rebuilding.length;
+    const up = upReplicaCount(data, extent);
+    if (up >= volume.replicationFactor) continue;
+    degradedExtents += 1;
+    if (up <= 1) criticalExtents += 1;
+    if (extent.rebuilding.length === 0 && waitsForDown(data, extent)) waitingExtents += 1;
   }
-  return { allocatedExtents, degradedExtents, criticalExtents, rebuildingReplicas, waitingExtents };
+  return { allocatedExtents: data.allocatedExtents, degradedExtents, criticalExtents, rebuildingReplicas, waitingExtents };
 }
 
 function waitsForDown(data: StateData, extent: ExtentRecord): boolean {
@@ -108,19 +123,19 @@ function waitsForDown(data: StateData, extent: ExtentRecord): boolean {
 
 /**
  * Repair tasks by primary: every extent with rebuilding members, filed under its primary, by
- * volume name and index, at most `limit` per primary. One pass over the state.
+ * volume name and index, at most `limit` per primary. Reads only the attention index.
  */
 export function repairTasksByPrimary(data: StateData, limit: number): Map<string, RepairTaskView[]> {
+  const rebuilding: [VolumeRecord, number, ExtentRecord][] = [];
+  for (const entry of attentionExtents(data)) if (entry[2].rebuilding.length > 0) rebuilding.push(entry);
+  rebuilding.sort(([va, ia], [vb, ib]) => byName(va, vb) || ia - ib);
   const tasks = new Map<string, RepairTaskView[]>();
-  for (const volume of [...data.volumes.values()].sort(byName)) {
-    for (const [index, extent] of byIndex(volume)) {
-      if (extent.rebuilding.length === 0) continue;
-      const primary = extent.replicas[0] as string;
-      const list = tasks.get(primary) ?? [];
-      if (list.length === limit) continue;
-      list.push({ volume: volume.name, volumeId: volume.id, extentSizeBytes: volume.extentSizeBytes, extent: extentView(data, index, extent) });
-      tasks.set(primary, list);
-    }
+  for (const [volume, index, extent] of rebuilding) {
+    const primary = extent.replicas[0] as string;
+    const list = tasks.get(primary) ?? [];
+    if (list.length === limit) continue;
+    list.push({ volume: volume.name, volumeId: volume.id, extentSizeBytes: volume.extentSizeBytes, extent: extentView(data, index, extent) });
+    tasks.set(primary, list);
   }
   return tasks;
 }

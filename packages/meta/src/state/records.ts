@@ -1,3 +1,4 @@
+import { limits } from '@basalt/stdx';
 import type { ServerState } from './views.js';
 
 /**
@@ -10,6 +11,17 @@ export interface StateData {
   readonly volumes: Map<string, VolumeRecord>;
   /** Id of the next volume created; volume ids are never reused. */
   nextVolumeId: number;
+  /**
+   * Derived, not in snapshots: the extents that are not plainly healthy, by volume name
+   * (attention.ts). Invariant: equal to what rebuildAttention computes.
+   */
+  readonly attention: Map<string, Set<number>>;
+  /** Derived, not in snapshots. Invariant: the sum of every volume's `extents.size`. */
+  allocatedExtents: number;
+  /** Derived, not in snapshots. Invariant: the names of `volumes` in compareStrings order (volume-names.ts). */
+  readonly volumeNames: string[];
+  /** Derived, not in snapshots: member lists shared between extents (memberList). */
+  readonly memberLists: MemberLists;
 }
 
 export interface ServerRecord {
@@ -78,20 +90,25 @@ export interface ExtentRecord {
 /** The one empty member list every extent without rebuilding or former members shares. */
 export const noMembers: readonly string[] = Object.freeze([]);
 
-/**
- * An exact-size copy of a replica list for an ExtentRecord. Arrays grown by push, filter or
- * spread keep spare capacity: measured on Node 20, a 3-id list built so takes ~200 bytes,
- * an exact copy ~75. With many thousands of extents that is most of metad's heap.
- */
-export function replicaList(ids: readonly string[]): string[] {
-  return ids.slice();
-}
+/** The member lists a state shares between its extents (memberList). */
+export type MemberLists = Map<string, readonly string[]>;
 
-/** Like replicaList, but an empty list is the shared `noMembers`. */
-export function memberList(ids: readonly string[]): readonly string[] {
-  return ids.length === 0 ? noMembers : ids.slice();
+/**
+ * The member list with these ids for an ExtentRecord: frozen, exact-size, and shared by every
+ * extent of the state with the same list (most extents of a cluster share a few thousand
+ * replica sets; a list of its own costs ~70 bytes per extent). An empty list is `noMembers`.
+ * The table keeps at most limits.memberListsSharedMax lists; past that, lists are plain copies.
+ */
+export function memberList(shared: MemberLists, ids: readonly string[]): readonly string[] {
+  if (ids.length === 0) return noMembers;
+  const key = ids.join('\n');
+  const known = shared.get(key);
+  if (known !== undefined) return known;
+  const list = Object.freeze(ids.slice());
+  if (shared.size < limits.memberListsSharedMax) shared.set(key, list);
+  return list;
 }
 
 export function emptyStateData(): StateData {
-  return { servers: new Map(), volumes: new Map(), nextVolumeId: 1 };
+  return { servers: new Map(), volumes: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
 }

@@ -1,5 +1,6 @@
 import { assert } from '@basalt/stdx';
 import type { AddRebuildingCommand, DropReplicaCommand, MarkServerDownCommand, MarkServerOutCommand } from './commands.js';
+import { attentionExtents } from './attention.js';
 import { compareStrings } from './order.js';
 import { placeReplicas, type PlacementCandidate } from './placement.js';
 import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './records.js';
@@ -103,14 +104,13 @@ function livenessChanges(data: StateData, facts: PlannerFacts): PlannedCommand[]
   return changes;
 }
 
+/** Extents with rebuilding members are all in the attention index. */
 function copyLoad(data: StateData): CopyLoad {
   const load: CopyLoad = { asSource: new Map(), asTarget: new Map() };
-  for (const volume of data.volumes.values()) {
-    for (const extent of volume.extents.values()) {
-      if (extent.rebuilding.length === 0) continue;
-      bump(load.asSource, extent.replicas[0] as string);
-      for (const id of extent.rebuilding) bump(load.asTarget, id);
-    }
+  for (const [, , extent] of attentionExtents(data)) {
+    if (extent.rebuilding.length === 0) continue;
+    bump(load.asSource, extent.replicas[0] as string);
+    for (const id of extent.rebuilding) bump(load.asTarget, id);
   }
   return load;
 }
@@ -119,20 +119,22 @@ function bump(counts: Map<string, number>, id: string): void {
   counts.set(id, (counts.get(id) ?? 0) + 1);
 }
 
-/** Extents that may need a command, most degraded first, then by volume name and index. */
+/**
+ * Extents that may need a command, most degraded first, then by volume name and index. Only the
+ * attention index is read (it holds every extent mayNeedAction accepts): a round's work grows
+ * with the extents that are not healthy, not with the state.
+ */
 function candidates(data: StateData): Candidate[] {
   const found: Candidate[] = [];
-  for (const volume of data.volumes.values()) {
-    for (const [index, extent] of volume.extents) {
-      if (!mayNeedAction(data, volume, extent)) continue;
-      const upActive = extent.replicas.filter((id) => stateOf(data, id) === 'up').length;
-      found.push({ volume, index, extent, upActive });
-    }
+  for (const [volume, index, extent] of attentionExtents(data)) {
+    if (!mayNeedAction(data, volume, extent)) continue;
+    const upActive = extent.replicas.filter((id) => stateOf(data, id) === 'up').length;
+    found.push({ volume, index, extent, upActive });
   }
   return found.sort((a, b) => a.upActive - b.upActive || compareStrings(a.volume.name, b.volume.name) || a.index - b.index);
 }
 
-/** A cheap filter: healthy extents (the vast majority) cost one pass over their members. */
+/** The planner's own filter within the attention index (a down member alone is waited for). */
 function mayNeedAction(data: StateData, volume: VolumeRecord, extent: ExtentRecord): boolean {
   if (extent.rebuilding.length > 0 || extent.replicas.length !== volume.replicationFactor) return true;
   return extent.replicas.some((id) => {

@@ -120,7 +120,7 @@ describe('snapshots', () => {
     for (let v = 0; v < 1000; v++) {
       const name = `volume-${v}`;
       must(state, { type: 'createVolume', name, sizeBytes: 16 * GiB, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: v });
-      must(state, { type: 'setLabel', name, key: 'owner', value: `team-${v % 7}` });
+      must(state, { type: 'setLabel', name, key: 'owner', value: `équipe-${v % 7}-\u{1F600}` });
       for (let i = 0; i < 16; i++) must(state, { type: 'allocateExtent', name, index: i * 16 });
     }
     const heapAfter = process.memoryUsage().heapUsed;
@@ -129,6 +129,9 @@ describe('snapshots', () => {
     console.log(`1000 volumes, ${extents} extents: snapshot ${snapshot.length} bytes (${(snapshot.length / extents).toFixed(1)} per extent), heap +${((heapAfter - heapBefore) / MiB).toFixed(1)} MiB`);
     // About 24 bytes per extent in the snapshot (index, epoch, three counts, three slots); volume records add ~100 bytes each.
     expect(snapshot.length).toBeLessThan(extents * 30 + 1000 * 150);
+    const text = new TextDecoder().decode(snapshot);
+    expect(text.length).toBeGreaterThan(4 * 64 * 1024); // written in several pieces
+    expect(JSON.stringify(JSON.parse(text))).toBe(text); // exactly what one JSON.stringify of the whole would give
     expect(MetaState.decodeSnapshot(snapshot).hash()).toBe(state.hash());
   });
 });

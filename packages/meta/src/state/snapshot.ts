@@ -1,6 +1,7 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { memberList, noMembers, replicaList, type ExtentRecord, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
 
@@ -21,14 +22,46 @@ export function encodeStateData(data: StateData): Uint8Array {
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
   const slots = new Map(servers.map((s, i) => [s.id, i]));
   const volumes = [...data.volumes.values()].sort((a, b) => a.id - b.id);
-  return new TextEncoder().encode(
-    JSON.stringify({
-      v: snapshotFormatVersion,
-      nextVolumeId: data.nextVolumeId,
-      servers: servers.map(serverTuple),
-      volumes: volumes.map((v) => volumeTuple(v, slots)),
-    }),
-  );
+  // The bytes of JSON.stringify({v, nextVolumeId, servers, volumes}), written a volume at a time:
+  // only one volume's tuple is alive at once, so a large state's snapshot leaves young garbage
+  // only (the whole tuple tree used to outlive a collection and grow the old generation).
+  const sink = new Utf8Sink();
+  sink.write(`{"v":${snapshotFormatVersion},"nextVolumeId":${JSON.stringify(data.nextVolumeId)},"servers":${JSON.stringify(servers.map(serverTuple))},"volumes":[`);
+  volumes.forEach((v, i) => sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(v, slots))));
+  sink.write(']}');
+  return sink.bytes();
+}
+
+/** UTF-8 bytes of strings written in order, gathered in a growing buffer. */
+class Utf8Sink {
+  private static readonly pieceChars = 64 * 1024;
+  private buffer = new Uint8Array(Utf8Sink.pieceChars * 4);
+  private length = 0;
+  private pending = '';
+  private readonly encoder = new TextEncoder();
+
+  write(text: string): void {
+    this.pending += text;
+    if (this.pending.length >= Utf8Sink.pieceChars) this.flush();
+  }
+
+  /** An exact-size copy (snapshots are kept). */
+  bytes(): Uint8Array {
+    this.flush();
+    return this.buffer.slice(0, this.length);
+  }
+
+  private flush(): void {
+    const needed = this.length + this.pending.length * 3;
+    if (needed > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.length));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    const { written } = this.encoder.encodeInto(this.pending, this.buffer.subarray(this.length));
+    this.length += written;
+    this.pending = '';
+  }
 }
 
 function serverTuple(s: ServerRecord): ServerTuple {
@@ -56,11 +89,13 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   const version = root.v;
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId') };
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
   for (const tuple of list(root.volumes, 'volumes')) {
-    const volume = decodeVolume(tuple, servers, version);
+    const volume = decodeVolume(tuple, servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);
   }
+  data.volumeNames.push(...[...data.volumes.keys()].sort(compareStrings));
+  rebuildAttention(data);
   return data;
 }
 
@@ -84,7 +119,7 @@ function decodeServer(tuple: unknown): ServerRecord {
   };
 }
 
-function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number): VolumeRecord {
+function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
   assert(t.length === 10, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
@@ -101,7 +136,7 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number):
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
     labels: new Map(labels),
-    extents: decodeExtents(list(t[9], 'extents'), servers, version),
+    extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
   };
 }
 
@@ -112,7 +147,7 @@ function decodeLease(value: unknown): LeaseRecord | null {
 }
 
 /** Replica ids come from the server records, so each id string is stored once. */
-function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number): Map<number, ExtentRecord> {
+function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number, shared: MemberLists): Map<number, ExtentRecord> {
   const extents = new Map<number, ExtentRecord>();
   let at = 0;
   const next = (what: string): number => num(flat[at++], what);
@@ -128,9 +163,9 @@ function decodeExtents(flat: unknown[], servers: ServerRecord[], version: number
   while (at < flat.length) {
     const index = next('extent index');
     const epoch = next('extent epoch');
-    const replicas = replicaList(members(true));
-    const rebuilding = version === 1 ? noMembers : memberList(members(true));
-    const former = version === 1 ? noMembers : memberList(members(false));
+    const replicas = memberList(shared, members(true));
+    const rebuilding = version === 1 ? noMembers : memberList(shared, members(true));
+    const former = version === 1 ? noMembers : memberList(shared, members(false));
     extents.set(index, { replicas, rebuilding, former, epoch });
   }
   return extents;

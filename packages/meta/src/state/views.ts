@@ -33,6 +33,13 @@ export interface WriterLeaseView {
   readonly acquiredAtMs: number;
 }
 
+/** One page of a listing by name (listVolumesPage). */
+export interface VolumePage {
+  readonly volumes: VolumeView[];
+  /** The last name of this page when more follow, else ''. */
+  readonly nextAfter: string;
+}
+
 export interface VolumeView {
   /** Never reused, so chunk servers can tell a deleted volume's extents from a new one's. */
   readonly id: number;

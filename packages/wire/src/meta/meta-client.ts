@@ -98,6 +98,22 @@ export class MetaClient {
     }
   }
 
+  /**
+   * Every volume, by name, asked for in pages of limits.volumesPageMax (one reply stays small
+   * however many volumes there are), and the next volume id of the last page. Pages are separate
+   * reads: a volume created or deleted meanwhile may or may not be listed.
+   */
+  async listAllVolumes(request: { stale?: boolean } = {}, options: CallOptions = {}): Promise<{ volumes: MetaReply<'listVolumes'>['volumes']; nextVolumeId: number }> {
+    const volumes: MetaReply<'listVolumes'>['volumes'] = [];
+    let pageToken = '';
+    for (;;) {
+      const reply = await this.call('listVolumes', { ...request, pageToken, limit: limits.volumesPageMax }, options);
+      volumes.push(...reply.volumes);
+      if (reply.nextPageToken === '') return { volumes, nextVolumeId: reply.nextVolumeId };
+      pageToken = reply.nextPageToken;
+    }
+  }
+
   /** Closes every channel. Calls in flight fail with BASALT_CLOSED. */
   close(): void {
     this.closed = true;

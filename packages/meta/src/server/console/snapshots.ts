@@ -16,7 +16,7 @@ export async function clusterSnapshot(h: MetaHandlers, host: RaftHost, members: 
   const [memberList, servers, volumes, degraded, repair] = await Promise.all([
     h.listMembers(pb.ListMembersRequest.create({})),
     h.listServers(pb.ListServersRequest.create({})),
-    h.listVolumes(pb.ListVolumesRequest.create({})),
+    h.listVolumes(pb.ListVolumesRequest.create({ limit: limits.volumesPageMax })),
     h.listDegradedExtents(pb.ListDegradedExtentsRequest.create({ limit: limits.extentMapCountMax })),
     repairStatus(h),
   ]);
