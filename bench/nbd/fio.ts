@@ -40,9 +40,10 @@ interface FioSide {
 
 /**
  * Runs fio against uri. timeBased: run for runtimeS over [0, sizeBytes) (wrapping); otherwise
- * one pass over the range (the prefill). Killed after runtimeS + 120 s at the latest.
+ * one pass over the range (the prefill). Killed after runtimeS + 120 s at the latest. When
+ * `stop` resolves first, fio is interrupted (SIGINT: it ends its jobs and still reports them).
  */
-export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: number, timeBased: boolean, cwd: string): Promise<FioResult> {
+export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: number, timeBased: boolean, cwd: string, stop?: Promise<unknown>): Promise<FioResult> {
   const args = [
     `--name=${job.rw}`, '--ioengine=nbd', `--uri=${uri}`, `--rw=${job.rw}`, `--bs=${job.blockSize}`, `--iodepth=${job.depth}`,
     `--size=${sizeBytes}`, '--randrepeat=0', '--norandommap', '--output-format=json',
@@ -57,10 +58,15 @@ export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: nu
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const limitS = (timeBased ? runtimeS : 600) + 120;
     const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+    let interrupted = false;
+    void stop?.then(() => {
+      interrupted = true;
+      child.kill('SIGINT');
+    });
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`fio ${job.name} against ${uri} failed (exit ${code}): ${err.trim() || out.slice(-500)}`));
+      if (code !== 0 && !interrupted) return reject(new Error(`fio ${job.name} against ${uri} failed (exit ${code}): ${err.trim() || out.slice(-500)}`));
       try {
         resolve(parse(out, job));
       } catch (e) {
