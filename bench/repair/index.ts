@@ -12,14 +12,15 @@
  *      bytes the primaries copied (basalt_chunk_repair_bytes_total) against a full copy.
  * Then `cp` copies the bytes the first rebuild copied between two folders of the same disk (the
  * machine's ceiling for moving them). Prints one table on stdout, progress on stderr, every
- * process's peak RSS and CPU share during the rebuild; raw results in bench/out/repair-<date>.json.
+ * process's peak RSS and CPU share during the rebuild; raw results in bench/out/repair-<date>.json,
+ * the processes' logs of the last run in bench/out/repair-logs/.
  *
  *   pnpm bench:repair [--size 4G] [--quick] [--fg-seconds 10] [--cpu-prof DIR]
  *   (--quick: --size 1G --fg-seconds 5; --cpu-prof: chunk servers run under node --cpu-prof)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -183,6 +184,14 @@ async function cpCeiling(dir: string, bytes: number): Promise<{ cpSeconds: numbe
   return { cpSeconds, cpSyncSeconds: (Date.now() - t0) / 1000 };
 }
 
+/** Moves a run's process logs to bench/out/repair-logs/NAME (each copy is logged by its primary) and removes its data. */
+function keepLogs(dir: string, name: string): void {
+  const to = join(root, 'bench/out/repair-logs', name);
+  rmSync(to, { recursive: true, force: true });
+  cpSync(join(dir, 'logs'), to, { recursive: true });
+  rmSync(dir, { recursive: true, force: true });
+}
+
 function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
 }
@@ -234,9 +243,9 @@ async function main(): Promise<void> {
       current = c;
     };
     runs.push(await runOne('no budget (--repair-bandwidth 0)', 0, join(base, 'unlimited'), sizeBytes, fgSeconds, cpuProf, set));
-    rmSync(join(base, 'unlimited'), { recursive: true, force: true });
+    keepLogs(join(base, 'unlimited'), 'unlimited');
     runs.push(await runOne(`default budget (${limits.repairBandwidthBytesPerSecDefault / MiB} MiB/s per server)`, undefined, join(base, 'default'), sizeBytes, fgSeconds, cpuProf, set));
-    rmSync(join(base, 'default'), { recursive: true, force: true });
+    keepLogs(join(base, 'default'), 'default');
     const cpBytes = runs[0]!.repairCopiedBytes > 0 ? runs[0]!.repairCopiedBytes : sizeBytes;
     log(`cp ${cpBytes / MiB} MiB between two folders of ${base}...`);
     const cp = { bytes: cpBytes, ...(await cpCeiling(join(base, 'cp'), cpBytes)) };

@@ -11,7 +11,8 @@ import type { TokenBucket } from './token-bucket.js';
 /**
  * The primary's side of repair: it copies the extents it leads to their rebuilding members.
  * After each heartbeat poll() asks metad for tasks (ListRepairTasks) and starts those not
- * running, at most limits.repairCopiesPerServerMax at once. One copy, for one (extent, member):
+ * running, at most limits.repairCopiesPerServerMax at once; when a copy ends, and every
+ * limits.repairTaskPollMs while metad lists tasks, it asks again. One copy, for one (extent, member):
  *
  * 1. take the task's epoch and set locally if this server has not seen them yet (the set names
  *    the member, so forwarded writes reach it from now on);
@@ -76,6 +77,7 @@ export class RebuildExecutor {
   private copiedTotal = 0;
   private reportedCopied = 0;
   private reportedAtMs: number;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly d: RebuildDeps) {
     this.reportedAtMs = d.clock.nowMs();
@@ -90,11 +92,21 @@ export class RebuildExecutor {
       for (const task of tasks) {
         for (const target of task.members.filter((m) => m.rebuilding === true)) this.maybeStart(task, target);
       }
+      if (tasks.length > 0) this.pollSoon();
     } catch (err) {
       this.d.log(`asking metad for repair tasks failed: ${String(err)}`);
     } finally {
       this.polling = false;
     }
+  }
+
+  /** One more poll after limits.repairTaskPollMs, unless one is already due. */
+  private pollSoon(): void {
+    if (this.closed || this.pollTimer !== undefined) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      void this.poll();
+    }, limits.repairTaskPollMs);
   }
 
   /** The copies in flight, for the heartbeat; the rate is over the time since the last call. */
@@ -110,6 +122,7 @@ export class RebuildExecutor {
   /** Stops starting copies and waits for the running ones, which end at their next step (close the budget first to end their waits). */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.pollTimer);
     await Promise.all([...this.running.values()].map((c) => c.done));
   }
 
@@ -129,6 +142,7 @@ export class RebuildExecutor {
       this.running.delete(key);
       this.d.metrics.repairCopies.set(this.running.size);
       this.d.metrics.repairBytesLeft.set(this.bytesLeft());
+      void this.poll();
     });
   }
 
@@ -142,7 +156,9 @@ export class RebuildExecutor {
         const [mine, theirs] = await this.stampsOfBoth(c);
         const plan = planCopy(mine, theirs, limits.repairCopyRunBytesMax / block);
         if (round === 0) {
-          c.kind = theirs.epochs.some((e, i) => e !== 0 || theirs.seqs[i] !== 0) ? 'catchup' : 'rebuild';
+          // A block stamped before the task's epoch was on the member before this copy; writes
+          // forwarded to it since metad added it carry the task's epoch or later.
+          c.kind = theirs.epochs.some((e, i) => e < task.epoch && (e !== 0 || theirs.seqs[i] !== 0)) ? 'catchup' : 'rebuild';
           this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'compared' }, plan.blocksCompared * block);
           this.d.log(`${what}: ${c.kind} starts, ${plan.blocksToCopy * block} of ${task.extentSizeBytes} bytes differ`);
         }

@@ -153,6 +153,23 @@ describe('rebuild executor (in process)', () => {
     expect(Buffer.compare(await readAll(cs[2]!, ext(4, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)])), model)).toBe(0);
   });
 
+  it('counts a new member that got forwarded writes before its copy started as a rebuild, not a catch-up', async () => {
+    const meta = new FakeMetad();
+    const cs = [await server(0, { link: meta, repairBandwidthBytesPerSec: 0 }), await server(1), await server(2)];
+    const primary = await connect(cs[0]!);
+    const model = Buffer.alloc(size);
+    const prng = new Prng(SEED + 5);
+    await writeRandom(primary, ext(1, [ref(cs[0]!), ref(cs[1]!)]), model, prng, 100);
+    // Writes at the epoch that adds cs2 reach it before the primary is handed the task.
+    const during = ext(2, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)]);
+    await writeRandom(primary, during, model, prng, 20);
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: during.replicas };
+    await until('the promotion', () => meta.promoted.length > 0);
+    expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'compared' })).toBe(size);
+    expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'catchup', what: 'compared' })).toBe(0);
+    expect(Buffer.compare(await readAll(cs[2]!, ext(3, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)])), model)).toBe(0);
+  });
+
   it('a copy racing with foreground writes to the rebuilding member never loses a newer write', async () => {
     const meta = new FakeMetad();
     // A slow budget (1 MiB/s after a 4 MiB burst) keeps the copy of 8 MiB running while the writes arrive.
