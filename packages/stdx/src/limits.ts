@@ -186,12 +186,6 @@ export const limits = {
   /** chunkd: COPY requests of one extent's rebuild in flight at once. */
   repairCopyRunsInflightMax: 4,
   /**
-   * chunkd: a copy asks its member for a FLUSH after this many bytes (and before the promotion),
-   * so the copy's dirty pages on the member stay few: a foreground write's group commit there
-   * (one fdatasync per dirty file) never has to write back a whole extent's copy first.
-   */
-  repairFlushBytes: 8 * MiB,
-  /**
    * chunkd: while a primary has repair tasks, it asks metad for them again this often (besides
    * after every heartbeat and when a copy ends), so a member metad adds after a promotion starts
    * copying within this time and not at the next heartbeat (chunkHeartbeatIntervalMs).
@@ -238,7 +232,6 @@ assert(limits.consoleCallTimeoutMs <= limits.consoleRefreshMs, 'a console page p
 assert(limits.repairCopyRunBytesMax % limits.checksumBlockBytes === 0, 'a copy run is whole blocks');
 assert(limits.repairCopyRunBytesMax <= limits.ioRequestBytesMax, 'a copy run must fit in one request');
 assert(limits.repairCopyRunBytesMax <= limits.repairBurstBytes, 'one copy run must fit in the repair burst');
-assert(limits.repairCopyRunBytesMax <= limits.repairFlushBytes, 'a flush covers at least one copy run');
 assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
 assert(limits.chunkStampSeqReserve < limits.stampSeqMax, 'a seq reservation must fit in an epoch');
 assert(limits.extentSizeBytesMin % limits.chunkVerifyReadBytes === 0, 'an extent is whole verify pieces');

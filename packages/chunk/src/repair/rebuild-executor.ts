@@ -28,11 +28,8 @@ import type { TokenBucket } from './token-bucket.js';
  *    connection and is in the data read, and every later one comes after. That replaces a block
  *    a partial-block write merged with stale data on the member (same stamp, other bytes), which
  *    the floor rule alone would keep;
- *    Every limits.repairFlushBytes sent, and before the promotion, the member is asked to FLUSH
- *    (on the same connection): a promoted copy is durable, and the copy's dirty pages on the
- *    member stay few for the foreground writes' group commits there;
- * 4. compare again; once nothing differs (normally the second round), PromoteReplica at the
- *    task's epoch.
+ * 4. compare again; once nothing differs (normally the second round), FLUSH the member (on the
+ *    same connection: a promoted copy is durable), then PromoteReplica at the task's epoch.
  *
  * An epoch change (metad changed the set; the local replica moved on or was fenced) aborts the
  * copy: metad re-plans. A failure of the member (it stopped answering, ran out of space, failed
@@ -61,8 +58,6 @@ interface Copy {
   kind: CopyKind;
   bytesLeft: number;
   bytesCopied: number;
-  /** Bytes sent to the member since its last FLUSH. */
-  unflushedBytes: number;
   /** Set by the first failure; the other runs of the copy stop at their next step. */
   failure: Error | undefined;
   /** The failure came from the member (its answer or its connection), not from this server. */
@@ -140,7 +135,7 @@ export class RebuildExecutor {
   private maybeStart(task: RepairTask, target: ReplicaRef): void {
     const key = `${task.volumeId}/${task.index}/${target.serverId}`;
     if (this.running.has(key) || this.running.size >= limits.repairCopiesPerServerMax) return;
-    const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, unflushedBytes: 0, failure: undefined, targetFailed: false, done: Promise.resolve() };
+    const c: Copy = { task, target, startedMs: this.d.clock.nowMs(), kind: 'rebuild', bytesLeft: 0, bytesCopied: 0, failure: undefined, targetFailed: false, done: Promise.resolve() };
     this.running.set(key, c);
     this.d.metrics.repairCopies.set(this.running.size);
     c.done = this.run(c).finally(() => {
@@ -228,11 +223,6 @@ export class RebuildExecutor {
         await this.atTarget(c, this.d.peer(c.target.address).copy(this.ref(task), offset, got.data, got.crcs, got, floor));
         c.bytesCopied += bytes;
         c.bytesLeft -= bytes;
-        c.unflushedBytes += bytes;
-        if (c.unflushedBytes >= limits.repairFlushBytes) {
-          c.unflushedBytes = 0;
-          await this.atTarget(c, this.d.peer(c.target.address).flush(this.ref(task)));
-        }
         this.copiedTotal += bytes;
         this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'copied' }, bytes);
         this.d.metrics.repairBytesLeft.set(this.bytesLeft());

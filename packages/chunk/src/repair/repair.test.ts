@@ -134,7 +134,7 @@ describe('rebuild executor (in process)', () => {
     await until('the promotion', () => meta.promoted.length > 0);
     expect(meta.promoted).toEqual([{ serverId: 'cs2', expectedEpoch: 2 }]);
     expect(meta.dropped).toEqual([]);
-    // Nothing but the copy wrote to cs2: its only durability requests are the copy's FLUSHes, one before the promotion.
+    // Nothing but the copy wrote to cs2: its only durability request is the copy's FLUSH before the promotion.
     expect(cs[2]!.store.syncStats.requests).toBeGreaterThan(0);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'copied' })).toBe(touched.size * block);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'compared' })).toBe(size);
