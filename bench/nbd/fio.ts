@@ -8,6 +8,10 @@ export interface FioJob {
   readonly depth: number;
   /** fsync=1: an NBD FLUSH after every write. */
   readonly flush?: boolean;
+  /** Sequential jobs only: bytes skipped after each block (fio `rw=write:HOLE`). */
+  readonly holeBytes?: number;
+  /** Stop after this many I/Os (fio `number_ios`). */
+  readonly ios?: number;
   /** Rows of the table report MiB/s (large blocks) or IOPS (small ones). */
   readonly unit: 'MiB/s' | 'IOPS';
 }
@@ -17,6 +21,7 @@ export interface FioResult {
   readonly iops: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  readonly maxMs: number;
 }
 
 export const jobs: readonly FioJob[] = [
@@ -35,18 +40,20 @@ interface FioJson {
 interface FioSide {
   bw_bytes: number;
   iops: number;
-  clat_ns: { percentile?: Record<string, number> };
+  clat_ns: { max: number; percentile?: Record<string, number> };
 }
 
 /**
  * Runs fio against uri. timeBased: run for runtimeS over [0, sizeBytes) (wrapping); otherwise
- * one pass over the range (the prefill). Killed after runtimeS + 120 s at the latest.
+ * one pass over the range (the prefill). Killed after runtimeS + 120 s at the latest. When
+ * `stop` resolves first, fio is interrupted (SIGINT: it ends its jobs and still reports them).
  */
-export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: number, timeBased: boolean, cwd: string): Promise<FioResult> {
+export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: number, timeBased: boolean, cwd: string, stop?: Promise<unknown>): Promise<FioResult> {
   const args = [
-    `--name=${job.rw}`, '--ioengine=nbd', `--uri=${uri}`, `--rw=${job.rw}`, `--bs=${job.blockSize}`, `--iodepth=${job.depth}`,
+    `--name=${job.rw}`, '--ioengine=nbd', `--uri=${uri}`, `--rw=${job.rw}${job.holeBytes === undefined ? '' : `:${job.holeBytes}`}`, `--bs=${job.blockSize}`, `--iodepth=${job.depth}`,
     `--size=${sizeBytes}`, '--randrepeat=0', '--norandommap', '--output-format=json',
     ...(job.flush === true ? ['--fsync=1'] : []),
+    ...(job.ios === undefined ? [] : [`--number_ios=${job.ios}`]),
     ...(timeBased ? ['--time_based', `--runtime=${runtimeS}`] : []),
   ];
   return new Promise((resolve, reject) => {
@@ -57,10 +64,15 @@ export function runFio(uri: string, job: FioJob, sizeBytes: number, runtimeS: nu
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const limitS = (timeBased ? runtimeS : 600) + 120;
     const timer = setTimeout(() => child.kill('SIGKILL'), limitS * 1000);
+    let interrupted = false;
+    void stop?.then(() => {
+      interrupted = true;
+      child.kill('SIGINT');
+    });
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return reject(new Error(`fio ${job.name} against ${uri} failed (exit ${code}): ${err.trim() || out.slice(-500)}`));
+      if (code !== 0 && !interrupted) return reject(new Error(`fio ${job.name} against ${uri} failed (exit ${code}): ${err.trim() || out.slice(-500)}`));
       try {
         resolve(parse(out, job));
       } catch (e) {
@@ -76,5 +88,5 @@ function parse(out: string, job: FioJob): FioResult {
   if (j.error !== 0) throw new Error(`fio reported error ${j.error}`);
   const side = job.rw === 'read' || job.rw === 'randread' ? j.read : j.write;
   const pct = side.clat_ns.percentile ?? {};
-  return { mibPerS: side.bw_bytes / 2 ** 20, iops: side.iops, p50Ms: (pct['50.000000'] ?? 0) / 1e6, p99Ms: (pct['99.000000'] ?? 0) / 1e6 };
+  return { mibPerS: side.bw_bytes / 2 ** 20, iops: side.iops, p50Ms: (pct['50.000000'] ?? 0) / 1e6, p99Ms: (pct['99.000000'] ?? 0) / 1e6, maxMs: side.clat_ns.max / 1e6 };
 }

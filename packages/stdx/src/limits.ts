@@ -194,6 +194,12 @@ export const limits = {
   /** chunkd: COPY requests of one extent's rebuild in flight at once. */
   repairCopyRunsInflightMax: 4,
   /**
+   * chunkd: while a primary has repair tasks, it asks metad for them again this often (besides
+   * after every heartbeat and when a copy ends), so a member metad adds after a promotion starts
+   * copying within this time and not at the next heartbeat (chunkHeartbeatIntervalMs).
+   */
+  repairTaskPollMs: 250,
+  /**
    * chunkd: compare-and-copy rounds of one rebuild before it gives up (metad re-plans). The first
    * copies what differs, the second normally finds nothing left: both stamp lists are taken at
    * one point of the write stream, so a block differs then only if a copy or a write was lost.

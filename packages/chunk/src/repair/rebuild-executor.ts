@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
-import { DataFlag, DataOp, type ExtentRef, type ReplicaRef, type StampsOutcome } from '@basalt/wire';
+import type { ExtentRef, ReplicaRef, StampsOutcome } from '@basalt/wire';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { DropReason, ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
@@ -12,7 +12,8 @@ import type { TokenBucket } from './token-bucket.js';
 /**
  * The primary's side of repair: it copies the extents it leads to their rebuilding members.
  * After each heartbeat poll() asks metad for tasks (ListRepairTasks) and starts those not
- * running, at most limits.repairCopiesPerServerMax at once. One copy, for one (extent, member):
+ * running, at most limits.repairCopiesPerServerMax at once; when a copy ends, and every
+ * limits.repairTaskPollMs while metad lists tasks, it asks again. One copy, for one (extent, member):
  *
  * 1. take the task's epoch and set locally if this server has not seen them yet (the set names
  *    the member, so forwarded writes reach it from now on);
@@ -87,6 +88,7 @@ export class RebuildExecutor {
   private copiedTotal = 0;
   private reportedCopied = 0;
   private reportedAtMs: number;
+  private pollTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly d: RebuildDeps) {
     this.reportedAtMs = d.clock.nowMs();
@@ -101,11 +103,21 @@ export class RebuildExecutor {
       for (const task of tasks) {
         for (const target of task.members.filter((m) => m.rebuilding === true)) this.maybeStart(task, target);
       }
+      if (tasks.length > 0) this.pollSoon();
     } catch (err) {
       this.d.log(`asking metad for repair tasks failed: ${String(err)}`);
     } finally {
       this.polling = false;
     }
+  }
+
+  /** One more poll after limits.repairTaskPollMs, unless one is already due. */
+  private pollSoon(): void {
+    if (this.closed || this.pollTimer !== undefined) return;
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = undefined;
+      void this.poll();
+    }, limits.repairTaskPollMs);
   }
 
   /** The copies in flight, for the heartbeat; the rate is over the time since the last call. */
@@ -121,6 +133,7 @@ export class RebuildExecutor {
   /** Stops starting copies and waits for the running ones, which end at their next step (close the budget first to end their waits). */
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.pollTimer);
     await Promise.all([...this.running.values()].map((c) => c.done));
   }
 
@@ -140,6 +153,7 @@ export class RebuildExecutor {
       this.running.delete(key);
       this.d.metrics.repairCopies.set(this.running.size);
       this.d.metrics.repairBytesLeft.set(this.bytesLeft());
+      void this.poll();
     });
   }
 
@@ -153,7 +167,9 @@ export class RebuildExecutor {
         const [mine, theirs] = await this.stampsOfBoth(c);
         const plan = planCopy(mine, theirs, limits.repairCopyRunBytesMax / block);
         if (round === 0) {
-          c.kind = theirs.epochs.some((e, i) => e !== 0 || theirs.seqs[i] !== 0) ? 'catchup' : 'rebuild';
+          // A block stamped before the task's epoch was on the member before this copy; writes
+          // forwarded to it since metad added it carry the task's epoch or later.
+          c.kind = theirs.epochs.some((e, i) => e < task.epoch && (e !== 0 || theirs.seqs[i] !== 0)) ? 'catchup' : 'rebuild';
           this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'compared' }, plan.blocksCompared * block);
           this.d.log(`${what}: ${c.kind} starts, ${plan.blocksToCopy * block} of ${task.extentSizeBytes} bytes differ`);
         }
@@ -165,7 +181,7 @@ export class RebuildExecutor {
       // What was copied must survive the member's power loss before it counts for redundancy:
       // earlier writes were flushed (or written with FUA) on the members of their time.
       this.checkCurrent(c);
-      await this.atTarget(c, this.d.peer(target.address).send({ op: DataOp.Flush, flags: DataFlag.Forwarded, requestId: 0, extent: this.ref(task), offset: 0, length: 0 }));
+      await this.atTarget(c, this.d.peer(target.address).flush(this.ref(task)));
       const placement = await this.d.link.promoteReplica(task.volumeId, task.index, target.serverId, task.epoch);
       await this.adopt(task, placement);
       this.d.metrics.repairs.inc({ result: 'promoted' });

@@ -24,6 +24,10 @@ afterEach(async () => {
 
 class FakeMetad implements MetaLink {
   task: RepairTask | undefined;
+  /** Becomes the task once the current one is promoted (as metad's planner adds the next member). */
+  next: RepairTask | undefined;
+  /** Heartbeat interval asked for while a task is listed (the default: 200 ms always). */
+  intervalWhileTaskMs = 200;
   readonly promoted: { serverId: string; expectedEpoch: number }[] = [];
   readonly dropped: { serverId: string; reason: string | undefined }[] = [];
   lastReport: ServerReport | undefined;
@@ -33,7 +37,7 @@ class FakeMetad implements MetaLink {
   }
   heartbeat(report: ServerReport): Promise<number> {
     this.lastReport = report;
-    return Promise.resolve(200);
+    return Promise.resolve(this.task === undefined ? 200 : this.intervalWhileTaskMs);
   }
   repairTasks(): Promise<RepairTask[]> {
     return Promise.resolve(this.task === undefined ? [] : [this.task]);
@@ -41,7 +45,8 @@ class FakeMetad implements MetaLink {
   promoteReplica(_v: number, _i: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
     this.promoted.push({ serverId, expectedEpoch });
     const t = this.task!;
-    this.task = undefined;
+    this.task = this.next;
+    this.next = undefined;
     // The same epoch: the tests' writes at the task's epoch keep being accepted after the promotion.
     return Promise.resolve({ epoch: t.epoch, replicas: t.members.map((m) => ({ serverId: m.serverId, address: m.address })) });
   }
@@ -129,6 +134,8 @@ describe('rebuild executor (in process)', () => {
     await until('the promotion', () => meta.promoted.length > 0);
     expect(meta.promoted).toEqual([{ serverId: 'cs2', expectedEpoch: 2 }]);
     expect(meta.dropped).toEqual([]);
+    // Nothing but the copy wrote to cs2: its only durability request is the copy's FLUSH before the promotion.
+    expect(cs[2]!.store.syncStats.requests).toBeGreaterThan(0);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'copied' })).toBe(touched.size * block);
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'compared' })).toBe(size);
     await until('a heartbeat after the copy', () => meta.lastReport?.repair?.copiesRunning === 0 && meta.lastReport.repair.bytesCopied > 0);
@@ -151,6 +158,36 @@ describe('rebuild executor (in process)', () => {
     expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'catchup', what: 'copied' })).toBe(away.size * block);
     expect(away.size * block).toBeLessThan(size / 10);
     expect(Buffer.compare(await readAll(cs[2]!, ext(4, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)])), model)).toBe(0);
+  });
+
+  it('counts a new member that got forwarded writes before its copy started as a rebuild, not a catch-up', async () => {
+    const meta = new FakeMetad();
+    const cs = [await server(0, { link: meta, repairBandwidthBytesPerSec: 0 }), await server(1), await server(2)];
+    const primary = await connect(cs[0]!);
+    const model = Buffer.alloc(size);
+    const prng = new Prng(SEED + 5);
+    await writeRandom(primary, ext(1, [ref(cs[0]!), ref(cs[1]!)]), model, prng, 100);
+    // Writes at the epoch that adds cs2 reach it before the primary is handed the task.
+    const during = ext(2, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)]);
+    await writeRandom(primary, during, model, prng, 20);
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: during.replicas };
+    await until('the promotion', () => meta.promoted.length > 0);
+    expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'rebuild', what: 'compared' })).toBe(size);
+    expect(await metric(cs[0]!, 'basalt_chunk_repair_bytes_total', { kind: 'catchup', what: 'compared' })).toBe(0);
+    expect(Buffer.compare(await readAll(cs[2]!, ext(3, [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!)])), model)).toBe(0);
+  });
+
+  it('starts the next task metad lists after a promotion without waiting for a heartbeat', async () => {
+    const meta = new FakeMetad();
+    meta.intervalWhileTaskMs = 3_600_000;
+    const cs = [await server(0, { link: meta, repairBandwidthBytesPerSec: 0 }), await server(1), await server(2), await server(3)];
+    const primary = await connect(cs[0]!);
+    await writeRandom(primary, ext(1, [ref(cs[0]!), ref(cs[1]!)]), Buffer.alloc(size), new Prng(SEED + 6), 50);
+    meta.next = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 3, members: [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!), ref(cs[3]!, true)] };
+    meta.task = { volumeId: 5, index: 0, extentSizeBytes: size, epoch: 2, members: [ref(cs[0]!), ref(cs[1]!), ref(cs[2]!, true)] };
+    // The heartbeat that sees the first task asks for the next one in an hour: only the executor's own polls find the second.
+    await until('both promotions', () => meta.promoted.length === 2);
+    expect(meta.promoted).toEqual([{ serverId: 'cs2', expectedEpoch: 2 }, { serverId: 'cs3', expectedEpoch: 3 }]);
   });
 
   it('a copy racing with foreground writes to the rebuilding member never loses a newer write', async () => {

@@ -1,4 +1,4 @@
-import { DataConnection, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
+import { DataConnection, DataFlag, DataOp, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
 
 /**
  * The primary's connection to one secondary. Requests go out in call order over one connection,
@@ -42,6 +42,11 @@ export class Peer {
   /** DataConnection.copy over this ordered connection (in order with forwarded writes). */
   copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
     return this.connection((c) => c.copy(extent, offset, data, crcs, stamps, floorEpoch));
+  }
+
+  /** A FLUSH as the primary forwards it, over this ordered connection: durable are the copies and writes sent before it. */
+  flush(extent: ExtentRef): Promise<unknown> {
+    return this.send({ op: DataOp.Flush, flags: DataFlag.Forwarded, requestId: 0, extent, offset: 0, length: 0 });
   }
 
   /** Runs use on the live connection, synchronously when there is one (the call order is the send order). */
