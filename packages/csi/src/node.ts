@@ -63,6 +63,8 @@ export function nodeHandlers(opts: NodeOptions) {
       if (!req.volumeCapability) throw invalid('volume_capability is required');
       const cap = capabilityFromPb(req.volumeCapability);
       requireSupported([cap], 'volume_capability');
+      const readOnly = cap.mode === 2 || cap.mode === 3;
+      const options = mountOptions(cap.mountFlags, readOnly);
       await opts.client.getVolume(req.volumeId);
       const block = cap.accessType === 'block';
       const existing = await readStaged(req.volumeId);
@@ -70,7 +72,6 @@ export function nodeHandlers(opts: NodeOptions) {
         if (existing.block !== block) throw new CsiStatus(Code.alreadyExists, `volume ${req.volumeId} is already staged with another access type`);
         return {};
       }
-      const readOnly = cap.mode === 2 || cap.mode === 3;
       const device = await attachVolumeDevice({ host: opts.agent.host, port: opts.agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
       const fsType = fsTypeOf(cap);
       if (!block) {
@@ -79,7 +80,6 @@ export function nodeHandlers(opts: NodeOptions) {
         else if (found !== fsType && cap.fsType !== '') throw new CsiStatus(Code.failedPrecondition, `volume ${req.volumeId} holds a ${found} filesystem, not ${fsType}`);
         await mkdir(req.stagingTargetPath, { recursive: true });
         if (!(await isMountPoint(req.stagingTargetPath))) {
-          const options = mountOptions(cap.mountFlags, readOnly);
           await runCommand(['mount', '-t', found === '' ? fsType : found, ...(options.length > 0 ? ['-o', options.join(',')] : []), device, req.stagingTargetPath]);
         }
       }
