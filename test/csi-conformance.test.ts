@@ -136,6 +136,20 @@ describe('CSI Controller', () => {
     expect(((await controller('createVolume', { ...req, capacityRange: { requiredBytes: 8 * MiB } })) as csipb.CreateVolumeResponse).volume?.capacityBytes).toBe(8 * MiB);
   });
 
+  it('CreateVolume of a volume that holds data answers with the zones of its replicas', async () => {
+    const req = { name: 'pvc-placed', capacityRange: { requiredBytes: MiB }, volumeCapabilities: [block], parameters: { replicas: '2', extentSizeBytes: String(MiB) } };
+    await controller('createVolume', req);
+    const sdk = cluster.client();
+    const volume = await sdk.openVolume('pvc-placed', { writer: true });
+    await volume.write(0, Buffer.alloc(4096, 7));
+    await volume.close();
+    const [placement] = await sdk.extentPlacements('pvc-placed');
+    const zoneOf = new Map((await sdk.listServers()).map((s) => [s.id, s.zone]));
+    const expected = (placement?.replicas ?? []).map((r) => zoneOf.get(r.serverId)).sort();
+    expect(expected).toHaveLength(2);
+    expect(zonesOf(((await controller('createVolume', req)) as csipb.CreateVolumeResponse).volume)).toEqual(expected);
+  });
+
   it('CreateVolume with the same name and other parameters or size is ALREADY_EXISTS', async () => {
     const req = { name: 'pvc-two', capacityRange: { requiredBytes: 4 * MiB }, volumeCapabilities: [writer], parameters: { replicas: '1', extentSizeBytes: String(4 * MiB) } };
     await controller('createVolume', req);

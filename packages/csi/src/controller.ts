@@ -33,6 +33,7 @@ export function controllerHandlers(client: BasaltClient) {
       const reachable = allowed === null ? zones : zones.filter((z) => allowed.includes(z));
       if (reachable.length === 0) throw new CsiStatus(Code.resourceExhausted, `no chunk server is up in the requisite zones ${JSON.stringify(allowed)}`);
       let volume: VolumeInfo;
+      let zonesOfVolume = reachable;
       try {
         volume = await client.createVolume(req.name, { sizeBytes, ...params });
       } catch (err) {
@@ -42,8 +43,9 @@ export function controllerHandlers(client: BasaltClient) {
         if (!same) {
           throw new CsiStatus(Code.alreadyExists, `volume ${req.name} exists with ${volume.replicationFactor} replicas, ${volume.extentSizeBytes}-byte extents and ${volume.sizeBytes} bytes, which this request does not match`);
         }
+        zonesOfVolume = await placementZones(client, req.name, reachable);
       }
-      return { volume: { volumeId: volume.name, capacityBytes: volume.sizeBytes, accessibleTopology: zoneTopologies(reachable) } };
+      return { volume: { volumeId: volume.name, capacityBytes: volume.sizeBytes, accessibleTopology: zoneTopologies(zonesOfVolume) } };
     },
 
     deleteVolume: async (req: csipb.DeleteVolumeRequest): Promise<csipb.IDeleteVolumeResponse> => {
@@ -97,6 +99,17 @@ export function controllerHandlers(client: BasaltClient) {
       };
     },
   };
+}
+
+/**
+ * The zones of an existing volume's replicas (those of them in `allowed`); `allowed` itself while
+ * the volume has no extent placed yet (volumes are thin: the first write places an extent).
+ */
+async function placementZones(client: BasaltClient, name: string, allowed: readonly string[]): Promise<string[]> {
+  const zoneOf = new Map((await client.listServers()).map((s) => [s.id, s.zone]));
+  const placed = (await client.extentPlacements(name)).flatMap((p) => p.replicas.map((r) => zoneOf.get(r.serverId) ?? ''));
+  const zones = placed.filter((z) => allowed.includes(z));
+  return zones.length === 0 ? [...allowed] : zones;
 }
 
 /** Zones with a chunk server up: where a new volume's replicas can be placed. */
