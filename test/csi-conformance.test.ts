@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { csiControllerService, csiIdentityService, csiNodeService, unaryMethod, csipb } from '@basalt/wire';
@@ -266,6 +266,16 @@ describe('CSI Node (arguments and error codes; no NBD kernel driver on this host
     expect(await code(node('nodeUnstageVolume', { volumeId: 'pvc-one', stagingTargetPath: '' }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(node('nodeUnpublishVolume', { volumeId: 'pvc-one', targetPath: join(dir, 'never-published') }))).toBe(status.OK);
     expect(await code(node('nodeUnpublishVolume', { volumeId: 'pvc-one', targetPath: '' }))).toBe(status.INVALID_ARGUMENT);
+    // An unmounted target is removed when empty, and never emptied.
+    const empty = join(dir, 'empty-target');
+    const full = join(dir, 'full-target');
+    mkdirSync(empty);
+    mkdirSync(full);
+    writeFileSync(join(full, 'keep'), 'data');
+    await node('nodeUnpublishVolume', { volumeId: 'pvc-one', targetPath: empty });
+    await node('nodeUnpublishVolume', { volumeId: 'pvc-one', targetPath: full });
+    expect(existsSync(empty)).toBe(false);
+    expect(existsSync(join(full, 'keep'))).toBe(true);
   });
 
   it('NodePublishVolume needs its arguments and a staged volume', async () => {

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { attachVolumeDevice, detachVolumeDevice, type BasaltClient } from '@basalt/client';
 import type { csipb } from '@basalt/wire';
@@ -126,7 +126,7 @@ export function nodeHandlers(opts: NodeOptions) {
       if (req.volumeId === '') throw invalid('volume_id is required');
       if (req.targetPath === '') throw invalid('target_path is required');
       if (await isMountPoint(req.targetPath)) await runCommand(['umount', req.targetPath]);
-      await rm(req.targetPath, { recursive: false, force: true }).catch(() => undefined);
+      await removeTarget(req.targetPath);
       return {};
     },
 
@@ -158,4 +158,14 @@ export function nodeHandlers(opts: NodeOptions) {
       return { capacityBytes: volume.sizeBytes };
     },
   };
+}
+
+/**
+ * Removes an unmounted publish target: the empty directory (filesystem) or the file (raw block)
+ * the bind mount sat on. Never recursive: a target still holding files is left as it is.
+ */
+async function removeTarget(path: string): Promise<void> {
+  const info = await stat(path).catch(() => null);
+  if (info === null) return;
+  await (info.isDirectory() ? rmdir(path) : unlink(path)).catch(() => undefined);
 }
