@@ -1,5 +1,5 @@
 import { mkdir, readFile, rm, rmdir, stat, statfs, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { attachVolumeDevice, detachVolumeDevice, type BasaltClient } from '@basalt/client';
 import type { csipb } from '@basalt/wire';
 import { Code, CsiStatus, invalid } from './core/csi-status.js';
@@ -67,24 +67,21 @@ export function nodeHandlers(opts: NodeOptions) {
       const options = mountOptions(cap.mountFlags, readOnly);
       await opts.client.getVolume(req.volumeId);
       const block = cap.accessType === 'block';
-      const existing = await readStaged(req.volumeId);
-      if (existing !== null) {
-        if (existing.block !== block) throw new CsiStatus(Code.alreadyExists, `volume ${req.volumeId} is already staged with another access type`);
-        return {};
+      let staged = await readStaged(req.volumeId);
+      if (staged !== null && staged.block !== block) throw new CsiStatus(Code.alreadyExists, `volume ${req.volumeId} is already staged with another access type`);
+      if (staged === null) {
+        // Recorded before anything else can fail, so a retry reuses the device instead of attaching another.
+        const device = await attachVolumeDevice({ host: opts.agent.host, port: opts.agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
+        staged = { device, block, fsType: fsTypeOf(cap) };
+        await mkdir(opts.stateDir, { recursive: true });
+        await writeFile(statePath(req.volumeId), JSON.stringify(staged));
       }
-      const device = await attachVolumeDevice({ host: opts.agent.host, port: opts.agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
-      const fsType = fsTypeOf(cap);
-      if (!block) {
-        const found = await filesystemOf(device);
-        if (found === '') await runCommand(mkfsCommand(fsType, device));
-        else if (found !== fsType && cap.fsType !== '') throw new CsiStatus(Code.failedPrecondition, `volume ${req.volumeId} holds a ${found} filesystem, not ${fsType}`);
-        await mkdir(req.stagingTargetPath, { recursive: true });
-        if (!(await isMountPoint(req.stagingTargetPath))) {
-          await runCommand(['mount', '-t', found === '' ? fsType : found, ...(options.length > 0 ? ['-o', options.join(',')] : []), device, req.stagingTargetPath]);
-        }
-      }
-      await mkdir(opts.stateDir, { recursive: true });
-      await writeFile(statePath(req.volumeId), JSON.stringify({ device, block, fsType } satisfies Staged));
+      if (block || (await isMountPoint(req.stagingTargetPath))) return {};
+      const found = await filesystemOf(staged.device);
+      if (found === '') await runCommand(mkfsCommand(staged.fsType, staged.device));
+      else if (found !== staged.fsType) throw new CsiStatus(Code.failedPrecondition, `volume ${req.volumeId} holds a ${found} filesystem, not ${staged.fsType}`);
+      await mkdir(req.stagingTargetPath, { recursive: true });
+      await runCommand(['mount', '-t', staged.fsType, ...(options.length > 0 ? ['-o', options.join(',')] : []), staged.device, req.stagingTargetPath]);
       return {};
     },
 
@@ -112,6 +109,7 @@ export function nodeHandlers(opts: NodeOptions) {
       if (await isMountPoint(req.targetPath)) return {};
       const options = mountOptions([], req.readonly);
       if (staged.block) {
+        await mkdir(dirname(req.targetPath), { recursive: true });
         await writeFile(req.targetPath, '', { flag: 'a' });
         await runCommand(['mount', '--bind', staged.device, req.targetPath]);
       } else {
