@@ -18,6 +18,7 @@ export const pureModules = [
   'packages/chunk/src/repair/copy-plan.ts',
   'packages/chunk/src/repair/scrub-plan.ts',
   'packages/chunk/src/repair/scrub-schedule.ts',
+  'packages/csi/src/core/**/*.ts',
 ];
 
 const purityRules = {

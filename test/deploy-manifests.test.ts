@@ -3,12 +3,14 @@ import { join } from 'node:path';
 import { commandGroups } from '@basalt/cli';
 import { parseChunkdArgs } from '@basalt/chunk';
 import { describe, expect, it } from 'vitest';
-import type { DaemonSet, NetworkPolicy, Pod, PodDisruptionBudget, Service, StatefulSet } from '../deploy/src/check.js';
+import type { CSIDriver, DaemonSet, Deployment, StorageClass, NetworkPolicy, Pod, PodDisruptionBudget, Service, StatefulSet } from '../deploy/src/check.js';
 import { lintContainerfile, validateObject, yamlDocuments } from '../deploy/src/check.js';
 import type { ComposeFile } from '../deploy/src/compose.js';
 import { dashboardMetrics } from '../deploy/src/dashboard.js';
 import { deployDir } from '../deploy/src/podman.js';
 import { renderAll } from '../deploy/src/render.js';
+import { image } from '../deploy/src/topology.js';
+import { driverName, parseParameters } from '@basalt/csi';
 
 /**
  * The deploy/ artifacts as files: generated ones are current, Kubernetes objects pass schema
@@ -21,7 +23,7 @@ const read = (file: string): string => readFileSync(join(deployDir, file), 'utf8
 
 const objects = (file: string): Record<string, unknown>[] => yamlDocuments(read(file));
 
-const k8sFiles = ['k8s/namespace.yaml', 'k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml', 'k8s/dev/basalt-dev.yaml'];
+const k8sFiles = ['k8s/namespace.yaml', 'k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml', 'k8s/dev/basalt-dev.yaml', 'k8s/csi.yaml'];
 const byKind = (kind: string): Record<string, unknown>[] => k8sFiles.flatMap(objects).filter((o) => o.kind === kind);
 
 /** Every flag in `args` must be an option of the CLI command the args name. */
@@ -92,18 +94,39 @@ describe('deploy manifests', () => {
     expect(policy?.spec?.ingress?.flatMap((r) => r.ports?.map((p) => p.port))).toEqual([9464]);
   });
 
+  it('the CSI driver: a controller with the provisioner, attacher and resizer, a privileged node plugin with the registrar, the CSIDriver and a StorageClass the driver accepts', () => {
+    const [driver] = byKind('CSIDriver') as unknown as CSIDriver[];
+    expect(driver?.metadata?.name).toBe(driverName);
+    expect(driver?.spec.attachRequired).toBe(false);
+    const [controller] = byKind('Deployment') as unknown as Deployment[];
+    const sidecarImages = controller?.spec?.template.spec?.containers.map((c) => c.image?.replace(/^.*\/|:.*$/g, ''));
+    expect(sidecarImages).toEqual(['basalt', 'csi-provisioner', 'csi-attacher', 'csi-resizer']);
+    const nodePlugin = (byKind('DaemonSet') as unknown as DaemonSet[]).find((d) => d.metadata?.name === 'basalt-csi-node');
+    const containers = nodePlugin?.spec?.template.spec?.containers ?? [];
+    expect(containers.map((c) => c.name)).toEqual(['csi', 'agent', 'node-driver-registrar']);
+    const csi = containers[0];
+    expect(csi?.securityContext?.privileged).toBe(true);
+    expect(csi?.volumeMounts?.find((m) => m.mountPath === '/var/lib/kubelet')?.mountPropagation).toBe('Bidirectional');
+    expect(csi?.volumeMounts?.some((m) => m.mountPath === '/dev')).toBe(true);
+    expect(containers[2]?.args).toContain('--kubelet-registration-path=/var/lib/kubelet/plugins/csi.basalt.io/csi.sock');
+    const [storageClass] = byKind('StorageClass') as unknown as StorageClass[];
+    expect(storageClass?.provisioner).toBe(driverName);
+    expect(storageClass?.allowVolumeExpansion).toBe(true);
+    expect(parseParameters(storageClass?.parameters ?? {})).toEqual({ replicationFactor: 3, extentSizeBytes: 64 * 2 ** 20 });
+  });
+
   it('the commands in compose.yaml and the manifests use flags the CLI and chunkd accept', () => {
     const compose = objects('compose.yaml')[0] as unknown as ComposeFile;
     const commands = [
       ...Object.values(compose.services).map((s) => s.command),
-      ...['k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml', 'k8s/dev/basalt-dev.yaml'].flatMap((f) =>
+      ...['k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml', 'k8s/dev/basalt-dev.yaml', 'k8s/csi.yaml'].flatMap((f) =>
         objects(f).flatMap((o) => {
           const spec = (o as { spec?: { template?: { spec?: Pod['spec'] }; containers?: unknown } }).spec;
           const pod = o.kind === 'Pod' ? (o as unknown as Pod).spec : spec?.template?.spec;
-          return (pod?.containers ?? []).map((c) => c.args ?? []);
+          return (pod?.containers ?? []).filter((c) => c.image === image).map((c) => c.args ?? []);
         })),
     ];
-    expect(commands.length).toBe(7 + 3 + 7);
+    expect(commands.length).toBe(7 + 3 + 7 + 3);
     // What the kubelet would put in for the downward-API variables.
     const expand = (a: string): string => a.replaceAll('$(POD_NAME)', 'pod-0').replaceAll('$(POD_NAMESPACE)', 'basalt').replaceAll('$(NODE_NAME)', 'node-a');
     for (const args of commands.map((c) => c.map(expand))) {

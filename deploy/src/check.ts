@@ -1,18 +1,25 @@
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { DaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole';
+import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
+import { CSIDriver } from 'kubernetes-models/storage.k8s.io/v1/CSIDriver';
+import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parseAllDocuments } from 'yaml';
 
 /** Checks on deploy/'s files as they are committed (used by test/deploy-manifests.test.ts). */
 
 const models: Record<string, new (data: never) => { validate(): void }> = {
   Namespace, Service, StatefulSet, PodDisruptionBudget, DaemonSet, NetworkPolicy, Pod, PersistentVolumeClaim,
+  Deployment, CSIDriver, StorageClass, ServiceAccount, ClusterRole, ClusterRoleBinding,
 };
 
 /** Validates a Kubernetes object (parsed YAML) against its kind's schema; throws what is wrong. */
@@ -33,4 +40,4 @@ export function lintContainerfile(text: string): string[] {
   return lintDockerfile(text).map((d) => `line ${d.range.start.line + 1}: ${typeof d.message === 'string' ? d.message : d.message.value}`);
 }
 
-export type { DaemonSet, NetworkPolicy, Pod, PodDisruptionBudget, Service, StatefulSet };
+export type { CSIDriver, DaemonSet, Deployment, NetworkPolicy, Pod, PodDisruptionBudget, Service, StatefulSet, StorageClass };

@@ -4,6 +4,7 @@ import { composeFile } from './compose.js';
 import { dashboard } from './dashboard.js';
 import { agentManifests } from './k8s/agent.js';
 import { chunkdManifests } from './k8s/chunkd.js';
+import { csiManifests } from './k8s/csi.js';
 import type { Manifest } from './k8s/common.js';
 import { labels, namespace } from './k8s/common.js';
 import { devOverlayManifests } from './k8s/dev-overlay.js';
@@ -25,7 +26,7 @@ function manifests(objects: readonly Manifest[]): string {
   return header + objects.map((o) => yaml(o.toJSON())).join('---\n');
 }
 
-export const k8sFiles = ['k8s/namespace.yaml', 'k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml'] as const;
+export const k8sFiles = ['k8s/namespace.yaml', 'k8s/metad.yaml', 'k8s/chunkd.yaml', 'k8s/agent.yaml', 'k8s/csi.yaml'] as const;
 
 export function renderAll(): Map<string, string> {
   const kustomization = { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', resources: k8sFiles.map((f) => f.slice('k8s/'.length)) };
@@ -35,6 +36,7 @@ export function renderAll(): Map<string, string> {
     ['k8s/metad.yaml', manifests(metadManifests())],
     ['k8s/chunkd.yaml', manifests(chunkdManifests())],
     ['k8s/agent.yaml', manifests(agentManifests())],
+    ['k8s/csi.yaml', manifests(csiManifests())],
     ['k8s/kustomization.yaml', header + yaml(kustomization)],
     ['k8s/dev/basalt-dev.yaml', manifests(devOverlayManifests())],
     ['dashboards/basalt.json', `${JSON.stringify(dashboard(), null, 2)}\n`],

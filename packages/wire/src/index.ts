@@ -1,2 +1,3 @@
 export * from './meta/index.js';
 export * from './data/index.js';
+export * from './csi/csi-service.js';
