@@ -4,6 +4,7 @@
  */
 import { describe, it } from 'vitest';
 import { fuzzCodec } from './fuzz/codec-surface.js';
+import { fuzzMetaApi, fuzzMetaState } from './fuzz/meta-surface.js';
 import { fuzzNbd } from './fuzz/nbd-surface.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 1);
@@ -15,5 +16,13 @@ describe('fuzzing (short run)', () => {
 
   it('the NBD negotiation and transmission parser answer every option in form and accept only requests inside the volume', () => {
     fuzzNbd({ iterations: 600, seed });
+  });
+
+  it('the metadata state machine refuses hostile commands with stable codes and an unchanged state hash', () => {
+    fuzzMetaState({ iterations: 300, seed });
+  });
+
+  it('metad answers hostile gRPC requests or refuses them with a BasaltError and an unchanged state hash', async () => {
+    await fuzzMetaApi({ iterations: 150, seed });
   });
 });
