@@ -3,6 +3,7 @@
  * unless FUZZ_SEED is set; a failure's report names the seed and path to replay.
  */
 import { describe, it } from 'vitest';
+import { fuzzChunkd } from './fuzz/chunkd-surface.js';
 import { fuzzCodec } from './fuzz/codec-surface.js';
 import { fuzzMetaApi, fuzzMetaState } from './fuzz/meta-surface.js';
 import { fuzzNbd } from './fuzz/nbd-surface.js';
@@ -12,6 +13,10 @@ const seed = Number(process.env.FUZZ_SEED ?? 1);
 describe('fuzzing (short run)', () => {
   it('the data protocol codec and frame splitter never throw, refuse with stable codes and stay bounded', () => {
     fuzzCodec({ iterations: 600, seed });
+  });
+
+  it('a chunk server answers or closes on every input, with stable codes, and stores exactly the writes it acknowledged', async () => {
+    await fuzzChunkd({ iterations: 150, seed });
   });
 
   it('the NBD negotiation and transmission parser answer every option in form and accept only requests inside the volume', () => {

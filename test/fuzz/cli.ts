@@ -4,13 +4,20 @@
  * fast-check's path to replay the shrunk input; exits 1 on a failure.
  */
 import { parseArgs } from 'node:util';
+import { fuzzChunkd } from './chunkd-surface.js';
 import { fuzzCodec } from './codec-surface.js';
+import { fuzzMetaApi, fuzzMetaState } from './meta-surface.js';
 import { fuzzNbd } from './nbd-surface.js';
 import type { FuzzOptions } from './surface.js';
 
 const surfaces: Record<string, (o: FuzzOptions) => void | Promise<void>> = {
   codec: fuzzCodec,
+  chunkd: fuzzChunkd,
   nbd: fuzzNbd,
+  meta: async (o) => {
+    fuzzMetaState(o);
+    await fuzzMetaApi(o);
+  },
 };
 
 const usage = `usage: pnpm fuzz --iterations N [--surface ${Object.keys(surfaces).join('|')}] [--seed S]`;
