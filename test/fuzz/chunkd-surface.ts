@@ -26,7 +26,7 @@ function requestFor(extent: ExtentRef): fc.Arbitrary<DataRequest> {
   return fc
     .record({
       op: fc.constantFrom(DataOp.Write, DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Read),
-      requestId: fc.nat({ max: 0xffffffff }),
+      requestId: fc.integer({ min: 1, max: 0xffffffff }),
       offset: fc.nat({ max: regionBytes - 1 }),
       length: fc.integer({ min: 1, max: 9000 }),
       fill: fc.integer({ min: 0, max: 255 }),
@@ -62,8 +62,9 @@ async function exchange(port: number, input: Buffer): Promise<DataRequest[]> {
         const res = decodeResponse(f);
         if (res.kind === 'error') return reject(new Error(`the server sent a malformed reply: ${res.message}`));
         if (!res.value.ok && !isStableCode(res.value.code)) return reject(new Error(`unstable code ${res.value.code}`));
-        const req = sent.get(res.value.requestId)?.shift();
-        if (res.value.ok && req !== undefined) acknowledged.push(req);
+        // Refusals are not matched to requests: a broken stream's refusal carries request id 0.
+        const req = res.value.ok ? sent.get(res.value.requestId)?.shift() : undefined;
+        if (req !== undefined) acknowledged.push(req);
       }
       if (clean && answered === split.frames.length) socket.end();
     });
