@@ -22,20 +22,20 @@ import { bytes, counter, isStableCode, mutate, mutation, runParameters, type Fuz
  */
 const regionBytes = 64 * 1024;
 
+/** A request on the extent's first region; the input numbers its requests 1, 2, ... (encodeRequest). */
 function requestFor(extent: ExtentRef): fc.Arbitrary<DataRequest> {
   return fc
     .record({
       op: fc.constantFrom(DataOp.Write, DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Read),
-      requestId: fc.integer({ min: 1, max: 0xffffffff }),
       offset: fc.nat({ max: regionBytes - 1 }),
       length: fc.integer({ min: 1, max: 9000 }),
       fill: fc.integer({ min: 0, max: 255 }),
     })
-    .map(({ op, requestId, offset, length, fill }): DataRequest => {
+    .map(({ op, offset, length, fill }): DataRequest => {
       const n = Math.min(length, regionBytes - offset);
-      if (op !== DataOp.Write) return { op, flags: 0, requestId, extent, offset, length: n };
+      if (op !== DataOp.Write) return { op, flags: 0, requestId: 0, extent, offset, length: n };
       const payload = Buffer.alloc(n, fill);
-      return { op, flags: 0, requestId, extent, offset, length: n, payload, crcs: pieceCrcs(offset, payload) };
+      return { op, flags: 0, requestId: 0, extent, offset, length: n, payload, crcs: pieceCrcs(offset, payload) };
     });
 }
 
@@ -93,7 +93,7 @@ export async function fuzzChunkd(o: FuzzOptions): Promise<void> {
     const model = Buffer.alloc(regionBytes, 0x5a);
     await good.write(extent, 0, model);
     const input = fc.oneof(
-      { weight: 6, arbitrary: fc.tuple(fc.array(requestFor(extent), { minLength: 1, maxLength: 4 }), mutation).map(([reqs, m]) => mutate(Buffer.concat(reqs.flatMap((r) => encodeRequest(r))), m)) },
+      { weight: 6, arbitrary: fc.tuple(fc.array(requestFor(extent), { minLength: 1, maxLength: 4 }), mutation).map(([reqs, m]) => mutate(Buffer.concat(reqs.flatMap((r, i) => encodeRequest(r, i + 1))), m)) },
       { weight: 2, arbitrary: bytes(256) },
       { weight: 1, arbitrary: fc.tuple(fc.integer({ min: limits.dataFrameBytesMax + 1, max: 0xffffffff }), bytes(32)).map(([body, tail]) => {
         const prefix = Buffer.alloc(framePrefixBytes);
