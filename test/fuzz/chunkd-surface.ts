@@ -39,17 +39,18 @@ function requestFor(extent: ExtentRef): fc.Arbitrary<DataRequest> {
     });
 }
 
-/** What a client of the server sees of one connection: the replies, once it has closed or answered all. */
+/** The requests of one connection the server acknowledged, in stream order, once it has closed or answered all. */
 async function exchange(port: number, input: Buffer): Promise<DataRequest[]> {
   const own = new FrameSplitter(requestMagic, limits.dataFrameBytesMax);
   const split = own.push(input);
   const clean = split.kind === 'frames' && own.pendingBytes === 0;
-  const sent = new Map<number, DataRequest[]>();
-  for (const f of split.frames) {
+  /** Requests by id, each with its place in the stream. */
+  const sent = new Map<number, { req: DataRequest; at: number }[]>();
+  split.frames.forEach((f, at) => {
     const d = decodeRequest(f);
-    if (d.kind === 'ok') sent.set(d.value.requestId, [...(sent.get(d.value.requestId) ?? []), d.value]);
-  }
-  const acknowledged: DataRequest[] = [];
+    if (d.kind === 'ok') sent.set(d.value.requestId, [...(sent.get(d.value.requestId) ?? []), { req: d.value, at }]);
+  });
+  const acknowledged: { req: DataRequest; at: number }[] = [];
   await new Promise<void>((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const replies = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
@@ -63,8 +64,8 @@ async function exchange(port: number, input: Buffer): Promise<DataRequest[]> {
         if (res.kind === 'error') return reject(new Error(`the server sent a malformed reply: ${res.message}`));
         if (!res.value.ok && !isStableCode(res.value.code)) return reject(new Error(`unstable code ${res.value.code}`));
         // Refusals are not matched to requests: a broken stream's refusal carries request id 0.
-        const req = res.value.ok ? sent.get(res.value.requestId)?.shift() : undefined;
-        if (req !== undefined) acknowledged.push(req);
+        const one = res.value.ok ? sent.get(res.value.requestId)?.shift() : undefined;
+        if (one !== undefined) acknowledged.push(one);
       }
       if (clean && answered === split.frames.length) socket.end();
     });
@@ -74,7 +75,8 @@ async function exchange(port: number, input: Buffer): Promise<DataRequest[]> {
     // A stream that stops inside a frame or breaks is closed by the server once it has drained.
     if (!clean || split.frames.length === 0) socket.end();
   });
-  return acknowledged;
+  // Replies may come in any order; the server applies overlapping requests in stream order.
+  return acknowledged.sort((a, b) => a.at - b.at).map((a) => a.req);
 }
 
 function applyTo(model: Buffer, req: DataRequest): void {
