@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MiB, Prng } from '@basalt/stdx';
-import { DataConnection, DataOp, ExtentState, pingExtent, requestMagic, type ExtentRef } from '@basalt/wire';
+import { DataConnection, DataOp, ExtentState, FrameSplitter, decodeResponse, encodeRequest, pieceCrcs, pingExtent, requestMagic, responseMagic, type ExtentRef } from '@basalt/wire';
 import { startChunkd, type Chunkd } from '../chunkd.js';
 
 /** chunkd servers in this process, talking over real loopback sockets to real files. */
@@ -114,6 +114,31 @@ describe('chunkd (in process)', () => {
     await closed;
     expect(Buffer.concat(received).toString('latin1')).toContain('BASALT_PROTOCOL');
     expect((await good.read(extentOn(cs), 0, 10)).data).toEqual(Buffer.alloc(10));
+  });
+
+  it('answers the requests in flight when a client half-closes, inside a frame or after its last one', async () => {
+    const cs = await servers(1);
+    const ext = extentOn(cs);
+    const port = Number(cs[0]!.address.split(':')[1]);
+    const payload = Buffer.alloc(8192, 7);
+    const write = (requestId: number, offset: number): Buffer => Buffer.concat(encodeRequest({ op: DataOp.Write, flags: 0, requestId, extent: ext, offset, length: payload.length, payload, crcs: pieceCrcs(offset, payload) }));
+    const exchange = (bytes: Buffer): Promise<{ requestId: number; code: string | undefined }[]> => new Promise((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port });
+      const splitter = new FrameSplitter(responseMagic, 1 << 20);
+      const replies: { requestId: number; code: string | undefined }[] = [];
+      socket.on('data', (d: Buffer) => {
+        for (const f of splitter.push(d).frames) {
+          const r = decodeResponse(f);
+          if (r.kind === 'ok') replies.push({ requestId: r.value.requestId, code: r.value.ok ? undefined : r.value.code });
+        }
+      });
+      socket.on('close', () => resolve(replies.sort((a, b) => a.requestId - b.requestId)));
+      socket.end(bytes);
+    });
+    expect(await exchange(Buffer.concat([write(5, 0), Buffer.from([1, 2, 3])]))).toEqual([{ requestId: 0, code: ErrorCode.Protocol }, { requestId: 5, code: undefined }]);
+    expect(await exchange(write(6, 8192))).toEqual([{ requestId: 6, code: undefined }]);
+    const conn = await connect(cs[0]!);
+    expect(Buffer.compare((await conn.read(ext, 0, 16384)).data, Buffer.concat([payload, payload]))).toBe(0);
   });
 
   it('answers a PING at once, whatever extent it names, while a replicated write waits for a silent secondary', async () => {

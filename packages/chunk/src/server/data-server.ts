@@ -24,7 +24,7 @@ export class DataServer {
     private readonly service: ChunkService,
     private readonly metrics: ChunkMetrics,
   ) {
-    this.server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     this.server.maxConnections = limits.chunkConnectionsMax;
   }
 
@@ -56,6 +56,7 @@ export class DataServer {
     const splitter = new FrameSplitter(requestMagic, limits.dataFrameBytesMax, this.pool);
     let inflightBytes = 0;
     let inflightCount = 0;
+    /** No more requests are read: the stream broke, or the client ended it. */
     let broken = false;
     const batch = new SocketBatch(socket);
     const closeWhenDrained = (): void => {
@@ -97,8 +98,12 @@ export class DataServer {
       }
       if (split.kind === 'error') breakOff(0, ErrorCode.Protocol, split.message);
     });
+    // Half-open: a client that has sent its last request still gets the replies to those in flight.
     socket.on('end', () => {
-      if (!broken && splitter.pendingBytes > 0) breakOff(0, ErrorCode.Protocol, `connection ended inside a frame (${splitter.pendingBytes} bytes of it received)`);
+      if (broken) return;
+      if (splitter.pendingBytes > 0) return breakOff(0, ErrorCode.Protocol, `connection ended inside a frame (${splitter.pendingBytes} bytes of it received)`);
+      broken = true;
+      closeWhenDrained();
     });
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {

@@ -20,6 +20,14 @@ describe('errors over gRPC', () => {
     expect(back.details).toMatchObject({ leaderId: 'm2', leaderAddress: '127.0.0.1:7002', term: 4, address: '127.0.0.1:7001' });
   });
 
+  it('carries details with any Unicode or control characters (grpc-js refuses them in metadata)', () => {
+    const name = 'é\u0000\u007f😀\ud800';
+    const s = toGrpcError(new BasaltError(ErrorCode.InvalidArgument, `bad volume name ${name}`, { name }));
+    const back = fromGrpcError(asServiceError(s), '127.0.0.1:7001');
+    expect(back.code).toBe(ErrorCode.InvalidArgument);
+    expect(back.details.name).toBe(name);
+  });
+
   it('maps transport failures without a Basalt code to UNAVAILABLE, TIMEOUT or IO', () => {
     const plain = (code: status): ServiceError => Object.assign(new Error('x'), { code, details: 'x', metadata: new Metadata() });
     expect(fromGrpcError(plain(status.UNAVAILABLE), 'a:1').code).toBe(ErrorCode.Unavailable);

@@ -36,10 +36,19 @@ export function toGrpcError(err: BasaltError): Partial<StatusObject> {
   const metadata = new Metadata();
   metadata.set(trailer.code, err.code);
   const { leaderId, leaderAddress, ...rest } = err.details;
-  if (typeof leaderId === 'string' && leaderId !== '') metadata.set(trailer.leaderId, leaderId);
-  if (typeof leaderAddress === 'string' && leaderAddress !== '') metadata.set(trailer.leaderAddress, leaderAddress);
-  if (Object.keys(rest).length > 0) metadata.set(trailer.details, JSON.stringify(rest));
+  if (typeof leaderId === 'string' && leaderId !== '') metadata.set(trailer.leaderId, printable(leaderId));
+  if (typeof leaderAddress === 'string' && leaderAddress !== '') metadata.set(trailer.leaderAddress, printable(leaderAddress));
+  if (Object.keys(rest).length > 0) metadata.set(trailer.details, printable(JSON.stringify(rest)));
   return { code: grpcStatusOf[err.code] ?? GrpcStatus.FAILED_PRECONDITION, details: err.message, metadata };
+}
+
+/**
+ * A metadata value gRPC accepts (printable ASCII only: grpc-js throws on anything else). Details
+ * echo the caller's input, which may be any Unicode: other characters become JSON \u escapes,
+ * which JSON.parse on the client turns back (leader hints are ASCII member ids and addresses).
+ */
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
