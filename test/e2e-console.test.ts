@@ -156,6 +156,11 @@ describe('the web console and basalt top', () => {
     await page.goto(leaderConsole);
     expect(await page.$eval('[data-field="health"]', (e) => e.textContent)).toBe('degraded');
     expect(await page.$eval('[data-field="servers-up"]', (e) => e.textContent)).toBe('2 of 3');
+    // Repairs: both written extents had a copy on c3; down is not out, so they wait for it.
+    await page.waitForFunction(() => document.querySelector('[data-field="repair-waiting"]')?.textContent === '2', { timeout: 30_000 });
+    expect(await page.$eval('[data-field="repair-degraded"]', (e) => e.textContent)).toBe('2');
+    expect(await page.$eval('[data-field="repair-rebuilding"]', (e) => e.textContent)).toBe('0');
+    expect(await accessibilityViolations(page)).toEqual([]);
     await page.screenshot({ path: join(outDir, 'cluster.png'), fullPage: true });
 
     await waitFor('basalt top to show c3 down', () => /^c3\s+zone-c\s+down\s/m.test(screen()), { timeoutMs: 30_000 });

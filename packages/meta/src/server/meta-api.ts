@@ -14,6 +14,8 @@ export type MetaHandlers = {
 export interface MetaApiContext {
   host: RaftHost;
   liveness: ChunkServerLiveness;
+  /** The leader's repair loop: a promotion frees a copy slot, so the next round runs at once. */
+  repair: { nudge(): void };
   /** Extra facts for Status: this process and where its metrics are. */
   pid: number;
   metricsAddress: string;
@@ -89,9 +91,11 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       liveness.reportedFailed(report.serverId);
       return { extent: extentToPb(await apply<ExtentView>(cmd)) };
     },
-    promoteReplica: async (r) => ({
-      extent: extentToPb(await apply<ExtentView>({ type: 'promoteReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch })),
-    }),
+    promoteReplica: async (r) => {
+      const extent = await apply<ExtentView>({ type: 'promoteReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch });
+      ctx.repair.nudge();
+      return { extent: extentToPb(extent) };
+    },
     listRepairTasks: async (r) => {
       const serverId = checkServer(r.serverId);
       const limit = r.limit === 0 ? limits.repairTasksPerReplyMax : Math.min(r.limit, limits.repairTasksPerReplyMax);

@@ -109,7 +109,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], log,
   });
   const consoleAddress = webConsole?.address ?? '';
-  const handlers = metaHandlers({ host, liveness, pid: process.pid, metricsAddress, consoleAddress });
+  const handlers = metaHandlers({ host, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
   webConsole?.serve(handlers);
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
   repair.start();

@@ -24,21 +24,38 @@ export interface RepairLoopOptions {
 export class RepairLoop {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** A nudge came while a round ran: run another as soon as it ends. */
+  private again = false;
 
   constructor(private readonly host: RaftHost, private readonly liveness: ChunkServerLiveness, private readonly opts: RepairLoopOptions) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      if (this.running || !this.host.isLeader) return;
-      this.running = true;
-      void this.round().finally(() => {
-        this.running = false;
-      });
-    }, this.opts.intervalMs);
+    this.timer = setInterval(() => this.runRound(), this.opts.intervalMs);
+  }
+
+  /**
+   * Runs a round now instead of at the next tick (after a promotion: the copy slot it freed on
+   * its source and target can take the next copy at once, so a returning server's catch-ups
+   * follow one another without a second's wait each).
+   */
+  nudge(): void {
+    if (this.running) this.again = true;
+    else this.runRound();
+  }
+
+  private runRound(): void {
+    if (this.timer === undefined || this.running || !this.host.isLeader) return;
+    this.running = true;
+    this.again = false;
+    void this.round().finally(() => {
+      this.running = false;
+      if (this.again) this.runRound();
+    });
   }
 
   stop(): void {
     if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
   }
 
   private async round(): Promise<void> {
