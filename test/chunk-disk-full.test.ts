@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
 import { Cleanup, connectData, extentRef, sample, scrape, spawnChunkd, stopChunkd, tempDir } from './chunk-support.js';
+import { isRoot } from './lib/tmpfs.js';
 
 /**
  * A chunk server on a 12 MiB tmpfs: writes fill it until BASALT_NO_SPACE (the server keeps a
@@ -12,13 +13,9 @@ import { Cleanup, connectData, extentRef, sample, scrape, spawnChunkd, stopChunk
 const SEED = Number(process.env.SEED ?? 5);
 const cleanup = new Cleanup();
 afterEach(() => cleanup.run());
-// A real full disk needs a small tmpfs, and mount(8) needs root: CI and `npm test` run as root;
-// a developer running this file unprivileged gets it skipped rather than a false failure.
-// A real ENOSPC needs a small tmpfs, and mount(8) needs root: CI runs as root and runs this;
-// an unprivileged developer run skips it.
-const isRoot = process.getuid?.() === 0;
 
 describe('a full disk', () => {
+  // A real ENOSPC needs a small tmpfs, and mount(8) needs root: unprivileged runs skip this.
   it.skipIf(!isRoot)('returns BASALT_NO_SPACE and damages nothing already stored', async () => {
     const dir = tempDir(cleanup, 'basalt-chunk-full-');
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', dir]);

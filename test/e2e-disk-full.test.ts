@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, MiB, Prng } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
 import { ProcessScope } from './lib/process.js';
+import { DataFolders, isRoot } from './lib/tmpfs.js';
 import { SEED } from './e2e-support.js';
 
 /**
@@ -15,31 +12,18 @@ import { SEED } from './e2e-support.js';
  */
 const scope = new ProcessScope();
 let cluster: BasaltCluster | undefined;
-const mounts: string[] = [];
-// Not a scope temp dir: the mounts go before the folder is removed, after the processes stopped.
-const root = mkdtempSync(join(tmpdir(), 'basalt-e2e-full-'));
+const folders = new DataFolders('basalt-e2e-full-');
 afterAll(async () => {
   cluster?.close();
   await scope.cleanup();
-  for (const m of mounts) execFileSync('umount', ['-l', m]);
-  rmSync(root, { recursive: true, force: true });
+  folders.cleanup();
 });
-// A real full disk needs a small tmpfs, and mount(8) needs root: CI and `npm test` run as root;
-// a developer running this file unprivileged gets it skipped rather than a false failure.
-// A real ENOSPC needs a small tmpfs, and mount(8) needs root: CI runs as root and runs this;
-// an unprivileged developer run skips it.
-const isRoot = process.getuid?.() === 0;
 
 describe('a full disk under a volume', () => {
+  // A real ENOSPC needs a small tmpfs, and mount(8) needs root: unprivileged runs skip this.
   it.skipIf(!isRoot)('gives the SDK BASALT_NO_SPACE and damages nothing already stored', { timeout: 600_000 }, async () => {
     cluster = await BasaltCluster.start(scope, {
-      chunkDataDir: (i) => {
-        const dir = join(root, `c${i + 1}`);
-        mkdirSync(dir);
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=40m', 'tmpfs', dir]);
-        mounts.push(dir);
-        return dir;
-      },
+      chunkDataDir: (i) => folders.folder(`c${i + 1}`, 40),
     });
     const client = cluster.client();
     const sizeBytes = 128 * MiB;

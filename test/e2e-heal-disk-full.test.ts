@@ -1,11 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import type { BasaltCluster } from './lib/cluster.js';
 import { ProcessScope, waitFor } from './lib/process.js';
+import { DataFolders, isRoot } from './lib/tmpfs.js';
 import {
   expectEveryExtentOn, extentSizeBytes, ModelWriter, replicaSets, serverVerb, startHealingCluster, status, sumMetric, waitForFullRedundancy,
 } from './e2e-heal-support.js';
@@ -21,34 +20,23 @@ import {
  */
 const scope = new ProcessScope();
 let cluster: BasaltCluster | undefined;
-const mounts: string[] = [];
-const root = mkdtempSync(join(tmpdir(), 'basalt-heal-full-'));
+const folders = new DataFolders('basalt-heal-full-');
 afterAll(async () => {
   cluster?.close();
   await scope.cleanup();
-  for (const m of mounts) execFileSync('umount', ['-l', m]);
-  rmSync(root, { recursive: true, force: true });
+  folders.cleanup();
 });
-// A real ENOSPC needs a small tmpfs, and mount(8) needs root: CI runs as root and runs this;
-// an unprivileged developer run skips it.
-const isRoot = process.getuid?.() === 0;
 const extents = 8;
 const sizeBytes = extents * extentSizeBytes;
 
 describe('a repair target with a full disk', () => {
+  // A real ENOSPC needs a small tmpfs, and mount(8) needs root: unprivileged runs skip this.
   it.skipIf(!isRoot)('fails its copies cleanly; metad re-plans onto another server; no acknowledged byte lost', { timeout: 300_000 }, async () => {
-    const small = join(root, 'c4');
+    const small = join(folders.root, 'c4');
     cluster = await startHealingCluster(scope, {
       chunkServers: 5, downOut: '1h',
-      chunkDataDir: (i) => {
-        const dir = join(root, `c${i + 1}`);
-        mkdirSync(dir);
-        if (i === 3) {
-          execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir]);
-          mounts.push(dir);
-        }
-        return dir;
-      },
+      // c4 alone on a small tmpfs.
+      chunkDataDir: (i) => folders.folder(`c${i + 1}`, i === 3 ? 16 : undefined),
     });
     const [c3, c4, c5] = [cluster.chunk(2), cluster.chunk(3), cluster.chunk(4)];
     // The volume goes on c1..c3 only.
