@@ -91,17 +91,22 @@ async function chunkServersUp(via: string): Promise<true | undefined> {
   return up ? true : undefined;
 }
 
+/** What metad replicates of a volume (`storedBytes` is the leader's sum of heartbeats: not compared). */
 interface VolumeJson {
   id: number;
   name: string;
   sizeBytes: number;
+  allocatedExtents: number;
+  generation: number;
   leaseHolder: string;
 }
 
 async function volumes(via: string): Promise<VolumeJson[]> {
   const r = await project.exec(via, ['volume', 'ls', '--json', ...cluster(metadEndpoints)], execTimeoutMs);
   if (r.code !== 0) throw new Error(`volume ls: ${withoutSystemdNoise(r.stderr)}`);
-  return JSON.parse(r.stdout) as VolumeJson[];
+  return (JSON.parse(r.stdout) as VolumeJson[]).map((v) => ({
+    id: v.id, name: v.name, sizeBytes: v.sizeBytes, allocatedExtents: v.allocatedExtents, generation: v.generation, leaseHolder: v.leaseHolder,
+  }));
 }
 
 async function healthy(container: string): Promise<boolean> {
