@@ -44,6 +44,7 @@ async function serversIn(endpoints: readonly string[], ids: readonly string[], s
 }
 
 describe('a chunk server cut off by the network', () => {
+  // Network namespaces (ip netns, iptables) need root: CI runs as root; unprivileged runs skip this.
   it.skipIf(!isRoot)('under writes: writes go on; after the network heals it catches up', { timeout: 300_000 }, async () => {
     net = await NetnsMetaCluster.start(scope, { size: 3, hosts: 6, flags: healingMetaFlags('1h') });
     await net.meta.waitForLeader();
