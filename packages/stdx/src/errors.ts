@@ -38,6 +38,10 @@ export const ErrorCode = {
   Busy: 'BASALT_BUSY',
   /** The local cluster a cluster file names is not running: its processes are gone and no metad port answers. */
   ClusterNotRunning: 'BASALT_CLUSTER_NOT_RUNNING',
+  /** The peer proved no acceptable identity: no certificate, another CA's, expired, or revoked. */
+  Unauthenticated: 'BASALT_UNAUTHENTICATED',
+  /** The caller's identity may not do this: its role, its tenant or its capability does not allow it. */
+  PermissionDenied: 'BASALT_PERMISSION_DENIED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -7,3 +7,4 @@ export * from './log-line.js';
 export * from './volume-labels.js';
 export * from './human-bytes.js';
 export * from './human-time.js';
+export * from './identity.js';
