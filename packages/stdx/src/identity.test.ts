@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityUri, parseIdentityUri } from './identity.js';
+import { identityFromSubjectAltName, identityUri, parseIdentityUri } from './identity.js';
 import { ErrorCode } from './errors.js';
 
 describe('identity URIs', () => {
@@ -18,6 +18,13 @@ describe('identity URIs', () => {
   it('refuse what is not an identity, with a typed error', () => {
     for (const uri of ['', 'spiffe://x/y', 'basalt:root/x', 'basalt:client/app', 'basalt:metad/m1@t', 'basalt:client/A@t', 'basalt:client/a@b@c', 'basalt:admin']) {
       expect(() => parseIdentityUri(uri), uri).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }));
+    }
+  });
+
+  it('come out of a certificate\'s subject alternative names, exactly one of them', () => {
+    expect(identityFromSubjectAltName('DNS:localhost, IP Address:127.0.0.1, URI:basalt:chunkd/cs-1')).toEqual({ role: 'chunkd', name: 'cs-1' });
+    for (const san of [undefined, '', 'DNS:localhost', 'URI:basalt:admin/a, URI:basalt:admin/b']) {
+      expect(() => identityFromSubjectAltName(san), String(san)).toThrow(expect.objectContaining({ code: ErrorCode.Unauthenticated }));
     }
   });
 });

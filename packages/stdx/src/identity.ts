@@ -63,3 +63,20 @@ function checkIdentity(id: Identity): void {
   if (id.tenant !== undefined && id.role !== 'client' && id.role !== 'agent') fail(`only a client or an agent acts for a tenant, not ${id.role}`);
   if (id.role === 'client' && id.tenant === undefined) fail('a client certificate names its tenant');
 }
+
+/**
+ * The identity in a peer certificate's subject alternative names, as Node's
+ * `PeerCertificate.subjectaltname` renders them ("DNS:localhost, URI:basalt:chunkd/cs-1"). Exactly
+ * one `URI:basalt:` entry is required; a certificate without one proves no Basalt identity.
+ */
+export function identityFromSubjectAltName(subjectAltName: string | undefined): Identity {
+  const uris = (subjectAltName ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.startsWith(`URI:${uriScheme}`))
+    .map((entry) => entry.slice('URI:'.length));
+  if (uris.length !== 1) {
+    throw new BasaltError(ErrorCode.Unauthenticated, `the peer certificate names ${uris.length} Basalt identities; exactly one is required`, { reason: 'identity', subjectAltName });
+  }
+  return parseIdentityUri(uris[0] as string);
+}
