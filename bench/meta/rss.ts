@@ -1,15 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { peakRssKiB } from '../lib/proc-stats.js';
 import type { Member } from './target.js';
-
-/** Peak resident set size of a live process in KiB (VmHWM), or undefined when it is gone. */
-export function peakRssKiB(pid: number): number | undefined {
-  try {
-    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const sampleEveryMs = 250;
 

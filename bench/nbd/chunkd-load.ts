@@ -6,7 +6,7 @@ import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { KiB, MiB, Prng } from '@basalt/stdx';
 import { DataConnection, type ExtentRef } from '@basalt/wire';
-import { peakRssKiB } from '../meta/rss.js';
+import { peakRssKiB } from '../lib/proc-stats.js';
 
 /**
  * Load on chunkd alone, below the SDK and the agent: one DataConnection to the primary of a

@@ -6,10 +6,14 @@
  * data and not holes), then each workload runs for --runtime seconds on each target in turn.
  * Each cell starts after a `sync`: no cell pays for the write-back of pages an earlier cell (of
  * any target) left dirty in the page cache.
- * Prints one table with ratios against qemu-nbd and every server's peak RSS, and writes the raw
- * results to bench/out/nbd-<date>.json.
+ * With --with-ceph, a single-host Ceph RBD cluster (ceph.ts: 1 mon, 1 mgr, 3 BlueStore OSDs on
+ * files, pool size 3, served by qemu-nbd's rbd driver) runs beside them as the replicated peer;
+ * where its Debian packages are missing the run says which and goes on without it.
+ * Prints one table with each row's ratio to qemu-nbd and (with Ceph) to Ceph, the CPU seconds
+ * each system's processes used per row, and every process's peak RSS; writes the raw results to
+ * bench/out/nbd-<date>.json.
  *
- *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick]      (--quick: --runtime 3 --size 256M)
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph]   (--quick: --runtime 3 --size 256M)
  */
 import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
@@ -18,6 +22,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
+import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
+import { missingCephPackages, startCeph } from './ceph.js';
 import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -45,24 +51,44 @@ function value(r: FioResult | undefined, job: FioJob): number {
   return job.unit === 'MiB/s' ? r.mibPerS : r.iops;
 }
 
+const cephName = 'ceph rbd 3-replica';
+
+/** The result table: each target's value with its ratio to qemu-nbd (the first target) and, when present, to Ceph. */
 function table(targets: readonly string[], results: Map<string, FioResult>): string {
-  const ref = targets[0]!;
-  const head = ['workload', ...targets.map((t, i) => (i === 0 ? t : `${t} (x ${ref})`))];
-  const rows = [prefillJob, ...jobs].map((job) => {
-    const base = value(results.get(`${job.name}|${ref}`), job);
-    return [`${job.name} (${job.unit})`, ...targets.map((t, i) => {
-      const r = results.get(`${job.name}|${t}`);
-      if (i === 0 || r === undefined) return cell(r, job);
-      return `${cell(r, job)} (${(value(r, job) / base).toFixed(2)})`;
-    })];
-  });
+  const refs = [targets[0]!, ...(targets.includes(cephName) ? [cephName] : [])];
+  const head = ['workload', ...targets.map((t) => (refs.includes(t) ? t : `${t} (x ${refs.join(', x ')})`))];
+  const rows = [prefillJob, ...jobs].map((job) => [`${job.name} (${job.unit})`, ...targets.map((t) => {
+    const r = results.get(`${job.name}|${t}`);
+    if (refs.includes(t) || r === undefined) return cell(r, job);
+    const ratios = refs.map((ref) => (value(r, job) / value(results.get(`${job.name}|${ref}`), job)).toFixed(2));
+    return `${cell(r, job)} (${ratios.join(', ')})`;
+  })]);
   const p99 = [prefillJob, ...jobs].map((job) => [`${job.name} p99 ms`, ...targets.map((t) => results.get(`${job.name}|${t}`)?.p99Ms.toFixed(2) ?? '-')]);
+  return markdown(head, [...rows, ...p99]);
+}
+
+function markdown(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line), ...p99.map(line)].join('\n');
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** CPU seconds of a target's processes (all of its system's, shared with the system's other targets). */
+function cpuOf(t: NbdTarget): number {
+  return t.processes().reduce((sum, p) => sum + (cpuSeconds(p.pid) ?? 0), 0);
+}
+
+/** The systems measured, each with one of its targets (Basalt's targets share one cluster's processes). */
+function systems(targets: readonly NbdTarget[]): Map<string, NbdTarget> {
+  const bySystem = new Map<string, NbdTarget>();
+  for (const t of targets) {
+    const system = t.name.startsWith('basalt') ? 'basalt cluster' : t.name;
+    if (!bySystem.has(system)) bySystem.set(system, t);
+  }
+  return bySystem;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false } } });
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
@@ -74,10 +100,15 @@ async function main(): Promise<void> {
   const targets: NbdTarget[] = [];
   let down: (() => Promise<void>) | undefined;
   const results = new Map<string, FioResult>();
-  const rss: string[] = [];
+  const cpu = new Map<string, number>();
   try {
     targets.push(await startReference('qemu-nbd', file));
     targets.push(await startReference('nbdkit', file));
+    if (values['with-ceph']) {
+      const missing = missingCephPackages();
+      if (missing.length > 0) log(`--with-ceph: SKIPPED, Ceph is not installed (apt-get install ${missing.join(' ')}); the run goes on without it`);
+      else targets.push(await startCeph(join(dir, 'ceph'), sizeBytes, log));
+    }
     // Below Linux's ephemeral ports (32768 and up), which outgoing connections take: up uses base..base+40.
     const basePort = 20_000 + ((await freePort()) % 12_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
@@ -90,22 +121,25 @@ async function main(): Promise<void> {
       log(`[${++done}/${total}] ${job.name} on ${t.name} (${timeBased ? `${runtimeS} s` : `${sizeBytes / 2 ** 20} MiB`})...`);
       try {
         await execFileAsync('sync');
+        const cpu0 = cpuOf(t);
         const r = await runFio(t.uri, job, sizeBytes, runtimeS, timeBased, dir);
         results.set(`${job.name}|${t.name}`, r);
-        log(`    ${cell(r, job)}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+        cpu.set(`${job.name}|${t.name}`, cpuOf(t) - cpu0);
+        log(`    ${cell(r, job)}, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, ${(cpuOf(t) - cpu0).toFixed(1)} CPU s`);
       } catch (err) {
         log(`    FAILED: ${String(err)}`);
       }
     };
     for (const t of targets) await step(prefillJob, t, false);
     for (const job of jobs) for (const t of targets) await step(job, t, true);
-    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica writeback') rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
     const names = targets.map((t) => t.name);
+    const cpuTable = markdown(['workload', ...names], [prefillJob, ...jobs].map((job) => [job.name, ...names.map((n) => cpu.get(`${job.name}|${n}`)?.toFixed(1) ?? '-')]));
+    const rss = [...systems(targets)].map(([system, t]) => `${system}: ${t.processes().map((p) => `${p.name} ${((peakRssKiB(p.pid ?? 0) ?? NaN) / 1024).toFixed(0)}`).join(', ')}`);
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
-    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
+    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
-    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), rss }, null, 2));
+    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), rss }, null, 2));
   } finally {
     for (const t of targets) await t.stop();
     await down?.();

@@ -2,17 +2,17 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
-import { peakRssKiB } from '../meta/rss.js';
 
 /**
  * The NBD servers under test, each on 127.0.0.1: qemu-nbd and nbdkit's file plugin serving a
- * local file, and a Basalt cluster (`basalt up --detach`) whose agent serves its volumes.
+ * local file, and a Basalt cluster (`basalt up --detach`) whose agent serves its volumes
+ * (Ceph, the replicated peer, is in ceph.ts).
  */
 export interface NbdTarget {
   readonly name: string;
   readonly uri: string;
-  /** Peak RSS (VmHWM) of each of its processes, in MiB, read while they run. */
-  peakRss(): string;
+  /** The processes that serve it (for CPU seconds and peak RSS); targets of one system share them. */
+  processes(): readonly { readonly name: string; readonly pid: number | undefined }[];
   stop(): Promise<void>;
 }
 
@@ -28,7 +28,7 @@ export function freePort(): Promise<number> {
 }
 
 /** Resolves once something accepts TCP connections on port (bounded by timeoutMs). */
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -44,12 +44,7 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
-function rssOf(pid: number | undefined): string {
-  const kib = pid === undefined ? undefined : peakRssKiB(pid);
-  return kib === undefined ? '?' : (kib / 1024).toFixed(0);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -71,10 +66,11 @@ export async function startReference(kind: 'qemu-nbd' | 'nbdkit', file: string):
     throw err;
   }
   const uri = kind === 'qemu-nbd' ? `nbd://127.0.0.1:${port}/disk` : `nbd://127.0.0.1:${port}/`;
-  return { name: kind, uri, peakRss: () => `${rssOf(child.pid)}`, stop: () => stopChild(child) };
+  return { name: kind, uri, processes: () => [{ name: kind, pid: child.pid }], stop: () => stopChild(child) };
 }
 
 interface ClusterJson {
+  metad: { id: string; pid: number }[];
   chunkd: { id: string; pid: number }[];
   agent: { pid: number; nbd: string };
 }
@@ -99,12 +95,17 @@ export async function startBasalt(cli: string, dir: string, sizeBytes: number, b
     writeBack = spawn(process.execPath, [cli, 'agent', '--cluster', clusterFile, '--listen', `127.0.0.1:${wbPort}`, '--write-cache', 'writeback'], { stdio: ['ignore', 'ignore', 'inherit'] });
     await waitForPort(wbPort, 60_000);
     const wbPid = writeBack.pid;
-    const rss = (): string => [`agent ${rssOf(cluster.agent.pid)}`, `write-back agent ${rssOf(wbPid)}`, ...cluster.chunkd.map((c) => `${c.id} ${rssOf(c.pid)}`)].join(', ');
+    const processes = [
+      { name: 'agent', pid: cluster.agent.pid },
+      { name: 'write-back agent', pid: wbPid },
+      ...cluster.chunkd.map((c) => ({ name: `chunkd ${c.id}`, pid: c.pid })),
+      ...cluster.metad.map((m) => ({ name: `metad ${m.id}`, pid: m.pid })),
+    ];
     const volume = (name: string, replicas: number): string => {
       execFileSync(process.execPath, [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(replicas), '--cluster', clusterFile], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
       return name;
     };
-    const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, peakRss: rss, stop: () => Promise.resolve() });
+    const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, processes: () => processes, stop: () => Promise.resolve() });
     const targets = [
       target('basalt 1-replica', cluster.agent.nbd, volume('bench-r1', 1)),
       target('basalt 3-replica', cluster.agent.nbd, volume('bench-r3', 3)),

@@ -170,18 +170,6 @@ function tailOf(path: string): string {
   }
 }
 
-/** utime + stime of pid in seconds (/proc/PID/stat, clock ticks of 1/100 s); undefined when gone. */
-export function cpuSeconds(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Sum of a counter over the servers' /metrics pages, for the samples whose labels include all of `labels`. */
 export async function counterSum(addresses: readonly string[], name: string, labels: Readonly<Record<string, string>>): Promise<number> {
   let sum = 0;

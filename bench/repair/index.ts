@@ -29,7 +29,8 @@ import { parseArgs, promisify } from 'node:util';
 import { limits } from '@basalt/stdx';
 import { RssSampler } from '../meta/rss.js';
 import { runFio, type FioJob, type FioResult } from '../nbd/fio.js';
-import { BenchCluster, counterSum, cpuSeconds } from './cluster.js';
+import { cpuSeconds } from '../lib/proc-stats.js';
+import { BenchCluster, counterSum } from './cluster.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { connect } from '@basalt/client';
 import { MiB } from '@basalt/stdx';
 import { freePorts } from '../../test/lib/process.js';
-import { peakRssKiB } from '../meta/rss.js';
+import { peakRssKiB } from '../lib/proc-stats.js';
 import { fileTarget, volumeTarget, type Target } from './targets.js';
 import { run, workloads, type WorkloadResult } from './workload.js';
 
