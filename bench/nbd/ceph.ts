@@ -1,35 +1,28 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { missingPackages, type Need } from '../lib/packages.js';
 import { freePort, stopChild, waitForPort, type NbdTarget } from './servers.js';
 
 const execFileAsync = promisify(execFile);
 
 /** What a single-host Ceph needs, with the Debian package each comes from. */
-const needed: readonly [string, string][] = [
-  ['/usr/bin/ceph-mon', 'ceph-mon'],
-  ['/usr/bin/ceph-mgr', 'ceph-mgr'],
-  ['/usr/bin/ceph-osd', 'ceph-osd'],
-  ['/usr/bin/ceph', 'ceph-common'],
-  ['/usr/bin/rbd', 'ceph-common'],
-  ['/usr/bin/monmaptool', 'ceph-common'],
-  ['/usr/bin/ceph-authtool', 'ceph-common'],
+const needs: readonly Need[] = [
+  ['ceph-mon', 'ceph-mon'],
+  ['ceph-mgr', 'ceph-mgr'],
+  ['ceph-osd', 'ceph-osd'],
+  ['ceph', 'ceph-common'],
+  ['rbd', 'ceph-common'],
+  ['monmaptool', 'ceph-common'],
+  ['ceph-authtool', 'ceph-common'],
   ['/usr/lib/x86_64-linux-gnu/qemu/block-rbd.so', 'qemu-block-extra'],
 ];
 
 /** The packages missing for `--with-ceph` (empty: it can run). */
 export function missingCephPackages(): string[] {
-  const missing = new Set<string>();
-  for (const [path, pkg] of needed) {
-    try {
-      accessSync(path, constants.R_OK);
-    } catch {
-      missing.add(pkg);
-    }
-  }
-  return [...missing];
+  return missingPackages(needs);
 }
 
 const osds = 3;

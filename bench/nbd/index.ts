@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
 import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
+import { missingPackages } from '../lib/packages.js';
 import { missingCephPackages, startCeph } from './ceph.js';
 import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
 
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
+  const missing = missingPackages([['fio', 'fio'], ['qemu-nbd', 'qemu-utils'], ['nbdkit', 'nbdkit']]);
+  if (missing.length > 0) throw new Error(`bench:nbd needs Debian packages that are not installed: apt-get install ${missing.join(' ')}`);
   const dir = mkdtempSync(join(tmpdir(), 'basalt-bench-nbd-'));
   const file = join(dir, 'local.img');
   const fd = openSync(file, 'w');
