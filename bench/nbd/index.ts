@@ -9,7 +9,8 @@
  * Prints one table with ratios against qemu-nbd and every server's peak RSS, and writes the raw
  * results to bench/out/nbd-<date>.json.
  *
- *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick]      (--quick: --runtime 3 --size 256M)
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--encrypt]   (--quick: --runtime 3 --size 256M;
+ *                                                                      --encrypt: an encrypted 3-replica volume too)
  */
 import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
-import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
+import { encryptedTarget, freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -62,7 +63,7 @@ function table(targets: readonly string[], results: Map<string, FioResult>): str
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false } } });
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     // Below Linux's ephemeral ports (32768 and up), which outgoing connections take: up uses base..base+40.
     const basePort = 20_000 + ((await freePort()) % 12_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
-    const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort());
+    const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort(), values.encrypt);
     down = basalt.down;
     targets.push(...basalt.targets);
     const total = targets.length * (jobs.length + 1);
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     };
     for (const t of targets) await step(prefillJob, t, false);
     for (const job of jobs) for (const t of targets) await step(job, t, true);
-    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica writeback') rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
+    for (const t of targets) if (t.name !== 'basalt 3-replica' && t.name !== 'basalt 3-replica writeback' && t.name !== encryptedTarget) rss.push(`${t.name.startsWith('basalt') ? 'basalt cluster (all volumes)' : t.name}: ${t.peakRss()}`);
     const names = targets.map((t) => t.name);
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';

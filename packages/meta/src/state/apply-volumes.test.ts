@@ -41,7 +41,7 @@ describe('creating a volume', () => {
   it('refuses an encrypted volume whose key fields are partial, too large or not base64', () => {
     const state = MetaState.empty();
     const base = { ...create, name: 'enc', cipher: 'aes-256-xts', keyId: 'file:1', wrappedKey: 'AAAA' };
-    refuse(state, { ...base, wrappedKey: undefined } as unknown as CreateVolumeCommand, ErrorCode.InvalidArgument);
+    refuse(state, { ...base, wrappedKey: undefined }, ErrorCode.InvalidArgument);
     refuse(state, { ...base, wrappedKey: 'AAAA'.repeat(Math.ceil(limits.wrappedKeyBytesMax / 3) + 1) }, ErrorCode.InvalidArgument);
     refuse(state, { ...base, wrappedKey: 'not base64!' }, ErrorCode.InvalidArgument);
     refuse(state, { ...base, keyId: 'has space' }, ErrorCode.InvalidArgument);
