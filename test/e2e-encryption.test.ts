@@ -151,6 +151,28 @@ describe('encryption at rest', () => {
     expect(extentBytes(cluster, after.id)).toEqual(before);
   });
 
+  it('binds the data key to the id the volume gets, also when another volume takes the id it read first', { timeout: 60_000 }, async () => {
+    const real = new FileKeyProvider(kek);
+    const ids: number[] = [];
+    const racing: KeyProvider = {
+      wrap: async (dataKey, context) => {
+        ids.push(context.volumeId);
+        if (ids.length === 1) await cluster.client().createVolume('racer', { sizeBytes, extentSizeBytes });
+        return real.wrap(dataKey, context);
+      },
+      unwrap: (wrapped, context) => real.unwrap(wrapped, context),
+    };
+    const client = cluster.client({ keyProvider: racing });
+    const raced = await client.createVolume('raced', { sizeBytes, extentSizeBytes, encrypt: true });
+    const racer = await client.getVolume('racer');
+    expect(ids).toEqual([racer.id, racer.id + 1]);
+    expect(raced.id).toBe(racer.id + 1);
+    const volume = await client.openVolume('raced', { writer: true });
+    await volume.write(5, pattern(100));
+    expect((await volume.read(0, 105)).equals(Buffer.concat([Buffer.alloc(5), pattern(100)]))).toBe(true);
+    await volume.close();
+  });
+
   it('works through the CLI and the NBD agent: writes of parts of blocks read back, and stay encrypted on disk', { timeout: 120_000 }, async () => {
     const io = captureIo();
     expect(await main(['volume', 'create', 'nbd-enc', '--size', `${sizeBytes}`, '--extent-size', `${extentSizeBytes}`, '--encrypt', '--kek-file', kek, '--json', '--metad', cluster.metaEndpoints.join(',')], io), io.stderr).toBe(0);
