@@ -48,9 +48,14 @@ export class FileKeyProvider implements KeyProvider {
   }
 
   private load(): Promise<{ key: Buffer; keyId: string }> {
-    this.kek ??= readKek(this.path);
-    // A failed read is not kept: the file may be put right while the client runs.
-    this.kek.catch(() => { this.kek = undefined; });
+    if (this.kek === undefined) {
+      const kek = readKek(this.path);
+      // A failed read is not kept: the file may be put right while the client runs.
+      kek.catch(() => {
+        if (this.kek === kek) this.kek = undefined;
+      });
+      this.kek = kek;
+    }
     return this.kek;
   }
 }
