@@ -126,6 +126,23 @@ describe('encryption at rest', () => {
     }
   });
 
+  it('keeps every one of many concurrent writes to different bytes of the same blocks (each rewrites its whole block)', { timeout: 60_000 }, async () => {
+    const volume = await cluster.client({ keyProvider: new FileKeyProvider(kek) }).openVolume('enc', { writer: true });
+    try {
+      const base = 7 * MiB;
+      const expected = Buffer.from(await volume.read(base, 8 * KiB));
+      // 64 writes of 100 bytes, 128 bytes apart, over two blocks, all in flight at once.
+      await Promise.all(Array.from({ length: 64 }, (_, i) => {
+        const data = pattern(100, i);
+        data.copy(expected, i * 128);
+        return volume.write(base + i * 128, data);
+      }));
+      expect((await volume.read(base, 8 * KiB)).equals(expected)).toBe(true);
+    } finally {
+      await volume.close();
+    }
+  });
+
   it('refuses a client with another KEK, a KEK that does not unwrap, or none, at open and before the lease: nothing is written', { timeout: 120_000 }, async () => {
     const before = extentBytes(cluster, (await cluster.client().getVolume('enc')).id);
     const generation = (await cluster.client().getVolume('enc')).generation;
