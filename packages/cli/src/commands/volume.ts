@@ -55,8 +55,8 @@ const ls: Command = {
   run: (args, io) => withClient(args, io, async (client) => {
     const volumes = await client.listVolumes();
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
-    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'WRITER'], volumes.map(volumeJson).map((v) => [
-      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.leaseHolder || '-',
+    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'ENCRYPTED', 'WRITER'], volumes.map(volumeJson).map((v) => [
+      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.encryption === null ? '-' : 'yes', v.leaseHolder || '-',
     ]));
     return 0;
   }),
