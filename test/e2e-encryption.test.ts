@@ -166,6 +166,19 @@ describe('encryption at rest', () => {
     expect(after.generation).toBe(generation);
     expect(after.leaseHolder).toBe('');
     expect(extentBytes(cluster, after.id)).toEqual(before);
+
+    // The SDK's default key provider: the KEK file BASALT_KEK_FILE names.
+    process.env.BASALT_KEK_FILE = kek;
+    try {
+      const reader = await cluster.client().openVolume('enc');
+      const keyed = await cluster.client({ keyProvider: new FileKeyProvider(kek) }).openVolume('enc');
+      expect((await reader.read(0, 64 * KiB)).equals(await keyed.read(0, 64 * KiB))).toBe(true);
+      expect((await reader.read(0, 64 * KiB)).includes(marker)).toBe(true);
+      await reader.close();
+      await keyed.close();
+    } finally {
+      delete process.env.BASALT_KEK_FILE;
+    }
   });
 
   it('binds the data key to the id the volume gets, also when another volume takes the id it read first', { timeout: 60_000 }, async () => {
