@@ -25,6 +25,7 @@ interface ClusterJson {
   metad: { id: string; pid: number }[];
   chunkd: { id: string; pid: number; zone: string }[];
   agent: { pid: number; nbd: string };
+  kekFile: string;
 }
 
 /** A running process (a zombie waiting for its reaper does not count: it has exited). */
@@ -74,6 +75,16 @@ describe('basalt up, volume write/read, status, down', () => {
     const info = await runCliJson<{ allocatedExtents: number }>(['volume', 'info', 'disk', '--json', ...cluster]);
     expect(info.allocatedExtents).toBe(4);
     expect(statSync(output).blocks * 512).toBeLessThan(20 * MiB);
+
+    // basalt up made a KEK only its owner may read, and the CLI finds it through the cluster file.
+    expect(file.kekFile).toBe(join(dir, 'kek'));
+    expect(statSync(file.kekFile).mode & 0o777).toBe(0o600);
+    const sec = await runCliJson<{ encryption: { cipher: string; keyId: string } | null }>(['volume', 'create', 'sec', '--size', '64MiB', '--extent-size', '4MiB', '--encrypt', '--json', ...cluster]);
+    expect(sec.encryption).toMatchObject({ cipher: 'aes-256-xts', keyId: expect.stringMatching(/^file:/) as string });
+    expect((await runCli(['volume', 'write', 'sec', '--from', input, ...cluster])).code).toBe(0);
+    const secOut = join(dir, 'sec.img');
+    expect((await runCli(['volume', 'read', 'sec', '--to', secOut, ...cluster])).code).toBe(0);
+    expect(readFileSync(secOut).subarray(0, image.length).equals(image)).toBe(true);
 
     const status = await runCliJson<{ members: { role: string; pid: number }[]; chunkServers: { id: string; zone: string; state: string; pid: number; capacityBytes: number }[]; degradedExtents: { total: number } }>(['status', '--json', ...cluster]);
     expect(status.members.filter((m) => m.role === 'leader')).toHaveLength(1);

@@ -13,7 +13,8 @@
  * each system's processes used per row, and every process's peak RSS; writes the raw results to
  * bench/out/nbd-<date>.json.
  *
- *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph]   (--quick: --runtime 3 --size 256M)
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph] [--encrypt]
+ *     (--quick: --runtime 3 --size 256M; --encrypt: an encrypted 3-replica volume too)
  */
 import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
@@ -89,7 +90,7 @@ function systems(targets: readonly NbdTarget[]): Map<string, NbdTarget> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false } } });
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     // Below Linux's ephemeral ports (32768 and up), which outgoing connections take: up uses base..base+40.
     const basePort = 20_000 + ((await freePort()) % 12_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
-    const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort());
+    const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort(), values.encrypt);
     down = basalt.down;
     targets.push(...basalt.targets);
     const total = targets.length * (jobs.length + 1);

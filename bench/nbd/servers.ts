@@ -81,7 +81,10 @@ interface ClusterJson {
  * volume through the write-back agent (docs/nbd.md, "The write cache"). Each volume is used
  * through one agent only (one writer lease).
  */
-export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
+/** The name of the encrypted 3-replica target (with --encrypt). */
+const encryptedTarget = 'basalt 3-replica encrypted';
+
+export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number, encrypt = false): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
   execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
   let writeBack: ChildProcess | undefined;
   const down = async (): Promise<void> => {
@@ -101,8 +104,9 @@ export async function startBasalt(cli: string, dir: string, sizeBytes: number, b
       ...cluster.chunkd.map((c) => ({ name: `chunkd ${c.id}`, pid: c.pid })),
       ...cluster.metad.map((m) => ({ name: `metad ${m.id}`, pid: m.pid })),
     ];
-    const volume = (name: string, replicas: number): string => {
-      execFileSync(process.execPath, [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(replicas), '--cluster', clusterFile], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
+    const volume = (name: string, replicas: number, encrypted = false): string => {
+      const args = [cli, 'volume', 'create', name, '--size', String(sizeBytes), '--replicas', String(replicas), '--cluster', clusterFile, ...(encrypted ? ['--encrypt'] : [])];
+      execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
       return name;
     };
     const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, processes: () => processes, stop: () => Promise.resolve() });
@@ -110,6 +114,8 @@ export async function startBasalt(cli: string, dir: string, sizeBytes: number, b
       target('basalt 1-replica', cluster.agent.nbd, volume('bench-r1', 1)),
       target('basalt 3-replica', cluster.agent.nbd, volume('bench-r3', 3)),
       target('basalt 3-replica writeback', `127.0.0.1:${wbPort}`, volume('bench-r3-wb', 3)),
+      // The same agent; the volume's blocks are encrypted in it (AES-256-XTS, the KEK basalt up made).
+      ...(encrypt ? [target(encryptedTarget, cluster.agent.nbd, volume('bench-r3-enc', 3, true))] : []),
     ];
     return { targets, down };
   } catch (err) {

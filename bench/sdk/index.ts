@@ -4,7 +4,10 @@
  * local file on the same disk, workload by workload. Prints one table, the peak RSS of every
  * process, and writes the raw results to bench/out/sdk-<date>.json.
  *
- *   pnpm bench:sdk [--seconds 3] [--size-mib 128]
+ *   pnpm bench:sdk [--seconds 3] [--size-mib 128] [--encrypt]
+ *
+ * --encrypt adds an encrypted 3-replica volume (AES-256-XTS in the SDK, its key wrapped by the KEK
+ * `basalt up` made) beside the plaintext ones: the same rows, side by side.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connect } from '@basalt/client';
+import { connect, FileKeyProvider } from '@basalt/client';
 import { MiB } from '@basalt/stdx';
 import { freePorts } from '../../test/lib/process.js';
 import { peakRssKiB } from '../lib/proc-stats.js';
@@ -28,6 +31,7 @@ interface ClusterJson {
   metad: { id: string; address: string; pid: number }[];
   chunkd: { id: string; pid: number }[];
   agent: { pid: number };
+  kekFile: string;
 }
 
 function log(line: string): void {
@@ -60,7 +64,7 @@ function table(results: readonly WorkloadResult[], targets: readonly string[]): 
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, 'size-mib': { type: 'string', default: '128' } } });
+  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '3' }, 'size-mib': { type: 'string', default: '128' }, encrypt: { type: 'boolean', default: false } } });
   const seconds = Number(values.seconds);
   const sizeBytes = Number(values['size-mib']) * MiB;
   const dir = mkdtempSync(join(tmpdir(), 'basalt-bench-sdk-'));
@@ -69,13 +73,17 @@ async function main(): Promise<void> {
   log(`starting a local cluster in ${dir} (ports from ${basePort})`);
   execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort!)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const cluster = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as ClusterJson;
-  const client = connect({ metad: cluster.metad.map((m) => m.address) });
+  const client = connect({ metad: cluster.metad.map((m) => m.address), keyProvider: new FileKeyProvider(cluster.kekFile) });
   try {
     const targets: Target[] = [];
     for (const replicas of [1, 3]) {
       const name = `r${replicas}`;
       await client.createVolume(name, { sizeBytes, replicationFactor: replicas });
       targets.push(volumeTarget(`${replicas}-replica`, await client.openVolume(name, { writer: true })));
+    }
+    if (values.encrypt) {
+      await client.createVolume('r3-enc', { sizeBytes, replicationFactor: 3, encrypt: true });
+      targets.push(volumeTarget('3-replica-enc', await client.openVolume('r3-enc', { writer: true })));
     }
     targets.push(fileTarget(join(dir, 'local.img'), sizeBytes));
     for (const t of targets) {

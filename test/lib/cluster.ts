@@ -32,6 +32,8 @@ export interface ClusterOptions {
   chunkServers?: number;
   /** Start the NBD agent too (default false). */
   agent?: boolean;
+  /** More agent flags, e.g. ['--kek-file', path]. */
+  agentArgs?: readonly string[];
   meta?: MetaClusterOptions;
   /** Data dir of chunk server i, e.g. a small tmpfs for disk-full tests (default: a temp dir). */
   chunkDataDir?: (i: number) => string;
@@ -111,6 +113,7 @@ export class BasaltCluster {
   readonly chunks: ChunkNode[] = [];
   agent: TestProcess | undefined;
   agentPort = 0;
+  private agentArgs: readonly string[] = [];
   private readonly clients: BasaltClient[] = [];
 
   private constructor(private readonly scope: ProcessScope, readonly meta: MetaCluster) {}
@@ -131,6 +134,7 @@ export class BasaltCluster {
     await Promise.all(cluster.chunks.map((c) => c.start()));
     await cluster.waitForServers('up');
     cluster.agentPort = ports[count * 2]!;
+    cluster.agentArgs = options.agentArgs ?? [];
     if (options.agent === true) await cluster.startAgent();
     return cluster;
   }
@@ -182,7 +186,7 @@ export class BasaltCluster {
   }
 
   async startAgent(): Promise<void> {
-    this.agent = this.scope.spawnCli('agent', ['agent', '--metad', this.metaEndpoints.join(','), '--listen', this.agentAddress]);
+    this.agent = this.scope.spawnCli('agent', ['agent', '--metad', this.metaEndpoints.join(','), '--listen', this.agentAddress, ...this.agentArgs]);
     await waitForPort(this.agentPort, { process: this.agent, timeoutMs: 60_000 });
   }
 

@@ -13,6 +13,8 @@ export const clusterOptions = {
   metad: { type: 'string' },
   cluster: { type: 'string' },
   timeout: { type: 'string' },
+  /** The KEK of encrypted volumes (kek.ts). */
+  'kek-file': { type: 'string' },
 } as const;
 
 /** Where a command's cluster came from: endpoints given directly, or a cluster file. */

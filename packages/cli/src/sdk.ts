@@ -2,6 +2,7 @@ import { connect, type BasaltClient } from '@basalt/client';
 import type { Io, ParsedArgs } from './command.js';
 import { str } from './args.js';
 import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
+import { keyProviderOf } from './kek.js';
 
 /**
  * Runs `fn` with an SDK client of the command's cluster (found and checked as by
@@ -9,7 +10,9 @@ import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
  */
 export async function withClient<T>(args: ParsedArgs, io: Io, fn: (client: BasaltClient) => Promise<T>): Promise<T> {
   const timeout = str(args, 'timeout');
-  const client = connect({ metad: await runningMetaEndpoints(args, io), ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }) });
+  const metad = await runningMetaEndpoints(args, io);
+  const keyProvider = keyProviderOf(args, io);
+  const client = connect({ metad, ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }), ...(keyProvider !== undefined && { keyProvider }) });
   try {
     return await fn(client);
   } finally {

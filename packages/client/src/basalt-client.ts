@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BasaltError, invalidArgument, limits } from '@basalt/stdx';
+import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
 import { degradedFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
+import { FileKeyProvider } from './crypto/file-key-provider.js';
+import type { KeyProvider } from './crypto/key-provider.js';
+import { newVolumeKey, volumeBlockCipher } from './crypto/volume-key.js';
 
 export interface ConnectOptions {
   /** host:port of one or more metad members. */
@@ -21,6 +24,12 @@ export interface ConnectOptions {
   onEvent?: (event: VolumeEvent) => void;
   /** Per-volume op metrics (ClientMetrics); none are kept without it. */
   metrics?: ClientMetrics;
+  /**
+   * Wraps and unwraps encrypted volumes' data keys (docs/security-encryption.md). Default: a
+   * FileKeyProvider of the file BASALT_KEK_FILE names, if set; without one, encrypted volumes
+   * can be neither created nor opened (BASALT_KEY_UNAVAILABLE), plaintext ones work as ever.
+   */
+  keyProvider?: KeyProvider;
 }
 
 export interface OpenOptions {
@@ -34,6 +43,8 @@ export interface CreateVolumeOptions {
   sizeBytes: number;
   extentSizeBytes?: number;
   replicationFactor?: number;
+  /** Encrypt every block in this client with a new data key, wrapped by the client's key provider (default false). */
+  encrypt?: boolean;
 }
 
 /** Connects to a Basalt cluster. Nothing is sent until the first call. */
@@ -59,6 +70,7 @@ export class BasaltClient {
   private readonly pool: ConnectionPool;
   private readonly onEvent: (event: VolumeEvent) => void;
   private readonly metrics: ClientMetrics | undefined;
+  private readonly keyProvider: KeyProvider | undefined;
 
   constructor(options: ConnectOptions) {
     this.clientId = options.clientId ?? `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
@@ -69,14 +81,30 @@ export class BasaltClient {
     this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.metrics = options.metrics;
+    const kekFile = process.env.BASALT_KEK_FILE;
+    this.keyProvider = options.keyProvider ?? (kekFile !== undefined && kekFile !== '' ? new FileKeyProvider(kekFile) : undefined);
   }
 
   // ---- volumes ----
 
-  /** Creates a volume (BASALT_VOLUME_EXISTS when the name is taken). */
+  /**
+   * Creates a volume (BASALT_VOLUME_EXISTS when the name is taken). With `encrypt`, a new data key
+   * is wrapped for the id the volume will get (the next id, read first; if another volume took it
+   * meanwhile, metad refuses and this tries again with the next one).
+   */
   async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeInfo> {
-    const reply = await this.meta.call('createVolume', { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0 });
-    return volumeFromPb(reply.volume);
+    const request = { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0 };
+    if (options.encrypt !== true) return volumeFromPb((await this.meta.call('createVolume', request)).volume);
+    for (let attempt = 1; ; attempt++) {
+      const { nextVolumeId } = await this.meta.call('listVolumes', { limit: 1 });
+      const volumeId = Number(nextVolumeId);
+      const encryption = await newVolumeKey(this.keyProvider, { volumeId, volumeName: name });
+      try {
+        return volumeFromPb((await this.meta.call('createVolume', { ...request, encryption, expectedVolumeId: volumeId })).volume);
+      } catch (err) {
+        if (!(err instanceof BasaltError && err.code === ErrorCode.CompareFailed) || attempt >= limits.clientCreateEncryptedAttemptsMax) throw err;
+      }
+    }
   }
 
   async listVolumes(options: { limit?: number } = {}): Promise<VolumeInfo[]> {
@@ -143,12 +171,14 @@ export class BasaltClient {
   async openVolume(name: string, options: OpenOptions = {}): Promise<Volume> {
     if (options.force === true && options.writer !== true) throw invalidArgument('force takes the writer lease: use it with { writer: true }');
     const volume = await this.getVolume(name);
+    // The data key first: a client without the right KEK fails here, before it takes the lease.
+    const cipher = volume.encryption === undefined ? undefined : await volumeBlockCipher(this.keyProvider, volume.encryption, { volumeId: volume.id, volumeName: volume.name });
     let lease: { clientId: string; generation: number } | undefined;
     if (options.writer === true) {
       const granted = await this.acquireLease(name, this.clientId, { force: options.force === true });
       lease = { clientId: this.clientId, generation: granted.generation };
     }
-    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics });
+    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher });
   }
 
   // ---- chunk servers and redundancy ----

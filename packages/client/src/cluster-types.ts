@@ -1,3 +1,4 @@
+import type { VolumeEncryption } from './crypto/volume-key.js';
 import type { VolumeDescriptor } from './volume.js';
 
 /** A volume as metad describes it: the descriptor plus its allocation, lease and labels. */
@@ -19,6 +20,8 @@ export interface VolumeInfo extends VolumeDescriptor {
    * heartbeats): holes and trimmed blocks take none.
    */
   readonly storedBytes: number;
+  /** An encrypted volume's cipher, KEK id and wrapped data key; undefined: plaintext. */
+  readonly encryption: VolumeEncryption | undefined;
 }
 
 /** A writer lease as granted: the holder and the generation that fences older holders. */

@@ -5,4 +5,7 @@ export type { VolumeInfo, Lease, ServerInfo, ServerState, RepairStatus, Degraded
 export { attachVolumeDevice, detachVolumeDevice, findFreeDevice, isNbdDevice, nbdClientAttachArgs, nbdClientDetachArgs, type AttachSpec } from './kernel-attach.js';
 export { ClientMetrics, type ClientOpName } from './client-metrics.js';
 export { splitByExtent, type ExtentSlice } from './split.js';
+export type { KeyProvider, KeyContext, WrappedKey } from './crypto/key-provider.js';
+export { FileKeyProvider } from './crypto/file-key-provider.js';
+export { volumeCipherName, type VolumeEncryption } from './crypto/volume-key.js';
 export { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';

@@ -7,6 +7,8 @@ import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
 import { blockRuns, type BlockRun } from './block-runs.js';
 import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
+import type { BlockCipher } from './crypto/block-cipher.js';
+import { BlockRangeLocks } from './crypto/block-range-locks.js';
 
 /** What a volume's metadata says. Only the size changes while a volume is open (it may grow). */
 export interface VolumeDescriptor {
@@ -34,6 +36,8 @@ export interface VolumeContext {
   readonly onEvent: (event: VolumeEvent) => void;
   /** Where each op's outcome and latency is counted; undefined: not counted. */
   readonly metrics?: ClientMetrics | undefined;
+  /** An encrypted volume's cipher (its data key unwrapped at open); undefined: plaintext. */
+  readonly cipher?: BlockCipher | undefined;
 }
 
 export type VolumeEvent =
@@ -41,6 +45,8 @@ export type VolumeEvent =
   | { kind: 'checksum_error'; volume: string; index: number; serverId: string }
   /** A first write placed the extent on fewer servers than the factor: too few were up for longer than limits.clientAllocateFullWaitMs. */
   | { kind: 'allocated_degraded'; volume: string; index: number; replicas: string[]; replicationFactor: number; waitedMs: number };
+
+const blockBytes = limits.checksumBlockBytes;
 
 /** CRC32C of a 4 KiB block of zeroes: a block with it reads as zeroes. */
 const zeroBlockCrc = pieceCrcs(0, new Uint8Array(limits.checksumBlockBytes))[0]!;
@@ -68,6 +74,12 @@ export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'repo
  * extent's primary, which replicates them; reads go to the primary and fall over to the other
  * replicas, also when one returns data that fails its checksums. Epoch changes and failovers are
  * followed through metad. Errors are BasaltErrors with stable codes.
+ *
+ * An encrypted volume (ctx.cipher) stores every 4 KiB block as AES-256-XTS ciphertext
+ * (crypto/block-cipher.ts): reads cover whole blocks and decrypt them; a write of part of a block
+ * reads, changes and rewrites the whole block under a range lock (crypto/block-range-locks.ts),
+ * and so does a trim or write-zeroes of part of a block. Whole blocks are trimmed and zeroed
+ * on the chunk servers as for a plaintext volume: a stored block of zeroes reads as zeroes.
  */
 export class Volume {
   readonly id: number;
@@ -81,6 +93,8 @@ export class Volume {
   /** Extents written since the last flush began: a flush makes these durable. */
   private readonly dirty = new Set<number>();
   private closed = false;
+  /** An encrypted volume's writes, by the whole blocks they cover (unused for plaintext). */
+  private readonly blockLocks = new BlockRangeLocks();
 
   /** @internal Volumes come from BasaltClient.openVolume. */
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
@@ -124,6 +138,18 @@ export class Volume {
   private async readNow(offset: number, length: number): Promise<Buffer> {
     const growing = this.checkRange(offset, length, 'read');
     if (growing !== undefined) await growing;
+    return this.ctx.cipher === undefined ? this.readStored(offset, length) : this.readPlain(this.ctx.cipher, offset, length);
+  }
+
+  /** Reads whole blocks around the range, decrypts them and returns the range. */
+  private async readPlain(cipher: BlockCipher, offset: number, length: number): Promise<Buffer> {
+    const { first, end } = wholeBlocks(offset, length);
+    const plain = cipher.decryptInPlace(await this.readStored(first, end - first), first / blockBytes);
+    return first === offset && end === offset + length ? plain : plain.subarray(offset - first, offset - first + length);
+  }
+
+  /** Reads the bytes as the chunk servers store them. */
+  private async readStored(offset: number, length: number): Promise<Buffer> {
     const one = singleSlice(offset, length, this.extentSizeBytes, limits.ioRequestBytesMax);
     if (one !== undefined) return (await this.readSlice(one)) ?? Buffer.alloc(length);
     const slices = this.slices(offset, length);
@@ -146,6 +172,30 @@ export class Volume {
     if (growing !== undefined) await growing;
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
+    if (this.ctx.cipher !== undefined) return this.writeEncrypted(this.ctx.cipher, offset, buf, fua);
+    return this.writeStored(offset, buf, fua);
+  }
+
+  /**
+   * Encrypts and writes whole blocks; the blocks at either end that the write covers only in part
+   * are read and decrypted first, under the lock of the blocks written.
+   */
+  private writeEncrypted(cipher: BlockCipher, offset: number, data: Buffer, fua: boolean): Promise<void> {
+    const { first, end } = wholeBlocks(offset, data.length);
+    return this.blockLocks.with(first, end, async () => {
+      if (first === offset && end === offset + data.length) return this.writeStored(first, cipher.encrypt(data, first / blockBytes), fua);
+      const plain = Buffer.alloc(end - first);
+      const headPartial = offset !== first;
+      if (headPartial) (await this.readPlain(cipher, first, blockBytes)).copy(plain, 0);
+      const tailPartial = offset + data.length !== end;
+      if (tailPartial && !(headPartial && end - blockBytes === first)) (await this.readPlain(cipher, end - blockBytes, blockBytes)).copy(plain, end - blockBytes - first);
+      data.copy(plain, offset - first);
+      return this.writeStored(first, cipher.encrypt(plain, first / blockBytes), fua);
+    });
+  }
+
+  /** Writes the bytes as the chunk servers store them. */
+  private async writeStored(offset: number, buf: Buffer, fua: boolean): Promise<void> {
     const one = singleSlice(offset, buf.length, this.extentSizeBytes, limits.ioRequestBytesMax);
     if (one !== undefined) {
       await this.mutate(one, true, (conn, ref) => conn.write(ref, one.offset, buf, { fua }));
@@ -256,7 +306,34 @@ export class Volume {
     this.checkWritable();
     const growing = this.checkRange(offset, length, 'zero');
     if (growing !== undefined) await growing;
+    const cipher = this.ctx.cipher;
+    if (cipher === undefined) return this.zeroStored(offset, length, allocate, op);
+    // Whole blocks are zeroed on the chunk servers (stored zeroes read as zeroes); the parts of
+    // blocks at either end are written as encrypted zeroes.
+    const first = Math.min(offset + length, Math.ceil(offset / blockBytes) * blockBytes);
+    const end = Math.max(first, Math.floor((offset + length) / blockBytes) * blockBytes);
+    await Promise.all([
+      this.zeroPart(cipher, offset, first - offset),
+      end > first ? this.blockLocks.with(first, end, () => this.zeroStored(first, end - first, allocate, op)) : undefined,
+      this.zeroPart(cipher, end, offset + length - end),
+    ]);
+  }
+
+  private async zeroStored(offset: number, length: number, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef, s: ExtentSlice) => Promise<IoResult>): Promise<void> {
     await Promise.all(this.slices(offset, length).map((s) => this.mutate(s, allocate, (conn, ref) => op(conn, ref, s))));
+  }
+
+  /** Zeroes part of one block of an encrypted volume; nothing is written when it reads as zeroes already (never written, trimmed). */
+  private async zeroPart(cipher: BlockCipher, offset: number, length: number): Promise<void> {
+    if (length === 0) return;
+    const block = Math.floor(offset / blockBytes) * blockBytes;
+    await this.blockLocks.with(block, block + blockBytes, async () => {
+      const plain = await this.readPlain(cipher, block, blockBytes);
+      const at = offset - block;
+      if (plain.subarray(at, at + length).every((b) => b === 0)) return;
+      plain.fill(0, at, at + length);
+      await this.writeStored(block, cipher.encrypt(plain, block / blockBytes), false);
+    });
   }
 
   /** Slices no larger than one data-plane request. */
@@ -387,4 +464,9 @@ export class Volume {
   private outOfRange(offset: number, length: number, what: string): never {
     throw new BasaltError(ErrorCode.OutOfRange, `${what} of ${length} bytes at offset ${offset} is outside volume ${this.name} (${this.sizeBytes} bytes)`, { volume: this.name, offset, length, size: this.sizeBytes });
   }
+}
+
+/** The whole 4 KiB blocks that [offset, offset + length) touches, as [first, end) byte offsets. */
+function wholeBlocks(offset: number, length: number): { first: number; end: number } {
+  return { first: Math.floor(offset / blockBytes) * blockBytes, end: Math.ceil((offset + length) / blockBytes) * blockBytes };
 }

@@ -39,9 +39,10 @@ export function controllerHandlers(client: BasaltClient) {
       } catch (err) {
         if (!isBasaltError(err, ErrorCode.VolumeExists)) throw err;
         volume = await client.getVolume(req.name);
-        const same = volume.replicationFactor === params.replicationFactor && volume.extentSizeBytes === params.extentSizeBytes && sizeSatisfies(volume.sizeBytes, range);
+        const encrypted = volume.encryption !== undefined;
+        const same = volume.replicationFactor === params.replicationFactor && volume.extentSizeBytes === params.extentSizeBytes && encrypted === params.encrypt && sizeSatisfies(volume.sizeBytes, range);
         if (!same) {
-          throw new CsiStatus(Code.alreadyExists, `volume ${req.name} exists with ${volume.replicationFactor} replicas, ${volume.extentSizeBytes}-byte extents and ${volume.sizeBytes} bytes, which this request does not match`);
+          throw new CsiStatus(Code.alreadyExists, `volume ${req.name} exists with ${volume.replicationFactor} replicas, ${volume.extentSizeBytes}-byte extents, ${encrypted ? 'encrypted' : 'not encrypted'}, and ${volume.sizeBytes} bytes, which this request does not match`);
         }
         zonesOfVolume = await placementZones(client, req.name, reachable);
       }
@@ -78,8 +79,8 @@ export function controllerHandlers(client: BasaltClient) {
         if (reason !== null) return { message: reason };
       }
       const params = parseParameters(req.parameters);
-      if (Object.keys(req.parameters).length > 0 && (params.replicationFactor !== volume.replicationFactor || params.extentSizeBytes !== volume.extentSizeBytes)) {
-        return { message: `volume ${volume.name} has ${volume.replicationFactor} replicas and ${volume.extentSizeBytes}-byte extents, not the parameters given` };
+      if (Object.keys(req.parameters).length > 0 && (params.replicationFactor !== volume.replicationFactor || params.extentSizeBytes !== volume.extentSizeBytes || params.encrypt !== (volume.encryption !== undefined))) {
+        return { message: `volume ${volume.name} has ${volume.replicationFactor} replicas, ${volume.extentSizeBytes}-byte extents and is ${volume.encryption !== undefined ? '' : 'not '}encrypted, not the parameters given` };
       }
       return { confirmed: { volumeContext: req.volumeContext, volumeCapabilities: req.volumeCapabilities, parameters: req.parameters } };
     },

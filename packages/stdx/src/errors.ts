@@ -42,6 +42,10 @@ export const ErrorCode = {
   Unauthenticated: 'BASALT_UNAUTHENTICATED',
   /** The caller's identity may not do this: its role, its tenant or its capability does not allow it. */
   PermissionDenied: 'BASALT_PERMISSION_DENIED',
+  /** An encrypted volume's data key cannot be had: no key provider, its KEK file missing or unsafe, or another KEK id. */
+  KeyUnavailable: 'BASALT_KEY_UNAVAILABLE',
+  /** The key provider's KEK did not unwrap the volume's data key: the wrong KEK, or a damaged wrapped key. */
+  KeyMismatch: 'BASALT_KEY_MISMATCH',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

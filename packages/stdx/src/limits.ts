@@ -31,6 +31,8 @@ export const limits = {
   zoneNameBytesMax: 64,
   serverAddressBytesMax: 255,
   clientIdBytesMax: 128,
+  /** Tries of an encrypted volume's creation when another volume took the id its key was bound to. */
+  clientCreateEncryptedAttemptsMax: 5,
   /**
    * Repair: rebuilding members the planner targets at one server at once, and copies one
    * primary (the source) runs at once. One name for both sides (metad's planner, chunkd's rebuild
@@ -86,6 +88,10 @@ export const limits = {
   labelsPerVolumeMax: 32,
   labelKeyBytesMax: 64,
   labelValueBytesMax: 256,
+  /** An encrypted volume's wrapped data key as metad stores it (the file provider's takes 92). */
+  wrappedKeyBytesMax: 512,
+  /** The id of the key-encryption key that wrapped a volume's data key. */
+  keyIdBytesMax: 128,
   /** Most extents one extent-map query returns. */
   extentMapCountMax: 4096,
   /** metad API and server (packages/wire/src/meta, packages/meta/src/server). */

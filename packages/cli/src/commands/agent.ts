@@ -8,6 +8,7 @@ import { parseHostPort } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
+import { keyProviderOf } from '../kek.js';
 import { defaultNbdListen } from '../local/layout.js';
 
 /** `basalt agent`: serve the cluster's volumes over NBD (docs/nbd.md). */
@@ -47,7 +48,9 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
  */
 async function volumeProvider(args: ParsedArgs, io: Io): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
-  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
+  const metad = await runningMetaEndpoints(args, io);
+  const keyProvider = keyProviderOf(args, io);
+  return new ClusterVolumeProvider(connect({ metad, clientId: `agent@${hostname()}/${process.pid}`, onEvent, ...(keyProvider !== undefined && { keyProvider }) }));
 }
 
 function describeEvent(e: VolumeEvent): string {

@@ -6,6 +6,7 @@ import { parseHostPort } from '@basalt/wire';
 import { int, str } from '../args.js';
 import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup } from '../command.js';
+import { keyProviderOf } from '../kek.js';
 import { defaultNbdListen } from '../local/layout.js';
 
 const modes: readonly CsiMode[] = ['controller', 'node', 'both'];
@@ -27,7 +28,8 @@ const csi: Command = {
     if (endpoint === undefined) throw invalidArgument('--endpoint unix:///path.sock is required');
     const agent = parseHostPort(str(args, 'agent') ?? defaultNbdListen, '--agent');
     const nodeId = str(args, 'node-id') ?? hostname();
-    const client = connect({ metad: resolveMetaEndpoints(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}` });
+    const keyProvider = keyProviderOf(args, io);
+    const client = connect({ metad: resolveMetaEndpoints(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}`, ...(keyProvider !== undefined && { keyProvider }) });
     const running = await startCsiServer({
       endpoint,
       mode,

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { flag, int, str } from '../args.js';
 import type { Command, CommandGroup, Io } from '../command.js';
@@ -7,6 +8,7 @@ import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, t
 import { chunkServersDefault, chunkServersMax, defaultBasePort, defaultNbdPort, planLayout, withChunkServers } from '../local/layout.js';
 import { isOurProcess, sleep, spawnBasalt, tail, waitFor } from '../local/processes.js';
 import { LocalCluster } from '../local/supervisor.js';
+import { ensureKekFile } from '../kek.js';
 
 /** `basalt up` and `basalt down`: the embedded local cluster (docs/local-cluster.md). */
 
@@ -35,6 +37,10 @@ const up: Command = {
       chunkServers: chunkServers ?? chunkServersDefault,
     });
     delete file.error;
+    // A folder from before encryption gets its KEK now; an existing KEK is never replaced.
+    file.kekFile ??= join(dir, 'kek');
+    mkdirSync(dir, { recursive: true });
+    ensureKekFile(file.kekFile);
     if (flag(args, 'detach')) return detach(file, io);
     return runForeground(file, io);
   },

@@ -13,7 +13,7 @@ export function volumeJson(v: VolumeInfo) {
   return {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
-    storedBytes: v.storedBytes,
+    storedBytes: v.storedBytes, encryption: v.encryption === undefined ? null : { cipher: v.encryption.cipher, keyId: v.encryption.keyId },
   };
 }
 
@@ -30,13 +30,14 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
     ['name', j.name], ['id', String(j.id)], ['size', `${formatBytes(j.sizeBytes)} (${j.sizeBytes} bytes)`],
     ['extent size', formatBytes(j.extentSizeBytes)], ['extents', `${j.allocatedExtents} of ${j.extentCount} allocated`],
     ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
+    ['encryption', j.encryption === null ? 'none' : `${j.encryption.cipher}, KEK ${j.encryption.keyId}`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
   ]);
 }
 
 const create: Command = {
-  name: 'create', summary: 'create a volume', usage: 'NAME --size SIZE [--extent-size SIZE] [--replicas N] [--json]',
-  options: { ...clusterOptions, ...json, size: { type: 'string' }, 'extent-size': { type: 'string' }, replicas: { type: 'string' } },
+  name: 'create', summary: 'create a volume (--encrypt: AES-256-XTS in the client, key wrapped by the KEK of --kek-file)', usage: 'NAME --size SIZE [--extent-size SIZE] [--replicas N] [--encrypt [--kek-file FILE]] [--json]',
+  options: { ...clusterOptions, ...json, size: { type: 'string' }, 'extent-size': { type: 'string' }, replicas: { type: 'string' }, encrypt: { type: 'boolean' } },
   positionals: true,
   run: (args, io) => withClient(args, io, async (client) => {
     const name = onePositional(args, 'volume name');
@@ -44,7 +45,7 @@ const create: Command = {
     if (sizeBytes === undefined) throw invalidArgument('--size is required (e.g. --size 10GiB)');
     const extentSizeBytes = size(args, 'extent-size');
     const replicationFactor = int(args, 'replicas', 1, 255);
-    show(io, args, await client.createVolume(name, { sizeBytes, ...(extentSizeBytes !== undefined && { extentSizeBytes }), ...(replicationFactor !== undefined && { replicationFactor }) }));
+    show(io, args, await client.createVolume(name, { sizeBytes, ...(extentSizeBytes !== undefined && { extentSizeBytes }), ...(replicationFactor !== undefined && { replicationFactor }), encrypt: flag(args, 'encrypt') }));
     return 0;
   }),
 };
@@ -54,8 +55,8 @@ const ls: Command = {
   run: (args, io) => withClient(args, io, async (client) => {
     const volumes = await client.listVolumes();
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
-    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'WRITER'], volumes.map(volumeJson).map((v) => [
-      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.leaseHolder || '-',
+    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'ENCRYPTED', 'WRITER'], volumes.map(volumeJson).map((v) => [
+      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.encryption === null ? '-' : 'yes', v.leaseHolder || '-',
     ]));
     return 0;
   }),

@@ -22,6 +22,8 @@ export interface ClusterFile {
   agent: AgentEntry;
   /** Set when state is 'failed'. */
   error?: string;
+  /** The KEK file of encrypted volumes (0600, made by `basalt up`); absent in files written before it existed. */
+  kekFile?: string;
 }
 
 export interface ProcessEntry {

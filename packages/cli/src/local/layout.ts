@@ -30,7 +30,7 @@ export function planLayout({ dir, basePort, nbdPort, chunkServers = chunkServers
     id: `m${i + 1}`, address: portAt(basePort, i), metrics: portAt(basePort, 10 + i), console: portAt(basePort, 3 + i), dataDir: join(dir, 'metad', `m${i + 1}`), log: join(dir, 'logs', `metad-m${i + 1}.log`), pid: 0,
   }));
   const agent = { id: 'agent', nbd: `127.0.0.1:${nbdPort}`, metrics: portAt(basePort, 40), log: join(dir, 'logs', 'agent.log'), pid: 0 };
-  return withChunkServers({ version: 1, dir, state: 'starting', supervisorPid: 0, console: `http://${portAt(basePort, 3)}/`, metad, chunkd: [], agent }, chunkServers);
+  return withChunkServers({ version: 1, dir, state: 'starting', supervisorPid: 0, console: `http://${portAt(basePort, 3)}/`, metad, chunkd: [], agent, kekFile: join(dir, 'kek') }, chunkServers);
 }
 
 /** The layout with chunk servers added up to `count` (existing ones keep their ids, ports and folders). */

@@ -52,7 +52,7 @@ export class LocalCluster {
       this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
-    this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
+    this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics), ...(this.file.kekFile !== undefined ? ['--kek-file', this.file.kekFile] : [])]);
     await this.ready('the agent listens', () => accepts(agent.nbd, agentProbeTimeoutMs), readyTimeoutMs, [agent]);
   }
 

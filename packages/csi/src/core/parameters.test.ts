@@ -15,11 +15,16 @@ function refusal(fn: () => unknown): CsiStatus {
 
 describe('StorageClass parameters', () => {
   it('default to the cluster defaults when absent', () => {
-    expect(parseParameters({})).toEqual({ replicationFactor: limits.replicationFactorDefault, extentSizeBytes: limits.extentSizeBytesDefault });
+    expect(parseParameters({})).toEqual({ replicationFactor: limits.replicationFactorDefault, extentSizeBytes: limits.extentSizeBytesDefault, encrypt: false });
   });
 
   it('read replicas and extentSizeBytes, and let the provisioner keys through', () => {
-    expect(parseParameters({ replicas: '2', extentSizeBytes: String(2 ** 20), 'csi.storage.k8s.io/fstype': 'xfs' })).toEqual({ replicationFactor: 2, extentSizeBytes: 2 ** 20 });
+    expect(parseParameters({ replicas: '2', extentSizeBytes: String(2 ** 20), 'csi.storage.k8s.io/fstype': 'xfs' })).toEqual({ replicationFactor: 2, extentSizeBytes: 2 ** 20, encrypt: false });
+  });
+
+  it('read encrypted: "true" as an encrypted volume', () => {
+    expect(parseParameters({ encrypted: 'true' })).toMatchObject({ encrypt: true });
+    expect(parseParameters({ encrypted: 'false' })).toMatchObject({ encrypt: false });
   });
 
   it.each([
@@ -31,6 +36,7 @@ describe('StorageClass parameters', () => {
     [{ extentSizeBytes: String(limits.extentSizeBytesMin / 2) }, 'power of two'],
     [{ extentSizeBytes: String(limits.extentSizeBytesMax * 2) }, 'power of two'],
     [{ encryption: 'on' }, 'unknown parameter "encryption"'],
+    [{ encrypted: 'yes' }, 'encrypted must be "true" or "false"'],
   ])('refuse %j with INVALID_ARGUMENT', (parameters, message) => {
     const err = refusal(() => parseParameters(parameters));
     expect(err.code).toBe(Code.invalidArgument);

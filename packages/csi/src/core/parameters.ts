@@ -5,10 +5,12 @@ import { invalid } from './csi-status.js';
 export interface VolumeParameters {
   readonly replicationFactor: number;
   readonly extentSizeBytes: number;
+  /** Encrypted at rest in the client (docs/security-encryption.md): the provisioner and the agent need the KEK. */
+  readonly encrypt: boolean;
 }
 
 /** The StorageClass parameters the driver understands; any other key is refused. */
-export const parameterKeys = ['replicas', 'extentSizeBytes'] as const;
+export const parameterKeys = ['replicas', 'extentSizeBytes', 'encrypted'] as const;
 
 /** The external-provisioner's own keys (csi.storage.k8s.io/...): passed through, not ours. */
 const provisionerPrefix = 'csi.storage.k8s.io/';
@@ -17,7 +19,7 @@ const provisionerPrefix = 'csi.storage.k8s.io/';
  * Parses CreateVolume/GetCapacity/ValidateVolumeCapabilities parameters: `replicas` (1 to
  * replicationFactorMax, default replicationFactorDefault) and `extentSizeBytes` (a power of two
  * from extentSizeBytesMin to extentSizeBytesMax, default extentSizeBytesDefault), both decimal
- * integers. Throws INVALID_ARGUMENT saying what is allowed.
+ * integers, and `encrypted` ("true" or "false", default false). Throws INVALID_ARGUMENT saying what is allowed.
  */
 export function parseParameters(parameters: Readonly<Record<string, string>>): VolumeParameters {
   for (const key of Object.keys(parameters)) {
@@ -34,7 +36,9 @@ export function parseParameters(parameters: Readonly<Record<string, string>>): V
   if (!powerOfTwo || extentSizeBytes < limits.extentSizeBytesMin || extentSizeBytes > limits.extentSizeBytesMax) {
     throw invalid(`parameter extentSizeBytes must be a power of two from ${limits.extentSizeBytesMin} to ${limits.extentSizeBytesMax}, got ${extentSizeBytes}`);
   }
-  return { replicationFactor, extentSizeBytes };
+  const encrypted = parameters.encrypted ?? 'false';
+  if (encrypted !== 'true' && encrypted !== 'false') throw invalid(`parameter encrypted must be "true" or "false", got ${JSON.stringify(encrypted)}`);
+  return { replicationFactor, extentSizeBytes, encrypt: encrypted === 'true' };
 }
 
 function integer(parameters: Readonly<Record<string, string>>, key: string, fallback: number): number {

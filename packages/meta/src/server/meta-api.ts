@@ -45,6 +45,8 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
         name: r.name, sizeBytes: r.sizeBytes, nowMs: now(),
         ...(r.extentSizeBytes !== 0 && { extentSizeBytes: r.extentSizeBytes }),
         ...(r.replicationFactor !== 0 && { replicationFactor: r.replicationFactor }),
+        ...(r.encryption != null && { encryption: { cipher: r.encryption.cipher ?? '', keyId: r.encryption.keyId ?? '', wrappedKey: Buffer.from(r.encryption.wrappedKey ?? new Uint8Array()).toString('base64') } }),
+        ...(r.expectedVolumeId !== 0 && { expectedId: r.expectedVolumeId }),
       });
       return { volume: withStored(await apply<VolumeView>(cmd)) };
     },

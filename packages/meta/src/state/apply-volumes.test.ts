@@ -22,8 +22,31 @@ describe('creating a volume', () => {
       lease: null,
       labels: {},
       createdAtMs: 42,
+      encryption: null,
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
+  });
+
+  it('stores an encrypted volume\'s wrapped key as given, only at the id the key is bound to', () => {
+    const state = MetaState.empty();
+    const key = { cipher: 'aes-256-xts', keyId: 'file:0123456789abcdef', wrappedKey: Buffer.alloc(92, 7).toString('base64') };
+    must(state, create);
+    const refused = refuse(state, createVolumeCommand({ name: 'enc', sizeBytes: 64 * MiB, nowMs: 1, encryption: key, expectedId: 1 }), ErrorCode.CompareFailed);
+    expect(refused).toMatchObject({ expected: 1, actual: 2 });
+    expect(state.getVolume('enc').ok).toBe(false);
+    const view = must(state, createVolumeCommand({ name: 'enc', sizeBytes: 64 * MiB, nowMs: 1, encryption: key, expectedId: 2 }));
+    expect(view).toMatchObject({ id: 2, encryption: key });
+  });
+
+  it('refuses an encrypted volume whose key fields are partial, too large or not base64', () => {
+    const state = MetaState.empty();
+    const base = { ...create, name: 'enc', cipher: 'aes-256-xts', keyId: 'file:1', wrappedKey: 'AAAA' };
+    refuse(state, { ...base, wrappedKey: undefined }, ErrorCode.InvalidArgument);
+    refuse(state, { ...base, wrappedKey: 'AAAA'.repeat(Math.ceil(limits.wrappedKeyBytesMax / 3) + 1) }, ErrorCode.InvalidArgument);
+    refuse(state, { ...base, wrappedKey: 'not base64!' }, ErrorCode.InvalidArgument);
+    refuse(state, { ...base, keyId: 'has space' }, ErrorCode.InvalidArgument);
+    refuse(state, { ...base, cipher: '' }, ErrorCode.InvalidArgument);
+    expect(must(state, base).encryption).toEqual({ cipher: 'aes-256-xts', keyId: 'file:1', wrappedKey: 'AAAA' });
   });
 
   it('createVolumeCommand writes the defaults into the command: 64 MiB extents, factor 3', () => {

@@ -15,6 +15,11 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
   if (data.volumes.has(cmd.name)) {
     return fail(ErrorCode.VolumeExists, `a volume named ${JSON.stringify(cmd.name)} already exists`, { volume: cmd.name });
   }
+  if (cmd.expectedId !== undefined && cmd.expectedId !== data.nextVolumeId) {
+    return fail(ErrorCode.CompareFailed, `volume ${cmd.name} would get id ${data.nextVolumeId}, not the expected ${cmd.expectedId} its key is bound to`, {
+      volume: cmd.name, expected: cmd.expectedId, actual: data.nextVolumeId,
+    });
+  }
   if (data.volumes.size >= limits.volumesMax) {
     return fail(ErrorCode.LimitExceeded, `the cluster already has ${limits.volumesMax} volumes, the most allowed`, { max: limits.volumesMax });
   }
@@ -28,6 +33,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
     lease: null,
     labels: new Map(),
     createdAtMs: cmd.nowMs,
+    encryption: cmd.cipher !== undefined && cmd.keyId !== undefined && cmd.wrappedKey !== undefined ? { cipher: cmd.cipher, keyId: cmd.keyId, wrappedKey: cmd.wrappedKey } : null,
     extents: new Map(),
   };
   data.nextVolumeId += 1;

@@ -13,6 +13,7 @@ const everyCommand: Command[] = [
   { type: 'removeServer', serverId: 's1', dropFromSets: true },
   { type: 'markServerOut', serverId: 's1', nowMs: 4 },
   { type: 'createVolume', name: 'v', sizeBytes: 2 ** 50, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 5 },
+  { type: 'createVolume', name: 'v', sizeBytes: 64 * MiB, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 5, cipher: 'aes-256-xts', keyId: 'file:0a', wrappedKey: 'AAAA', expectedId: 9 },
   { type: 'resizeVolume', name: 'v', sizeBytes: 128 * MiB },
   { type: 'deleteVolume', name: 'v', force: false },
   { type: 'setLabel', name: 'v', key: 'k', value: 'ü€', expect: null },

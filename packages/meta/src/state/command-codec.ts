@@ -23,7 +23,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   setServerDraining: { serverId: 'string', draining: 'boolean' },
   removeServer: { serverId: 'string', dropFromSets: 'optional boolean' },
   markServerOut: { serverId: 'string', nowMs: 'number' },
-  createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number' },
+  createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number', cipher: 'optional string', keyId: 'optional string', wrappedKey: 'optional string', expectedId: 'optional number' },
   resizeVolume: { name: 'string', sizeBytes: 'number', force: 'optional boolean' },
   deleteVolume: { name: 'string', force: 'boolean' },
   setLabel: { name: 'string', key: 'string', value: 'string|null', expect: 'optional string|null' },

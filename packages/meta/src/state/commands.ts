@@ -1,4 +1,5 @@
 import { limits } from '@basalt/stdx';
+import type { EncryptionRecord } from './records.js';
 import type {
   AllocateExtentView,
   ExtentView,
@@ -103,6 +104,12 @@ export interface MarkServerOutCommand {
   readonly nowMs: number;
 }
 
+/**
+ * Creates a volume. An encrypted one carries its wrapped data key (all three of `cipher`, `keyId`
+ * and `wrappedKey`, base64) and usually `expectedId`, the id the client bound the key to: the
+ * command is refused when the volume would get another. All four are absent in entries written
+ * before encryption existed and for plaintext volumes.
+ */
 export interface CreateVolumeCommand {
   readonly type: 'createVolume';
   readonly name: string;
@@ -110,6 +117,10 @@ export interface CreateVolumeCommand {
   readonly extentSizeBytes: number;
   readonly replicationFactor: number;
   readonly nowMs: number;
+  readonly cipher?: string;
+  readonly keyId?: string;
+  readonly wrappedKey?: string;
+  readonly expectedId?: number;
 }
 
 /**
@@ -233,6 +244,8 @@ export interface CreateVolumeInput {
   readonly extentSizeBytes?: number;
   readonly replicationFactor?: number;
   readonly nowMs: number;
+  readonly encryption?: EncryptionRecord;
+  readonly expectedId?: number;
 }
 
 /** A createVolume command with today's defaults written into it. */
@@ -244,5 +257,7 @@ export function createVolumeCommand(input: CreateVolumeInput): CreateVolumeComma
     extentSizeBytes: input.extentSizeBytes ?? limits.extentSizeBytesDefault,
     replicationFactor: input.replicationFactor ?? limits.replicationFactorDefault,
     nowMs: input.nowMs,
+    ...(input.encryption !== undefined && { cipher: input.encryption.cipher, keyId: input.encryption.keyId, wrappedKey: input.encryption.wrappedKey }),
+    ...(input.expectedId !== undefined && { expectedId: input.expectedId }),
   };
 }

@@ -55,8 +55,18 @@ export interface VolumeRecord {
   lease: LeaseRecord | null;
   readonly labels: Map<string, string>;
   readonly createdAtMs: number;
+  /** An encrypted volume's wrapped data key; null: plaintext. Set at creation, never changed. */
+  readonly encryption: EncryptionRecord | null;
   /** Allocated extents by index; an absent index reads as zeros. */
   readonly extents: Map<number, ExtentRecord>;
+}
+
+/** A data key wrapped by a client's KEK: metad stores it and never sees the key. */
+export interface EncryptionRecord {
+  readonly cipher: string;
+  readonly keyId: string;
+  /** Base64. */
+  readonly wrappedKey: string;
 }
 
 export interface LeaseRecord {

@@ -14,6 +14,7 @@ function populated(): MetaState {
   const log: Command[] = [
     { type: 'createVolume', name: 'db', sizeBytes: 1 * GiB, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 10 },
     { type: 'createVolume', name: 'logs', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11 },
+    { type: 'createVolume', name: 'secret', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11, cipher: 'aes-256-xts', keyId: 'file:0123456789abcdef', wrappedKey: 'AAECAwQFBgc=', expectedId: 3 },
     { type: 'allocateExtent', name: 'db', index: 0 },
     { type: 'allocateExtent', name: 'db', index: 9 },
     { type: 'allocateExtent', name: 'logs', index: 3 },

@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { memberList, noMembers, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
@@ -16,7 +16,7 @@ import { compareStrings } from './order.js';
 export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
-type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
+type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]] | [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[], [string, string, string]];
 
 export function encodeStateData(data: StateData): Uint8Array {
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
@@ -79,7 +79,9 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
       for (const id of members) extents.push(slots.get(id) as number);
     }
   }
-  return [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
+  const tuple: VolumeTuple = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
+  // Only an encrypted volume has an 11th element, so a plaintext volume encodes as before.
+  return v.encryption === null ? tuple : [...tuple, [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey]];
 }
 
 /** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
@@ -121,7 +123,7 @@ function decodeServer(tuple: unknown): ServerRecord {
 
 function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
-  assert(t.length === 10, 'volume record has the wrong length');
+  assert(t.length === 10 || t.length === 11, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
     const p = list(pair, 'label');
     return [str(p[0], 'label key'), str(p[1], 'label value')] as const;
@@ -135,9 +137,16 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, 
     generation: num(t[5], 'generation'),
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
+    encryption: decodeEncryption(t[10]),
     labels: new Map(labels),
     extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
   };
+}
+
+function decodeEncryption(value: unknown): EncryptionRecord | null {
+  if (value === undefined) return null;
+  const t = list(value, 'encryption');
+  return { cipher: str(t[0], 'cipher'), keyId: str(t[1], 'key id'), wrappedKey: str(t[2], 'wrapped key') };
 }
 
 function decodeLease(value: unknown): LeaseRecord | null {

@@ -79,6 +79,25 @@ function validateCreate(cmd: CreateVolumeCommand): StateError | null {
     checkReplicationFactor(cmd.replicationFactor),
     checkUint('nowMs', cmd.nowMs),
     () => checkSizeMultiple(cmd.sizeBytes, cmd.extentSizeBytes),
+    () => checkEncryption(cmd),
+  );
+}
+
+const base64Pattern = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** An encrypted volume's key fields come all together: a cipher name, a key id and a wrapped key of bounded size. */
+function checkEncryption(cmd: CreateVolumeCommand): StateError | null {
+  const given = [cmd.cipher, cmd.keyId, cmd.wrappedKey].filter((f) => f !== undefined).length;
+  if (given === 0) return cmd.expectedId === undefined ? null : checkUint('expectedId', cmd.expectedId);
+  if (given !== 3) return invalid('an encrypted volume needs its cipher, key id and wrapped key together', { volume: cmd.name });
+  const wrappedKey = cmd.wrappedKey as string;
+  const wrappedChars = 4 * Math.ceil(limits.wrappedKeyBytesMax / 3);
+  return first(
+    checkToken('cipher', cmd.cipher as string, limits.keyIdBytesMax),
+    checkClientIdLike('key id', cmd.keyId as string, limits.keyIdBytesMax),
+    wrappedKey.length % 4 === 0 && wrappedKey.length <= wrappedChars && base64Pattern.test(wrappedKey) ? null
+      : invalid(`the wrapped key must be 1 to ${limits.wrappedKeyBytesMax} bytes in base64`, { volume: cmd.name, chars: wrappedKey.length }),
+    cmd.expectedId === undefined ? null : checkUint('expectedId', cmd.expectedId),
   );
 }
 
@@ -139,8 +158,13 @@ function checkAddress(address: string): StateError | null {
 }
 
 function checkClientId(clientId: string): StateError | null {
-  if (clientId.length === 0 || clientId.length > limits.clientIdBytesMax || !clientIdPattern.test(clientId)) {
-    return invalid(`bad client id: use 1 to ${limits.clientIdBytesMax} printable ASCII characters without spaces`, { clientId });
+  return checkClientIdLike('client id', clientId, limits.clientIdBytesMax);
+}
+
+/** 1 to maxBytes printable ASCII characters without spaces. */
+function checkClientIdLike(what: string, value: string, maxBytes: number): StateError | null {
+  if (value.length === 0 || value.length > maxBytes || !clientIdPattern.test(value)) {
+    return invalid(`bad ${what}: use 1 to ${maxBytes} printable ASCII characters without spaces`, { [camel(what)]: value });
   }
   return null;
 }

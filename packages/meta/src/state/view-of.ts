@@ -33,6 +33,7 @@ export function volumeView(v: VolumeRecord): VolumeView {
     lease: v.lease === null ? null : { clientId: v.lease.clientId, acquiredAtMs: v.lease.acquiredAtMs },
     labels: Object.fromEntries(sortedLabels(v)),
     createdAtMs: v.createdAtMs,
+    encryption: v.encryption === null ? null : { ...v.encryption },
   };
 }
 

@@ -57,6 +57,14 @@ export interface VolumeView {
   readonly lease: WriterLeaseView | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly createdAtMs: number;
+  /** An encrypted volume's wrapped data key (base64 in wrappedKey); null: plaintext. */
+  readonly encryption: EncryptionView | null;
+}
+
+export interface EncryptionView {
+  readonly cipher: string;
+  readonly keyId: string;
+  readonly wrappedKey: string;
 }
 
 export interface ReplicaView {
