@@ -42,6 +42,12 @@ export const ErrorCode = {
   Unauthenticated: 'BASALT_UNAUTHENTICATED',
   /** The caller's identity may not do this: its role, its tenant or its capability does not allow it. */
   PermissionDenied: 'BASALT_PERMISSION_DENIED',
+  /** A tenant's quota (bytes or volume count) would be exceeded by a create or a resize. */
+  QuotaExceeded: 'BASALT_QUOTA_EXCEEDED',
+  TenantNotFound: 'BASALT_TENANT_NOT_FOUND',
+  TenantExists: 'BASALT_TENANT_EXISTS',
+  /** A tenant cannot be removed while it owns volumes. */
+  TenantNotEmpty: 'BASALT_TENANT_NOT_EMPTY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

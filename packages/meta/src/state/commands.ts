@@ -1,4 +1,5 @@
 import { limits } from '@basalt/stdx';
+import { defaultTenant } from './records.js';
 import type {
   AllocateExtentView,
   ExtentView,
@@ -6,6 +7,7 @@ import type {
   LeaseView,
   ReleaseView,
   ServerView,
+  TenantView,
   VolumeView,
 } from './views.js';
 
@@ -33,7 +35,9 @@ export type Command =
   | AddRebuildingCommand
   | PromoteReplicaCommand
   | AcquireLeaseCommand
-  | ReleaseLeaseCommand;
+  | ReleaseLeaseCommand
+  | CreateTenantCommand
+  | DeleteTenantCommand;
 
 export type CommandType = Command['type'];
 
@@ -103,6 +107,10 @@ export interface MarkServerOutCommand {
   readonly nowMs: number;
 }
 
+/**
+ * Creates a volume owned by `tenant` (absent: the default tenant, as in every entry written
+ * before tenants existed), refused past the tenant's quotas.
+ */
 export interface CreateVolumeCommand {
   readonly type: 'createVolume';
   readonly name: string;
@@ -110,24 +118,47 @@ export interface CreateVolumeCommand {
   readonly extentSizeBytes: number;
   readonly replicationFactor: number;
   readonly nowMs: number;
+  readonly tenant?: string;
 }
 
 /**
  * Grows a volume; the same size is a no-op. A smaller one is refused unless `force`, and then
  * still while any extent at or past the new end is allocated: a resize never discards data.
+ * Growth past the owning tenant's byte quota is refused. With `requireTenant` (a tenant-bound
+ * caller's), refused unless the volume belongs to that tenant.
  */
 export interface ResizeVolumeCommand {
   readonly type: 'resizeVolume';
   readonly name: string;
   readonly sizeBytes: number;
   readonly force?: boolean;
+  readonly requireTenant?: string;
 }
 
-/** Deletes a volume and its extent map; refused while a writer holds the lease unless forced. */
+/**
+ * Deletes a volume and its extent map; refused while a writer holds the lease unless forced.
+ * With `requireTenant`, refused unless the volume belongs to that tenant.
+ */
 export interface DeleteVolumeCommand {
   readonly type: 'deleteVolume';
   readonly name: string;
   readonly force: boolean;
+  readonly requireTenant?: string;
+}
+
+/** Creates a tenant with quotas (0: no limit); `default` always exists and cannot be created. */
+export interface CreateTenantCommand {
+  readonly type: 'createTenant';
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+  readonly nowMs: number;
+}
+
+/** Forgets a tenant; refused while it owns a volume, and for `default`. */
+export interface DeleteTenantCommand {
+  readonly type: 'deleteTenant';
+  readonly name: string;
 }
 
 /**
@@ -223,6 +254,8 @@ export interface CommandValues {
   promoteReplica: ExtentView;
   acquireLease: LeaseView;
   releaseLease: ReleaseView;
+  createTenant: TenantView;
+  deleteTenant: TenantView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];
@@ -233,6 +266,8 @@ export interface CreateVolumeInput {
   readonly extentSizeBytes?: number;
   readonly replicationFactor?: number;
   readonly nowMs: number;
+  /** Absent or `default`: the default tenant (the command then carries no tenant). */
+  readonly tenant?: string;
 }
 
 /** A createVolume command with today's defaults written into it. */
@@ -244,5 +279,6 @@ export function createVolumeCommand(input: CreateVolumeInput): CreateVolumeComma
     extentSizeBytes: input.extentSizeBytes ?? limits.extentSizeBytesDefault,
     replicationFactor: input.replicationFactor ?? limits.replicationFactorDefault,
     nowMs: input.nowMs,
+    ...(input.tenant !== undefined && input.tenant !== defaultTenant && { tenant: input.tenant }),
   };
 }

@@ -57,6 +57,20 @@ export interface VolumeView {
   readonly lease: WriterLeaseView | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly createdAtMs: number;
+  /** The tenant that owns the volume (`default` for volumes created without one). */
+  readonly tenant: string;
+}
+
+export interface TenantView {
+  readonly name: string;
+  /** Quotas (0: no limit): the sum of the tenant's volume sizes, and its number of volumes. */
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+  /** Usage now. */
+  readonly volumes: number;
+  readonly sizeBytes: number;
+  /** 0 for the built-in default tenant. */
+  readonly createdAtMs: number;
 }
 
 export interface ReplicaView {

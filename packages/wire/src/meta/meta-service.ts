@@ -38,6 +38,10 @@ export const metaService = {
   removeMember: unaryMethod(service, 'RemoveMember', pb.RemoveMemberRequest, pb.ListMembersReply),
   promoteMember: unaryMethod(service, 'PromoteMember', pb.PromoteMemberRequest, pb.ListMembersReply),
   transferLeader: unaryMethod(service, 'TransferLeader', pb.TransferLeaderRequest, pb.StatusReply),
+  createTenant: unaryMethod(service, 'CreateTenant', pb.CreateTenantRequest, pb.TenantReply),
+  listTenants: unaryMethod(service, 'ListTenants', pb.ListTenantsRequest, pb.ListTenantsReply),
+  deleteTenant: unaryMethod(service, 'DeleteTenant', pb.DeleteTenantRequest, pb.DeleteTenantReply),
+  listAudit: unaryMethod(service, 'ListAudit', pb.ListAuditRequest, pb.ListAuditReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -79,7 +83,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus',
+  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit',
 ]);
 
 /**
