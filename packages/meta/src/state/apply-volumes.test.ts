@@ -22,6 +22,7 @@ describe('creating a volume', () => {
       lease: null,
       labels: {},
       createdAtMs: 42,
+      tenant: 'default',
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
   });
