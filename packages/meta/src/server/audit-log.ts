@@ -34,10 +34,11 @@ export class AuditLog {
   private bytes = 0;
   private writes: Promise<void> = Promise.resolve();
 
-  private constructor(private readonly dir: string, private readonly log: (line: string) => void) {}
+  private constructor(private readonly dir: string, private readonly log: (line: string) => void, private readonly fileBytesMax: number) {}
 
-  static async open(dir: string, log: (line: string) => void): Promise<AuditLog> {
-    const audit = new AuditLog(dir, log);
+  /** `fileBytesMax` is limits.auditLogFileBytesMax but in tests of the rotation. */
+  static async open(dir: string, log: (line: string) => void, fileBytesMax: number = limits.auditLogFileBytesMax): Promise<AuditLog> {
+    const audit = new AuditLog(dir, log, fileBytesMax);
     audit.bytes = await stat(join(dir, currentFile)).then((s) => s.size, () => 0);
     return audit;
   }
@@ -71,7 +72,7 @@ export class AuditLog {
 
   private async write(line: string): Promise<void> {
     const size = Buffer.byteLength(line);
-    if (this.bytes > 0 && this.bytes + size > limits.auditLogFileBytesMax) {
+    if (this.bytes > 0 && this.bytes + size > this.fileBytesMax) {
       await rename(join(this.dir, currentFile), join(this.dir, previousFile));
       this.bytes = 0;
     }
