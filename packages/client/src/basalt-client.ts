@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import { BasaltError, invalidArgument, limits } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
-import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
+import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
-import { degradedFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
+import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
 
 export interface ConnectOptions {
@@ -34,6 +34,18 @@ export interface CreateVolumeOptions {
   sizeBytes: number;
   extentSizeBytes?: number;
   replicationFactor?: number;
+  /**
+   * The owning tenant. Absent: the caller's own (a client certificate's), or "default" (an
+   * admin's). A client may name only its own; BASALT_QUOTA_EXCEEDED past the tenant's quotas.
+   */
+  tenant?: string;
+}
+
+export interface CreateTenantOptions {
+  /** Quota on the sum of the tenant's volume sizes; absent or 0: none. */
+  maxBytes?: number;
+  /** Quota on the number of the tenant's volumes; absent or 0: none. */
+  maxVolumes?: number;
 }
 
 /** Connects to a Basalt cluster. Nothing is sent until the first call. */
@@ -75,13 +87,20 @@ export class BasaltClient {
 
   /** Creates a volume (BASALT_VOLUME_EXISTS when the name is taken). */
   async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeInfo> {
-    const reply = await this.meta.call('createVolume', { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0 });
+    const reply = await this.meta.call('createVolume', {
+      name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0, tenant: options.tenant ?? '',
+    });
     return volumeFromPb(reply.volume);
   }
 
-  async listVolumes(options: { limit?: number } = {}): Promise<VolumeInfo[]> {
-    if (options.limit !== undefined) return (await this.meta.call('listVolumes', { limit: options.limit })).volumes.map(volumeFromPb);
-    return (await this.meta.listAllVolumes()).volumes.map(volumeFromPb);
+  /**
+   * The volumes the caller may see, by name: a client's or an agent's own tenant's; an admin's
+   * every tenant's, or only `tenant`'s.
+   */
+  async listVolumes(options: { limit?: number; tenant?: string } = {}): Promise<VolumeInfo[]> {
+    const tenant = options.tenant ?? '';
+    if (options.limit !== undefined) return (await this.meta.call('listVolumes', { limit: options.limit, tenant })).volumes.map(volumeFromPb);
+    return (await this.meta.listAllVolumes({ tenant })).volumes.map(volumeFromPb);
   }
 
   /** One volume (BASALT_VOLUME_NOT_FOUND when there is none of that name). */
@@ -149,6 +168,28 @@ export class BasaltClient {
       lease = { clientId: this.clientId, generation: granted.generation };
     }
     return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics });
+  }
+
+  // ---- tenants and audit ----
+
+  /** Creates a tenant (admin only; BASALT_TENANT_EXISTS when the name is taken). */
+  async createTenant(name: string, options: CreateTenantOptions = {}): Promise<TenantInfo> {
+    return tenantFromPb((await this.meta.call('createTenant', { name, maxBytes: options.maxBytes ?? 0, maxVolumes: options.maxVolumes ?? 0 })).tenant);
+  }
+
+  /** Every tenant with quotas and usage, "default" first (a client or an agent: its own only). */
+  async listTenants(): Promise<TenantInfo[]> {
+    return (await this.meta.call('listTenants', {})).tenants.map(tenantFromPb);
+  }
+
+  /** Removes a tenant (admin only): BASALT_TENANT_NOT_EMPTY while it owns a volume. */
+  async deleteTenant(name: string): Promise<void> {
+    await this.meta.call('deleteTenant', { name });
+  }
+
+  /** The newest audit entries at or after `sinceMs`, oldest first (admin only; at most limits.auditReplyEntriesMax). */
+  async auditLog(options: { sinceMs?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    return (await this.meta.call('listAudit', { sinceMs: options.sinceMs ?? 0, limit: options.limit ?? 0 })).entries.map(auditEntryFromPb);
   }
 
   // ---- chunk servers and redundancy ----
