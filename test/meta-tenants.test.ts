@@ -6,7 +6,8 @@
  * see and do is tested with injected identities in packages/meta/src/server/meta-api.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GiB } from '@basalt/stdx';
+import { connect } from '@basalt/client';
+import { ErrorCode, GiB } from '@basalt/stdx';
 import { MetaCluster } from './lib/meta-cluster.js';
 import { ProcessScope, runCli, runCliJson } from './lib/process.js';
 
@@ -97,5 +98,26 @@ describe('tenants through the CLI', () => {
     const table = await runCli(['audit', '--limit', '1', ...metad]);
     expect(table.stdout).toMatch(/TIME\s+WHO\s+WHAT\s+TARGET\s+OUTCOME/);
     expect(table.stdout).toContain('admin/insecure');
+  });
+
+  it('offers the same through the SDK: tenant methods, tenant on volumes, the audit log', async () => {
+    const client = connect({ metad: cluster.endpoints });
+    try {
+      expect(await client.createTenant('sdk-t', { maxVolumes: 1 })).toEqual({ name: 'sdk-t', maxBytes: 0, maxVolumes: 1, sizeBytes: 0, volumes: 0, createdAtMs: expect.any(Number) as number });
+      await expect(client.createTenant('sdk-t')).rejects.toMatchObject({ code: ErrorCode.TenantExists });
+      expect(await client.createVolume('sdk-v', { sizeBytes: GiB, tenant: 'sdk-t' })).toMatchObject({ name: 'sdk-v', tenant: 'sdk-t' });
+      await expect(client.createVolume('sdk-w', { sizeBytes: GiB, tenant: 'sdk-t' })).rejects.toMatchObject({ code: ErrorCode.QuotaExceeded, details: { quota: 'volumes', max: 1 } });
+      expect((await client.listVolumes({ tenant: 'sdk-t' })).map((v) => v.name)).toEqual(['sdk-v']);
+      expect((await client.listVolumes({ tenant: 'sdk-t', limit: 10 })).map((v) => v.tenant)).toEqual(['sdk-t']);
+      expect((await client.listTenants()).find((t) => t.name === 'sdk-t')).toMatchObject({ volumes: 1, sizeBytes: GiB });
+      await expect(client.deleteTenant('sdk-t')).rejects.toMatchObject({ code: ErrorCode.TenantNotEmpty });
+      await client.deleteVolume('sdk-v');
+      await client.deleteTenant('sdk-t');
+      await expect(client.deleteTenant('sdk-t')).rejects.toMatchObject({ code: ErrorCode.TenantNotFound });
+      const audit = await client.auditLog({ limit: 3 });
+      expect(audit.map((e) => `${e.method} ${e.target} ${e.outcome}`)).toEqual(['deleteVolume sdk-v ok', 'deleteTenant sdk-t ok', `deleteTenant sdk-t ${ErrorCode.TenantNotFound}`]);
+    } finally {
+      client.close();
+    }
   });
 });
