@@ -68,6 +68,15 @@ describe('tenants through the CLI', () => {
     expect((await runCliJson<Tenant[]>(['tenant', 'ls', '--json', ...metad])).map((t) => t.name)).toEqual(['default', 'team-a']);
   });
 
+  it('changes a tenant quota: a lowered one refuses the next create, a raised one admits it', async () => {
+    expect(await runCliJson<Tenant>(['tenant', 'set', 'team-a', '--max-volumes', '1', '--json', ...metad])).toMatchObject({ maxVolumes: 1, maxBytes: 0, volumes: 2 });
+    expect((await runCli(['volume', 'create', 'a3', '--size', '64MiB', '--tenant', 'team-a', ...metad])).stderr).toContain('BASALT_QUOTA_EXCEEDED');
+    await runCliJson(['tenant', 'set', 'team-a', '--max-volumes', '3', '--max-bytes', '3GiB', '--json', ...metad]);
+    await runCliJson(['volume', 'create', 'a3', '--size', '64MiB', '--tenant', 'team-a', '--json', ...metad]);
+    await runCli(['volume', 'rm', 'a3', ...metad]);
+    await runCliJson(['tenant', 'set', 'team-a', '--max-volumes', '2', '--max-bytes', '2GiB', '--json', ...metad]);
+  });
+
   it('keeps tenants, owners and quotas across a restart from a snapshot', async () => {
     const before = await cluster.status(0);
     expect(before.snapshotIndex).toBeGreaterThan(0);

@@ -182,6 +182,14 @@ export class BasaltClient {
     return (await this.meta.call('listTenants', {})).tenants.map(tenantFromPb);
   }
 
+  /**
+   * Replaces a tenant's quotas (admin only; an absent quota becomes "no limit"). A quota below the
+   * tenant's usage refuses later creates and growth; no volume changes.
+   */
+  async setTenantQuota(name: string, options: CreateTenantOptions): Promise<TenantInfo> {
+    return tenantFromPb((await this.meta.call('setTenantQuota', { name, maxBytes: options.maxBytes ?? 0, maxVolumes: options.maxVolumes ?? 0 })).tenant);
+  }
+
   /** Removes a tenant (admin only): BASALT_TENANT_NOT_EMPTY while it owns a volume. */
   async deleteTenant(name: string): Promise<void> {
     await this.meta.call('deleteTenant', { name });

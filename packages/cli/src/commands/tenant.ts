@@ -29,6 +29,21 @@ const create: Command = {
   }),
 };
 
+const set: Command = {
+  name: 'set', summary: 'replace a tenant\'s quotas; a flag left out means no limit (admin)',
+  usage: 'NAME [--max-bytes SIZE] [--max-volumes N] [--json]', positionals: true,
+  options: { ...clusterOptions, ...json, 'max-bytes': { type: 'string' }, 'max-volumes': { type: 'string' } },
+  run: (args, io) => withClient(args, io, async (client) => {
+    const name = onePositional(args, 'tenant name');
+    const maxBytes = size(args, 'max-bytes');
+    const maxVolumes = int(args, 'max-volumes', 1, limits.volumesMax);
+    const t = await client.setTenantQuota(name, { ...(maxBytes !== undefined && { maxBytes }), ...(maxVolumes !== undefined && { maxVolumes }) });
+    if (flag(args, 'json')) printJson(io, t);
+    else io.out(`tenant ${t.name}: at most ${quota(t.maxBytes, formatBytes)} in ${quota(t.maxVolumes, String)} volume(s); it uses ${formatBytes(t.sizeBytes)} in ${t.volumes}\n`);
+    return 0;
+  }),
+};
+
 const ls: Command = {
   name: 'ls', summary: 'list tenants with quotas and usage (a client: its own)', usage: '[--json]', options: { ...clusterOptions, ...json },
   run: (args, io) => withClient(args, io, async (client) => {
@@ -53,4 +68,4 @@ const rm: Command = {
   }),
 };
 
-export const tenantGroup: CommandGroup = { name: 'tenant', summary: 'tenants and their quotas: create, ls, rm', commands: [create, ls, rm] };
+export const tenantGroup: CommandGroup = { name: 'tenant', summary: 'tenants and their quotas: create, set, ls, rm', commands: [create, set, ls, rm] };

@@ -278,6 +278,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       const tenants = await query(r.stale, (s) => (own === undefined ? s.listTenants() : [unwrap(s.getTenant(own))]));
       return { tenants: tenants.map(tenantToPb) };
     },
+    setTenantQuota: async (r) => ({ tenant: tenantToPb(await apply<TenantView>({ type: 'setTenantQuota', name: r.name, maxBytes: r.maxBytes, maxVolumes: r.maxVolumes })) }),
     deleteTenant: async (r) => {
       await apply<TenantView>({ type: 'deleteTenant', name: r.name });
       return {};

@@ -1,5 +1,5 @@
 import { ErrorCode, limits } from '@basalt/stdx';
-import type { CreateTenantCommand, DeleteTenantCommand } from './commands.js';
+import type { CreateTenantCommand, DeleteTenantCommand, SetTenantQuotaCommand } from './commands.js';
 import { defaultTenant, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
 import { usageOf } from './tenant-usage.js';
@@ -9,7 +9,8 @@ import type { TenantView } from './views.js';
 /**
  * Tenants and their quotas. Invariants: every volume's tenant is `defaultTenant` or a stored
  * tenant; a stored tenant is never `defaultTenant`; a tenant is forgotten only when it owns no
- * volume. Quotas are checked at create and growth only: lowering one never touches volumes.
+ * volume. Quotas are checked at create and growth only: lowering one never touches volumes, so
+ * usage stays within the quotas except after a quota was lowered below it.
  */
 
 export function applyCreateTenant(data: StateData, cmd: CreateTenantCommand): Result<TenantView> {
@@ -35,6 +36,16 @@ export function applyDeleteTenant(data: StateData, cmd: DeleteTenantCommand): Re
   const view = tenantView(data, cmd.name, found.value);
   data.tenants.delete(cmd.name);
   return ok(view);
+}
+
+export function applySetTenantQuota(data: StateData, cmd: SetTenantQuotaCommand): Result<TenantView> {
+  if (cmd.name === defaultTenant) return fail(ErrorCode.InvalidArgument, 'the default tenant has no quotas: create a tenant for volumes that need them', { tenant: cmd.name });
+  const found = findTenant(data, cmd.name);
+  if (!found.ok) return found;
+  const tenant = found.value as TenantRecord;
+  tenant.maxBytes = cmd.maxBytes;
+  tenant.maxVolumes = cmd.maxVolumes;
+  return ok(tenantView(data, tenant.name, tenant));
 }
 
 /** The tenant's record; undefined for the built-in default tenant. */

@@ -56,7 +56,7 @@ describe('the metad call policy', () => {
 
   it('keeps tenant-bound roles away from servers, members, tenants and the audit log', () => {
     const clusterWide = methods.filter((m) => callRules[m].roles.every((r) => r !== 'client' && r !== 'agent'));
-    expect(clusterWide).toEqual(expect.arrayContaining(['drainServer', 'markServerOut', 'removeServer', 'addMember', 'removeMember', 'transferLeader', 'createTenant', 'deleteTenant', 'listAudit', 'registerServer', 'heartbeat']));
+    expect(clusterWide).toEqual(expect.arrayContaining(['drainServer', 'markServerOut', 'removeServer', 'addMember', 'removeMember', 'transferLeader', 'createTenant', 'deleteTenant', 'setTenantQuota', 'listAudit', 'registerServer', 'heartbeat']));
     for (const who of [clientA, agentA, agentNoTenant]) {
       for (const m of clusterWide) expect(allowed(m, who), `${who.role} ${m}`).toBe(false);
     }
@@ -69,7 +69,7 @@ describe('the metad call policy', () => {
 
   it('audits every mutation that an operator or a tenant makes, and no read', () => {
     const audited = methods.filter((m) => callRules[m].audited).sort();
-    expect(audited).toEqual(['addMember', 'createTenant', 'createVolume', 'deleteTenant', 'deleteVolume', 'drainServer', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'setVolumeLabel', 'transferLeader']);
+    expect(audited).toEqual(['addMember', 'createTenant', 'createVolume', 'deleteTenant', 'deleteVolume', 'drainServer', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
   });
 
   it('scopes every volume-naming call that a tenant-bound role may make', () => {

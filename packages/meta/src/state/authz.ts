@@ -73,6 +73,7 @@ export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   createTenant: rule(['admin'], 'none', true),
   listTenants: rule(tenantUsers, 'listing'),
   deleteTenant: rule(['admin'], 'none', true),
+  setTenantQuota: rule(['admin'], 'none', true),
   listAudit: rule(['admin']),
   raftStream: rule(['admin', 'metad']),
 };

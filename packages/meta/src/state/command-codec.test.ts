@@ -31,6 +31,7 @@ const everyCommand: Command[] = [
   { type: 'deleteVolume', name: 'v', force: true, requireTenant: 'team-a' },
   { type: 'createTenant', name: 'team-a', maxBytes: GiB, maxVolumes: 10, nowMs: 7 },
   { type: 'deleteTenant', name: 'team-a' },
+  { type: 'setTenantQuota', name: 'team-a', maxBytes: 0, maxVolumes: 3 },
 ];
 
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -35,6 +35,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
   createTenant: { name: 'string', maxBytes: 'number', maxVolumes: 'number', nowMs: 'number' },
   deleteTenant: { name: 'string' },
+  setTenantQuota: { name: 'string', maxBytes: 'number', maxVolumes: 'number' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

@@ -37,7 +37,8 @@ export type Command =
   | AcquireLeaseCommand
   | ReleaseLeaseCommand
   | CreateTenantCommand
-  | DeleteTenantCommand;
+  | DeleteTenantCommand
+  | SetTenantQuotaCommand;
 
 export type CommandType = Command['type'];
 
@@ -155,6 +156,17 @@ export interface CreateTenantCommand {
   readonly nowMs: number;
 }
 
+/**
+ * New quotas (0: no limit) for a stored tenant. A quota below the tenant's usage refuses later
+ * creates and growth only; no volume changes.
+ */
+export interface SetTenantQuotaCommand {
+  readonly type: 'setTenantQuota';
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+}
+
 /** Forgets a tenant; refused while it owns a volume, and for `default`. */
 export interface DeleteTenantCommand {
   readonly type: 'deleteTenant';
@@ -256,6 +268,7 @@ export interface CommandValues {
   releaseLease: ReleaseView;
   createTenant: TenantView;
   deleteTenant: TenantView;
+  setTenantQuota: TenantView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

@@ -30,6 +30,7 @@ export type {
   ReleaseLeaseCommand,
   CreateTenantCommand,
   DeleteTenantCommand,
+  SetTenantQuotaCommand,
 } from './commands.js';
 export { defaultTenant } from './records.js';
 export { authorizeCall, authorizeVolume, callRules, isTenantBound, raftStreamMethod, tenantForCreate, tenantForListing, tenantOf } from './authz.js';

@@ -44,6 +44,8 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes), checkUint('nowMs', cmd.nowMs));
     case 'deleteTenant':
       return checkTenantName(cmd.name);
+    case 'setTenantQuota':
+      return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes));
     default:
       return unreachable(cmd, 'unknown command type');
   }

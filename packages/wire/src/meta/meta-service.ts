@@ -41,6 +41,7 @@ export const metaService = {
   createTenant: unaryMethod(service, 'CreateTenant', pb.CreateTenantRequest, pb.TenantReply),
   listTenants: unaryMethod(service, 'ListTenants', pb.ListTenantsRequest, pb.ListTenantsReply),
   deleteTenant: unaryMethod(service, 'DeleteTenant', pb.DeleteTenantRequest, pb.DeleteTenantReply),
+  setTenantQuota: unaryMethod(service, 'SetTenantQuota', pb.SetTenantQuotaRequest, pb.TenantReply),
   listAudit: unaryMethod(service, 'ListAudit', pb.ListAuditRequest, pb.ListAuditReply),
 } as const;
 
@@ -96,10 +97,11 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - registerServer and heartbeat overwrite the server's record with the same facts;
  * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
  * - drainServer and markServerOut set a state the repeat sets again;
- * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone.
+ * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
+ * - setTenantQuota sets quotas the repeat sets again.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer',
+  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota',
 ]);
