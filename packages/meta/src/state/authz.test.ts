@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, insecureIdentity, roles, type Identity } from '@basalt/stdx';
 import { metaService } from '@basalt/wire';
@@ -43,6 +43,17 @@ describe('the metad call policy', () => {
     for (const m of ['createVolume', 'resizeVolume', 'deleteVolume', 'setVolumeLabel', 'createTenant', 'deleteTenant', 'drainServer', 'removeServer', 'listAudit', raftStreamMethod] as const) {
       expect(allowed(m, chunk), m).toBe(false);
     }
+  });
+
+  it('lets a chunk server call every RPC that chunkd calls', () => {
+    const source = readdirSync(new URL('../../../chunk/src', import.meta.url), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .map((f) => readFileSync(new URL(`../../../chunk/src/${f}`, import.meta.url), 'utf8'))
+      .join('\n');
+    const called = new Set([...source.matchAll(/\.call\('(\w+)'/g)].map((m) => m[1] as string));
+    if (source.includes('.listAllVolumes(')) called.add('listVolumes');
+    expect(called.size).toBeGreaterThan(5);
+    for (const m of called) expect(allowed(m as AuthorizedMethod, chunk), m).toBe(true);
   });
 
   it('lets a chunk server register, heartbeat and ask for repair tasks as itself only', () => {

@@ -11,8 +11,9 @@ import { fail, ok, type Result } from './result.js';
  * Invariants (authz.test.ts checks each over every rule):
  * - every RPC of proto/meta.proto's Meta service has a rule, and admin may call every one;
  * - a metad member may call only the Raft stream, Status and ListMembers;
- * - a chunk server never creates, resizes or deletes a volume or a tenant, and calls
- *   RegisterServer, Heartbeat and ListRepairTasks for its own server id only;
+ * - a chunk server never creates, resizes or deletes a volume or a tenant, calls
+ *   RegisterServer, Heartbeat and ListRepairTasks for its own server id only, and may call every
+ *   RPC chunkd's meta link calls (its census lists every volume to reclaim deleted ones);
  * - a client or an agent (tenant-bound roles) never changes servers, members or tenants and never
  *   reads the audit log; it reaches only its own tenant's volumes (`scope: 'volume'` and
  *   `'listing'`), and an agent never creates, resizes, deletes or relabels one;
@@ -44,7 +45,7 @@ const rule = (roles: readonly Role[], scope: CallScope = 'none', audited = false
 
 export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   createVolume: rule(['admin', 'client'], 'none', true),
-  listVolumes: rule(tenantUsers, 'listing'),
+  listVolumes: rule([...tenantUsers, 'chunkd'], 'listing'),
   getVolume: rule(tenantUsers, 'volume'),
   resizeVolume: rule(['admin', 'client'], 'volume', true),
   deleteVolume: rule(['admin', 'client'], 'volume', true),
