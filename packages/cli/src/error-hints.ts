@@ -43,7 +43,7 @@ export function errorHint(e: BasaltError): string | undefined {
     case ErrorCode.TenantNotFound:
       return '"basalt tenant ls" lists the tenants; an admin creates one with "basalt tenant create NAME"';
     case ErrorCode.TenantNotEmpty:
-      return '"basalt volume ls --tenant NAME" lists the volumes it still owns: delete them first';
+      return `"basalt volume ls --tenant ${typeof d.tenant === 'string' ? d.tenant : 'NAME'}" lists the volumes it still owns: delete them first`;
     case ErrorCode.PermissionDenied:
       return 'the identity in your credentials may not do this (its role, or another tenant\'s volume): use credentials with the role or tenant needed';
     default:
