@@ -319,6 +319,36 @@ describe('NBD protocol behaviour', () => {
   });
 });
 
+describe('NBD exports the agent identity may not open', () => {
+  const tmp = tempDir('nbd-tenant');
+  const store = new FileVolumeStore(tmp.dir);
+  afterAll(() => tmp.cleanup());
+
+  it('refuses the export with NBD_REP_ERR_POLICY and says why, and serves the others on the same agent', async () => {
+    store.create('mine', size);
+    store.create('theirs', size);
+    const inner = store.provider();
+    // metad's answer to an agent of another tenant (packages/meta/src/server/meta-api.test.ts checks that metad gives it).
+    const agent = await startAgent({
+      provider: {
+        list: () => inner.list(),
+        open: (name, options) => (name === 'theirs' ? Promise.reject(new BasaltError(ErrorCode.PermissionDenied, 'volume theirs belongs to another tenant than a')) : inner.open(name, options)),
+      },
+    });
+    try {
+      const c = await RawNbd.connect(agent.port);
+      await c.handshake();
+      const r = await c.option(Opt.Go, exportData('theirs'));
+      expect(r[r.length - 1]!.type).toBe(Rep.ErrPolicy);
+      expect(r[r.length - 1]!.data.toString()).toContain('may not open volume theirs (BASALT_PERMISSION_DENIED');
+      expect((await c.go('mine')).size).toBe(BigInt(size));
+      c.destroy();
+    } finally {
+      await agent.stop();
+    }
+  });
+});
+
 describe('NBD writer leases', () => {
   const tmp = tempDir('nbd-lease');
   const store = new FileVolumeStore(tmp.dir);

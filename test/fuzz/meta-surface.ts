@@ -27,6 +27,7 @@ const hostileString = fc.oneof(
 );
 const name = fc.oneof(fc.constantFrom(...names), hostileString);
 const server = fc.oneof(fc.constantFrom(...servers), hostileString);
+const tenant = fc.oneof(fc.constantFrom('default', 'ten-a', 'ten-new'), hostileString);
 /** Numbers a JSON or proto field might carry: sane ones, edges, and garbage. */
 const hostileNumber = fc.oneof(
   fc.constantFrom(0, 1, 2, 3, 4, 7, 4 * MiB, 64 * MiB, GiB, 2 ** 31, 2 ** 32, 2 ** 50, 2 ** 53 - 1, 2 ** 53, 2 ** 64, -1, 0.5, NaN, Infinity),
@@ -51,6 +52,12 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constantFrom('addRebuilding' as const, 'promoteReplica' as const), name, index: hostileNumber, serverId: server, expectedEpoch: hostileNumber }),
   fc.record({ type: fc.constant('acquireLease' as const), name, clientId: hostileString, force: fc.boolean(), nowMs: now }),
   fc.record({ type: fc.constant('releaseLease' as const), name, clientId: hostileString, generation: hostileNumber }),
+  fc.record({ type: fc.constant('createVolume' as const), name, sizeBytes: hostileNumber, extentSizeBytes: hostileNumber, replicationFactor: hostileNumber, nowMs: now, tenant }),
+  fc.record({ type: fc.constant('resizeVolume' as const), name, sizeBytes: hostileNumber, requireTenant: tenant }),
+  fc.record({ type: fc.constant('deleteVolume' as const), name, force: fc.boolean(), requireTenant: tenant }),
+  fc.record({ type: fc.constant('createTenant' as const), name: tenant, maxBytes: hostileNumber, maxVolumes: hostileNumber, nowMs: now }),
+  fc.record({ type: fc.constant('setTenantQuota' as const), name: tenant, maxBytes: hostileNumber, maxVolumes: hostileNumber }),
+  fc.record({ type: fc.constant('deleteTenant' as const), name: tenant }),
 );
 
 /** Three servers in three zones, two volumes with extents, a lease: the state each input starts from. */
@@ -63,6 +70,8 @@ function populated(): Uint8Array {
     { type: 'allocateExtent', name: 'vol-a', index: 0 },
     { type: 'allocateExtent', name: 'vol-b', index: 3 },
     { type: 'acquireLease', name: 'vol-a', clientId: 'c1', force: false, nowMs: 1 },
+    { type: 'createTenant', name: 'ten-a', maxBytes: 96 * MiB, maxVolumes: 2, nowMs: 1 },
+    { type: 'createVolume', name: 'vol-t', sizeBytes: 64 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 2, nowMs: 1, tenant: 'ten-a' },
   ];
   for (const c of setup) if (!s.apply(c).ok) throw new Error(`setup command ${c.type} refused`);
   return s.encodeSnapshot();
@@ -107,6 +116,12 @@ const call: fc.Arbitrary<Call> = fc.oneof(
   fc.record({ id: server, drain: fc.boolean() }).map((request) => ({ method: 'drainServer' as const, request })),
   fc.record({ id: server }).map((request) => ({ method: 'markServerOut' as const, request })),
   fc.record({ serverId: server, limit: fc.nat({ max: 0xffffffff }) }).map((request) => ({ method: 'listRepairTasks' as const, request })),
+  fc.record({ name, sizeBytes: uint, extentSizeBytes: uint, replicationFactor: fc.nat({ max: 0xffffffff }), tenant }).map((request) => ({ method: 'createVolume' as const, request })),
+  fc.record({ tenant, limit: fc.nat({ max: 2000 }) }).map((request) => ({ method: 'listVolumes' as const, request })),
+  fc.record({ name: tenant, maxBytes: uint, maxVolumes: fc.nat({ max: 0xffffffff }) }).map((request) => ({ method: 'createTenant' as const, request })),
+  fc.record({ name: tenant, maxBytes: uint, maxVolumes: fc.nat({ max: 0xffffffff }) }).map((request) => ({ method: 'setTenantQuota' as const, request })),
+  fc.record({ name: tenant }).map((request) => ({ method: 'deleteTenant' as const, request })),
+  fc.record({ sinceMs: uint, limit: fc.nat({ max: 0xffffffff }) }).map((request) => ({ method: 'listAudit' as const, request })),
 );
 
 /** A one-member metad in this process, its background work slowed so only the fuzzer changes state. */

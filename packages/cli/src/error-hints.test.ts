@@ -26,6 +26,11 @@ describe('errors that name their fix', () => {
     expect(errorHint(new BasaltError(ErrorCode.ShrinkNotAllowed, 'holds data', { volume: 'v1', firstAllocatedIndex: 3 }))).toMatch(/^extent 3 and later ones of v1 hold data/);
   });
 
+  it('a tenant quota or a tenant that still owns volumes: where to see its usage and its volumes', () => {
+    expect(errorHint(new BasaltError(ErrorCode.QuotaExceeded, 'tenant t has 2 of its 2 volumes', { tenant: 't', quota: 'volumes', used: 2, max: 2 }))).toMatch(/^"basalt tenant ls" shows the quotas and usage of t:/);
+    expect(errorHint(new BasaltError(ErrorCode.TenantNotEmpty, 'tenant t still owns 1 volume(s)', { tenant: 't', volumes: 1 }))).toBe('"basalt volume ls --tenant t" lists the volumes it still owns: delete them first');
+  });
+
   it('leaves alone a message that already names a command to run', () => {
     expect(errorHint(new BasaltError(ErrorCode.Unavailable, 'no cluster runs in .basalt: start it with "basalt up"'))).toBeUndefined();
   });

@@ -36,6 +36,16 @@ export function errorHint(e: BasaltError): string | undefined {
         : `volumes grow but do not shrink; "basalt volume resize ${volume} --size SIZE --force" shrinks over never-written space only`;
     case ErrorCode.ReadOnly:
       return 'this command opened the volume read-only; commands that write take the writer lease';
+    case ErrorCode.QuotaExceeded: {
+      const tenant = typeof d.tenant === 'string' ? d.tenant : 'TENANT';
+      return `"basalt tenant ls" shows the quotas and usage of ${tenant}: delete volumes it no longer needs, or ask an admin for a tenant with more room`;
+    }
+    case ErrorCode.TenantNotFound:
+      return '"basalt tenant ls" lists the tenants; an admin creates one with "basalt tenant create NAME"';
+    case ErrorCode.TenantNotEmpty:
+      return `"basalt volume ls --tenant ${typeof d.tenant === 'string' ? d.tenant : 'NAME'}" lists the volumes it still owns: delete them first`;
+    case ErrorCode.PermissionDenied:
+      return 'the identity in your credentials may not do this (its role, or another tenant\'s volume): use credentials with the role or tenant needed';
     default:
       return undefined;
   }

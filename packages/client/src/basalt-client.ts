@@ -3,9 +3,9 @@ import { hostname } from 'node:os';
 import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
 import { MetaClient } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
-import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
+import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
-import { degradedFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
+import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
 import { FileKeyProvider } from './crypto/file-key-provider.js';
 import type { KeyProvider } from './crypto/key-provider.js';
@@ -45,6 +45,18 @@ export interface CreateVolumeOptions {
   replicationFactor?: number;
   /** Encrypt every block in this client with a new data key, wrapped by the client's key provider (default false). */
   encrypt?: boolean;
+  /**
+   * The owning tenant. Absent: the caller's own (a client certificate's), or "default" (an
+   * admin's). A client may name only its own; BASALT_QUOTA_EXCEEDED past the tenant's quotas.
+   */
+  tenant?: string;
+}
+
+export interface CreateTenantOptions {
+  /** Quota on the sum of the tenant's volume sizes; absent or 0: none. */
+  maxBytes?: number;
+  /** Quota on the number of the tenant's volumes; absent or 0: none. */
+  maxVolumes?: number;
 }
 
 /** Connects to a Basalt cluster. Nothing is sent until the first call. */
@@ -93,7 +105,7 @@ export class BasaltClient {
    * meanwhile, metad refuses and this tries again with the next one).
    */
   async createVolume(name: string, options: CreateVolumeOptions): Promise<VolumeInfo> {
-    const request = { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0 };
+    const request = { name, sizeBytes: options.sizeBytes, extentSizeBytes: options.extentSizeBytes ?? 0, replicationFactor: options.replicationFactor ?? 0, tenant: options.tenant ?? '' };
     if (options.encrypt !== true) return volumeFromPb((await this.meta.call('createVolume', request)).volume);
     for (let attempt = 1; ; attempt++) {
       const { nextVolumeId } = await this.meta.call('listVolumes', { limit: 1 });
@@ -107,9 +119,14 @@ export class BasaltClient {
     }
   }
 
-  async listVolumes(options: { limit?: number } = {}): Promise<VolumeInfo[]> {
-    if (options.limit !== undefined) return (await this.meta.call('listVolumes', { limit: options.limit })).volumes.map(volumeFromPb);
-    return (await this.meta.listAllVolumes()).volumes.map(volumeFromPb);
+  /**
+   * The volumes the caller may see, by name: a client's or an agent's own tenant's; an admin's
+   * every tenant's, or only `tenant`'s.
+   */
+  async listVolumes(options: { limit?: number; tenant?: string } = {}): Promise<VolumeInfo[]> {
+    const tenant = options.tenant ?? '';
+    if (options.limit !== undefined) return (await this.meta.call('listVolumes', { limit: options.limit, tenant })).volumes.map(volumeFromPb);
+    return (await this.meta.listAllVolumes({ tenant })).volumes.map(volumeFromPb);
   }
 
   /** One volume (BASALT_VOLUME_NOT_FOUND when there is none of that name). */
@@ -179,6 +196,36 @@ export class BasaltClient {
       lease = { clientId: this.clientId, generation: granted.generation };
     }
     return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher });
+  }
+
+  // ---- tenants and audit ----
+
+  /** Creates a tenant (admin only; BASALT_TENANT_EXISTS when the name is taken). */
+  async createTenant(name: string, options: CreateTenantOptions = {}): Promise<TenantInfo> {
+    return tenantFromPb((await this.meta.call('createTenant', { name, maxBytes: options.maxBytes ?? 0, maxVolumes: options.maxVolumes ?? 0 })).tenant);
+  }
+
+  /** Every tenant with quotas and usage, "default" first (a client or an agent: its own only). */
+  async listTenants(): Promise<TenantInfo[]> {
+    return (await this.meta.call('listTenants', {})).tenants.map(tenantFromPb);
+  }
+
+  /**
+   * Replaces a tenant's quotas (admin only; an absent quota becomes "no limit"). A quota below the
+   * tenant's usage refuses later creates and growth; no volume changes.
+   */
+  async setTenantQuota(name: string, options: CreateTenantOptions): Promise<TenantInfo> {
+    return tenantFromPb((await this.meta.call('setTenantQuota', { name, maxBytes: options.maxBytes ?? 0, maxVolumes: options.maxVolumes ?? 0 })).tenant);
+  }
+
+  /** Removes a tenant (admin only): BASALT_TENANT_NOT_EMPTY while it owns a volume. */
+  async deleteTenant(name: string): Promise<void> {
+    await this.meta.call('deleteTenant', { name });
+  }
+
+  /** The newest audit entries at or after `sinceMs`, oldest first (admin only; at most limits.auditReplyEntriesMax). */
+  async auditLog(options: { sinceMs?: number; limit?: number } = {}): Promise<AuditEntry[]> {
+    return (await this.meta.call('listAudit', { sinceMs: options.sinceMs ?? 0, limit: options.limit ?? 0 })).entries.map(auditEntryFromPb);
   }
 
   // ---- chunk servers and redundancy ----

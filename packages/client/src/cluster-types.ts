@@ -22,6 +22,32 @@ export interface VolumeInfo extends VolumeDescriptor {
   readonly storedBytes: number;
   /** An encrypted volume's cipher, KEK id and wrapped data key; undefined: plaintext. */
   readonly encryption: VolumeEncryption | undefined;
+  /** The tenant that owns the volume ("default" for volumes created without one). */
+  readonly tenant: string;
+}
+
+/** A tenant with its quotas (0: no limit) and what its volumes use now. */
+export interface TenantInfo {
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+  readonly sizeBytes: number;
+  readonly volumes: number;
+  /** 0 for the built-in default tenant. */
+  readonly createdAtMs: number;
+}
+
+/** One entry of metad's audit log: who did what, when, and how it ended. */
+export interface AuditEntry {
+  readonly atMs: number;
+  readonly role: string;
+  readonly name: string;
+  /** '' for callers that act for no tenant. */
+  readonly tenant: string;
+  readonly method: string;
+  readonly target: string;
+  /** "ok" or an error code. */
+  readonly outcome: string;
 }
 
 /** A writer lease as granted: the holder and the generation that fences older holders. */

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import type { pb } from '@basalt/wire';
-import type { DegradedExtent, ExtentPlacement, Member, MemberRole, MemberStatus, RepairStatus, ServerInfo, ServerState, VolumeInfo } from './cluster-types.js';
+import type { AuditEntry, DegradedExtent, ExtentPlacement, TenantInfo, Member, MemberRole, MemberStatus, RepairStatus, ServerInfo, ServerState, VolumeInfo } from './cluster-types.js';
 
 /** Conversions from metad's protobuf replies to the SDK's types: the only place pb types are read. */
 
@@ -12,7 +12,19 @@ export function volumeFromPb(v: pb.IVolume | null | undefined): VolumeInfo {
     generation: Number(v.generation ?? 0), leaseHolder: v.leaseHolder ?? '', leaseAcquiredAtMs: Number(v.leaseAcquiredAtMs ?? 0),
     labels: { ...(v.labels ?? {}) }, createdAtMs: Number(v.createdAtMs ?? 0), storedBytes: Number(v.storedBytes ?? 0),
     encryption: v.encryption == null ? undefined : { cipher: v.encryption.cipher ?? '', keyId: v.encryption.keyId ?? '', wrappedKey: v.encryption.wrappedKey ?? new Uint8Array() },
+    tenant: v.tenant || 'default',
   };
+}
+
+export function tenantFromPb(t: pb.ITenant | null | undefined): TenantInfo {
+  if (t === null || t === undefined) throw new BasaltError(ErrorCode.Protocol, 'metad replied without a tenant');
+  return {
+    name: t.name ?? '', maxBytes: Number(t.maxBytes ?? 0), maxVolumes: t.maxVolumes ?? 0, sizeBytes: Number(t.sizeBytes ?? 0), volumes: t.volumes ?? 0, createdAtMs: Number(t.createdAtMs ?? 0),
+  };
+}
+
+export function auditEntryFromPb(e: pb.IAuditEntry): AuditEntry {
+  return { atMs: Number(e.atMs ?? 0), role: e.role ?? '', name: e.name ?? '', tenant: e.tenant ?? '', method: e.method ?? '', target: e.target ?? '', outcome: e.outcome ?? '' };
 }
 
 const serverStates: ReadonlySet<string> = new Set<ServerState>(['up', 'down', 'out', 'draining', 'removed']);

@@ -46,6 +46,12 @@ export const ErrorCode = {
   KeyUnavailable: 'BASALT_KEY_UNAVAILABLE',
   /** The key provider's KEK did not unwrap the volume's data key: the wrong KEK, or a damaged wrapped key. */
   KeyMismatch: 'BASALT_KEY_MISMATCH',
+  /** A tenant's quota (bytes or volume count) would be exceeded by a create or a resize. */
+  QuotaExceeded: 'BASALT_QUOTA_EXCEEDED',
+  TenantNotFound: 'BASALT_TENANT_NOT_FOUND',
+  TenantExists: 'BASALT_TENANT_EXISTS',
+  /** A tenant cannot be removed while it owns volumes. */
+  TenantNotEmpty: 'BASALT_TENANT_NOT_EMPTY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -24,6 +24,14 @@ export const limits = {
   volumesMax: 100_000,
   /** metad state: distinct extent member lists shared between extents (past it, lists are copies). */
   memberListsSharedMax: 1 << 20,
+  /** Tenants a cluster holds (docs/security-authz.md); the built-in `default` tenant is not counted. */
+  tenantsMax: 1000,
+  /** metad's audit log (leader-local): bytes of the current file; past it the file rotates, one previous file is kept. */
+  auditLogFileBytesMax: 4 * MiB,
+  /** Most audit entries one ListAudit reply carries (the newest ones after `since`). */
+  auditReplyEntriesMax: 1000,
+  /** Longest target text an audit entry keeps (a volume, tenant, server or member name). */
+  auditTargetBytesMax: 256,
   /** Most volumes one ListVolumes page returns. */
   volumesPageMax: 1000,
   chunkServersMax: 1024,
@@ -239,6 +247,7 @@ assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'o
 assert(limits.cliLocalClusterProbeMs < limits.metaAttemptTimeoutMsDefault, 'telling a stopped local cluster must be quicker than one call attempt');
 assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
+assert(limits.auditReplyEntriesMax * 4 * limits.auditTargetBytesMax < limits.metaReplyBytesMax, 'a full ListAudit reply must fit in one Meta reply');
 assert(limits.replicationFactorDefault <= limits.replicationFactorMax, 'default replication factor above maximum');
 assert(limits.volumeSizeBytesMax % limits.extentSizeBytesMax === 0, 'the largest volume must be whole extents of every size');
 assert(limits.consoleCallTimeoutMs < limits.consoleSampleIntervalMs, 'a console sample must end before the next begins');

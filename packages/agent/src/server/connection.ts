@@ -274,6 +274,7 @@ export class NbdConnection {
   }
 }
 
+/** NBD_REP_ERR_UNKNOWN for a volume that does not exist; NBD_REP_ERR_POLICY for one this agent may not open (another tenant's, a held lease). */
 function refusalFor(err: unknown): number {
   if (isBasaltError(err, ErrorCode.VolumeNotFound)) return Rep.ErrUnknown;
   return Rep.ErrPolicy;
@@ -282,6 +283,9 @@ function refusalFor(err: unknown): number {
 function openFailureMessage(volume: string, err: unknown): string {
   if (isBasaltError(err, ErrorCode.LeaseConflict)) {
     return `volume ${volume} is attached read-write elsewhere (its writer lease is held); attach read-only or force a takeover`;
+  }
+  if (isBasaltError(err, ErrorCode.PermissionDenied)) {
+    return `this agent's identity may not open volume ${volume} (${ErrorCode.PermissionDenied}: it belongs to another tenant, or the agent's role does not allow it)`;
   }
   return `cannot open volume ${volume}: ${err instanceof Error ? err.message : String(err)}`;
 }

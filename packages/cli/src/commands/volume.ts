@@ -13,7 +13,7 @@ export function volumeJson(v: VolumeInfo) {
   return {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
-    storedBytes: v.storedBytes, encryption: v.encryption === undefined ? null : { cipher: v.encryption.cipher, keyId: v.encryption.keyId },
+    storedBytes: v.storedBytes, tenant: v.tenant, encryption: v.encryption === undefined ? null : { cipher: v.encryption.cipher, keyId: v.encryption.keyId },
   };
 }
 
@@ -27,7 +27,7 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
   const j = volumeJson(v);
   const labels = Object.entries(j.labels).map(([k, val]) => `${k}=${val}`).join(',') || '-';
   printTable(io, ['field', 'value'], [
-    ['name', j.name], ['id', String(j.id)], ['size', `${formatBytes(j.sizeBytes)} (${j.sizeBytes} bytes)`],
+    ['name', j.name], ['id', String(j.id)], ['tenant', j.tenant], ['size', `${formatBytes(j.sizeBytes)} (${j.sizeBytes} bytes)`],
     ['extent size', formatBytes(j.extentSizeBytes)], ['extents', `${j.allocatedExtents} of ${j.extentCount} allocated`],
     ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
     ['encryption', j.encryption === null ? 'none' : `${j.encryption.cipher}, KEK ${j.encryption.keyId}`],
@@ -36,8 +36,8 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
 }
 
 const create: Command = {
-  name: 'create', summary: 'create a volume (--encrypt: AES-256-XTS in the client, key wrapped by the KEK of --kek-file)', usage: 'NAME --size SIZE [--extent-size SIZE] [--replicas N] [--encrypt [--kek-file FILE]] [--json]',
-  options: { ...clusterOptions, ...json, size: { type: 'string' }, 'extent-size': { type: 'string' }, replicas: { type: 'string' }, encrypt: { type: 'boolean' } },
+  name: 'create', summary: 'create a volume (--encrypt: AES-256-XTS in the client, key wrapped by the KEK of --kek-file; in --tenant T: an admin\'s choice, a client\'s own tenant by default)', usage: 'NAME --size SIZE [--extent-size SIZE] [--replicas N] [--encrypt [--kek-file FILE]] [--tenant T] [--json]',
+  options: { ...clusterOptions, ...json, size: { type: 'string' }, 'extent-size': { type: 'string' }, replicas: { type: 'string' }, encrypt: { type: 'boolean' }, tenant: { type: 'string' } },
   positionals: true,
   run: (args, io) => withClient(args, io, async (client) => {
     const name = onePositional(args, 'volume name');
@@ -45,18 +45,22 @@ const create: Command = {
     if (sizeBytes === undefined) throw invalidArgument('--size is required (e.g. --size 10GiB)');
     const extentSizeBytes = size(args, 'extent-size');
     const replicationFactor = int(args, 'replicas', 1, 255);
-    show(io, args, await client.createVolume(name, { sizeBytes, ...(extentSizeBytes !== undefined && { extentSizeBytes }), ...(replicationFactor !== undefined && { replicationFactor }), encrypt: flag(args, 'encrypt') }));
+    const tenant = str(args, 'tenant');
+    show(io, args, await client.createVolume(name, {
+      sizeBytes, ...(extentSizeBytes !== undefined && { extentSizeBytes }), ...(replicationFactor !== undefined && { replicationFactor }), encrypt: flag(args, 'encrypt'), ...(tenant !== undefined && { tenant }),
+    }));
     return 0;
   }),
 };
 
 const ls: Command = {
-  name: 'ls', summary: 'list volumes', usage: '[--json]', options: { ...clusterOptions, ...json },
+  name: 'ls', summary: 'list the volumes you may see (an admin: every tenant\'s, or --tenant T\'s)', usage: '[--tenant T] [--json]', options: { ...clusterOptions, ...json, tenant: { type: 'string' } },
   run: (args, io) => withClient(args, io, async (client) => {
-    const volumes = await client.listVolumes();
+    const tenant = str(args, 'tenant');
+    const volumes = await client.listVolumes(tenant === undefined ? {} : { tenant });
     if (flag(args, 'json')) printJson(io, volumes.map(volumeJson));
-    else printTable(io, ['NAME', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'ENCRYPTED', 'WRITER'], volumes.map(volumeJson).map((v) => [
-      v.name, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.encryption === null ? '-' : 'yes', v.leaseHolder || '-',
+    else printTable(io, ['NAME', 'TENANT', 'SIZE', 'EXTENT', 'REPLICAS', 'ALLOCATED', 'STORED', 'ENCRYPTED', 'WRITER'], volumes.map(volumeJson).map((v) => [
+      v.name, v.tenant, formatBytes(v.sizeBytes), formatBytes(v.extentSizeBytes), String(v.replicationFactor), `${v.allocatedExtents}/${v.extentCount}`, humanBytes(v.storedBytes), v.encryption === null ? '-' : 'yes', v.leaseHolder || '-',
     ]));
     return 0;
   }),

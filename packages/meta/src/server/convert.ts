@@ -1,5 +1,5 @@
 import type { pb } from '@basalt/wire';
-import type { ExtentView, LeaseView, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { ExtentView, LeaseView, RepairTaskView, ServerView, TenantView, VolumeView } from '../state/index.js';
 import type { HeartbeatFacts } from './chunk-server-liveness.js';
 import type { MemberInfo } from './members.js';
 
@@ -10,9 +10,13 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes,
     replicationFactor: v.replicationFactor, extentCount: v.extentCount, generation: v.generation,
     leaseHolder: v.lease?.clientId ?? '', leaseAcquiredAtMs: v.lease?.acquiredAtMs ?? 0,
-    labels: { ...v.labels }, allocatedExtents: v.allocatedExtents, createdAtMs: v.createdAtMs,
+    labels: { ...v.labels }, allocatedExtents: v.allocatedExtents, createdAtMs: v.createdAtMs, tenant: v.tenant,
     ...(v.encryption !== null && { encryption: { cipher: v.encryption.cipher, keyId: v.encryption.keyId, wrappedKey: Buffer.from(v.encryption.wrappedKey, 'base64') } }),
   };
+}
+
+export function tenantToPb(t: TenantView): pb.ITenant {
+  return { name: t.name, maxBytes: t.maxBytes, maxVolumes: t.maxVolumes, sizeBytes: t.sizeBytes, volumes: t.volumes, createdAtMs: t.createdAtMs };
 }
 
 export function extentToPb(e: ExtentView): pb.IExtent {

@@ -1,28 +1,37 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { BasaltError, ErrorCode, limits, type Identity } from '@basalt/stdx';
 import { metaService, raftService, toGrpcError } from '@basalt/wire';
 import type { raftpb } from '@basalt/wire';
-import type { MetaHandlers } from './meta-api.js';
+import { authorizeCall, raftStreamMethod, unwrap } from '../state/index.js';
+import { callIdentity } from './call-identity.js';
+import type { CallerHandlers } from './meta-api.js';
 import type { MetaMetrics } from './metrics.js';
 import type { RaftHost } from './raft-host.js';
 
 /** Binds one gRPC server with the Meta and Raft services on host:port. */
-export async function startGrpcServer(listen: string, handlers: MetaHandlers, host: RaftHost, metrics: MetaMetrics, log: (line: string) => void): Promise<Server> {
+export async function startGrpcServer(listen: string, handlers: CallerHandlers, host: RaftHost, metrics: MetaMetrics, log: (line: string) => void): Promise<Server> {
   const server = new Server({
     'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
     'grpc.max_send_message_length': limits.metaReplyBytesMax,
   });
   const meta: UntypedServiceImplementation = {};
-  for (const name of Object.keys(metaService) as (keyof MetaHandlers)[]) {
-    meta[name] = unary(name, handlers[name] as (req: unknown) => Promise<unknown>, metrics, log);
+  for (const name of Object.keys(metaService) as (keyof CallerHandlers)[]) {
+    meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, log);
   }
   server.addService(metaService, meta);
   server.addService(raftService, {
     // Every batch is stepped into Raft and acknowledged in order; a batch Raft refuses (another
     // cluster's) ends the stream with the error, so the sender reports this member unreachable.
+    // A peer that may not speak Raft (state/authz.ts) has its stream ended at once.
     stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
       let failed = false;
+      try {
+        unwrap(authorizeCall(raftStreamMethod, callIdentity(call)));
+      } catch (err) {
+        failed = true;
+        call.emit('error', toGrpcError(asBasaltError(err, log)));
+      }
       call.on('data', (batch: raftpb.MessageBatch) => {
         if (failed) return;
         try {
@@ -43,11 +52,11 @@ export async function startGrpcServer(listen: string, handlers: MetaHandlers, ho
   return server;
 }
 
-function unary(method: string, handler: (req: unknown) => Promise<unknown>, metrics: MetaMetrics, log: (line: string) => void) {
+function unary(method: string, handler: (req: unknown, caller: Identity) => Promise<unknown>, metrics: MetaMetrics, log: (line: string) => void) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
     let reply: Promise<unknown>;
     try {
-      reply = handler(call.request);
+      reply = handler(call.request, callIdentity(call));
     } catch (err) {
       reply = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

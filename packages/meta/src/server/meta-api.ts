@@ -1,18 +1,32 @@
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { BasaltError, ErrorCode, isBasaltError, limits, type Identity } from '@basalt/stdx';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
-import { createVolumeCommand, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import { authorizeCall, authorizeVolume, createVolumeCommand, tenantForCreate, tenantForListing, tenantOf, unwrap } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, TenantView, VolumeView } from '../state/index.js';
+import { auditEntry, type AuditEntry } from './audit-log.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
-import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
+import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, tenantToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
 import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
+/** The Meta service as metad runs it: every call with the caller's identity (call-identity.ts). */
+export type CallerHandlers = {
+  [K in MetaMethodName]: (request: MetaServerRequest<K>, caller: Identity) => Promise<MetaServerReply<K>>;
+};
+
+/** The Meta service called as one fixed identity (the web console reads through it). */
 export type MetaHandlers = {
   [K in MetaMethodName]: (request: MetaServerRequest<K>) => Promise<MetaServerReply<K>>;
 };
 
+/** Where audited calls go (audit-log.ts). */
+export interface AuditSink {
+  append(entry: AuditEntry): void;
+  list(sinceMs: number, limit: number): Promise<AuditEntry[]>;
+}
+
 export interface MetaApiContext {
   host: RaftHost;
+  audit: AuditSink;
   liveness: ChunkServerLiveness;
   /** The leader's repair loop: a promotion frees a copy slot, so the next round runs at once. */
   repair: { nudge(): void };
@@ -23,11 +37,65 @@ export interface MetaApiContext {
 }
 
 /**
- * The Meta service: validates each request, turns mutations into state machine commands
+ * The Meta service: authorizes each call (state/authz.ts: the caller's role, then its tenant
+ * against the volume's), validates the request, turns mutations into state machine commands
  * proposed through Raft, and answers reads after a ReadIndex (or from local state when the
- * caller asked for `stale`). Every failure is a BasaltError.
+ * caller asked for `stale`). Audited calls are written to the audit log with their outcome.
+ * Every failure is a BasaltError.
  */
-export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
+export function metaHandlers(ctx: MetaApiContext): CallerHandlers {
+  const handlers = scopedHandlers(ctx);
+  const guarded: Partial<Record<MetaMethodName, unknown>> = {};
+  for (const method of Object.keys(handlers) as MetaMethodName[]) {
+    guarded[method] = guard(ctx, method, handlers[method] as (r: unknown, caller: Identity) => Promise<unknown>);
+  }
+  return guarded as CallerHandlers;
+}
+
+/** The handlers bound to one caller. */
+export function asCaller(handlers: CallerHandlers, caller: Identity): MetaHandlers {
+  const bound: Partial<Record<MetaMethodName, unknown>> = {};
+  for (const method of Object.keys(handlers) as MetaMethodName[]) {
+    const handler = handlers[method] as (r: unknown, caller: Identity) => Promise<unknown>;
+    bound[method] = (r: unknown) => handler(r, caller);
+  }
+  return bound as MetaHandlers;
+}
+
+/** The role check before the handler; the audit entry after it (audited calls, and every refusal of a caller's rights). */
+function guard(ctx: MetaApiContext, method: MetaMethodName, handler: (r: unknown, caller: Identity) => Promise<unknown>) {
+  return async (r: unknown, caller: Identity): Promise<unknown> => {
+    const named = namedTarget(r);
+    const record = (outcome: string): void => ctx.audit.append(auditEntry(Date.now(), caller, method, named.target, outcome));
+    const allowed = authorizeCall(method, caller, named.serverId);
+    if (!allowed.ok) {
+      record(allowed.error.code);
+      return unwrap(allowed);
+    }
+    try {
+      const reply = await handler(r, caller);
+      if (allowed.value.audited) record('ok');
+      return reply;
+    } catch (err) {
+      const code = isBasaltError(err) ? err.code : ErrorCode.Io;
+      if ((allowed.value.audited && code !== ErrorCode.NotLeader) || code === ErrorCode.PermissionDenied) record(code);
+      throw err;
+    }
+  };
+}
+
+/** What a request names, for the audit log and for calls a chunk server may make for itself only. */
+function namedTarget(r: unknown): { target: string; serverId?: string } {
+  const fields = r as Record<string, unknown>;
+  const serverId = typeof fields.serverId === 'string' ? fields.serverId : typeof fields.id === 'string' ? fields.id : undefined;
+  for (const key of ['name', 'volume', 'id', 'serverId']) {
+    const value = fields[key];
+    if (typeof value === 'string' && value !== '') return { target: value, ...(serverId !== undefined && { serverId }) };
+  }
+  return { target: '', ...(serverId !== undefined && { serverId }) };
+}
+
+function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
   const { host, liveness } = ctx;
   /** A volume with its stored bytes as this member heard them (leader-local, like repair progress). */
   const withStored = (v: VolumeView): pb.IVolume => ({ ...volumeToPb(v), storedBytes: liveness.storedBytes(v.id) });
@@ -38,11 +106,27 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
     if (!host.isLeader) throw host.notLeader();
   };
   const repairTasks = repairTaskCache(host);
+  /** The tenant condition a tenant-bound caller's volume command carries (checked again at apply). */
+  const requireTenant = (caller: Identity): { requireTenant?: string } => {
+    const tenant = tenantOf(caller);
+    return tenant === undefined ? {} : { requireTenant: tenant };
+  };
+  /**
+   * Refuses a tenant-bound caller a volume of another tenant, as this member's applied state
+   * says (a volume it does not know is left to the handler's own answer).
+   */
+  const checkOwner = (s: MetaState, caller: Identity, name: string): void => {
+    if (tenantOf(caller) === undefined) return;
+    const volume = s.getVolume(name);
+    if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
+  };
+  const ownerChecked = (caller: Identity, name: string): void => host.readStale((s) => checkOwner(s, caller, name));
 
   return {
-    createVolume: async (r) => {
+    createVolume: async (r, caller) => {
+      const tenant = unwrap(tenantForCreate(caller, r.tenant));
       const cmd = createVolumeCommand({
-        name: r.name, sizeBytes: r.sizeBytes, nowMs: now(),
+        name: r.name, sizeBytes: r.sizeBytes, nowMs: now(), tenant,
         ...(r.extentSizeBytes !== 0 && { extentSizeBytes: r.extentSizeBytes }),
         ...(r.replicationFactor !== 0 && { replicationFactor: r.replicationFactor }),
         ...(r.encryption != null && { encryption: { cipher: r.encryption.cipher ?? '', keyId: r.encryption.keyId ?? '', wrappedKey: Buffer.from(r.encryption.wrappedKey ?? new Uint8Array()).toString('base64') } }),
@@ -50,44 +134,52 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       });
       return { volume: withStored(await apply<VolumeView>(cmd)) };
     },
-    listVolumes: async (r) => {
+    listVolumes: async (r, caller) => {
+      const tenant = unwrap(tenantForListing(caller, r.tenant));
       if (r.limit === 0) {
-        const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(), nextVolumeId: s.nextVolumeId() }));
+        const { volumes, nextVolumeId } = await query(r.stale, (s) => ({ volumes: s.listVolumes(tenant), nextVolumeId: s.nextVolumeId() }));
         return { volumes: volumes.map(withStored), nextVolumeId, nextPageToken: '' };
       }
       const limit = checkPageLimit(r.limit);
-      const { page, nextVolumeId } = await query(r.stale, (s) => ({ page: s.listVolumesPage(r.pageToken, limit), nextVolumeId: s.nextVolumeId() }));
+      const { page, nextVolumeId } = await query(r.stale, (s) => ({ page: s.listVolumesPage(r.pageToken, limit, tenant), nextVolumeId: s.nextVolumeId() }));
       return { volumes: page.volumes.map(withStored), nextVolumeId, nextPageToken: page.nextAfter };
     },
-    getVolume: async (r) => {
+    getVolume: async (r, caller) => {
       const name = checkName(r.name);
-      return { volume: withStored(unwrap(await query(r.stale, (s) => s.getVolume(name)))) };
+      const volume = unwrap(await query(r.stale, (s) => s.getVolume(name)));
+      unwrap(authorizeVolume(caller, name, volume.tenant));
+      return { volume: withStored(volume) };
     },
-    resizeVolume: async (r) => ({ volume: withStored(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes, ...(r.force && { force: true }) })) }),
-    deleteVolume: async (r) => {
-      await apply<VolumeView>({ type: 'deleteVolume', name: r.name, force: r.force });
+    resizeVolume: async (r, caller) => ({ volume: withStored(await apply<VolumeView>({ type: 'resizeVolume', name: r.name, sizeBytes: r.sizeBytes, ...(r.force && { force: true }), ...requireTenant(caller) })) }),
+    deleteVolume: async (r, caller) => {
+      await apply<VolumeView>({ type: 'deleteVolume', name: r.name, force: r.force, ...requireTenant(caller) });
       return {};
     },
-    setVolumeLabel: async (r) => {
+    setVolumeLabel: async (r, caller) => {
+      ownerChecked(caller, r.name);
       const expect = r.expect == null ? {} : { expect: r.expect === '' ? null : r.expect };
       const label = await apply<LabelView>({ type: 'setLabel', name: r.name, key: r.key, value: optionalString(r.value), ...expect });
       return { volume: withStored(unwrap(host.readStale((s) => s.getVolume(label.volume)))) };
     },
-    getExtentMap: async (r) => {
+    getExtentMap: async (r, caller) => {
       const name = checkName(r.volume);
       const from = checkIndex('fromIndex', r.fromIndex);
       const count = checkCount(r.count);
-      const map = unwrap(await query(r.stale, (s) => s.extentMap(name, from, count)));
-      return { volumeId: map.volumeId, extentSizeBytes: map.extentSizeBytes, generation: map.generation, extents: map.extents.map(extentToPb) };
+      const { map, volume } = await query(r.stale, (s) => ({ map: s.extentMap(name, from, count), volume: s.getVolume(name) }));
+      if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
+      const m = unwrap(map);
+      return { volumeId: m.volumeId, extentSizeBytes: m.extentSizeBytes, generation: m.generation, extents: m.extents.map(extentToPb) };
     },
-    allocateExtent: async (r) => {
+    allocateExtent: async (r, caller) => {
+      ownerChecked(caller, r.volume);
       // The field only when asked for: entries without it replay exactly as before it existed.
       const cmd: AllocateExtentCommand = r.minReplicas > 0 ? { type: 'allocateExtent', name: r.volume, index: r.index, minReplicas: r.minReplicas } : { type: 'allocateExtent', name: r.volume, index: r.index };
       return { extent: extentToPb(await apply<AllocateExtentView>(cmd)) };
     },
-    dropReplica: async (r) => {
+    dropReplica: async (r, caller) => {
       // The leader decides on a report (state/drop-report.ts); apply() checks again at commit.
       requireLeader();
+      ownerChecked(caller, r.volume);
       const report = { volume: checkName(r.volume), index: checkIndex('index', r.index), serverId: checkServer(r.serverId), expectedEpoch: checkIndex('expectedEpoch', r.expectedEpoch), reason: r.reason };
       const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
       liveness.reportedFailed(report.serverId);
@@ -118,8 +210,12 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const etaSeconds = bytesLeft > 0 && rateBytesPerSec > 0 ? Math.ceil(bytesLeft / rateBytesPerSec) : 0;
       return { ...counts, bytesLeft, rateBytesPerSec, etaSeconds };
     },
-    acquireLease: async (r) => leaseToPb(await apply<LeaseView>({ type: 'acquireLease', name: r.volume, clientId: r.clientId, force: r.force, nowMs: now() })),
-    releaseLease: async (r) => {
+    acquireLease: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return leaseToPb(await apply<LeaseView>({ type: 'acquireLease', name: r.volume, clientId: r.clientId, force: r.force, nowMs: now() }));
+    },
+    releaseLease: async (r, caller) => {
+      ownerChecked(caller, r.volume);
       await apply({ type: 'releaseLease', name: r.volume, clientId: r.clientId, generation: r.generation });
       return {};
     },
@@ -177,6 +273,21 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       host.transferLeader(id);
       const s = host.status();
       return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
+    },
+    createTenant: async (r) => ({ tenant: tenantToPb(await apply<TenantView>({ type: 'createTenant', name: r.name, maxBytes: r.maxBytes, maxVolumes: r.maxVolumes, nowMs: now() })) }),
+    listTenants: async (r, caller) => {
+      const own = tenantOf(caller);
+      const tenants = await query(r.stale, (s) => (own === undefined ? s.listTenants() : [unwrap(s.getTenant(own))]));
+      return { tenants: tenants.map(tenantToPb) };
+    },
+    setTenantQuota: async (r) => ({ tenant: tenantToPb(await apply<TenantView>({ type: 'setTenantQuota', name: r.name, maxBytes: r.maxBytes, maxVolumes: r.maxVolumes })) }),
+    deleteTenant: async (r) => {
+      await apply<TenantView>({ type: 'deleteTenant', name: r.name });
+      return {};
+    },
+    listAudit: async (r) => {
+      const limit = r.limit === 0 ? limits.auditReplyEntriesMax : Math.min(r.limit, limits.auditReplyEntriesMax);
+      return { entries: await ctx.audit.list(r.sinceMs, limit) };
     },
   };
 }

@@ -2,12 +2,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
-import { BasaltError, ErrorCode, limits, MiB } from '@basalt/stdx';
+import { BasaltError, ErrorCode, limits, MiB, type Identity } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
-import { metaHandlers } from './meta-api.js';
+import { asCaller, metaHandlers } from './meta-api.js';
+import { AuditLog } from './audit-log.js';
 import { MetaMetrics } from './metrics.js';
 import { startConsole } from './console/console-server.js';
 import type { MetaConsole } from './console/console-server.js';
@@ -65,6 +66,12 @@ export const metadDefaults = {
   repairIntervalMs: 1_000,
 } as const;
 
+/**
+ * Who the web console reads the Meta API as: an admin (it binds loopback by default and has no
+ * access control of its own yet, docs/console.md).
+ */
+const consoleIdentity: Identity = { role: 'admin', name: 'console' };
+
 /** A running metad member. */
 export interface Metad {
   readonly id: string;
@@ -109,8 +116,9 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], log,
   });
   const consoleAddress = webConsole?.address ?? '';
-  const handlers = metaHandlers({ host, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
-  webConsole?.serve(handlers);
+  const audit = await AuditLog.open(o.dataDir, log);
+  const handlers = metaHandlers({ host, audit, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
+  webConsole?.serve(asCaller(handlers, consoleIdentity));
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
   repair.start();
   log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
@@ -119,7 +127,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
-    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => {
+    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.flushed()).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });

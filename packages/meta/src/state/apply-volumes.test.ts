@@ -23,6 +23,7 @@ describe('creating a volume', () => {
       labels: {},
       createdAtMs: 42,
       encryption: null,
+      tenant: 'default',
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
   });

@@ -3,7 +3,9 @@ import { insertName, removeName } from './volume-names.js';
 import { assert, ErrorCode, limits } from '@basalt/stdx';
 import type { CreateVolumeCommand, DeleteVolumeCommand, ResizeVolumeCommand, SetLabelCommand } from './commands.js';
 import { findVolume } from './lookup.js';
-import type { StateData, VolumeRecord } from './records.js';
+import { defaultTenant, type StateData, type VolumeRecord } from './records.js';
+import { findTenant, refuseOtherTenant, refuseOverQuota } from './apply-tenants.js';
+import { addUsage } from './tenant-usage.js';
 import { fail, ok, type Result } from './result.js';
 import { checkSizeMultiple } from './validate.js';
 import { volumeView } from './view-of.js';
@@ -23,9 +25,14 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
   if (data.volumes.size >= limits.volumesMax) {
     return fail(ErrorCode.LimitExceeded, `the cluster already has ${limits.volumesMax} volumes, the most allowed`, { max: limits.volumesMax });
   }
+  const tenant = findTenant(data, cmd.tenant ?? defaultTenant);
+  if (!tenant.ok) return tenant;
+  const overQuota = refuseOverQuota(data, tenant.value, 1, cmd.sizeBytes);
+  if (overQuota !== null) return overQuota;
   const volume: VolumeRecord = {
     id: data.nextVolumeId,
     name: cmd.name,
+    tenant: cmd.tenant ?? defaultTenant,
     sizeBytes: cmd.sizeBytes,
     extentSizeBytes: cmd.extentSizeBytes,
     replicationFactor: cmd.replicationFactor,
@@ -39,6 +46,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
   data.nextVolumeId += 1;
   data.volumes.set(volume.name, volume);
   insertName(data.volumeNames, volume.name);
+  addUsage(data, volume.tenant, 1, volume.sizeBytes);
   return ok(volumeView(volume));
 }
 
@@ -46,12 +54,18 @@ export function applyResizeVolume(data: StateData, cmd: ResizeVolumeCommand): Re
   const found = findVolume(data, cmd.name);
   if (!found.ok) return found;
   const volume = found.value;
+  const otherTenant = refuseOtherTenant(volume, cmd.requireTenant);
+  if (otherTenant !== null) return otherTenant;
   const notMultiple = checkSizeMultiple(cmd.sizeBytes, volume.extentSizeBytes);
   if (notMultiple !== null) return { ok: false, error: notMultiple };
   if (cmd.sizeBytes < volume.sizeBytes) {
     const refused = refuseShrink(volume, cmd.sizeBytes, cmd.force === true);
     if (refused !== null) return refused;
+  } else {
+    const overQuota = refuseOverQuota(data, data.tenants.get(volume.tenant), 0, cmd.sizeBytes - volume.sizeBytes);
+    if (overQuota !== null) return overQuota;
   }
+  addUsage(data, volume.tenant, 0, cmd.sizeBytes - volume.sizeBytes);
   volume.sizeBytes = cmd.sizeBytes;
   return ok(volumeView(volume));
 }
@@ -78,6 +92,8 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   const found = findVolume(data, cmd.name);
   if (!found.ok) return found;
   const volume = found.value;
+  const otherTenant = refuseOtherTenant(volume, cmd.requireTenant);
+  if (otherTenant !== null) return otherTenant;
   if (volume.lease !== null && !cmd.force) {
     return fail(ErrorCode.VolumeBusy, `volume ${volume.name} is open for writing by ${volume.lease.clientId}; close it or delete with force`, {
       volume: volume.name,
@@ -96,6 +112,7 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   forgetVolume(data, volume);
   data.volumes.delete(volume.name);
   removeName(data.volumeNames, volume.name);
+  addUsage(data, volume.tenant, -1, -volume.sizeBytes);
   return ok(view);
 }
 

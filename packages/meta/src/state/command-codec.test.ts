@@ -27,6 +27,12 @@ const everyCommand: Command[] = [
   { type: 'promoteReplica', name: 'v', index: 7, serverId: 's3', expectedEpoch: 5 },
   { type: 'acquireLease', name: 'v', clientId: 'c-1', force: true, nowMs: 6 },
   { type: 'releaseLease', name: 'v', clientId: 'c-1', generation: 4 },
+  { type: 'createVolume', name: 'v', sizeBytes: 64 * MiB, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 5, tenant: 'team-a' },
+  { type: 'resizeVolume', name: 'v', sizeBytes: 128 * MiB, requireTenant: 'team-a' },
+  { type: 'deleteVolume', name: 'v', force: true, requireTenant: 'team-a' },
+  { type: 'createTenant', name: 'team-a', maxBytes: GiB, maxVolumes: 10, nowMs: 7 },
+  { type: 'deleteTenant', name: 'team-a' },
+  { type: 'setTenantQuota', name: 'team-a', maxBytes: 0, maxVolumes: 3 },
 ];
 
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -23,9 +23,9 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   setServerDraining: { serverId: 'string', draining: 'boolean' },
   removeServer: { serverId: 'string', dropFromSets: 'optional boolean' },
   markServerOut: { serverId: 'string', nowMs: 'number' },
-  createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number', cipher: 'optional string', keyId: 'optional string', wrappedKey: 'optional string', expectedId: 'optional number' },
-  resizeVolume: { name: 'string', sizeBytes: 'number', force: 'optional boolean' },
-  deleteVolume: { name: 'string', force: 'boolean' },
+  createVolume: { name: 'string', sizeBytes: 'number', extentSizeBytes: 'number', replicationFactor: 'number', nowMs: 'number', cipher: 'optional string', keyId: 'optional string', wrappedKey: 'optional string', expectedId: 'optional number', tenant: 'optional string' },
+  resizeVolume: { name: 'string', sizeBytes: 'number', force: 'optional boolean', requireTenant: 'optional string' },
+  deleteVolume: { name: 'string', force: 'boolean', requireTenant: 'optional string' },
   setLabel: { name: 'string', key: 'string', value: 'string|null', expect: 'optional string|null' },
   allocateExtent: { name: 'string', index: 'number', minReplicas: 'optional number' },
   dropReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number', reason: 'optional string' },
@@ -33,6 +33,9 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   promoteReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
   acquireLease: { name: 'string', clientId: 'string', force: 'boolean', nowMs: 'number' },
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
+  createTenant: { name: 'string', maxBytes: 'number', maxVolumes: 'number', nowMs: 'number' },
+  deleteTenant: { name: 'string' },
+  setTenantQuota: { name: 'string', maxBytes: 'number', maxVolumes: 'number' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

@@ -1,5 +1,5 @@
 import { limits } from '@basalt/stdx';
-import type { EncryptionRecord } from './records.js';
+import { defaultTenant, type EncryptionRecord } from './records.js';
 import type {
   AllocateExtentView,
   ExtentView,
@@ -7,6 +7,7 @@ import type {
   LeaseView,
   ReleaseView,
   ServerView,
+  TenantView,
   VolumeView,
 } from './views.js';
 
@@ -34,7 +35,10 @@ export type Command =
   | AddRebuildingCommand
   | PromoteReplicaCommand
   | AcquireLeaseCommand
-  | ReleaseLeaseCommand;
+  | ReleaseLeaseCommand
+  | CreateTenantCommand
+  | DeleteTenantCommand
+  | SetTenantQuotaCommand;
 
 export type CommandType = Command['type'];
 
@@ -105,10 +109,11 @@ export interface MarkServerOutCommand {
 }
 
 /**
- * Creates a volume. An encrypted one carries its wrapped data key (all three of `cipher`, `keyId`
- * and `wrappedKey`, base64) and usually `expectedId`, the id the client bound the key to: the
- * command is refused when the volume would get another. All four are absent in entries written
- * before encryption existed and for plaintext volumes.
+ * Creates a volume owned by `tenant` (absent: the default tenant, as in every entry written
+ * before tenants existed), refused past the tenant's quotas. An encrypted one carries its wrapped
+ * data key (all three of `cipher`, `keyId` and `wrappedKey`, base64) and usually `expectedId`,
+ * the id the client bound the key to: the command is refused when the volume would get another.
+ * All four are absent in entries written before encryption existed and for plaintext volumes.
  */
 export interface CreateVolumeCommand {
   readonly type: 'createVolume';
@@ -121,24 +126,58 @@ export interface CreateVolumeCommand {
   readonly keyId?: string;
   readonly wrappedKey?: string;
   readonly expectedId?: number;
+  readonly tenant?: string;
 }
 
 /**
  * Grows a volume; the same size is a no-op. A smaller one is refused unless `force`, and then
  * still while any extent at or past the new end is allocated: a resize never discards data.
+ * Growth past the owning tenant's byte quota is refused. With `requireTenant` (a tenant-bound
+ * caller's), refused unless the volume belongs to that tenant.
  */
 export interface ResizeVolumeCommand {
   readonly type: 'resizeVolume';
   readonly name: string;
   readonly sizeBytes: number;
   readonly force?: boolean;
+  readonly requireTenant?: string;
 }
 
-/** Deletes a volume and its extent map; refused while a writer holds the lease unless forced. */
+/**
+ * Deletes a volume and its extent map; refused while a writer holds the lease unless forced.
+ * With `requireTenant`, refused unless the volume belongs to that tenant.
+ */
 export interface DeleteVolumeCommand {
   readonly type: 'deleteVolume';
   readonly name: string;
   readonly force: boolean;
+  readonly requireTenant?: string;
+}
+
+/** Creates a tenant with quotas (0: no limit); `default` always exists and cannot be created. */
+export interface CreateTenantCommand {
+  readonly type: 'createTenant';
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+  readonly nowMs: number;
+}
+
+/**
+ * New quotas (0: no limit) for a stored tenant. A quota below the tenant's usage refuses later
+ * creates and growth only; no volume changes.
+ */
+export interface SetTenantQuotaCommand {
+  readonly type: 'setTenantQuota';
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+}
+
+/** Forgets a tenant; refused while it owns a volume, and for `default`. */
+export interface DeleteTenantCommand {
+  readonly type: 'deleteTenant';
+  readonly name: string;
 }
 
 /**
@@ -234,6 +273,9 @@ export interface CommandValues {
   promoteReplica: ExtentView;
   acquireLease: LeaseView;
   releaseLease: ReleaseView;
+  createTenant: TenantView;
+  deleteTenant: TenantView;
+  setTenantQuota: TenantView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];
@@ -246,6 +288,8 @@ export interface CreateVolumeInput {
   readonly nowMs: number;
   readonly encryption?: EncryptionRecord;
   readonly expectedId?: number;
+  /** Absent or `default`: the default tenant (the command then carries no tenant). */
+  readonly tenant?: string;
 }
 
 /** A createVolume command with today's defaults written into it. */
@@ -259,5 +303,6 @@ export function createVolumeCommand(input: CreateVolumeInput): CreateVolumeComma
     nowMs: input.nowMs,
     ...(input.encryption !== undefined && { cipher: input.encryption.cipher, keyId: input.encryption.keyId, wrappedKey: input.encryption.wrappedKey }),
     ...(input.expectedId !== undefined && { expectedId: input.expectedId }),
+    ...(input.tenant !== undefined && input.tenant !== defaultTenant && { tenant: input.tenant }),
   };
 }

@@ -28,7 +28,13 @@ export type {
   MarkServerOutCommand,
   AcquireLeaseCommand,
   ReleaseLeaseCommand,
+  CreateTenantCommand,
+  DeleteTenantCommand,
+  SetTenantQuotaCommand,
 } from './commands.js';
+export { defaultTenant } from './records.js';
+export { authorizeCall, authorizeVolume, callRules, isTenantBound, raftStreamMethod, tenantForCreate, tenantForListing, tenantOf } from './authz.js';
+export type { AuthorizedMethod, CallRule, CallScope } from './authz.js';
 export { createVolumeCommand } from './commands.js';
 export { encodeCommand, decodeCommand, commandFormatVersion } from './command-codec.js';
 export { snapshotFormatVersion } from './snapshot.js';

@@ -1,7 +1,8 @@
 import { assert, AssertionError, limits } from '@basalt/stdx';
 import { rebuildAttention } from './attention.js';
 import { compareStrings } from './order.js';
-import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
+import { defaultTenant, type ExtentRecord, type StateData, type TenantUsage, type VolumeRecord } from './records.js';
+import { rebuildTenantUsage } from './tenant-usage.js';
 
 /**
  * Asserts every invariant of the state (see the field comments in records.ts). O(size of the
@@ -10,6 +11,9 @@ import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
 export function checkInvariants(data: StateData): void {
   assert(data.servers.size <= limits.chunkServersMax, 'too many servers');
   assert(data.volumes.size <= limits.volumesMax, 'too many volumes');
+  assert(data.tenants.size <= limits.tenantsMax, 'too many tenants');
+  assert(!data.tenants.has(defaultTenant), 'the default tenant is stored');
+  for (const [name, tenant] of data.tenants) assert(name === tenant.name, `tenant ${tenant.name} filed under ${name}`);
   const replicaCounts = new Map<string, number>();
   const volumeIds = new Set<number>();
   for (const [name, volume] of data.volumes) {
@@ -17,6 +21,7 @@ export function checkInvariants(data: StateData): void {
     assert(volume.id >= 1 && volume.id < data.nextVolumeId, `volume ${name} has id ${volume.id} outside [1, ${data.nextVolumeId})`);
     assert(!volumeIds.has(volume.id), `volume id ${volume.id} used twice`);
     volumeIds.add(volume.id);
+    assert(volume.tenant === defaultTenant || data.tenants.has(volume.tenant), `volume ${name} belongs to unknown tenant ${volume.tenant}`);
     checkVolume(data, volume, replicaCounts);
   }
   for (const [id, server] of data.servers) {
@@ -37,6 +42,13 @@ export function checkDerived(data: StateData): void {
   assert(names.length === data.volumeNames.length && names.every((n, i) => data.volumeNames[i] === n), 'the sorted volume names are out of step');
   assert(data.allocatedExtents === fresh.allocatedExtents, `allocated extent count ${data.allocatedExtents}, extents held ${fresh.allocatedExtents}`);
   assert(data.attention.size === fresh.attention.size, `attention index has ${data.attention.size} volumes, expected ${fresh.attention.size}`);
+  const usage = { ...data, tenantUsage: new Map<string, TenantUsage>() };
+  rebuildTenantUsage(usage);
+  assert(usage.tenantUsage.size === data.tenantUsage.size, `tenant usage lists ${data.tenantUsage.size} tenants, expected ${usage.tenantUsage.size}`);
+  for (const [tenant, u] of usage.tenantUsage) {
+    const kept = data.tenantUsage.get(tenant);
+    assert(kept?.volumes === u.volumes && kept.sizeBytes === u.sizeBytes, `usage of tenant ${tenant} is out of step`);
+  }
   for (const [name, indexes] of fresh.attention) {
     const kept = data.attention.get(name);
     assert(kept !== undefined && kept.size === indexes.size && [...indexes].every((i) => kept.has(i)), `attention index of volume ${name} is out of step`);

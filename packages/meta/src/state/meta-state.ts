@@ -7,7 +7,7 @@ import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
 import { decodeStateData, encodeStateData } from './snapshot.js';
-import type { ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
+import type { TenantView, ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
 import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
 import { checkPlan } from './repair-plan-check.js';
 import { decideDropReport, type DropReport } from './drop-report.js';
@@ -51,14 +51,23 @@ export class MetaState {
     return queries.getVolume(this.data, name);
   }
 
-  /** All volumes, by name (at most limits.volumesMax). */
-  listVolumes(): VolumeView[] {
-    return queries.listVolumes(this.data);
+  /** All volumes, or only `tenant`'s, by name (at most limits.volumesMax). */
+  listVolumes(tenant?: string): VolumeView[] {
+    return queries.listVolumes(this.data, tenant);
   }
 
-  /** Up to `limit` volumes named after `after` ('' first), by name; `nextAfter` is '' after the last page. */
-  listVolumesPage(after: string, limit: number): VolumePage {
-    return queries.listVolumesPage(this.data, after, limit);
+  /** Up to `limit` volumes (of `tenant`, when given) named after `after` ('' first), by name; `nextAfter` is '' after the last page. */
+  listVolumesPage(after: string, limit: number, tenant?: string): VolumePage {
+    return queries.listVolumesPage(this.data, after, limit, tenant);
+  }
+
+  /** The default tenant, then every other by name, with quotas and usage. */
+  listTenants(): TenantView[] {
+    return queries.listTenants(this.data);
+  }
+
+  getTenant(name: string): Result<TenantView> {
+    return queries.getTenant(this.data, name);
   }
 
   /** Allocated extents of [fromIndex, fromIndex + count); count in 1..limits.extentMapCountMax. */

@@ -1,11 +1,12 @@
 import { assert, ErrorCode, limits } from '@basalt/stdx';
 import { firstAfter } from './volume-names.js';
 import { findServer, findVolume } from './lookup.js';
-import type { ExtentRecord, StateData, VolumeRecord } from './records.js';
+import { defaultTenant, type ExtentRecord, type StateData, type VolumeRecord } from './records.js';
+import { findTenant } from './apply-tenants.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
-import { extentView, serverView, volumeView } from './view-of.js';
-import type { ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
+import { extentView, serverView, tenantView, volumeView } from './view-of.js';
+import type { TenantView, ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 import { attentionExtents } from './attention.js';
 
@@ -16,21 +17,39 @@ export function getVolume(data: StateData, name: string): Result<VolumeView> {
   return found.ok ? ok(volumeView(found.value)) : found;
 }
 
-export function listVolumes(data: StateData): VolumeView[] {
-  return listOf(data, data.volumeNames);
+/** Every volume, or only `tenant`'s, by name. */
+export function listVolumes(data: StateData, tenant?: string): VolumeView[] {
+  if (tenant === undefined) return listOf(data, data.volumeNames);
+  return listOf(data, data.volumeNames.filter((name) => (data.volumes.get(name) as VolumeRecord).tenant === tenant));
 }
 
 /**
  * Up to `limit` volumes whose names follow `after` ('' for the first page), by name, and the
  * name to ask after for the next page ('' after the last one). Costs a binary search and the
- * page, not a pass over every volume.
+ * page, not a pass over every volume; with `tenant`, the names passed over that are not the
+ * tenant's too.
  */
-export function listVolumesPage(data: StateData, after: string, limit: number): VolumePage {
+export function listVolumesPage(data: StateData, after: string, limit: number, tenant?: string): VolumePage {
   assert(Number.isSafeInteger(limit) && limit >= 1, `page limit ${limit}`);
-  const from = firstAfter(data.volumeNames, after);
-  const names = data.volumeNames.slice(from, from + limit);
-  const more = from + names.length < data.volumeNames.length;
+  const names: string[] = [];
+  let at = firstAfter(data.volumeNames, after);
+  for (; at < data.volumeNames.length && names.length < limit; at++) {
+    const name = data.volumeNames[at] as string;
+    if (tenant === undefined || (data.volumes.get(name) as VolumeRecord).tenant === tenant) names.push(name);
+  }
+  const more = tenant === undefined ? at < data.volumeNames.length : data.volumeNames.slice(at).some((name) => (data.volumes.get(name) as VolumeRecord).tenant === tenant);
   return { volumes: listOf(data, names), nextAfter: more ? (names[names.length - 1] as string) : '' };
+}
+
+/** The default tenant first, then every stored tenant by name. */
+export function listTenants(data: StateData): TenantView[] {
+  const stored = [...data.tenants.values()].sort((a, b) => compareStrings(a.name, b.name));
+  return [tenantView(data, defaultTenant, undefined), ...stored.map((t) => tenantView(data, t.name, t))];
+}
+
+export function getTenant(data: StateData, name: string): Result<TenantView> {
+  const found = findTenant(data, name);
+  return found.ok ? ok(tenantView(data, name, found.value)) : found;
 }
 
 function listOf(data: StateData, names: readonly string[]): VolumeView[] {

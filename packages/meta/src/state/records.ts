@@ -9,6 +9,14 @@ import type { ServerState } from './views.js';
 export interface StateData {
   readonly servers: Map<string, ServerRecord>;
   readonly volumes: Map<string, VolumeRecord>;
+  /** Tenants created by an operator, by name; the built-in `defaultTenant` is never stored here. */
+  readonly tenants: Map<string, TenantRecord>;
+  /**
+   * Derived, not in snapshots: each tenant's volumes and the sum of their sizes, by tenant name
+   * (`defaultTenant` included; a tenant without volumes may be absent). Invariant: equal to a
+   * pass over `volumes`.
+   */
+  readonly tenantUsage: Map<string, TenantUsage>;
   /** Id of the next volume created; volume ids are never reused. */
   nextVolumeId: number;
   /**
@@ -43,9 +51,28 @@ export interface ServerRecord {
   extentCount: number;
 }
 
+/** The tenant every volume created without one belongs to; it always exists and has no quotas. */
+export const defaultTenant = 'default';
+
+export interface TenantRecord {
+  readonly name: string;
+  /** Quota on the sum of the tenant's volume sizes; 0: none. */
+  maxBytes: number;
+  /** Quota on the number of the tenant's volumes; 0: none. */
+  maxVolumes: number;
+  readonly createdAtMs: number;
+}
+
+export interface TenantUsage {
+  volumes: number;
+  sizeBytes: number;
+}
+
 export interface VolumeRecord {
   readonly id: number;
   readonly name: string;
+  /** Invariant: `defaultTenant` or the name of a record in `tenants`. */
+  readonly tenant: string;
   /** Invariant: a positive multiple of extentSizeBytes. */
   sizeBytes: number;
   readonly extentSizeBytes: number;
@@ -120,5 +147,5 @@ export function memberList(shared: MemberLists, ids: readonly string[]): readonl
 }
 
 export function emptyStateData(): StateData {
-  return { servers: new Map(), volumes: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
+  return { servers: new Map(), volumes: new Map(), tenants: new Map(), tenantUsage: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
 }

@@ -6,7 +6,8 @@ import { must, registerServers } from './test-fixtures.js';
 
 /**
  * A cluster with every kind of record: servers up, down, out and draining, volumes with labels,
- * leases and extents with rebuilding and former members.
+ * leases and extents with rebuilding and former members, plaintext and encrypted volumes of the
+ * default tenant and of another (each length of a volume's tuple).
  */
 function populated(): MetaState {
   const state = MetaState.empty();
@@ -15,6 +16,9 @@ function populated(): MetaState {
     { type: 'createVolume', name: 'db', sizeBytes: 1 * GiB, extentSizeBytes: 64 * MiB, replicationFactor: 3, nowMs: 10 },
     { type: 'createVolume', name: 'logs', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11 },
     { type: 'createVolume', name: 'secret', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11, cipher: 'aes-256-xts', keyId: 'file:0123456789abcdef', wrappedKey: 'AAECAwQFBgc=', expectedId: 3 },
+    { type: 'createTenant', name: 'team-a', maxBytes: 4 * GiB, maxVolumes: 3, nowMs: 11 },
+    { type: 'createVolume', name: 'a-plain', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11, tenant: 'team-a' },
+    { type: 'createVolume', name: 'a-secret', sizeBytes: 16 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 2, nowMs: 11, tenant: 'team-a', cipher: 'aes-256-xts', keyId: 'file:0123456789abcdef', wrappedKey: 'CAkKCw==', expectedId: 5 },
     { type: 'allocateExtent', name: 'db', index: 0 },
     { type: 'allocateExtent', name: 'db', index: 9 },
     { type: 'allocateExtent', name: 'logs', index: 3 },

@@ -1,6 +1,7 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
+import { rebuildTenantUsage } from './tenant-usage.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
@@ -12,11 +13,17 @@ import { compareStrings } from './order.js';
  * list: index, epoch, active count, each active member as a position in `servers`, then
  * (format 2) the rebuilding count and members and the former count and members.
  * Format 1 (no rebuilding or former members, servers only up or down) is still read.
+ * Tenants extend format 2 without changing a byte of a state that has none: a volume of another
+ * tenant than `default` has the tenant's name as an 11th tuple element, and a `tenants` list
+ * (by name) follows the volumes only when tenants exist.
  */
 export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
-type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]] | [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[], [string, string, string]];
+type VolumeBase = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
+/** The base fields; then the tenant when not the default or when encrypted; then the encryption when encrypted. */
+type VolumeTuple = VolumeBase | [...VolumeBase, string] | [...VolumeBase, string, [string, string, string]];
+type TenantTuple = [string, number, number, number];
 
 export function encodeStateData(data: StateData): Uint8Array {
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
@@ -28,7 +35,12 @@ export function encodeStateData(data: StateData): Uint8Array {
   const sink = new Utf8Sink();
   sink.write(`{"v":${snapshotFormatVersion},"nextVolumeId":${JSON.stringify(data.nextVolumeId)},"servers":${JSON.stringify(servers.map(serverTuple))},"volumes":[`);
   volumes.forEach((v, i) => sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(v, slots))));
-  sink.write(']}');
+  sink.write(']');
+  if (data.tenants.size > 0) {
+    const tenants = [...data.tenants.values()].sort((a, b) => compareStrings(a.name, b.name));
+    sink.write(`,"tenants":${JSON.stringify(tenants.map((t): TenantTuple => [t.name, t.maxBytes, t.maxVolumes, t.createdAtMs]))}`);
+  }
+  sink.write('}');
   return sink.bytes();
 }
 
@@ -80,8 +92,9 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
     }
   }
   const tuple: VolumeTuple = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
-  // Only an encrypted volume has an 11th element, so a plaintext volume encodes as before.
-  return v.encryption === null ? tuple : [...tuple, [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey]];
+  // Only a volume of another tenant, or an encrypted one, has more elements, so others encode as before.
+  if (v.encryption !== null) return [...tuple, v.tenant, [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey]];
+  return v.tenant === defaultTenant ? tuple : [...tuple, v.tenant];
 }
 
 /** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
@@ -91,14 +104,22 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   const version = root.v;
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
+  const tenants = root.tenants === undefined ? [] : list(root.tenants, 'tenants').map(decodeTenant);
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), tenants: new Map(tenants.map((t) => [t.name, t])), tenantUsage: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
   for (const tuple of list(root.volumes, 'volumes')) {
     const volume = decodeVolume(tuple, servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);
   }
   data.volumeNames.push(...[...data.volumes.keys()].sort(compareStrings));
   rebuildAttention(data);
+  rebuildTenantUsage(data);
   return data;
+}
+
+function decodeTenant(tuple: unknown): TenantRecord {
+  const t = list(tuple, 'tenant');
+  assert(t.length === 4, 'tenant record has the wrong length');
+  return { name: str(t[0], 'tenant name'), maxBytes: num(t[1], 'tenant maxBytes'), maxVolumes: num(t[2], 'tenant maxVolumes'), createdAtMs: num(t[3], 'tenant createdAtMs') };
 }
 
 function decodeServer(tuple: unknown): ServerRecord {
@@ -123,7 +144,7 @@ function decodeServer(tuple: unknown): ServerRecord {
 
 function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
-  assert(t.length === 10 || t.length === 11, 'volume record has the wrong length');
+  assert(t.length >= 10 && t.length <= 12, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
     const p = list(pair, 'label');
     return [str(p[0], 'label key'), str(p[1], 'label value')] as const;
@@ -131,20 +152,20 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, 
   return {
     id: num(t[0], 'volume id'),
     name: str(t[1], 'volume name'),
+    tenant: t.length >= 11 ? str(t[10], 'volume tenant') : defaultTenant,
     sizeBytes: num(t[2], 'sizeBytes'),
     extentSizeBytes: num(t[3], 'extentSizeBytes'),
     replicationFactor: num(t[4], 'replicationFactor'),
     generation: num(t[5], 'generation'),
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
-    encryption: decodeEncryption(t[10]),
+    encryption: t.length === 12 ? decodeEncryption(t[11]) : null,
     labels: new Map(labels),
     extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
   };
 }
 
-function decodeEncryption(value: unknown): EncryptionRecord | null {
-  if (value === undefined) return null;
+function decodeEncryption(value: unknown): EncryptionRecord {
   const t = list(value, 'encryption');
   return { cipher: str(t[0], 'cipher'), keyId: str(t[1], 'key id'), wrappedKey: str(t[2], 'wrapped key') };
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, isPowerOfTwo, limits, unreachable } from '@basalt/stdx';
+import { ErrorCode, isPowerOfTwo, isValidIdentityName, limits, unreachable } from '@basalt/stdx';
 import type { Command, CreateVolumeCommand, RegisterServerCommand, SetLabelCommand } from './commands.js';
 import type { StateError } from './result.js';
 
@@ -24,9 +24,9 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     case 'createVolume':
       return validateCreate(cmd);
     case 'resizeVolume':
-      return first(checkVolumeName(cmd.name), checkVolumeSize(cmd.sizeBytes));
+      return first(checkVolumeName(cmd.name), checkVolumeSize(cmd.sizeBytes), checkOptionalTenant(cmd.requireTenant));
     case 'deleteVolume':
-      return checkVolumeName(cmd.name);
+      return first(checkVolumeName(cmd.name), checkOptionalTenant(cmd.requireTenant));
     case 'setLabel':
       return validateSetLabel(cmd);
     case 'allocateExtent':
@@ -40,6 +40,12 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('nowMs', cmd.nowMs));
     case 'releaseLease':
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('generation', cmd.generation));
+    case 'createTenant':
+      return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes), checkUint('nowMs', cmd.nowMs));
+    case 'deleteTenant':
+      return checkTenantName(cmd.name);
+    case 'setTenantQuota':
+      return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes));
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -78,6 +84,7 @@ function validateCreate(cmd: CreateVolumeCommand): StateError | null {
     checkExtentSize(cmd.extentSizeBytes),
     checkReplicationFactor(cmd.replicationFactor),
     checkUint('nowMs', cmd.nowMs),
+    checkOptionalTenant(cmd.tenant),
     () => checkSizeMultiple(cmd.sizeBytes, cmd.extentSizeBytes),
     () => checkEncryption(cmd),
   );
@@ -99,6 +106,21 @@ function checkEncryption(cmd: CreateVolumeCommand): StateError | null {
       : invalid(`the wrapped key must be 1 to ${limits.wrappedKeyBytesMax} bytes in base64`, { volume: cmd.name, chars: wrappedKey.length }),
     cmd.expectedId === undefined ? null : checkUint('expectedId', cmd.expectedId),
   );
+}
+
+/** Tenant names are identity names (they appear in certificates): [a-z0-9][a-z0-9._-]*, at most 63 bytes. */
+export function checkTenantName(name: string): StateError | null {
+  if (isValidIdentityName(name)) return null;
+  return invalid(`bad tenant name ${JSON.stringify(name.slice(0, 80))}: use 1 to 63 lowercase ASCII letters, digits, ".", "_", "-", starting with a letter or digit`, { tenant: name });
+}
+
+function checkOptionalTenant(name: string | undefined): StateError | null {
+  return name === undefined ? null : checkTenantName(name);
+}
+
+function checkMaxVolumes(maxVolumes: number): StateError | null {
+  if (Number.isSafeInteger(maxVolumes) && maxVolumes >= 0 && maxVolumes <= limits.volumesMax) return null;
+  return invalid(`maxVolumes ${maxVolumes} must be an integer from 0 (no limit) to ${limits.volumesMax}`, { maxVolumes, max: limits.volumesMax });
 }
 
 function validateSetLabel(cmd: SetLabelCommand): StateError | null {

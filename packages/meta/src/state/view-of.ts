@@ -1,6 +1,7 @@
 import { assert } from '@basalt/stdx';
-import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './records.js';
-import type { ExtentView, ServerView, VolumeView } from './views.js';
+import type { ExtentRecord, ServerRecord, StateData, TenantRecord, VolumeRecord } from './records.js';
+import { usageOf } from './tenant-usage.js';
+import type { ExtentView, ServerView, TenantView, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** Builders of the immutable views handed out by queries and command results. */
@@ -34,6 +35,20 @@ export function volumeView(v: VolumeRecord): VolumeView {
     labels: Object.fromEntries(sortedLabels(v)),
     createdAtMs: v.createdAtMs,
     encryption: v.encryption === null ? null : { ...v.encryption },
+    tenant: v.tenant,
+  };
+}
+
+/** A tenant's view; `record` undefined is the built-in default tenant. */
+export function tenantView(data: StateData, name: string, record: TenantRecord | undefined): TenantView {
+  const usage = usageOf(data, name);
+  return {
+    name,
+    maxBytes: record?.maxBytes ?? 0,
+    maxVolumes: record?.maxVolumes ?? 0,
+    volumes: usage.volumes,
+    sizeBytes: usage.sizeBytes,
+    createdAtMs: record?.createdAtMs ?? 0,
   };
 }
 

@@ -59,12 +59,26 @@ export interface VolumeView {
   readonly createdAtMs: number;
   /** An encrypted volume's wrapped data key (base64 in wrappedKey); null: plaintext. */
   readonly encryption: EncryptionView | null;
+  /** The tenant that owns the volume (`default` for volumes created without one). */
+  readonly tenant: string;
 }
 
 export interface EncryptionView {
   readonly cipher: string;
   readonly keyId: string;
   readonly wrappedKey: string;
+}
+
+export interface TenantView {
+  readonly name: string;
+  /** Quotas (0: no limit): the sum of the tenant's volume sizes, and its number of volumes. */
+  readonly maxBytes: number;
+  readonly maxVolumes: number;
+  /** Usage now. */
+  readonly volumes: number;
+  readonly sizeBytes: number;
+  /** 0 for the built-in default tenant. */
+  readonly createdAtMs: number;
 }
 
 export interface ReplicaView {

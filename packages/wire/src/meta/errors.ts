@@ -29,6 +29,11 @@ const grpcStatusOf: Partial<Record<ErrorCode, GrpcStatus>> = {
   [ErrorCode.NotEnoughServers]: GrpcStatus.RESOURCE_EXHAUSTED,
   [ErrorCode.Closed]: GrpcStatus.UNAVAILABLE,
   [ErrorCode.Io]: GrpcStatus.INTERNAL,
+  [ErrorCode.Unauthenticated]: GrpcStatus.UNAUTHENTICATED,
+  [ErrorCode.PermissionDenied]: GrpcStatus.PERMISSION_DENIED,
+  [ErrorCode.QuotaExceeded]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ErrorCode.TenantNotFound]: GrpcStatus.NOT_FOUND,
+  [ErrorCode.TenantExists]: GrpcStatus.ALREADY_EXISTS,
 };
 
 /** Turns a BasaltError into the status object a grpc-js unary handler passes to its callback. */

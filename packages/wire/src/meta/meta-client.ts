@@ -103,7 +103,7 @@ export class MetaClient {
    * however many volumes there are), and the next volume id of the last page. Pages are separate
    * reads: a volume created or deleted meanwhile may or may not be listed.
    */
-  async listAllVolumes(request: { stale?: boolean } = {}, options: CallOptions = {}): Promise<{ volumes: MetaReply<'listVolumes'>['volumes']; nextVolumeId: number }> {
+  async listAllVolumes(request: { stale?: boolean; tenant?: string } = {}, options: CallOptions = {}): Promise<{ volumes: MetaReply<'listVolumes'>['volumes']; nextVolumeId: number }> {
     const volumes: MetaReply<'listVolumes'>['volumes'] = [];
     let pageToken = '';
     for (;;) {

@@ -38,6 +38,11 @@ export const metaService = {
   removeMember: unaryMethod(service, 'RemoveMember', pb.RemoveMemberRequest, pb.ListMembersReply),
   promoteMember: unaryMethod(service, 'PromoteMember', pb.PromoteMemberRequest, pb.ListMembersReply),
   transferLeader: unaryMethod(service, 'TransferLeader', pb.TransferLeaderRequest, pb.StatusReply),
+  createTenant: unaryMethod(service, 'CreateTenant', pb.CreateTenantRequest, pb.TenantReply),
+  listTenants: unaryMethod(service, 'ListTenants', pb.ListTenantsRequest, pb.ListTenantsReply),
+  deleteTenant: unaryMethod(service, 'DeleteTenant', pb.DeleteTenantRequest, pb.DeleteTenantReply),
+  setTenantQuota: unaryMethod(service, 'SetTenantQuota', pb.SetTenantQuotaRequest, pb.TenantReply),
+  listAudit: unaryMethod(service, 'ListAudit', pb.ListAuditRequest, pb.ListAuditReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -79,7 +84,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus',
+  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit',
 ]);
 
 /**
@@ -92,10 +97,11 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - registerServer and heartbeat overwrite the server's record with the same facts;
  * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
  * - drainServer and markServerOut set a state the repeat sets again;
- * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone.
+ * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
+ * - setTenantQuota sets quotas the repeat sets again.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer',
+  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota',
 ]);
