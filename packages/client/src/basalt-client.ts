@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BasaltError, invalidArgument, limits } from '@basalt/stdx';
-import { MetaClient } from '@basalt/wire';
+import { MetaClient, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
@@ -21,6 +21,11 @@ export interface ConnectOptions {
   onEvent?: (event: VolumeEvent) => void;
   /** Per-volume op metrics (ClientMetrics); none are kept without it. */
   metrics?: ClientMetrics;
+  /**
+   * Mutual TLS to metad and the chunk servers (`TransportSecurity.fromFiles({ ca, cert, key })`);
+   * default plain TCP, for clusters run with --insecure.
+   */
+  security?: TransportSecurity;
 }
 
 export interface OpenOptions {
@@ -65,8 +70,8 @@ export class BasaltClient {
     if (this.clientId === '' || Buffer.byteLength(this.clientId) > limits.clientIdBytesMax) {
       throw invalidArgument(`clientId must be 1..${limits.clientIdBytesMax} bytes`);
     }
-    this.meta = new MetaClient({ endpoints: options.metad, ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
-    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault);
+    this.meta = new MetaClient({ endpoints: options.metad, ...(options.security !== undefined && { security: options.security }), ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
+    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault, options.security);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.metrics = options.metrics;
   }

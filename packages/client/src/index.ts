@@ -6,3 +6,4 @@ export { attachVolumeDevice, detachVolumeDevice, findFreeDevice, isNbdDevice, nb
 export { ClientMetrics, type ClientOpName } from './client-metrics.js';
 export { splitByExtent, type ExtentSlice } from './split.js';
 export { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+export { TransportSecurity, type TlsFiles } from '@basalt/wire';

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import { MetaClient, type pb, type ReplicaRef } from '@basalt/wire';
+import { MetaClient, type pb, type ReplicaRef, type TransportSecurity } from '@basalt/wire';
 
 /**
  * What chunkd needs from metad, as a seam: the cross-process tests and `basalt up` use
@@ -95,8 +95,8 @@ export class MetadLink implements MetaLink {
   private readonly client: MetaClient;
   private readonly volumeNames = new Map<number, string>();
 
-  constructor(endpoints: readonly string[]) {
-    this.client = new MetaClient({ endpoints });
+  constructor(endpoints: readonly string[], security: TransportSecurity) {
+    this.client = new MetaClient({ endpoints, security });
   }
 
   async register(r: ServerReport): Promise<void> {

@@ -1,7 +1,7 @@
 import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
 import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
-import { raftpb } from '@basalt/wire';
+import { raftpb, type TransportSecurity } from '@basalt/wire';
 import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
 import type { Command, Result } from '../state/index.js';
 import type { LogStore, PersistedLog } from './log-store.js';
@@ -37,6 +37,8 @@ export interface RaftHostOptions {
   requestTimeoutMs: number;
   metrics: MetaMetrics;
   log(line: string): void;
+  /** How Raft streams to peers are secured. */
+  security: TransportSecurity;
   /** This member was removed from the cluster (it stops serving). */
   onRemoved(): void;
 }
@@ -105,7 +107,7 @@ export class RaftHost {
       selfId: opts.id, selfAddress: opts.address, cluster: opts.cluster, book: this.book,
       onUnreachable: (id) => this.node.reportUnreachable(id),
       onSnapshotSent: (id, failed) => { this.node.reportSnapshot(id, failed); this.kick(); },
-      sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000),
+      sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000), security: opts.security,
     });
     this.reads = new ReadBatcher<MetaState>((ctx) => this.startReadRound(ctx));
   }
