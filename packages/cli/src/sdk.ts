@@ -1,7 +1,7 @@
 import { connect, type BasaltClient } from '@basalt/client';
 import type { Io, ParsedArgs } from './command.js';
 import { str } from './args.js';
-import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
+import { parseTimeoutMs, resolveSecurity, runningMetaEndpoints } from './cluster.js';
 
 /**
  * Runs `fn` with an SDK client of the command's cluster (found and checked as by
@@ -9,7 +9,7 @@ import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
  */
 export async function withClient<T>(args: ParsedArgs, io: Io, fn: (client: BasaltClient) => Promise<T>): Promise<T> {
   const timeout = str(args, 'timeout');
-  const client = connect({ metad: await runningMetaEndpoints(args, io), ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }) });
+  const client = connect({ metad: await runningMetaEndpoints(args, io), security: resolveSecurity(args, io), ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }) });
   try {
     return await fn(client);
   } finally {

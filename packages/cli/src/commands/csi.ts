@@ -4,7 +4,7 @@ import { startCsiServer, type CsiMode } from '@basalt/csi';
 import { invalidArgument, logLine } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { int, str } from '../args.js';
-import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
+import { clusterOptions, resolveMetaEndpoints, resolveSecurity } from '../cluster.js';
 import type { Command, CommandGroup } from '../command.js';
 import { defaultNbdListen } from '../local/layout.js';
 
@@ -27,7 +27,7 @@ const csi: Command = {
     if (endpoint === undefined) throw invalidArgument('--endpoint unix:///path.sock is required');
     const agent = parseHostPort(str(args, 'agent') ?? defaultNbdListen, '--agent');
     const nodeId = str(args, 'node-id') ?? hostname();
-    const client = connect({ metad: resolveMetaEndpoints(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}` });
+    const client = connect({ metad: resolveMetaEndpoints(args, io), security: resolveSecurity(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}` });
     const running = await startCsiServer({
       endpoint,
       mode,

@@ -6,6 +6,7 @@ import type { ClusterFile } from '../local/cluster-file.js';
 import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, tryReadClusterFile, writeClusterFile } from '../local/cluster-file.js';
 import { chunkServersDefault, chunkServersMax, defaultBasePort, defaultNbdPort, planLayout, withChunkServers } from '../local/layout.js';
 import { isOurProcess, sleep, spawnBasalt, tail, waitFor } from '../local/processes.js';
+import { ensureLocalCerts } from '../local/local-certs.js';
 import { LocalCluster } from '../local/supervisor.js';
 
 /** `basalt up` and `basalt down`: the embedded local cluster (docs/local-cluster.md). */
@@ -15,8 +16,8 @@ const readyTimeoutMs = 90_000;
 const up: Command = {
   name: '',
   summary: 'run a local cluster (3 metad, 3 chunkd in zones a-c, the NBD agent) with data under one folder',
-  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)]`,
-  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
+  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)] [--insecure (no TLS on any link)]`,
+  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, insecure: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
   run: async (args, io) => {
     const dir = resolve(io.cwd, str(args, 'dir') ?? defaultClusterDir);
     const previous = tryReadClusterFile(clusterFilePath(dir));
@@ -35,6 +36,14 @@ const up: Command = {
       chunkServers: chunkServers ?? chunkServersDefault,
     });
     delete file.error;
+    // Secure by default: a CA and certificates in DIR/certs, mutual TLS on every link.
+    if (flag(args, 'insecure')) {
+      delete file.tls;
+      file.insecure = true;
+    } else {
+      file.tls = await ensureLocalCerts(file, (line) => io.out(`basalt up: ${line}\n`));
+      delete file.insecure;
+    }
     if (flag(args, 'detach')) return detach(file, io);
     return runForeground(file, io);
   },
@@ -64,7 +73,7 @@ async function runForeground(file: ClusterFile, io: Io): Promise<number> {
 async function detach(file: ClusterFile, io: Io): Promise<number> {
   const logPath = `${file.dir}/logs/up.log`;
   writeClusterFile({ ...file, state: 'starting', supervisorPid: 0 });
-  const child = spawnBasalt(['up', '--dir', file.dir], logPath, { detached: true });
+  const child = spawnBasalt(['up', '--dir', file.dir, ...(file.tls === undefined ? ['--insecure'] : [])], logPath, { detached: true });
   child.unref();
   let current = readClusterFile(clusterFilePath(file.dir));
   await waitFor(() => {
@@ -84,6 +93,7 @@ function banner(file: ClusterFile): string {
   const lines = [
     '',
     `Basalt is up. Data and logs: ${file.dir}  (cluster file: ${clusterFilePath(file.dir)})`,
+    file.tls === undefined ? '  WARNING: INSECURE (--insecure): no TLS on any link; anyone who reaches a port is trusted with everything' : `  security: mutual TLS on every link; CA and certificates in ${file.tls.dir} (back up ca-key.pem)`,
     `  metad    ${metaEndpointsOf(file).join(', ')}`,
     ...file.chunkd.map((c) => `  chunkd   ${c.id} ${c.address} (${c.zone})`),
     `  agent    ${nbd}`,
