@@ -4,7 +4,7 @@ import { invalidArgument, logLine } from '@basalt/stdx';
 import { connect, type VolumeEvent } from '@basalt/client';
 import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
-import { insecureWarning, parseHostPort, TransportSecurity } from '@basalt/wire';
+import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, resolveSecurity, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
@@ -52,7 +52,9 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
  */
 async function volumeProvider(args: ParsedArgs, io: Io, insecure: boolean): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
-  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security: insecure ? TransportSecurity.insecure() : resolveSecurity(args, io), clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
+  const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
+  reloadOnSighup(security, (line) => io.err(logLine(line)));
+  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent }));
 }
 
 function describeEvent(e: VolumeEvent): string {
