@@ -1,5 +1,5 @@
-import net from 'node:net';
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import type net from 'node:net';
+import { ErrorCode, limits, type BasaltError } from '@basalt/stdx';
 import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type TransportSecurity } from '@basalt/wire';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';

@@ -68,7 +68,7 @@ export async function issueCert(ca: PemPair, request: IssueRequest): Promise<Iss
   const uri = identityUri(request.identity);
   const names: x509.JsonGeneralName[] = [{ type: 'url', value: uri }, ...(request.hosts ?? []).map((h): x509.JsonGeneralName => ({ type: isIP(h) === 0 ? 'dns' : 'ip', value: h }))];
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial, subject: `CN=${escapeDn(`${request.identity.role}/${request.identity.name}`)}, O=Basalt`, issuer: caCert.subject,
+    serialNumber: serial, subject: `CN=${escapeDn(`${request.identity.role}/${request.identity.name}`)}, O=Basalt`, issuer: caCert.subjectName,
     notBefore, notAfter, signingAlgorithm: algorithm, publicKey: keys.publicKey, signingKey: caKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -92,7 +92,7 @@ export function splitPemBundle(bundle: string): string[] {
 }
 
 async function generateKeys(): Promise<CryptoKeyPair> {
-  return (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
+  return (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']));
 }
 
 async function keyPem(key: CryptoKey): Promise<string> {

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import tls from 'node:tls';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { identityFromSubjectAltName } from '@basalt/stdx';
@@ -82,6 +83,9 @@ describe('cert store', () => {
     const newCa = new X509Certificate(readFileSync(certPaths(dir).ca, 'utf8'));
     expect(splitPemBundle(readFileSync(certPaths(dir).bundle, 'utf8')).map((p) => new X509Certificate(p).fingerprint256)).toEqual([newCa.fingerprint256, new X509Certificate(oldCa).fingerprint256]);
     expect(reissued.map((r) => r.identity)).toEqual([chunk, client]);
+    // Node parses the bundle as a CA list: a certificate of either CA verifies against it.
+    expect(() => tls.createSecureContext({ ca: readFileSync(certPaths(dir).bundle) })).not.toThrow();
+    expect(readFileSync(certPaths(dir).bundle, 'utf8')).toMatch(/-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----/);
     const cert = new X509Certificate(readFileSync(tlsFilesOf(dir, chunk).cert, 'utf8'));
     expect(cert.verify(newCa.publicKey)).toBe(true);
     expect(cert.serialNumber.toUpperCase()).not.toBe(before.serial);

@@ -64,7 +64,7 @@ export async function rotateCa(dir: string, name: string, days = certValidityDay
   if (existsSync(p.caOld)) throw invalidArgument(`a rotation is already in progress (${p.caOld} exists): finish it first with "basalt certs rotate --finish"`);
   const ca = await createCa(name, { days: caValidityDays });
   writeWhole(p.caOld, old.certPem);
-  writeWhole(p.bundle, ca.certPem + old.certPem);
+  writeWhole(p.bundle, `${ca.certPem.trimEnd()}\n${old.certPem.trimEnd()}\n`);
   writeWhole(p.caKey, ca.keyPem, 0o600);
   writeWhole(p.ca, ca.certPem);
   const reissued: IssuedRecord[] = [];

@@ -56,7 +56,7 @@ const rotate: Command = {
       finishRotation(dir);
       io.out(`rotation finished: ${certPaths(dir).bundle} trusts the new CA only\n`);
     } else {
-      const { serial, reissued } = await rotateCa(dir, `Basalt cluster CA (${dir}, rotated)`);
+      const { serial, reissued } = await rotateCa(dir, `Basalt cluster CA (${dir}) from ${new Date().toISOString()}`);
       io.out(`new CA ${serial}; issued again: ${reissued.map((r) => `${r.identity.role}/${r.identity.name}`).join(', ') || 'nothing'}\nthe bundle trusts the old and the new CA until "basalt certs rotate --finish"\n`);
     }
     const reloaded = signalLocalCluster(args, io, dir);

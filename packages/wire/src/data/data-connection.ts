@@ -101,7 +101,7 @@ export class DataConnection {
     socket.setNoDelay(true);
     this.batch = new SocketBatch(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(transportError(err, address, 'data connection to')));
+    socket.on('error', (err: Error) => this.fail(transportError(err, address, 'data connection to')));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
   }
 
@@ -119,7 +119,7 @@ export class DataConnection {
         socket.destroy();
         reject(new BasaltError(ErrorCode.Timeout, `connecting to ${address} timed out after ${opts.connectTimeoutMs} ms`, { address }));
       }, opts.connectTimeoutMs);
-      socket.once('error', (err) => {
+      socket.once('error', (err: Error) => {
         clearTimeout(timer);
         reject(transportError(err, address, 'cannot connect to'));
       });

@@ -36,6 +36,11 @@ const minVersion = 'TLSv1.2';
  * the new certificate and trust the new bundle from their next handshake on; live connections are
  * not touched; clients open new connections with the new material. Certificates whose serial is
  * on the deny list (`setRevokedSerials`, fed from metad) are refused at accept and at connect.
+ *
+ * Listeners complete the TLS handshake whatever certificate the client presents and then check
+ * it (`peerIdentityOfCall`, `peerIdentityOfSocket`: verified against the bundle by TLS, not
+ * revoked, with an identity), so that a refused peer learns why (BASALT_UNAUTHENTICATED) instead
+ * of seeing its connection fail. Nothing is read from a connection before that check passes.
  */
 export class TransportSecurity {
   private material: Material | undefined;
@@ -123,6 +128,7 @@ export class TransportSecurity {
   peerIdentityOfSocket(socket: DataSocket): Identity {
     if (this.material === undefined) return insecureIdentity;
     if (!(socket instanceof tls.TLSSocket)) throw unauthenticated('the connection is not TLS', {});
+    if (!socket.authorized) throw unauthenticated(`the peer's certificate is not trusted: ${String(socket.authorizationError)}`, { reason: String(socket.authorizationError) });
     return this.identityOf(socket.getPeerCertificate());
   }
 
@@ -135,7 +141,7 @@ export class TransportSecurity {
   createDataServer(onSocket: (socket: DataSocket, refused: BasaltError | undefined) => void): net.Server {
     const m = this.material;
     if (m === undefined) return net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => onSocket(s, undefined));
-    const server = tls.createServer({ ...m.options, requestCert: true, rejectUnauthorized: true, allowHalfOpen: true }, (socket) => {
+    const server = tls.createServer({ ...m.options, requestCert: true, rejectUnauthorized: false, allowHalfOpen: true }, (socket) => {
       let refused: BasaltError | undefined;
       try {
         this.peerIdentityOfSocket(socket);
@@ -168,7 +174,8 @@ export class TransportSecurity {
   }
 
   private identityOf(cert: tls.PeerCertificate | undefined): Identity {
-    if (cert === undefined || Object.keys(cert).length === 0) throw unauthenticated('the peer presented no certificate', {});
+    // grpc-js reports no certificate for a peer whose certificate TLS did not verify.
+    if (cert === undefined || Object.keys(cert).length === 0) throw unauthenticated('the peer presented no trusted certificate (none, one from another CA, or an expired one)', {});
     if (this.isRevoked(cert.serialNumber)) throw unauthenticated(`the peer's certificate (serial ${cert.serialNumber}) is revoked`, { serial: cert.serialNumber, reason: 'revoked' });
     return identityFromSubjectAltName(cert.subjectaltname);
   }
@@ -198,7 +205,8 @@ function loadMaterial(files: TlsFiles): Material {
       throw new BasaltError(ErrorCode.InvalidArgument, `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, { path });
     }
   };
-  const options: tls.SecureContextOptions = { ca: read('CA bundle', files.ca), cert: read('certificate', files.cert), key: read('key', files.key), minVersion };
+  const ca = read('CA bundle', files.ca);
+  const options: tls.SecureContextOptions = { ca, cert: read('certificate', files.cert), key: read('key', files.key), minVersion };
   try {
     return { options, context: tls.createSecureContext(options) };
   } catch (err) {
@@ -212,7 +220,7 @@ function loadMaterial(files: TlsFiles): Material {
  */
 class ReloadableServerCredentials extends ServerCredentials {
   constructor(options: tls.SecureContextOptions) {
-    super({ requestCert: true, rejectUnauthorized: true }, options);
+    super({ requestCert: true, rejectUnauthorized: false }, options);
   }
 
   _equals(other: ServerCredentials): boolean {
