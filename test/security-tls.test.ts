@@ -6,7 +6,7 @@ import { BasaltError, ErrorCode, Prng } from '@basalt/stdx';
 import { DataConnection, DataOp, MetaClient, pingExtent, TransportSecurity } from '@basalt/wire';
 import type { TlsFiles } from '@basalt/wire';
 import { connect } from '@basalt/client';
-import { createCa, issueCert, tlsFilesOf } from '@basalt/cli';
+import { createCa, issueCert, serialOf, tlsFilesOf } from '@basalt/cli';
 import { freePortRange, freePorts, ProcessScope, runCli, waitFor, waitForLog } from './lib/process.js';
 import { RawNbd } from './nbd-raw-client.js';
 
@@ -139,6 +139,38 @@ describe('a secure cluster (basalt up without flags)', () => {
     await c.handshake();
     await expect(c.go('anything')).rejects.toThrow();
     c.destroy();
+  });
+
+  it('refuses a revoked certificate everywhere: metad at once, chunk servers after a heartbeat, clients after a refresh', { timeout: 120_000 }, async () => {
+    const clusterFile = join(dir, 'cluster.json');
+    const issued = await runCli(['certs', 'issue', '--dir', file.tls!.dir, '--role', 'admin', '--name', 'victim']);
+    expect(issued.code, issued.stderr).toBe(0);
+    const serial = /issued ([0-9A-F]+) for/.exec(issued.stdout)![1]!;
+    const victim = TransportSecurity.fromFiles(tlsFilesOf(file.tls!.dir, { role: 'admin', name: 'victim' }));
+    expect(await metaOutcome(victim, file.metad[0]!.address)).toBe('ok');
+    const live = await DataConnection.connect(file.chunkd[0]!.address, { security: victim, probeAfterMs: 0 });
+    const revoke = await runCli(['certs', 'revoke', serial.toLowerCase(), '--cluster', clusterFile]);
+    expect(revoke.stdout, revoke.stderr).toMatch(/revoked/);
+    const listed = await runCli(['certs', 'revoked', '--json', '--cluster', clusterFile]);
+    expect(JSON.parse(listed.stdout)).toEqual({ serials: [serial] });
+    for (const m of file.metad) {
+      await waitFor(`${m.id} refuses the revoked certificate`, async () => (await metaOutcome(victim, m.address)) === ErrorCode.Unauthenticated, { timeoutMs: 10_000 });
+    }
+    for (const c of file.chunkd) {
+      await waitFor(`${c.id} refuses the revoked certificate`, async () => (await dataOutcome(victim, c.address)) === ErrorCode.Unauthenticated, { timeoutMs: 15_000 });
+    }
+    // The connection opened before the revocation was closed by the server.
+    await waitFor('the live connection of the revoked peer to close', () => live.closed, { timeoutMs: 5_000 });
+    // A client learns the deny list from metad and refuses a server holding a revoked certificate.
+    const security = TransportSecurity.fromFiles(file.tls!);
+    const client = connect({ metad: file.metad.map((m) => m.address), security });
+    await client.listVolumes();
+    await waitFor('the client to fetch the deny list', () => security.isRevoked(serial), { timeoutMs: 20_000 });
+    client.close();
+    const c1 = readFileSync(tlsFilesOf(file.tls!.dir, { role: 'chunkd', name: file.chunkd[0]!.id }).cert, 'utf8');
+    const pinned = TransportSecurity.fromFiles(file.tls!);
+    pinned.setRevokedSerials([serialOf(c1)]);
+    expect(await dataOutcome(pinned, file.chunkd[0]!.address)).toBe(ErrorCode.Unauthenticated);
   });
 
   it('rotates the CA under live SDK I/O (certs rotate, SIGHUP to all, rotate --finish, SIGHUP) with no I/O error', { timeout: 180_000 }, async () => {

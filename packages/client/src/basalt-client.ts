@@ -5,6 +5,7 @@ import { MetaClient, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { DegradedExtent, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
+import { syncRevocations } from './revocation-sync.js';
 import { degradedFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
 
@@ -62,6 +63,7 @@ export class BasaltClient {
   readonly clientId: string;
   private readonly meta: MetaClient;
   private readonly pool: ConnectionPool;
+  private readonly stopRevocationSync: () => void;
   private readonly onEvent: (event: VolumeEvent) => void;
   private readonly metrics: ClientMetrics | undefined;
 
@@ -71,6 +73,7 @@ export class BasaltClient {
       throw invalidArgument(`clientId must be 1..${limits.clientIdBytesMax} bytes`);
     }
     this.meta = new MetaClient({ endpoints: options.metad, ...(options.security !== undefined && { security: options.security }), ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
+    this.stopRevocationSync = options.security === undefined ? () => undefined : syncRevocations(this.meta, options.security);
     this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault, options.security);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.metrics = options.metrics;
@@ -244,7 +247,20 @@ export class BasaltClient {
   }
 
   /** Closes connections. Close volumes first: their leases are not released here. */
+  // ---- transport security ----
+
+  /** Puts a certificate serial (hex, as `basalt certs issue` prints it) on metad's deny list; returns the whole list. */
+  async revokeCertificate(serial: string): Promise<string[]> {
+    return (await this.meta.call('revokeCertificate', { serial })).serials;
+  }
+
+  /** The serials of revoked certificates. */
+  async revokedSerials(): Promise<string[]> {
+    return (await this.meta.call('listRevocations', {})).serials;
+  }
+
   close(): void {
+    this.stopRevocationSync();
     this.pool.close();
     this.meta.close();
   }

@@ -21,6 +21,7 @@ export class DataServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<DataSocket>();
   private readonly pool = new FramePool(limits.chunkFramePoolBytesMax);
+  private readonly stopRevocations: () => void;
 
   constructor(
     private readonly service: ChunkService,
@@ -28,6 +29,10 @@ export class DataServer {
     security: TransportSecurity,
   ) {
     this.server = security.createDataServer((socket, refused) => (refused === undefined ? this.accept(socket) : refuse(socket, refused)));
+    // A certificate revoked while its holder is connected: its connections end at once.
+    this.stopRevocations = security.onRevocation(() => {
+      for (const s of this.sockets) if (security.isRevokedPeer(s)) s.destroy();
+    });
     this.server.maxConnections = limits.chunkConnectionsMax;
   }
 
@@ -43,6 +48,7 @@ export class DataServer {
 
   /** Stops accepting, lets replies in flight finish for up to graceMs, then closes every socket. */
   async close(graceMs = 2_000): Promise<void> {
+    this.stopRevocations();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.end();
     const timer = setTimeout(() => {

@@ -95,7 +95,7 @@ export class MetadLink implements MetaLink {
   private readonly client: MetaClient;
   private readonly volumeNames = new Map<number, string>();
 
-  constructor(endpoints: readonly string[], security: TransportSecurity) {
+  constructor(endpoints: readonly string[], private readonly security: TransportSecurity) {
     this.client = new MetaClient({ endpoints, security });
   }
 
@@ -109,6 +109,8 @@ export class MetadLink implements MetaLink {
     const scrub = r.scrub === undefined ? {} : { scrubLastPassMs: r.scrub.lastPassMs, scrubRepairedBlocks: r.scrub.repairedBlocks };
     const volumes = [...(r.volumeStoredBytes ?? new Map<number, number>())].map(([volumeId, bytes]) => ({ volumeId, bytes }));
     const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub, volumes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
+    // metad's deny list comes with every heartbeat: revoked peers are refused from then on.
+    this.security.setRevokedSerials(reply.revokedSerials);
     if (registersAgain(reply.state ?? '')) await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }

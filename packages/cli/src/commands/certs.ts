@@ -6,6 +6,8 @@ import { certPaths, certValidityDaysDefault, finishRotation, initCa, issueInto, 
 import { clusterFileOf, clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { isOurProcess } from '../local/processes.js';
+import { printJson } from '../output.js';
+import { withClient } from '../sdk.js';
 
 /** `basalt certs`: the cluster CA and certificates (docs/security.md). */
 
@@ -80,4 +82,27 @@ function signalLocalCluster(args: ParsedArgs, io: Io, dir: string): number | und
   return pids.length;
 }
 
-export const certsGroup: CommandGroup = { name: 'certs', summary: 'cluster CA and certificates (mutual TLS)', commands: [init, issue, rotate] };
+const revoke: Command = {
+  name: 'revoke', summary: 'put a certificate serial on the deny list that metad, chunk servers, agents and clients enforce', usage: 'SERIAL',
+  options: { ...clusterOptions }, positionals: true,
+  run: (args, io) => withClient(args, io, async (client) => {
+    const [serial, extra] = args.positionals;
+    if (serial === undefined || extra !== undefined) throw invalidArgument('usage: basalt certs revoke SERIAL (one hex serial, as "basalt certs issue" printed it)');
+    const serials = await client.revokeCertificate(serial);
+    io.out(`revoked ${serial}; the deny list holds ${serials.length} serial(s)\n`);
+    return 0;
+  }),
+};
+
+const revoked: Command = {
+  name: 'revoked', summary: 'list the revoked certificate serials', usage: '[--json]',
+  options: { ...clusterOptions, json: { type: 'boolean' } },
+  run: (args, io) => withClient(args, io, async (client) => {
+    const serials = await client.revokedSerials();
+    if (flag(args, 'json')) printJson(io, { serials });
+    else io.out(serials.length === 0 ? 'no certificate is revoked\n' : `${serials.join('\n')}\n`);
+    return 0;
+  }),
+};
+
+export const certsGroup: CommandGroup = { name: 'certs', summary: 'cluster CA and certificates (mutual TLS)', commands: [init, issue, rotate, revoke, revoked] };

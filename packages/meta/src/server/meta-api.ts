@@ -1,7 +1,8 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { normalizeSerial } from '@basalt/wire';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { createVolumeCommand, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, RevocationsView, ServerView, VolumeView } from '../state/index.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
@@ -40,6 +41,8 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
   const repairTasks = repairTaskCache(host);
 
   return {
+    revokeCertificate: async (r) => ({ serials: [...(await apply<RevocationsView>({ type: 'revokeCertificate', serial: normalizeSerial(r.serial) })).serials] }),
+    listRevocations: async (r) => ({ serials: await query(r.stale, (s) => s.revokedSerials()) }),
     createVolume: async (r) => {
       const cmd = createVolumeCommand({
         name: r.name, sizeBytes: r.sizeBytes, nowMs: now(),
@@ -137,7 +140,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       if (Math.abs(r.freeBytes - server.freeBytes) > limits.metaFreeBytesReportDeltaBytes) {
         server = await apply<ServerView>({ type: 'heartbeat', serverId: server.id, freeBytes: r.freeBytes, nowMs: now() });
       }
-      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server) };
+      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()) };
     },
     listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map((s) => serverToPb(s, liveness.factsOf(s.id))) }),
     listDegradedExtents: async (r) => {

@@ -77,6 +77,8 @@ export class RaftHost {
   private state: MetaState;
   private conf: ConfState;
   private applied: number;
+  /** Size of the deny list last handed to the transport security (maybeSyncRevocations). */
+  private revokedSynced = 0;
   private soft: SoftState = { leader: '', role: 'follower' };
   private sinceSnapshot = { entries: 0, bytes: 0 };
   private readonly proposals = new PendingProposals<ApplyResult>();
@@ -299,6 +301,7 @@ export class RaftHost {
       }
     }
     this.reads.serve(this.applied, this.state);
+    this.maybeSyncRevocations();
     await this.maybeSnapshot();
   }
 
@@ -311,6 +314,14 @@ export class RaftHost {
     const done = this.storeWrites.then(write);
     this.storeWrites = done.catch((err: unknown) => this.fatal(err));
     return done;
+  }
+
+  /** Hands the deny list to this member's own listeners when a revocation was applied (or came in a snapshot). */
+  private maybeSyncRevocations(): void {
+    const count = this.state.revokedCount();
+    if (count === this.revokedSynced) return;
+    this.revokedSynced = count;
+    this.opts.security.setRevokedSerials(this.state.revokedSerials());
   }
 
   private applyEntry(e: Entry): void {

@@ -33,6 +33,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   promoteReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
   acquireLease: { name: 'string', clientId: 'string', force: 'boolean', nowMs: 'number' },
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
+  revokeCertificate: { serial: 'string' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

@@ -4,6 +4,7 @@ import type {
   ExtentView,
   LabelView,
   LeaseView,
+  RevocationsView,
   ReleaseView,
   ServerView,
   VolumeView,
@@ -33,7 +34,8 @@ export type Command =
   | AddRebuildingCommand
   | PromoteReplicaCommand
   | AcquireLeaseCommand
-  | ReleaseLeaseCommand;
+  | ReleaseLeaseCommand
+  | RevokeCertificateCommand;
 
 export type CommandType = Command['type'];
 
@@ -204,6 +206,13 @@ export interface ReleaseLeaseCommand {
   readonly generation: number;
 }
 
+/** Puts a certificate serial on the deny list (idempotent); there is no un-revoke: issue a new certificate. */
+export interface RevokeCertificateCommand {
+  readonly type: 'revokeCertificate';
+  /** Hex, upper case, no leading zeros, no colons (normalized before proposing). */
+  readonly serial: string;
+}
+
 /** What a successful apply() of each command type returns. */
 export interface CommandValues {
   registerServer: ServerView;
@@ -223,6 +232,7 @@ export interface CommandValues {
   promoteReplica: ExtentView;
   acquireLease: LeaseView;
   releaseLease: ReleaseView;
+  revokeCertificate: RevocationsView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

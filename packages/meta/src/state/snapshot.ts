@@ -28,7 +28,10 @@ export function encodeStateData(data: StateData): Uint8Array {
   const sink = new Utf8Sink();
   sink.write(`{"v":${snapshotFormatVersion},"nextVolumeId":${JSON.stringify(data.nextVolumeId)},"servers":${JSON.stringify(servers.map(serverTuple))},"volumes":[`);
   volumes.forEach((v, i) => sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(v, slots))));
-  sink.write(']}');
+  sink.write(']');
+  // Only when there are any: a state without revocations encodes (and hashes) as before.
+  if (data.revokedSerials.size > 0) sink.write(`,"revoked":${JSON.stringify([...data.revokedSerials].sort(compareStrings))}`);
+  sink.write('}');
   return sink.bytes();
 }
 
@@ -89,7 +92,7 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   const version = root.v;
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map(), revokedSerials: new Set(root.revoked === undefined ? [] : list(root.revoked, 'revoked').map((s) => str(s, 'revoked serial'))) };
   for (const tuple of list(root.volumes, 'volumes')) {
     const volume = decodeVolume(tuple, servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);

@@ -40,6 +40,8 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('nowMs', cmd.nowMs));
     case 'releaseLease':
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('generation', cmd.generation));
+    case 'revokeCertificate':
+      return checkSerial(cmd.serial);
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -47,6 +49,12 @@ export function validateCommandArgs(cmd: Command): StateError | null {
 
 function checkMemberChange(name: string, index: number, serverId: string, expectedEpoch: number): StateError | null {
   return first(checkVolumeName(name), checkUint('index', index), checkServerId(serverId), checkUint('expectedEpoch', expectedEpoch));
+}
+
+/** A certificate serial as `normalizeSerial` writes it: 1-40 hex digits, upper case, no leading zero. */
+export function checkSerial(serial: string): StateError | null {
+  if (/^[1-9A-F][0-9A-F]{0,39}$/.test(serial)) return null;
+  return invalid(`a certificate serial is 1-40 hex digits (upper case, no leading zero), got ${JSON.stringify(serial.slice(0, 50))}`, { serial: serial.slice(0, 50) });
 }
 
 /** What a reporter saw (proto DropReplicaRequest.reason) or why the planner dropped a member. */

@@ -38,6 +38,8 @@ export const metaService = {
   removeMember: unaryMethod(service, 'RemoveMember', pb.RemoveMemberRequest, pb.ListMembersReply),
   promoteMember: unaryMethod(service, 'PromoteMember', pb.PromoteMemberRequest, pb.ListMembersReply),
   transferLeader: unaryMethod(service, 'TransferLeader', pb.TransferLeaderRequest, pb.StatusReply),
+  revokeCertificate: unaryMethod(service, 'RevokeCertificate', pb.RevokeCertificateRequest, pb.RevocationsReply),
+  listRevocations: unaryMethod(service, 'ListRevocations', pb.ListRevocationsRequest, pb.RevocationsReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -79,7 +81,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus',
+  'listRepairTasks', 'getRepairStatus', 'listRevocations',
 ]);
 
 /**
@@ -97,5 +99,5 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer',
+  'drainServer', 'markServerOut', 'removeServer', 'revokeCertificate',
 ]);

@@ -48,6 +48,7 @@ export class TransportSecurity {
   private reloads = 0;
   private readonly grpcServerCredentials: ReloadableServerCredentials[] = [];
   private readonly dataServers = new Set<tls.Server>();
+  private readonly revocationListeners = new Set<() => void>();
 
   private constructor(private readonly files: TlsFiles | undefined) {
     if (files !== undefined) this.material = loadMaterial(files);
@@ -91,7 +92,21 @@ export class TransportSecurity {
 
   /** Replaces the deny list: hex serial numbers (any case, with or without colons) of revoked certificates. */
   setRevokedSerials(serials: Iterable<string>): void {
-    this.revoked = new Set([...serials].map(normalizeSerial));
+    const next = new Set([...serials].map(normalizeSerial));
+    const grew = [...next].some((s) => !this.revoked.has(s));
+    this.revoked = next;
+    if (grew) for (const l of this.revocationListeners) l();
+  }
+
+  /** Calls `listener` whenever a serial joins the deny list (to close live connections of its holder); returns a function that removes it. */
+  onRevocation(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Whether the peer of a live data-plane socket holds a revoked certificate. */
+  isRevokedPeer(socket: DataSocket): boolean {
+    return socket instanceof tls.TLSSocket && this.isRevoked(socket.getPeerCertificate().serialNumber ?? '');
   }
 
   isRevoked(serial: string): boolean {
@@ -232,7 +247,8 @@ class ReloadableServerCredentials extends ServerCredentials {
   }
 }
 
-function normalizeSerial(serial: string): string {
+/** A certificate serial as the deny list holds it: hex, upper case, no colons, no leading zeros. */
+export function normalizeSerial(serial: string): string {
   return serial.replace(/:/g, '').toUpperCase().replace(/^0+(?=.)/, '');
 }
 
