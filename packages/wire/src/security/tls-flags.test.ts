@@ -4,9 +4,9 @@ import { securityFromFlags } from './tls-flags.js';
 import { normalizeSerial, TransportSecurity, transportError } from './transport-security.js';
 
 describe('securityFromFlags', () => {
-  it('is insecure with --insecure or with no TLS flag at all', () => {
+  it('is insecure with --insecure only: without any flag it refuses, naming both choices', () => {
     expect(securityFromFlags({ insecure: true }).secure).toBe(false);
-    expect(securityFromFlags({}).secure).toBe(false);
+    expect(() => securityFromFlags({})).toThrow(/--tls-ca, --tls-cert and --tls-key .* or --insecure/);
   });
 
   it('says what is missing when only some TLS files are given, and refuses --insecure with them', () => {

@@ -16,9 +16,9 @@ export const tlsFlags = {
 export const tlsUsage = '[--tls-ca FILE --tls-cert FILE --tls-key FILE | --insecure]';
 
 /**
- * The TransportSecurity the flags ask for: all three files, or --insecure, or none of them (then
- * insecure too; the process logs `insecureWarning` when it starts). Anything in between is an
- * error that says what is missing.
+ * The TransportSecurity the flags ask for: all three files, or --insecure (the process then logs
+ * `insecureWarning` when it starts). Neither, or only some files, is an error that says what to
+ * pass: a server never runs without TLS unless told to.
  */
 export function securityFromFlags(values: Readonly<Record<string, unknown>>): TransportSecurity {
   const files = { ca: values['tls-ca'], cert: values['tls-cert'], key: values['tls-key'] };
@@ -27,7 +27,7 @@ export function securityFromFlags(values: Readonly<Record<string, unknown>>): Tr
     if (given.length > 0) throw invalidArgument('--insecure and --tls-* exclude each other');
     return TransportSecurity.insecure();
   }
-  if (given.length === 0) return TransportSecurity.insecure();
+  if (given.length === 0) throw invalidArgument('pass --tls-ca, --tls-cert and --tls-key (mutual TLS; "basalt certs" makes them), or --insecure to run without TLS');
   if (given.length < 3) throw invalidArgument(`mutual TLS needs --tls-ca, --tls-cert and --tls-key; missing ${Object.keys(files).filter((k) => !given.some(([g]) => g === k)).map((k) => `--tls-${k}`).join(', ')}`);
   return TransportSecurity.fromFiles(files as { ca: string; cert: string; key: string });
 }
