@@ -61,6 +61,8 @@ async function runForeground(file: ClusterFile, io: Io): Promise<number> {
   const signal = await new Promise<string>((resolveSignal) => {
     process.once('SIGINT', () => resolveSignal('SIGINT'));
     process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+    // A closed terminal: the processes reload their certificates on SIGHUP, so the supervisor stops them.
+    process.once('SIGHUP', () => resolveSignal('SIGHUP'));
   });
   stopping = true;
   log(`${signal}: stopping`);
