@@ -50,7 +50,7 @@ export interface ChunkProcOptions {
 
 export async function spawnChunkd(cleanup: Cleanup, o: ChunkProcOptions): Promise<ChunkProc> {
   if (!fs.existsSync(chunkdBin)) throw new Error(`${chunkdBin} is missing: build with pnpm exec tsc -b packages/chunk`);
-  const args = [chunkdBin, '--id', o.id, '--zone', o.zone ?? `zone-${o.id}`, '--data-dir', o.dataDir, '--listen', o.listen ?? '127.0.0.1:0', '--metrics-port', '0'];
+  const args = [chunkdBin, '--id', o.id, '--zone', o.zone ?? `zone-${o.id}`, '--data-dir', o.dataDir, '--listen', o.listen ?? '127.0.0.1:0', '--metrics-port', '0', '--insecure'];
   if (o.metad !== undefined) args.push('--metad', o.metad.join(','));
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

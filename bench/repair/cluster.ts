@@ -49,7 +49,7 @@ export class BenchCluster {
     const peers = this.metaEndpoints.map((a, i) => `m${i + 1}=${a}`).join(',');
     for (const [i, address] of this.metaEndpoints.entries()) {
       const id = `m${i + 1}`;
-      this.add(id, ['meta', 'start', '--id', id, '--listen', address, '--peers', peers, '--data-dir', join(this.dir, id), '--metrics-port', String(await freePort())]);
+      this.add(id, ['meta', 'start', '--id', id, '--listen', address, '--peers', peers, '--data-dir', join(this.dir, id), '--metrics-port', String(await freePort()), '--insecure']);
     }
     await this.until('metad elects a leader', async () => (await this.meta((m) => m.call('status', {}, { timeoutMs: 1000 }))).leaderId !== '');
     const endpoints = this.metaEndpoints.join(',');
@@ -57,7 +57,7 @@ export class BenchCluster {
     for (let i = 1; i <= chunkServers; i++) {
       const metrics = await freePort();
       this.chunkMetrics.set(`c${i}`, `127.0.0.1:${metrics}`);
-      this.add(`c${i}`, ['chunk', 'start', '--id', `c${i}`, '--zone', `zone-${i}`, '--data-dir', join(this.dir, `c${i}`), '--listen', `127.0.0.1:${await freePort()}`, '--metad', endpoints, '--metrics-port', String(metrics), ...budget]);
+      this.add(`c${i}`, ['chunk', 'start', '--id', `c${i}`, '--zone', `zone-${i}`, '--data-dir', join(this.dir, `c${i}`), '--listen', `127.0.0.1:${await freePort()}`, '--metad', endpoints, '--metrics-port', String(metrics), '--insecure', ...budget]);
     }
     await this.serversUp([...this.chunkMetrics.keys()]);
     this.nbd = `127.0.0.1:${await freePort()}`;

@@ -70,8 +70,15 @@ export function metadArgs(self: Endpoint, members: readonly Endpoint[], metricsP
     '--peers', members.map((m) => `${m.id}=${address(m)}`).join(','),
     '--data-dir', dataDir,
     '--metrics-port', String(metricsPort),
+    insecureFlag,
   ];
 }
+
+/**
+ * The manifests run without TLS, explicitly: mutual TLS needs a certificate per member mounted
+ * into each container and passed as --tls-ca/--tls-cert/--tls-key (docs/security.md).
+ */
+const insecureFlag = '--insecure';
 
 /** The --metad list every client of the cluster takes. */
 export function metadList(members: readonly Endpoint[]): string {
@@ -92,12 +99,13 @@ export function chunkdArgs(self: Endpoint, zone: string, members: readonly Endpo
     '--advertise', address(self),
     '--metad', metadList(members),
     '--metrics-port', String(metricsPort),
+    insecureFlag,
   ];
 }
 
 /** `basalt agent`: serves NBD on `listen` (0.0.0.0 inside its own network namespace). */
 export function agentArgs(listen: string, members: readonly Endpoint[], metricsPort: number = ports.metrics): string[] {
-  return ['agent', '--listen', listen, '--metad', metadList(members), '--metrics-port', String(metricsPort)];
+  return ['agent', '--listen', listen, '--metad', metadList(members), '--metrics-port', String(metricsPort), insecureFlag];
 }
 
 /** Member names: metad-0, metad-1, ... (Kubernetes StatefulSet pod names have the same form). */

@@ -81,7 +81,7 @@ export class ChunkNode {
     const before = this.process?.log().length ?? 0;
     const args = [
       chunkdBin, '--id', this.id, '--zone', this.zone, '--data-dir', this.dataDir, '--listen', this.address,
-      '--metad', this.metad.join(','), '--metrics-port', String(this.metricsPort), ...this.extraArgs,
+      '--metad', this.metad.join(','), '--metrics-port', String(this.metricsPort), '--insecure', ...this.extraArgs,
     ];
     const [command, argv] = this.host.wrap?.(process.execPath, args) ?? [process.execPath, args];
     this.process = this.scope.spawn(this.id, command, argv);
@@ -186,7 +186,7 @@ export class BasaltCluster {
   }
 
   async startAgent(): Promise<void> {
-    this.agent = this.scope.spawnCli('agent', ['agent', '--metad', this.metaEndpoints.join(','), '--listen', this.agentAddress, ...this.agentArgs]);
+    this.agent = this.scope.spawnCli('agent', ['agent', '--metad', this.metaEndpoints.join(','), '--listen', this.agentAddress, '--insecure', ...this.agentArgs]);
     await waitForPort(this.agentPort, { process: this.agent, timeoutMs: 60_000 });
   }
 

@@ -80,7 +80,7 @@ export class MetaCluster {
     const m = this.member(i);
     const args = [
       'meta', 'start', '--id', m.id, '--listen', m.address, '--peers', options.peers ?? this.peers(), '--data-dir', m.dataDir,
-      '--metrics-port', String(m.metricsPort), ...this.flags, ...(options.join === true ? ['--join'] : []),
+      '--metrics-port', String(m.metricsPort), '--insecure', ...this.flags, ...(options.join === true ? ['--join'] : []),
       ...(options.forceNewCluster === true ? ['--force-new-cluster'] : []),
     ];
     m.process = this.scope.spawnCli(m.id, args);

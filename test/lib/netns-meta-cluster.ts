@@ -70,7 +70,7 @@ export class NetnsMetaCluster implements NemesisCluster {
   /** Starts member i (again, from its data dir) in its namespace; waits until it accepts connections. */
   async restart(i: number): Promise<TestProcess> {
     const m = this.meta.member(i);
-    const args = ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', this.meta.peers(), '--data-dir', m.dataDir, '--metrics-port', String(m.metricsPort), ...this.flags];
+    const args = ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', this.meta.peers(), '--data-dir', m.dataDir, '--metrics-port', String(m.metricsPort), '--insecure', ...this.flags];
     const [command, argv] = this.network.wrap(this.host(i), process.execPath, [cliBin, ...args]);
     const p = this.scope.spawn(m.id, command, argv);
     this.started.push(p);

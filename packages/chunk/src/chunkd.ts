@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { assert, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
-import { parseHostPort } from '@basalt/wire';
+import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
@@ -10,7 +10,7 @@ import { ChunkService } from './server/chunk-service.js';
 import { DataServer } from './server/data-server.js';
 import { Heartbeat } from './server/heartbeat.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
-import type { Peer } from './server/peer.js';
+import { securePeerConnect, type Peer } from './server/peer.js';
 import { ChunkMetrics } from './server/metrics.js';
 import { Reclaimer } from './server/reclaim.js';
 import { fenceDroppedReplicas } from './server/reconcile.js';
@@ -45,6 +45,8 @@ export interface ChunkdOptions {
   readonly scrubIntervalMs?: number;
   /** The scrubber's own bytes per second, within the repair bandwidth; default limits.scrubRateBytesPerSecDefault, 0 only the repair bandwidth. */
   readonly scrubRateBytesPerSec?: number;
+  /** Every listener and connection of this server (default: insecure). */
+  readonly security?: TransportSecurity;
   readonly log?: (line: string) => void;
 }
 
@@ -64,13 +66,15 @@ export interface Chunkd {
 export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   validate(opts);
   const log = opts.log ?? (() => undefined);
+  const security = opts.security ?? TransportSecurity.insecure();
+  if (!security.secure) log(insecureWarning);
   const store = await FileExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
-  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined);
-  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log);
+  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, security) : undefined);
+  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log, securePeerConnect(security));
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
   const service = new ChunkService(opts.id, store, replicator, metrics);
-  const server = new DataServer(service, metrics);
+  const server = new DataServer(service, metrics, security);
   const { host, port } = parseListen(opts.listen);
   const bound = await server.listen(host, port);
   const address = opts.advertise ?? `${bound.host}:${bound.port}`;
@@ -102,7 +106,8 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const reclaimIntervalMs = opts.reclaimIntervalMs ?? limits.chunkReclaimIntervalMs;
   const reclaimer = link === undefined || reclaimIntervalMs === 0 ? undefined : new Reclaimer(store, link, metrics, reclaimIntervalMs, log);
   reclaimer?.start();
-  log(`chunkd ${opts.id} serving ${address} (zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
+  const stopReloading = reloadOnSighup(security, log);
+  log(`chunkd ${opts.id} serving ${address} (${security.secure ? 'mutual TLS' : 'INSECURE'}, zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
   let closing: Promise<void> | undefined;
   return {
     id: opts.id,
@@ -113,6 +118,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
     scrubber,
     close: () =>
       (closing ??= (async () => {
+        stopReloading();
         beat?.stop();
         budget.close();
         await executor?.close();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { invalidArgument } from '@basalt/stdx';
-import { parseEndpoints } from '@basalt/wire';
+import { parseEndpoints, TransportSecurity } from '@basalt/wire';
 import type { ParsedArgs, Io } from './command.js';
 import { str } from './args.js';
 import type { ClusterFile } from './local/cluster-file.js';
@@ -58,6 +58,21 @@ function resolveCluster(args: ParsedArgs, io: Io): ClusterSource {
   const found = findClusterFile(args, io);
   if (found !== undefined) return { kind: 'file', ...found };
   throw invalidArgument(`no cluster given: pass --metad host:port[,...] or --cluster FILE, set BASALT_METAD or BASALT_CLUSTER, or start one here with "basalt up"`);
+}
+
+/**
+ * How the command secures its links, found as the endpoints are: the cluster file's `tls` files
+ * (none when it ran with --insecure); with --metad or BASALT_METAD, the files named by
+ * BASALT_TLS_CA, BASALT_TLS_CERT and BASALT_TLS_KEY, or plain TCP when none is set.
+ */
+export function resolveSecurity(args: ParsedArgs, io: Io): TransportSecurity {
+  const source = resolveCluster(args, io);
+  if (source.kind === 'file') return source.file.tls === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(source.file.tls);
+  const files = { ca: nonEmpty(io.env.BASALT_TLS_CA), cert: nonEmpty(io.env.BASALT_TLS_CERT), key: nonEmpty(io.env.BASALT_TLS_KEY) };
+  const set = Object.values(files).filter((v) => v !== undefined).length;
+  if (set === 0) return TransportSecurity.insecure();
+  if (set < 3) throw invalidArgument('BASALT_TLS_CA, BASALT_TLS_CERT and BASALT_TLS_KEY go together (mutual TLS needs all three)');
+  return TransportSecurity.fromFiles(files as { ca: string; cert: string; key: string });
 }
 
 /**

@@ -34,6 +34,8 @@ export function errorHint(e: BasaltError): string | undefined {
       return typeof d.firstAllocatedIndex === 'number'
         ? `extent ${d.firstAllocatedIndex} and later ones of ${volume} hold data past the new size, and a resize never discards data: copy what you keep into a new, smaller volume`
         : `volumes grow but do not shrink; "basalt volume resize ${volume} --size SIZE --force" shrinks over never-written space only`;
+    case ErrorCode.Unauthenticated:
+      return 'the cluster refused this certificate: use the files cluster.json names (--cluster FILE), or set BASALT_TLS_CA, BASALT_TLS_CERT and BASALT_TLS_KEY to a certificate of the cluster\'s CA that is current and not revoked ("basalt certs issue"); docs/security.md';
     case ErrorCode.ReadOnly:
       return 'this command opened the volume read-only; commands that write take the writer lease';
     case ErrorCode.QuotaExceeded: {

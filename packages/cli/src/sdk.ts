@@ -1,7 +1,7 @@
 import { connect, type BasaltClient } from '@basalt/client';
 import type { Io, ParsedArgs } from './command.js';
 import { str } from './args.js';
-import { parseTimeoutMs, runningMetaEndpoints } from './cluster.js';
+import { parseTimeoutMs, resolveSecurity, runningMetaEndpoints } from './cluster.js';
 import { keyProviderOf } from './kek.js';
 
 /**
@@ -10,9 +10,8 @@ import { keyProviderOf } from './kek.js';
  */
 export async function withClient<T>(args: ParsedArgs, io: Io, fn: (client: BasaltClient) => Promise<T>): Promise<T> {
   const timeout = str(args, 'timeout');
-  const metad = await runningMetaEndpoints(args, io);
   const keyProvider = keyProviderOf(args, io);
-  const client = connect({ metad, ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }), ...(keyProvider !== undefined && { keyProvider }) });
+  const client = connect({ metad: await runningMetaEndpoints(args, io), security: resolveSecurity(args, io), ...(timeout !== undefined && { metaTimeoutMs: parseTimeoutMs(timeout) }), ...(keyProvider !== undefined && { keyProvider }) });
   try {
     return await fn(client);
   } finally {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
-import { MetaClient } from '@basalt/wire';
+import { MetaClient, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
 import { ConnectionPool } from './connection-pool.js';
+import { syncRevocations } from './revocation-sync.js';
 import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
 import { FileKeyProvider } from './crypto/file-key-provider.js';
@@ -30,6 +31,11 @@ export interface ConnectOptions {
    * can be neither created nor opened (BASALT_KEY_UNAVAILABLE), plaintext ones work as ever.
    */
   keyProvider?: KeyProvider;
+  /**
+   * Mutual TLS to metad and the chunk servers (`TransportSecurity.fromFiles({ ca, cert, key })`);
+   * default plain TCP, for clusters run with --insecure.
+   */
+  security?: TransportSecurity;
 }
 
 export interface OpenOptions {
@@ -80,6 +86,7 @@ export class BasaltClient {
   readonly clientId: string;
   private readonly meta: MetaClient;
   private readonly pool: ConnectionPool;
+  private readonly stopRevocationSync: () => void;
   private readonly onEvent: (event: VolumeEvent) => void;
   private readonly metrics: ClientMetrics | undefined;
   private readonly keyProvider: KeyProvider | undefined;
@@ -89,8 +96,9 @@ export class BasaltClient {
     if (this.clientId === '' || Buffer.byteLength(this.clientId) > limits.clientIdBytesMax) {
       throw invalidArgument(`clientId must be 1..${limits.clientIdBytesMax} bytes`);
     }
-    this.meta = new MetaClient({ endpoints: options.metad, ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
-    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault);
+    this.meta = new MetaClient({ endpoints: options.metad, ...(options.security !== undefined && { security: options.security }), ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
+    this.stopRevocationSync = options.security === undefined ? () => undefined : syncRevocations(this.meta, options.security);
+    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault, options.security);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.metrics = options.metrics;
     const kekFile = process.env.BASALT_KEK_FILE;
@@ -316,7 +324,20 @@ export class BasaltClient {
   }
 
   /** Closes connections. Close volumes first: their leases are not released here. */
+  // ---- transport security ----
+
+  /** Puts a certificate serial (hex, as `basalt certs issue` prints it) on metad's deny list; returns the whole list. */
+  async revokeCertificate(serial: string): Promise<string[]> {
+    return (await this.meta.call('revokeCertificate', { serial })).serials;
+  }
+
+  /** The serials of revoked certificates. */
+  async revokedSerials(): Promise<string[]> {
+    return (await this.meta.call('listRevocations', {})).serials;
+  }
+
   close(): void {
+    this.stopRevocationSync();
     this.pool.close();
     this.meta.close();
   }

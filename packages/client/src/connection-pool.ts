@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode } from '@basalt/stdx';
-import { DataConnection } from '@basalt/wire';
+import { DataConnection, type TransportSecurity } from '@basalt/wire';
 
 /**
  * One pipelined data connection per chunk server address, opened on first use and replaced
@@ -11,7 +11,10 @@ export class ConnectionPool {
   private readonly open = new Map<string, DataConnection>();
   private closed = false;
 
-  constructor(private readonly requestTimeoutMs: number) {}
+  constructor(
+    private readonly requestTimeoutMs: number,
+    private readonly security?: TransportSecurity,
+  ) {}
 
   /** The open connection to `address`, or undefined when there is none yet (then use get). */
   ready(address: string): DataConnection | undefined {
@@ -22,7 +25,7 @@ export class ConnectionPool {
     if (this.closed) return Promise.reject(new BasaltError(ErrorCode.Closed, 'the client is closed'));
     const existing = this.connections.get(address);
     if (existing !== undefined) return existing;
-    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs }).then(
+    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs, ...(this.security !== undefined && { security: this.security }) }).then(
       (conn) => {
         if (this.connections.get(address) === opening) this.open.set(address, conn);
         conn.onClose(() => {

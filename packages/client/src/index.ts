@@ -9,3 +9,4 @@ export type { KeyProvider, KeyContext, WrappedKey } from './crypto/key-provider.
 export { FileKeyProvider } from './crypto/file-key-provider.js';
 export { volumeCipherName, type VolumeEncryption } from './crypto/volume-key.js';
 export { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
+export { TransportSecurity, type TlsFiles } from '@basalt/wire';

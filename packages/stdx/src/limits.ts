@@ -231,6 +231,10 @@ export const limits = {
   scrubReadBytes: 1 * MiB,
   /** chunkd: the first scrub pass after start begins after min(the interval, this). */
   scrubFirstPassDelayMsMax: 10 * 60 * 1000,
+  /** Transport security: certificate serials metad's deny list holds at most (revoked certificates). */
+  revokedSerialsMax: 10_000,
+  /** How often a client (SDK, agent) fetches metad's deny list; a revoked chunk server is refused within this. */
+  revocationRefreshMs: 5_000,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseChunkdArgs } from './chunkd-args.js';
 
-const base = ['--id', 'cs1', '--zone', 'a', '--data-dir', '/tmp/x', '--listen', '127.0.0.1:0'];
+const base = ['--id', 'cs1', '--zone', 'a', '--data-dir', '/tmp/x', '--listen', '127.0.0.1:0', '--insecure'];
 
 describe('chunkd flags of repair and scrub', () => {
   it('reads the repair bandwidth, scrub interval and scrub rate as whole numbers', () => {

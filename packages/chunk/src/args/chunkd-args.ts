@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { invalidArgument } from '@basalt/stdx';
-import { parseEndpoints } from '@basalt/wire';
+import { parseEndpoints, securityFromFlags, tlsFlags, tlsUsage } from '@basalt/wire';
 import type { ChunkdOptions } from '../chunkd.js';
 
 /**
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = '--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--scrub-rate BYTES_PER_SEC]';
+export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -32,6 +32,7 @@ export const chunkdFlags = {
   'scrub-interval-ms': { type: 'string' },
   /** Bytes per second the scrubber reads, within the repair bandwidth (default 16 MiB/s; 0: only the repair bandwidth). */
   'scrub-rate': { type: 'string' },
+  ...tlsFlags,
 } as const;
 
 export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): ChunkdOptions {
@@ -66,6 +67,7 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     ...(repairBandwidth === undefined ? {} : { repairBandwidthBytesPerSec: repairBandwidth }),
     ...(scrubInterval === undefined ? {} : { scrubIntervalMs: scrubInterval }),
     ...(scrubRate === undefined ? {} : { scrubRateBytesPerSec: scrubRate }),
+    security: securityFromFlags(values),
   };
 }
 

@@ -1,6 +1,6 @@
-import net from 'node:net';
-import { ErrorCode, limits } from '@basalt/stdx';
-import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse } from '@basalt/wire';
+import type net from 'node:net';
+import { ErrorCode, limits, type BasaltError } from '@basalt/stdx';
+import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type TransportSecurity } from '@basalt/wire';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';
 
@@ -13,18 +13,26 @@ import type { ChunkMetrics } from './metrics.js';
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
  * back when the write (or COPY) succeeded: then the store wrote them and every member answered, so
  * no socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
- * that complete in one callback go out in one writev (SocketBatch).
+ * that complete in one callback go out in one writev (SocketBatch). With mutual TLS, a peer whose
+ * certificate proves no identity or is revoked gets one error reply (request id 0,
+ * BASALT_UNAUTHENTICATED) and the connection is closed before any request is read.
  */
 export class DataServer {
   private readonly server: net.Server;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly sockets = new Set<DataSocket>();
   private readonly pool = new FramePool(limits.chunkFramePoolBytesMax);
+  private readonly stopRevocations: () => void;
 
   constructor(
     private readonly service: ChunkService,
     private readonly metrics: ChunkMetrics,
+    security: TransportSecurity,
   ) {
-    this.server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => this.accept(socket));
+    this.server = security.createDataServer((socket, refused) => (refused === undefined ? this.accept(socket) : refuse(socket, refused)));
+    // A certificate revoked while its holder is connected: its connections end at once.
+    this.stopRevocations = security.onRevocation(() => {
+      for (const s of this.sockets) if (security.isRevokedPeer(s)) s.destroy();
+    });
     this.server.maxConnections = limits.chunkConnectionsMax;
   }
 
@@ -40,6 +48,7 @@ export class DataServer {
 
   /** Stops accepting, lets replies in flight finish for up to graceMs, then closes every socket. */
   async close(graceMs = 2_000): Promise<void> {
+    this.stopRevocations();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.sockets) s.end();
     const timer = setTimeout(() => {
@@ -49,7 +58,7 @@ export class DataServer {
     clearTimeout(timer);
   }
 
-  private accept(socket: net.Socket): void {
+  private accept(socket: DataSocket): void {
     socket.setNoDelay(true);
     this.sockets.add(socket);
     this.metrics.connections.inc();
@@ -111,6 +120,12 @@ export class DataServer {
       this.metrics.connections.dec();
     });
   }
+}
+
+function refuse(socket: DataSocket, err: BasaltError): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(Buffer.concat(encodeResponse({ ok: false, requestId: 0, code: err.code, message: err.message, epoch: 0, version: 0, state: ExtentState.Absent })));
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 /** Bytes of a STAMPS reply for a range: per block a CRC, a stamp and at most one bad-block number. */

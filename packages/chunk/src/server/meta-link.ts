@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import { MetaClient, type pb, type ReplicaRef } from '@basalt/wire';
+import { MetaClient, type pb, type ReplicaRef, type TransportSecurity } from '@basalt/wire';
 
 /**
  * What chunkd needs from metad, as a seam: the cross-process tests and `basalt up` use
@@ -95,8 +95,8 @@ export class MetadLink implements MetaLink {
   private readonly client: MetaClient;
   private readonly volumeNames = new Map<number, string>();
 
-  constructor(endpoints: readonly string[]) {
-    this.client = new MetaClient({ endpoints });
+  constructor(endpoints: readonly string[], private readonly security: TransportSecurity) {
+    this.client = new MetaClient({ endpoints, security });
   }
 
   async register(r: ServerReport): Promise<void> {
@@ -109,6 +109,8 @@ export class MetadLink implements MetaLink {
     const scrub = r.scrub === undefined ? {} : { scrubLastPassMs: r.scrub.lastPassMs, scrubRepairedBlocks: r.scrub.repairedBlocks };
     const volumes = [...(r.volumeStoredBytes ?? new Map<number, number>())].map(([volumeId, bytes]) => ({ volumeId, bytes }));
     const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub, volumes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
+    // metad's deny list comes with every heartbeat: revoked peers are refused from then on.
+    this.security.setRevokedSerials(reply.revokedSerials);
     if (registersAgain(reply.state ?? '')) await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }

@@ -1,4 +1,4 @@
-import { DataConnection, DataFlag, DataOp, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
+import { DataConnection, DataFlag, DataOp, TransportSecurity, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
 
 /**
  * The primary's connection to one secondary. Requests go out in call order over one connection,
@@ -18,7 +18,13 @@ export interface PeerConnection {
 
 export type PeerConnect = (address: string, requestTimeoutMs: number) => Promise<PeerConnection>;
 
-export const tcpPeerConnect: PeerConnect = (address, requestTimeoutMs) => DataConnection.connect(address, { requestTimeoutMs, connectTimeoutMs: requestTimeoutMs });
+/** Peer links over TCP secured as the server's own listener is (mutual TLS between chunk servers). */
+export function securePeerConnect(security: TransportSecurity): PeerConnect {
+  return (address, requestTimeoutMs) => DataConnection.connect(address, { requestTimeoutMs, connectTimeoutMs: requestTimeoutMs, security });
+}
+
+/** Plain TCP peer links. */
+export const tcpPeerConnect: PeerConnect = securePeerConnect(TransportSecurity.insecure());
 
 export class Peer {
   private conn: PeerConnection | undefined;

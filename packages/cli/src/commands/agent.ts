@@ -4,9 +4,9 @@ import { invalidArgument, logLine } from '@basalt/stdx';
 import { connect, type VolumeEvent } from '@basalt/client';
 import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
-import { parseHostPort } from '@basalt/wire';
+import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
-import { clusterOptions, runningMetaEndpoints } from '../cluster.js';
+import { clusterOptions, resolveSecurity, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { keyProviderOf } from '../kek.js';
 import { defaultNbdListen } from '../local/layout.js';
@@ -25,6 +25,11 @@ function tlsOptions(args: ParsedArgs): TlsOptions | undefined {
     return undefined;
   }
   return { cert: readPem(cert, '--tls-cert'), key: readPem(key, '--tls-key'), ...(ca !== undefined && { ca: readPem(ca, '--tls-ca') }), required };
+}
+
+/** Loopback: only processes on this host can connect (NBD tools beside the agent). */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 function readPem(path: string, what: string): Buffer {
@@ -46,11 +51,12 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
  * The volumes the agent serves: the cluster behind --metad, through the client SDK, whose
  * failovers are logged. A stopped local cluster named by a cluster file is refused at start.
  */
-async function volumeProvider(args: ParsedArgs, io: Io): Promise<VolumeProvider> {
+async function volumeProvider(args: ParsedArgs, io: Io, insecure: boolean): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
-  const metad = await runningMetaEndpoints(args, io);
+  const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
+  reloadOnSighup(security, (line) => io.err(logLine(line)));
   const keyProvider = keyProviderOf(args, io);
-  return new ClusterVolumeProvider(connect({ metad, clientId: `agent@${hostname()}/${process.pid}`, onEvent, ...(keyProvider !== undefined && { keyProvider }) }));
+  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, ...(keyProvider !== undefined && { keyProvider }) }));
 }
 
 function describeEvent(e: VolumeEvent): string {
@@ -68,11 +74,11 @@ function describeEvent(e: VolumeEvent): string {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--insecure]`,
   options: {
     ...clusterOptions,
     listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' }, insecure: { type: 'boolean' },
   },
   run: async (args, io) => {
     const listen = parseHostPort(str(args, 'listen') ?? defaultNbdListen, '--listen');
@@ -81,8 +87,13 @@ const agent: Command = {
     const forceTakeover = flag(args, 'force-takeover');
     if (readOnly && forceTakeover) throw invalidArgument('--force-takeover takes the writer lease; it makes no sense with --read-only');
     const tls = tlsOptions(args);
+    const insecure = flag(args, 'insecure');
+    if (!isLoopback(listen.host) && tls?.required !== true && !insecure) {
+      throw invalidArgument(`the NBD listener may be plaintext on loopback only; to listen on ${listen.host}, pass --tls-cert, --tls-key, --tls-ca and --tls-required (NBD clients then need a certificate of that CA), or --insecure`);
+    }
+    if (insecure) io.err(logLine(insecureWarning));
     const writeCache = writeCacheMode(args);
-    const running = await startNbdAgent({ provider: await volumeProvider(args, io), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
+    const running = await startNbdAgent({ provider: await volumeProvider(args, io, insecure), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {

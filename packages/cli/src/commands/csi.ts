@@ -4,7 +4,7 @@ import { startCsiServer, type CsiMode } from '@basalt/csi';
 import { invalidArgument, logLine } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
 import { int, str } from '../args.js';
-import { clusterOptions, resolveMetaEndpoints } from '../cluster.js';
+import { clusterOptions, resolveMetaEndpoints, resolveSecurity } from '../cluster.js';
 import type { Command, CommandGroup } from '../command.js';
 import { keyProviderOf } from '../kek.js';
 import { defaultNbdListen } from '../local/layout.js';
@@ -29,7 +29,7 @@ const csi: Command = {
     const agent = parseHostPort(str(args, 'agent') ?? defaultNbdListen, '--agent');
     const nodeId = str(args, 'node-id') ?? hostname();
     const keyProvider = keyProviderOf(args, io);
-    const client = connect({ metad: resolveMetaEndpoints(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}`, ...(keyProvider !== undefined && { keyProvider }) });
+    const client = connect({ metad: resolveMetaEndpoints(args, io), security: resolveSecurity(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}`, ...(keyProvider !== undefined && { keyProvider }) });
     const running = await startCsiServer({
       endpoint,
       mode,

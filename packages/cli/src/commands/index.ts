@@ -2,6 +2,7 @@ import type { CommandGroup } from '../command.js';
 import { agentGroup } from './agent.js';
 import { auditGroup } from './audit.js';
 import { attachGroup, detachGroup } from './attach.js';
+import { certsGroup } from './certs.js';
 import { chunkGroup } from './chunk.js';
 import { csiGroup } from './csi.js';
 import { metaGroup } from './meta.js';
@@ -13,4 +14,4 @@ import { topGroup } from './top.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, tenantGroup, statusGroup, auditGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, tenantGroup, statusGroup, auditGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup, certsGroup];

@@ -1,7 +1,7 @@
 import { invalidArgument, limits, logLine } from '@basalt/stdx';
 import type { MetadOptions } from '@basalt/meta';
 import type { Member } from '@basalt/client';
-import { parseHostPort } from '@basalt/wire';
+import { parseHostPort, securityFromFlags, tlsFlags, tlsUsage } from '@basalt/wire';
 import { flag, int, requireStr, size, str } from '../args.js';
 import { clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
@@ -26,7 +26,7 @@ export function parsePeers(text: string): Map<string, string> {
 
 const start: Command = {
   name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
-  usage: '--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] [tuning flags]',
+  usage: `--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] ${tlsUsage} [tuning flags]`,
   options: {
     id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
     'metrics-port': { type: 'string' }, 'console-port': { type: 'string' }, 'console-host': { type: 'string' }, 'console-scrape': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
@@ -34,6 +34,7 @@ const start: Command = {
     'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
     'down-out-interval': { type: 'string' },
+    ...tlsFlags,
   },
   run: async (args, io) => {
     // Loaded here so that other commands start without LevelDB and the server code.
@@ -73,7 +74,7 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
   return {
     id: requireStr(args, 'id'), listen, peers: parsePeers(str(args, 'peers') ?? ''), dataDir: requireStr(args, 'data-dir'),
-    join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), log: (line) => io.out(logLine(line)), ...defined,
+    join: flag(args, 'join'), forceNewCluster: flag(args, 'force-new-cluster'), security: securityFromFlags(args.values), log: (line) => io.out(logLine(line)), ...defined,
   };
 }
 

@@ -1,7 +1,7 @@
 import type { BasaltClient, DegradedExtent, MemberStatus, RepairStatus, ServerInfo } from '@basalt/client';
 import { humanBytes } from '@basalt/stdx';
 import { flag } from '../args.js';
-import { clusterFileOf, clusterOptions, resolveMetaEndpoints } from '../cluster.js';
+import { clusterFileOf, clusterOptions, resolveMetaEndpoints, resolveSecurity } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { printJson, printTable } from '../output.js';
 import { withClient } from '../sdk.js';
@@ -39,7 +39,8 @@ function localPids(args: ParsedArgs, io: Io): Map<string, number> {
   return new Map((clusterFileOf(args, io)?.chunkd ?? []).map((c) => [c.id, c.pid]));
 }
 
-function printHuman(io: Io, members: readonly MemberStatus[], servers: ChunkServerStatusJson[], volumes: readonly VolumeStoredJson[], degraded: { total: number; extents: DegradedExtent[] }, repair: RepairStatus | undefined): void {
+function printHuman(io: Io, secure: boolean, members: readonly MemberStatus[], servers: ChunkServerStatusJson[], volumes: readonly VolumeStoredJson[], degraded: { total: number; extents: DegradedExtent[] }, repair: RepairStatus | undefined): void {
+  io.out(secure ? 'transport: mutual TLS\n\n' : 'transport: INSECURE (no TLS: anyone who reaches a port is trusted with everything)\n\n');
   printTable(io, ['ID', 'ADDRESS', 'ROLE', 'TERM', 'APPLIED', 'PID', 'STATE'], members.map((m) => [
     m.id || '?', m.address, m.error ? 'unreachable' : m.role, String(m.term), String(m.appliedIndex), String(m.pid || '-'), m.error?.code ?? m.stateHash,
   ]));
@@ -94,8 +95,9 @@ const status: Command = {
     const degraded = hasLeader ? await client.degradedExtents(degradedShownMax) : { total: 0, extents: [] };
     const repair = hasLeader ? await client.repairStatus() : undefined;
     const volumes = hasLeader ? await volumesStored(client) : [];
-    if (flag(args, 'json')) printJson(io, { members, chunkServers: servers, volumes, degradedExtents: degraded, ...(repair !== undefined && { repair }) });
-    else printHuman(io, members, servers, volumes, degraded, repair);
+    const secure = resolveSecurity(args, io).secure;
+    if (flag(args, 'json')) printJson(io, { transport: secure ? 'mtls' : 'insecure', members, chunkServers: servers, volumes, degradedExtents: degraded, ...(repair !== undefined && { repair }) });
+    else printHuman(io, secure, members, servers, volumes, degraded, repair);
     return hasLeader ? 0 : 1;
   }),
 };

@@ -7,6 +7,7 @@ import type { ClusterFile } from '../local/cluster-file.js';
 import { clusterFilePath, defaultClusterDir, metaEndpointsOf, readClusterFile, tryReadClusterFile, writeClusterFile } from '../local/cluster-file.js';
 import { chunkServersDefault, chunkServersMax, defaultBasePort, defaultNbdPort, planLayout, withChunkServers } from '../local/layout.js';
 import { isOurProcess, sleep, spawnBasalt, tail, waitFor } from '../local/processes.js';
+import { ensureLocalCerts } from '../local/local-certs.js';
 import { LocalCluster } from '../local/supervisor.js';
 import { ensureKekFile } from '../kek.js';
 
@@ -17,8 +18,8 @@ const readyTimeoutMs = 90_000;
 const up: Command = {
   name: '',
   summary: 'run a local cluster (3 metad, 3 chunkd in zones a-c, the NBD agent) with data under one folder',
-  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)]`,
-  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
+  usage: `[--dir DIR (${defaultClusterDir})] [--detach] [--base-port N (${defaultBasePort})] [--nbd-port N (${defaultNbdPort})] [--chunk-servers N (${chunkServersDefault}; more adds servers to an existing folder)] [--insecure (no TLS on any link)]`,
+  options: { dir: { type: 'string' }, detach: { type: 'boolean' }, insecure: { type: 'boolean' }, 'base-port': { type: 'string' }, 'nbd-port': { type: 'string' }, 'chunk-servers': { type: 'string' } },
   run: async (args, io) => {
     const dir = resolve(io.cwd, str(args, 'dir') ?? defaultClusterDir);
     const previous = tryReadClusterFile(clusterFilePath(dir));
@@ -41,6 +42,14 @@ const up: Command = {
     file.kekFile ??= join(dir, 'kek');
     mkdirSync(dir, { recursive: true });
     ensureKekFile(file.kekFile);
+    // Secure by default: a CA and certificates in DIR/certs, mutual TLS on every link.
+    if (flag(args, 'insecure')) {
+      delete file.tls;
+      file.insecure = true;
+    } else {
+      file.tls = await ensureLocalCerts(file, (line) => io.out(`basalt up: ${line}\n`));
+      delete file.insecure;
+    }
     if (flag(args, 'detach')) return detach(file, io);
     return runForeground(file, io);
   },
@@ -58,6 +67,8 @@ async function runForeground(file: ClusterFile, io: Io): Promise<number> {
   const signal = await new Promise<string>((resolveSignal) => {
     process.once('SIGINT', () => resolveSignal('SIGINT'));
     process.once('SIGTERM', () => resolveSignal('SIGTERM'));
+    // A closed terminal: the processes reload their certificates on SIGHUP, so the supervisor stops them.
+    process.once('SIGHUP', () => resolveSignal('SIGHUP'));
   });
   stopping = true;
   log(`${signal}: stopping`);
@@ -70,7 +81,7 @@ async function runForeground(file: ClusterFile, io: Io): Promise<number> {
 async function detach(file: ClusterFile, io: Io): Promise<number> {
   const logPath = `${file.dir}/logs/up.log`;
   writeClusterFile({ ...file, state: 'starting', supervisorPid: 0 });
-  const child = spawnBasalt(['up', '--dir', file.dir], logPath, { detached: true });
+  const child = spawnBasalt(['up', '--dir', file.dir, ...(file.tls === undefined ? ['--insecure'] : [])], logPath, { detached: true });
   child.unref();
   let current = readClusterFile(clusterFilePath(file.dir));
   await waitFor(() => {
@@ -90,6 +101,7 @@ function banner(file: ClusterFile): string {
   const lines = [
     '',
     `Basalt is up. Data and logs: ${file.dir}  (cluster file: ${clusterFilePath(file.dir)})`,
+    file.tls === undefined ? '  WARNING: INSECURE (--insecure): no TLS on any link; anyone who reaches a port is trusted with everything' : `  security: mutual TLS on every link; CA and certificates in ${file.tls.dir} (back up ca-key.pem)`,
     `  metad    ${metaEndpointsOf(file).join(', ')}`,
     ...file.chunkd.map((c) => `  chunkd   ${c.id} ${c.address} (${c.zone})`),
     `  agent    ${nbd}`,

@@ -20,10 +20,26 @@ export interface ClusterFile {
   metad: MetadEntry[];
   chunkd: ChunkEntry[];
   agent: AgentEntry;
+  /**
+   * Mutual TLS: the certificate folder and the files the CLI and the SDK use (an admin
+   * identity). Absent when the cluster runs with --insecure (then `insecure` is true).
+   */
+  tls?: ClusterTls;
+  /** The cluster was started with --insecure: no TLS on any link. */
+  insecure?: boolean;
   /** Set when state is 'failed'. */
   error?: string;
   /** The KEK file of encrypted volumes (0600, made by `basalt up`); absent in files written before it existed. */
   kekFile?: string;
+}
+
+export interface ClusterTls {
+  /** The certificate folder (basalt certs --dir): CA, trust bundle, every process's certificate. */
+  dir: string;
+  /** Trust bundle, certificate and key of the CLI's admin identity. */
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export interface ProcessEntry {

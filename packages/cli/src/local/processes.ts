@@ -9,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 export const basaltBin = fileURLToPath(new URL('../bin.js', import.meta.url));
 
 /** Starts `basalt ARGS...` with stdout and stderr appended to `logPath`. */
-export function spawnBasalt(args: readonly string[], logPath: string, options: { detached?: boolean } = {}): ChildProcess {
+export function spawnBasalt(args: readonly string[], logPath: string, options: { detached?: boolean; env?: Readonly<Record<string, string>> } = {}): ChildProcess {
   mkdirSync(dirname(logPath), { recursive: true });
   const fd = openSync(logPath, 'a');
   try {
-    return spawn(process.execPath, [basaltBin, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false });
+    return spawn(process.execPath, [basaltBin, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false, env: { ...process.env, ...options.env } });
   } finally {
     closeSync(fd);
   }

@@ -1,8 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { connect, type BasaltClient } from '@basalt/client';
+import { insecureWarning, TransportSecurity } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
+import { localIdentity, tlsArgs, tlsEnv } from './local-certs.js';
 import { accepts, spawnBasalt, tail, waitFor } from './processes.js';
 
 /** One readiness probe of the agent's NBD port (waitFor repeats it). */
@@ -15,11 +17,15 @@ const agentProbeTimeoutMs = 1000;
 export class LocalCluster {
   private readonly children = new Map<string, { entry: ProcessEntry; child: ChildProcess; exited: Promise<void> }>();
   private stopping = false;
+  private readonly security: TransportSecurity;
 
-  private constructor(private readonly file: ClusterFile, private readonly log: (line: string) => void) {}
+  private constructor(private readonly file: ClusterFile, private readonly log: (line: string) => void) {
+    this.security = file.tls === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(file.tls);
+  }
 
   /** Starts every process and resolves once all are ready; on failure stops what started and throws. */
   static async start(file: ClusterFile, log: (line: string) => void, readyTimeoutMs: number): Promise<LocalCluster> {
+    if (file.tls === undefined) log(insecureWarning);
     const cluster = new LocalCluster(file, log);
     file.supervisorPid = process.pid;
     file.state = 'starting';
@@ -44,20 +50,20 @@ export class LocalCluster {
     const endpoints = metaEndpointsOf(this.file).join(',');
     for (const m of metad) {
       const webConsole = m.console === undefined ? [] : ['--console-port', port(m.console), '--console-scrape', agent.metrics];
-      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), ...webConsole]);
+      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), ...webConsole, ...tlsArgs(this.file.tls, localIdentity.metad(m.id))]);
     }
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
     const chunksStartedMs = Date.now();
     for (const c of chunkd) {
-      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
+      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics), ...tlsArgs(this.file.tls, localIdentity.chunkd(c.id))]);
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
-    this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics), ...(this.file.kekFile !== undefined ? ['--kek-file', this.file.kekFile] : [])]);
+    this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics), ...(this.file.kekFile !== undefined ? ['--kek-file', this.file.kekFile] : [])], tlsEnv(this.file.tls, localIdentity.agent));
     await this.ready('the agent listens', () => accepts(agent.nbd, agentProbeTimeoutMs), readyTimeoutMs, [agent]);
   }
 
-  private spawn(entry: ProcessEntry, args: string[]): void {
-    const child = spawnBasalt(args, entry.log);
+  private spawn(entry: ProcessEntry, args: string[], env: Record<string, string> = {}): void {
+    const child = spawnBasalt(args, entry.log, { env });
     entry.pid = child.pid ?? 0;
     const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
       entry.pid = 0;
@@ -100,7 +106,7 @@ export class LocalCluster {
   }
 
   private async withClient(fn: (client: BasaltClient) => Promise<boolean>): Promise<boolean> {
-    const client = connect({ metad: metaEndpointsOf(this.file), metaTimeoutMs: 1000 });
+    const client = connect({ metad: metaEndpointsOf(this.file), metaTimeoutMs: 1000, security: this.security });
     try {
       return await fn(client);
     } catch {

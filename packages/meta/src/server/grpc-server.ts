@@ -1,23 +1,27 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, type Identity } from '@basalt/stdx';
 import { metaService, raftService, toGrpcError } from '@basalt/wire';
-import type { raftpb } from '@basalt/wire';
+import type { raftpb, TransportSecurity } from '@basalt/wire';
 import { authorizeCall, raftStreamMethod, unwrap } from '../state/index.js';
-import { callIdentity } from './call-identity.js';
 import type { CallerHandlers } from './meta-api.js';
 import type { MetaMetrics } from './metrics.js';
 import type { RaftHost } from './raft-host.js';
 
-/** Binds one gRPC server with the Meta and Raft services on host:port. */
-export async function startGrpcServer(listen: string, handlers: CallerHandlers, host: RaftHost, metrics: MetaMetrics, log: (line: string) => void): Promise<Server> {
+/**
+ * Binds one gRPC server with the Meta and Raft services on host:port. With mutual TLS every call
+ * and Raft stream first proves its peer's identity (`security.peerIdentityOfCall`): a certificate
+ * without one, or a revoked one, gets BASALT_UNAUTHENTICATED. The identity is the caller the
+ * handlers authorize.
+ */
+export async function startGrpcServer(listen: string, handlers: CallerHandlers, host: RaftHost, metrics: MetaMetrics, security: TransportSecurity, log: (line: string) => void): Promise<Server> {
   const server = new Server({
     'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
     'grpc.max_send_message_length': limits.metaReplyBytesMax,
   });
   const meta: UntypedServiceImplementation = {};
   for (const name of Object.keys(metaService) as (keyof CallerHandlers)[]) {
-    meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, log);
+    meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, security, log);
   }
   server.addService(metaService, meta);
   server.addService(raftService, {
@@ -27,7 +31,7 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
     stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
       let failed = false;
       try {
-        unwrap(authorizeCall(raftStreamMethod, callIdentity(call)));
+        unwrap(authorizeCall(raftStreamMethod, security.peerIdentityOfCall(call)));
       } catch (err) {
         failed = true;
         call.emit('error', toGrpcError(asBasaltError(err, log)));
@@ -35,6 +39,7 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
       call.on('data', (batch: raftpb.MessageBatch) => {
         if (failed) return;
         try {
+          security.peerIdentityOfCall(call);
           host.receive(batch);
           call.write({});
         } catch (err) {
@@ -47,16 +52,16 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
     },
   });
   await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port)));
+    server.bindAsync(listen, security.serverCredentials(), (err, port) => (err ? reject(err) : resolve(port)));
   });
   return server;
 }
 
-function unary(method: string, handler: (req: unknown, caller: Identity) => Promise<unknown>, metrics: MetaMetrics, log: (line: string) => void) {
+function unary(method: string, handler: (req: unknown, caller: Identity) => Promise<unknown>, metrics: MetaMetrics, security: TransportSecurity, log: (line: string) => void) {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
     let reply: Promise<unknown>;
     try {
-      reply = handler(call.request, callIdentity(call));
+      reply = handler(call.request, security.peerIdentityOfCall(call));
     } catch (err) {
       reply = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, GiB, MiB, type Identity } from '@basalt/stdx';
-import { pb } from '@basalt/wire';
+import { pb, TransportSecurity } from '@basalt/wire';
 import { AuditLog } from './audit-log.js';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { MemoryLogStore } from './memory-log-store.js';
@@ -31,7 +31,7 @@ beforeAll(async () => {
   host = await RaftHost.open({
     id: 'm1', address: '127.0.0.1:1', cluster: 'test', store: new MemoryLogStore(), peers: new Map([['m1', '127.0.0.1:1']]), join: false,
     tickMs: 10, electionTicks: 5, heartbeatTicks: 1, snapshotEntries: 10_000, snapshotBytes: 16 * MiB, snapshotKeepEntries: 1000,
-    requestTimeoutMs: 5_000, metrics: new MetaMetrics(), log: () => undefined, onRemoved: () => undefined,
+    requestTimeoutMs: 5_000, metrics: new MetaMetrics(), log: () => undefined, onRemoved: () => undefined, security: TransportSecurity.insecure(),
   });
   for (let i = 0; i < 500 && !host.isLeader; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(host.isLeader).toBe(true);

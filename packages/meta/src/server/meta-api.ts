@@ -1,14 +1,15 @@
 import { BasaltError, ErrorCode, isBasaltError, limits, type Identity } from '@basalt/stdx';
+import { normalizeSerial } from '@basalt/wire';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { authorizeCall, authorizeVolume, createVolumeCommand, tenantForCreate, tenantForListing, tenantOf, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, TenantView, VolumeView } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, RevocationsView, ServerView, TenantView, VolumeView } from '../state/index.js';
 import { auditEntry, type AuditEntry } from './audit-log.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, tenantToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
 import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
-/** The Meta service as metad runs it: every call with the caller's identity (call-identity.ts). */
+/** The Meta service as metad runs it: every call with the caller's identity (TransportSecurity.peerIdentityOfCall in grpc-server.ts). */
 export type CallerHandlers = {
   [K in MetaMethodName]: (request: MetaServerRequest<K>, caller: Identity) => Promise<MetaServerReply<K>>;
 };
@@ -123,6 +124,8 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
   const ownerChecked = (caller: Identity, name: string): void => host.readStale((s) => checkOwner(s, caller, name));
 
   return {
+    revokeCertificate: async (r) => ({ serials: [...(await apply<RevocationsView>({ type: 'revokeCertificate', serial: normalizeSerial(r.serial) })).serials] }),
+    listRevocations: async (r) => ({ serials: await query(r.stale, (s) => s.revokedSerials()) }),
     createVolume: async (r, caller) => {
       const tenant = unwrap(tenantForCreate(caller, r.tenant));
       const cmd = createVolumeCommand({
@@ -235,7 +238,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       if (Math.abs(r.freeBytes - server.freeBytes) > limits.metaFreeBytesReportDeltaBytes) {
         server = await apply<ServerView>({ type: 'heartbeat', serverId: server.id, freeBytes: r.freeBytes, nowMs: now() });
       }
-      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server) };
+      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()) };
     },
     listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map((s) => serverToPb(s, liveness.factsOf(s.id))) }),
     listDegradedExtents: async (r) => {

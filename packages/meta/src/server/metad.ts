@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, MiB, type Identity } from '@basalt/stdx';
-import { parseHostPort } from '@basalt/wire';
+import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
@@ -48,6 +48,8 @@ export interface MetadOptions {
   downOutIntervalMs?: number;
   /** How often the leader runs a repair planner round. */
   repairIntervalMs?: number;
+  /** The API, the Raft transport and the console's calls to members (default: insecure). */
+  security?: TransportSecurity;
   log?: (line: string) => void;
 }
 
@@ -92,6 +94,8 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   const log = o.log ?? ((line: string) => console.log(line));
   const { host: listenHost } = parseHostPort(o.listen, 'listen');
   claimDataDir(o.dataDir, o.id, o.cluster);
+  const security = o.security ?? TransportSecurity.insecure();
+  if (!security.secure) log(insecureWarning);
   const metrics = new MetaMetrics();
   const peers = new Map(o.peers);
   peers.set(o.id, o.listen);
@@ -100,7 +104,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     id: o.id, address: o.listen, cluster: o.cluster, store: new LevelLogStore(join(o.dataDir, 'raft')), peers, join: o.join ?? false, forceNewCluster: o.forceNewCluster ?? false,
     tickMs: o.tickMs, electionTicks: o.electionTicks, heartbeatTicks: o.heartbeatTicks,
     snapshotEntries: o.snapshotEntries, snapshotBytes: o.snapshotBytes, snapshotKeepEntries: o.snapshotKeepEntries,
-    requestTimeoutMs: o.requestTimeoutMs, metrics, log, onRemoved: () => onRemoved(),
+    requestTimeoutMs: o.requestTimeoutMs, metrics, log, security, onRemoved: () => onRemoved(),
   });
   const liveness = new ChunkServerLiveness(host, o.chunkHeartbeatMs);
   metrics.trackStoredBytes(() => liveness.totalStoredBytes());
@@ -113,20 +117,22 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     metricsAddress = typeof bound === 'object' && bound !== null ? `${listenHost}:${bound.port}` : '';
   }
   const webConsole = o.consolePort === undefined ? undefined : await startConsole({
-    host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], log,
+    host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], security, log,
   });
   const consoleAddress = webConsole?.address ?? '';
   const audit = await AuditLog.open(o.dataDir, log);
   const handlers = metaHandlers({ host, audit, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
   webConsole?.serve(asCaller(handlers, consoleIdentity));
-  const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
+  const grpc = await startGrpcServer(o.listen, handlers, host, metrics, security, log);
+  const stopReloading = reloadOnSighup(security, log);
   repair.start();
-  log(`metad: member ${o.id} serving on ${o.listen}${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
+  log(`metad: member ${o.id} serving on ${o.listen} (${security.secure ? 'mutual TLS' : 'INSECURE'})${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
 
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
+    stopReloading();
     closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.flushed()).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();

@@ -1,7 +1,7 @@
 import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
 import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
-import { raftpb } from '@basalt/wire';
+import { raftpb, type TransportSecurity } from '@basalt/wire';
 import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
 import type { Command, Result } from '../state/index.js';
 import type { LogStore, PersistedLog } from './log-store.js';
@@ -37,6 +37,8 @@ export interface RaftHostOptions {
   requestTimeoutMs: number;
   metrics: MetaMetrics;
   log(line: string): void;
+  /** How Raft streams to peers are secured. */
+  security: TransportSecurity;
   /** This member was removed from the cluster (it stops serving). */
   onRemoved(): void;
 }
@@ -75,6 +77,8 @@ export class RaftHost {
   private state: MetaState;
   private conf: ConfState;
   private applied: number;
+  /** Size of the deny list last handed to the transport security (maybeSyncRevocations). */
+  private revokedSynced = 0;
   private soft: SoftState = { leader: '', role: 'follower' };
   private sinceSnapshot = { entries: 0, bytes: 0 };
   private readonly proposals = new PendingProposals<ApplyResult>();
@@ -105,7 +109,7 @@ export class RaftHost {
       selfId: opts.id, selfAddress: opts.address, cluster: opts.cluster, book: this.book,
       onUnreachable: (id) => this.node.reportUnreachable(id),
       onSnapshotSent: (id, failed) => { this.node.reportSnapshot(id, failed); this.kick(); },
-      sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000),
+      sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000), security: opts.security,
     });
     this.reads = new ReadBatcher<MetaState>((ctx) => this.startReadRound(ctx));
   }
@@ -297,6 +301,7 @@ export class RaftHost {
       }
     }
     this.reads.serve(this.applied, this.state);
+    this.maybeSyncRevocations();
     await this.maybeSnapshot();
   }
 
@@ -309,6 +314,14 @@ export class RaftHost {
     const done = this.storeWrites.then(write);
     this.storeWrites = done.catch((err: unknown) => this.fatal(err));
     return done;
+  }
+
+  /** Hands the deny list to this member's own listeners when a revocation was applied (or came in a snapshot). */
+  private maybeSyncRevocations(): void {
+    const count = this.state.revokedCount();
+    if (count === this.revokedSynced) return;
+    this.revokedSynced = count;
+    this.opts.security.setRevokedSerials(this.state.revokedSerials());
   }
 
   private applyEntry(e: Entry): void {

@@ -2,7 +2,7 @@ import { Server, ServerCredentials, status } from '@grpc/grpc-js';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@basalt/raft';
-import { raftService } from '@basalt/wire';
+import { raftService, TransportSecurity } from '@basalt/wire';
 import type { raftpb } from '@basalt/wire';
 import { MemberBook } from './members.js';
 import { messageFromPb } from './raft-codec.js';
@@ -73,7 +73,7 @@ function transportTo(r: Receiver, sendTimeoutMs: number): { transport: RaftTrans
     selfId: 'm1', selfAddress: '127.0.0.1:1', cluster: 'test', book: new MemberBook(new Map([['m2', `127.0.0.1:${r.port}`]])),
     onUnreachable: (id) => events.unreachable.push(id),
     onSnapshotSent: (id, failed) => events.snapshots.push({ id, failed }),
-    sendTimeoutMs,
+    sendTimeoutMs, security: TransportSecurity.insecure(),
   });
   return { transport, events };
 }

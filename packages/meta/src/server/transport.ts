@@ -1,8 +1,8 @@
-import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import { Client, Metadata } from '@grpc/grpc-js';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Message } from '@basalt/raft';
 import { limits } from '@basalt/stdx';
-import { raftService } from '@basalt/wire';
+import { raftService, type TransportSecurity } from '@basalt/wire';
 import type { raftpb } from '@basalt/wire';
 import type { MemberBook } from './members.js';
 import { messageToPb } from './raft-codec.js';
@@ -17,6 +17,8 @@ export interface TransportOptions {
   /** A snapshot reached the peer (failed false) or did not (failed true). */
   onSnapshotSent(id: string, failed: boolean): void;
   sendTimeoutMs: number;
+  /** How the streams to peers are secured (the member's one TransportSecurity). */
+  security: TransportSecurity;
 }
 
 /** grpc-js channel options of the Raft transport; a snapshot travels in one message. */
@@ -56,7 +58,7 @@ export class RaftTransport {
     const address = this.opts.book.get(id);
     if (address === undefined) return undefined;
     let peer = this.peers.get(id);
-    if (peer !== undefined && peer.address !== address) {
+    if (peer !== undefined && (peer.address !== address || peer.generation !== this.opts.security.generation)) {
       peer.close();
       peer = undefined;
     }
@@ -83,9 +85,12 @@ class PeerSender {
   private unacked: Unacked | undefined;
   private closed = false;
   private readonly client: Client;
+  /** The credentials' generation the channel was opened with: a reload (rotation) opens a new one. */
+  readonly generation: number;
 
   constructor(readonly id: string, readonly address: string, private readonly opts: TransportOptions) {
-    this.client = new Client(address, credentials.createInsecure(), raftChannelOptions);
+    this.generation = opts.security.generation;
+    this.client = new Client(address, opts.security.channelCredentials(), raftChannelOptions);
   }
 
   enqueue(m: Message): void {

@@ -2,6 +2,7 @@ import { unreachable } from '@basalt/stdx';
 import { applyAcquireLease, applyReleaseLease } from './apply-leases.js';
 import { applyHeartbeat, applyMarkServer, applyMarkServerOut, applyRegisterServer, applyRemoveServer, applySetServerDraining } from './apply-servers.js';
 import { applyAllocateExtent } from './apply-extents.js';
+import { applyRevokeCertificate } from './apply-revocations.js';
 import { applyAddRebuilding, applyDropReplica, applyPromoteReplica } from './apply-members.js';
 import { applyCreateTenant, applyDeleteTenant, applySetTenantQuota } from './apply-tenants.js';
 import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
@@ -61,6 +62,8 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applyDeleteTenant(data, cmd);
     case 'setTenantQuota':
       return applySetTenantQuota(data, cmd);
+    case 'revokeCertificate':
+      return applyRevokeCertificate(data, cmd);
     default:
       return unreachable(cmd, 'unknown command type');
   }

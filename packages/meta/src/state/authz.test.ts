@@ -80,7 +80,7 @@ describe('the metad call policy', () => {
 
   it('audits every mutation that an operator or a tenant makes, and no read', () => {
     const audited = methods.filter((m) => callRules[m].audited).sort();
-    expect(audited).toEqual(['addMember', 'createTenant', 'createVolume', 'deleteTenant', 'deleteVolume', 'drainServer', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
+    expect(audited).toEqual(['addMember', 'createTenant', 'createVolume', 'deleteTenant', 'deleteVolume', 'drainServer', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'revokeCertificate', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
   });
 
   it('scopes every volume-naming call that a tenant-bound role may make', () => {

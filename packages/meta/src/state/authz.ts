@@ -6,7 +6,7 @@ import { fail, ok, type Result } from './result.js';
 /**
  * Who may call what on metad: one rule per RPC of the Meta service (and the Raft stream), and the
  * tenant scoping of tenant-bound callers. Pure: the server asks it with the caller's identity
- * (server/call-identity.ts) before it runs a handler, and again with a volume's tenant.
+ * (`TransportSecurity.peerIdentityOfCall`, server/grpc-server.ts) before it runs a handler, and again with a volume's tenant.
  *
  * Invariants (authz.test.ts checks each over every rule):
  * - every RPC of proto/meta.proto's Meta service has a rule, and admin may call every one;
@@ -76,6 +76,8 @@ export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   deleteTenant: rule(['admin'], 'none', true),
   setTenantQuota: rule(['admin'], 'none', true),
   listAudit: rule(['admin']),
+  revokeCertificate: rule(['admin'], 'none', true),
+  listRevocations: rule([...tenantUsers, 'chunkd']),
   raftStream: rule(['admin', 'metad']),
 };
 

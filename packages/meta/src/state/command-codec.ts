@@ -36,6 +36,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   createTenant: { name: 'string', maxBytes: 'number', maxVolumes: 'number', nowMs: 'number' },
   deleteTenant: { name: 'string' },
   setTenantQuota: { name: 'string', maxBytes: 'number', maxVolumes: 'number' },
+  revokeCertificate: { serial: 'string' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

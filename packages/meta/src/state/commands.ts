@@ -5,6 +5,7 @@ import type {
   ExtentView,
   LabelView,
   LeaseView,
+  RevocationsView,
   ReleaseView,
   ServerView,
   TenantView,
@@ -38,7 +39,8 @@ export type Command =
   | ReleaseLeaseCommand
   | CreateTenantCommand
   | DeleteTenantCommand
-  | SetTenantQuotaCommand;
+  | SetTenantQuotaCommand
+  | RevokeCertificateCommand;
 
 export type CommandType = Command['type'];
 
@@ -254,6 +256,13 @@ export interface ReleaseLeaseCommand {
   readonly generation: number;
 }
 
+/** Puts a certificate serial on the deny list (idempotent); there is no un-revoke: issue a new certificate. */
+export interface RevokeCertificateCommand {
+  readonly type: 'revokeCertificate';
+  /** Hex, upper case, no leading zeros, no colons (normalized before proposing). */
+  readonly serial: string;
+}
+
 /** What a successful apply() of each command type returns. */
 export interface CommandValues {
   registerServer: ServerView;
@@ -276,6 +285,7 @@ export interface CommandValues {
   createTenant: TenantView;
   deleteTenant: TenantView;
   setTenantQuota: TenantView;
+  revokeCertificate: RevocationsView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

@@ -47,6 +47,16 @@ export class MetaState {
     return applyCommand(this.data, cmd);
   }
 
+  /** How many serials the deny list holds; it only grows, so an equal count means an equal list. */
+  revokedCount(): number {
+    return this.data.revokedSerials.size;
+  }
+
+  /** The deny list: serials of revoked certificates, sorted. */
+  revokedSerials(): string[] {
+    return [...this.data.revokedSerials].sort();
+  }
+
   getVolume(name: string): Result<VolumeView> {
     return queries.getVolume(this.data, name);
   }

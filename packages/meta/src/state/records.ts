@@ -30,6 +30,8 @@ export interface StateData {
   readonly volumeNames: string[];
   /** Derived, not in snapshots: member lists shared between extents (memberList). */
   readonly memberLists: MemberLists;
+  /** Serial numbers (hex, upper case) of revoked certificates: every component refuses their holders. */
+  readonly revokedSerials: Set<string>;
 }
 
 export interface ServerRecord {
@@ -147,5 +149,5 @@ export function memberList(shared: MemberLists, ids: readonly string[]): readonl
 }
 
 export function emptyStateData(): StateData {
-  return { servers: new Map(), volumes: new Map(), tenants: new Map(), tenantUsage: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
+  return { servers: new Map(), volumes: new Map(), tenants: new Map(), tenantUsage: new Map(), nextVolumeId: 1, attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map(), revokedSerials: new Set() };
 }

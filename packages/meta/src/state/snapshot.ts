@@ -40,6 +40,8 @@ export function encodeStateData(data: StateData): Uint8Array {
     const tenants = [...data.tenants.values()].sort((a, b) => compareStrings(a.name, b.name));
     sink.write(`,"tenants":${JSON.stringify(tenants.map((t): TenantTuple => [t.name, t.maxBytes, t.maxVolumes, t.createdAtMs]))}`);
   }
+  // Only when there are any: a state without revocations encodes (and hashes) as before.
+  if (data.revokedSerials.size > 0) sink.write(`,"revoked":${JSON.stringify([...data.revokedSerials].sort(compareStrings))}`);
   sink.write('}');
   return sink.bytes();
 }
@@ -105,7 +107,8 @@ export function decodeStateData(bytes: Uint8Array): StateData {
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
   const servers = list(root.servers, 'servers').map(decodeServer);
   const tenants = root.tenants === undefined ? [] : list(root.tenants, 'tenants').map(decodeTenant);
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), tenants: new Map(tenants.map((t) => [t.name, t])), tenantUsage: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map() };
+  const revoked = root.revoked === undefined ? [] : list(root.revoked, 'revoked').map((s) => str(s, 'revoked serial'));
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), tenants: new Map(tenants.map((t) => [t.name, t])), tenantUsage: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map(), revokedSerials: new Set(revoked) };
   for (const tuple of list(root.volumes, 'volumes')) {
     const volume = decodeVolume(tuple, servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);

@@ -46,6 +46,8 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return checkTenantName(cmd.name);
     case 'setTenantQuota':
       return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes));
+    case 'revokeCertificate':
+      return checkSerial(cmd.serial);
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -53,6 +55,12 @@ export function validateCommandArgs(cmd: Command): StateError | null {
 
 function checkMemberChange(name: string, index: number, serverId: string, expectedEpoch: number): StateError | null {
   return first(checkVolumeName(name), checkUint('index', index), checkServerId(serverId), checkUint('expectedEpoch', expectedEpoch));
+}
+
+/** A certificate serial as `normalizeSerial` writes it: 1-40 hex digits, upper case, no leading zero. */
+export function checkSerial(serial: string): StateError | null {
+  if (/^[1-9A-F][0-9A-F]{0,39}$/.test(serial)) return null;
+  return invalid(`a certificate serial is 1-40 hex digits (upper case, no leading zero), got ${JSON.stringify(serial.slice(0, 50))}`, { serial: serial.slice(0, 50) });
 }
 
 /** What a reporter saw (proto DropReplicaRequest.reason) or why the planner dropped a member. */

@@ -191,6 +191,11 @@ export interface LabelView {
   readonly previous: string | null;
 }
 
+/** The deny list after a revocation. */
+export interface RevocationsView {
+  readonly serials: readonly string[];
+}
+
 export interface ReleaseView {
   readonly volume: string;
   readonly generation: number;

@@ -1,4 +1,3 @@
-import net from 'node:net';
 import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
 import { decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
@@ -7,6 +6,7 @@ import { FrameSplitter } from './frame-splitter.js';
 import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
 import type { BlockStamps, StampsOutcome } from './stamp.js';
+import { TransportSecurity, transportError, type DataSocket } from '../security/transport-security.js';
 
 /**
  * One pipelined TCP connection to a chunk server. Many requests may be in flight; replies
@@ -30,6 +30,8 @@ export interface DataConnectionOptions {
   readonly probeAfterMs?: number;
   /** Further silence after the PING before the connection fails. */
   readonly probeTimeoutMs?: number;
+  /** Plain TCP (default) or mutual TLS; the process's one TransportSecurity. */
+  readonly security?: TransportSecurity;
 }
 
 export interface IoResult {
@@ -61,7 +63,8 @@ interface Pending {
   deadline: number;
 }
 
-const defaults = { requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, probeAfterMs: limits.dataProbeAfterMs, probeTimeoutMs: limits.dataProbeTimeoutMs };
+const insecure = TransportSecurity.insecure();
+const defaults = { security: insecure, requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, probeAfterMs: limits.dataProbeAfterMs, probeTimeoutMs: limits.dataProbeTimeoutMs };
 
 export class DataConnection {
   private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
@@ -92,13 +95,13 @@ export class DataConnection {
 
   private constructor(
     readonly address: string,
-    private readonly socket: net.Socket,
+    private readonly socket: DataSocket,
     private readonly opts: Required<DataConnectionOptions>,
   ) {
     socket.setNoDelay(true);
     this.batch = new SocketBatch(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} failed: ${err.message}`, { address })));
+    socket.on('error', (err: Error) => this.fail(transportError(err, address, 'data connection to')));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
   }
 
@@ -107,19 +110,18 @@ export class DataConnection {
     const opts = { ...defaults, inflightBytesMax: limits.connectionInflightBytesMax, ...options };
     const { host, port } = parseHostPort(address);
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host, port });
+      const socket = opts.security.connectData(host, port, () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new DataConnection(address, socket, opts));
+      });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new BasaltError(ErrorCode.Timeout, `connecting to ${address} timed out after ${opts.connectTimeoutMs} ms`, { address }));
       }, opts.connectTimeoutMs);
-      socket.once('error', (err) => {
+      socket.once('error', (err: Error) => {
         clearTimeout(timer);
-        reject(new BasaltError(ErrorCode.Unavailable, `cannot connect to ${address}: ${err.message}`, { address }));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new DataConnection(address, socket, opts));
+        reject(transportError(err, address, 'cannot connect to'));
       });
     });
   }
@@ -325,6 +327,11 @@ export class DataConnection {
       return;
     }
     const res = decoded.value;
+    // Request id 0 is never allocated: such an error is about the connection (the server refused it).
+    if (res.requestId === 0 && !res.ok) {
+      this.fail(errorFromWire(res.code, res.message, { address: this.address }));
+      return;
+    }
     const p = this.settle(res.requestId);
     if (p === undefined) return; // timed out earlier
     if (res.ok) p.resolve(res);

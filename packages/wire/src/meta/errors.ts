@@ -76,11 +76,15 @@ export function fromGrpcError(err: ServiceError, address: string): BasaltError {
 
 function transportError(err: ServiceError, details: Record<string, unknown>): BasaltError {
   const message = `${address(details)}: ${err.details || GrpcStatus[err.code]}`;
+  if (err.code === GrpcStatus.UNAVAILABLE && tlsRefusal.test(err.details)) return new BasaltError(ErrorCode.Unauthenticated, `${message} (TLS handshake refused)`, details);
   if (err.code === GrpcStatus.UNAVAILABLE) return new BasaltError(ErrorCode.Unavailable, message, details);
   if (err.code === GrpcStatus.DEADLINE_EXCEEDED) return new BasaltError(ErrorCode.Timeout, message, details);
   if (err.code === GrpcStatus.CANCELLED) return new BasaltError(ErrorCode.Closed, message, details);
   return new BasaltError(ErrorCode.Io, message, details);
 }
+
+/** How grpc-js words a connection that failed its TLS handshake over a certificate (either side's). */
+const tlsRefusal = /certificate|alert|SSL routines|wrong version number|revoked|Basalt identit/i;
 
 function address(details: Record<string, unknown>): string {
   return typeof details.address === 'string' ? details.address : '?';

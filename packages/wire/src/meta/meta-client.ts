@@ -1,9 +1,10 @@
-import { Client, credentials, Metadata } from '@grpc/grpc-js';
+import { Client, Metadata } from '@grpc/grpc-js';
 import type { ServiceError } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { fromGrpcError } from './errors.js';
 import { metaService, readOnlyMethods, retrySafeMethods } from './meta-service.js';
 import type { MetaMethodName, MetaReply, MetaRequest } from './meta-service.js';
+import { TransportSecurity } from '../security/transport-security.js';
 
 export interface MetaClientOptions {
   /** host:port of one or more metad members; the leader is found from there. */
@@ -22,6 +23,8 @@ export interface MetaClientOptions {
    * ...) also after BASALT_UNAVAILABLE and BASALT_TIMEOUT, like reads.
    */
   retryMutations?: boolean;
+  /** Plain (default) or mutual TLS: the process's one TransportSecurity. */
+  security?: TransportSecurity;
 }
 
 export interface CallOptions {
@@ -40,7 +43,8 @@ export interface CallOptions {
  */
 export class MetaClient {
   private readonly endpoints: string[];
-  private readonly clients = new Map<string, Client>();
+  private readonly clients = new Map<string, { client: Client; generation: number }>();
+  private readonly security: TransportSecurity;
   private leader: string | undefined;
   private next = 0;
   private closed = false;
@@ -54,6 +58,7 @@ export class MetaClient {
     this.attemptTimeoutMs = options.attemptTimeoutMs ?? limits.metaAttemptTimeoutMsDefault;
     this.callTimeoutMs = options.callTimeoutMs ?? limits.metaCallTimeoutMsDefault;
     this.retryMutations = options.retryMutations ?? true;
+    this.security = options.security ?? TransportSecurity.insecure();
   }
 
   /** The member the next call goes to first. */
@@ -117,7 +122,7 @@ export class MetaClient {
   /** Closes every channel. Calls in flight fail with BASALT_CLOSED. */
   close(): void {
     this.closed = true;
-    for (const client of this.clients.values()) client.close();
+    for (const { client } of this.clients.values()) client.close();
     this.clients.clear();
   }
 
@@ -180,12 +185,17 @@ export class MetaClient {
     });
   }
 
+  /**
+   * The channel to a member, opened anew after the credentials were reloaded (a rotation); the
+   * old channel is closed once the calls on it had time to finish.
+   */
   private channel(address: string): Client {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      client = new Client(address, credentials.createInsecure(), metaChannelOptions);
-      this.clients.set(address, client);
-    }
+    const cached = this.clients.get(address);
+    const generation = this.security.generation;
+    if (cached !== undefined && cached.generation === generation) return cached.client;
+    if (cached !== undefined) setTimeout(() => cached.client.close(), this.callTimeoutMs).unref();
+    const client = new Client(address, this.security.channelCredentials(), metaChannelOptions);
+    this.clients.set(address, { client, generation });
     return client;
   }
 }

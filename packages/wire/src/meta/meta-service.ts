@@ -43,6 +43,8 @@ export const metaService = {
   deleteTenant: unaryMethod(service, 'DeleteTenant', pb.DeleteTenantRequest, pb.DeleteTenantReply),
   setTenantQuota: unaryMethod(service, 'SetTenantQuota', pb.SetTenantQuotaRequest, pb.TenantReply),
   listAudit: unaryMethod(service, 'ListAudit', pb.ListAuditRequest, pb.ListAuditReply),
+  revokeCertificate: unaryMethod(service, 'RevokeCertificate', pb.RevokeCertificateRequest, pb.RevocationsReply),
+  listRevocations: unaryMethod(service, 'ListRevocations', pb.ListRevocationsRequest, pb.RevocationsReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -84,7 +86,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit',
+  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit', 'listRevocations',
 ]);
 
 /**
@@ -103,5 +105,5 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota',
+  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota', 'revokeCertificate',
 ]);

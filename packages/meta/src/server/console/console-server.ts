@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { limits } from '@basalt/stdx';
-import { MetaClient } from '@basalt/wire';
+import { MetaClient, type TransportSecurity } from '@basalt/wire';
 import type { MetaHandlers } from '../meta-api.js';
 import type { RaftHost } from '../raft-host.js';
 import { page } from './view/html.js';
@@ -17,6 +17,8 @@ export interface ConsoleOptions {
   cluster: string;
   /** host:port of agents' /metrics, sampled for the per-volume I/O charts. */
   scrape: readonly string[];
+  /** Secures the console's calls to members. */
+  security: TransportSecurity;
   log: (line: string) => void;
 }
 
@@ -39,7 +41,7 @@ type Route = { kind: 'cluster' | 'servers' | 'volumes'; nav: string } | { kind: 
 export async function startConsole(options: ConsoleOptions): Promise<MetaConsole> {
   const { host } = options;
   let handlers: MetaHandlers | undefined;
-  const members = new MetaClient({ endpoints: [host.status().address], callTimeoutMs: limits.consoleCallTimeoutMs, attemptTimeoutMs: limits.consoleCallTimeoutMs });
+  const members = new MetaClient({ endpoints: [host.status().address], security: options.security, callTimeoutMs: limits.consoleCallTimeoutMs, attemptTimeoutMs: limits.consoleCallTimeoutMs });
   const sampler = new AgentSampler(options.scrape, options.log);
   const leaderConsole = new Map<string, string>();
 

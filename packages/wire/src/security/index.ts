@@ -1,0 +1,2 @@
+export * from './transport-security.js';
+export * from './tls-flags.js';

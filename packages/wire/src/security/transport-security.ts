@@ -1,0 +1,272 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import { credentials, ServerCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import { BasaltError, ErrorCode, identityFromSubjectAltName, insecureIdentity } from '@basalt/stdx';
+import type { Identity } from '@basalt/stdx';
+
+/** Where a process finds its credentials: PEM files, reread on every reload. */
+export interface TlsFiles {
+  /** Trust bundle: one or more CA certificates (during a rotation, the old and the new CA). */
+  readonly ca: string;
+  /** This process's certificate (its URI SAN says who it is). */
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** A gRPC server call, as far as identity goes (grpc-js 1.14: every server call has it). */
+export interface CallWithAuthContext {
+  getAuthContext(): { sslPeerCertificate?: tls.PeerCertificate } | undefined;
+}
+
+/** A data-plane socket as accepted or opened by a TransportSecurity. */
+export type DataSocket = net.Socket | tls.TLSSocket;
+
+const minVersion = 'TLSv1.2';
+
+/**
+ * How a process secures every connection it opens or accepts: either not at all (`insecure()`,
+ * every peer is `insecureIdentity`) or mutual TLS (`fromFiles`): TLS 1.3 preferred, 1.2 at least,
+ * both sides present a certificate from the trust bundle, and a peer proves its Basalt identity
+ * by the one `basalt:` URI SAN of its certificate.
+ *
+ * One instance per process, shared by its gRPC server and clients and its data-plane listener and
+ * connections. `reload()` (on SIGHUP, see `reloadOnSighup`) rereads the files: listeners present
+ * the new certificate and trust the new bundle from their next handshake on; live connections are
+ * not touched; clients open new connections with the new material. Certificates whose serial is
+ * on the deny list (`setRevokedSerials`, fed from metad) are refused at accept and at connect.
+ *
+ * Listeners complete the TLS handshake whatever certificate the client presents and then check
+ * it (`peerIdentityOfCall`, `peerIdentityOfSocket`: verified against the bundle by TLS, not
+ * revoked, with an identity), so that a refused peer learns why (BASALT_UNAUTHENTICATED) instead
+ * of seeing its connection fail. Nothing is read from a connection before that check passes.
+ */
+export class TransportSecurity {
+  private material: Material | undefined;
+  private revoked: ReadonlySet<string> = new Set();
+  private reloads = 0;
+  private readonly grpcServerCredentials: ReloadableServerCredentials[] = [];
+  private readonly dataServers = new Set<tls.Server>();
+  private readonly revocationListeners = new Set<() => void>();
+
+  private constructor(private readonly files: TlsFiles | undefined) {
+    if (files !== undefined) this.material = loadMaterial(files);
+  }
+
+  static insecure(): TransportSecurity {
+    return new TransportSecurity(undefined);
+  }
+
+  /** Mutual TLS with the PEM files; a typed error when one cannot be read or used. */
+  static fromFiles(files: TlsFiles): TransportSecurity {
+    return new TransportSecurity(files);
+  }
+
+  get secure(): boolean {
+    return this.files !== undefined;
+  }
+
+  /** The credential files (undefined when insecure). */
+  get tlsFiles(): TlsFiles | undefined {
+    return this.files;
+  }
+
+  /** Bumped by every successful reload: clients that cache channels compare it to refresh them. */
+  get generation(): number {
+    return this.reloads;
+  }
+
+  /**
+   * Rereads the files. On failure the old material stays in force and the error is thrown (a
+   * half-written rotation must not take a process off the network).
+   */
+  reload(): void {
+    if (this.files === undefined) return;
+    const material = loadMaterial(this.files);
+    this.material = material;
+    this.reloads++;
+    for (const c of this.grpcServerCredentials) c.update(material.options);
+    for (const s of this.dataServers) s.setSecureContext(material.options);
+  }
+
+  /** Replaces the deny list: hex serial numbers (any case, with or without colons) of revoked certificates. */
+  setRevokedSerials(serials: Iterable<string>): void {
+    const next = new Set([...serials].map(normalizeSerial));
+    const grew = [...next].some((s) => !this.revoked.has(s));
+    this.revoked = next;
+    if (grew) for (const l of this.revocationListeners) l();
+  }
+
+  /** Calls `listener` whenever a serial joins the deny list (to close live connections of its holder); returns a function that removes it. */
+  onRevocation(listener: () => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Whether the peer of a live data-plane socket holds a revoked certificate. */
+  isRevokedPeer(socket: DataSocket): boolean {
+    return socket instanceof tls.TLSSocket && this.isRevoked(socket.getPeerCertificate().serialNumber ?? '');
+  }
+
+  isRevoked(serial: string): boolean {
+    return this.revoked.has(normalizeSerial(serial));
+  }
+
+  /** Credentials for a gRPC server (metad): reloadable, client certificates required. */
+  serverCredentials(): ServerCredentials {
+    const m = this.material;
+    if (m === undefined) return ServerCredentials.createInsecure();
+    const c = new ReloadableServerCredentials(m.options);
+    this.grpcServerCredentials.push(c);
+    return c;
+  }
+
+  /** Credentials for a new gRPC channel, from the current material; the server's certificate is checked against the deny list. */
+  channelCredentials(): ChannelCredentials {
+    const m = this.material;
+    if (m === undefined) return credentials.createInsecure();
+    return credentials.createFromSecureContext(m.context, { checkServerIdentity: (host, cert) => this.checkServer(host, cert) });
+  }
+
+  /**
+   * The identity of the peer of a gRPC server call: `insecureIdentity` when insecure, else the
+   * one its certificate proves. Throws BASALT_UNAUTHENTICATED when the certificate names no
+   * identity or is revoked.
+   */
+  peerIdentityOfCall(call: CallWithAuthContext): Identity {
+    if (this.material === undefined) return insecureIdentity;
+    return this.identityOf(call.getAuthContext()?.sslPeerCertificate);
+  }
+
+  /** As peerIdentityOfCall, for a data-plane socket accepted by `createDataServer` or opened by `connectData`. */
+  peerIdentityOfSocket(socket: DataSocket): Identity {
+    if (this.material === undefined) return insecureIdentity;
+    if (!(socket instanceof tls.TLSSocket)) throw unauthenticated('the connection is not TLS', {});
+    if (!socket.authorized) throw unauthenticated(`the peer's certificate is not trusted: ${String(socket.authorizationError)}`, { reason: String(socket.authorizationError) });
+    return this.identityOf(socket.getPeerCertificate());
+  }
+
+  /**
+   * A data-plane listener. `onSocket` gets each connection once its handshake is done, with
+   * `refused` set when the peer's certificate proves no identity or is revoked: the caller then
+   * tells the peer why (it speaks the data protocol) and closes the socket. A peer without a
+   * certificate from the trust bundle never gets that far.
+   */
+  createDataServer(onSocket: (socket: DataSocket, refused: BasaltError | undefined) => void): net.Server {
+    const m = this.material;
+    if (m === undefined) return net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => onSocket(s, undefined));
+    const server = tls.createServer({ ...m.options, requestCert: true, rejectUnauthorized: false, allowHalfOpen: true }, (socket) => {
+      let refused: BasaltError | undefined;
+      try {
+        this.peerIdentityOfSocket(socket);
+      } catch (err) {
+        refused = err as BasaltError;
+      }
+      onSocket(socket, refused);
+    });
+    server.on('tlsClientError', () => undefined);
+    this.dataServers.add(server);
+    server.on('close', () => this.dataServers.delete(server));
+    return server;
+  }
+
+  /**
+   * Opens a data-plane connection; `onReady` runs once it can carry requests (after the handshake
+   * when secure, with the server's certificate checked). Errors arrive as the socket's 'error'
+   * event; `transportError` turns them into BasaltErrors.
+   */
+  connectData(host: string, port: number, onReady: () => void): DataSocket {
+    const m = this.material;
+    if (m === undefined) return net.connect({ host, port }, onReady);
+    const servername = net.isIP(host) === 0 ? host : undefined;
+    return tls.connect({ host, port, secureContext: m.context, ...(servername !== undefined && { servername }), checkServerIdentity: (h, cert) => this.checkServer(h, cert) }, onReady);
+  }
+
+  /** Server-side TLS options for a listener of another protocol (the NBD agent's STARTTLS). */
+  secureContextOptions(): tls.SecureContextOptions | undefined {
+    return this.material?.options;
+  }
+
+  private identityOf(cert: tls.PeerCertificate | undefined): Identity {
+    // grpc-js reports no certificate for a peer whose certificate TLS did not verify.
+    if (cert === undefined || Object.keys(cert).length === 0) throw unauthenticated('the peer presented no trusted certificate (none, one from another CA, or an expired one)', {});
+    if (this.isRevoked(cert.serialNumber)) throw unauthenticated(`the peer's certificate (serial ${cert.serialNumber}) is revoked`, { serial: cert.serialNumber, reason: 'revoked' });
+    return identityFromSubjectAltName(cert.subjectaltname);
+  }
+
+  private checkServer(host: string, cert: tls.PeerCertificate): Error | undefined {
+    const mismatch = tls.checkServerIdentity(host, cert);
+    if (mismatch !== undefined) return mismatch;
+    try {
+      this.identityOf(cert);
+      return undefined;
+    } catch (err) {
+      return err as Error;
+    }
+  }
+}
+
+interface Material {
+  readonly options: tls.SecureContextOptions;
+  readonly context: tls.SecureContext;
+}
+
+function loadMaterial(files: TlsFiles): Material {
+  const read = (what: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new BasaltError(ErrorCode.InvalidArgument, `cannot read the TLS ${what} ${path}: ${(err as Error).message}`, { path });
+    }
+  };
+  const ca = read('CA bundle', files.ca);
+  const options: tls.SecureContextOptions = { ca, cert: read('certificate', files.cert), key: read('key', files.key), minVersion };
+  try {
+    return { options, context: tls.createSecureContext(options) };
+  } catch (err) {
+    throw new BasaltError(ErrorCode.InvalidArgument, `cannot use the TLS files (${files.cert}, ${files.key}, ${files.ca}): ${(err as Error).message}`, { cert: files.cert });
+  }
+}
+
+/**
+ * gRPC server credentials whose certificate and trust bundle can change while the server runs:
+ * grpc-js applies an update to its listening sockets with setSecureContext (new handshakes only).
+ */
+class ReloadableServerCredentials extends ServerCredentials {
+  constructor(options: tls.SecureContextOptions) {
+    super({ requestCert: true, rejectUnauthorized: false }, options);
+  }
+
+  _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+
+  update(options: tls.SecureContextOptions): void {
+    this.updateSecureContextOptions(options);
+  }
+}
+
+/** A certificate serial as the deny list holds it: hex, upper case, no colons, no leading zeros. */
+export function normalizeSerial(serial: string): string {
+  return serial.replace(/:/g, '').toUpperCase().replace(/^0+(?=.)/, '');
+}
+
+function unauthenticated(message: string, details: Record<string, unknown>): BasaltError {
+  return new BasaltError(ErrorCode.Unauthenticated, message, details);
+}
+
+/** OpenSSL and Node codes of a TLS failure caused by a certificate (ours or the peer's), not by the network. */
+const certificateErrorCodes = /^(ERR_SSL_|CERT_|UNABLE_TO_|SELF_SIGNED|DEPTH_ZERO|ERR_TLS_CERT)/;
+
+/**
+ * A connection failure as a BasaltError: BASALT_UNAUTHENTICATED when the TLS handshake failed over
+ * a certificate (from another CA, expired, revoked, none, or a peer that does not speak TLS),
+ * else BASALT_UNAVAILABLE. A BasaltError (from the revocation check) passes through.
+ */
+export function transportError(err: Error, address: string, what: string): BasaltError {
+  if (err instanceof BasaltError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (certificateErrorCodes.test(code)) return new BasaltError(ErrorCode.Unauthenticated, `${what} ${address}: TLS handshake refused: ${err.message}`, { address, tlsCode: code });
+  return new BasaltError(ErrorCode.Unavailable, `${what} ${address}: ${err.message}`, { address });
+}
