@@ -13,7 +13,7 @@ import { RawNbd } from './nbd-raw-client.js';
 import { expectVolumeEquals } from './e2e-support.js';
 
 /**
- * Encryption at rest over real processes (docs/security-encryption.md): what is written through
+ * Encryption at rest over real processes (docs/security.md): what is written through
  * an encrypted volume (by the SDK, aligned and not, across blocks and extents, trims and zeroes of
  * parts of blocks, and through the NBD agent) reads back byte for byte, while no file under any
  * chunk server's data dir holds a known plaintext marker; the same writes to a plaintext volume

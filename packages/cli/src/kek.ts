@@ -7,7 +7,7 @@ import { clusterFileOf } from './cluster.js';
 import type { Io, ParsedArgs } from './command.js';
 
 /**
- * The key provider of encrypted volumes (docs/security-encryption.md): a file KEK from
+ * The key provider of encrypted volumes (docs/security.md): a file KEK from
  * --kek-file, BASALT_KEK_FILE or the cluster file's `kekFile`; undefined when none is given
  * (plaintext volumes need none). Call after the cluster was resolved.
  */

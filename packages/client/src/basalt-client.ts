@@ -26,7 +26,7 @@ export interface ConnectOptions {
   /** Per-volume op metrics (ClientMetrics); none are kept without it. */
   metrics?: ClientMetrics;
   /**
-   * Wraps and unwraps encrypted volumes' data keys (docs/security-encryption.md). Default: a
+   * Wraps and unwraps encrypted volumes' data keys (docs/security.md). Default: a
    * FileKeyProvider of the file BASALT_KEK_FILE names, if set; without one, encrypted volumes
    * can be neither created nor opened (BASALT_KEY_UNAVAILABLE), plaintext ones work as ever.
    */

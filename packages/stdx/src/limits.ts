@@ -24,7 +24,7 @@ export const limits = {
   volumesMax: 100_000,
   /** metad state: distinct extent member lists shared between extents (past it, lists are copies). */
   memberListsSharedMax: 1 << 20,
-  /** Tenants a cluster holds (docs/security-authz.md); the built-in `default` tenant is not counted. */
+  /** Tenants a cluster holds (docs/security.md); the built-in `default` tenant is not counted. */
   tenantsMax: 1000,
   /** metad's audit log (leader-local): bytes of the current file; past it the file rotates, one previous file is kept. */
   auditLogFileBytesMax: 4 * MiB,

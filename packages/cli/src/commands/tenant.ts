@@ -6,7 +6,7 @@ import type { Command, CommandGroup } from '../command.js';
 import { printJson, printTable } from '../output.js';
 import { withClient } from '../sdk.js';
 
-/** `basalt tenant`: tenants own volumes, with quotas on bytes and volume count (docs/security-authz.md). */
+/** `basalt tenant`: tenants own volumes, with quotas on bytes and volume count (docs/security.md). */
 
 const json = { json: { type: 'boolean' } } as const;
 

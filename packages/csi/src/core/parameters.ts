@@ -5,7 +5,7 @@ import { invalid } from './csi-status.js';
 export interface VolumeParameters {
   readonly replicationFactor: number;
   readonly extentSizeBytes: number;
-  /** Encrypted at rest in the client (docs/security-encryption.md): the provisioner and the agent need the KEK. */
+  /** Encrypted at rest in the client (docs/security.md): the provisioner and the agent need the KEK. */
   readonly encrypt: boolean;
 }
 
