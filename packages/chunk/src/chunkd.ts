@@ -7,10 +7,11 @@ import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
 import { TokenBucket } from './repair/token-bucket.js';
 import { ChunkService } from './server/chunk-service.js';
+import { Credentials } from './server/credentials.js';
 import { DataServer } from './server/data-server.js';
 import { Heartbeat } from './server/heartbeat.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
-import type { Peer } from './server/peer.js';
+import { tcpPeerConnect, type Peer } from './server/peer.js';
 import { ChunkMetrics } from './server/metrics.js';
 import { Reclaimer } from './server/reclaim.js';
 import { fenceDroppedReplicas } from './server/reconcile.js';
@@ -45,6 +46,11 @@ export interface ChunkdOptions {
   readonly scrubIntervalMs?: number;
   /** The scrubber's own bytes per second, within the repair bandwidth; default limits.scrubRateBytesPerSecDefault, 0 only the repair bandwidth. */
   readonly scrubRateBytesPerSec?: number;
+  /**
+   * Refuse every request until metad's capability key is known (docs/data-path.md,
+   * "Capabilities"); without it capabilities are enforced once a metad that signs answered.
+   */
+  readonly requireCapabilities?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -66,10 +72,11 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const log = opts.log ?? (() => undefined);
   const store = await FileExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
-  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad) : undefined);
-  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log);
+  const credentials = new Credentials(opts.requireCapabilities === true);
+  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, credentials) : undefined);
+  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log, tcpPeerConnect, credentials);
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
-  const service = new ChunkService(opts.id, store, replicator, metrics);
+  const service = new ChunkService(opts.id, store, replicator, metrics, {}, { credentials, nowMs: () => Date.now() });
   const server = new DataServer(service, metrics);
   const { host, port } = parseListen(opts.listen);
   const bound = await server.listen(host, port);

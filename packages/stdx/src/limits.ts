@@ -233,6 +233,8 @@ export const limits = {
   chunkSignedStatesMax: 65_536,
   /** chunkd: metad public keys a server accepts at once (the current one and those it rotated from). */
   capabilityKeysMax: 4,
+  /** metad: signed extent states kept (the most recently signed), so an unchanged extent is not signed again per map fetch. */
+  metaSignedStatesCachedMax: 65_536,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');

@@ -1,6 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { connect, type BasaltClient } from '@basalt/client';
+import { generateSigningKey, signingKeyPem } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
 import { accepts, spawnBasalt, tail, waitFor } from './processes.js';
@@ -42,14 +45,15 @@ export class LocalCluster {
     const { metad, chunkd, agent } = this.file;
     const peers = metad.map((m) => `${m.id}=${m.address}`).join(',');
     const endpoints = metaEndpointsOf(this.file).join(',');
+    const signingKey = ensureSigningKey(this.file.dir);
     for (const m of metad) {
       const webConsole = m.console === undefined ? [] : ['--console-port', port(m.console), '--console-scrape', agent.metrics];
-      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), ...webConsole]);
+      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), '--signing-key', signingKey, ...webConsole]);
     }
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
     const chunksStartedMs = Date.now();
     for (const c of chunkd) {
-      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics)]);
+      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics), '--require-capabilities']);
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
     this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics)]);
@@ -134,4 +138,14 @@ export class LocalCluster {
 
 function port(hostPort: string): string {
   return hostPort.slice(hostPort.lastIndexOf(':') + 1);
+}
+
+/**
+ * The cluster's capability signing key (docs/data-path.md, "Capabilities"): one Ed25519 key in the
+ * cluster folder, made at the first start (readable by the owner only) and given to every metad.
+ */
+function ensureSigningKey(dir: string): string {
+  const path = join(dir, 'signing-key.pem');
+  if (!existsSync(path)) writeFileSync(path, signingKeyPem(generateSigningKey()), { mode: 0o600, flag: 'wx' });
+  return path;
 }

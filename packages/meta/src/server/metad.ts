@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, MiB } from '@basalt/stdx';
 import { parseHostPort } from '@basalt/wire';
+import { CapabilitySigner } from './capability-signer.js';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
@@ -21,6 +22,12 @@ export interface MetadOptions {
   /** The initial members, id -> host:port (this member may be left out). */
   peers: ReadonlyMap<string, string>;
   dataDir: string;
+  /**
+   * PKCS#8 PEM file of the cluster's Ed25519 signing key (the same file on every member): metad
+   * then signs capabilities and extent states (docs/data-path.md, "Capabilities"). Undefined:
+   * it signs nothing, and chunk servers not started with --require-capabilities check nothing.
+   */
+  signingKeyFile?: string;
   /** Join a running cluster (after `basalt meta members add`) instead of bootstrapping one. */
   join?: boolean;
   /** Disaster recovery after losing a majority: restart this member as a one-member cluster. */
@@ -109,7 +116,8 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
     host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], log,
   });
   const consoleAddress = webConsole?.address ?? '';
-  const handlers = metaHandlers({ host, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
+  const signer = o.signingKeyFile === undefined ? undefined : CapabilitySigner.fromFile(o.signingKeyFile);
+  const handlers = metaHandlers({ host, liveness, repair, pid: process.pid, metricsAddress, consoleAddress, signer });
   webConsole?.serve(handlers);
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, log);
   repair.start();
