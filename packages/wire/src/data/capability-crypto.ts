@@ -13,6 +13,15 @@ export function generateSigningKey(): crypto.KeyObject {
   return crypto.generateKeyPairSync('ed25519').privateKey;
 }
 
+/** The Ed25519 key whose RFC 8032 seed is these 32 bytes (a simulation's key, drawn from its seed). */
+export function signingKeyFromSeed(seed: Uint8Array): crypto.KeyObject {
+  if (seed.length !== 32) throw new BasaltError(ErrorCode.InvalidArgument, `an Ed25519 seed is 32 bytes, not ${seed.length}`);
+  return crypto.createPrivateKey({ key: Buffer.concat([pkcs8Ed25519Prefix, seed]), format: 'der', type: 'pkcs8' });
+}
+
+/** DER of a PKCS#8 Ed25519 private key up to its 32-byte seed. */
+const pkcs8Ed25519Prefix = Buffer.from('302e020100300506032b657004220420', 'hex');
+
 /** Reads a PKCS#8 PEM Ed25519 private key (what `writeSigningKeyPem` writes). */
 export function signingKeyFromPem(pem: string): crypto.KeyObject {
   const key = crypto.createPrivateKey(pem);
