@@ -49,7 +49,7 @@ describe('capabilities on the data plane', () => {
     const extB = mapB.extents[0]!;
     expect(capA.length).toBeGreaterThan(0);
     expect(extB.signedState?.length).toBeGreaterThan(0);
-    const stateB = Buffer.from(extB.signedState!);
+    const stateB = Buffer.from(extB.signedState);
     const bRef = refOf(b.id, extB, b.generation);
     const primaryB = await DataConnection.connect(bRef.replicas[0]!.address, { requestTimeoutMs: 10_000 });
     try {
@@ -72,7 +72,7 @@ describe('capabilities on the data plane', () => {
     const takeover = await cluster.client().openVolume('tenant-a', { writer: true, force: true });
     expect(takeover.generation).toBeGreaterThan(g1);
     await takeover.write(4096, Buffer.alloc(4096, 0xc3));
-    const aRef = refOf(a.id, extA, g1, [capA, Buffer.from(extA.signedState!)]);
+    const aRef = refOf(a.id, extA, g1, [capA, Buffer.from(extA.signedState)]);
     const takeoverCap = Buffer.from((await meta.call('getExtentMap', { volume: 'tenant-a', fromIndex: 0, count: 1, writer: true })).capability);
     const primaryA = await DataConnection.connect(aRef.replicas[0]!.address, { requestTimeoutMs: 10_000 });
     try {
