@@ -118,6 +118,11 @@ describe('capabilities on the data plane', () => {
     expect((await takeover.read(0, after.length)).equals(after)).toBe(true);
     const moved = await meta.call('getExtentMap', { volume: 'tenant-a', fromIndex: 0, count: 1 });
     expect(Number(moved.extents[0]!.epoch)).toBeGreaterThan(aRef.epoch);
+    // A volume grown past the capability's extent range: the SDK fetches a capability that covers the new extent.
+    await client.resizeVolume('tenant-a', 12 * MiB);
+    const grown = Buffer.alloc(4096, 0xe5);
+    await takeover.write(8 * MiB, grown);
+    expect((await takeover.read(8 * MiB, grown.length)).equals(grown)).toBe(true);
     meta.close();
   });
 });

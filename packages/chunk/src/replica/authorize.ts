@@ -10,7 +10,7 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  *
  * Invariants:
  * - a client request is served only under an unexpired client capability for its volume that
- *   covers its extent; mutations and flushes only under a read-write one, at the capability's
+ *   covers its extent (else Unauthenticated: a new capability may cover it, after a resize); mutations and flushes only under a read-write one, at the capability's
  *   writer generation, and not when the server has seen a newer generation;
  * - forwarded requests and COPY (a primary's) only under an unexpired peer capability; a peer
  *   capability also covers a peer's reads and STAMPS (the scrubber's comparisons);
@@ -78,8 +78,9 @@ function authorizeCaller(grants: Grants, req: DataRequest, knownGeneration: numb
   const cap = grants.clients.get(ext.volumeId);
   if (cap === undefined) return { code: ErrorCode.Unauthenticated, message: `no capability for volume ${ext.volumeId} on this connection` };
   if (!unexpired(cap, nowMs)) return { code: ErrorCode.Unauthenticated, message: `the capability for volume ${ext.volumeId} expired` };
+  // Unauthenticated, not denied: a volume that grew past the capability's range gets a wider one with the next map fetch.
   if (ext.index < cap.firstIndex || ext.index >= cap.endIndex) {
-    return { code: ErrorCode.PermissionDenied, message: `the capability for volume ${ext.volumeId} covers extents [${cap.firstIndex}, ${cap.endIndex}), not ${ext.index}` };
+    return { code: ErrorCode.Unauthenticated, message: `the capability for volume ${ext.volumeId} covers extents [${cap.firstIndex}, ${cap.endIndex}), not ${ext.index}` };
   }
   if (!isMutation(req.op) && req.op !== DataOp.Flush) return undefined;
   if (cap.mode !== 'rw') return { code: ErrorCode.PermissionDenied, message: `the capability for volume ${ext.volumeId} is read-only` };
