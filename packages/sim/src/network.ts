@@ -224,7 +224,7 @@ export class SimConnection implements PeerConnection {
       for (const token of auth) {
         if (this.presented.has(token)) continue;
         this.presented.add(token);
-        this.transmit(authRequest(token)).catch(() => undefined);
+        this.transmit(authRequest(token)).catch(() => this.presented.delete(token));
       }
     }
     return this.transmit(req);

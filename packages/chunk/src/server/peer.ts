@@ -1,5 +1,5 @@
-import type { Credentials } from './credentials.js';
 import { DataConnection, DataFlag, DataOp, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
+import type { Credentials } from './credentials.js';
 
 /**
  * The primary's connection to one secondary. Requests go out in call order over one connection,

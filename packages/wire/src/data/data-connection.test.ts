@@ -197,4 +197,14 @@ describe('data connection tokens', () => {
     await again.info({ ...extent(1), auth: [cap, state1] });
     expect(s.frames.slice(6)).toEqual(['auth:capability', 'auth:state-1', `${DataOp.Info}:1`]);
   });
+
+  it('sends a token the server refused again with the next request that carries it', async () => {
+    const s = await server();
+    s.refused.add(0); // the placeholder extent of AUTH frames
+    const token = Buffer.from('not yet');
+    const conn = await connect(s.address, 5_000);
+    await conn.info({ ...extent(1), auth: [token] });
+    await conn.info({ ...extent(1), auth: [token] });
+    expect(s.frames).toEqual(['auth:not yet', `${DataOp.Info}:1`, 'auth:not yet', `${DataOp.Info}:1`]);
+  });
 });

@@ -204,7 +204,8 @@ export class DataConnection {
    * Sends one request as is (its requestId is replaced). Resolves with the reply, or rejects
    * with the server's error (a BasaltError with the server's code and details.epoch/state).
    * The tokens of `req.extent.auth` this connection has not sent yet go first, as AUTH frames:
-   * a refused one shows in the refusal of the request that needed it.
+   * a refused one shows in the refusal of the request that needed it, and is sent again with the
+   * next request that carries it (the server may not have known metad's key yet).
    */
   send(req: DataRequest): Promise<OkResponse> {
     const auth = req.extent.auth;
@@ -212,7 +213,7 @@ export class DataConnection {
       for (const token of auth) {
         if (this.presented.has(token)) continue;
         this.presented.add(token);
-        this.enqueue(authRequest(token)).catch(() => undefined);
+        this.enqueue(authRequest(token)).catch(() => this.presented.delete(token));
       }
     }
     return this.enqueue(req);
