@@ -102,6 +102,8 @@ describe('capabilities on the data plane', () => {
       // A newer epoch whose set names the intruder as primary: no signature of metad for it.
       const intruderSet = { ...aRef, generation: takeover.generation, epoch: aRef.epoch + 5, replicas: [{ serverId: 'intruder', address: '127.0.0.1:1' }, secondary], auth: [peerCap] };
       await expect(forward(intruderSet)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+      // The current epoch with a set naming the intruder as primary: refused against the stored set.
+      await expect(forward({ ...intruderSet, epoch: aRef.epoch })).rejects.toMatchObject({ code: ErrorCode.Protocol });
       // An epoch that would fence the secondary (a set without it): refused, and it still serves.
       await expect(forward({ ...intruderSet, replicas: [{ serverId: 'intruder', address: '127.0.0.1:1' }] })).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
       expect((await toSecondary.info({ ...aRef, auth: [peerCap] })).epoch).toBe(aRef.epoch);
