@@ -1,8 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MiB } from '@basalt/stdx';
-import { DataConnection, DataFlag, DataOp, generateSigningKey, MetaClient, pieceCrcs, signingKeyFromPem, signingKeyPem, signToken, type ExtentRef, type pb } from '@basalt/wire';
+import { DataConnection, DataFlag, DataOp, generateSigningKey, MetaClient, pieceCrcs, signingKeyFromPem, signToken, type ExtentRef, type pb } from '@basalt/wire';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 
@@ -26,9 +25,7 @@ function refOf(volumeId: number, e: pb.IExtent, generation: number, auth?: Buffe
 
 describe('capabilities on the data plane', () => {
   it('refuse requests without, or with forged or replayed, capabilities and unsigned replica sets', { timeout: 300_000 }, async () => {
-    const keyFile = join(scope.tempDir('basalt-key'), 'signing-key.pem');
-    writeFileSync(keyFile, signingKeyPem(generateSigningKey()), { mode: 0o600 });
-    const cluster = keep(await BasaltCluster.start(scope, { meta: { flags: ['--signing-key', keyFile] }, chunkArgs: ['--require-capabilities'] }));
+    const cluster = keep(await BasaltCluster.start(scope));
     const client = cluster.client({ requestTimeoutMs: 10_000 });
     await client.createVolume('tenant-a', { sizeBytes: 8 * MiB, extentSizeBytes, replicationFactor: 3 });
     await client.createVolume('tenant-b', { sizeBytes: 8 * MiB, extentSizeBytes, replicationFactor: 3 });
@@ -89,7 +86,7 @@ describe('capabilities on the data plane', () => {
     }
 
     // A forward with a forged set or epoch, even from a holder of a valid peer capability (made with the cluster's key).
-    const clusterKey = signingKeyFromPem(readFileSync(keyFile, 'utf8'));
+    const clusterKey = signingKeyFromPem(readFileSync(cluster.signingKeyFile!, 'utf8'));
     const peerCap = signToken({ kind: 'peer', serverId: 'intruder', expiresAtMs: Date.now() + 60_000 }, clusterKey);
     const secondary = aRef.replicas[1]!;
     const toSecondary = await DataConnection.connect(secondary.address, { requestTimeoutMs: 10_000 });
