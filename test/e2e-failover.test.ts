@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
-import { DataConnection, type ExtentRef } from '@basalt/wire';
+import { DataConnection, MetaClient, type ExtentRef } from '@basalt/wire';
 import type { Volume } from '@basalt/client';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
@@ -110,14 +110,20 @@ describe('kill -9 of a chunk server during writes', () => {
     for (const e of movedOn) expect(degradedIndexes.has(Number(e.index)), `extent ${e.index} is degraded`).toBe(true);
     expect(Number(degraded.total)).toBeGreaterThanOrEqual(movedOn.length);
 
-    // The victim returns with its old epochs: those replicas are fenced and refuse old-epoch requests.
+    // The victim returns with its old epochs: those replicas are fenced and refuse old-epoch requests
+    // (sent with a valid capability, so what refuses them is the epoch).
+    const sinceMs = Date.now();
     await victim.start();
+    await cluster.waitForServers('up', { ids: [victim.id], sinceMs });
+    const meta = new MetaClient({ endpoints: cluster.metaEndpoints });
+    const capability = Buffer.from((await meta.call('getExtentMap', { volume: 'failover', fromIndex: 0, count: 1, writer: true })).capability);
+    meta.close();
     const conn = await DataConnection.connect(victim.address, { requestTimeoutMs: 30_000 });
     try {
       for (const e of movedOn) {
         const ref: ExtentRef = {
           volumeId: volume.id, index: Number(e.index), extentSizeBytes, epoch: Number(e.epoch), generation: volume.generation,
-          replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })),
+          replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })), auth: [capability],
         };
         await expect(conn.read(ref, 0, 4096), `extent ${e.index}`).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });
         await expect(conn.write(ref, 0, Buffer.alloc(4096, 7)), `extent ${e.index}`).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });

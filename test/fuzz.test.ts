@@ -3,6 +3,7 @@
  * unless FUZZ_SEED is set; a failure's report names the seed and path to replay.
  */
 import { describe, it } from 'vitest';
+import { fuzzCapability } from './fuzz/capability-surface.js';
 import { fuzzChunkd } from './fuzz/chunkd-surface.js';
 import { fuzzCodec } from './fuzz/codec-surface.js';
 import { fuzzMetaApi, fuzzMetaState } from './fuzz/meta-surface.js';
@@ -13,6 +14,10 @@ const seed = Number(process.env.FUZZ_SEED ?? 1);
 describe('fuzzing (short run)', () => {
   it('the data protocol codec and frame splitter never throw, refuse with stable codes and stay bounded', () => {
     fuzzCodec({ iterations: 600, seed });
+  });
+
+  it('capability tokens verify only as metad signed them, and never throw', () => {
+    fuzzCapability({ iterations: 300, seed });
   });
 
   it('a chunk server answers or closes on every input, with stable codes, and stores exactly the writes it acknowledged', async () => {

@@ -1,9 +1,10 @@
 /**
- * `pnpm fuzz --iterations N [--surface codec|chunkd|nbd|meta] [--seed S]`: the long fuzz run
+ * `pnpm fuzz --iterations N [--surface codec|capability|chunkd|nbd|meta] [--seed S]`: the long fuzz run
  * (docs/fuzzing.md). Prints the seed first, progress as it goes, and on a failure the seed and
  * fast-check's path to replay the shrunk input; exits 1 on a failure.
  */
 import { parseArgs } from 'node:util';
+import { fuzzCapability } from './capability-surface.js';
 import { fuzzChunkd } from './chunkd-surface.js';
 import { fuzzCodec } from './codec-surface.js';
 import { fuzzMetaApi, fuzzMetaState } from './meta-surface.js';
@@ -12,6 +13,7 @@ import type { FuzzOptions } from './surface.js';
 
 const surfaces: Record<string, (o: FuzzOptions) => void | Promise<void>> = {
   codec: fuzzCodec,
+  capability: fuzzCapability,
   chunkd: fuzzChunkd,
   nbd: fuzzNbd,
   meta: async (o) => {

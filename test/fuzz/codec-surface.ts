@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { limits } from '@basalt/stdx';
 import {
-  DataOp, FrameSplitter, decodeRequest, decodeResponse, encodeRequest, framePrefixBytes, pieceCrcs, requestMagic, responseMagic,
+  DataOp, FrameSplitter, authRequest, decodeRequest, decodeResponse, encodeRequest, framePrefixBytes, pieceCrcs, requestMagic, responseMagic,
   type DataRequest,
 } from '@basalt/wire';
 import { bytes, counter, isStableCode, mutate, mutation, runParameters, type FuzzOptions } from './surface.js';
@@ -18,7 +18,7 @@ const extentSizeBytes = 4 * 2 ** 20;
 
 export const validRequest: fc.Arbitrary<DataRequest> = fc
   .record({
-    op: fc.constantFrom(DataOp.Read, DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Flush, DataOp.Info),
+    op: fc.constantFrom(DataOp.Read, DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Flush, DataOp.Info, DataOp.Auth),
     requestId: fc.nat({ max: 0xffffffff }),
     volumeId: fc.nat(),
     index: fc.nat({ max: 0xffffffff }),
@@ -30,6 +30,7 @@ export const validRequest: fc.Arbitrary<DataRequest> = fc
     seed: fc.nat(),
   })
   .map((r): DataRequest => {
+    if (r.op === DataOp.Auth) return { ...authRequest(Buffer.alloc(Math.min(r.length, limits.capabilityTokenBytesMax), r.seed & 0xff)), requestId: r.requestId };
     const ranged = r.op !== DataOp.Flush && r.op !== DataOp.Info;
     const length = ranged ? Math.min(r.length, extentSizeBytes - r.offset) : 0;
     const offset = ranged ? r.offset : 0;

@@ -16,10 +16,10 @@
  * Needs the compiled CLI and chunkd: run `pnpm run build` (or `pnpm exec tsc -b packages/cli`).
  * For `basalt up` itself (cluster.json, --detach, down) use the CLI: test/e2e-cli.test.ts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type BasaltClient, type ConnectOptions } from '@basalt/client';
-import { MetaClient } from '@basalt/wire';
+import { generateSigningKey, MetaClient, signingKeyPem } from '@basalt/wire';
 import { MetaCluster, type MetaClusterOptions } from './meta-cluster.js';
 import { freePorts, repoRoot, waitFor, waitForPort } from './process.js';
 import type { ProcessScope, Signal, TestProcess } from './process.js';
@@ -39,6 +39,12 @@ export interface ClusterOptions {
   chunkDataDir?: (i: number) => string;
   /** More chunkd flags, e.g. ['--reclaim-interval-ms', '300']. */
   chunkArgs?: readonly string[];
+  /**
+   * Capabilities (default on, as `basalt up` runs them; docs/data-path.md, "Capabilities"): metad
+   * signs with a new key (`signingKeyFile`), chunk servers run with --require-capabilities. A raw
+   * DataConnection then needs a capability from GetExtentMap (test/security-capabilities.test.ts).
+   */
+  capabilities?: boolean;
 }
 
 /** Where a chunk server runs: its IP and, for a network namespace (netns.ts), the command wrapper. */
@@ -116,20 +122,29 @@ export class BasaltCluster {
   private agentArgs: readonly string[] = [];
   private readonly clients: BasaltClient[] = [];
 
-  private constructor(private readonly scope: ProcessScope, readonly meta: MetaCluster) {}
+  private constructor(
+    private readonly scope: ProcessScope,
+    readonly meta: MetaCluster,
+    /** The PEM file metad signs capabilities with (ClusterOptions.capabilities); undefined: off. */
+    readonly signingKeyFile: string | undefined,
+  ) {}
 
   /** Starts metad, waits for a leader, then the chunk servers (registered and up), then the agent. */
   static async start(scope: ProcessScope, options: ClusterOptions = {}): Promise<BasaltCluster> {
-    const meta = await MetaCluster.start(scope, options.meta);
+    const signingKeyFile = options.capabilities !== false ? join(scope.tempDir('basalt-key'), 'signing-key.pem') : undefined;
+    if (signingKeyFile !== undefined) writeFileSync(signingKeyFile, signingKeyPem(generateSigningKey()), { mode: 0o600 });
+    const keyFlags = signingKeyFile === undefined ? [] : ['--signing-key', signingKeyFile];
+    const meta = await MetaCluster.start(scope, { ...options.meta, flags: [...(options.meta?.flags ?? []), ...keyFlags] });
     await meta.waitForLeader();
-    const cluster = new BasaltCluster(scope, meta);
+    const cluster = new BasaltCluster(scope, meta, signingKeyFile);
     const count = options.chunkServers ?? 3;
     const ports = await freePorts(count * 2 + 1);
     const root = scope.tempDir('basalt-chunks');
     for (let i = 0; i < count; i++) {
       const id = `c${i + 1}`;
       const dataDir = options.chunkDataDir?.(i) ?? join(root, id);
-      cluster.chunks.push(new ChunkNode(scope, id, `zone-${String.fromCharCode(97 + i)}`, ports[2 * i]!, ports[2 * i + 1]!, dataDir, meta.endpoints, options.chunkArgs));
+      const chunkArgs = [...(options.chunkArgs ?? []), ...(signingKeyFile === undefined ? [] : ['--require-capabilities'])];
+      cluster.chunks.push(new ChunkNode(scope, id, `zone-${String.fromCharCode(97 + i)}`, ports[2 * i]!, ports[2 * i + 1]!, dataDir, meta.endpoints, chunkArgs));
     }
     await Promise.all(cluster.chunks.map((c) => c.start()));
     await cluster.waitForServers('up');

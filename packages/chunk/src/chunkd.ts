@@ -7,6 +7,7 @@ import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
 import { TokenBucket } from './repair/token-bucket.js';
 import { ChunkService } from './server/chunk-service.js';
+import { Credentials } from './server/credentials.js';
 import { DataServer } from './server/data-server.js';
 import { Heartbeat } from './server/heartbeat.js';
 import { MetadLink, type MetaLink, type ServerReport } from './server/meta-link.js';
@@ -47,6 +48,11 @@ export interface ChunkdOptions {
   readonly scrubRateBytesPerSec?: number;
   /** Every listener and connection of this server (default: insecure). */
   readonly security?: TransportSecurity;
+  /**
+   * Refuse every request until metad's capability key is known (docs/data-path.md,
+   * "Capabilities"); without it capabilities are enforced once a metad that signs answered.
+   */
+  readonly requireCapabilities?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -70,10 +76,11 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   if (!security.secure) log(insecureWarning);
   const store = await FileExtentStore.open(opts.dataDir);
   const metrics = new ChunkMetrics();
-  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, security) : undefined);
-  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log, securePeerConnect(security));
+  const credentials = new Credentials(opts.requireCapabilities === true);
+  const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, security, credentials) : undefined);
+  const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log, securePeerConnect(security), credentials);
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
-  const service = new ChunkService(opts.id, store, replicator, metrics);
+  const service = new ChunkService(opts.id, store, replicator, metrics, {}, { credentials, nowMs: () => Date.now() });
   const server = new DataServer(service, metrics, security);
   const { host, port } = parseListen(opts.listen);
   const bound = await server.listen(host, port);

@@ -19,6 +19,8 @@ export interface ExtentInfo {
   readonly replicas: readonly ReplicaRef[];
   /** The active members, primary first: reads go only to them (a rebuilding member serves none). */
   readonly readable: readonly ReplicaRef[];
+  /** metad's signature over this epoch and set (docs/data-path.md, "Capabilities"); undefined when metad signs nothing. */
+  readonly signedState: Buffer | undefined;
 }
 
 /**
@@ -34,6 +36,10 @@ export class ExtentMap {
   private readonly allocating = new Map<number, Promise<ExtentInfo>>();
   /** The last allocation got fewer replicas than the factor: the next ones need not wait for all. */
   private short = false;
+  /** The newest capability metad gave with an extent map (it covers the whole volume). */
+  private capability: Buffer | undefined;
+  /** The tokens requests on an extent carry, built once per (extent info, capability). */
+  private readonly auths = new WeakMap<ExtentInfo, { capability: Buffer | undefined; auth: readonly Buffer[] | undefined }>();
 
   constructor(
     private readonly meta: MetaClient,
@@ -43,6 +49,20 @@ export class ExtentMap {
     /** Told once per extent this map allocated with fewer replicas than the factor. */
     private readonly placedDegraded: (info: ExtentInfo, waitedMs: number) => void,
   ) {}
+
+  /**
+   * The signed tokens requests on this extent present (ExtentRef.auth): the volume's capability
+   * and the extent's signed state. A chunk server that refuses an expired capability makes the
+   * caller refresh the extent, and with it the capability.
+   */
+  auth(info: ExtentInfo): readonly Buffer[] | undefined {
+    const known = this.auths.get(info);
+    if (known !== undefined && known.capability === this.capability) return known.auth;
+    const tokens = [this.capability, info.signedState].filter((t): t is Buffer => t !== undefined);
+    const auth = tokens.length === 0 ? undefined : tokens;
+    this.auths.set(info, { capability: this.capability, auth });
+    return auth;
+  }
 
   /** The extent's replica set if it is cached (what lookup returns without a metad call). */
   known(index: number): ExtentInfo | undefined {
@@ -79,7 +99,8 @@ export class ExtentMap {
 
   /** Re-reads one extent from metad after a chunk server said our epoch is stale. */
   async refresh(index: number): Promise<ExtentInfo | undefined> {
-    const reply = await this.meta.call('getExtentMap', { volume: this.volume, fromIndex: index, count: 1 });
+    const reply = await this.meta.call('getExtentMap', { volume: this.volume, fromIndex: index, count: 1, writer: this.writer });
+    this.takeCapability(reply);
     this.extents.delete(index);
     const extent = reply.extents.find((e) => e.index === index);
     return extent === undefined ? undefined : this.remember(extent);
@@ -119,8 +140,9 @@ export class ExtentMap {
 
   private async fetchPage(page: number): Promise<void> {
     const fromIndex = page * limits.clientExtentMapPageExtents;
-    const fetching = this.meta.call('getExtentMap', { volume: this.volume, fromIndex, count: limits.clientExtentMapPageExtents }).then(
+    const fetching = this.meta.call('getExtentMap', { volume: this.volume, fromIndex, count: limits.clientExtentMapPageExtents, writer: this.writer }).then(
       (reply) => {
+        this.takeCapability(reply);
         for (const e of reply.extents) this.remember(e);
         this.pages.set(page, Date.now());
       },
@@ -133,12 +155,17 @@ export class ExtentMap {
     await fetching;
   }
 
+  private takeCapability(reply: pb.IExtentMapReply): void {
+    if (reply.capability != null && reply.capability.length > 0) this.capability = Buffer.from(reply.capability);
+  }
+
   private remember(e: pb.IExtent): ExtentInfo {
     // The rebuilding flag is part of the set a chunk server checks requests against (docs/data-path.md, Replication).
     const replicas: ReplicaRef[] = (e.replicas ?? []).map((r) => (r.rebuilding === true ? { serverId: r.serverId ?? '', address: r.address ?? '', rebuilding: true } : { serverId: r.serverId ?? '', address: r.address ?? '' }));
     const primary = replicas.findIndex((r) => r.serverId === e.primary);
     if (primary > 0) replicas.unshift(...replicas.splice(primary, 1));
-    const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas, readable: replicas.filter((r) => r.rebuilding !== true) };
+    const signedState = e.signedState != null && e.signedState.length > 0 ? Buffer.from(e.signedState) : undefined;
+    const info: ExtentInfo = { index: Number(e.index ?? 0), epoch: Number(e.epoch ?? 0), replicas, readable: replicas.filter((r) => r.rebuilding !== true), signedState };
     const known = this.extents.get(info.index);
     if (known === undefined || known.epoch <= info.epoch) this.extents.set(info.index, info);
     return this.extents.get(info.index)!;

@@ -62,7 +62,8 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
  * report of it would ask metad to shrink a healthy set, so the SDK re-reads the set instead.
  */
 export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'report' | 'throw' {
-  if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary) return 'refresh';
+  // Unauthenticated: the capability expired (or the server had not heard metad's key yet): a new map brings a new one.
+  if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary || err.code === ErrorCode.Unauthenticated) return 'refresh';
   if (err.code === ErrorCode.Checksum) return 'resend'; // damaged in transit: send again
   if (!failoverCodes.has(err.code)) return 'throw';
   return err.details.answered === true ? 'refresh' : 'report';
@@ -420,7 +421,7 @@ export class Volume {
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         last = err;
-        if (err.code === ErrorCode.StaleEpoch) info = await this.map.refresh(index);
+        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) info = await this.map.refresh(index);
         else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
         else if (!failoverCodes.has(err.code)) throw err;
       }
@@ -436,7 +437,7 @@ export class Volume {
   }
 
   private ref(info: ExtentInfo): ExtentRef {
-    return { volumeId: this.id, index: info.index, extentSizeBytes: this.extentSizeBytes, epoch: info.epoch, generation: this.generation, replicas: info.replicas };
+    return { volumeId: this.id, index: info.index, extentSizeBytes: this.extentSizeBytes, epoch: info.epoch, generation: this.generation, replicas: info.replicas, auth: this.map.auth(info) };
   }
 
   private checkOpen(): void {

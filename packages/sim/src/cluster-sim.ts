@@ -27,10 +27,11 @@
  * rebuilding member, within `livenessMs`; then every active member of every extent must hold
  * allowed values for every block (read from each member directly, CRCs checked).
  */
+import type { KeyObject } from 'node:crypto';
 import { BasaltError, limits, Prng } from '@basalt/stdx';
 import type { Command } from '@basalt/meta';
 import { isMutation, type ChunkUnsafeTestingKnobs } from '@basalt/chunk/parts';
-import { DataFlag, DataOp, readResult, type DataRequest, type DataResponse } from '@basalt/wire';
+import { DataFlag, DataOp, readResult, signingKeyFromSeed, type DataRequest, type DataResponse } from '@basalt/wire';
 import { BlockRegisters, checkBlock, PrimaryLog, type Violation } from './checkers.js';
 import { SimNetwork } from './network.js';
 import { Scheduler } from './scheduler.js';
@@ -112,7 +113,7 @@ class ClusterSim {
     this.sched = new Scheduler(o.onTrace);
     this.prng = new Prng(o.seed);
     this.net = new SimNetwork(this.sched, this.prng, { min: 1, max: 4 });
-    this.metad = new SimMetad(this.sched, { repairIntervalMs: 1_000, downAfterMs: 3_000, downOutIntervalMs: 5_000, heartbeatIntervalMs: limits.chunkHeartbeatIntervalMs }, (cmd) => this.applied(cmd));
+    this.metad = new SimMetad(this.sched, { repairIntervalMs: 1_000, downAfterMs: 3_000, downOutIntervalMs: 5_000, heartbeatIntervalMs: limits.chunkHeartbeatIntervalMs }, (cmd) => this.applied(cmd), simSigningKey(o.seed));
     this.net.start('meta');
     this.net.start('checker');
   }
@@ -334,7 +335,8 @@ class ClusterSim {
         const key = keyOf(v.name, b);
         const allowed = this.registers.allowed(key);
         for (const m of placement.replicas) {
-          const ref = { volumeId: v.id, index: b.index, extentSizeBytes, epoch: placement.epoch, generation: 0, replicas: placement.replicas };
+          const auth = [this.metad.capability(v.id, false), placement.signedState];
+          const ref = { volumeId: v.id, index: b.index, extentSizeBytes, epoch: placement.epoch, generation: 0, replicas: placement.replicas, auth };
           const offset = b.block * blockBytes;
           reads.push(
             this.net
@@ -360,4 +362,9 @@ export function replayCommand(seed: number, o: Pick<ClusterSimOptions, 'knobs' |
 
 export function formatFailure(r: ClusterSimResult, o: Pick<ClusterSimOptions, 'knobs' | 'faultMs'> = {}): string {
   return [`SEED=${r.seed} failed (${r.violations.length} violation(s), trace ${r.traceHash})`, ...r.violations.slice(0, 5).map((v) => `  ${v.kind}: ${v.message}`), `  replay: ${replayCommand(r.seed, o)}`].join('\n');
+}
+
+/** The cluster's signing key, drawn from the seed on a generator of its own (the run's draws stay as they were). */
+function simSigningKey(seed: number): KeyObject {
+  return signingKeyFromSeed(new Prng(seed * 7 + 3).fill(new Uint8Array(32)));
 }

@@ -1,6 +1,6 @@
 import { assert, BasaltError, ErrorCode, errorFromWire, limits, type Prng, type Timers } from '@basalt/stdx';
-import { copyRequest, copyResult, decodeRequest, decodeResponse, encodeRequest, encodeResponse, stampsRequest, stampsResult, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
-import type { PeerConnection } from '@basalt/chunk/parts';
+import { authRequest, copyRequest, copyResult, decodeRequest, decodeResponse, encodeRequest, encodeResponse, stampsRequest, stampsResult, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
+import { newGrants, type Grants, type PeerConnection } from '@basalt/chunk/parts';
 import type { Scheduler } from './scheduler.js';
 
 /**
@@ -27,7 +27,7 @@ export class SimNode {
   slowMs = 0;
   readonly held: (() => void)[] = [];
   /** The data-plane handler of the running incarnation (chunk servers only). */
-  serve: ((req: DataRequest) => Promise<DataResponse>) | undefined;
+  serve: ((req: DataRequest, grants: Grants) => Promise<DataResponse>) | undefined;
 
   constructor(readonly id: string) {}
 }
@@ -197,6 +197,9 @@ export class SimConnection implements PeerConnection {
   private lastToServer = 0;
   private lastToClient = 0;
   private readonly timers: Timers;
+  private readonly presented = new WeakSet<Buffer>();
+  /** The server side's grants for this connection (DataServer keeps one per socket). */
+  private readonly grants = newGrants();
 
   constructor(
     private readonly net: SimNetwork,
@@ -214,7 +217,20 @@ export class SimConnection implements PeerConnection {
     return this.failure !== undefined;
   }
 
+  /** As DataConnection: each token of req.extent.auth goes once per connection, as AUTH ahead of the request. */
   send(req: DataRequest): Promise<Ok> {
+    const auth = req.extent.auth;
+    if (auth !== undefined && this.failure === undefined) {
+      for (const token of auth) {
+        if (this.presented.has(token)) continue;
+        this.presented.add(token);
+        this.transmit(authRequest(token)).catch(() => this.presented.delete(token));
+      }
+    }
+    return this.transmit(req);
+  }
+
+  private transmit(req: DataRequest): Promise<Ok> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
     const frame = Buffer.concat(encodeRequest(req, id));
@@ -284,7 +300,7 @@ export class SimConnection implements PeerConnection {
     assert(decoded.kind === 'ok', 'the simulation sends well-formed frames');
     const serve = this.net.node(this.to).serve;
     if (serve === undefined) return;
-    void serve(decoded.value).then((res) => this.net.runOn(this.to, this.toInc, () => this.toClient(Buffer.concat(encodeResponse(res)))));
+    void serve(decoded.value, this.grants).then((res) => this.net.runOn(this.to, this.toInc, () => this.toClient(Buffer.concat(encodeResponse(res)))));
   }
 
   private toClient(frame: Buffer): void {

@@ -2,6 +2,7 @@ import { isBasaltError, limits, type Clock } from '@basalt/stdx';
 import {
   ChunkMetrics,
   ChunkService,
+  Credentials,
   fenceDroppedReplicas,
   Heartbeat,
   MemoryDisk,
@@ -12,6 +13,7 @@ import {
   Scrubber,
   TokenBucket,
   type ChunkUnsafeTestingKnobs,
+  type Grants,
   type ServerReport,
 } from '@basalt/chunk/parts';
 import type { DataRequest, DataResponse } from '@basalt/wire';
@@ -68,10 +70,12 @@ export class SimChunkServer {
     const store = MemoryExtentStore.open(this.disk);
     this.store = store;
     const metrics = new ChunkMetrics();
-    const link = new SimMetaLink(this.net, this.metad, this.id, inc, this.opts.metaTimeoutMs);
+    // As chunkd with --require-capabilities: nothing is served before metad's key is known.
+    const credentials = new Credentials(true);
+    const link = new SimMetaLink(this.net, this.metad, this.id, inc, this.opts.metaTimeoutMs, credentials);
     const connect = (address: string, timeoutMs: number): ReturnType<SimNetwork['connect']> => this.net.connect(this.id, inc, serverIdOf(address), address, timeoutMs);
-    const replicator = new Replicator(this.id, store, link, metrics, this.opts.replicaTimeoutMs, log, connect);
-    const service = new ChunkService(this.id, store, replicator, metrics, this.opts.knobs);
+    const replicator = new Replicator(this.id, store, link, metrics, this.opts.replicaTimeoutMs, log, connect, credentials);
+    const service = new ChunkService(this.id, store, replicator, metrics, this.opts.knobs, { credentials, nowMs: () => this.clock.nowMs() });
     const budget = new RepairBudget(this.clock, timers);
     const repairBucket = new TokenBucket(limits.repairBandwidthBytesPerSecDefault, limits.repairBurstBytes, this.clock.nowMs());
     const peer = (address: string): ReturnType<Replicator['peer']> => replicator.peer(address);
@@ -87,9 +91,9 @@ export class SimChunkServer {
       void executor.close();
       budget.close();
     };
-    const serve = (req: DataRequest): Promise<DataResponse> => {
+    const serve = (req: DataRequest, grants: Grants): Promise<DataResponse> => {
       const admittedAtEpoch = Math.max(req.extent.epoch, store.get(req.extent.volumeId, req.extent.index)?.epoch ?? 0);
-      return service.handle(req).then(
+      return service.handle(req, grants).then(
         (res) => {
           for (const f of this.onServed) f(this.id, req, res, admittedAtEpoch);
           return res;

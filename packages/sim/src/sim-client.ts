@@ -1,10 +1,9 @@
 import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
 import { backoffMs, mutationFailover } from '@basalt/client';
 import { DataFlag, DataOp, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
-import type { ExtentPlacement } from '@basalt/chunk/parts';
 import { blockOf, checkBlock, type BlockRegisters, type Violation } from './checkers.js';
 import type { SimConnection, SimNetwork } from './network.js';
-import { toPlacement, type SimMetad } from './sim-metad.js';
+import type { SignedPlacement, SimMetad } from './sim-metad.js';
 import { serverIdOf } from './sim-chunk-server.js';
 
 /**
@@ -29,9 +28,11 @@ const block = limits.checksumBlockBytes;
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
 
 export class SimClient {
-  private readonly maps = new Map<number, ExtentPlacement>();
+  private readonly maps = new Map<number, SignedPlacement>();
+  /** The volume's capability from the last map fetch. */
+  private capability: Buffer | undefined;
   /** The first placement this client saw of each extent: what a stale map goes back to. */
-  private readonly firstMaps = new Map<number, ExtentPlacement>();
+  private readonly firstMaps = new Map<number, SignedPlacement>();
   /** Extents whose next mutation starts from the first placement (the stale-map fault). */
   private readonly stale = new Set<number>();
   private readonly conns = new Map<string, Promise<SimConnection>>();
@@ -170,24 +171,27 @@ export class SimClient {
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         last = err;
-        if (err.code === ErrorCode.StaleEpoch) info = await this.lookup(b.index);
+        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) info = await this.lookup(b.index);
         else if (err.code !== ErrorCode.Checksum && !failoverCodes.has(err.code)) throw err;
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, 'no replica answered');
   }
 
-  private async lookup(index: number): Promise<ExtentPlacement> {
-    const placement = await this.net.call(this.id, this.inc, 'getExtentMap', this.requestTimeoutMs, () => this.metad.placement(this.volume.id, index));
+  private async lookup(index: number): Promise<SignedPlacement> {
+    const placement = await this.net.call(this.id, this.inc, 'getExtentMap', this.requestTimeoutMs, () => {
+      this.capability = this.metad.capability(this.volume.id, true);
+      return this.metad.placement(this.volume.id, index);
+    });
     if (placement === undefined) throw new BasaltError(ErrorCode.Io, `extent ${index} vanished from the extent map`);
     this.remember(index, placement);
     return placement;
   }
 
   /** ExtentMap.reportFailed: DropReplica with the reason; a stale epoch re-reads the set. */
-  private async reportFailed(index: number, info: ExtentPlacement, primary: ReplicaRef, reason: string): Promise<ExtentPlacement> {
+  private async reportFailed(index: number, info: SignedPlacement, primary: ReplicaRef, reason: string): Promise<SignedPlacement> {
     try {
-      const next = await this.net.call(this.id, this.inc, 'dropReplica', this.requestTimeoutMs, () => toPlacement(this.metad.dropReport(this.volume.id, index, primary.serverId, info.epoch, reason)));
+      const next = await this.net.call(this.id, this.inc, 'dropReplica', this.requestTimeoutMs, () => this.metad.signed(this.volume.id, this.metad.dropReport(this.volume.id, index, primary.serverId, info.epoch, reason)));
       this.remember(index, next);
       return next;
     } catch (err) {
@@ -207,7 +211,7 @@ export class SimClient {
     return true;
   }
 
-  private remember(index: number, placement: ExtentPlacement): void {
+  private remember(index: number, placement: SignedPlacement): void {
     this.maps.set(index, placement);
     if (!this.firstMaps.has(index)) this.firstMaps.set(index, placement);
   }
@@ -233,8 +237,10 @@ export class SimClient {
     return new Promise((resolve) => this.net.timersOf(this.id, this.inc).setTimeout(resolve, backoffMs(attempt)));
   }
 
-  private ref(index: number, info: ExtentPlacement): ExtentRef {
-    return { volumeId: this.volume.id, index, extentSizeBytes: this.volume.extentSizeBytes, epoch: info.epoch, generation: this.volume.generation, replicas: info.replicas };
+  /** As the SDK: the volume's capability and the extent's signed state travel with each request (DataConnection sends each once per connection). */
+  private ref(index: number, info: SignedPlacement): ExtentRef {
+    const auth = this.capability === undefined ? [info.signedState] : [this.capability, info.signedState];
+    return { volumeId: this.volume.id, index, extentSizeBytes: this.volume.extentSizeBytes, epoch: info.epoch, generation: this.volume.generation, replicas: info.replicas, auth };
   }
 }
 

@@ -1,6 +1,7 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { MetaState, suspectServers, unwrap, type Command, type CommandValue, type ExtentView, type PlannerFacts, type ServerView } from '@basalt/meta';
-import { registersAgain, type DropReason, type ExtentPlacement, type MetaLink, type RepairTask, type ServerReport, type VolumeCensus } from '@basalt/chunk/parts';
+import { CapabilitySigner, MetaState, suspectServers, unwrap, type Command, type CommandValue, type ExtentView, type PlannerFacts, type ServerView } from '@basalt/meta';
+import { registersAgain, type Credentials, type DropReason, type ExtentPlacement, type MetaLink, type RepairTask, type ServerReport, type VolumeCensus } from '@basalt/chunk/parts';
+import type { KeyObject } from 'node:crypto';
 import type { ReplicaRef } from '@basalt/wire';
 import type { SimNetwork } from './network.js';
 import type { Scheduler } from './scheduler.js';
@@ -21,8 +22,15 @@ export interface SimMetadOptions {
   readonly heartbeatIntervalMs: number;
 }
 
+/** A placement with metad's signature over it (proto Extent.signed_state). */
+export interface SignedPlacement extends ExtentPlacement {
+  readonly signedState: Buffer;
+}
+
 export class SimMetad {
   readonly state = MetaState.empty();
+  /** Signs capabilities and extent states as metad does with --signing-key, on the simulated clock. */
+  readonly signer: CapabilitySigner;
   private readonly lastHeard = new Map<string, number>();
   private readonly reportedFailedAt = new Map<string, number>();
   commands = 0;
@@ -31,7 +39,19 @@ export class SimMetad {
     private readonly sched: Scheduler,
     private readonly opts: SimMetadOptions,
     private readonly onApply: (cmd: Command) => void,
-  ) {}
+    signingKey: KeyObject,
+  ) {
+    this.signer = new CapabilitySigner(signingKey, () => sched.nowMs());
+  }
+
+  signed(volumeId: number, ext: ExtentView): SignedPlacement {
+    return { ...toPlacement(ext), signedState: this.signer.extent(volumeId, ext) };
+  }
+
+  /** What a chunk server learns from a register or heartbeat reply. */
+  serverCredentials(serverId: string): { capabilityKey: Buffer; peerCapability: Buffer } {
+    return { capabilityKey: this.signer.publicKey, peerCapability: this.signer.peer(serverId) };
+  }
 
   /** Applies a command as if Raft committed it; a refusal becomes a BasaltError with its code. */
   apply<C extends Command>(cmd: C): CommandValue<C> {
@@ -87,13 +107,19 @@ export class SimMetad {
     return v.name;
   }
 
-  placement(volumeId: number, index: number): ExtentPlacement | undefined {
+  placement(volumeId: number, index: number): SignedPlacement | undefined {
     const map = unwrap(this.state.extentMap(this.volumeName(volumeId), index, 1));
     const ext = map.extents.find((e) => e.index === index);
-    return ext === undefined ? undefined : toPlacement(ext);
+    return ext === undefined ? undefined : this.signed(volumeId, ext);
   }
 
-  repairTasks(serverId: string): RepairTask[] {
+  /** The writer's capability for a volume, as GetExtentMap gives it. */
+  capability(volumeId: number, writer: boolean): Buffer {
+    const map = unwrap(this.state.extentMap(this.volumeName(volumeId), 0, 1));
+    return this.signer.client(volumeId, map.extentCount, writer, map.generation);
+  }
+
+  repairTasks(serverId: string): (RepairTask & { signedState: Buffer })[] {
     const tasks = this.state.repairTasksByPrimary().get(serverId) ?? [];
     return tasks.slice(0, limits.repairTasksPerReplyMax).map((t) => ({
       volumeId: t.volumeId,
@@ -101,6 +127,7 @@ export class SimMetad {
       extentSizeBytes: t.extentSizeBytes,
       epoch: t.extent.epoch,
       members: toPlacement(t.extent).replicas,
+      signedState: this.signer.extent(t.volumeId, t.extent),
     }));
   }
 
@@ -127,32 +154,44 @@ export class SimMetaLink implements MetaLink {
     private readonly id: string,
     private readonly inc: number,
     private readonly timeoutMs: number,
+    private readonly credentials: Credentials,
   ) {}
 
   async register(report: ServerReport): Promise<void> {
-    await this.call('register', () => this.metad.register(report));
+    const reply = await this.call('register', () => {
+      this.metad.register(report);
+      return this.metad.serverCredentials(report.id);
+    });
+    this.credentials.learn(reply);
   }
 
   async heartbeat(report: ServerReport): Promise<number> {
-    const state = await this.call('heartbeat', () => this.metad.heartbeat(report));
+    const [state, reply] = await this.call('heartbeat', () => [this.metad.heartbeat(report), this.metad.serverCredentials(report.id)] as const);
+    this.credentials.learn(reply);
     if (registersAgain(state)) await this.register(report);
     return 0;
   }
 
   dropReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason?: DropReason): Promise<ExtentPlacement> {
-    return this.call('dropReplica', () => toPlacement(this.metad.dropReport(volumeId, index, serverId, expectedEpoch, reason ?? '')));
+    return this.learned(this.call('dropReplica', () => this.metad.signed(volumeId, this.metad.dropReport(volumeId, index, serverId, expectedEpoch, reason ?? ''))));
   }
 
   promoteReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
-    return this.call('promoteReplica', () => toPlacement(this.metad.apply({ type: 'promoteReplica', name: this.metad.volumeName(volumeId), index, serverId, expectedEpoch })));
+    return this.learned(this.call('promoteReplica', () => this.metad.signed(volumeId, this.metad.apply({ type: 'promoteReplica', name: this.metad.volumeName(volumeId), index, serverId, expectedEpoch }))));
   }
 
   repairTasks(serverId: string): Promise<RepairTask[]> {
-    return this.call('listRepairTasks', () => this.metad.repairTasks(serverId));
+    return this.call('listRepairTasks', () => this.metad.repairTasks(serverId)).then((tasks) => {
+      for (const t of tasks) this.credentials.rememberState(t.signedState);
+      return tasks;
+    });
   }
 
   placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined> {
-    return this.call('getExtentMap', () => this.metad.placement(volumeId, index));
+    return this.call('getExtentMap', () => this.metad.placement(volumeId, index)).then((p) => {
+      this.credentials.rememberState(p?.signedState);
+      return p;
+    });
   }
 
   census(): Promise<VolumeCensus> {
@@ -163,6 +202,14 @@ export class SimMetaLink implements MetaLink {
   }
 
   close(): void {}
+
+  /** As MetadLink: a placement metad answered brings its signed state. */
+  private learned(placement: Promise<SignedPlacement>): Promise<SignedPlacement> {
+    return placement.then((p) => {
+      this.credentials.rememberState(p.signedState);
+      return p;
+    });
+  }
 
   private call<T>(label: string, fn: () => T): Promise<T> {
     return this.net.call(this.id, this.inc, label, this.timeoutMs, fn);

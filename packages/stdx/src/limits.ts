@@ -235,6 +235,24 @@ export const limits = {
   revokedSerialsMax: 10_000,
   /** How often a client (SDK, agent) fetches metad's deny list; a revoked chunk server is refused within this. */
   revocationRefreshMs: 5_000,
+  /**
+   * Capabilities (docs/data-path.md, "Capabilities"): how long one that metad signs is valid. The
+   * SDK gets a new one with every extent-map fetch and fetches again when a chunk server says its
+   * capability expired; a chunk server gets its peer capability again with every heartbeat.
+   */
+  capabilityTtlMs: 10 * 60 * 1000,
+  /** How far a chunk server's wall clock may be behind or ahead of metad's: an expired capability is honoured this much longer. */
+  capabilityClockSkewMs: 30_000,
+  /** Largest signed token (capability or extent state) a request or an AUTH frame may carry. */
+  capabilityTokenBytesMax: 4 * KiB,
+  /** chunkd: verified grants (client capabilities, extent states) kept per connection; the oldest go first. */
+  chunkGrantsPerConnectionMax: 4_096,
+  /** chunkd: signed extent states kept per server (the newest per extent), to forward with writes. */
+  chunkSignedStatesMax: 65_536,
+  /** chunkd: metad public keys a server accepts at once (the current one and those it rotated from). */
+  capabilityKeysMax: 4,
+  /** metad: signed extent states kept (the most recently signed), so an unchanged extent is not signed again per map fetch. */
+  metaSignedStatesCachedMax: 65_536,
 } as const;
 
 assert(limits.extentSizeBytesMin <= limits.extentSizeBytesDefault, 'default extent below minimum');
@@ -249,6 +267,7 @@ assert(limits.clientAllocateFullWaitMs < limits.clientAllocateWaitMsMax, 'a firs
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
 assert(limits.cliLocalClusterProbeMs < limits.metaAttemptTimeoutMsDefault, 'telling a stopped local cluster must be quicker than one call attempt');
+assert(limits.capabilityClockSkewMs < limits.capabilityTtlMs, 'a capability outlives the clock skew it allows');
 assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.auditReplyEntriesMax * 4 * limits.auditTargetBytesMax < limits.metaReplyBytesMax, 'a full ListAudit reply must fit in one Meta reply');

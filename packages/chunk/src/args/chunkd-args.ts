@@ -7,7 +7,7 @@ import type { ChunkdOptions } from '../chunkd.js';
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
+export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--require-capabilities] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -33,10 +33,12 @@ export const chunkdFlags = {
   /** Bytes per second the scrubber reads, within the repair bandwidth (default 16 MiB/s; 0: only the repair bandwidth). */
   'scrub-rate': { type: 'string' },
   ...tlsFlags,
+  /** Refuse every data request until metad's capability key is known (docs/data-path.md, "Capabilities"). */
+  'require-capabilities': { type: 'boolean' },
 } as const;
 
 export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): ChunkdOptions {
-  const get = (name: keyof typeof chunkdFlags): string | undefined => {
+  const get = (name: Exclude<keyof typeof chunkdFlags, 'require-capabilities'>): string | undefined => {
     const v = values[name];
     if (v !== undefined && typeof v !== 'string') throw invalidArgument(`--${name} takes a value`);
     return v;
@@ -68,6 +70,7 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     ...(scrubInterval === undefined ? {} : { scrubIntervalMs: scrubInterval }),
     ...(scrubRate === undefined ? {} : { scrubRateBytesPerSec: scrubRate }),
     security: securityFromFlags(values),
+    ...(values['require-capabilities'] === true && { requireCapabilities: true }),
   };
 }
 

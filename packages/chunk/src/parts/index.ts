@@ -18,3 +18,5 @@ export { TokenBucket } from '../repair/token-bucket.js';
 export { MemoryDisk, MemoryExtentStore, type BlockPart } from '../store/memory-extent-store.js';
 export type { ExtentStore } from '../store/extent-store.js';
 export { isMutation } from '../replica/admission.js';
+export { newGrants, type Grants } from '../replica/authorize.js';
+export { Credentials } from '../server/credentials.js';

@@ -1,8 +1,10 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, DataFlag, DataOp, dataOpNames, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
 import { admit, createsReplica, isMutation, type Admission } from '../replica/admission.js';
+import { authorize, grant, newGrants, type Grants } from '../replica/authorize.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
+import type { Credentials } from './credentials.js';
 import type { ChunkMetrics } from './metrics.js';
 import type { Replicator } from './replicator.js';
 import type { ChunkUnsafeTestingKnobs } from './unsafe-testing-knobs.js';
@@ -12,6 +14,10 @@ import type { ChunkUnsafeTestingKnobs } from './unsafe-testing-knobs.js';
  * local store operation, and on the primary the stamp of each mutation and the forwarding to
  * the other members (active and rebuilding). handle() does everything that fixes the order of
  * operations synchronously, before its first await, so requests apply in arrival order.
+ *
+ * With capabilities (docs/data-path.md, "Capabilities") each connection has its Grants: AUTH
+ * verifies a token and adds it there, and every other request is checked against them
+ * (replica/authorize.ts) before admission.
  */
 type Ok = Extract<DataResponse, { ok: true }>;
 type Local = Pick<Ok, 'crcs' | 'payload'>;
@@ -20,6 +26,15 @@ const empty = Buffer.alloc(0);
 const noCrcs = new Uint32Array(0);
 const zeroBlockCrc = pieceCrcs(0, Buffer.alloc(limits.checksumBlockBytes))[0]!;
 
+/** Capability checking: metad's keys and what this server holds, and the wall clock expiries are checked against. */
+export interface ServiceAuth {
+  readonly credentials: Credentials;
+  readonly nowMs: () => number;
+}
+
+/** The grants of a request that came with no connection (none: refused when capabilities are enforced). */
+const noGrants = newGrants();
+
 export class ChunkService {
   constructor(
     readonly selfId: string,
@@ -27,14 +42,16 @@ export class ChunkService {
     private readonly replicator: Replicator,
     private readonly metrics: ChunkMetrics,
     private readonly knobs: ChunkUnsafeTestingKnobs = {},
+    private readonly auth?: ServiceAuth,
   ) {}
 
-  async handle(req: DataRequest): Promise<DataResponse> {
+  /** `grants`: what the request's connection presented (DataServer keeps one per connection). */
+  async handle(req: DataRequest, grants: Grants = noGrants): Promise<DataResponse> {
     const started = performance.now();
     const op = dataOpNames[req.op];
     let res: DataResponse;
     try {
-      res = await this.serve(req);
+      res = await this.serve(req, grants);
     } catch (err) {
       if (!isBasaltError(err)) throw err;
       res = this.errorReply(req, err.code, err.message);
@@ -50,10 +67,15 @@ export class ChunkService {
     return { ok: false, requestId: req.requestId, code, message, ...this.head(meta) };
   }
 
-  private serve(req: DataRequest): Promise<DataResponse> {
+  private serve(req: DataRequest, grants: Grants): Promise<DataResponse> {
     if (req.op === DataOp.Ping) return Promise.resolve(this.absent(req)); // liveness only: no admission, no store
+    if (req.op === DataOp.Auth) return Promise.resolve(this.authenticate(req, grants));
     const ext = req.extent;
     const local = this.store.get(ext.volumeId, ext.index);
+    if (this.auth?.credentials.enforced === true) {
+      const refused = authorize(grants, req, local, this.store.generation(ext.volumeId), this.auth.nowMs());
+      if (refused !== undefined) return Promise.resolve(this.errorReply(req, refused.code, refused.message));
+    }
     const verdict = this.admit(local, req);
     if (verdict.kind === 'refuse') {
       const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
@@ -78,6 +100,15 @@ export class ChunkService {
     const reply = (outcome: Local): DataResponse => this.okReply(req, outcome);
     // Most requests (every one on a secondary, reads on the primary) wait for the local operation only.
     return waits.length === 0 ? local$.then(reply) : Promise.all([local$, ...waits]).then(([outcome]) => reply(outcome));
+  }
+
+  /** AUTH: verifies the token and adds what it grants to the connection's grants (accepted unchecked while capabilities are off). */
+  private authenticate(req: DataRequest, grants: Grants): DataResponse {
+    const auth = this.auth;
+    if (auth === undefined || !auth.credentials.enforced) return this.absent(req);
+    const verified = auth.credentials.verify(req.payload!);
+    const refused = verified.kind === 'ok' ? grant(grants, verified.claims, auth.nowMs()) : { code: ErrorCode.Unauthenticated, message: verified.message };
+    return refused === undefined ? this.absent(req) : { ok: false, requestId: req.requestId, code: refused.code, message: refused.message, epoch: 0, version: 0, state: ExtentState.Absent };
   }
 
   /** admission.ts's verdict (unless a testing knob breaks the fence on purpose). */
@@ -133,6 +164,7 @@ export class ChunkService {
       }
       case DataOp.Info:
       case DataOp.Ping: // answered in serve() before admission; here for the exhaustive switch
+      case DataOp.Auth: // likewise
         return Promise.resolve(done);
     }
   }

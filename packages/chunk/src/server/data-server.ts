@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { ErrorCode, limits, type BasaltError } from '@basalt/stdx';
 import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type TransportSecurity } from '@basalt/wire';
+import { newGrants } from '../replica/authorize.js';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';
 
@@ -68,6 +69,8 @@ export class DataServer {
     /** No more requests are read: the stream broke, or the client ended it. */
     let broken = false;
     const batch = new SocketBatch(socket);
+    /** The tokens this connection presented (AUTH), as verified. */
+    const grants = newGrants();
     const closeWhenDrained = (): void => {
       if (!broken || inflightCount > 0) return;
       socket.end();
@@ -88,7 +91,7 @@ export class DataServer {
       inflightBytes += bytes;
       inflightCount++;
       if (inflightBytes > limits.connectionInflightBytesMax) socket.pause();
-      void this.service.handle(req).then((res) => {
+      void this.service.handle(req, grants).then((res) => {
         reply(res);
         if (res.ok && (req.op === DataOp.Write || req.op === DataOp.Copy)) this.pool.give(frame);
         inflightBytes -= bytes;

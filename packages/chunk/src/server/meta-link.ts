@@ -1,5 +1,6 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { MetaClient, type pb, type ReplicaRef, type TransportSecurity } from '@basalt/wire';
+import type { Credentials } from './credentials.js';
 
 /**
  * What chunkd needs from metad, as a seam: the cross-process tests and `basalt up` use
@@ -91,16 +92,22 @@ export function registersAgain(state: string): boolean {
   return state === 'down' || state === 'out';
 }
 
+/**
+ * MetaLink over gRPC. With `credentials`, what metad's replies carry for capabilities is learned
+ * as it arrives: its key and this server's peer capability (register, heartbeat) and the signed
+ * state of every extent placement (drop, promote, repair tasks, placement lookups).
+ */
 export class MetadLink implements MetaLink {
   private readonly client: MetaClient;
   private readonly volumeNames = new Map<number, string>();
 
-  constructor(endpoints: readonly string[], private readonly security: TransportSecurity) {
+  constructor(endpoints: readonly string[], private readonly security: TransportSecurity, private readonly credentials?: Credentials) {
     this.client = new MetaClient({ endpoints, security });
   }
 
   async register(r: ServerReport): Promise<void> {
-    await this.client.call('registerServer', { id: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes });
+    const reply = await this.client.call('registerServer', { id: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes });
+    this.credentials?.learn(reply);
   }
 
   async heartbeat(r: ServerReport): Promise<number> {
@@ -111,6 +118,7 @@ export class MetadLink implements MetaLink {
     const reply = await this.client.call('heartbeat', { id: r.id, freeBytes: r.freeBytes, ...(r.repair === undefined ? {} : { repair: r.repair }), ...scrub, volumes }, { timeoutMs: limits.chunkHeartbeatCallTimeoutMs, attemptTimeoutMs: limits.chunkHeartbeatAttemptTimeoutMs });
     // metad's deny list comes with every heartbeat: revoked peers are refused from then on.
     this.security.setRevokedSerials(reply.revokedSerials);
+    this.credentials?.learn(reply);
     if (registersAgain(reply.state ?? '')) await this.register(r);
     return Number(reply.intervalMs ?? 0);
   }
@@ -119,14 +127,14 @@ export class MetadLink implements MetaLink {
     const volume = await this.volumeName(volumeId);
     const reply = await this.client.call('dropReplica', { volume, index, serverId, expectedEpoch, reason: reason ?? '' }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
     if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'DropReplica returned no extent');
-    return toPlacement(reply.extent);
+    return this.placementOf(reply.extent);
   }
 
   async promoteReplica(volumeId: number, index: number, serverId: string, expectedEpoch: number): Promise<ExtentPlacement> {
     const volume = await this.volumeName(volumeId);
     const reply = await this.client.call('promoteReplica', { volume, index, serverId, expectedEpoch }, { timeoutMs: limits.chunkDropReplicaTimeoutMs });
     if (reply.extent == null) throw new BasaltError(ErrorCode.Protocol, 'PromoteReplica returned no extent');
-    return toPlacement(reply.extent);
+    return this.placementOf(reply.extent);
   }
 
   async repairTasks(serverId: string, limit: number): Promise<RepairTask[]> {
@@ -135,6 +143,7 @@ export class MetadLink implements MetaLink {
       const volumeId = Number(t.volumeId ?? 0);
       this.volumeNames.set(volumeId, t.volume ?? '');
       const members = (t.replicas ?? []).map(toReplicaRef);
+      this.credentials?.rememberState(t.signedState);
       return { volumeId, index: Number(t.index ?? 0), extentSizeBytes: Number(t.extentSizeBytes ?? 0), epoch: Number(t.epoch ?? 0), members };
     });
   }
@@ -147,7 +156,7 @@ export class MetadLink implements MetaLink {
     if (volume === undefined) return undefined;
     const reply = await this.client.call('getExtentMap', { volume, fromIndex: index, count: 1 });
     const ext = (reply.extents ?? []).find((e) => Number(e.index ?? 0) === index);
-    return ext === undefined ? undefined : toPlacement(ext);
+    return ext === undefined ? undefined : this.placementOf(ext);
   }
 
   async census(): Promise<VolumeCensus> {
@@ -163,6 +172,11 @@ export class MetadLink implements MetaLink {
 
   close(): void {
     this.client.close();
+  }
+
+  private placementOf(ext: pb.IExtent): ExtentPlacement {
+    this.credentials?.rememberState(ext.signedState);
+    return toPlacement(ext);
   }
 
   /** metad names volumes in DropReplica; the data plane carries volume ids. */

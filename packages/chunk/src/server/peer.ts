@@ -1,4 +1,5 @@
 import { DataConnection, DataFlag, DataOp, TransportSecurity, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
+import type { Credentials } from './credentials.js';
 
 /**
  * The primary's connection to one secondary. Requests go out in call order over one connection,
@@ -34,25 +35,34 @@ export class Peer {
     readonly address: string,
     private readonly requestTimeoutMs: number,
     private readonly connect: PeerConnect = tcpPeerConnect,
+    /** Capabilities: attaches this server's peer capability and the extent's signed state to each request. */
+    private readonly credentials?: Credentials,
   ) {}
 
   send(req: DataRequest): Promise<Extract<DataResponse, { ok: true }>> {
-    return this.connection((c) => c.send(req));
+    const extent = this.auth(req.extent);
+    return this.connection((c) => c.send(extent === req.extent ? req : { ...req, extent }));
   }
 
   /** DataConnection.stamps over this ordered connection. */
   stamps(extent: ExtentRef, offset: number, length: number, options: { verify?: boolean; forwarded?: boolean } = {}): Promise<StampsResult> {
-    return this.connection((c) => c.stamps(extent, offset, length, options));
+    const ext = this.auth(extent);
+    return this.connection((c) => c.stamps(ext, offset, length, options));
   }
 
   /** DataConnection.copy over this ordered connection (in order with forwarded writes). */
   copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
-    return this.connection((c) => c.copy(extent, offset, data, crcs, stamps, floorEpoch));
+    const ext = this.auth(extent);
+    return this.connection((c) => c.copy(ext, offset, data, crcs, stamps, floorEpoch));
   }
 
   /** A FLUSH as the primary forwards it, over this ordered connection: durable are the copies and writes sent before it. */
   flush(extent: ExtentRef): Promise<unknown> {
     return this.send({ op: DataOp.Flush, flags: DataFlag.Forwarded, requestId: 0, extent, offset: 0, length: 0 });
+  }
+
+  private auth(extent: ExtentRef): ExtentRef {
+    return this.credentials === undefined ? extent : this.credentials.withPeerAuth(extent);
   }
 
   /** Runs use on the live connection, synchronously when there is one (the call order is the send order). */

@@ -2,6 +2,7 @@ import { BasaltError, ErrorCode, isBasaltError } from '@basalt/stdx';
 import { DataFlag, type DataRequest, type Stamp } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
+import type { Credentials } from './credentials.js';
 import type { DropReason, ExtentPlacement, MetaLink } from './meta-link.js';
 import type { ChunkMetrics } from './metrics.js';
 import { Peer, tcpPeerConnect, type PeerConnect } from './peer.js';
@@ -39,6 +40,8 @@ export class Replicator {
     private readonly timeoutMs: number,
     private readonly log: (line: string) => void,
     private readonly connect: PeerConnect = tcpPeerConnect,
+    /** Capabilities: the peer capability and signed states sent with every request to a member. */
+    private readonly credentials?: Credentials,
   ) {}
 
   degraded(): string[] {
@@ -53,7 +56,8 @@ export class Replicator {
   forward(meta: ReplicaMeta, req: DataRequest, stamp: Stamp | undefined): Promise<void> {
     // Literals, not spreads: on this per-write path a spread that overrides fields costs V8 a slow runtime call.
     const e = req.extent;
-    const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas };
+    const auth = this.credentials?.peerAuth(e.volumeId, e.index, meta.epoch);
+    const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas, auth };
     const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload, stamp };
     const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
     return Promise.all(sends).then(() => undefined);
@@ -67,7 +71,7 @@ export class Replicator {
   peer(address: string): Peer {
     let p = this.peers.get(address);
     if (p === undefined) {
-      p = new Peer(address, this.timeoutMs, this.connect);
+      p = new Peer(address, this.timeoutMs, this.connect, this.credentials);
       this.peers.set(address, p);
     }
     return p;

@@ -26,7 +26,7 @@ export function parsePeers(text: string): Map<string, string> {
 
 const start: Command = {
   name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
-  usage: `--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] ${tlsUsage} [tuning flags]`,
+  usage: `--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] [--signing-key FILE] ${tlsUsage} [tuning flags]`,
   options: {
     id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
     'metrics-port': { type: 'string' }, 'console-port': { type: 'string' }, 'console-host': { type: 'string' }, 'console-scrape': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
@@ -35,6 +35,7 @@ const start: Command = {
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
     'down-out-interval': { type: 'string' },
     ...tlsFlags,
+    'signing-key': { type: 'string' },
   },
   run: async (args, io) => {
     // Loaded here so that other commands start without LevelDB and the server code.
@@ -70,6 +71,7 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
     chunkHeartbeatMs: int(args, 'chunk-heartbeat-ms', 10, 600_000),
     chunkDownAfterMs: int(args, 'chunk-down-after-ms', 10, 3_600_000),
     downOutIntervalMs: downOutIntervalMs(str(args, 'down-out-interval')),
+    signingKeyFile: str(args, 'signing-key'),
   };
   const defined = Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined));
   return {

@@ -1,7 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { connect, type BasaltClient } from '@basalt/client';
-import { insecureWarning, TransportSecurity } from '@basalt/wire';
+import { generateSigningKey, insecureWarning, signingKeyPem, TransportSecurity } from '@basalt/wire';
 import type { ClusterFile, ProcessEntry } from './cluster-file.js';
 import { metaEndpointsOf, writeClusterFile } from './cluster-file.js';
 import { localIdentity, tlsArgs, tlsEnv } from './local-certs.js';
@@ -48,14 +50,15 @@ export class LocalCluster {
     const { metad, chunkd, agent } = this.file;
     const peers = metad.map((m) => `${m.id}=${m.address}`).join(',');
     const endpoints = metaEndpointsOf(this.file).join(',');
+    const signingKey = ensureSigningKey(this.file.dir);
     for (const m of metad) {
       const webConsole = m.console === undefined ? [] : ['--console-port', port(m.console), '--console-scrape', agent.metrics];
-      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), ...webConsole, ...tlsArgs(this.file.tls, localIdentity.metad(m.id))]);
+      this.spawn(m, ['meta', 'start', '--id', m.id, '--listen', m.address, '--peers', peers, '--data-dir', m.dataDir, '--metrics-port', port(m.metrics), '--signing-key', signingKey, ...webConsole, ...tlsArgs(this.file.tls, localIdentity.metad(m.id))]);
     }
     await this.ready('metad elects a leader', () => this.metaReady(), readyTimeoutMs, metad);
     const chunksStartedMs = Date.now();
     for (const c of chunkd) {
-      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics), ...tlsArgs(this.file.tls, localIdentity.chunkd(c.id))]);
+      this.spawn(c, ['chunk', 'start', '--id', c.id, '--zone', c.zone, '--data-dir', c.dataDir, '--listen', c.address, '--metad', endpoints, '--metrics-port', port(c.metrics), '--require-capabilities', ...tlsArgs(this.file.tls, localIdentity.chunkd(c.id))]);
     }
     await this.ready('chunk servers register', () => this.chunksReady(chunksStartedMs), readyTimeoutMs, chunkd);
     this.spawn(agent, ['agent', '--metad', endpoints, '--listen', agent.nbd, '--metrics-port', port(agent.metrics), ...(this.file.kekFile !== undefined ? ['--kek-file', this.file.kekFile] : [])], tlsEnv(this.file.tls, localIdentity.agent));
@@ -140,4 +143,14 @@ export class LocalCluster {
 
 function port(hostPort: string): string {
   return hostPort.slice(hostPort.lastIndexOf(':') + 1);
+}
+
+/**
+ * The cluster's capability signing key (docs/data-path.md, "Capabilities"): one Ed25519 key in the
+ * cluster folder, made at the first start (readable by the owner only) and given to every metad.
+ */
+function ensureSigningKey(dir: string): string {
+  const path = join(dir, 'signing-key.pem');
+  if (!existsSync(path)) writeFileSync(path, signingKeyPem(generateSigningKey()), { mode: 0o600, flag: 'wx' });
+  return path;
 }

@@ -1,4 +1,5 @@
 export { startMetad, metadDefaults } from './metad.js';
+export { CapabilitySigner } from './capability-signer.js';
 export type { Metad, MetadOptions } from './metad.js';
 export type { LogStore, LogUpdate, PersistedLog } from './log-store.js';
 export { LevelLogStore } from './level-log-store.js';

@@ -6,6 +6,7 @@ import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, 
 import { auditEntry, type AuditEntry } from './audit-log.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
 import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, tenantToPb, volumeToPb, wireServerState } from './convert.js';
+import type { CapabilitySigner } from './capability-signer.js';
 import type { RaftHost } from './raft-host.js';
 import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
@@ -35,6 +36,8 @@ export interface MetaApiContext {
   pid: number;
   metricsAddress: string;
   consoleAddress: string;
+  /** Signs capabilities and extent states (docs/data-path.md, "Capabilities"); undefined: metad signs nothing. */
+  signer?: CapabilitySigner | undefined;
 }
 
 /**
@@ -122,6 +125,14 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
     if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
   };
   const ownerChecked = (caller: Identity, name: string): void => host.readStale((s) => checkOwner(s, caller, name));
+  const signer = ctx.signer;
+  /** An extent as the API returns it: with its signed state when metad signs. */
+  const signedExtent = (volumeId: number, e: ExtentView): pb.IExtent => (signer === undefined ? extentToPb(e) : { ...extentToPb(e), signedState: signer.extent(volumeId, e) });
+  const volumeIdOf = (name: string): number => unwrap(host.readStale((s) => s.getVolume(name))).id;
+  const signedOf = (name: string, e: ExtentView): pb.IExtent => (signer === undefined ? extentToPb(e) : signedExtent(volumeIdOf(name), e));
+  /** What a chunk server learns from register and heartbeat replies: the key and its peer capability. */
+  const serverCredentials = (serverId: string): { capabilityKey?: Uint8Array; peerCapability?: Uint8Array } =>
+    signer === undefined ? {} : { capabilityKey: signer.publicKey, peerCapability: signer.peer(serverId) };
 
   return {
     revokeCertificate: async (r) => ({ serials: [...(await apply<RevocationsView>({ type: 'revokeCertificate', serial: normalizeSerial(r.serial) })).serials] }),
@@ -168,16 +179,18 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       const name = checkName(r.volume);
       const from = checkIndex('fromIndex', r.fromIndex);
       const count = checkCount(r.count);
-      const { map, volume } = await query(r.stale, (s) => ({ map: s.extentMap(name, from, count), volume: s.getVolume(name) }));
+      const { map: found, volume } = await query(r.stale, (s) => ({ map: s.extentMap(name, from, count), volume: s.getVolume(name) }));
       if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
-      const m = unwrap(map);
-      return { volumeId: m.volumeId, extentSizeBytes: m.extentSizeBytes, generation: m.generation, extents: m.extents.map(extentToPb) };
+      const map = unwrap(found);
+      const extents = map.extents.map((e) => signedExtent(map.volumeId, e));
+      const capability = signer?.client(map.volumeId, map.extentCount, r.writer, map.generation);
+      return { volumeId: map.volumeId, extentSizeBytes: map.extentSizeBytes, generation: map.generation, extents, ...(capability !== undefined && { capability }) };
     },
     allocateExtent: async (r, caller) => {
       ownerChecked(caller, r.volume);
       // The field only when asked for: entries without it replay exactly as before it existed.
       const cmd: AllocateExtentCommand = r.minReplicas > 0 ? { type: 'allocateExtent', name: r.volume, index: r.index, minReplicas: r.minReplicas } : { type: 'allocateExtent', name: r.volume, index: r.index };
-      return { extent: extentToPb(await apply<AllocateExtentView>(cmd)) };
+      return { extent: signedOf(r.volume, await apply<AllocateExtentView>(cmd)) };
     },
     dropReplica: async (r, caller) => {
       // The leader decides on a report (state/drop-report.ts); apply() checks again at commit.
@@ -186,18 +199,18 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       const report = { volume: checkName(r.volume), index: checkIndex('index', r.index), serverId: checkServer(r.serverId), expectedEpoch: checkIndex('expectedEpoch', r.expectedEpoch), reason: r.reason };
       const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
       liveness.reportedFailed(report.serverId);
-      return { extent: extentToPb(await apply<ExtentView>(cmd)) };
+      return { extent: signedOf(report.volume, await apply<ExtentView>(cmd)) };
     },
     promoteReplica: async (r) => {
       const extent = await apply<ExtentView>({ type: 'promoteReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch });
       ctx.repair.nudge();
-      return { extent: extentToPb(extent) };
+      return { extent: signedOf(r.volume, extent) };
     },
     listRepairTasks: async (r) => {
       const serverId = checkServer(r.serverId);
       const limit = r.limit === 0 ? limits.repairTasksPerReplyMax : Math.min(r.limit, limits.repairTasksPerReplyMax);
       const tasks = await repairTasks(serverId);
-      return { tasks: tasks.slice(0, limit).map(repairTaskToPb) };
+      return { tasks: tasks.slice(0, limit).map((t) => (signer === undefined ? repairTaskToPb(t) : { ...repairTaskToPb(t), signedState: signer.extent(t.volumeId, t.extent) })) };
     },
     drainServer: async (r) => ({ server: serverToPb(await apply<ServerView>({ type: 'setServerDraining', serverId: r.id, draining: r.drain })) }),
     markServerOut: async (r) => ({ server: serverToPb(await apply<ServerView>({ type: 'markServerOut', serverId: r.id, nowMs: now() })) }),
@@ -227,7 +240,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
         type: 'registerServer', serverId: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes, nowMs: now(),
       });
       liveness.heard(server.id);
-      return { server: serverToPb(server) };
+      return { server: serverToPb(server), ...serverCredentials(server.id) };
     },
     heartbeat: async (r) => {
       // Leader-local: only a change of state (down -> up) or of free space past a threshold is proposed.
@@ -238,7 +251,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       if (Math.abs(r.freeBytes - server.freeBytes) > limits.metaFreeBytesReportDeltaBytes) {
         server = await apply<ServerView>({ type: 'heartbeat', serverId: server.id, freeBytes: r.freeBytes, nowMs: now() });
       }
-      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()) };
+      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()), ...serverCredentials(server.id) };
     },
     listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map((s) => serverToPb(s, liveness.factsOf(s.id))) }),
     listDegradedExtents: async (r) => {

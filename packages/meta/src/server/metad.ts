@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, MiB, type Identity } from '@basalt/stdx';
 import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
+import { CapabilitySigner } from './capability-signer.js';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
@@ -22,6 +23,12 @@ export interface MetadOptions {
   /** The initial members, id -> host:port (this member may be left out). */
   peers: ReadonlyMap<string, string>;
   dataDir: string;
+  /**
+   * PKCS#8 PEM file of the cluster's Ed25519 signing key (the same file on every member): metad
+   * then signs capabilities and extent states (docs/data-path.md, "Capabilities"). Undefined:
+   * it signs nothing, and chunk servers not started with --require-capabilities check nothing.
+   */
+  signingKeyFile?: string;
   /** Join a running cluster (after `basalt meta members add`) instead of bootstrapping one. */
   join?: boolean;
   /** Disaster recovery after losing a majority: restart this member as a one-member cluster. */
@@ -121,7 +128,8 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   });
   const consoleAddress = webConsole?.address ?? '';
   const audit = await AuditLog.open(o.dataDir, log);
-  const handlers = metaHandlers({ host, audit, liveness, repair, pid: process.pid, metricsAddress, consoleAddress });
+  const signer = o.signingKeyFile === undefined ? undefined : CapabilitySigner.fromFile(o.signingKeyFile);
+  const handlers = metaHandlers({ host, audit, liveness, repair, pid: process.pid, metricsAddress, consoleAddress, signer });
   webConsole?.serve(asCaller(handlers, consoleIdentity));
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, security, log);
   const stopReloading = reloadOnSighup(security, log);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, limits, MiB, Prng } from '@basalt/stdx';
 import { DataFlag, DataOp, ExtentState, requestHeaderBytes, requestMagic, responseMagic } from './constants.js';
-import { decodeRequest, decodeResponse, decodeStampsPayload, encodeRequest, encodeResponse, encodeStampsPayload, resealRequestHeader, type DataRequest, type ExtentRef } from './codec.js';
+import { authRequest, decodeRequest, decodeResponse, decodeStampsPayload, encodeRequest, encodeResponse, encodeStampsPayload, resealRequestHeader, type DataRequest, type ExtentRef } from './codec.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { firstBadPiece, pieceCount, pieceCrcs } from './pieces.js';
 
@@ -201,5 +201,24 @@ describe('pieces', () => {
     expect(firstBadPiece(1000, data, crcs)).toBe(-1);
     data[5000]! ^= 1;
     expect(firstBadPiece(1000, data, crcs)).toBe(1);
+  });
+});
+
+describe('AUTH frames', () => {
+  it('carry a token and round-trip; a token of the wrong size or with a range is refused', () => {
+    const token = Buffer.from('a token of some bytes');
+    const frame = Buffer.concat(encodeRequest(authRequest(token), 9));
+    const decoded = decodeRequest(frame);
+    expect(decoded.kind).toBe('ok');
+    if (decoded.kind === 'ok') {
+      expect(decoded.value).toMatchObject({ op: DataOp.Auth, requestId: 9, length: token.length });
+      expect(decoded.value.payload!.equals(token)).toBe(true);
+    }
+    const big = Buffer.concat(encodeRequest(authRequest(Buffer.alloc(limits.capabilityTokenBytesMax + 1))));
+    expect(decodeRequest(big)).toMatchObject({ kind: 'error', code: ErrorCode.Protocol });
+    const withOffset = Buffer.from(frame);
+    withOffset.writeUInt32BE(4096, 36);
+    resealRequestHeader(withOffset);
+    expect(decodeRequest(withOffset)).toMatchObject({ kind: 'error', code: ErrorCode.Protocol });
   });
 });

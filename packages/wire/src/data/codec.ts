@@ -29,6 +29,12 @@ export interface ExtentRef {
   /** The writer's volume generation (lease fencing token); 0 for readers. */
   readonly generation: number;
   readonly replicas: readonly ReplicaRef[];
+  /**
+   * Signed tokens that authorize requests on this extent (a client capability, the extent's
+   * signed state; capability.ts). Not part of the request frame: DataConnection sends each one
+   * once per connection as an AUTH frame ahead of the first request that carries it.
+   */
+  readonly auth?: readonly Buffer[];
 }
 
 /** What a PING names: the frame format needs an extent; the server ignores it. */
@@ -92,8 +98,15 @@ function listBytes(op: number, offset: number, length: number): number {
 }
 
 function carriesData(op: number): boolean {
-  return op === DataOp.Write || op === DataOp.Copy;
+  return op === DataOp.Write || op === DataOp.Copy || op === DataOp.Auth;
 }
+
+/** The AUTH request that presents a token (DataOp.Auth). */
+export function authRequest(token: Buffer): DataRequest {
+  return { op: DataOp.Auth, flags: 0, requestId: 0, extent: pingExtent, offset: 0, length: token.length, crcs: noCrcs, payload: token };
+}
+
+const noCrcs = new Uint32Array(0);
 
 /**
  * Encodes a request as [header] or [header, payload] for one writev. `requestId` (default: the
@@ -241,6 +254,7 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
   if (op === DataOp.Stamps || op === DataOp.Copy) {
     if (offset % block !== 0 || length % block !== 0) return fail(requestId, ErrorCode.Protocol, `${op === DataOp.Stamps ? 'stamps' : 'copy'} needs a range of whole ${block}-byte blocks`);
   }
+  if (op === DataOp.Auth) return decodeAuthBody(frame, pos, req);
   if (length > (op === DataOp.Stamps ? req.extent.extentSizeBytes : limits.ioRequestBytesMax)) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
   if (offset + length > req.extent.extentSizeBytes) return fail(requestId, ErrorCode.OutOfRange, `range [${offset}, ${offset + length}) outside the extent of ${req.extent.extentSizeBytes} bytes`);
   if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) {
@@ -278,6 +292,14 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
     stamps.seqs[i] = frame.readUInt32BE(at + 4);
   }
   return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, crcs, payload, stamps, floorEpoch: stampEpoch } };
+}
+
+function decodeAuthBody(frame: Buffer, pos: number, req: DataRequest): Decoded<DataRequest> {
+  const { requestId, length } = req;
+  if (req.flags !== 0 || req.offset !== 0 || frame.readUInt32BE(requestStampOffset) !== 0 || frame.readUInt32BE(requestStampOffset + 4) !== 0) return fail(requestId, ErrorCode.Protocol, 'auth takes no flags, offset or stamp');
+  if (length === 0 || length > limits.capabilityTokenBytesMax) return fail(requestId, ErrorCode.Protocol, `auth token of ${length} bytes outside 1..${limits.capabilityTokenBytesMax}`);
+  if (frame.length - pos !== length) return fail(requestId, ErrorCode.Protocol, `auth body of ${frame.length - pos} bytes, expected ${length}`);
+  return { kind: 'ok', value: { op: DataOp.Auth, flags: 0, requestId, extent: req.extent, offset: 0, length, crcs: noCrcs, payload: frame.subarray(pos) } };
 }
 
 /** The payload of a STAMPS reply: per block (epoch u32, seq u32), then u32 count and the bad block numbers. */

@@ -42,6 +42,12 @@ export const DataOp = {
    * copied stamp is newer (wire/data/stamp.ts, copyApplies). Replies with the count applied.
    */
   Copy: 9,
+  /**
+   * Presents a signed token (capability.ts) for the rest of the connection: the payload is the
+   * token, `length` its bytes; the extent fields are a placeholder (volume 0), as for PING. The
+   * server verifies it once and checks later requests against it (docs/data-path.md, "Capabilities").
+   */
+  Auth: 10,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -55,10 +61,11 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.Ping]: 'ping',
   [DataOp.Stamps]: 'stamps',
   [DataOp.Copy]: 'copy',
+  [DataOp.Auth]: 'auth',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.Copy;
+  return op >= DataOp.Read && op <= DataOp.Auth;
 }
 
 export const DataFlag = {

@@ -20,6 +20,8 @@ interface Server {
   hangUp: () => void;
   deaf: boolean;
   pings: number;
+  /** Every frame received, in order: AUTH as `auth:<token>`, others as `<op>:<index>`. */
+  frames: string[];
 }
 
 const cleanups: (() => void)[] = [];
@@ -32,7 +34,7 @@ async function server(): Promise<Server> {
   const sockets = new Set<net.Socket>();
   const state: Server = {
     address: '', silent: new Set(), refused: new Set(), release: () => held.splice(0).forEach((answer) => answer()),
-    hangUp: () => sockets.forEach((socket) => socket.destroy()), deaf: false, pings: 0,
+    hangUp: () => sockets.forEach((socket) => socket.destroy()), deaf: false, pings: 0, frames: [],
   };
   const srv = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
@@ -43,6 +45,7 @@ async function server(): Promise<Server> {
         if (decoded.kind !== 'ok') throw new Error(decoded.message);
         const req = decoded.value;
         if (req.op === DataOp.Ping) state.pings++;
+        state.frames.push(req.op === DataOp.Auth ? `auth:${req.payload!.toString()}` : `${req.op}:${req.extent.index}`);
         if (state.deaf || state.silent.has(req.extent.index)) continue;
         const head = { requestId: req.requestId, epoch: req.extent.epoch, version: req.extent.index, state: ExtentState.Active };
         const answer = (): void => {
@@ -176,5 +179,32 @@ describe('data connection probes', () => {
     const conn = await connect(s.address, 300, { probeAfterMs: 0 });
     await expect(conn.info(extent(1))).rejects.toMatchObject({ code: ErrorCode.Timeout });
     expect([s.pings, conn.closed]).toEqual([0, false]);
+  });
+});
+
+describe('data connection tokens', () => {
+  it('presents each token once per connection, as AUTH ahead of the first request that carries it', async () => {
+    const s = await server();
+    const cap = Buffer.from('capability');
+    const state1 = Buffer.from('state-1');
+    const state2 = Buffer.from('state-2');
+    const conn = await connect(s.address, 5_000);
+    await conn.info({ ...extent(1), auth: [cap, state1] });
+    await conn.info({ ...extent(1), auth: [cap, state1] });
+    await conn.info({ ...extent(2), auth: [cap, state2] });
+    expect(s.frames).toEqual(['auth:capability', 'auth:state-1', `${DataOp.Info}:1`, `${DataOp.Info}:1`, 'auth:state-2', `${DataOp.Info}:2`]);
+    const again = await connect(s.address, 5_000);
+    await again.info({ ...extent(1), auth: [cap, state1] });
+    expect(s.frames.slice(6)).toEqual(['auth:capability', 'auth:state-1', `${DataOp.Info}:1`]);
+  });
+
+  it('sends a token the server refused again with the next request that carries it', async () => {
+    const s = await server();
+    s.refused.add(0); // the placeholder extent of AUTH frames
+    const token = Buffer.from('not yet');
+    const conn = await connect(s.address, 5_000);
+    await conn.info({ ...extent(1), auth: [token] });
+    await conn.info({ ...extent(1), auth: [token] });
+    expect(s.frames).toEqual(['auth:not yet', `${DataOp.Info}:1`, 'auth:not yet', `${DataOp.Info}:1`]);
   });
 });

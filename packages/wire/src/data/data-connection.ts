@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
-import { decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
+import { authRequest, decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { SocketBatch } from './socket-batch.js';
@@ -92,6 +92,8 @@ export class DataConnection {
   private pingsInflight = 0;
   /** Armed while requests are in flight (and probing is on). */
   private probeTimer: NodeJS.Timeout | undefined;
+  /** Tokens already sent as AUTH on this connection (by identity: callers keep the Buffer they got). */
+  private readonly presented = new WeakSet<Buffer>();
 
   private constructor(
     readonly address: string,
@@ -192,10 +194,34 @@ export class DataConnection {
   }
 
   /**
+   * Presents a signed token (AUTH): the server verifies it and checks later requests on this
+   * connection against it. Rejects with BASALT_UNAUTHENTICATED when the server refuses it.
+   */
+  async authenticate(token: Buffer): Promise<void> {
+    this.presented.add(token);
+    await this.enqueue(authRequest(token));
+  }
+
+  /**
    * Sends one request as is (its requestId is replaced). Resolves with the reply, or rejects
    * with the server's error (a BasaltError with the server's code and details.epoch/state).
+   * The tokens of `req.extent.auth` this connection has not sent yet go first, as AUTH frames:
+   * a refused one shows in the refusal of the request that needed it, and is sent again with the
+   * next request that carries it (the server may not have known metad's key yet).
    */
   send(req: DataRequest): Promise<OkResponse> {
+    const auth = req.extent.auth;
+    if (auth !== undefined && this.failure === undefined) {
+      for (const token of auth) {
+        if (this.presented.has(token)) continue;
+        this.presented.add(token);
+        this.enqueue(authRequest(token)).catch(() => this.presented.delete(token));
+      }
+    }
+    return this.enqueue(req);
+  }
+
+  private enqueue(req: DataRequest): Promise<OkResponse> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const bytes = requestBytes(req);
     return new Promise<OkResponse>((resolve, reject) => {
@@ -401,6 +427,6 @@ function head(res: OkResponse): IoResult {
 /** Bytes a request holds of the budget: its frame plus the data it will bring back. */
 function requestBytes(req: DataRequest): number {
   const reply = req.op === DataOp.Read ? req.length : req.op === DataOp.Stamps ? (req.length / limits.checksumBlockBytes) * 16 : 0;
-  const payload = req.op === DataOp.Write || req.op === DataOp.Copy ? req.length : 0;
+  const payload = req.op === DataOp.Write || req.op === DataOp.Copy || req.op === DataOp.Auth ? req.length : 0;
   return 64 + payload + reply;
 }

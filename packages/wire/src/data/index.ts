@@ -6,3 +6,5 @@ export * from './frame-pool.js';
 export * from './data-connection.js';
 export * from './socket-batch.js';
 export * from './stamp.js';
+export * from './capability.js';
+export * from './capability-crypto.js';
