@@ -42,6 +42,12 @@ export const ErrorCode = {
   Unauthenticated: 'BASALT_UNAUTHENTICATED',
   /** The caller's identity may not do this: its role, its tenant or its capability does not allow it. */
   PermissionDenied: 'BASALT_PERMISSION_DENIED',
+  /** No snapshot of that volume has that name (or id), or it is not ready to be read. */
+  SnapshotNotFound: 'BASALT_SNAPSHOT_NOT_FOUND',
+  /** The volume already has a snapshot with that name. */
+  SnapshotExists: 'BASALT_SNAPSHOT_EXISTS',
+  /** A diff file is malformed, fails its checksums, or does not fit the volume it is applied to. */
+  DiffInvalid: 'BASALT_DIFF_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

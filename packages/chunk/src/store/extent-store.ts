@@ -91,6 +91,25 @@ export interface ExtentStore {
    */
   repairBlocks(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps): Promise<void>;
 
+  /**
+   * SNAPSHOT (docs/snapshots.md): records snapshot `id` of the extent at `stamp` (the primary's
+   * next stamp, taken in the write stream) after every operation called before it, persisted
+   * before it resolves. O(1): no block is copied. Repeating it for the same id does nothing.
+   * From then on a mutation preserves each block the newest snapshot holds in that snapshot's
+   * layer (durable) before overwriting it; trims too.
+   */
+  takeSnapshot(volumeId: number, index: number, id: number, stamp: Stamp): Promise<void>;
+  /** Drops snapshot `id` of the extent, keeping what older snapshots still need and freeing the rest. BASALT_SNAPSHOT_NOT_FOUND without it. */
+  deleteSnapshot(volumeId: number, index: number, id: number): Promise<void>;
+  /** Reads [offset, offset+length) as of snapshot `id`, verified (BASALT_SNAPSHOT_NOT_FOUND, BASALT_CHECKSUM). */
+  readSnapshot(volumeId: number, index: number, id: number, offset: number, length: number): Promise<ReadOutcome>;
+  /**
+   * The blocks of the whole blocks [offset, offset+length) that differ between snapshot `from`
+   * (undefined: the never-written extent) and snapshot `to` (undefined: the extent now), from
+   * stamps only (snapshot-chain.ts changedSince). Block numbers in the extent, ascending.
+   */
+  changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]>;
+
   /** Makes every write that resolved before this call durable (one group-commit round). */
   sync(): Promise<void>;
   /** Deletes every replica of a volume (after the operations called before it). */

@@ -5,6 +5,7 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
+import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
@@ -14,6 +15,7 @@ import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
 import { blockBytes, blockCrcs, entryBytes, firstMismatch, settledEntries, shiftedEntries, sidecarBytes, zeroBlockCrc } from './sidecar.js';
 import { SidecarCache } from './sidecar-cache.js';
+import { layerPath, SnapshotLayer, type LayerEntry, type LayerRecord } from './snapshot-layer.js';
 import { SpaceGuard } from './space-guard.js';
 import { StampClock } from './stamp-clock.js';
 import { readStampEntries, stampEntries, stampEntryBytes, uniformStampEntries } from './stamp-table.js';
@@ -43,6 +45,8 @@ interface Held {
   reserving?: Promise<void> | undefined;
   /** A settle of a suspect replica, while one runs. */
   settling?: Promise<void> | undefined;
+  /** Snapshot layers opened so far, by snapshot id. */
+  layers?: Map<number, Promise<SnapshotLayer>>;
 }
 
 export interface ExtentStoreOptions {
@@ -149,7 +153,7 @@ export class FileExtentStore implements ExtentStore {
   bumpVersion(volumeId: number, index: number): number {
     const h = this.mustHold(volumeId, index);
     const m = h.meta; // a literal, not a spread: this runs on every write
-    h.meta = { volumeId: m.volumeId, index: m.index, extentSizeBytes: m.extentSizeBytes, epoch: m.epoch, replicas: m.replicas, version: m.version + 1, state: m.state, suspect: m.suspect };
+    h.meta = { volumeId: m.volumeId, index: m.index, extentSizeBytes: m.extentSizeBytes, epoch: m.epoch, replicas: m.replicas, version: m.version + 1, state: m.state, suspect: m.suspect, snapshots: m.snapshots };
     return h.meta.version;
   }
 
@@ -196,6 +200,7 @@ export class FileExtentStore implements ExtentStore {
     return this.locked(h, a, b, true, async () => {
       const files = await this.filesOf(h, true);
       if (h.reserving !== undefined) await h.reserving;
+      await this.preserve(h, files!, a, b);
       await this.writeBlocks(h, files!, offset, data, crcs, uniformStampEntries((b - a) / blockBytes, stamp));
     });
   }
@@ -208,6 +213,7 @@ export class FileExtentStore implements ExtentStore {
       const files = await this.filesOf(h, false);
       if (files === undefined) return; // never written: already zeros, every stamp (0, 0), which no copy source is older than
       if (h.reserving !== undefined) await h.reserving;
+      await this.preserve(h, files, a, b);
       const innerA = Math.ceil(offset / blockBytes) * blockBytes;
       const innerB = Math.max(innerA, Math.floor((offset + length) / blockBytes) * blockBytes);
       for (const [s, e] of [[offset, Math.min(innerA, offset + length)], [Math.max(innerB, offset), offset + length]] as const) {
@@ -284,6 +290,7 @@ export class FileExtentStore implements ExtentStore {
         }
         let j = i + 1;
         while (j < crcs.length && applies(j)) j++;
+        await this.preserve(h, files, offset + i * blockBytes, offset + j * blockBytes);
         await this.writeBlocks(h, files, offset + i * blockBytes, data.subarray(i * blockBytes, j * blockBytes), crcs.subarray(i, j), stampEntries(stamps, i, j - i));
         applied += j - i;
         i = j;
@@ -303,6 +310,84 @@ export class FileExtentStore implements ExtentStore {
     return this.locked(h, offset, offset + data.length, true, async () => {
       const files = (await this.filesOf(h, true))!;
       await this.writeBlocks(h, files, offset, data, crcs, stampEntries(stamps, 0, crcs.length));
+    });
+  }
+
+  takeSnapshot(volumeId: number, index: number, id: number, stamp: Stamp): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      h.meta = { ...h.meta, snapshots: withMark(h.meta.snapshots, { id, epoch: stamp.epoch, seq: stamp.seq }) };
+      await this.index.putExtents([h.meta]);
+    });
+  }
+
+  deleteSnapshot(volumeId: number, index: number, id: number): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      const next = withoutMark(h.meta.snapshots, id);
+      if (next === undefined) throw snapshotNotFound(volumeId, index, id);
+      const gone = await this.layer(h, id);
+      if (next.previous !== undefined) {
+        const prev = await this.layer(h, next.previous.id);
+        const keep: LayerEntry[] = [];
+        for (const r of gone.records.values()) {
+          if (heldBy(next.previous, r.epoch, r.seq) && !prev.records.has(r.block)) keep.push({ ...r, data: await gone.data(r) });
+        }
+        await prev.append(keep);
+      }
+      const { snapshots: _old, ...rest } = h.meta;
+      h.meta = next.marks.length === 0 ? rest : { ...rest, snapshots: next.marks };
+      await this.index.putExtents([h.meta]);
+      h.layers!.delete(id);
+      await gone.remove();
+    });
+  }
+
+  readSnapshot(volumeId: number, index: number, id: number, offset: number, length: number): Promise<ReadOutcome> {
+    const h = this.mustHold(volumeId, index);
+    const [a, b] = aligned(offset, length);
+    return this.locked(h, a, b, false, async () => {
+      const marks = layersFrom(h.meta.snapshots, id);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, id);
+      const files = await this.filesOf(h, false);
+      const buf = Buffer.alloc(b - a);
+      const fromExtent: number[] = [];
+      for (let blk = a / blockBytes; blk < b / blockBytes; blk++) {
+        const found = await this.layered(h, marks, blk);
+        if (found !== undefined) (await found.layer.data(found.record)).copy(buf, blk * blockBytes - a);
+        else fromExtent.push(blk);
+      }
+      if (files !== undefined && fromExtent.length > 0) {
+        const sums = await this.sums(h, files);
+        for (const blk of fromExtent) {
+          const data = await this.io.read(files.fd, blockBytes, blk * blockBytes, 'read extent data');
+          this.verified(h, data, entriesOf(sums, blk * blockBytes, (blk + 1) * blockBytes), blk * blockBytes);
+          data.copy(buf, blk * blockBytes - a);
+        }
+      }
+      const data = buf.subarray(offset - a, offset - a + length);
+      return { data, crcs: pieceCrcs(offset, data) };
+    });
+  }
+
+  changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]> {
+    const h = this.mustHold(volumeId, index);
+    assertWholeBlocks(offset, length);
+    return this.locked(h, offset, offset + length, false, async () => {
+      const fromMark = from === undefined ? undefined : h.meta.snapshots?.find((m) => m.id === from);
+      if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
+      const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
+      const files = await this.filesOf(h, false);
+      const table = files === undefined ? undefined : stampTableOf(h, await this.sums(h, files));
+      const out: number[] = [];
+      for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
+        const found = await this.layered(h, marks, blk);
+        const epoch = found?.record.epoch ?? table?.readUInt32BE(blk * stampEntryBytes) ?? 0;
+        const seq = found?.record.seq ?? table?.readUInt32BE(blk * stampEntryBytes + 4) ?? 0;
+        if (changedSince(fromMark, epoch, seq)) out.push(blk);
+      }
+      return out;
     });
   }
 
@@ -340,6 +425,7 @@ export class FileExtentStore implements ExtentStore {
           this.syncGroup.forget(files.fd);
           await closeExtentFiles(files);
         }
+        await this.closeLayers(h);
       } finally {
         release();
       }
@@ -363,9 +449,66 @@ export class FileExtentStore implements ExtentStore {
     for (const h of this.held.values()) {
       const files = await h.files?.catch(() => undefined);
       if (files !== undefined) await closeExtentFiles(files);
+      await this.closeLayers(h);
     }
     await this.index.close();
     if (clean) await writeBootRecord(this.dir, { bootId: this.bootId, clean: true });
+  }
+
+  /** A snapshot layer of the extent, opened (or created) on first use. */
+  private layer(h: Held, id: number): Promise<SnapshotLayer> {
+    h.layers ??= new Map();
+    let layer = h.layers.get(id);
+    if (layer === undefined) {
+      layer = SnapshotLayer.open(layerPath(this.dir, h.meta.volumeId, h.meta.index, id));
+      h.layers.set(id, layer);
+      const opened = layer;
+      opened.then(undefined, () => {
+        if (h.layers?.get(id) === opened) h.layers.delete(id);
+      });
+    }
+    return layer;
+  }
+
+  private async closeLayers(h: Held): Promise<void> {
+    for (const layer of h.layers?.values() ?? []) await (await layer.catch(() => undefined))?.close();
+    h.layers = undefined;
+  }
+
+  /** The first record of the block in the layers of `marks`, if any. */
+  private async layered(h: Held, marks: readonly SnapshotMark[], blk: number): Promise<{ layer: SnapshotLayer; record: LayerRecord } | undefined> {
+    for (const m of marks) {
+      const layer = await this.layer(h, m.id);
+      const record = layer.records.get(blk);
+      if (record !== undefined) return { layer, record };
+    }
+    return undefined;
+  }
+
+  /**
+   * Copy-on-write before a mutation of the whole blocks [a, b): every block the newest snapshot
+   * holds (stamp at most its mark) is appended to that snapshot's layer with its CRC and stamp,
+   * and synced, before the caller overwrites it.
+   */
+  private async preserve(h: Held, files: ExtentFiles, a: number, b: number): Promise<void> {
+    const newest = newestMark(h.meta.snapshots);
+    if (newest === undefined) return;
+    const sums = await this.sums(h, files);
+    const table = stampTableOf(h, sums);
+    const held: number[] = [];
+    for (let blk = a / blockBytes; blk < b / blockBytes; blk++) {
+      if (heldBy(newest, table.readUInt32BE(blk * stampEntryBytes), table.readUInt32BE(blk * stampEntryBytes + 4))) held.push(blk);
+    }
+    if (held.length === 0) return;
+    const layer = await this.layer(h, newest.id);
+    const entries: LayerEntry[] = [];
+    for (const blk of held) {
+      if (layer.records.has(blk)) continue;
+      const data = await this.io.read(files.fd, blockBytes, blk * blockBytes, 'read extent data to preserve');
+      const actual = crc32c(data);
+      entries.push({ block: blk, crc: matchesEntry(actual, sums, blk) ? actual : (sums.readUInt32BE(blk * entryBytes) ^ zeroBlockCrc) >>> 0, epoch: table.readUInt32BE(blk * stampEntryBytes), seq: table.readUInt32BE(blk * stampEntryBytes + 4), data });
+    }
+    await layer.append(entries);
   }
 
   private mustHold(volumeId: number, index: number): Held {
