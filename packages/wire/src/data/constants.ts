@@ -42,6 +42,22 @@ export const DataOp = {
    * copied stamp is newer (wire/data/stamp.ts, copyApplies). Replies with the count applied.
    */
   Copy: 9,
+  /**
+   * Takes snapshot `snapshot` of the extent (docs/snapshots.md): the primary stamps it like a
+   * mutation and forwards it; every member records the mark. Carries the id in the offset field,
+   * length 0. A writer's op (lease fenced).
+   */
+  Snapshot: 10,
+  /** Drops snapshot `snapshot` (id in the offset field, length 0); primary, forwarded to members. */
+  SnapshotDelete: 11,
+  /** READ as of snapshot `snapshot` (id in the stamp seq slot); any active member. */
+  SnapshotRead: 12,
+  /**
+   * Blocks of a whole-block range that differ between snapshot `snapshotFrom` (stamp epoch slot;
+   * 0: never written) and snapshot `snapshot` (stamp seq slot; 0: now). Reply payload: u32 count,
+   * then that many u32 block numbers (in the extent), ascending.
+   */
+  SnapshotDiff: 13,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -55,10 +71,14 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.Ping]: 'ping',
   [DataOp.Stamps]: 'stamps',
   [DataOp.Copy]: 'copy',
+  [DataOp.Snapshot]: 'snapshot',
+  [DataOp.SnapshotDelete]: 'snapshot_delete',
+  [DataOp.SnapshotRead]: 'snapshot_read',
+  [DataOp.SnapshotDiff]: 'snapshot_diff',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.Copy;
+  return op >= DataOp.Read && op <= DataOp.SnapshotDiff;
 }
 
 export const DataFlag = {
