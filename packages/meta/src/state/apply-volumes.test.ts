@@ -22,6 +22,8 @@ describe('creating a volume', () => {
       lease: null,
       labels: {},
       createdAtMs: 42,
+      parent: null,
+      snapshotCount: 0,
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
   });

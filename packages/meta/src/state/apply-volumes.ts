@@ -29,6 +29,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
     labels: new Map(),
     createdAtMs: cmd.nowMs,
     extents: new Map(),
+    snaps: null,
   };
   data.nextVolumeId += 1;
   data.volumes.set(volume.name, volume);
@@ -79,7 +80,12 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
       generation: volume.generation,
     });
   }
+  const cloned = [...(volume.snaps?.snapshots.values() ?? [])].find((snap) => snap.clones > 0);
+  if (cloned !== undefined) {
+    return fail(ErrorCode.VolumeBusy, `volume ${volume.name} has clones of its snapshot ${cloned.name}; delete them first`, { volume: volume.name, snapshot: cloned.name, clones: cloned.clones });
+  }
   const view = volumeView(volume);
+  releaseParent(data, volume);
   for (const extent of volume.extents.values()) {
     for (const serverId of [...extent.replicas, ...extent.rebuilding]) {
       const server = data.servers.get(serverId);
@@ -91,6 +97,17 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   data.volumes.delete(volume.name);
   removeName(data.volumeNames, volume.name);
   return ok(view);
+}
+
+/** A deleted clone no longer holds its parent snapshot; a hidden snapshot goes with its last clone. */
+function releaseParent(data: StateData, volume: VolumeRecord): void {
+  const parent = volume.snaps?.parent;
+  if (parent === undefined || parent === null) return;
+  const source = data.volumes.get(parent.volumeName);
+  const snap = source?.snaps?.snapshots.get(parent.snapshotName);
+  assert(source !== undefined && source.id === parent.volumeId && snap !== undefined && snap.clones > 0, `parent snapshot of clone ${volume.name} out of step`);
+  snap.clones -= 1;
+  if (snap.hidden && snap.clones === 0) source.snaps!.snapshots.delete(snap.name);
 }
 
 export function applySetLabel(data: StateData, cmd: SetLabelCommand): Result<LabelView> {

@@ -33,6 +33,10 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   promoteReplica: { name: 'string', index: 'number', serverId: 'string', expectedEpoch: 'number' },
   acquireLease: { name: 'string', clientId: 'string', force: 'boolean', nowMs: 'number' },
   releaseLease: { name: 'string', clientId: 'string', generation: 'number' },
+  createSnapshot: { name: 'string', snapshot: 'string', nowMs: 'number' },
+  commitSnapshot: { name: 'string', snapshot: 'string' },
+  deleteSnapshot: { name: 'string', snapshot: 'string' },
+  cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

@@ -6,6 +6,7 @@ import type {
   LeaseView,
   ReleaseView,
   ServerView,
+  SnapshotView,
   VolumeView,
 } from './views.js';
 
@@ -33,7 +34,42 @@ export type Command =
   | AddRebuildingCommand
   | PromoteReplicaCommand
   | AcquireLeaseCommand
-  | ReleaseLeaseCommand;
+  | ReleaseLeaseCommand
+  | CreateSnapshotCommand
+  | CommitSnapshotCommand
+  | DeleteSnapshotCommand
+  | CloneVolumeCommand;
+
+/** Records snapshot `snapshot` of volume `name` as 'creating', with the next snapshot id and the extents allocated now. */
+export interface CreateSnapshotCommand {
+  readonly type: 'createSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+  readonly nowMs: number;
+}
+
+/** Marks a snapshot 'ready': the writer took it on every extent it lists. */
+export interface CommitSnapshotCommand {
+  readonly type: 'commitSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+}
+
+/** Removes a snapshot's record, or hides it while clones read through it. */
+export interface DeleteSnapshotCommand {
+  readonly type: 'deleteSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+}
+
+/** Creates volume `clone` from the ready snapshot `snapshot` of volume `name`. */
+export interface CloneVolumeCommand {
+  readonly type: 'cloneVolume';
+  readonly name: string;
+  readonly snapshot: string;
+  readonly clone: string;
+  readonly nowMs: number;
+}
 
 export type CommandType = Command['type'];
 
@@ -223,6 +259,10 @@ export interface CommandValues {
   promoteReplica: ExtentView;
   acquireLease: LeaseView;
   releaseLease: ReleaseView;
+  createSnapshot: SnapshotView;
+  commitSnapshot: SnapshotView;
+  deleteSnapshot: SnapshotView;
+  cloneVolume: VolumeView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

@@ -28,6 +28,10 @@ export type {
   MarkServerOutCommand,
   AcquireLeaseCommand,
   ReleaseLeaseCommand,
+  CreateSnapshotCommand,
+  CommitSnapshotCommand,
+  DeleteSnapshotCommand,
+  CloneVolumeCommand,
 } from './commands.js';
 export { createVolumeCommand } from './commands.js';
 export { encodeCommand, decodeCommand, commandFormatVersion } from './command-codec.js';

@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { memberList, noMembers, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type VolumeRecord } from './records.js';
+import { memberList, noMembers, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type SnapshotRecord, type StateData, type VolumeRecord } from './records.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
 import { compareStrings } from './order.js';
@@ -16,7 +16,13 @@ import { compareStrings } from './order.js';
 export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
-type VolumeTuple = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
+type SnapshotTuple = [number, string, number, 'creating' | 'ready', number, number[], number, boolean];
+type ParentTuple = [number, string, number, string];
+/** A volume's snapshots and parent, present only when it has either (or ever had a snapshot). */
+type SnapshotsTuple = [number, ParentTuple | null, SnapshotTuple[]];
+type VolumeTuple =
+  | [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]]
+  | [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[], SnapshotsTuple];
 
 export function encodeStateData(data: StateData): Uint8Array {
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
@@ -79,7 +85,12 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
       for (const id of members) extents.push(slots.get(id) as number);
     }
   }
-  return [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
+  const base = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents] as const;
+  if (v.snaps === null) return [...base];
+  const p = v.snaps.parent;
+  const parent: ParentTuple | null = p === null ? null : [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName];
+  const snaps = [...v.snaps.snapshots.values()].sort((a, b) => a.id - b.id).map((x): SnapshotTuple => [x.id, x.name, x.createdAtMs, x.state, x.sizeBytes, [...x.extents], x.clones, x.hidden]);
+  return [...base, [v.snaps.nextSnapshotId, parent, snaps]];
 }
 
 /** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
@@ -121,7 +132,7 @@ function decodeServer(tuple: unknown): ServerRecord {
 
 function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
-  assert(t.length === 10, 'volume record has the wrong length');
+  assert(t.length === 10 || t.length === 11, 'volume record has the wrong length');
   const labels = list(t[8], 'labels').map((pair) => {
     const p = list(pair, 'label');
     return [str(p[0], 'label key'), str(p[1], 'label value')] as const;
@@ -137,7 +148,25 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, 
     createdAtMs: num(t[7], 'createdAtMs'),
     labels: new Map(labels),
     extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
+    ...decodeSnapshots(t[10]),
   };
+}
+
+function decodeSnapshots(value: unknown): Pick<VolumeRecord, 'snaps'> {
+  if (value === undefined) return { snaps: null };
+  const t = list(value, 'snapshots');
+  const p = t[1] === null ? null : list(t[1], 'parent');
+  const snapshots = new Map<string, SnapshotRecord>();
+  for (const item of list(t[2], 'snapshot list')) {
+    const x = list(item, 'snapshot');
+    const state = str(x[3], 'snapshot state');
+    assert(state === 'creating' || state === 'ready', `bad snapshot state ${state}`);
+    assert(typeof x[7] === 'boolean', 'snapshot hidden flag is not a boolean');
+    const snap: SnapshotRecord = { id: num(x[0], 'snapshot id'), name: str(x[1], 'snapshot name'), createdAtMs: num(x[2], 'snapshot time'), state, sizeBytes: num(x[4], 'snapshot size'), extents: list(x[5], 'snapshot extents').map((i) => num(i, 'snapshot extent')), clones: num(x[6], 'snapshot clones'), hidden: x[7] };
+    snapshots.set(snap.name, snap);
+  }
+  const parent = p === null ? null : { volumeId: num(p[0], 'parent volume id'), volumeName: str(p[1], 'parent volume'), snapshotId: num(p[2], 'parent snapshot id'), snapshotName: str(p[3], 'parent snapshot') };
+  return { snaps: { snapshots, nextSnapshotId: num(t[0], 'nextSnapshotId'), parent } };
 }
 
 function decodeLease(value: unknown): LeaseRecord | null {

@@ -40,6 +40,13 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('nowMs', cmd.nowMs));
     case 'releaseLease':
       return first(checkVolumeName(cmd.name), checkClientId(cmd.clientId), checkUint('generation', cmd.generation));
+    case 'createSnapshot':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkUint('nowMs', cmd.nowMs));
+    case 'commitSnapshot':
+    case 'deleteSnapshot':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot));
+    case 'cloneVolume':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkVolumeName(cmd.clone), checkUint('nowMs', cmd.nowMs));
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -111,6 +118,10 @@ const addressPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa
 
 export function checkVolumeName(name: string): StateError | null {
   return checkToken('volume name', name, limits.volumeNameBytesMax);
+}
+
+export function checkSnapshotName(name: string): StateError | null {
+  return checkToken('snapshot name', name, limits.snapshotNameBytesMax);
 }
 
 export function checkServerId(serverId: string): StateError | null {

@@ -1,6 +1,6 @@
 import { assert } from '@basalt/stdx';
-import type { ExtentRecord, ServerRecord, StateData, VolumeRecord } from './records.js';
-import type { ExtentView, ServerView, VolumeView } from './views.js';
+import type { ExtentRecord, ServerRecord, SnapshotRecord, StateData, VolumeRecord } from './records.js';
+import type { ExtentView, ServerView, SnapshotView, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** Builders of the immutable views handed out by queries and command results. */
@@ -33,7 +33,29 @@ export function volumeView(v: VolumeRecord): VolumeView {
     lease: v.lease === null ? null : { clientId: v.lease.clientId, acquiredAtMs: v.lease.acquiredAtMs },
     labels: Object.fromEntries(sortedLabels(v)),
     createdAtMs: v.createdAtMs,
+    parent: parentView(v),
+    snapshotCount: [...(v.snaps?.snapshots.values() ?? [])].filter((snap) => !snap.hidden).length,
   };
+}
+
+export function snapshotView(v: VolumeRecord, snap: SnapshotRecord): SnapshotView {
+  return {
+    volume: v.name,
+    volumeId: v.id,
+    id: snap.id,
+    name: snap.name,
+    createdAtMs: snap.createdAtMs,
+    state: snap.state,
+    sizeBytes: snap.sizeBytes,
+    extents: snap.extents,
+    clones: snap.clones,
+    removed: v.snaps?.snapshots.get(snap.name) !== snap,
+  };
+}
+
+function parentView(v: VolumeRecord): VolumeView['parent'] {
+  const p = v.snaps?.parent;
+  return p === undefined || p === null ? null : { volume: p.volumeName, volumeId: p.volumeId, snapshot: p.snapshotName, snapshotId: p.snapshotId };
 }
 
 export function sortedLabels(v: VolumeRecord): [string, string][] {

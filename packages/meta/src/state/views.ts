@@ -57,6 +57,33 @@ export interface VolumeView {
   readonly lease: WriterLeaseView | null;
   readonly labels: Readonly<Record<string, string>>;
   readonly createdAtMs: number;
+  /** A clone's source snapshot; null for other volumes. */
+  readonly parent: ParentView | null;
+  /** Snapshots listed (hidden ones, kept for clones, not counted). */
+  readonly snapshotCount: number;
+}
+
+export interface ParentView {
+  readonly volume: string;
+  readonly volumeId: number;
+  readonly snapshot: string;
+  readonly snapshotId: number;
+}
+
+export interface SnapshotView {
+  readonly volume: string;
+  readonly volumeId: number;
+  /** Never reused within the volume; the chunk servers' name for it. */
+  readonly id: number;
+  readonly name: string;
+  readonly createdAtMs: number;
+  readonly state: 'creating' | 'ready';
+  readonly sizeBytes: number;
+  /** Extents allocated when it was taken, ascending. */
+  readonly extents: readonly number[];
+  readonly clones: number;
+  /** deleteSnapshot: the record is gone (the chunk servers' layers may be dropped); false while clones keep it. */
+  readonly removed: boolean;
 }
 
 export interface ReplicaView {
