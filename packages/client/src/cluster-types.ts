@@ -19,6 +19,31 @@ export interface VolumeInfo extends VolumeDescriptor {
    * heartbeats): holes and trimmed blocks take none.
    */
   readonly storedBytes: number;
+  /** A clone's source snapshot (it reads through to it where it never wrote); undefined for other volumes. */
+  readonly parent: { readonly volume: string; readonly snapshot: string; readonly volumeId: number; readonly snapshotId: number } | undefined;
+  /** Snapshots `listSnapshots` shows. */
+  readonly snapshotCount: number;
+}
+
+/** A snapshot as metad records it (docs/snapshots.md). */
+export interface SnapshotInfo {
+  readonly volume: string;
+  readonly volumeId: number;
+  /** The chunk servers' name for it; never reused within the volume. */
+  readonly id: number;
+  readonly name: string;
+  readonly createdAtMs: number;
+  /** 'creating' until its writer took it on every extent; only a 'ready' one can be read, cloned or diffed. */
+  readonly state: 'creating' | 'ready';
+  /** The volume's size when it was taken. */
+  readonly sizeBytes: number;
+  /** Extents allocated when it was taken. */
+  readonly extents: readonly number[];
+  readonly clones: number;
+  /** Deleted, kept only while clones read through it. */
+  readonly hidden: boolean;
+  /** Of deleteSnapshot's answer: the record is gone (false while clones keep it). */
+  readonly removed: boolean;
 }
 
 /** A writer lease as granted: the holder and the generation that fences older holders. */

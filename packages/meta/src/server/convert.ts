@@ -1,5 +1,5 @@
 import type { pb } from '@basalt/wire';
-import type { ExtentView, LeaseView, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { ExtentView, LeaseView, RepairTaskView, ServerView, SnapshotView, VolumeView } from '../state/index.js';
 import type { HeartbeatFacts } from './chunk-server-liveness.js';
 import type { MemberInfo } from './members.js';
 
@@ -11,6 +11,15 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
     replicationFactor: v.replicationFactor, extentCount: v.extentCount, generation: v.generation,
     leaseHolder: v.lease?.clientId ?? '', leaseAcquiredAtMs: v.lease?.acquiredAtMs ?? 0,
     labels: { ...v.labels }, allocatedExtents: v.allocatedExtents, createdAtMs: v.createdAtMs,
+    parentVolume: v.parent?.volume ?? '', parentSnapshot: v.parent?.snapshot ?? '', parentVolumeId: v.parent?.volumeId ?? 0, parentSnapshotId: v.parent?.snapshotId ?? 0,
+    snapshotCount: v.snapshotCount,
+  };
+}
+
+export function snapshotToPb(s: SnapshotView): pb.ISnapshot {
+  return {
+    volume: s.volume, volumeId: s.volumeId, id: s.id, name: s.name, createdAtMs: s.createdAtMs, state: s.state,
+    sizeBytes: s.sizeBytes, extents: [...s.extents], clones: s.clones, removed: s.removed, hidden: s.hidden,
   };
 }
 

@@ -1,9 +1,9 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { createVolumeCommand, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, VolumeView } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, ServerView, SnapshotView, VolumeView } from '../state/index.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
-import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, volumeToPb, wireServerState } from './convert.js';
+import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, snapshotToPb, volumeToPb, wireServerState } from './convert.js';
 import type { RaftHost } from './raft-host.js';
 import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
 
@@ -176,6 +176,14 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const s = host.status();
       return Promise.resolve({ ...s, pid: ctx.pid, stateHash: host.stateHash(), metricsAddress: ctx.metricsAddress, consoleAddress: ctx.consoleAddress });
     },
+    createSnapshot: async (r) => ({ snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'createSnapshot', name: r.volume, snapshot: r.name, nowMs: now() })) }),
+    commitSnapshot: async (r) => ({ snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'commitSnapshot', name: r.volume, snapshot: r.name })) }),
+    deleteSnapshot: async (r) => ({ snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'deleteSnapshot', name: r.volume, snapshot: r.name })) }),
+    listSnapshots: async (r) => {
+      const name = checkName(r.volume);
+      return { snapshots: unwrap(await query(r.stale, (s) => s.listSnapshots(name, r.includeHidden))).map(snapshotToPb) };
+    },
+    cloneVolume: async (r) => ({ volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now() })) }),
   };
 }
 

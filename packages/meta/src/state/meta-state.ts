@@ -51,8 +51,8 @@ export class MetaState {
     return queries.getVolume(this.data, name);
   }
 
-  listSnapshots(name: string): Result<SnapshotView[]> {
-    return queries.listSnapshots(this.data, name);
+  listSnapshots(name: string, includeHidden = false): Result<SnapshotView[]> {
+    return queries.listSnapshots(this.data, name, includeHidden);
   }
 
   getSnapshot(name: string, snapshot: string): Result<SnapshotView> {

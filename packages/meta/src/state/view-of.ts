@@ -50,6 +50,7 @@ export function snapshotView(v: VolumeRecord, snap: SnapshotRecord): SnapshotVie
     extents: snap.extents,
     clones: snap.clones,
     removed: v.snaps?.snapshots.get(snap.name) !== snap,
+    hidden: snap.hidden,
   };
 }
 

@@ -84,6 +84,8 @@ export interface SnapshotView {
   readonly clones: number;
   /** deleteSnapshot: the record is gone (the chunk servers' layers may be dropped); false while clones keep it. */
   readonly removed: boolean;
+  /** Deleted, kept only while clones read through it. */
+  readonly hidden: boolean;
 }
 
 export interface ReplicaView {

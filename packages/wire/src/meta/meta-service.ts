@@ -38,6 +38,11 @@ export const metaService = {
   removeMember: unaryMethod(service, 'RemoveMember', pb.RemoveMemberRequest, pb.ListMembersReply),
   promoteMember: unaryMethod(service, 'PromoteMember', pb.PromoteMemberRequest, pb.ListMembersReply),
   transferLeader: unaryMethod(service, 'TransferLeader', pb.TransferLeaderRequest, pb.StatusReply),
+  createSnapshot: unaryMethod(service, 'CreateSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  commitSnapshot: unaryMethod(service, 'CommitSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  deleteSnapshot: unaryMethod(service, 'DeleteSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  listSnapshots: unaryMethod(service, 'ListSnapshots', pb.ListSnapshotsRequest, pb.ListSnapshotsReply),
+  cloneVolume: unaryMethod(service, 'CloneVolume', pb.CloneVolumeRequest, pb.VolumeReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -79,7 +84,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus',
+  'listRepairTasks', 'getRepairStatus', 'listSnapshots',
 ]);
 
 /**
@@ -92,10 +97,11 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - registerServer and heartbeat overwrite the server's record with the same facts;
  * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
  * - drainServer and markServerOut set a state the repeat sets again;
- * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone.
+ * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
+ * - commitSnapshot marks a snapshot ready again.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer',
+  'drainServer', 'markServerOut', 'removeServer', 'commitSnapshot',
 ]);
