@@ -5,10 +5,11 @@ import { chunkGroup } from './chunk.js';
 import { csiGroup } from './csi.js';
 import { metaGroup } from './meta.js';
 import { serverGroup } from './server.js';
+import { snapshotGroup } from './snapshot.js';
 import { statusGroup } from './status.js';
 import { downGroup, upGroup } from './up.js';
 import { topGroup } from './top.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, statusGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, snapshotGroup, statusGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup];

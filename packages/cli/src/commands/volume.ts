@@ -7,13 +7,14 @@ import { printJson, printTable } from '../output.js';
 import { Progress } from '../progress.js';
 import { withClient } from '../sdk.js';
 import { exportFile, importFile } from '../transfer.js';
+import { clone, importDiff, rollback } from './snapshot.js';
 
 /** A volume as `--json` prints it. */
 export function volumeJson(v: VolumeInfo) {
   return {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
-    storedBytes: v.storedBytes,
+    storedBytes: v.storedBytes, parent: v.parent === undefined ? null : `${v.parent.volume}@${v.parent.snapshot}`, snapshots: v.snapshotCount,
   };
 }
 
@@ -31,6 +32,7 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
     ['extent size', formatBytes(j.extentSizeBytes)], ['extents', `${j.allocatedExtents} of ${j.extentCount} allocated`],
     ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
+    ['snapshots', String(j.snapshots)], ['clone of', j.parent ?? '-'],
   ]);
 }
 
@@ -141,5 +143,5 @@ const read: Command = {
   run: (args, io) => transfer(args, io, false, exportFile, 'to'),
 };
 
-export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export volumes', commands: [create, ls, info, resize, rm, label, write, read] };
+export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export, clone and roll back volumes', commands: [create, ls, info, resize, rm, label, write, read, rollback, clone, importDiff] };
 
