@@ -179,7 +179,7 @@ describe('snapshots and clones', () => {
     await w2.write(8192, Buffer.alloc(4096, 2));
     await w2.close();
     await run('snapshot', 'create', 'a@two');
-    expect(JSON.parse(await run('snapshot', 'ls', 'a')).map((x: { name: string }) => x.name)).toEqual(['one', 'two']);
+    expect((JSON.parse(await run('snapshot', 'ls', 'a')) as { name: string }[]).map((x) => x.name)).toEqual(['one', 'two']);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-cli-diff-'));
     expect(JSON.parse(await run('snapshot', 'diff', 'a@two', '--full', '--to', path.join(tmp, 'full')))).toMatchObject({ bytes: 64 * 1024 });
     expect(JSON.parse(await run('snapshot', 'diff', 'a@one', 'a@two', '--to', path.join(tmp, 'inc')))).toMatchObject({ bytes: 4096, records: 1 });
