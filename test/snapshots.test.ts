@@ -9,6 +9,8 @@ import { captureIo } from '@basalt/cli/testing';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { pool, SEED } from './e2e-support.js';
+import { serverVerb, startHealingCluster, waitForFullRedundancy } from './e2e-heal-support.js';
+import { DataConnection } from '@basalt/wire';
 
 /**
  * Snapshots, clones and diffs over real processes (metad, three chunk servers): a snapshot taken
@@ -198,5 +200,49 @@ describe('snapshots and clones', () => {
     expect(JSON.parse(await run('snapshot', 'rm', 'a@one'))).toMatchObject({ removed: false });
     expect(JSON.parse(await run('snapshot', 'rm', 'a@two'))).toMatchObject({ removed: true });
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('a replica rebuilt on another server holds every snapshot: marks and copy-on-write layers are copied', { timeout: 300_000 }, async () => {
+    const cluster = keep(await startHealingCluster(scope, { chunkServers: 4, downOut: '1h' }));
+    const admin = cluster.client();
+    await admin.createVolume('r', { sizeBytes, extentSizeBytes, replicationFactor: 3 });
+    const w = await admin.openVolume('r', { writer: true });
+    const image = (round: number): Buffer[] => Array.from({ length: blocks }, (_, b) => pattern(b, round));
+    await pool(blocks, 16, (b) => w.write(b * block, pattern(b, 1)));
+    await w.snapshot('a');
+    const prng = new Prng(SEED + 1);
+    const touched = prng.shuffle(Array.from({ length: blocks }, (_, i) => i)).slice(0, 256);
+    for (const b of touched) await w.write(b * block, pattern(b, 2));
+    await w.snapshot('b');
+    for (const b of touched.slice(0, 64)) await w.write(b * block, pattern(b, 3));
+    await w.flush();
+    const expectA = Buffer.concat(image(1));
+    const expectB = Buffer.concat(image(1).map((x, b) => (touched.includes(b) ? pattern(b, 2) : x)));
+    const before = await admin.extentPlacements('r');
+    const victim = cluster.chunk(3);
+    expect(before.some((e) => e.replicas.some((r) => r.serverId === victim.id))).toBe(true);
+    await victim.kill();
+    await cluster.waitForServers('down', { ids: [victim.id] });
+    await serverVerb(cluster, 'out', victim.id);
+    await waitForFullRedundancy(cluster, 'after the server went out');
+    const snaps = await admin.listSnapshots('r');
+    const after = await admin.extentPlacements('r');
+    let checked = 0;
+    for (const e of after) {
+      const old = new Set(before.find((x) => x.index === e.index)!.replicas.map((r) => r.serverId));
+      const fresh = e.replicas.find((r) => !old.has(r.serverId));
+      if (fresh === undefined) continue;
+      const conn = await DataConnection.connect(fresh.address);
+      const ref = { volumeId: snaps[0]!.volumeId, index: e.index, extentSizeBytes, epoch: e.epoch, generation: 0, replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })) };
+      const at = e.index * extentSizeBytes;
+      for (const [snap, want] of [[snaps[0]!, expectA], [snaps[1]!, expectB]] as const) {
+        const got = await conn.snapshotRead(ref, snap.id, 0, extentSizeBytes);
+        expect(got.data.equals(want.subarray(at, at + extentSizeBytes)), `extent ${e.index} on ${fresh.serverId}, snapshot ${snap.name}`).toBe(true);
+      }
+      conn.close();
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+    await w.close();
   });
 });

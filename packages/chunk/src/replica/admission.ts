@@ -35,7 +35,7 @@ export function takesStamp(op: number): boolean {
 
 /** Ops only the primary takes from a client and forwards to the members. */
 function primaryOnly(op: number): boolean {
-  return takesStamp(op) || op === DataOp.Flush || op === DataOp.Copy || op === DataOp.SnapshotDelete;
+  return takesStamp(op) || op === DataOp.Flush || op === DataOp.Copy || op === DataOp.SnapshotDelete || op === DataOp.SnapshotInstall;
 }
 
 /** Requests that create the replica on a server that holds none. */

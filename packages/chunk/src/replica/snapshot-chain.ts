@@ -39,13 +39,17 @@ export function layersFrom(marks: readonly SnapshotMark[] | undefined, id: numbe
   return at < 0 ? undefined : marks!.slice(at);
 }
 
-/** The marks with a new newest one; the same marks when `mark.id` is already there (a repeated SNAPSHOT). */
+/**
+ * The marks with one more, in stamp order: normally the newest (SNAPSHOT in the write stream);
+ * an older one when a rebuild gives a member the primary's marks. The same marks when `mark.id`
+ * is already there (a repeated SNAPSHOT).
+ */
 export function withMark(marks: readonly SnapshotMark[] | undefined, mark: SnapshotMark): readonly SnapshotMark[] {
   const list = marks ?? [];
   if (list.some((m) => m.id === mark.id)) return list;
-  const newest = newestMark(list);
-  assert(newest === undefined || compareStamps(mark.epoch, mark.seq, newest.epoch, newest.seq) > 0, 'a snapshot mark is newer than every mark before it');
-  return [...list, mark];
+  assert(!list.some((m) => m.epoch === mark.epoch && m.seq === mark.seq), 'two snapshot marks never share a stamp');
+  const at = list.findIndex((m) => compareStamps(mark.epoch, mark.seq, m.epoch, m.seq) < 0);
+  return at < 0 ? [...list, mark] : [...list.slice(0, at), mark, ...list.slice(at)];
 }
 
 /** The marks without `id`, and the mark just older than it (whose layer inherits what it still needs). */

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import { blockStamps, DataFlag, DataOp, dataOpNames, encodeBlockList, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
+import { blockStamps, DataFlag, DataOp, dataOpNames, decodeSnapshotRecords, encodeBlockList, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
 import { admit, createsReplica, isMutation, takesStamp, type Admission } from '../replica/admission.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
@@ -140,6 +140,15 @@ export class ChunkService {
         return this.store.readSnapshot(volumeId, index, req.snapshot!, req.offset, req.length).then((r) => ({ crcs: r.crcs, payload: r.data }));
       case DataOp.SnapshotDiff:
         return this.store.changedBlocks(volumeId, index, req.snapshotFrom || undefined, req.snapshot || undefined, req.offset, req.length).then((blocks) => ({ crcs: noCrcs, payload: encodeBlockList(blocks) }));
+      case DataOp.SnapshotInstall: {
+        const records = decodeSnapshotRecords(req.payload!);
+        if (records === undefined) return Promise.reject(new BasaltError(ErrorCode.Checksum, 'snapshot records are malformed or fail their checksums; nothing was installed'));
+        return this.store.installSnapshotRecords(volumeId, index, req.snapshot!, records).then((installed) => {
+          const payload = Buffer.allocUnsafe(4);
+          payload.writeUInt32BE(installed, 0);
+          return { crcs: noCrcs, payload };
+        });
+      }
       case DataOp.Info:
       case DataOp.Ping: // answered in serve() before admission; here for the exhaustive switch
         return Promise.resolve(done);

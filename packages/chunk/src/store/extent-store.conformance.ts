@@ -314,5 +314,33 @@ export function extentStoreConformance(name: string, makeFactory: () => Promise<
       await check(again);
       await again.close();
     }));
+
+    it('a rebuilt member given the marks (older ones too) and the primary\'s records reads every snapshot as the primary does', withStore(async (_f, s) => {
+      await s.setMeta({ ...meta(0), volumeId: V + 1 });
+      const w = async (vol: number, blk: number, byte: number, seq: number): Promise<void> => s.write(vol, 0, blk * block, filled(1, byte), blockCrcs(filled(1, byte)), st(1, seq));
+      await w(V, 0, 1, 1);
+      await w(V, 1, 2, 2);
+      await s.takeSnapshot(V, 0, 1, st(1, 3));
+      await w(V, 0, 3, 4);
+      await s.takeSnapshot(V, 0, 2, st(1, 5));
+      await w(V, 1, 4, 6);
+      await w(V, 0, 5, 7);
+      // The member (volume V + 1 here) got the newest snapshot forwarded, then the older mark, then the records.
+      await s.takeSnapshot(V + 1, 0, 2, st(1, 5));
+      await s.takeSnapshot(V + 1, 0, 1, st(1, 3));
+      expect(s.get(V + 1, 0)?.snapshots?.map((m) => m.id)).toEqual([1, 2]);
+      await s.write(V + 1, 0, 0, filled(2, 9), blockCrcs(filled(2, 9)), st(1, 8));
+      for (const id of [1, 2]) {
+        let from: number | undefined = 0;
+        while (from !== undefined) {
+          const got: Awaited<ReturnType<ExtentStore['snapshotRecords']>> = await s.snapshotRecords(V, 0, id, from, 1);
+          expect(await s.installSnapshotRecords(V + 1, 0, id, got.records)).toBe(got.records.length);
+          from = got.next;
+        }
+      }
+      for (const id of [1, 2]) expect((await s.readSnapshot(V + 1, 0, id, 0, 2 * block)).data.equals((await s.readSnapshot(V, 0, id, 0, 2 * block)).data), `snapshot ${id}`).toBe(true);
+      expect((await s.readSnapshot(V, 0, 1, 0, 2 * block)).data.equals(Buffer.concat([filled(1, 1), filled(1, 2)]))).toBe(true);
+      expect(await s.installSnapshotRecords(V + 1, 0, 7, [])).toBe(0);
+    }));
   });
 }

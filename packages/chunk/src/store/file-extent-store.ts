@@ -9,7 +9,7 @@ import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMar
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
-import type { CopySource, ExtentStore, ReadOutcome } from './extent-store.js';
+import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { fdatasync } from './fs-io.js';
 import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
@@ -290,7 +290,6 @@ export class FileExtentStore implements ExtentStore {
         }
         let j = i + 1;
         while (j < crcs.length && applies(j)) j++;
-        await this.preserve(h, files, offset + i * blockBytes, offset + j * blockBytes);
         await this.writeBlocks(h, files, offset + i * blockBytes, data.subarray(i * blockBytes, j * blockBytes), crcs.subarray(i, j), stampEntries(stamps, i, j - i));
         applied += j - i;
         i = j;
@@ -388,6 +387,30 @@ export class FileExtentStore implements ExtentStore {
         if (changedSince(fromMark, epoch, seq)) out.push(blk);
       }
       return out;
+    });
+  }
+
+  snapshotRecords(volumeId: number, index: number, id: number, fromBlock: number, max: number): Promise<{ records: SnapshotRecordCopy[]; next: number | undefined }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) throw snapshotNotFound(volumeId, index, id);
+      const layer = await this.layer(h, id);
+      const blocks = [...layer.records.keys()].filter((b) => b >= fromBlock).sort((x, y) => x - y);
+      const records: SnapshotRecordCopy[] = [];
+      for (const b of blocks.slice(0, max)) {
+        const r = layer.records.get(b)!;
+        records.push({ block: b, crc: r.crc, epoch: r.epoch, seq: r.seq, data: await layer.data(r) });
+      }
+      return { records, next: blocks.length > max ? blocks[max] : undefined };
+    });
+  }
+
+  installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) return 0;
+      await (await this.layer(h, id)).append(records, true);
+      return records.length;
     });
   }
 

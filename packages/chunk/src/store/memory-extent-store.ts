@@ -4,7 +4,7 @@ import { copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, typ
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import type { SeqReservation } from './extent-index.js';
-import type { CopySource, ExtentStore, ReadOutcome } from './extent-store.js';
+import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { RangeLock } from './range-lock.js';
 import { StampClock } from './stamp-clock.js';
 
@@ -298,7 +298,6 @@ export class MemoryExtentStore implements ExtentStore {
         const blk = offset / blockBytes + i;
         const local = this.extentOf(h)?.cache.get(blk) ?? emptyBlock();
         if (!copyApplies(local.epoch, local.seq, stamps.epochs[i]!, stamps.seqs[i]!, floorEpoch)) continue;
-        this.preserve(h, blk);
         this.put(h, blk, Buffer.from(data.subarray(i * blockBytes, (i + 1) * blockBytes)), stamps.epochs[i]!, stamps.seqs[i]!);
         applied++;
       }
@@ -381,6 +380,30 @@ export class MemoryExtentStore implements ExtentStore {
         if (changedSince(fromMark, block.epoch, block.seq)) out.push(blk);
       }
       return out;
+    });
+  }
+
+  snapshotRecords(volumeId: number, index: number, id: number, fromBlock: number, max: number): Promise<{ records: SnapshotRecordCopy[]; next: number | undefined }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) throw snapshotNotFound(volumeId, index, id);
+      const layer = this.disk.layers.get(extentKey(volumeId, index))?.get(id) ?? new Map<number, Block>();
+      const blocks = [...layer.keys()].filter((b) => b >= fromBlock).sort((x, y) => x - y);
+      const records = blocks.slice(0, max).map((b) => {
+        const r = layer.get(b)!;
+        return { block: b, crc: r.crcCur, epoch: r.epoch, seq: r.seq, data: Buffer.from(r.data ?? zeroBlock) };
+      });
+      return { records, next: blocks.length > max ? blocks[max] : undefined };
+    });
+  }
+
+  installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) return 0;
+      const layer = layerOf(this.disk, extentKey(volumeId, index), id);
+      for (const r of records) layer.set(r.block, { data: Buffer.from(r.data), crcCur: r.crc, crcPrev: r.crc, epoch: r.epoch, seq: r.seq });
+      return records.length;
     });
   }
 

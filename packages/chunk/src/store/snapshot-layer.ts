@@ -17,7 +17,9 @@ import { blockBytes, zeroBlockCrc } from './sidecar.js';
  *
  * An append is synced before it resolves: the overwrite it protects comes after. A crash during
  * an append leaves a torn tail, which the next open cuts off (the overwrite never happened, so a
- * later mutation preserves the block again). When a block has two records the first counts.
+ * later mutation preserves the block again). When a block has two records the last counts: a
+ * rebuild installs the primary's record over a member's (append with override); copy-on-write
+ * appends only blocks the layer does not hold.
  */
 export interface LayerRecord {
   readonly block: number;
@@ -48,7 +50,7 @@ export class SnapshotLayer {
   private constructor(
     readonly path: string,
     private readonly fd: number,
-    /** Block -> its record (the first one written). */
+    /** Block -> its record (the last one written). */
     readonly records: Map<number, LayerRecord>,
     private size: number,
   ) {}
@@ -79,9 +81,9 @@ export class SnapshotLayer {
     return this.size;
   }
 
-  /** Appends records (skipping blocks already held) and syncs them. */
-  async append(entries: readonly LayerEntry[]): Promise<void> {
-    const fresh = entries.filter((e) => !this.records.has(e.block));
+  /** Appends records and syncs them; blocks already held are skipped unless `override`. */
+  async append(entries: readonly LayerEntry[], override = false): Promise<void> {
+    const fresh = override ? entries : entries.filter((e) => !this.records.has(e.block));
     if (fresh.length === 0) return;
     const parts: Buffer[] = [];
     const added: LayerRecord[] = [];
@@ -146,7 +148,7 @@ async function scan(fd: number, size: number, records: Map<number, LayerRecord>)
     const hasData = crc !== zeroBlockCrc;
     if (pos + headerBytes + (hasData ? blockBytes : 0) > size) return pos;
     const block = h.readUInt32BE(4);
-    if (!records.has(block)) records.set(block, { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined });
+    records.set(block, { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined });
     pos += headerBytes + (hasData ? blockBytes : 0);
   }
 }

@@ -60,7 +60,7 @@ export interface DataRequest {
 
 /** Ops that name a snapshot in the offset field and take no range. */
 function snapshotControl(op: number): boolean {
-  return op === DataOp.Snapshot || op === DataOp.SnapshotDelete;
+  return op === DataOp.Snapshot || op === DataOp.SnapshotDelete || op === DataOp.SnapshotInstall;
 }
 
 export interface ResponseHead {
@@ -104,6 +104,11 @@ function carriesData(op: number): boolean {
   return op === DataOp.Write || op === DataOp.Copy;
 }
 
+/** A payload the frame carries: WRITE and COPY data, SNAPSHOT_INSTALL records. */
+function payloadOf(req: DataRequest): Buffer | undefined {
+  return carriesData(req.op) || req.op === DataOp.SnapshotInstall ? req.payload : undefined;
+}
+
 /**
  * Encodes a request as [header] or [header, payload] for one writev. `requestId` (default: the
  * request's own) lets a sender number a request without copying it.
@@ -117,7 +122,7 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   assert(!carriesData(op) || (req.crcs?.length === crcCount && req.payload?.length === req.length), 'write and copy need crcs and payload');
   assert(op !== DataOp.Copy || (req.stamps?.epochs.length === crcCount && req.stamps.seqs.length === crcCount && req.floorEpoch !== undefined), 'copy needs stamps and a floor epoch');
   const headBytes = requestHeaderBytes + replicasBytes(ext.replicas) + listBytes(op, req.offset, req.length);
-  const payloadBytes = carriesData(op) ? req.length : 0;
+  const payloadBytes = payloadOf(req)?.length ?? 0;
   const head = Buffer.allocUnsafe(headBytes);
   head.writeUInt32BE(requestMagic, 0);
   head.writeUInt32BE(headBytes + payloadBytes - framePrefixBytes, 4);
@@ -129,7 +134,8 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   writeU64(head, 16, ext.volumeId);
   head.writeUInt32BE(ext.index, 24);
   head.writeUInt32BE(req.length, 28);
-  assert(!snapshotControl(op) || (req.offset === 0 && req.length === 0 && (req.snapshot ?? 0) > 0), 'a snapshot op names its snapshot and no range');
+  const install = op === DataOp.SnapshotInstall;
+  assert(!snapshotControl(op) || (req.offset === 0 && req.length === (install ? req.payload!.length : 0) && (req.snapshot ?? 0) > 0), 'a snapshot op names its snapshot and no range');
   writeU64(head, 32, snapshotControl(op) ? req.snapshot! : req.offset);
   writeU64(head, 40, ext.epoch);
   writeU64(head, 48, ext.generation);
@@ -151,7 +157,7 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   }
   assert(pos === headBytes, 'request header size');
   head.writeUInt32BE(headerCrc(head, headBytes), requestHeaderCrcOffset);
-  return payloadBytes > 0 ? [head, req.payload!] : [head];
+  return payloadBytes > 0 ? [head, payloadOf(req)!] : [head];
 }
 
 /** What a request carries in its stamp slot (docs/data-path.md, request frame). */
@@ -315,12 +321,56 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
 /** SNAPSHOT and SNAPSHOT_DELETE: the id in the offset field, no range, no data; SNAPSHOT's stamp when forwarded. */
 function decodeSnapshotControl(frame: Buffer, pos: number, req: DataRequest, stamp: Stamp): Decoded<DataRequest> {
   const { requestId, op, offset, length } = req;
-  if (offset === 0 || offset > 0xffffffff || length !== 0) return fail(requestId, ErrorCode.Protocol, `${dataOpNames[op]} names a snapshot id (1..2^32-1) in the offset field and takes no range`);
+  const install = op === DataOp.SnapshotInstall;
+  if (offset === 0 || offset > 0xffffffff || (!install && length !== 0)) return fail(requestId, ErrorCode.Protocol, `${dataOpNames[op]} names a snapshot id (1..2^32-1) in the offset field and takes no range`);
   if ((req.flags & (DataFlag.Fua | DataFlag.Verify)) !== 0) return fail(requestId, ErrorCode.Protocol, `FUA and VERIFY do not apply to ${dataOpNames[op]}`);
-  if (op === DataOp.SnapshotDelete && (stamp.epoch !== 0 || stamp.seq !== 0)) return fail(requestId, ErrorCode.Protocol, 'a stamp on a request that stores nothing');
-  if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
-  const base = { op, flags: req.flags, requestId, extent: req.extent, offset: 0, length: 0, snapshot: offset };
+  if (op !== DataOp.Snapshot && (stamp.epoch !== 0 || stamp.seq !== 0)) return fail(requestId, ErrorCode.Protocol, 'a stamp on a request that stores nothing');
+  if (install && (req.flags & DataFlag.Forwarded) === 0) return fail(requestId, ErrorCode.Protocol, 'snapshot install is sent by a primary only (FORWARDED)');
+  if (frame.length - pos !== (install ? length : 0)) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} bytes after the header, expected ${install ? length : 0}`);
+  const base = { op, flags: req.flags, requestId, extent: req.extent, offset: 0, length, snapshot: offset };
+  if (install) return { kind: 'ok', value: { ...base, payload: frame.subarray(pos) } };
   return { kind: 'ok', value: op === DataOp.Snapshot ? { ...base, stamp } : base };
+}
+
+/** One block of a snapshot layer on the wire (SNAPSHOT_INSTALL). */
+export interface SnapshotRecordWire {
+  readonly block: number;
+  readonly crc: number;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly data: Buffer;
+}
+
+/** SNAPSHOT_INSTALL payload: u32 count, then per record u32 block, crc, epoch, seq and the 4 KiB data. */
+export function encodeSnapshotRecords(records: readonly SnapshotRecordWire[]): Buffer {
+  const block = limits.checksumBlockBytes;
+  const buf = Buffer.allocUnsafe(4 + records.length * (16 + block));
+  let pos = buf.writeUInt32BE(records.length, 0);
+  for (const r of records) {
+    assert(r.data.length === block, 'a snapshot record is one block');
+    pos = buf.writeUInt32BE(r.block, pos);
+    pos = buf.writeUInt32BE(r.crc, pos);
+    pos = buf.writeUInt32BE(r.epoch, pos);
+    pos = buf.writeUInt32BE(r.seq, pos);
+    pos += r.data.copy(buf, pos);
+  }
+  return buf;
+}
+
+/** Reads a SNAPSHOT_INSTALL payload; undefined when malformed or a record's data does not match its CRC. */
+export function decodeSnapshotRecords(payload: Buffer): SnapshotRecordWire[] | undefined {
+  const block = limits.checksumBlockBytes;
+  if (payload.length < 4) return undefined;
+  const n = payload.readUInt32BE(0);
+  if (payload.length !== 4 + n * (16 + block)) return undefined;
+  const out: SnapshotRecordWire[] = [];
+  for (let i = 0, pos = 4; i < n; i++, pos += 16 + block) {
+    const data = payload.subarray(pos + 16, pos + 16 + block);
+    const crc = payload.readUInt32BE(pos + 4);
+    if (crc32c(data) !== crc) return undefined;
+    out.push({ block: payload.readUInt32BE(pos), crc, epoch: payload.readUInt32BE(pos + 8), seq: payload.readUInt32BE(pos + 12), data });
+  }
+  return out;
 }
 
 /** The payload of a SNAPSHOT_DIFF reply: u32 count, then the block numbers. */

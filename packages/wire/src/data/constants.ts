@@ -58,6 +58,13 @@ export const DataOp = {
    * then that many u32 block numbers (in the extent), ascending.
    */
   SnapshotDiff: 13,
+  /**
+   * Primary -> member (FORWARDED only), during a rebuild: records of snapshot `snapshot`'s
+   * copy-on-write layer (id in the offset field; `length` = payload bytes, the records as
+   * encodeSnapshotRecords lays them out) replace the member's for the same blocks. Nothing when
+   * the member holds no such mark. Reply payload: u32 records installed.
+   */
+  SnapshotInstall: 14,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -75,10 +82,11 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.SnapshotDelete]: 'snapshot_delete',
   [DataOp.SnapshotRead]: 'snapshot_read',
   [DataOp.SnapshotDiff]: 'snapshot_diff',
+  [DataOp.SnapshotInstall]: 'snapshot_install',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.SnapshotDiff;
+  return op >= DataOp.Read && op <= DataOp.SnapshotInstall;
 }
 
 export const DataFlag = {

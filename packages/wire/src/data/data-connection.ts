@@ -417,6 +417,6 @@ function head(res: OkResponse): IoResult {
 /** Bytes a request holds of the budget: its frame plus the data it will bring back. */
 function requestBytes(req: DataRequest): number {
   const reply = req.op === DataOp.Read || req.op === DataOp.SnapshotRead ? req.length : req.op === DataOp.SnapshotDiff ? (req.length / limits.checksumBlockBytes) * 4 : req.op === DataOp.Stamps ? (req.length / limits.checksumBlockBytes) * 16 : 0;
-  const payload = req.op === DataOp.Write || req.op === DataOp.Copy ? req.length : 0;
+  const payload = req.op === DataOp.Write || req.op === DataOp.Copy || req.op === DataOp.SnapshotInstall ? req.length : 0;
   return 64 + payload + reply;
 }
