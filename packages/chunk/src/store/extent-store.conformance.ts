@@ -342,5 +342,15 @@ export function extentStoreConformance(name: string, makeFactory: () => Promise<
       expect((await s.readSnapshot(V, 0, 1, 0, 2 * block)).data.equals(Buffer.concat([filled(1, 1), filled(1, 2)]))).toBe(true);
       expect(await s.installSnapshotRecords(V + 1, 0, 7, [])).toBe(0);
     }));
+
+    it('concurrent writes to many blocks after a snapshot each preserve their own block', withStore(async (_f, s) => {
+      const n = 64;
+      const before = Buffer.concat(Array.from({ length: n }, (_, b) => filled(1, b + 1)));
+      await s.write(V, 0, 0, before, blockCrcs(before), st(1, 1));
+      await s.takeSnapshot(V, 0, 1, st(1, 2));
+      await Promise.all(Array.from({ length: n }, (_, b) => s.write(V, 0, b * block, filled(1, 0xf0), blockCrcs(filled(1, 0xf0)), st(1, 3 + b))));
+      expect((await s.readSnapshot(V, 0, 1, 0, n * block)).data.equals(before)).toBe(true);
+      await s.close();
+    }));
   });
 }

@@ -55,6 +55,9 @@ export class SnapshotLayer {
     private size: number,
   ) {}
 
+  /** The append running, if any: appends (from mutations of different blocks) run one at a time. */
+  private appending: Promise<void> = Promise.resolve();
+
   /** Opens (or creates, durably) the layer and reads its records; a torn tail is cut off. */
   static async open(file: string): Promise<SnapshotLayer> {
     let fd: number;
@@ -81,8 +84,14 @@ export class SnapshotLayer {
     return this.size;
   }
 
-  /** Appends records and syncs them; blocks already held are skipped unless `override`. */
-  async append(entries: readonly LayerEntry[], override = false): Promise<void> {
+  /** Appends records and syncs them; blocks already held are skipped unless `override`. In call order. */
+  append(entries: readonly LayerEntry[], override = false): Promise<void> {
+    const run = this.appending.then(() => this.appendNow(entries, override));
+    this.appending = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  private async appendNow(entries: readonly LayerEntry[], override: boolean): Promise<void> {
     const fresh = override ? entries : entries.filter((e) => !this.records.has(e.block));
     if (fresh.length === 0) return;
     const parts: Buffer[] = [];
