@@ -88,6 +88,7 @@ describe('snapshots and clones', () => {
     await admin.cloneVolume('src', 's1', 'c1');
     const clone = await cluster.client().openVolume('c1', { writer: true });
     expect((await readAll(clone)).equals(image)).toBe(true);
+    expect(await clone.allocation(0, sizeBytes), 'a clone never reports a hole its parent may fill').toEqual([{ offset: 0, length: sizeBytes, hole: false }]);
     const b0 = order[0]!;
     await clone.write(b0 * block + 100, Buffer.alloc(200, 0xee));
     const expectClone = Buffer.from(image);

@@ -300,6 +300,7 @@ export class Volume {
    * default per 4 KiB block: an allocated extent's chunk server reports each block's stamp and
    * CRC (STAMPS), and a block never written or holding only zeroes (trimmed, punched) is a hole.
    * `{ blocks: false }` answers per extent from the extent map alone, without asking a chunk server.
+   * A clone or a snapshot reports data everywhere (docs/snapshots.md).
    */
   async allocation(offset: number, length: number, options: { blocks?: boolean } = {}): Promise<AllocationRun[]> {
     const growing = this.checkRange(offset, length, 'allocation');
@@ -311,6 +312,9 @@ export class Volume {
       if (last !== undefined && last.hole === run.hole) runs[runs.length - 1] = { ...last, length: last.length + run.length };
       else runs.push(run);
     };
+    // A clone's holes may show its parent's data, and a snapshot's blocks are not the head's
+    // stamps: both report data everywhere (a reader never skips what it must copy).
+    if (this.ctx.parent !== undefined || this.ctx.at !== undefined) return [{ offset, length, hole: false }];
     for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
       const base = offset + s.bufferOffset - s.offset;
       const allocated = (await this.map.lookup(s.index)) !== undefined;
