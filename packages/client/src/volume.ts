@@ -229,7 +229,8 @@ export class Volume {
       try {
         await Promise.all(snap.extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshot(ref, snap.id))));
       } catch (err) {
-        await this.ctx.meta.call('deleteSnapshot', { volume: this.name, name }).catch(() => undefined);
+        // Undo what was taken: metad's record, then the marks of the extents that got one.
+        await this.ctx.meta.call('deleteSnapshot', { volume: this.name, name }).then(() => this.dropSnapshot(snap.id, snap.extents)).catch(() => undefined);
         throw err;
       }
       return snapshotFromPb((await this.ctx.meta.call('commitSnapshot', { volume: this.name, name })).snapshot);

@@ -55,8 +55,9 @@ export class SnapshotLayer {
     private size: number,
   ) {}
 
-  /** The append running, if any: appends (from mutations of different blocks) run one at a time. */
-  private appending: Promise<void> = Promise.resolve();
+  /** Appends waiting for the one running; the next round writes and syncs them together. */
+  private readonly waiting: { entries: readonly LayerEntry[]; override: boolean; done: (err?: Error) => void }[] = [];
+  private appending = false;
 
   /** Opens (or creates, durably) the layer and reads its records; a torn tail is cut off. */
   static async open(file: string): Promise<SnapshotLayer> {
@@ -84,15 +85,39 @@ export class SnapshotLayer {
     return this.size;
   }
 
-  /** Appends records and syncs them; blocks already held are skipped unless `override`. In call order. */
+  /**
+   * Appends records and syncs them; blocks already held are skipped unless `override`. Appends
+   * run one round at a time, in call order (concurrent mutations of different blocks append to
+   * one layer); the calls that wait during a round share the next one's write and fdatasync.
+   */
   append(entries: readonly LayerEntry[], override = false): Promise<void> {
-    const run = this.appending.then(() => this.appendNow(entries, override));
-    this.appending = run.then(() => undefined, () => undefined);
-    return run;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entries, override, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.appending) void this.rounds();
+    });
   }
 
-  private async appendNow(entries: readonly LayerEntry[], override: boolean): Promise<void> {
-    const fresh = override ? entries : entries.filter((e) => !this.records.has(e.block));
+  private async rounds(): Promise<void> {
+    this.appending = true;
+    while (this.waiting.length > 0) {
+      const round = this.waiting.splice(0);
+      const taken = new Set<number>();
+      const entries = round.flatMap((w) => w.entries.filter((e) => {
+        const keep = w.override || (!this.records.has(e.block) && !taken.has(e.block));
+        if (keep) taken.add(e.block);
+        return keep;
+      }));
+      try {
+        await this.appendNow(entries);
+        for (const w of round) w.done();
+      } catch (err) {
+        for (const w of round) w.done(err as Error);
+      }
+    }
+    this.appending = false;
+  }
+
+  private async appendNow(fresh: readonly LayerEntry[]): Promise<void> {
     if (fresh.length === 0) return;
     const parts: Buffer[] = [];
     const added: LayerRecord[] = [];
