@@ -45,7 +45,9 @@ describe('snapshots in metad', () => {
     refuse(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 9 }, ErrorCode.SnapshotExists);
     const restored = MetaState.decodeSnapshot(state.encodeSnapshot());
     expect(restored.hash()).toBe(state.hash());
+    state.checkInvariants();
     must(state, { type: 'deleteVolume', name: 'c', force: false });
+    state.checkInvariants();
     must(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 10 });
     must(state, { type: 'deleteVolume', name: 'v', force: false });
   });
