@@ -133,6 +133,12 @@ export interface ExtentStore {
    */
   installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number>;
 
+  /**
+   * The scrubber's check of snapshot `id`'s layer: re-reads every record and returns those whose
+   * data no longer matches their (header-checked) CRC, with the bytes read. Nothing without the mark.
+   */
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }>;
+
   /** Makes every write that resolved before this call durable (one group-commit round). */
   sync(): Promise<void>;
   /** Deletes every replica of a volume (after the operations called before it). */

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { assert, BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
@@ -411,6 +411,25 @@ export class FileExtentStore implements ExtentStore {
       if (!h.meta.snapshots?.some((m) => m.id === id)) return 0;
       await (await this.layer(h, id)).append(records, true);
       return records.length;
+    });
+  }
+
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
+      const bad: Omit<SnapshotRecordCopy, 'data'>[] = [];
+      if (!h.meta.snapshots?.some((m) => m.id === id)) return { bad, bytes: 0 };
+      const layer = await this.layer(h, id);
+      let bytes = 0;
+      for (const r of layer.records.values()) {
+        bytes += blockBytes;
+        await layer.data(r).catch((err: unknown) => {
+          if (!isBasaltError(err, ErrorCode.Checksum)) throw err;
+          bad.push({ block: r.block, crc: r.crc, epoch: r.epoch, seq: r.seq });
+        });
+      }
+      this.checksumErrors += bad.length;
+      return { bad, bytes };
     });
   }
 

@@ -407,6 +407,16 @@ export class MemoryExtentStore implements ExtentStore {
     });
   }
 
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, () => {
+      const layer = h.meta.snapshots?.some((m) => m.id === id) === true ? this.disk.layers.get(extentKey(volumeId, index))?.get(id) : undefined;
+      const bad = [...(layer ?? [])].filter(([, r]) => crc32c(r.data ?? zeroBlock) !== r.crcCur).map(([b, r]) => ({ block: b, crc: r.crcCur, epoch: r.epoch, seq: r.seq }));
+      this.checksumErrors += bad.length;
+      return { bad, bytes: (layer?.size ?? 0) * blockBytes };
+    });
+  }
+
   sync(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     this.syncStats.requests++;
