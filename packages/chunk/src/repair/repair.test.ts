@@ -63,6 +63,9 @@ class FakeMetad implements MetaLink {
   census(): Promise<VolumeCensus> {
     return Promise.reject(new Error('not in this test'));
   }
+  snapshotIds(): Promise<ReadonlySet<number>> {
+    return Promise.reject(new Error('not in this test'));
+  }
   close(): void {}
 }
 
