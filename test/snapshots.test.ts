@@ -199,6 +199,13 @@ describe('snapshots and clones', () => {
     expect((await a.read(0, 64 * 1024)).equals(Buffer.alloc(64 * 1024, 1))).toBe(true);
     await a.close();
     expect(JSON.parse(await run('snapshot', 'rm', 'a@one'))).toMatchObject({ removed: false });
+    // Flattening the clone copies what it shares, ends the read-through and frees the hidden snapshot.
+    expect(JSON.parse(await run('volume', 'flatten', 'a1'))).toMatchObject({ bytes: 64 * 1024 });
+    expect((await admin.getVolume('a1')).parent).toBeUndefined();
+    expect((await admin.listSnapshots('a', { includeHidden: true })).map((x) => x.name)).toEqual(['two']);
+    const flat = await admin.openVolume('a1');
+    expect((await flat.read(0, 64 * 1024)).equals(Buffer.alloc(64 * 1024, 1))).toBe(true);
+    await flat.close();
     expect(JSON.parse(await run('snapshot', 'rm', 'a@two'))).toMatchObject({ removed: true });
     fs.rmSync(tmp, { recursive: true, force: true });
   });

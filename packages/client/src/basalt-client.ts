@@ -228,6 +228,30 @@ export class BasaltClient {
     }
   }
 
+  /**
+   * Flattens a clone: copies every block it never wrote from its parent snapshot (takes the
+   * writer lease: BASALT_LEASE_CONFLICT while a writer holds it), then ends the read-through in
+   * metad; the parent snapshot's layers are freed when it was deleted and this was its last
+   * clone. A volume that is no clone is returned as it is. Runs in the foreground at the
+   * client's pace (not under the chunk servers' repair budget).
+   */
+  async flattenVolume(name: string, progress?: TransferProgress): Promise<{ volume: VolumeInfo; bytes: number }> {
+    const { parent } = await this.getVolume(name);
+    if (parent === undefined) return { volume: await this.getVolume(name), bytes: 0 };
+    const held = (await this.listSnapshots(parent.volume, { includeHidden: true })).find((x) => x.id === parent.snapshotId);
+    const v = await this.openVolume(name, { writer: true });
+    let bytes: number;
+    try {
+      bytes = await v.copyParentBlocks(progress);
+      await v.flush();
+    } finally {
+      await v.close();
+    }
+    const volume = volumeFromPb((await this.meta.call('flattenVolume', { name })).volume);
+    if (held !== undefined && !(await this.listSnapshots(parent.volume, { includeHidden: true })).some((x) => x.id === parent.snapshotId)) await this.dropSnapshotLayers(parent.volume, held);
+    return { volume, bytes };
+  }
+
   private async readySnapshot(volume: string, name: string, includeHidden: boolean): Promise<SnapshotInfo> {
     const found = (await this.listSnapshots(volume, { includeHidden })).find((x) => x.name === name);
     if (found === undefined || found.state !== 'ready') throw new BasaltError(ErrorCode.SnapshotNotFound, `volume ${volume} has no ready snapshot named ${JSON.stringify(name)}`, { volume, snapshot: name });

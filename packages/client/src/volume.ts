@@ -277,6 +277,40 @@ export class Volume {
     })));
   }
 
+  /**
+   * @internal A clone's flatten (BasaltClient.flattenVolume): writes every block this clone never
+   * wrote and its parent holds as non-zero, in whole-block runs, so that nothing is left to read
+   * through. Writer only. Resolves with the bytes copied.
+   */
+  async copyParentBlocks(progress?: (done: number, total: number) => void): Promise<number> {
+    this.checkWritable();
+    if (this.ctx.parent === undefined) return 0;
+    let copied = 0;
+    for (let index = 0; index * this.extentSizeBytes < this.sizeBytes; index++) {
+      const written = new Set<number>();
+      for (let pos = 0; pos < this.extentSizeBytes; pos += limits.snapshotDiffBlocksMax * blockBytes) {
+        const len = Math.min(limits.snapshotDiffBlocksMax * blockBytes, this.extentSizeBytes - pos);
+        for (const b of (await this.fromReadable(index, (conn, ref) => conn.snapshotDiff(ref, 0, 0, pos, len))) ?? []) written.add(b);
+      }
+      for (let pos = 0; pos < this.extentSizeBytes && index * this.extentSizeBytes + pos < this.sizeBytes; pos += limits.ioRequestBytesMax) {
+        const at = index * this.extentSizeBytes + pos;
+        const length = Math.min(limits.ioRequestBytesMax, this.extentSizeBytes - pos, this.sizeBytes - at);
+        const under = await this.parentSlice({ index, offset: pos, length, bufferOffset: 0 });
+        let run = -1;
+        for (let b = 0; b <= length / blockBytes; b++) {
+          const take = b < length / blockBytes && !written.has(pos / blockBytes + b) && under!.subarray(b * blockBytes, (b + 1) * blockBytes).some((x) => x !== 0);
+          if (take && run < 0) run = b;
+          if (take || run < 0) continue;
+          await this.writeNow(at + run * blockBytes, under!.subarray(run * blockBytes, b * blockBytes), {});
+          copied += (b - run) * blockBytes;
+          run = -1;
+        }
+        progress?.(at + length, this.sizeBytes);
+      }
+    }
+    return copied;
+  }
+
   /** The extents this view holds: a snapshot's, or the allocated ones. */
   private async extentsHeld(): Promise<number[]> {
     if (this.ctx.at !== undefined) return [...this.ctx.at.extents].sort((a, b) => a - b);

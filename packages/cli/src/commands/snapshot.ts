@@ -128,6 +128,21 @@ export const clone: Command = {
   }),
 };
 
+/** `basalt volume flatten NAME`. */
+export const flatten: Command = {
+  name: 'flatten', summary: "copy a clone's shared blocks from its snapshot so it no longer depends on it (needs no writer on it)", usage: 'NAME [--json]',
+  options: { ...clusterOptions, ...json }, positionals: true,
+  run: (args, io) => withClient(args, io, async (client) => {
+    const name = positional(args, 1, 'NAME')[0]!;
+    const line = progressLine(`flatten ${name}`, io);
+    const out = await client.flattenVolume(name, line.onProgress);
+    line.finish();
+    if (flag(args, 'json')) printJson(io, { volume: name, bytes: out.bytes });
+    else io.out(`flattened ${name}: ${out.bytes} bytes copied from its snapshot\n`);
+    return 0;
+  }),
+};
+
 /** `basalt volume import VOLUME --diff FILE`. */
 export const importDiff: Command = {
   name: 'import', summary: "apply a diff file (basalt snapshot diff) to a volume, then snapshot it with the diff's name", usage: 'VOLUME --diff FILE [--json]',

@@ -7,7 +7,7 @@ import { printJson, printTable } from '../output.js';
 import { Progress } from '../progress.js';
 import { withClient } from '../sdk.js';
 import { exportFile, importFile } from '../transfer.js';
-import { clone, importDiff, rollback } from './snapshot.js';
+import { clone, flatten, importDiff, rollback } from './snapshot.js';
 
 /** A volume as `--json` prints it. */
 export function volumeJson(v: VolumeInfo) {
@@ -143,5 +143,5 @@ const read: Command = {
   run: (args, io) => transfer(args, io, false, exportFile, 'to'),
 };
 
-export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export, clone and roll back volumes', commands: [create, ls, info, resize, rm, label, write, read, rollback, clone, importDiff] };
+export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export, clone and roll back volumes', commands: [create, ls, info, resize, rm, label, write, read, rollback, clone, flatten, importDiff] };
 

@@ -183,6 +183,7 @@ export function metaHandlers(ctx: MetaApiContext): MetaHandlers {
       const name = checkName(r.volume);
       return { snapshots: unwrap(await query(r.stale, (s) => s.listSnapshots(name, r.includeHidden))).map(snapshotToPb) };
     },
+    flattenVolume: async (r) => ({ volume: withStored(await apply<VolumeView>({ type: 'flattenVolume', name: r.name })) }),
     cloneVolume: async (r) => ({ volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now() })) }),
   };
 }

@@ -51,4 +51,17 @@ describe('snapshots in metad', () => {
     must(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 10 });
     must(state, { type: 'deleteVolume', name: 'v', force: false });
   });
+
+  it('flattening a clone ends its read-through and frees a hidden parent snapshot; again it changes nothing', () => {
+    const state = withVolume();
+    must(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 5 });
+    must(state, { type: 'commitSnapshot', name: 'v', snapshot: 's1' });
+    must(state, { type: 'cloneVolume', name: 'v', snapshot: 's1', clone: 'c', nowMs: 8 });
+    must(state, { type: 'deleteSnapshot', name: 'v', snapshot: 's1' });
+    expect(must(state, { type: 'flattenVolume', name: 'c' }).parent).toBeNull();
+    expect(state.listSnapshots('v', true)).toEqual({ ok: true, value: [] });
+    expect(must(state, { type: 'flattenVolume', name: 'c' }).parent).toBeNull();
+    state.checkInvariants();
+    must(state, { type: 'deleteVolume', name: 'v', force: false });
+  });
 });

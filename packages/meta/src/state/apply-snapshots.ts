@@ -1,5 +1,6 @@
 import { ErrorCode, limits } from '@basalt/stdx';
-import type { CloneVolumeCommand, CommitSnapshotCommand, CreateSnapshotCommand, DeleteSnapshotCommand } from './commands.js';
+import { releaseParent } from './apply-volumes.js';
+import type { CloneVolumeCommand, CommitSnapshotCommand, CreateSnapshotCommand, DeleteSnapshotCommand, FlattenVolumeCommand } from './commands.js';
 import { findVolume } from './lookup.js';
 import { snapsOf, type SnapshotRecord, type StateData, type VolumeRecord } from './records.js';
 import { fail, ok, type Result } from './result.js';
@@ -83,6 +84,17 @@ export function applyCloneVolume(data: StateData, cmd: CloneVolumeCommand): Resu
   data.volumes.set(clone.name, clone);
   insertName(data.volumeNames, clone.name);
   return ok(volumeView(clone));
+}
+
+/** A clone whose blocks were all copied from its parent (the SDK's flatten) no longer reads through it. */
+export function applyFlattenVolume(data: StateData, cmd: FlattenVolumeCommand): Result<VolumeView> {
+  const found = findVolume(data, cmd.name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  if (volume.snaps?.parent === null || volume.snaps?.parent === undefined) return ok(volumeView(volume));
+  releaseParent(data, volume);
+  volume.snaps.parent = null;
+  return ok(volumeView(volume));
 }
 
 /** A visible snapshot of a volume; a 'creating' one only when `creating` allows it. */

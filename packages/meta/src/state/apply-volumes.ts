@@ -99,8 +99,8 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   return ok(view);
 }
 
-/** A deleted clone no longer holds its parent snapshot; a hidden snapshot goes with its last clone. */
-function releaseParent(data: StateData, volume: VolumeRecord): void {
+/** A deleted (or flattened) clone no longer holds its parent snapshot; a hidden snapshot goes with its last clone. */
+export function releaseParent(data: StateData, volume: VolumeRecord): void {
   const parent = volume.snaps?.parent;
   if (parent === undefined || parent === null) return;
   const source = data.volumes.get(parent.volumeName);

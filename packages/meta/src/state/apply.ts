@@ -3,7 +3,7 @@ import { applyAcquireLease, applyReleaseLease } from './apply-leases.js';
 import { applyHeartbeat, applyMarkServer, applyMarkServerOut, applyRegisterServer, applyRemoveServer, applySetServerDraining } from './apply-servers.js';
 import { applyAllocateExtent } from './apply-extents.js';
 import { applyAddRebuilding, applyDropReplica, applyPromoteReplica } from './apply-members.js';
-import { applyCloneVolume, applyCommitSnapshot, applyCreateSnapshot, applyDeleteSnapshot } from './apply-snapshots.js';
+import { applyCloneVolume, applyCommitSnapshot, applyCreateSnapshot, applyDeleteSnapshot, applyFlattenVolume } from './apply-snapshots.js';
 import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
 import type { Command, CommandValue } from './commands.js';
 import type { StateData } from './records.js';
@@ -63,6 +63,8 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applyDeleteSnapshot(data, cmd);
     case 'cloneVolume':
       return applyCloneVolume(data, cmd);
+    case 'flattenVolume':
+      return applyFlattenVolume(data, cmd);
     default:
       return unreachable(cmd, 'unknown command type');
   }

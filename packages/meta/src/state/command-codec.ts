@@ -37,6 +37,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   commitSnapshot: { name: 'string', snapshot: 'string' },
   deleteSnapshot: { name: 'string', snapshot: 'string' },
   cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number' },
+  flattenVolume: { name: 'string' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

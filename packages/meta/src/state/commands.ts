@@ -38,7 +38,14 @@ export type Command =
   | CreateSnapshotCommand
   | CommitSnapshotCommand
   | DeleteSnapshotCommand
-  | CloneVolumeCommand;
+  | CloneVolumeCommand
+  | FlattenVolumeCommand;
+
+/** Ends a clone's read-through after its writer copied every block it needs from the parent; a no-op for other volumes. */
+export interface FlattenVolumeCommand {
+  readonly type: 'flattenVolume';
+  readonly name: string;
+}
 
 /** Records snapshot `snapshot` of volume `name` as 'creating', with the next snapshot id and the extents allocated now. */
 export interface CreateSnapshotCommand {
@@ -263,6 +270,7 @@ export interface CommandValues {
   commitSnapshot: SnapshotView;
   deleteSnapshot: SnapshotView;
   cloneVolume: VolumeView;
+  flattenVolume: VolumeView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

@@ -32,6 +32,7 @@ export type {
   CommitSnapshotCommand,
   DeleteSnapshotCommand,
   CloneVolumeCommand,
+  FlattenVolumeCommand,
 } from './commands.js';
 export { createVolumeCommand } from './commands.js';
 export { encodeCommand, decodeCommand, commandFormatVersion } from './command-codec.js';

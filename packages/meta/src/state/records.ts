@@ -66,8 +66,8 @@ export interface VolumeSnapshots {
   readonly snapshots: Map<string, SnapshotRecord>;
   /** Id of the next snapshot; never reused, since chunk servers name snapshot layers by it. Starts at 1. */
   nextSnapshotId: number;
-  /** A clone's source snapshot, read through where the clone never wrote; null for other volumes. */
-  readonly parent: ParentRecord | null;
+  /** A clone's source snapshot, read through where the clone never wrote; null for other volumes (and a flattened clone). */
+  parent: ParentRecord | null;
 }
 
 /** The volume's snapshot state, created on first use. */

@@ -45,6 +45,8 @@ export function validateCommandArgs(cmd: Command): StateError | null {
     case 'commitSnapshot':
     case 'deleteSnapshot':
       return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot));
+    case 'flattenVolume':
+      return checkVolumeName(cmd.name);
     case 'cloneVolume':
       return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkVolumeName(cmd.clone), checkUint('nowMs', cmd.nowMs));
     default:

@@ -43,6 +43,7 @@ export const metaService = {
   deleteSnapshot: unaryMethod(service, 'DeleteSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
   listSnapshots: unaryMethod(service, 'ListSnapshots', pb.ListSnapshotsRequest, pb.ListSnapshotsReply),
   cloneVolume: unaryMethod(service, 'CloneVolume', pb.CloneVolumeRequest, pb.VolumeReply),
+  flattenVolume: unaryMethod(service, 'FlattenVolume', pb.FlattenVolumeRequest, pb.VolumeReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -98,10 +99,10 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
  * - drainServer and markServerOut set a state the repeat sets again;
  * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
- * - commitSnapshot marks a snapshot ready again.
+ * - commitSnapshot marks a snapshot ready again; flattenVolume of a flattened clone changes nothing.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer', 'commitSnapshot',
+  'drainServer', 'markServerOut', 'removeServer', 'commitSnapshot', 'flattenVolume',
 ]);
