@@ -325,20 +325,21 @@ export class FileExtentStore implements ExtentStore {
     return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
       const next = withoutMark(h.meta.snapshots, id);
       if (next === undefined) throw snapshotNotFound(volumeId, index, id);
-      const gone = await this.layer(h, id);
-      if (next.previous !== undefined) {
-        const prev = await this.layer(h, next.previous.id);
+      const gone = await this.layerIfAny(h, id);
+      if (gone !== undefined && next.previous !== undefined) {
+        const previous = next.previous;
         const keep: LayerEntry[] = [];
+        const prevHeld = (await this.layerIfAny(h, previous.id))?.records;
         for (const r of gone.records.values()) {
-          if (heldBy(next.previous, r.epoch, r.seq) && !prev.records.has(r.block)) keep.push({ ...r, data: await gone.data(r) });
+          if (heldBy(previous, r.epoch, r.seq) && prevHeld?.has(r.block) !== true) keep.push({ ...r, data: await gone.data(r) });
         }
-        await prev.append(keep);
+        if (keep.length > 0) await (await this.layer(h, previous.id)).append(keep);
       }
       const { snapshots: _old, ...rest } = h.meta;
       h.meta = next.marks.length === 0 ? rest : { ...rest, snapshots: next.marks };
       await this.index.putExtents([h.meta]);
-      h.layers!.delete(id);
-      await gone.remove();
+      h.layers?.delete(id);
+      await gone?.remove();
     });
   }
 
@@ -394,7 +395,8 @@ export class FileExtentStore implements ExtentStore {
     const h = this.mustHold(volumeId, index);
     return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
       if (!h.meta.snapshots?.some((m) => m.id === id)) throw snapshotNotFound(volumeId, index, id);
-      const layer = await this.layer(h, id);
+      const layer = await this.layerIfAny(h, id);
+      if (layer === undefined) return { records: [], next: undefined };
       const blocks = [...layer.records.keys()].filter((b) => b >= fromBlock).sort((x, y) => x - y);
       const records: SnapshotRecordCopy[] = [];
       for (const b of blocks.slice(0, max)) {
@@ -418,8 +420,8 @@ export class FileExtentStore implements ExtentStore {
     const h = this.mustHold(volumeId, index);
     return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
       const bad: Omit<SnapshotRecordCopy, 'data'>[] = [];
-      if (!h.meta.snapshots?.some((m) => m.id === id)) return { bad, bytes: 0 };
-      const layer = await this.layer(h, id);
+      const layer = h.meta.snapshots?.some((m) => m.id === id) === true ? await this.layerIfAny(h, id) : undefined;
+      if (layer === undefined) return { bad, bytes: 0 };
       let bytes = 0;
       for (const r of layer.records.values()) {
         bytes += blockBytes;
@@ -512,6 +514,13 @@ export class FileExtentStore implements ExtentStore {
     return layer;
   }
 
+  /** A snapshot layer of the extent if it has a file (nothing was preserved for it otherwise): opened, never created. */
+  private async layerIfAny(h: Held, id: number): Promise<SnapshotLayer | undefined> {
+    if (h.layers?.has(id) === true) return this.layer(h, id);
+    const exists = await fs.promises.access(layerPath(this.dir, h.meta.volumeId, h.meta.index, id)).then(() => true, () => false);
+    return exists ? this.layer(h, id) : undefined;
+  }
+
   private async closeLayers(h: Held): Promise<void> {
     for (const layer of h.layers?.values() ?? []) await (await layer.catch(() => undefined))?.close();
     h.layers = undefined;
@@ -520,9 +529,9 @@ export class FileExtentStore implements ExtentStore {
   /** The first record of the block in the layers of `marks`, if any. */
   private async layered(h: Held, marks: readonly SnapshotMark[], blk: number): Promise<{ layer: SnapshotLayer; record: LayerRecord } | undefined> {
     for (const m of marks) {
-      const layer = await this.layer(h, m.id);
-      const record = layer.records.get(blk);
-      if (record !== undefined) return { layer, record };
+      const layer = await this.layerIfAny(h, m.id);
+      const record = layer?.records.get(blk);
+      if (record !== undefined) return { layer: layer!, record };
     }
     return undefined;
   }
