@@ -85,8 +85,6 @@ afterAll(() => {
 /** RPCs the driver does not offer (not in proto/csi.proto): raw paths with empty messages. */
 const empty = { encode: () => ({ finish: () => new Uint8Array() }), decode: () => ({}) };
 const unimplementedService: Service = {
-  createSnapshot: unaryMethod('csi.v1.Controller', 'CreateSnapshot', empty, empty),
-  listSnapshots: unaryMethod('csi.v1.Controller', 'ListSnapshots', empty, empty),
   controllerPublishVolume: unaryMethod('csi.v1.Controller', 'ControllerPublishVolume', empty, empty),
 };
 
@@ -111,14 +109,12 @@ describe('CSI Identity', () => {
 });
 
 describe('CSI Controller', () => {
-  it('ControllerGetCapabilities: create/delete, capacity and expansion; no snapshots, clones or publish', async () => {
+  it('ControllerGetCapabilities: create/delete, capacity, snapshots, list snapshots, clones and expansion; no publish', async () => {
     const reply = await controller('controllerGetCapabilities', {}) as csipb.ControllerGetCapabilitiesResponse;
-    expect(reply.capabilities.map((c) => c.rpc?.type).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([1, 4, 9]);
+    expect(reply.capabilities.map((c) => c.rpc?.type).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual([1, 4, 5, 6, 7, 9]);
   });
 
   it('RPCs of capabilities not advertised answer UNIMPLEMENTED', async () => {
-    expect(await code(raw('createSnapshot', {}))).toBe(status.UNIMPLEMENTED);
-    expect(await code(raw('listSnapshots', {}))).toBe(status.UNIMPLEMENTED);
     expect(await code(raw('controllerPublishVolume', {}))).toBe(status.UNIMPLEMENTED);
   });
 
@@ -168,7 +164,7 @@ describe('CSI Controller', () => {
     expect(await code(controller('createVolume', { ...ok, parameters: { extentSizeBytes: '12345' } }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(controller('createVolume', { ...ok, parameters: { colour: 'blue' } }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(controller('createVolume', { ...ok, name: 'bad name!' }))).toBe(status.INVALID_ARGUMENT);
-    expect(await code(controller('createVolume', { ...ok, volumeContentSource: { volume: { volumeId: 'pvc-one' } } }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(controller('createVolume', { ...ok, volumeContentSource: {} }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(controller('createVolume', { ...ok, capacityRange: { requiredBytes: 5 * MiB, limitBytes: 6 * MiB } }))).toBe(status.OUT_OF_RANGE);
     expect(await code(cluster.client().getVolume('pvc-bad'))).not.toBe(status.OK);
   });
@@ -233,6 +229,78 @@ describe('CSI Controller', () => {
     expect(one.minimumVolumeSize?.value).toBeGreaterThan(0);
     expect((await controller('getCapacity', { volumeCapabilities: [multiWriter] }) as csipb.GetCapacityResponse).availableCapacity).toBe(0);
     expect(await code(controller('getCapacity', { parameters: { replicas: 'x' } }))).toBe(status.INVALID_ARGUMENT);
+  });
+});
+
+describe('CSI Controller: snapshots and clones', () => {
+  const params = { extentSizeBytes: String(4 * MiB) };
+  const image = Buffer.alloc(64 * 1024, 0x5a);
+  beforeAll(async () => {
+    for (const name of ['pvc-snap', 'pvc-snap2']) await controller('createVolume', { name, capacityRange: { requiredBytes: 8 * MiB }, volumeCapabilities: [writer], parameters: params });
+    const v = await cluster.client().openVolume('pvc-snap', { writer: true });
+    await v.write(4 * MiB - 4096, image);
+    await v.close();
+  });
+
+  it('CreateSnapshot takes a ready snapshot, is idempotent by name, and refuses a name another volume holds, missing arguments and a missing volume', async () => {
+    const req = { sourceVolumeId: 'pvc-snap', name: 'snapshot-1' };
+    const reply = await controller('createSnapshot', req) as csipb.CreateSnapshotResponse;
+    expect(reply.snapshot).toMatchObject({ snapshotId: 'pvc-snap@snapshot-1', sourceVolumeId: 'pvc-snap', readyToUse: true, sizeBytes: 8 * MiB });
+    expect(Number(reply.snapshot?.creationTime?.seconds)).toBeGreaterThan(0);
+    expect(await controller('createSnapshot', req)).toEqual(reply);
+    expect(await code(controller('createSnapshot', { sourceVolumeId: 'pvc-snap2', name: 'snapshot-1' }))).toBe(status.ALREADY_EXISTS);
+    expect(await code(controller('createSnapshot', { sourceVolumeId: '', name: 'x' }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(controller('createSnapshot', { sourceVolumeId: 'pvc-snap', name: '' }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(controller('createSnapshot', { sourceVolumeId: 'pvc-snap', name: 'bad name!' }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(controller('createSnapshot', { sourceVolumeId: 'pvc-nope', name: 'snapshot-9' }))).toBe(status.NOT_FOUND);
+  });
+
+  it('ListSnapshots by id, by source volume and all of them, in pages; a bad token is ABORTED', async () => {
+    await controller('createSnapshot', { sourceVolumeId: 'pvc-snap', name: 'snapshot-2' });
+    await controller('createSnapshot', { sourceVolumeId: 'pvc-snap2', name: 'snapshot-3' });
+    const ids = async (req: object): Promise<(string | null | undefined)[]> => ((await controller('listSnapshots', req)) as csipb.ListSnapshotsResponse).entries.map((e) => e.snapshot?.snapshotId);
+    expect(await ids({ snapshotId: 'pvc-snap@snapshot-2' })).toEqual(['pvc-snap@snapshot-2']);
+    expect(await ids({ snapshotId: 'pvc-snap@nope' })).toEqual([]);
+    expect(await ids({ snapshotId: 'not-an-id' })).toEqual([]);
+    expect(await ids({ sourceVolumeId: 'pvc-snap' })).toEqual(['pvc-snap@snapshot-1', 'pvc-snap@snapshot-2']);
+    expect(await ids({ sourceVolumeId: 'pvc-nope' })).toEqual([]);
+    const first = await controller('listSnapshots', { maxEntries: 2 }) as csipb.ListSnapshotsResponse;
+    expect(first.entries.map((e) => e.snapshot?.snapshotId)).toEqual(['pvc-snap2@snapshot-3', 'pvc-snap@snapshot-1']);
+    const second = await controller('listSnapshots', { maxEntries: 2, startingToken: first.nextToken }) as csipb.ListSnapshotsResponse;
+    expect(second.entries.map((e) => e.snapshot?.snapshotId)).toEqual(['pvc-snap@snapshot-2']);
+    expect(second.nextToken).toBe('');
+    expect(await code(controller('listSnapshots', { startingToken: 'zz' }))).toBe(status.ABORTED);
+    expect(await code(controller('listSnapshots', { maxEntries: -1 }))).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('CreateVolume from a snapshot and from a volume: clones that read as their source, idempotent, grown to the range; missing sources are NOT_FOUND', async () => {
+    const fromSnap = { name: 'pvc-from-snap', capacityRange: { requiredBytes: 12 * MiB }, volumeCapabilities: [writer], parameters: params, volumeContentSource: { snapshot: { snapshotId: 'pvc-snap@snapshot-1' } } };
+    const reply = await controller('createVolume', fromSnap) as csipb.CreateVolumeResponse;
+    expect(reply.volume).toMatchObject({ volumeId: 'pvc-from-snap', capacityBytes: 12 * MiB, contentSource: { snapshot: { snapshotId: 'pvc-snap@snapshot-1' } } });
+    expect(await controller('createVolume', fromSnap)).toEqual(reply);
+    const fromVol = { ...fromSnap, name: 'pvc-from-vol', capacityRange: { requiredBytes: 8 * MiB }, volumeContentSource: { volume: { volumeId: 'pvc-snap' } } };
+    expect(((await controller('createVolume', fromVol)) as csipb.CreateVolumeResponse).volume?.contentSource?.volume?.volumeId).toBe('pvc-snap');
+    for (const name of ['pvc-from-snap', 'pvc-from-vol']) {
+      const v = await cluster.client().openVolume(name);
+      expect((await v.read(4 * MiB - 4096, image.length)).equals(image), name).toBe(true);
+      await v.close();
+    }
+    expect(await code(controller('createVolume', { ...fromSnap, volumeContentSource: { volume: { volumeId: 'pvc-snap2' } } }))).toBe(status.ALREADY_EXISTS);
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { snapshot: { snapshotId: 'pvc-snap@nope' } } }))).toBe(status.NOT_FOUND);
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { snapshot: { snapshotId: 'not-an-id' } } }))).toBe(status.NOT_FOUND);
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { volume: { volumeId: 'pvc-nope' } } }))).toBe(status.NOT_FOUND);
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', capacityRange: { requiredBytes: 4 * MiB, limitBytes: 4 * MiB } }))).toBe(status.OUT_OF_RANGE);
+  });
+
+  it('DeleteSnapshot is idempotent and needs an id; a clone of a deleted snapshot stays readable', async () => {
+    expect(await controller('deleteSnapshot', { snapshotId: 'pvc-snap@snapshot-1' })).toEqual({});
+    expect(await controller('deleteSnapshot', { snapshotId: 'pvc-snap@snapshot-1' })).toEqual({});
+    expect(await controller('deleteSnapshot', { snapshotId: 'not-an-id' })).toEqual({});
+    expect(await code(controller('deleteSnapshot', { snapshotId: '' }))).toBe(status.INVALID_ARGUMENT);
+    expect((await controller('listSnapshots', { snapshotId: 'pvc-snap@snapshot-1' }) as csipb.ListSnapshotsResponse).entries).toEqual([]);
+    const v = await cluster.client().openVolume('pvc-from-snap');
+    expect((await v.read(4 * MiB - 4096, image.length)).equals(image)).toBe(true);
+    await v.close();
   });
 });
 

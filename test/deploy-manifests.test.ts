@@ -94,13 +94,14 @@ describe('deploy manifests', () => {
     expect(policy?.spec?.ingress?.flatMap((r) => r.ports?.map((p) => p.port))).toEqual([9464]);
   });
 
-  it('the CSI driver: a controller with the provisioner, attacher and resizer, a privileged node plugin with the registrar, the CSIDriver and a StorageClass the driver accepts', () => {
+  it('the CSI driver: a controller with the provisioner, attacher, resizer and snapshotter, a privileged node plugin with the registrar, the CSIDriver, a StorageClass the driver accepts and a VolumeSnapshotClass', () => {
     const [driver] = byKind('CSIDriver') as unknown as CSIDriver[];
     expect(driver?.metadata?.name).toBe(driverName);
     expect(driver?.spec.attachRequired).toBe(false);
     const [controller] = byKind('Deployment') as unknown as Deployment[];
     const sidecarImages = controller?.spec?.template.spec?.containers.map((c) => c.image?.replace(/^.*\/|:.*$/g, ''));
-    expect(sidecarImages).toEqual(['basalt', 'csi-provisioner', 'csi-attacher', 'csi-resizer']);
+    expect(sidecarImages).toEqual(['basalt', 'csi-provisioner', 'csi-attacher', 'csi-resizer', 'csi-snapshotter']);
+    expect(byKind('VolumeSnapshotClass')).toMatchObject([{ apiVersion: 'snapshot.storage.k8s.io/v1', driver: driverName, deletionPolicy: 'Delete' }]);
     const nodePlugin = (byKind('DaemonSet') as unknown as DaemonSet[]).find((d) => d.metadata?.name === 'basalt-csi-node');
     const containers = nodePlugin?.spec?.template.spec?.containers ?? [];
     expect(containers.map((c) => c.name)).toEqual(['csi', 'agent', 'node-driver-registrar']);

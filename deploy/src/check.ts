@@ -14,12 +14,13 @@ import { Pod } from 'kubernetes-models/v1/Pod';
 import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { parseAllDocuments } from 'yaml';
+import { VolumeSnapshotClass } from './k8s/volume-snapshot-class.js';
 
 /** Checks on deploy/'s files as they are committed (used by test/deploy-manifests.test.ts). */
 
 const models: Record<string, new (data: never) => { validate(): void }> = {
   Namespace, Service, StatefulSet, PodDisruptionBudget, DaemonSet, NetworkPolicy, Pod, PersistentVolumeClaim,
-  Deployment, CSIDriver, StorageClass, ServiceAccount, ClusterRole, ClusterRoleBinding,
+  Deployment, CSIDriver, StorageClass, ServiceAccount, ClusterRole, ClusterRoleBinding, VolumeSnapshotClass,
 };
 
 /** Validates a Kubernetes object (parsed YAML) against its kind's schema; throws what is wrong. */

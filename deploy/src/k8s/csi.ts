@@ -4,6 +4,7 @@ import { ClusterRole } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Clus
 import { ClusterRoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding';
 import { CSIDriver } from 'kubernetes-models/storage.k8s.io/v1/CSIDriver';
 import { StorageClass } from 'kubernetes-models/storage.k8s.io/v1/StorageClass';
+import { VolumeSnapshotClass } from './volume-snapshot-class.js';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { agentArgs, image, metadList, ports } from '../topology.js';
@@ -13,10 +14,10 @@ import { metadEndpoints } from './metad.js';
 
 /**
  * The CSI driver (packages/csi, docs/kubernetes.md): a controller Deployment (`basalt csi --mode
- * controller` with the external-provisioner, -attacher and -resizer sidecars on a shared socket),
+ * controller` with the external-provisioner, -attacher, -resizer and -snapshotter sidecars on a shared socket),
  * a node DaemonSet (`basalt csi --mode node`, the node-driver-registrar and a pod-local NBD agent
  * the kernel's NBD client reaches on loopback; privileged, with the host's /dev and the kubelet's
- * dirs), the CSIDriver object and a StorageClass. A node's zone is its node name, as chunkd's is.
+ * dirs), the CSIDriver object, a StorageClass and a VolumeSnapshotClass. A node's zone is its node name, as chunkd's is.
  */
 
 export const driverName = 'csi.basalt.io';
@@ -33,6 +34,7 @@ export const sidecars = {
   provisioner: `${sidecarRegistry}/csi-provisioner:v5.1.0`,
   attacher: `${sidecarRegistry}/csi-attacher:v4.7.0`,
   resizer: `${sidecarRegistry}/csi-resizer:v1.12.0`,
+  snapshotter: `${sidecarRegistry}/csi-snapshotter:v8.2.0`,
   registrar: `${sidecarRegistry}/csi-node-driver-registrar:v2.12.0`,
 } as const;
 
@@ -68,6 +70,10 @@ function controllerRbac(): Manifest[] {
     { apiGroups: ['storage.k8s.io'], resources: ['volumeattachments'], verbs: ['get', 'list', 'watch', 'patch'] },
     { apiGroups: ['storage.k8s.io'], resources: ['volumeattachments/status'], verbs: ['patch'] },
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'watch', 'list', 'delete', 'update', 'create'] },
+    { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshotclasses'], verbs: ['get', 'list', 'watch'] },
+    { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshotcontents'], verbs: ['get', 'list', 'watch', 'update', 'patch'] },
+    { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshotcontents/status'], verbs: ['update', 'patch'] },
+    { apiGroups: ['snapshot.storage.k8s.io'], resources: ['volumesnapshots'], verbs: ['get', 'list', 'watch'] },
   ];
   return [
     new ServiceAccount({ metadata: { name: controllerComponent, namespace, labels: labels(controllerComponent) } }),
@@ -95,6 +101,7 @@ function controller(): Deployment {
             sidecar('csi-provisioner', sidecars.provisioner, ['--leader-election', '--feature-gates=Topology=true', '--default-fstype=ext4', '--timeout=60s']),
             sidecar('csi-attacher', sidecars.attacher, ['--leader-election', '--timeout=60s']),
             sidecar('csi-resizer', sidecars.resizer, ['--leader-election', '--timeout=60s']),
+            sidecar('csi-snapshotter', sidecars.snapshotter, ['--leader-election', '--timeout=60s']),
           ],
           volumes: [{ name: 'socket-dir', emptyDir: {} }],
         },
@@ -164,5 +171,7 @@ export function csiManifests(): Manifest[] {
       allowVolumeExpansion: true,
       volumeBindingMode: 'WaitForFirstConsumer',
     }),
+    // Needs the snapshot CRDs and snapshot-controller of kubernetes-csi/external-snapshotter (docs/kubernetes.md).
+    new VolumeSnapshotClass({ metadata: { name: 'basalt', labels: labels('basalt-csi') }, driver: driverName, deletionPolicy: 'Delete' }),
   ];
 }

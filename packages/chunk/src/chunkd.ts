@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import http from 'node:http';
-import { assert, invalidArgument, limits, monotonicClock } from '@basalt/stdx';
+import { assert, invalidArgument, limits, monotonicClock, realTimers } from '@basalt/stdx';
 import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
@@ -90,7 +90,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const budget = new RepairBudget(monotonicClock);
   const repairBucket = new TokenBucket(opts.repairBandwidthBytesPerSec ?? limits.repairBandwidthBytesPerSecDefault, limits.repairBurstBytes, monotonicClock.nowMs());
   const peer = (peerAddress: string): Peer => replicator.peer(peerAddress);
-  const executor = link === undefined ? undefined : new RebuildExecutor({ selfId: opts.id, store, link, peer, budget, bucket: repairBucket, metrics, clock: monotonicClock, log });
+  const executor = link === undefined ? undefined : new RebuildExecutor({ selfId: opts.id, store, link, peer, budget, bucket: repairBucket, metrics, clock: monotonicClock, timers: realTimers, log });
   const scrubIntervalMs = opts.scrubIntervalMs ?? limits.scrubIntervalMsDefault;
   const scrubBucket = new TokenBucket(opts.scrubRateBytesPerSec ?? limits.scrubRateBytesPerSecDefault, limits.repairBurstBytes, monotonicClock.nowMs());
   const scrubber =

@@ -3,14 +3,16 @@ import { hostname } from 'node:os';
 import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
 import { MetaClient, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
-import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, VolumeInfo } from './cluster-types.js';
+import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, SnapshotInfo, VolumeInfo } from './cluster-types.js';
+import { applyDiff, checkDiff, exportDiff, type TransferProgress } from './snapshot-transfer.js';
 import { ConnectionPool } from './connection-pool.js';
 import { syncRevocations } from './revocation-sync.js';
-import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, volumeFromPb } from './from-pb.js';
+import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, snapshotFromPb, volumeFromPb } from './from-pb.js';
 import { Volume, type VolumeEvent } from './volume.js';
 import { FileKeyProvider } from './crypto/file-key-provider.js';
 import type { KeyProvider } from './crypto/key-provider.js';
 import { newVolumeKey, volumeBlockCipher } from './crypto/volume-key.js';
+import type { BlockCipher } from './crypto/block-cipher.js';
 
 export interface ConnectOptions {
   /** host:port of one or more metad members. */
@@ -153,9 +155,187 @@ export class BasaltClient {
     return volumeFromPb((await this.meta.call('resizeVolume', { name, sizeBytes, force: options.force === true })).volume);
   }
 
-  /** Deletes a volume; `force` deletes it even while a writer holds its lease. Chunk servers reclaim its space. */
+  /**
+   * Deletes a volume; `force` deletes it even while a writer holds its lease. Chunk servers reclaim
+   * its space. Refused (BASALT_VOLUME_BUSY) while clones of its snapshots exist. A clone's delete
+   * also frees its parent snapshot's layers when that snapshot was deleted and this was its last clone.
+   */
   async deleteVolume(name: string, options: { force?: boolean } = {}): Promise<void> {
+    const { parent } = await this.getVolume(name);
+    const held = parent === undefined ? undefined : (await this.listSnapshots(parent.volume, { includeHidden: true })).find((x) => x.id === parent.snapshotId);
     await this.meta.call('deleteVolume', { name, force: options.force === true });
+    if (parent === undefined || held === undefined) return;
+    const still = (await this.listSnapshots(parent.volume, { includeHidden: true })).some((x) => x.id === parent.snapshotId);
+    if (!still) await this.dropSnapshotLayers(parent.volume, held);
+  }
+
+  // ---- snapshots and clones (docs/snapshots.md) ----
+
+  /** A volume's snapshots, oldest first; `includeHidden` adds deleted ones kept for clones. */
+  async listSnapshots(volume: string, options: { includeHidden?: boolean } = {}): Promise<SnapshotInfo[]> {
+    return (await this.meta.call('listSnapshots', { volume, includeHidden: options.includeHidden === true })).snapshots.map(snapshotFromPb);
+  }
+
+  /** One snapshot (BASALT_SNAPSHOT_NOT_FOUND). */
+  async getSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
+    const found = (await this.listSnapshots(volume)).find((x) => x.name === name);
+    if (found === undefined) throw new BasaltError(ErrorCode.SnapshotNotFound, `volume ${volume} has no snapshot named ${JSON.stringify(name)}`, { volume, snapshot: name });
+    return found;
+  }
+
+  /**
+   * Snapshots a volume nobody writes: takes its writer lease (BASALT_LEASE_CONFLICT while a writer
+   * holds it: that writer snapshots with Volume.snapshot, which orders it in its stream), takes the
+   * snapshot, releases the lease.
+   */
+  async createSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
+    const v = await this.openVolume(volume, { writer: true });
+    try {
+      return await v.snapshot(name);
+    } finally {
+      await v.close();
+    }
+  }
+
+  /** Deletes a snapshot: its blocks are freed on the chunk servers, unless clones still read through it (then when the last clone goes). */
+  async deleteSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
+    const snap = snapshotFromPb((await this.meta.call('deleteSnapshot', { volume, name })).snapshot);
+    if (snap.removed) await this.dropSnapshotLayers(volume, snap);
+    return snap;
+  }
+
+  /** Opens a ready snapshot read-only: reads see the volume as it was when it was taken. */
+  async openSnapshot(volume: string, name: string): Promise<Volume> {
+    return this.openSnapshotOf(await this.getVolume(volume), await this.readySnapshot(volume, name, false));
+  }
+
+  /** A new volume from a ready snapshot, writable at once, sharing every block it does not write with the snapshot. O(1). */
+  async cloneVolume(volume: string, snapshot: string, clone: string): Promise<VolumeInfo> {
+    return volumeFromPb((await this.meta.call('cloneVolume', { volume, snapshot, clone })).volume);
+  }
+
+  /**
+   * Makes the volume read as the snapshot again (takes the writer lease: BASALT_LEASE_CONFLICT
+   * while a writer holds it). Rewrites only the blocks written since the snapshot (from stamps).
+   * Later snapshots stay. The size stays (a volume never shrinks).
+   */
+  async rollbackVolume(volume: string, snapshot: string, progress?: TransferProgress): Promise<{ bytes: number }> {
+    const snap = await this.readySnapshot(volume, snapshot, false);
+    const head = await this.openVolume(volume, { writer: true });
+    try {
+      const view = await this.openSnapshotOf(await this.getVolume(volume), snap);
+      const ranges = await head.changedRanges(snap);
+      const total = ranges.reduce((n, r) => n + r.length, 0);
+      let done = 0;
+      for (const r of ranges) {
+        const data = r.offset >= view.size ? Buffer.alloc(r.length) : await view.read(r.offset, Math.min(r.length, view.size - r.offset));
+        const whole = data.length === r.length ? data : Buffer.concat([data, Buffer.alloc(r.length - data.length)]);
+        if (whole.every((b) => b === 0)) await head.writeZeroes(r.offset, r.length);
+        else await head.write(r.offset, whole);
+        done += r.length;
+        progress?.(done, total);
+      }
+      await head.flush();
+      return { bytes: total };
+    } finally {
+      await head.close();
+    }
+  }
+
+  /**
+   * Writes the blocks that differ between snapshot `from` (omitted: a full export) and snapshot
+   * `to` of a volume to `file` (docs/snapshots.md, "Diff files"), with checksums.
+   */
+  async exportDiff(volume: string, options: { from?: string; to: string; file: string; onProgress?: TransferProgress }): Promise<{ records: number; bytes: number }> {
+    const info = await this.getVolume(volume);
+    const to = await this.readySnapshot(volume, options.to, false);
+    const from = options.from === undefined ? undefined : await this.readySnapshot(volume, options.from, false);
+    if (from !== undefined && from.id >= to.id) throw invalidArgument(`diff from ${from.name} to ${to.name}: the base must be the older snapshot`);
+    const view = await this.openSnapshotOf(info, to);
+    try {
+      const header = { volume, sizeBytes: to.sizeBytes, from: from === undefined ? null : { name: from.name, id: from.id }, to: { name: to.name, id: to.id }, createdAtMs: Date.now() };
+      return await exportDiff(view, header, from, info.parent !== undefined, options.file, options.onProgress);
+    } finally {
+      await view.close();
+    }
+  }
+
+  /**
+   * Applies a diff file to a volume (takes the writer lease): checks the whole file first
+   * (BASALT_DIFF_INVALID, nothing written), grows the volume to the diff's size, requires the
+   * diff's base snapshot (by name) on the volume, writes the blocks, then snapshots the volume
+   * with the diff's `to` name so the next incremental diff applies on top.
+   */
+  async importDiff(volume: string, file: string, options: { onProgress?: TransferProgress } = {}): Promise<{ bytes: number; snapshot: SnapshotInfo }> {
+    const { header, bytes } = await checkDiff(file);
+    const info = await this.getVolume(volume);
+    if (header.from !== null && !(await this.listSnapshots(volume)).some((x) => x.name === header.from!.name && x.state === 'ready')) {
+      throw diffInvalidBase(volume, header.from.name);
+    }
+    if (info.sizeBytes < header.sizeBytes) await this.resizeVolume(volume, header.sizeBytes);
+    const target = await this.openVolume(volume, { writer: true });
+    try {
+      await applyDiff(target, file, bytes, options.onProgress);
+      return { bytes, snapshot: await target.snapshot(header.to.name) };
+    } finally {
+      await target.close();
+    }
+  }
+
+  /**
+   * Flattens a clone: copies every block it never wrote from its parent snapshot (takes the
+   * writer lease: BASALT_LEASE_CONFLICT while a writer holds it), then ends the read-through in
+   * metad; the parent snapshot's layers are freed when it was deleted and this was its last
+   * clone. A volume that is no clone is returned as it is. Runs in the foreground at the
+   * client's pace (not under the chunk servers' repair budget).
+   */
+  async flattenVolume(name: string, progress?: TransferProgress): Promise<{ volume: VolumeInfo; bytes: number }> {
+    const { parent } = await this.getVolume(name);
+    if (parent === undefined) return { volume: await this.getVolume(name), bytes: 0 };
+    const held = (await this.listSnapshots(parent.volume, { includeHidden: true })).find((x) => x.id === parent.snapshotId);
+    const v = await this.openVolume(name, { writer: true });
+    let bytes: number;
+    try {
+      bytes = await v.copyParentBlocks(progress);
+      await v.flush();
+    } finally {
+      await v.close();
+    }
+    const volume = volumeFromPb((await this.meta.call('flattenVolume', { name })).volume);
+    if (held !== undefined && !(await this.listSnapshots(parent.volume, { includeHidden: true })).some((x) => x.id === parent.snapshotId)) await this.dropSnapshotLayers(parent.volume, held);
+    return { volume, bytes };
+  }
+
+  private async readySnapshot(volume: string, name: string, includeHidden: boolean): Promise<SnapshotInfo> {
+    const found = (await this.listSnapshots(volume, { includeHidden })).find((x) => x.name === name);
+    if (found === undefined || found.state !== 'ready') throw new BasaltError(ErrorCode.SnapshotNotFound, `volume ${volume} has no ready snapshot named ${JSON.stringify(name)}`, { volume, snapshot: name });
+    return found;
+  }
+
+  private async openSnapshotOf(info: VolumeInfo, snap: SnapshotInfo): Promise<Volume> {
+    const cipher = await this.cipherOf(info);
+    const parent = await this.openParent(info);
+    return new Volume({ ...info, sizeBytes: snap.sizeBytes }, { meta: this.meta, pool: this.pool, lease: undefined, onEvent: this.onEvent, metrics: this.metrics, at: { id: snap.id, extents: new Set(snap.extents) }, cipher, parent });
+  }
+
+  /** An encrypted volume's block cipher (its data key unwrapped by the key provider); undefined for a plaintext one. */
+  private async cipherOf(info: VolumeInfo): Promise<BlockCipher | undefined> {
+    return info.encryption === undefined ? undefined : volumeBlockCipher(this.keyProvider, info.encryption, { volumeId: info.id, volumeName: info.name });
+  }
+
+  /** A clone's parent snapshot opened read-only (hidden ones too: the clone still reads them); undefined for other volumes. */
+  private async openParent(info: VolumeInfo): Promise<Volume | undefined> {
+    if (info.parent === undefined) return undefined;
+    const { volume, snapshotId } = info.parent;
+    const snap = (await this.listSnapshots(volume, { includeHidden: true })).find((x) => x.id === snapshotId);
+    if (snap === undefined) throw new BasaltError(ErrorCode.SnapshotNotFound, `clone ${info.name}'s parent snapshot ${info.parent.snapshot} of ${volume} is gone`, { volume, snapshot: info.parent.snapshot });
+    return this.openSnapshotOf(await this.getVolume(volume), snap);
+  }
+
+  private async dropSnapshotLayers(volume: string, snap: SnapshotInfo): Promise<void> {
+    const info = await this.getVolume(volume);
+    const v = new Volume(info, { meta: this.meta, pool: this.pool, lease: undefined, onEvent: this.onEvent, metrics: this.metrics });
+    await v.dropSnapshot(snap.id, snap.extents);
   }
 
   /** Sets a label (value) or removes it (undefined), optionally compare-and-set. */
@@ -197,13 +377,14 @@ export class BasaltClient {
     if (options.force === true && options.writer !== true) throw invalidArgument('force takes the writer lease: use it with { writer: true }');
     const volume = await this.getVolume(name);
     // The data key first: a client without the right KEK fails here, before it takes the lease.
-    const cipher = volume.encryption === undefined ? undefined : await volumeBlockCipher(this.keyProvider, volume.encryption, { volumeId: volume.id, volumeName: volume.name });
+    const cipher = await this.cipherOf(volume);
     let lease: { clientId: string; generation: number } | undefined;
     if (options.writer === true) {
       const granted = await this.acquireLease(name, this.clientId, { force: options.force === true });
       lease = { clientId: this.clientId, generation: granted.generation };
     }
-    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher });
+    const parent = await this.openParent(volume);
+    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher, parent });
   }
 
   // ---- tenants and audit ----
@@ -341,4 +522,8 @@ export class BasaltClient {
     this.pool.close();
     this.meta.close();
   }
+}
+
+function diffInvalidBase(volume: string, base: string): BasaltError {
+  return new BasaltError(ErrorCode.DiffInvalid, `diff file is not valid for volume ${volume}: it applies on top of snapshot ${base}, which the volume does not hold (import the earlier diffs first)`, { reason: 'base', volume, snapshot: base });
 }

@@ -24,6 +24,10 @@ export interface VolumeInfo extends VolumeDescriptor {
   readonly encryption: VolumeEncryption | undefined;
   /** The tenant that owns the volume ("default" for volumes created without one). */
   readonly tenant: string;
+  /** A clone's source snapshot (it reads through to it where it never wrote); undefined for other volumes. */
+  readonly parent: { readonly volume: string; readonly snapshot: string; readonly volumeId: number; readonly snapshotId: number } | undefined;
+  /** Snapshots `listSnapshots` shows. */
+  readonly snapshotCount: number;
 }
 
 /** A tenant with its quotas (0: no limit) and what its volumes use now. */
@@ -48,6 +52,27 @@ export interface AuditEntry {
   readonly target: string;
   /** "ok" or an error code. */
   readonly outcome: string;
+}
+
+/** A snapshot as metad records it (docs/snapshots.md). */
+export interface SnapshotInfo {
+  readonly volume: string;
+  readonly volumeId: number;
+  /** The chunk servers' name for it; never reused within the volume. */
+  readonly id: number;
+  readonly name: string;
+  readonly createdAtMs: number;
+  /** 'creating' until its writer took it on every extent; only a 'ready' one can be read, cloned or diffed. */
+  readonly state: 'creating' | 'ready';
+  /** The volume's size when it was taken. */
+  readonly sizeBytes: number;
+  /** Extents allocated when it was taken. */
+  readonly extents: readonly number[];
+  readonly clones: number;
+  /** Deleted, kept only while clones read through it. */
+  readonly hidden: boolean;
+  /** Of deleteSnapshot's answer: the record is gone (false while clones keep it). */
+  readonly removed: boolean;
 }
 
 /** A writer lease as granted: the holder and the generation that fences older holders. */

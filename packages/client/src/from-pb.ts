@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import type { pb } from '@basalt/wire';
-import type { AuditEntry, DegradedExtent, ExtentPlacement, TenantInfo, Member, MemberRole, MemberStatus, RepairStatus, ServerInfo, ServerState, VolumeInfo } from './cluster-types.js';
+import type { AuditEntry, DegradedExtent, ExtentPlacement, TenantInfo, Member, MemberRole, MemberStatus, RepairStatus, ServerInfo, ServerState, SnapshotInfo, VolumeInfo } from './cluster-types.js';
 
 /** Conversions from metad's protobuf replies to the SDK's types: the only place pb types are read. */
 
@@ -13,6 +13,16 @@ export function volumeFromPb(v: pb.IVolume | null | undefined): VolumeInfo {
     labels: { ...(v.labels ?? {}) }, createdAtMs: Number(v.createdAtMs ?? 0), storedBytes: Number(v.storedBytes ?? 0),
     encryption: v.encryption == null ? undefined : { cipher: v.encryption.cipher ?? '', keyId: v.encryption.keyId ?? '', wrappedKey: v.encryption.wrappedKey ?? new Uint8Array() },
     tenant: v.tenant || 'default',
+    parent: v.parentVolume ? { volume: v.parentVolume, snapshot: v.parentSnapshot ?? '', volumeId: Number(v.parentVolumeId ?? 0), snapshotId: Number(v.parentSnapshotId ?? 0) } : undefined,
+    snapshotCount: v.snapshotCount ?? 0,
+  };
+}
+
+export function snapshotFromPb(s: pb.ISnapshot | null | undefined): SnapshotInfo {
+  if (s === null || s === undefined) throw new BasaltError(ErrorCode.Protocol, 'metad replied without a snapshot');
+  return {
+    volume: s.volume ?? '', volumeId: Number(s.volumeId ?? 0), id: Number(s.id ?? 0), name: s.name ?? '', createdAtMs: Number(s.createdAtMs ?? 0),
+    state: s.state === 'ready' ? 'ready' : 'creating', sizeBytes: Number(s.sizeBytes ?? 0), extents: (s.extents ?? []).map(Number), clones: s.clones ?? 0, hidden: s.hidden === true, removed: s.removed === true,
   };
 }
 

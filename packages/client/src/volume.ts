@@ -2,6 +2,8 @@ import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { pieceCrcs, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
 import type { ClientMetrics, ClientOpName } from './client-metrics.js';
+import type { SnapshotInfo } from './cluster-types.js';
+import { snapshotFromPb } from './from-pb.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
@@ -38,6 +40,16 @@ export interface VolumeContext {
   readonly metrics?: ClientMetrics | undefined;
   /** An encrypted volume's cipher (its data key unwrapped at open); undefined: plaintext. */
   readonly cipher?: BlockCipher | undefined;
+  /** A read-only open of a snapshot: its id on the chunk servers and the extents it covers (others read as zeros, or from the parent). */
+  readonly at?: { readonly id: number; readonly extents: ReadonlySet<number> } | undefined;
+  /** A clone's parent snapshot, open read-only: the blocks this volume never wrote read from it. */
+  readonly parent?: Volume | undefined;
+}
+
+/** A range of whole blocks in the volume. */
+export interface BlockRange {
+  readonly offset: number;
+  readonly length: number;
 }
 
 export type VolumeEvent =
@@ -96,6 +108,10 @@ export class Volume {
   private closed = false;
   /** An encrypted volume's writes, by the whole blocks they cover (unused for plaintext). */
   private readonly blockLocks = new BlockRangeLocks();
+  /** Writes, trims and write-zeroes not yet settled; a snapshot waits for them. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  /** While a snapshot is taken: mutations called meanwhile wait for it. */
+  private barrier: Promise<void> | undefined;
 
   /** @internal Volumes come from BasaltClient.openVolume. */
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
@@ -104,7 +120,7 @@ export class Volume {
     this.sizeBytes = descriptor.sizeBytes;
     this.extentSizeBytes = descriptor.extentSizeBytes;
     this.replicationFactor = descriptor.replicationFactor;
-    this.writable = ctx.lease !== undefined;
+    this.writable = ctx.lease !== undefined && ctx.at === undefined;
     this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable, descriptor.replicationFactor, (info, waitedMs) => {
       ctx.onEvent({ kind: 'allocated_degraded', volume: this.name, index: info.index, replicas: info.replicas.map((r) => r.serverId), replicationFactor: this.replicationFactor, waitedMs });
     });
@@ -164,15 +180,22 @@ export class Volume {
 
   /** Writes `data` at `offset`. With `fua` the data is on stable storage on every replica when this resolves. */
   write(offset: number, data: Uint8Array, options: { fua?: boolean } = {}): Promise<void> {
-    return this.measure('write', data.length, () => this.writeNow(offset, data, options));
+    return this.gated(() => this.measure('write', data.length, () => this.writeNow(offset, data, options)));
   }
 
   private async writeNow(offset: number, data: Uint8Array, options: { fua?: boolean }): Promise<void> {
     this.checkWritable();
     const growing = this.checkRange(offset, data.length, 'write');
     if (growing !== undefined) await growing;
-    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    let buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
+    if (this.ctx.parent !== undefined && (offset % blockBytes !== 0 || (offset + buf.length) % blockBytes !== 0)) {
+      // A clone's partial block: a chunk server would merge it with zeros where the parent has data.
+      const a = Math.floor(offset / blockBytes) * blockBytes;
+      const whole = await this.readNow(a, Math.ceil((offset + buf.length) / blockBytes) * blockBytes - a);
+      buf.copy(whole, offset - a);
+      [offset, buf] = [a, whole];
+    }
     if (this.ctx.cipher !== undefined) return this.writeEncrypted(this.ctx.cipher, offset, buf, fua);
     return this.writeStored(offset, buf, fua);
   }
@@ -225,7 +248,7 @@ export class Volume {
 
   /** Discards a range; it reads as zeroes afterwards. Never-written extents are left alone. */
   trim(offset: number, length: number): Promise<void> {
-    return this.measure('trim', length, () => this.zeroRange(offset, length, false, (conn, ref, s) => conn.trim(ref, s.offset, s.length)));
+    return this.gated(() => this.measure('trim', length, () => this.zeroRange(offset, length, false, (conn, ref, s) => conn.trim(ref, s.offset, s.length))));
   }
 
   /**
@@ -233,7 +256,127 @@ export class Volume {
    * extents already read as zeroes and stay holes unless `allocate` asks for them to be allocated.
    */
   writeZeroes(offset: number, length: number, options: { allocate?: boolean } = {}): Promise<void> {
-    return this.measure('write_zeroes', length, () => this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length)));
+    return this.gated(() => this.measure('write_zeroes', length, () => this.zeroRange(offset, length, options.allocate === true, (conn, ref, s) => conn.writeZeroes(ref, s.offset, s.length))));
+  }
+
+  /**
+   * Takes a snapshot (docs/snapshots.md), crash-consistent at this point of the writer's stream:
+   * it holds every write, trim and write-zeroes that resolved before this call and none called
+   * after it. Writer only. Mutations called meanwhile wait; those in flight are waited for; then
+   * metad records the snapshot ('creating'), every allocated extent's primary takes it in the
+   * extent's write stream (SNAPSHOT, O(1): nothing is copied), and metad marks it 'ready'.
+   * BASALT_SNAPSHOT_EXISTS when the name is taken.
+   */
+  async snapshot(name: string): Promise<SnapshotInfo> {
+    this.checkWritable();
+    while (this.barrier !== undefined) await this.barrier;
+    let release!: () => void;
+    this.barrier = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await Promise.allSettled([...this.inflight]);
+      const snap = snapshotFromPb((await this.ctx.meta.call('createSnapshot', { volume: this.name, name })).snapshot);
+      try {
+        await Promise.all(snap.extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshot(ref, snap.id))));
+      } catch (err) {
+        // Undo what was taken: metad's record, then the marks of the extents that got one.
+        await this.ctx.meta.call('deleteSnapshot', { volume: this.name, name }).then(() => this.dropSnapshot(snap.id, snap.extents)).catch(() => undefined);
+        throw err;
+      }
+      return snapshotFromPb((await this.ctx.meta.call('commitSnapshot', { volume: this.name, name })).snapshot);
+    } finally {
+      this.barrier = undefined;
+      release();
+    }
+  }
+
+  /**
+   * The whole-block ranges (coalesced, each at most limits.ioRequestBytesMax) whose contents differ
+   * between snapshot `from` (undefined: a volume never written) and what this Volume reads (its
+   * snapshot, or now), from block stamps alone (SNAPSHOT_DIFF): no data is read. Of a clone only
+   * the blocks it wrote itself.
+   */
+  async changedRanges(from: { readonly id: number; readonly extents: readonly number[] } | undefined): Promise<BlockRange[]> {
+    this.checkOpen();
+    const out: BlockRange[] = [];
+    const step = limits.snapshotDiffBlocksMax * blockBytes;
+    for (const index of await this.extentsHeld()) {
+      const fromId = from !== undefined && from.extents.includes(index) ? from.id : 0;
+      for (let pos = 0; pos < this.extentSizeBytes; pos += step) {
+        const len = Math.min(step, this.extentSizeBytes - pos);
+        const blocks = await this.fromReadable(index, (conn, ref) => conn.snapshotDiff(ref, fromId, this.ctx.at?.id ?? 0, pos, len));
+        for (const b of blocks ?? []) {
+          const offset = index * this.extentSizeBytes + b * blockBytes;
+          const last = out[out.length - 1];
+          if (last !== undefined && last.offset + last.length === offset && last.length < limits.ioRequestBytesMax) out[out.length - 1] = { offset: last.offset, length: last.length + blockBytes };
+          else out.push({ offset, length: blockBytes });
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * @internal Drops snapshot `id` on the chunk servers of `extents` (after metad removed its
+   * record): each primary frees what only it held and forwards to its members. A server that
+   * holds no such snapshot has nothing to free.
+   */
+  async dropSnapshot(id: number, extents: readonly number[]): Promise<void> {
+    await Promise.all(extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshotDelete(ref, id)).catch((err: unknown) => {
+      if (!(err instanceof BasaltError && err.code === ErrorCode.SnapshotNotFound)) throw err;
+    })));
+  }
+
+  /**
+   * @internal A clone's flatten (BasaltClient.flattenVolume): writes every block this clone never
+   * wrote and its parent holds as non-zero, in whole-block runs, so that nothing is left to read
+   * through. Writer only. Resolves with the bytes copied.
+   */
+  async copyParentBlocks(progress?: (done: number, total: number) => void): Promise<number> {
+    this.checkWritable();
+    if (this.ctx.parent === undefined) return 0;
+    let copied = 0;
+    for (let index = 0; index * this.extentSizeBytes < this.sizeBytes; index++) {
+      const written = new Set<number>();
+      for (let pos = 0; pos < this.extentSizeBytes; pos += limits.snapshotDiffBlocksMax * blockBytes) {
+        const len = Math.min(limits.snapshotDiffBlocksMax * blockBytes, this.extentSizeBytes - pos);
+        for (const b of (await this.fromReadable(index, (conn, ref) => conn.snapshotDiff(ref, 0, 0, pos, len))) ?? []) written.add(b);
+      }
+      for (let pos = 0; pos < this.extentSizeBytes && index * this.extentSizeBytes + pos < this.sizeBytes; pos += limits.ioRequestBytesMax) {
+        const at = index * this.extentSizeBytes + pos;
+        const length = Math.min(limits.ioRequestBytesMax, this.extentSizeBytes - pos, this.sizeBytes - at);
+        const under = await this.parentSlice({ index, offset: pos, length, bufferOffset: 0 });
+        let run = -1;
+        for (let b = 0; b <= length / blockBytes; b++) {
+          const take = b < length / blockBytes && !written.has(pos / blockBytes + b) && under!.subarray(b * blockBytes, (b + 1) * blockBytes).some((x) => x !== 0);
+          if (take && run < 0) run = b;
+          if (take || run < 0) continue;
+          await this.writeNow(at + run * blockBytes, under!.subarray(run * blockBytes, b * blockBytes), {});
+          copied += (b - run) * blockBytes;
+          run = -1;
+        }
+        progress?.(at + length, this.sizeBytes);
+      }
+    }
+    return copied;
+  }
+
+  /** The extents this view holds: a snapshot's, or the allocated ones. */
+  private async extentsHeld(): Promise<number[]> {
+    if (this.ctx.at !== undefined) return [...this.ctx.at.extents].sort((a, b) => a - b);
+    const held: number[] = [];
+    for (let index = 0; index * this.extentSizeBytes < this.sizeBytes; index++) if ((await this.map.lookup(index)) !== undefined) held.push(index);
+    return held;
+  }
+
+  /** Runs a mutation after any snapshot being taken, and lets a snapshot wait for it. */
+  private gated<T>(run: () => Promise<T>): Promise<T> {
+    const p = this.barrier === undefined ? run() : this.barrier.then(run);
+    this.inflight.add(p);
+    const done = (): void => {
+      this.inflight.delete(p);
+    };
+    p.then(done, done);
+    return p;
   }
 
   /**
@@ -241,6 +384,7 @@ export class Volume {
    * default per 4 KiB block: an allocated extent's chunk server reports each block's stamp and
    * CRC (STAMPS), and a block never written or holding only zeroes (trimmed, punched) is a hole.
    * `{ blocks: false }` answers per extent from the extent map alone, without asking a chunk server.
+   * A clone or a snapshot reports data everywhere (docs/snapshots.md).
    */
   async allocation(offset: number, length: number, options: { blocks?: boolean } = {}): Promise<AllocationRun[]> {
     const growing = this.checkRange(offset, length, 'allocation');
@@ -252,6 +396,9 @@ export class Volume {
       if (last !== undefined && last.hole === run.hole) runs[runs.length - 1] = { ...last, length: last.length + run.length };
       else runs.push(run);
     };
+    // A clone's holes may show its parent's data, and a snapshot's blocks are not the head's
+    // stamps: both report data everywhere (a reader never skips what it must copy).
+    if (this.ctx.parent !== undefined || this.ctx.at !== undefined) return [{ offset, length, hole: false }];
     for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
       const base = offset + s.bufferOffset - s.offset;
       const allocated = (await this.map.lookup(s.index)) !== undefined;
@@ -274,6 +421,7 @@ export class Volume {
   /** Flushes, releases the writer lease and closes. No call may follow. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.ctx.parent?.close();
     try {
       if (this.writable) await this.flush();
     } finally {
@@ -307,6 +455,11 @@ export class Volume {
     this.checkWritable();
     const growing = this.checkRange(offset, length, 'zero');
     if (growing !== undefined) await growing;
+    if (this.ctx.parent !== undefined) {
+      // A clone writes its zeros: a trim of a block it never wrote would leave the parent's data showing.
+      for (let pos = offset; pos < offset + length; pos += limits.ioRequestBytesMax) await this.writeNow(pos, Buffer.alloc(Math.min(limits.ioRequestBytesMax, offset + length - pos)), {});
+      return;
+    }
     const cipher = this.ctx.cipher;
     if (cipher === undefined) return this.zeroStored(offset, length, allocate, op);
     // Whole blocks are zeroed on the chunk servers (stored zeroes read as zeroes); the parts of
@@ -398,9 +551,41 @@ export class Volume {
     return next;
   }
 
-  /** Reads one slice: undefined when the extent is not allocated. */
-  private readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
-    return this.fromReadable(s.index, async (conn, ref) => (await conn.read(ref, s.offset, s.length)).data);
+  /**
+   * Reads one slice (as of the snapshot, if this is one): undefined when it reads as zeros. A
+   * clone reads the blocks it never wrote (SNAPSHOT_DIFF from nothing, asked before the read)
+   * from its parent.
+   */
+  private async readSlice(s: ExtentSlice): Promise<Buffer | undefined> {
+    const at = this.ctx.at;
+    if (at !== undefined && !at.extents.has(s.index)) return this.parentSlice(s);
+    const first = Math.floor(s.offset / blockBytes) * blockBytes;
+    const end = Math.ceil((s.offset + s.length) / blockBytes) * blockBytes;
+    const written = this.ctx.parent === undefined ? undefined : await this.fromReadable(s.index, (conn, ref) => conn.snapshotDiff(ref, 0, at?.id ?? 0, first, end - first));
+    const own = await this.fromReadable(s.index, async (conn, ref) => (at === undefined ? await conn.read(ref, s.offset, s.length) : await conn.snapshotRead(ref, at.id, s.offset, s.length)).data);
+    if (this.ctx.parent === undefined) return own;
+    if (own === undefined || written === undefined) return this.parentSlice(s);
+    if (written.length === (end - first) / blockBytes) return own;
+    const under = await this.parentSlice(s);
+    if (under === undefined) return own;
+    const mine = new Set(written);
+    for (let b = first / blockBytes; b < end / blockBytes; b++) {
+      if (mine.has(b)) continue;
+      const a = Math.max(b * blockBytes, s.offset) - s.offset;
+      under.copy(own, a, a, Math.min((b + 1) * blockBytes, s.offset + s.length) - s.offset);
+    }
+    return own;
+  }
+
+  /** A slice as the clone's parent reads it (zeros past the parent's end); undefined without a parent. */
+  private async parentSlice(s: ExtentSlice): Promise<Buffer | undefined> {
+    const parent = this.ctx.parent;
+    if (parent === undefined) return undefined;
+    const at = s.index * this.extentSizeBytes + s.offset;
+    const out = Buffer.alloc(s.length);
+    const n = Math.max(0, Math.min(s.length, parent.size - at));
+    if (n > 0) (await parent.read(at, n)).copy(out);
+    return out;
   }
 
   /**

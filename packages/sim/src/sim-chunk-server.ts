@@ -79,7 +79,7 @@ export class SimChunkServer {
     const budget = new RepairBudget(this.clock, timers);
     const repairBucket = new TokenBucket(limits.repairBandwidthBytesPerSecDefault, limits.repairBurstBytes, this.clock.nowMs());
     const peer = (address: string): ReturnType<Replicator['peer']> => replicator.peer(address);
-    const executor = new RebuildExecutor({ selfId: this.id, store, link, peer, budget, bucket: repairBucket, metrics, clock: this.clock, log, knobs: this.opts.knobs });
+    const executor = new RebuildExecutor({ selfId: this.id, store, link, peer, budget, bucket: repairBucket, metrics, clock: this.clock, timers, log, knobs: this.opts.knobs });
     const scrubBucket = new TokenBucket(limits.scrubRateBytesPerSecDefault, limits.repairBurstBytes, this.clock.nowMs());
     const scrubber = new Scrubber({ selfId: this.id, store, peer, budget, buckets: [scrubBucket, repairBucket], metrics, clock: this.clock, wallMs: () => this.clock.nowMs(), intervalMs: this.opts.scrubIntervalMs, log });
     const report = (): ServerReport => ({ id: this.id, address: this.address, zone: this.zone, capacityBytes: this.opts.capacityBytes, freeBytes: this.opts.capacityBytes, repair: executor.progress(), scrub: scrubber.facts() });

@@ -197,7 +197,15 @@ export class SimMetaLink implements MetaLink {
   census(): Promise<VolumeCensus> {
     return this.call('census', () => {
       const s = this.metad.state;
-      return { liveVolumeIds: new Set(s.listVolumes().map((v) => v.id)), nextVolumeId: s.nextVolumeId(), servers: new Map(s.listServers().map((x) => [x.id, x.address])) };
+      const volumes = s.listVolumes();
+      return { liveVolumeIds: new Set(volumes.map((v) => v.id)), nextVolumeId: s.nextVolumeId(), servers: new Map(s.listServers().map((x) => [x.id, x.address])), volumeNames: new Map(volumes.map((v) => [v.id, v.name])) };
+    });
+  }
+
+  snapshotIds(volume: string): Promise<ReadonlySet<number>> {
+    return this.call('snapshotIds', () => {
+      const found = this.metad.state.listSnapshots(volume, true);
+      return new Set(found.ok ? found.value.map((x) => x.id) : []);
     });
   }
 

@@ -52,6 +52,12 @@ export const ErrorCode = {
   TenantExists: 'BASALT_TENANT_EXISTS',
   /** A tenant cannot be removed while it owns volumes. */
   TenantNotEmpty: 'BASALT_TENANT_NOT_EMPTY',
+  /** No snapshot of that volume has that name (or id), or it is not ready to be read. */
+  SnapshotNotFound: 'BASALT_SNAPSHOT_NOT_FOUND',
+  /** The volume already has a snapshot with that name. */
+  SnapshotExists: 'BASALT_SNAPSHOT_EXISTS',
+  /** A diff file is malformed, fails its checksums, or does not fit the volume it is applied to. */
+  DiffInvalid: 'BASALT_DIFF_INVALID',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -188,6 +188,12 @@ export const limits = {
   chunkInlineIoBytesMax: 64 * KiB,
   /** chunkd: highest seq of a block stamp (u32); a primary past it refuses mutations until the epoch changes (BASALT_LIMIT_EXCEEDED). */
   stampSeqMax: 0xffffffff,
+  /** Snapshots one volume may hold at a time (each is a stamp per allocated extent and a copy-on-write file per extent it diverged on). */
+  snapshotsPerVolumeMax: 1024,
+  /** Bytes of a snapshot name. */
+  snapshotNameBytesMax: 128,
+  /** Blocks a SNAP_DIFF request may cover (its reply lists changed block numbers, 4 bytes each). */
+  snapshotDiffBlocksMax: 16_384,
   /** chunkd: seqs a primary reserves durably at once per extent (one synced index put per this many mutations; a restart skips the unused rest). */
   chunkStampSeqReserve: 65_536,
   /** chunkd: bytes one verify or settle pass reads at once (the data of a STAMPS with VERIFY is read in pieces of this size). */

@@ -1,6 +1,6 @@
-import { BasaltError, ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
-import type { ExtentRef, ReplicaRef, StampsOutcome } from '@basalt/wire';
-import type { ExtentStore } from '../store/extent-store.js';
+import { BasaltError, ErrorCode, isBasaltError, limits, type Clock, type Timers } from '@basalt/stdx';
+import { DataFlag, DataOp, encodeSnapshotRecords, type ExtentRef, type ReplicaRef, type StampsOutcome } from '@basalt/wire';
+import type { ExtentStore, SnapshotRecordCopy } from '../store/extent-store.js';
 import type { DropReason, ExtentPlacement, MetaLink, RepairProgress, RepairTask } from '../server/meta-link.js';
 import type { ChunkMetrics } from '../server/metrics.js';
 import type { Peer } from '../server/peer.js';
@@ -29,6 +29,12 @@ import type { TokenBucket } from './token-bucket.js';
  *    connection and is in the data read, and every later one comes after. That replaces a block
  *    a partial-block write merged with stale data on the member (same stamp, other bytes), which
  *    the floor rule alone would keep;
+ * Snapshots (docs/snapshots.md, "Healing"): right after step 1 the member gets every snapshot
+ * mark this server holds (SNAPSHOT, FORWARDED, with the mark's own stamp), so that forwarded
+ * writes preserve blocks on it as they do here; once the blocks agree (step 4), each snapshot's
+ * layer is sent in batches (SNAPSHOT_INSTALL), replacing what the member preserved for the same
+ * blocks before its blocks were right. Records preserved on both sides after that agree.
+ *
  * 4. compare again; once nothing differs (normally the second round), FLUSH the member (the
  *    copied blocks must survive its power loss: writes made before it joined were flushed on the
  *    members of their time), then PromoteReplica at the task's epoch.
@@ -48,6 +54,8 @@ export interface RebuildDeps {
   readonly bucket: TokenBucket;
   readonly metrics: ChunkMetrics;
   readonly clock: Clock;
+  /** The process's timers in chunkd, the simulator's queue in packages/sim. */
+  readonly timers: Timers;
   readonly log: (line: string) => void;
   /** Rule breakers for the simulation's tests (server/unsafe-testing-knobs.ts); none in chunkd. */
   readonly knobs?: ChunkUnsafeTestingKnobs;
@@ -88,7 +96,7 @@ export class RebuildExecutor {
   private copiedTotal = 0;
   private reportedCopied = 0;
   private reportedAtMs: number;
-  private pollTimer: ReturnType<typeof setTimeout> | undefined;
+  private pollTimer: unknown;
 
   constructor(private readonly d: RebuildDeps) {
     this.reportedAtMs = d.clock.nowMs();
@@ -114,7 +122,7 @@ export class RebuildExecutor {
   /** One more poll after limits.repairTaskPollMs, unless one is already due. */
   private pollSoon(): void {
     if (this.closed || this.pollTimer !== undefined) return;
-    this.pollTimer = setTimeout(() => {
+    this.pollTimer = this.d.timers.setTimeout(() => {
       this.pollTimer = undefined;
       void this.poll();
     }, limits.repairTaskPollMs);
@@ -133,7 +141,7 @@ export class RebuildExecutor {
   /** Stops starting copies and waits for the running ones, which end at their next step (close the budget first to end their waits). */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.pollTimer);
+    this.d.timers.clearTimeout(this.pollTimer);
     await Promise.all([...this.running.values()].map((c) => c.done));
   }
 
@@ -162,6 +170,7 @@ export class RebuildExecutor {
     const what = `copy of extent ${task.volumeId}/${task.index} to ${target.serverId} at epoch ${task.epoch}`;
     try {
       await this.takeTask(task);
+      await this.sendMarks(c);
       for (let round = 0; ; round++) {
         this.checkCurrent(c);
         const [mine, theirs] = await this.stampsOfBoth(c);
@@ -178,6 +187,7 @@ export class RebuildExecutor {
         c.bytesLeft = plan.blocksToCopy * block;
         await this.copyRuns(c, plan.runs);
       }
+      await this.sendLayers(c);
       // What was copied must survive the member's power loss before it counts for redundancy:
       // earlier writes were flushed (or written with FUA) on the members of their time.
       this.checkCurrent(c);
@@ -199,7 +209,8 @@ export class RebuildExecutor {
     if (local !== undefined && (local.epoch > task.epoch || local.state !== 'active')) throw stale(`the local replica is at epoch ${local.epoch} (${local.state})`);
     if (local !== undefined && local.extentSizeBytes !== task.extentSizeBytes) throw new BasaltError(ErrorCode.InvalidArgument, `extent size ${task.extentSizeBytes} differs from the local ${local.extentSizeBytes}`);
     if (local !== undefined && local.epoch === task.epoch) return;
-    await this.d.store.setMeta({ volumeId: task.volumeId, index: task.index, extentSizeBytes: task.extentSizeBytes, epoch: task.epoch, replicas: task.members, version: local?.version ?? 0, state: 'active' });
+    const fresh = { volumeId: task.volumeId, index: task.index, extentSizeBytes: task.extentSizeBytes, version: 0 };
+    await this.d.store.setMeta({ ...(local ?? fresh), epoch: task.epoch, replicas: task.members, state: 'active' });
   }
 
   /** Throws when the local replica moved past the task's epoch (or the copy failed elsewhere). */
@@ -248,6 +259,40 @@ export class RebuildExecutor {
     );
     await Promise.all(workers);
     if (c.failure !== undefined) throw c.failure;
+  }
+
+  /** Gives the member this server's snapshot marks, with their stamps. */
+  private async sendMarks(c: Copy): Promise<void> {
+    const { task } = c;
+    const peer = this.d.peer(c.target.address);
+    for (const m of this.d.store.get(task.volumeId, task.index)?.snapshots ?? []) {
+      await this.atTarget(c, peer.send({ op: DataOp.Snapshot, flags: DataFlag.Forwarded, requestId: 0, extent: this.ref(task), offset: 0, length: 0, snapshot: m.id, stamp: { epoch: m.epoch, seq: m.seq } }));
+    }
+  }
+
+  /** Sends every snapshot layer's records to the member, a batch at a time, under the repair budget. */
+  private async sendLayers(c: Copy): Promise<void> {
+    const { task } = c;
+    const peer = this.d.peer(c.target.address);
+    const batch = limits.repairCopyRunBytesMax / block;
+    for (const m of this.d.store.get(task.volumeId, task.index)?.snapshots ?? []) {
+      for (let from: number | undefined = 0; from !== undefined; ) {
+        this.checkCurrent(c);
+        await this.d.budget.take([this.d.bucket], batch * block);
+        const got: { records: SnapshotRecordCopy[]; next: number | undefined } = await this.d.store.snapshotRecords(task.volumeId, task.index, m.id, from, batch).catch((err: unknown) => {
+          if (isBasaltError(err, ErrorCode.SnapshotNotFound)) return { records: [], next: undefined }; // deleted meanwhile
+          throw err;
+        });
+        if (got.records.length > 0) {
+          const payload = encodeSnapshotRecords(got.records);
+          await this.atTarget(c, peer.send({ op: DataOp.SnapshotInstall, flags: DataFlag.Forwarded, requestId: 0, extent: this.ref(task), offset: 0, length: payload.length, snapshot: m.id, payload }));
+          c.bytesCopied += got.records.length * block;
+          this.copiedTotal += got.records.length * block;
+          this.d.metrics.repairBytes.inc({ kind: c.kind, what: 'copied' }, got.records.length * block);
+        }
+        from = got.next;
+      }
+    }
   }
 
   /** Marks a failure of a call to the member as the member's. */

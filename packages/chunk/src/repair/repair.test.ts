@@ -7,6 +7,7 @@ import { DataConnection, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import { startChunkd, type Chunkd, type ChunkdOptions } from '../chunkd.js';
 import type { ExtentPlacement, MetaLink, RepairTask, ServerReport, VolumeCensus } from '../server/meta-link.js';
 import { extentPath } from '../store/extent-files.js';
+import { layerPath } from '../store/snapshot-layer.js';
 
 /**
  * Repair on chunk servers in this process, over real loopback sockets and real files. metad is a
@@ -60,6 +61,9 @@ class FakeMetad implements MetaLink {
     return Promise.resolve(undefined);
   }
   census(): Promise<VolumeCensus> {
+    return Promise.reject(new Error('not in this test'));
+  }
+  snapshotIds(): Promise<ReadonlySet<number>> {
     return Promise.reject(new Error('not in this test'));
   }
   close(): void {}
@@ -257,6 +261,29 @@ describe('scrubber (in process)', () => {
     expect(cs.map((c) => c.scrubber!.unrepairableBlocks)).toEqual([0, 0]);
     for (const c of cs) expect(Buffer.compare(await readAll(c, e), model), c.id).toBe(0);
     expect(await metric(cs[1]!, 'basalt_chunk_scrub_blocks_total', { result: 'repaired' })).toBe(1);
+  });
+
+  it('finds a flipped bit in a snapshot layer and rewrites the record from another member', async () => {
+    const cs = [await server(0, { scrubIntervalMs: 200 }), await server(1, { scrubIntervalMs: 200 })];
+    const primary = await connect(cs[0]!);
+    const e = ext(1, [ref(cs[0]!), ref(cs[1]!)]);
+    const before = Buffer.from(new Prng(SEED + 5).fill(new Uint8Array(4 * block)));
+    await primary.write(e, 0, before);
+    await primary.snapshot(e, 1);
+    await primary.write(e, 0, Buffer.alloc(4 * block, 0xee));
+    await primary.flush(e);
+    // The secondary's layer holds the four preserved blocks; damage the first one's data.
+    const file = layerPath(cs[1]!.store.dir, 5, 0, 1);
+    const fd = fs.openSync(file, 'r+');
+    const b = Buffer.alloc(1);
+    fs.readSync(fd, b, 0, 1, 24 + 100);
+    b[0] = b[0]! ^ 0x10;
+    fs.writeSync(fd, b, 0, 1, 24 + 100);
+    fs.closeSync(fd);
+    await until('the layer repair', () => cs[1]!.scrubber!.repairedBlocks >= 1);
+    expect(cs.map((c) => c.scrubber!.unrepairableBlocks)).toEqual([0, 0]);
+    const secondary = await connect(cs[1]!);
+    expect((await secondary.snapshotRead(e, 1, 0, 4 * block)).data.equals(before)).toBe(true);
   });
 
   it('the primary finds a member that silently missed writes and sends it the newer blocks', async () => {

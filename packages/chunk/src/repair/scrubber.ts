@@ -1,3 +1,4 @@
+import { crc32c } from '@node-rs/crc32';
 import { limits, type Clock } from '@basalt/stdx';
 import { compareStamps, DataOp, firstBadPiece, type DataRequest, type ExtentRef, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
@@ -27,6 +28,11 @@ import type { TokenBucket } from './token-bucket.js';
  *   the copy with the highest stamp that verifies is right. A member that verifies with an
  *   older stamp gets the block by COPY (applied only because it is newer); a local block is
  *   repaired as above; a member's block that fails its CRC is left to that member's own pass.
+ *
+ * - Snapshot layers (docs/snapshots.md), after the extent's blocks: every record is re-read; one
+ *   whose data fails its CRC (the record's header has its own CRC) is fetched from a member by
+ *   SNAPSHOT_READ of that block as of the snapshot, which must match the record's CRC, and
+ *   installed over it (a record never changes, so no write can race the repair).
  *
  * Blocks with no good copy are counted as unrepairable and logged; reads of them keep failing
  * with BASALT_CHECKSUM on that replica.
@@ -105,6 +111,7 @@ export class Scrubber {
     let compare = true;
     for (let offset = 0; ; offset += limits.scrubReadBytes) {
       const before = this.d.store.get(volumeId, index);
+      if (!this.stopped && before !== undefined && offset >= before.extentSizeBytes) await this.scrubLayers(before);
       if (this.stopped || before === undefined || offset >= before.extentSizeBytes) return;
       await this.d.budget.take(this.d.buckets, Math.min(limits.scrubReadBytes, before.extentSizeBytes - offset));
       const meta = this.d.store.get(volumeId, index);
@@ -207,6 +214,35 @@ export class Scrubber {
       return;
     }
     this.unrepairable(meta, blockNo, 'no other member holds a copy that verifies and is as new');
+  }
+
+  /** Checks every snapshot layer of the replica; repairs bad records from a member. */
+  private async scrubLayers(meta: ReplicaMeta): Promise<void> {
+    for (const mark of meta.snapshots ?? []) {
+      if (this.stopped) return;
+      const { bad, bytes } = await this.d.store.verifySnapshotLayer(meta.volumeId, meta.index, mark.id);
+      if (bytes > 0) await this.d.budget.take(this.d.buckets, bytes);
+      for (const r of bad) await this.repairRecord(meta, mark.id, r);
+    }
+  }
+
+  private async repairRecord(meta: ReplicaMeta, id: number, r: { block: number; crc: number; epoch: number; seq: number }): Promise<void> {
+    const now = this.d.store.get(meta.volumeId, meta.index) ?? meta;
+    const ref = this.ref(now);
+    for (const m of now.replicas) {
+      if (m.serverId === this.d.selfId || m.rebuilding === true) continue;
+      try {
+        const read: DataRequest = { op: DataOp.SnapshotRead, flags: 0, requestId: 0, extent: ref, offset: r.block * block, length: block, snapshot: id };
+        const got = await this.d.peer(m.address).send(read);
+        if (got.payload.length !== block || crc32c(got.payload) !== r.crc) continue;
+        await this.d.store.installSnapshotRecords(meta.volumeId, meta.index, id, [{ ...r, data: got.payload }]);
+        this.repaired(meta, r.block, `of snapshot ${id}'s layer rewritten from ${m.serverId}`);
+        return;
+      } catch (err) {
+        this.d.log(`scrub: ${m.serverId} could not give block ${r.block} of snapshot ${id} of extent ${meta.volumeId}/${meta.index}: ${String(err)}`);
+      }
+    }
+    this.unrepairable(meta, r.block, `snapshot ${id}'s copy is bad and no member holds one that matches its checksum`);
   }
 
   private repaired(meta: ReplicaMeta, blockNo: number, how: string): void {

@@ -28,9 +28,19 @@ export function isMutation(op: number): boolean {
   return op === DataOp.Write || op === DataOp.Trim || op === DataOp.WriteZeroes;
 }
 
+/** Ops the primary stamps and forwards in the write stream: mutations and SNAPSHOT (a writer's op too, lease fenced). */
+export function takesStamp(op: number): boolean {
+  return isMutation(op) || op === DataOp.Snapshot;
+}
+
+/** Ops only the primary takes from a client and forwards to the members. */
+function primaryOnly(op: number): boolean {
+  return takesStamp(op) || op === DataOp.Flush || op === DataOp.Copy || op === DataOp.SnapshotDelete || op === DataOp.SnapshotInstall;
+}
+
 /** Requests that create the replica on a server that holds none. */
 export function createsReplica(op: number): boolean {
-  return isMutation(op) || op === DataOp.Copy;
+  return takesStamp(op) || op === DataOp.Copy;
 }
 
 function refuse(code: Code, message: string, fence?: ReplicaMeta): Admission {
@@ -60,14 +70,14 @@ export function admit(selfId: string, local: ReplicaMeta | undefined, req: DataR
   }
   const forwarded = (req.flags & DataFlag.Forwarded) !== 0;
   const role: Role = position === 0 ? 'primary' : rebuilding ? 'rebuilding' : 'secondary';
-  if (isMutation(req.op) || req.op === DataOp.Flush || req.op === DataOp.Copy) {
+  if (primaryOnly(req.op)) {
     if (!forwarded && role !== 'primary') return refuse(ErrorCode.NotPrimary, `server ${selfId} is not the primary at epoch ${ext.epoch}; ${ext.replicas[0]!.serverId} is`);
     if (forwarded && role === 'primary') return refuse(ErrorCode.Protocol, `a forwarded ${req.op === DataOp.Copy ? 'copy' : 'request'} reached the primary`);
   }
-  if (req.op === DataOp.Read && role === 'rebuilding') {
+  if ((req.op === DataOp.Read || req.op === DataOp.SnapshotRead || req.op === DataOp.SnapshotDiff) && role === 'rebuilding') {
     return refuse(ErrorCode.Unavailable, `server ${selfId} is rebuilding its replica of extent ${ext.volumeId}/${ext.index} at epoch ${ext.epoch}: read another member`);
   }
-  if (isMutation(req.op) && ext.generation < knownGeneration) {
+  if (takesStamp(req.op) && ext.generation < knownGeneration) {
     return refuse(ErrorCode.LeaseFenced, `volume generation ${ext.generation} is older than ${knownGeneration}: a newer writer holds the lease`);
   }
   if (local === undefined || ext.epoch > local.epoch) {

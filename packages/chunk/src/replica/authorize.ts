@@ -1,6 +1,6 @@
 import { ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
 import { DataFlag, DataOp, type CapabilityClaims, type ClientClaims, type DataRequest, type ExtentClaims, type PeerClaims } from '@basalt/wire';
-import { createsReplica, isMutation } from './admission.js';
+import { createsReplica, takesStamp } from './admission.js';
 import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
 
 /**
@@ -82,7 +82,9 @@ function authorizeCaller(grants: Grants, req: DataRequest, knownGeneration: numb
   if (ext.index < cap.firstIndex || ext.index >= cap.endIndex) {
     return { code: ErrorCode.Unauthenticated, message: `the capability for volume ${ext.volumeId} covers extents [${cap.firstIndex}, ${cap.endIndex}), not ${ext.index}` };
   }
-  if (!isMutation(req.op) && req.op !== DataOp.Flush) return undefined;
+  // Writes, FLUSH and SNAPSHOT are the writer's (SNAPSHOT is stamped in its write stream); reads,
+  // STAMPS, SNAPSHOT_READ, SNAPSHOT_DIFF and SNAPSHOT_DELETE (after metad deleted the record) are not.
+  if (!takesStamp(req.op) && req.op !== DataOp.Flush) return undefined;
   if (cap.mode !== 'rw') return { code: ErrorCode.PermissionDenied, message: `the capability for volume ${ext.volumeId} is read-only` };
   if (ext.generation !== cap.generation) {
     return { code: ErrorCode.PermissionDenied, message: `the capability for volume ${ext.volumeId} allows writes at generation ${cap.generation}, not ${ext.generation}` };

@@ -1,4 +1,5 @@
 import type { ReplicaRef } from '@basalt/wire';
+import type { SnapshotMark } from './snapshot-chain.js';
 
 /**
  * What a chunk server knows about one extent replica it holds. Persisted in the LevelDB index
@@ -22,6 +23,8 @@ export interface ReplicaMeta {
    * replica (re-read every block; ExtentStore.stamps).
    */
   readonly suspect?: boolean;
+  /** Snapshots of this extent, oldest first (snapshot-chain.ts); absent when there are none. */
+  readonly snapshots?: readonly SnapshotMark[];
 }
 
 export function extentKey(volumeId: number, index: number): string {

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import { blockStamps, DataFlag, DataOp, dataOpNames, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
-import { admit, createsReplica, isMutation, type Admission } from '../replica/admission.js';
+import { blockStamps, DataFlag, DataOp, dataOpNames, decodeSnapshotRecords, encodeBlockList, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
+import { admit, createsReplica, isMutation, takesStamp, type Admission } from '../replica/admission.js';
 import { authorize, grant, newGrants, type Grants } from '../replica/authorize.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
@@ -81,8 +81,9 @@ export class ChunkService {
       const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
       return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
     }
+    if (local === undefined && (req.op === DataOp.SnapshotRead || req.op === DataOp.SnapshotDiff)) return Promise.resolve(this.errorReply(req, ErrorCode.SnapshotNotFound, `this chunk server holds no replica of extent ${ext.volumeId}/${ext.index}, so no snapshot of it`));
     if (local === undefined && !createsReplica(req.op)) return Promise.resolve(this.absent(req));
-    const mutation = isMutation(req.op);
+    const mutation = takesStamp(req.op);
     if (mutation && verdict.role !== 'primary' && req.stamp!.epoch === 0) return Promise.resolve(this.errorReply(req, ErrorCode.Protocol, 'a forwarded mutation without its primary\'s stamp'));
     const waits: Promise<unknown>[] = [];
     if (verdict.adopt !== undefined) waits.push(this.store.setMeta(verdict.adopt));
@@ -92,7 +93,7 @@ export class ChunkService {
     // The primary stamps a mutation on arrival; the other members store the stamp it forwarded.
     const stamp = !mutation ? undefined : verdict.role === 'primary' ? this.store.nextStamp(ext.volumeId, ext.index) : req.stamp!;
     const local$ = this.apply(req, stamp);
-    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush)) {
+    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush || req.op === DataOp.SnapshotDelete)) {
       const forwarded = this.replicator.forward(meta, req, stamp);
       if (this.knobs.ackBeforeReplicated === true) forwarded.catch(() => undefined);
       else waits.push(forwarded);
@@ -159,6 +160,23 @@ export class ChunkService {
         return this.store.copyBlocks(volumeId, index, req.offset, req.payload!, req.crcs!, req.stamps!, req.floorEpoch!).then((applied) => {
           const payload = Buffer.allocUnsafe(4);
           payload.writeUInt32BE(applied, 0);
+          return { crcs: noCrcs, payload };
+        });
+      }
+      case DataOp.Snapshot:
+        return this.store.takeSnapshot(volumeId, index, req.snapshot!, stamp!).then(() => done);
+      case DataOp.SnapshotDelete:
+        return this.store.deleteSnapshot(volumeId, index, req.snapshot!).then(() => done);
+      case DataOp.SnapshotRead:
+        return this.store.readSnapshot(volumeId, index, req.snapshot!, req.offset, req.length).then((r) => ({ crcs: r.crcs, payload: r.data }));
+      case DataOp.SnapshotDiff:
+        return this.store.changedBlocks(volumeId, index, req.snapshotFrom || undefined, req.snapshot || undefined, req.offset, req.length).then((blocks) => ({ crcs: noCrcs, payload: encodeBlockList(blocks) }));
+      case DataOp.SnapshotInstall: {
+        const records = decodeSnapshotRecords(req.payload!);
+        if (records === undefined) return Promise.reject(new BasaltError(ErrorCode.Checksum, 'snapshot records are malformed or fail their checksums; nothing was installed'));
+        return this.store.installSnapshotRecords(volumeId, index, req.snapshot!, records).then((installed) => {
+          const payload = Buffer.allocUnsafe(4);
+          payload.writeUInt32BE(installed, 0);
           return { crcs: noCrcs, payload };
         });
       }

@@ -63,6 +63,8 @@ export interface VolumeCensus {
   readonly nextVolumeId: number;
   /** Registered chunk servers: id -> address. */
   readonly servers: ReadonlyMap<string, string>;
+  /** Live volumes' names by id (the snapshot check asks metad by name). */
+  readonly volumeNames: ReadonlyMap<number, string>;
 }
 
 export interface MetaLink {
@@ -79,6 +81,8 @@ export interface MetaLink {
   placement(volumeId: number, index: number): Promise<ExtentPlacement | undefined>;
   /** Live volumes and registered servers, read linearizably. */
   census(): Promise<VolumeCensus>;
+  /** The ids of a volume's snapshots metad holds ('creating' and hidden ones too). */
+  snapshotIds(volume: string): Promise<ReadonlySet<number>>;
   close(): void;
 }
 
@@ -167,7 +171,13 @@ export class MetadLink implements MetaLink {
       liveVolumeIds: new Set((volumes.volumes ?? []).map((v) => Number(v.id ?? 0))),
       nextVolumeId,
       servers: new Map((servers.servers ?? []).map((s) => [s.id ?? '', s.address ?? ''])),
+      volumeNames: new Map((volumes.volumes ?? []).map((v) => [Number(v.id ?? 0), v.name ?? ''])),
     };
+  }
+
+  async snapshotIds(volume: string): Promise<ReadonlySet<number>> {
+    const reply = await this.client.call('listSnapshots', { volume, includeHidden: true });
+    return new Set(reply.snapshots.map((s) => Number(s.id ?? 0)));
   }
 
   close(): void {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
-import { deletedVolumes } from './reclaim.js';
+import { deletedVolumes, staleMarks } from './reclaim.js';
 
 function replica(volumeId: number, servers: string[], state: ReplicaMeta['state'] = 'active'): ReplicaMeta {
   return { volumeId, index: 0, extentSizeBytes: 1 << 20, epoch: 1, replicas: servers.map((serverId) => ({ serverId, address: `${serverId}:1` })), version: 0, state };
 }
 
-const census = { liveVolumeIds: new Set([2, 5]), nextVolumeId: 7, servers: new Map(['a', 'b', 'c'].map((id) => [id, `${id}:1`])) };
+const census = { liveVolumeIds: new Set([2, 5]), nextVolumeId: 7, servers: new Map(['a', 'b', 'c'].map((id) => [id, `${id}:1`])), volumeNames: new Map([[2, 'two'], [5, 'five']]) };
 
 describe('which volumes the reclaimer may remove', () => {
   it('only volumes metad issued and no longer has, recorded with servers metad knows', () => {
@@ -24,6 +24,12 @@ describe('which volumes the reclaimer may remove', () => {
   });
 
   it('removes nothing when metad has issued no ids (a fresh or reset cluster)', () => {
-    expect(deletedVolumes([replica(1, ['a'])], { liveVolumeIds: new Set(), nextVolumeId: 1, servers: new Map([['a', 'a:1']]) }).size).toBe(0);
+    expect(deletedVolumes([replica(1, ['a'])], { liveVolumeIds: new Set(), nextVolumeId: 1, servers: new Map([['a', 'a:1']]), volumeNames: new Map() }).size).toBe(0);
+  });
+
+  it('snapshot marks metad no longer lists are stale; marks of volumes not asked about are not', () => {
+    const marks = (ids: number[]) => ids.map((id) => ({ id, epoch: 1, seq: id }));
+    const local = [{ ...replica(2, ['a']), snapshots: marks([1, 3, 4]) }, { ...replica(2, ['a']), index: 1, snapshots: marks([4]) }, { ...replica(5, ['a']), snapshots: marks([1]) }];
+    expect([...staleMarks(local, new Map([[2, new Set([3])]]))].sort()).toEqual(['2/0/1', '2/0/4', '2/1/4']);
   });
 });

@@ -1,3 +1,4 @@
+import { ErrorCode, isBasaltError } from '@basalt/stdx';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
 import type { MetaLink, VolumeCensus } from './meta-link.js';
@@ -33,9 +34,27 @@ export function deletedVolumes(local: readonly ReplicaMeta[], census: VolumeCens
   return suspects;
 }
 
+/**
+ * Snapshot marks this server holds that metad no longer lists (deleted while this server was
+ * down or away, so it missed the SNAPSHOT_DELETE), as `volume/index/id`. A mark taken after
+ * metad was asked is not listed there either: the reclaimer drops a mark only when two passes in
+ * a row, an interval apart, find it missing (a snapshot's record exists before any mark of it).
+ */
+export function staleMarks(local: readonly ReplicaMeta[], liveIds: ReadonlyMap<number, ReadonlySet<number>>): Set<string> {
+  const stale = new Set<string>();
+  for (const meta of local) {
+    const live = liveIds.get(meta.volumeId);
+    if (live === undefined) continue;
+    for (const m of meta.snapshots ?? []) if (!live.has(m.id)) stale.add(`${meta.volumeId}/${meta.index}/${m.id}`);
+  }
+  return stale;
+}
+
 export class Reclaimer {
   /** Volumes found deleted by the last pass: removed if the next pass finds them deleted too. */
   private seen = new Set<number>();
+  /** Snapshot marks found stale by the last pass (staleMarks). */
+  private staleSeen = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -64,7 +83,9 @@ export class Reclaimer {
       this.seen.clear();
       return;
     }
-    const deleted = deletedVolumes(this.store.list(), await this.link.census());
+    const census = await this.link.census();
+    const deleted = deletedVolumes(this.store.list(), census);
+    await this.reclaimMarks(census.volumeNames);
     for (const volumeId of deleted) {
       if (!this.seen.has(volumeId) || this.stopped) continue;
       const { replicas, bytes } = await this.store.removeVolume(volumeId);
@@ -73,6 +94,24 @@ export class Reclaimer {
       this.log(`reclaimed ${replicas} replica(s), ${bytes} bytes on disk, of volume id ${volumeId}: metad deleted it`);
     }
     this.seen = deleted;
+  }
+
+  /** Drops snapshot marks (and their layers) metad deleted, found stale in two passes in a row. */
+  private async reclaimMarks(names: ReadonlyMap<number, string>): Promise<void> {
+    const local = this.store.list().filter((m) => (m.snapshots?.length ?? 0) > 0 && names.has(m.volumeId));
+    const live = new Map<number, ReadonlySet<number>>();
+    for (const volumeId of new Set(local.map((m) => m.volumeId))) live.set(volumeId, await this.link.snapshotIds(names.get(volumeId)!));
+    const stale = staleMarks(local, live);
+    for (const key of stale) {
+      if (!this.staleSeen.has(key) || this.stopped) continue;
+      const [volumeId, index, id] = key.split('/').map(Number) as [number, number, number];
+      await this.store.deleteSnapshot(volumeId, index, id).catch((err: unknown) => {
+        if (!isBasaltError(err, ErrorCode.SnapshotNotFound)) throw err;
+      });
+      stale.delete(key);
+      this.log(`dropped snapshot ${id} of extent ${volumeId}/${index}: metad deleted it while this server missed the delete`);
+    }
+    this.staleSeen = stale;
   }
 
   private schedule(): void {

@@ -58,7 +58,7 @@ export class Replicator {
     const e = req.extent;
     const auth = this.credentials?.peerAuth(e.volumeId, e.index, meta.epoch);
     const extent = { volumeId: e.volumeId, index: e.index, extentSizeBytes: e.extentSizeBytes, epoch: meta.epoch, generation: e.generation, replicas: meta.replicas, auth };
-    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload, stamp };
+    const fwd: DataRequest = { op: req.op, flags: req.flags | DataFlag.Forwarded, requestId: req.requestId, extent, offset: req.offset, length: req.length, crcs: req.crcs, payload: req.payload, stamp, snapshot: req.snapshot };
     const sends = meta.replicas.slice(1).map((r) => this.forwardTo(meta, r.serverId, this.peer(r.address).send(fwd)));
     return Promise.all(sends).then(() => undefined);
   }

@@ -169,7 +169,7 @@ export async function removeVolumeDir(dir: string, volumeId: number): Promise<nu
 }
 
 /** Makes a rename in dir durable. */
-async function syncDirectory(dir: string): Promise<void> {
+export async function syncDirectory(dir: string): Promise<void> {
   const fd = await openFile(dir, 'r', 'open extent directory');
   await fdatasync(fd, 'sync extent directory').finally(() => closeFile(fd));
 }

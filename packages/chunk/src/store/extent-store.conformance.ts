@@ -236,5 +236,121 @@ export function extentStoreConformance(name: string, makeFactory: () => Promise<
       expect((await again.read(V + 1, 0, 0, block)).data.equals(filled(1, 2))).toBe(true);
       await again.close();
     }));
+
+    it('a snapshot reads as of its mark after writes, partial writes, trims and first writes; copy-on-write preserves each block once', withStore(async (_f, s) => {
+      const before = Buffer.from(new Prng(SEED).fill(new Uint8Array(4 * block)));
+      await s.write(V, 0, 0, before, blockCrcs(before), st(1, 1));
+      await s.takeSnapshot(V, 0, 7, st(1, 2));
+      await s.takeSnapshot(V, 0, 7, st(1, 2));
+      expect(s.get(V, 0)?.snapshots).toEqual([{ id: 7, epoch: 1, seq: 2 }]);
+      await s.write(V, 0, block, filled(1, 0xaa), blockCrcs(filled(1, 0xaa)), st(1, 3));
+      await s.write(V, 0, 2 * block + 10, Buffer.alloc(20, 0xbb), pieceCrcs(2 * block + 10, Buffer.alloc(20, 0xbb)), st(1, 4));
+      await s.zero(V, 0, 3 * block, block, st(1, 5));
+      await s.write(V, 0, 5 * block, filled(1, 0xcc), blockCrcs(filled(1, 0xcc)), st(1, 6));
+      await s.write(V, 0, block, filled(1, 0xdd), blockCrcs(filled(1, 0xdd)), st(1, 7));
+      const snap = await s.readSnapshot(V, 0, 7, 0, 6 * block);
+      expect(snap.data.equals(Buffer.concat([before, Buffer.alloc(2 * block)]))).toBe(true);
+      expect(snap.crcs).toEqual(pieceCrcs(0, snap.data));
+      const odd = await s.readSnapshot(V, 0, 7, block - 5, 2 * block + 9);
+      expect(odd.data.equals(before.subarray(block - 5, 3 * block + 4))).toBe(true);
+      const head = await s.read(V, 0, 0, 6 * block);
+      expect(head.data.subarray(block, 2 * block).equals(filled(1, 0xdd))).toBe(true);
+      expect(head.data.subarray(3 * block, 4 * block).equals(filled(1, 0))).toBe(true);
+      expect(await s.changedBlocks(V, 0, 7, undefined, 0, 8 * block)).toEqual([1, 2, 3, 5]);
+      expect(await s.changedBlocks(V, 0, undefined, 7, 0, 8 * block)).toEqual([0, 1, 2, 3]);
+      await expect(s.readSnapshot(V, 0, 8, 0, block)).rejects.toMatchObject({ code: ErrorCode.SnapshotNotFound });
+      await expect(s.deleteSnapshot(V, 0, 8)).rejects.toMatchObject({ code: ErrorCode.SnapshotNotFound });
+    }));
+
+    it('snapshots, deletes and diffs at random agree with a model of every snapshot, across a restart', withStore(async (f, s) => {
+      const prng = new Prng(SEED);
+      const blocks = 64;
+      const model = Buffer.alloc(blocks * block);
+      const stamps: [number, number][] = Array.from({ length: blocks }, () => [0, 0]);
+      const snaps = new Map<number, { data: Buffer; stamps: [number, number][]; mark: number }>();
+      let seq = 0;
+      let nextId = 1;
+      const check = async (store: ExtentStore): Promise<void> => {
+        for (const [id, m] of snaps) {
+          expect((await store.readSnapshot(V, 0, id, 0, blocks * block)).data.equals(m.data), `SEED=${SEED} snapshot ${id}`).toBe(true);
+          for (const [id2, m2] of snaps) {
+            if (m2.mark <= m.mark) continue;
+            const want = m2.stamps.flatMap((x, b) => (x[1] > m.mark ? [b] : []));
+            expect(await store.changedBlocks(V, 0, id, id2, 0, blocks * block), `SEED=${SEED} diff ${id}..${id2}`).toEqual(want);
+          }
+        }
+        expect((await store.read(V, 0, 0, blocks * block)).data.equals(model), `SEED=${SEED} head`).toBe(true);
+      };
+      for (let i = 0; i < 150; i++) {
+        const r = prng.int(0, 99);
+        if (r < 10) {
+          const id = nextId++;
+          await s.takeSnapshot(V, 0, id, st(1, ++seq));
+          snaps.set(id, { data: Buffer.from(model), stamps: stamps.map((x) => [...x] as [number, number]), mark: seq });
+        } else if (r < 15 && snaps.size > 0) {
+          const ids = [...snaps.keys()];
+          const id = ids[prng.int(0, ids.length - 1)]!;
+          await s.deleteSnapshot(V, 0, id);
+          snaps.delete(id);
+        } else {
+          const len = prng.int(1, 3 * block);
+          const off = prng.int(0, blocks * block - len);
+          const stamp = st(1, ++seq);
+          if (prng.chance(0.2)) {
+            model.fill(0, off, off + len);
+            await s.zero(V, 0, off, len, stamp);
+          } else {
+            const data = Buffer.from(prng.fill(new Uint8Array(len)));
+            data.copy(model, off);
+            await s.write(V, 0, off, data, pieceCrcs(off, data), stamp);
+          }
+          for (let b = Math.floor(off / block); b < Math.ceil((off + len) / block); b++) stamps[b] = [1, seq];
+        }
+      }
+      await check(s);
+      await s.close();
+      const again = await f.open();
+      expect(again.get(V, 0)?.snapshots?.map((m) => m.id)).toEqual([...snaps.keys()]);
+      await check(again);
+      await again.close();
+    }));
+
+    it('a rebuilt member given the marks (older ones too) and the primary\'s records reads every snapshot as the primary does', withStore(async (_f, s) => {
+      await s.setMeta({ ...meta(0), volumeId: V + 1 });
+      const w = async (vol: number, blk: number, byte: number, seq: number): Promise<void> => s.write(vol, 0, blk * block, filled(1, byte), blockCrcs(filled(1, byte)), st(1, seq));
+      await w(V, 0, 1, 1);
+      await w(V, 1, 2, 2);
+      await s.takeSnapshot(V, 0, 1, st(1, 3));
+      await w(V, 0, 3, 4);
+      await s.takeSnapshot(V, 0, 2, st(1, 5));
+      await w(V, 1, 4, 6);
+      await w(V, 0, 5, 7);
+      // The member (volume V + 1 here) got the newest snapshot forwarded, then the older mark, then the records.
+      await s.takeSnapshot(V + 1, 0, 2, st(1, 5));
+      await s.takeSnapshot(V + 1, 0, 1, st(1, 3));
+      expect(s.get(V + 1, 0)?.snapshots?.map((m) => m.id)).toEqual([1, 2]);
+      await s.write(V + 1, 0, 0, filled(2, 9), blockCrcs(filled(2, 9)), st(1, 8));
+      for (const id of [1, 2]) {
+        let from: number | undefined = 0;
+        while (from !== undefined) {
+          const got: Awaited<ReturnType<ExtentStore['snapshotRecords']>> = await s.snapshotRecords(V, 0, id, from, 1);
+          expect(await s.installSnapshotRecords(V + 1, 0, id, got.records)).toBe(got.records.length);
+          from = got.next;
+        }
+      }
+      for (const id of [1, 2]) expect((await s.readSnapshot(V + 1, 0, id, 0, 2 * block)).data.equals((await s.readSnapshot(V, 0, id, 0, 2 * block)).data), `snapshot ${id}`).toBe(true);
+      expect((await s.readSnapshot(V, 0, 1, 0, 2 * block)).data.equals(Buffer.concat([filled(1, 1), filled(1, 2)]))).toBe(true);
+      expect(await s.installSnapshotRecords(V + 1, 0, 7, [])).toBe(0);
+    }));
+
+    it('concurrent writes to many blocks after a snapshot each preserve their own block', withStore(async (_f, s) => {
+      const n = 64;
+      const before = Buffer.concat(Array.from({ length: n }, (_, b) => filled(1, b + 1)));
+      await s.write(V, 0, 0, before, blockCrcs(before), st(1, 1));
+      await s.takeSnapshot(V, 0, 1, st(1, 2));
+      await Promise.all(Array.from({ length: n }, (_, b) => s.write(V, 0, b * block, filled(1, 0xf0), blockCrcs(filled(1, 0xf0)), st(1, 3 + b))));
+      expect((await s.readSnapshot(V, 0, 1, 0, n * block)).data.equals(before)).toBe(true);
+      await s.close();
+    }));
   });
 }

@@ -39,6 +39,16 @@ export interface CopySource extends BlockStamps {
   readonly crcs: Uint32Array;
 }
 
+/** One block of a snapshot layer as a rebuild copies it: its version as of the snapshot. */
+export interface SnapshotRecordCopy {
+  readonly block: number;
+  readonly crc: number;
+  readonly epoch: number;
+  readonly seq: number;
+  /** The 4 KiB (all zeros when crc is the zero block's). */
+  readonly data: Buffer;
+}
+
 export interface ExtentStore {
   /** Checksum mismatches found on read, before a read-modify-write, or by a verify. */
   readonly checksumErrors: number;
@@ -90,6 +100,44 @@ export interface ExtentStore {
    * stamps, unconditionally. BASALT_CHECKSUM (nothing written) if data does not match crcs.
    */
   repairBlocks(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps): Promise<void>;
+
+  /**
+   * SNAPSHOT (docs/snapshots.md): records snapshot `id` of the extent at `stamp` (the primary's
+   * next stamp, taken in the write stream) after every operation called before it, persisted
+   * before it resolves. O(1): no block is copied. Repeating it for the same id does nothing.
+   * From then on a write or zero preserves each block the newest snapshot holds in that
+   * snapshot's layer (durable) before overwriting it; trims too. COPY and repairs do not: they
+   * heal a block to what the primary holds, and a rebuild installs the primary's layers after.
+   */
+  takeSnapshot(volumeId: number, index: number, id: number, stamp: Stamp): Promise<void>;
+  /** Drops snapshot `id` of the extent, keeping what older snapshots still need and freeing the rest. BASALT_SNAPSHOT_NOT_FOUND without it. */
+  deleteSnapshot(volumeId: number, index: number, id: number): Promise<void>;
+  /** Reads [offset, offset+length) as of snapshot `id`, verified (BASALT_SNAPSHOT_NOT_FOUND, BASALT_CHECKSUM). */
+  readSnapshot(volumeId: number, index: number, id: number, offset: number, length: number): Promise<ReadOutcome>;
+  /**
+   * The blocks of the whole blocks [offset, offset+length) that differ between snapshot `from`
+   * (undefined: the never-written extent) and snapshot `to` (undefined: the extent now), from
+   * stamps only (snapshot-chain.ts changedSince). Block numbers in the extent, ascending.
+   */
+  changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]>;
+
+  /**
+   * Rebuild, on the primary: up to `max` records of snapshot `id`'s layer with block >= fromBlock,
+   * ascending, verified (BASALT_CHECKSUM), and where to continue (undefined: done).
+   */
+  snapshotRecords(volumeId: number, index: number, id: number, fromBlock: number, max: number): Promise<{ records: SnapshotRecordCopy[]; next: number | undefined }>;
+  /**
+   * Rebuild, on a member: the primary's records of snapshot `id`'s layer replace the member's for
+   * the same blocks (durably). Nothing when the member holds no such mark (deleted meanwhile).
+   * Resolves with the number of records installed.
+   */
+  installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number>;
+
+  /**
+   * The scrubber's check of snapshot `id`'s layer: re-reads every record and returns those whose
+   * data no longer matches their (header-checked) CRC, with the bytes read. Nothing without the mark.
+   */
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }>;
 
   /** Makes every write that resolved before this call durable (one group-commit round). */
   sync(): Promise<void>;

@@ -8,6 +8,7 @@ import { pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import { currentBootId } from './boot-record.js';
 import { extentPath } from './extent-files.js';
+import { layerPath } from './snapshot-layer.js';
 import { extentStoreConformance } from './extent-store.conformance.js';
 import { FileExtentStore } from './file-extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
@@ -274,6 +275,30 @@ describe('extent store', () => {
     // What the mirrors described is what the sidecar files hold.
     const again = await FileExtentStore.open(dir);
     for (const i of [0, 1, 2]) expect((await again.read(5, i, 0, extentSizeBytes)).data.equals(models[i]!)).toBe(true);
+    await again.close();
+  });
+
+  it('cuts a snapshot layer\'s torn tail at open, keeps the whole records, and appends after them; a snapshot with nothing preserved has no file', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const block = (byte: number): Buffer => Buffer.alloc(blockBytes, byte);
+    await store.write(5, 0, 0, Buffer.concat([block(1), block(2), block(3)]), pieceCrcs(0, Buffer.concat([block(1), block(2), block(3)])), s1);
+    await store.takeSnapshot(5, 0, 1, { epoch: 1, seq: 2 });
+    await store.takeSnapshot(5, 0, 2, { epoch: 1, seq: 3 });
+    expect((await store.readSnapshot(5, 0, 1, 0, blockBytes)).data.equals(block(1))).toBe(true);
+    expect(fs.existsSync(layerPath(dir, 5, 0, 1)) || fs.existsSync(layerPath(dir, 5, 0, 2))).toBe(false);
+    await store.write(5, 0, 0, block(9), pieceCrcs(0, block(9)), { epoch: 1, seq: 4 });
+    await store.write(5, 0, blockBytes, block(9), pieceCrcs(0, block(9)), { epoch: 1, seq: 5 });
+    await store.close();
+    // A crash while the second record was appended: its data never fully reached the file.
+    const file = layerPath(dir, 5, 0, 2);
+    fs.truncateSync(file, fs.statSync(file).size - 100);
+    const again = await FileExtentStore.open(dir);
+    expect((await again.snapshotRecords(5, 0, 2, 0, 10)).records.map((r) => r.block)).toEqual([0]);
+    await again.write(5, 0, 2 * blockBytes, block(9), pieceCrcs(0, block(9)), { epoch: 1, seq: 6 });
+    expect((await again.snapshotRecords(5, 0, 2, 0, 10)).records.map((r) => r.block)).toEqual([0, 2]);
+    expect((await again.readSnapshot(5, 0, 2, 2 * blockBytes, blockBytes)).data.equals(block(3))).toBe(true);
+    expect((await again.readSnapshot(5, 0, 1, 0, blockBytes)).data.equals(block(1))).toBe(true);
     await again.close();
   });
 

@@ -2,18 +2,20 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
-import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { assert, BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
+import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
-import type { CopySource, ExtentStore, ReadOutcome } from './extent-store.js';
+import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { fdatasync } from './fs-io.js';
 import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
 import { blockBytes, blockCrcs, entryBytes, firstMismatch, settledEntries, shiftedEntries, sidecarBytes, zeroBlockCrc } from './sidecar.js';
 import { SidecarCache } from './sidecar-cache.js';
+import { layerPath, SnapshotLayer, type LayerEntry, type LayerRecord } from './snapshot-layer.js';
 import { SpaceGuard } from './space-guard.js';
 import { StampClock } from './stamp-clock.js';
 import { readStampEntries, stampEntries, stampEntryBytes, uniformStampEntries } from './stamp-table.js';
@@ -43,6 +45,8 @@ interface Held {
   reserving?: Promise<void> | undefined;
   /** A settle of a suspect replica, while one runs. */
   settling?: Promise<void> | undefined;
+  /** Snapshot layers opened so far, by snapshot id. */
+  layers?: Map<number, Promise<SnapshotLayer>>;
 }
 
 export interface ExtentStoreOptions {
@@ -149,7 +153,7 @@ export class FileExtentStore implements ExtentStore {
   bumpVersion(volumeId: number, index: number): number {
     const h = this.mustHold(volumeId, index);
     const m = h.meta; // a literal, not a spread: this runs on every write
-    h.meta = { volumeId: m.volumeId, index: m.index, extentSizeBytes: m.extentSizeBytes, epoch: m.epoch, replicas: m.replicas, version: m.version + 1, state: m.state, suspect: m.suspect };
+    h.meta = { volumeId: m.volumeId, index: m.index, extentSizeBytes: m.extentSizeBytes, epoch: m.epoch, replicas: m.replicas, version: m.version + 1, state: m.state, suspect: m.suspect, snapshots: m.snapshots };
     return h.meta.version;
   }
 
@@ -196,6 +200,7 @@ export class FileExtentStore implements ExtentStore {
     return this.locked(h, a, b, true, async () => {
       const files = await this.filesOf(h, true);
       if (h.reserving !== undefined) await h.reserving;
+      await this.preserve(h, files!, a, b);
       await this.writeBlocks(h, files!, offset, data, crcs, uniformStampEntries((b - a) / blockBytes, stamp));
     });
   }
@@ -208,6 +213,7 @@ export class FileExtentStore implements ExtentStore {
       const files = await this.filesOf(h, false);
       if (files === undefined) return; // never written: already zeros, every stamp (0, 0), which no copy source is older than
       if (h.reserving !== undefined) await h.reserving;
+      await this.preserve(h, files, a, b);
       const innerA = Math.ceil(offset / blockBytes) * blockBytes;
       const innerB = Math.max(innerA, Math.floor((offset + length) / blockBytes) * blockBytes);
       for (const [s, e] of [[offset, Math.min(innerA, offset + length)], [Math.max(innerB, offset), offset + length]] as const) {
@@ -306,6 +312,129 @@ export class FileExtentStore implements ExtentStore {
     });
   }
 
+  takeSnapshot(volumeId: number, index: number, id: number, stamp: Stamp): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      h.meta = { ...h.meta, snapshots: withMark(h.meta.snapshots, { id, epoch: stamp.epoch, seq: stamp.seq }) };
+      await this.index.putExtents([h.meta]);
+    });
+  }
+
+  deleteSnapshot(volumeId: number, index: number, id: number): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      const next = withoutMark(h.meta.snapshots, id);
+      if (next === undefined) throw snapshotNotFound(volumeId, index, id);
+      const gone = await this.layerIfAny(h, id);
+      if (gone !== undefined && next.previous !== undefined) {
+        const previous = next.previous;
+        const keep: LayerEntry[] = [];
+        const prevHeld = (await this.layerIfAny(h, previous.id))?.records;
+        for (const r of gone.records.values()) {
+          if (heldBy(previous, r.epoch, r.seq) && prevHeld?.has(r.block) !== true) keep.push({ ...r, data: await gone.data(r) });
+        }
+        if (keep.length > 0) await (await this.layer(h, previous.id)).append(keep);
+      }
+      const { snapshots: _old, ...rest } = h.meta;
+      h.meta = next.marks.length === 0 ? rest : { ...rest, snapshots: next.marks };
+      await this.index.putExtents([h.meta]);
+      h.layers?.delete(id);
+      await gone?.remove();
+    });
+  }
+
+  readSnapshot(volumeId: number, index: number, id: number, offset: number, length: number): Promise<ReadOutcome> {
+    const h = this.mustHold(volumeId, index);
+    const [a, b] = aligned(offset, length);
+    return this.locked(h, a, b, false, async () => {
+      const marks = layersFrom(h.meta.snapshots, id);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, id);
+      const files = await this.filesOf(h, false);
+      const buf = Buffer.alloc(b - a);
+      const fromExtent: number[] = [];
+      for (let blk = a / blockBytes; blk < b / blockBytes; blk++) {
+        const found = await this.layered(h, marks, blk);
+        if (found !== undefined) (await found.layer.data(found.record)).copy(buf, blk * blockBytes - a);
+        else fromExtent.push(blk);
+      }
+      if (files !== undefined && fromExtent.length > 0) {
+        const sums = await this.sums(h, files);
+        for (const blk of fromExtent) {
+          const data = await this.io.read(files.fd, blockBytes, blk * blockBytes, 'read extent data');
+          this.verified(h, data, entriesOf(sums, blk * blockBytes, (blk + 1) * blockBytes), blk * blockBytes);
+          data.copy(buf, blk * blockBytes - a);
+        }
+      }
+      const data = buf.subarray(offset - a, offset - a + length);
+      return { data, crcs: pieceCrcs(offset, data) };
+    });
+  }
+
+  changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]> {
+    const h = this.mustHold(volumeId, index);
+    assertWholeBlocks(offset, length);
+    return this.locked(h, offset, offset + length, false, async () => {
+      const fromMark = from === undefined ? undefined : h.meta.snapshots?.find((m) => m.id === from);
+      if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
+      const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
+      const files = await this.filesOf(h, false);
+      const table = files === undefined ? undefined : stampTableOf(h, await this.sums(h, files));
+      const out: number[] = [];
+      for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
+        const found = await this.layered(h, marks, blk);
+        const epoch = found?.record.epoch ?? table?.readUInt32BE(blk * stampEntryBytes) ?? 0;
+        const seq = found?.record.seq ?? table?.readUInt32BE(blk * stampEntryBytes + 4) ?? 0;
+        if (changedSince(fromMark, epoch, seq)) out.push(blk);
+      }
+      return out;
+    });
+  }
+
+  snapshotRecords(volumeId: number, index: number, id: number, fromBlock: number, max: number): Promise<{ records: SnapshotRecordCopy[]; next: number | undefined }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) throw snapshotNotFound(volumeId, index, id);
+      const layer = await this.layerIfAny(h, id);
+      if (layer === undefined) return { records: [], next: undefined };
+      const blocks = [...layer.records.keys()].filter((b) => b >= fromBlock).sort((x, y) => x - y);
+      const records: SnapshotRecordCopy[] = [];
+      for (const b of blocks.slice(0, max)) {
+        const r = layer.records.get(b)!;
+        records.push({ block: b, crc: r.crc, epoch: r.epoch, seq: r.seq, data: await layer.data(r) });
+      }
+      return { records, next: blocks.length > max ? blocks[max] : undefined };
+    });
+  }
+
+  installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, async () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) return 0;
+      await (await this.layer(h, id)).append(records, true);
+      return records.length;
+    });
+  }
+
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, async () => {
+      const bad: Omit<SnapshotRecordCopy, 'data'>[] = [];
+      const layer = h.meta.snapshots?.some((m) => m.id === id) === true ? await this.layerIfAny(h, id) : undefined;
+      if (layer === undefined) return { bad, bytes: 0 };
+      let bytes = 0;
+      for (const r of layer.records.values()) {
+        bytes += blockBytes;
+        await layer.data(r).catch((err: unknown) => {
+          if (!isBasaltError(err, ErrorCode.Checksum)) throw err;
+          bad.push({ block: r.block, crc: r.crc, epoch: r.epoch, seq: r.seq });
+        });
+      }
+      this.checksumErrors += bad.length;
+      return { bad, bytes };
+    });
+  }
+
   /** Makes every write that resolved before this call durable (one group-commit round). */
   async sync(): Promise<void> {
     this.checkHealthy();
@@ -340,6 +469,7 @@ export class FileExtentStore implements ExtentStore {
           this.syncGroup.forget(files.fd);
           await closeExtentFiles(files);
         }
+        await this.closeLayers(h);
       } finally {
         release();
       }
@@ -363,9 +493,73 @@ export class FileExtentStore implements ExtentStore {
     for (const h of this.held.values()) {
       const files = await h.files?.catch(() => undefined);
       if (files !== undefined) await closeExtentFiles(files);
+      await this.closeLayers(h);
     }
     await this.index.close();
     if (clean) await writeBootRecord(this.dir, { bootId: this.bootId, clean: true });
+  }
+
+  /** A snapshot layer of the extent, opened (or created) on first use. */
+  private layer(h: Held, id: number): Promise<SnapshotLayer> {
+    h.layers ??= new Map();
+    let layer = h.layers.get(id);
+    if (layer === undefined) {
+      layer = SnapshotLayer.open(layerPath(this.dir, h.meta.volumeId, h.meta.index, id));
+      h.layers.set(id, layer);
+      const opened = layer;
+      opened.then(undefined, () => {
+        if (h.layers?.get(id) === opened) h.layers.delete(id);
+      });
+    }
+    return layer;
+  }
+
+  /** A snapshot layer of the extent if it has a file (nothing was preserved for it otherwise): opened, never created. */
+  private async layerIfAny(h: Held, id: number): Promise<SnapshotLayer | undefined> {
+    if (h.layers?.has(id) === true) return this.layer(h, id);
+    const exists = await fs.promises.access(layerPath(this.dir, h.meta.volumeId, h.meta.index, id)).then(() => true, () => false);
+    return exists ? this.layer(h, id) : undefined;
+  }
+
+  private async closeLayers(h: Held): Promise<void> {
+    for (const layer of h.layers?.values() ?? []) await (await layer.catch(() => undefined))?.close();
+    h.layers = undefined;
+  }
+
+  /** The first record of the block in the layers of `marks`, if any. */
+  private async layered(h: Held, marks: readonly SnapshotMark[], blk: number): Promise<{ layer: SnapshotLayer; record: LayerRecord } | undefined> {
+    for (const m of marks) {
+      const layer = await this.layerIfAny(h, m.id);
+      const record = layer?.records.get(blk);
+      if (record !== undefined) return { layer: layer!, record };
+    }
+    return undefined;
+  }
+
+  /**
+   * Copy-on-write before a mutation of the whole blocks [a, b): every block the newest snapshot
+   * holds (stamp at most its mark) is appended to that snapshot's layer with its CRC and stamp,
+   * and synced, before the caller overwrites it.
+   */
+  private async preserve(h: Held, files: ExtentFiles, a: number, b: number): Promise<void> {
+    const newest = newestMark(h.meta.snapshots);
+    if (newest === undefined) return;
+    const sums = await this.sums(h, files);
+    const table = stampTableOf(h, sums);
+    const held: number[] = [];
+    for (let blk = a / blockBytes; blk < b / blockBytes; blk++) {
+      if (heldBy(newest, table.readUInt32BE(blk * stampEntryBytes), table.readUInt32BE(blk * stampEntryBytes + 4))) held.push(blk);
+    }
+    if (held.length === 0) return;
+    const layer = await this.layer(h, newest.id);
+    const entries: LayerEntry[] = [];
+    for (const blk of held) {
+      if (layer.records.has(blk)) continue;
+      const data = await this.io.read(files.fd, blockBytes, blk * blockBytes, 'read extent data to preserve');
+      const actual = crc32c(data);
+      entries.push({ block: blk, crc: matchesEntry(actual, sums, blk) ? actual : (sums.readUInt32BE(blk * entryBytes) ^ zeroBlockCrc) >>> 0, epoch: table.readUInt32BE(blk * stampEntryBytes), seq: table.readUInt32BE(blk * stampEntryBytes + 4), data });
+    }
+    await layer.append(entries);
   }
 
   private mustHold(volumeId: number, index: number): Held {

@@ -1,9 +1,10 @@
 import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { copyApplies, forEachPiece, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
+import { copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
+import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import type { SeqReservation } from './extent-index.js';
-import type { CopySource, ExtentStore, ReadOutcome } from './extent-store.js';
+import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { RangeLock } from './range-lock.js';
 import { StampClock } from './stamp-clock.js';
 
@@ -53,6 +54,8 @@ export class MemoryDisk {
   metas = new Map<string, ReplicaMeta>();
   generations = new Map<number, number>();
   seqs = new Map<string, SeqReservation>();
+  /** Snapshot layers per extent: snapshot id -> block -> the block as preserved (synced when written, as the file store's appends are). */
+  layers = new Map<string, Map<number, Map<number, Block>>>();
   boot = 1;
   record: { boot: number; clean: boolean } | undefined;
   /** When set, mutations needing a new block fail with BASALT_NO_SPACE. */
@@ -218,6 +221,7 @@ export class MemoryExtentStore implements ExtentStore {
         const e = Math.min(offset + data.length, (blk + 1) * blockBytes);
         const merged = e - s === blockBytes ? Buffer.alloc(blockBytes) : Buffer.from(this.verifiedBlock(h, blk));
         data.copy(merged, s - blk * blockBytes, s - offset, e - offset);
+        this.preserve(h, blk);
         this.put(h, blk, merged, stamp.epoch, stamp.seq);
       }
     });
@@ -234,6 +238,7 @@ export class MemoryExtentStore implements ExtentStore {
         const e = Math.min(offset + length, (blk + 1) * blockBytes);
         const whole = e - s === blockBytes;
         const merged = whole ? undefined : Buffer.from(this.verifiedBlock(h, blk)).fill(0, s - blk * blockBytes, e - blk * blockBytes);
+        this.preserve(h, blk);
         this.put(h, blk, merged, stamp.epoch, stamp.seq);
       }
     });
@@ -316,6 +321,102 @@ export class MemoryExtentStore implements ExtentStore {
     });
   }
 
+  takeSnapshot(volumeId: number, index: number, id: number, stamp: Stamp): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, () => {
+      h.meta = { ...h.meta, snapshots: withMark(h.meta.snapshots, { id, epoch: stamp.epoch, seq: stamp.seq }) };
+      this.disk.metas.set(extentKey(volumeId, index), h.meta);
+    });
+  }
+
+  deleteSnapshot(volumeId: number, index: number, id: number): Promise<void> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, () => {
+      const next = withoutMark(h.meta.snapshots, id);
+      if (next === undefined) throw snapshotNotFound(volumeId, index, id);
+      const key = extentKey(volumeId, index);
+      const layers = this.disk.layers.get(key);
+      const gone = layers?.get(id);
+      if (gone !== undefined && next.previous !== undefined) {
+        const prev = layerOf(this.disk, key, next.previous.id);
+        for (const [blk, block] of gone) if (heldBy(next.previous, block.epoch, block.seq) && !prev.has(blk)) prev.set(blk, block);
+      }
+      layers?.delete(id);
+      const { snapshots: _old, ...rest } = h.meta;
+      h.meta = next.marks.length === 0 ? rest : { ...rest, snapshots: next.marks };
+      this.disk.metas.set(key, h.meta);
+    });
+  }
+
+  readSnapshot(volumeId: number, index: number, id: number, offset: number, length: number): Promise<ReadOutcome> {
+    const h = this.mustHold(volumeId, index);
+    const [a, b] = aligned(offset, length);
+    return this.locked(h, a, b, false, () => {
+      const marks = layersFrom(h.meta.snapshots, id);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, id);
+      const buf = Buffer.alloc(b - a);
+      for (let blk = a / blockBytes; blk < b / blockBytes; blk++) {
+        const found = this.layered(h, marks, blk);
+        const data = found === undefined ? this.verifiedBlock(h, blk) : found.data ?? zeroBlock;
+        if (found !== undefined && crc32c(data) !== found.crcCur) throw new BasaltError(ErrorCode.Checksum, `checksum mismatch in snapshot ${id} of extent ${volumeId}/${index} block ${blk}`, { volumeId, index, block: blk });
+        data.copy(buf, blk * blockBytes - a);
+      }
+      const data = buf.subarray(offset - a, offset - a + length);
+      return { data, crcs: pieceCrcs(offset, data) };
+    });
+  }
+
+  changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]> {
+    const h = this.mustHold(volumeId, index);
+    assertWholeBlocks(offset, length);
+    return this.locked(h, offset, offset + length, false, () => {
+      const fromMark = from === undefined ? undefined : h.meta.snapshots?.find((m) => m.id === from);
+      if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
+      const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
+      if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
+      const out: number[] = [];
+      for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
+        const block = this.layered(h, marks, blk) ?? this.extentOf(h)?.cache.get(blk) ?? emptyBlock();
+        if (changedSince(fromMark, block.epoch, block.seq)) out.push(blk);
+      }
+      return out;
+    });
+  }
+
+  snapshotRecords(volumeId: number, index: number, id: number, fromBlock: number, max: number): Promise<{ records: SnapshotRecordCopy[]; next: number | undefined }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) throw snapshotNotFound(volumeId, index, id);
+      const layer = this.disk.layers.get(extentKey(volumeId, index))?.get(id) ?? new Map<number, Block>();
+      const blocks = [...layer.keys()].filter((b) => b >= fromBlock).sort((x, y) => x - y);
+      const records = blocks.slice(0, max).map((b) => {
+        const r = layer.get(b)!;
+        return { block: b, crc: r.crcCur, epoch: r.epoch, seq: r.seq, data: Buffer.from(r.data ?? zeroBlock) };
+      });
+      return { records, next: blocks.length > max ? blocks[max] : undefined };
+    });
+  }
+
+  installSnapshotRecords(volumeId: number, index: number, id: number, records: readonly SnapshotRecordCopy[]): Promise<number> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, true, () => {
+      if (!h.meta.snapshots?.some((m) => m.id === id)) return 0;
+      const layer = layerOf(this.disk, extentKey(volumeId, index), id);
+      for (const r of records) layer.set(r.block, { data: Buffer.from(r.data), crcCur: r.crc, crcPrev: r.crc, epoch: r.epoch, seq: r.seq });
+      return records.length;
+    });
+  }
+
+  verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }> {
+    const h = this.mustHold(volumeId, index);
+    return this.locked(h, 0, h.meta.extentSizeBytes, false, () => {
+      const layer = h.meta.snapshots?.some((m) => m.id === id) === true ? this.disk.layers.get(extentKey(volumeId, index))?.get(id) : undefined;
+      const bad = [...(layer ?? [])].filter(([, r]) => crc32c(r.data ?? zeroBlock) !== r.crcCur).map(([b, r]) => ({ block: b, crc: r.crcCur, epoch: r.epoch, seq: r.seq }));
+      this.checksumErrors += bad.length;
+      return { bad, bytes: (layer?.size ?? 0) * blockBytes };
+    });
+  }
+
   sync(): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     this.syncStats.requests++;
@@ -340,6 +441,7 @@ export class MemoryExtentStore implements ExtentStore {
       this.disk.extents.delete(key);
       this.disk.metas.delete(key);
       this.disk.seqs.delete(key);
+      this.disk.layers.delete(key);
       release();
     }
     this.disk.generations.delete(volumeId);
@@ -403,6 +505,26 @@ export class MemoryExtentStore implements ExtentStore {
     return data;
   }
 
+  /** Copy-on-write: keeps the block in the newest snapshot's layer when that snapshot holds it. */
+  private preserve(h: Held, blk: number): void {
+    const newest = newestMark(h.meta.snapshots);
+    if (newest === undefined) return;
+    const block = this.extentOf(h)?.cache.get(blk) ?? emptyBlock();
+    if (!heldBy(newest, block.epoch, block.seq)) return;
+    const layer = layerOf(this.disk, extentKey(h.meta.volumeId, h.meta.index), newest.id);
+    if (!layer.has(blk)) layer.set(blk, { ...block });
+  }
+
+  /** The first record of the block in the layers of `marks`, if any. */
+  private layered(h: Held, marks: readonly SnapshotMark[], blk: number): Block | undefined {
+    const layers = this.disk.layers.get(extentKey(h.meta.volumeId, h.meta.index));
+    for (const m of marks) {
+      const found = layers?.get(m.id)?.get(blk);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
   /** Stores one block as the file store does: checksum slots [new, old current], data, stamp. */
   private put(h: Held, blk: number, data: Buffer | undefined, epoch: number, seq: number): void {
     const key = extentKey(h.meta.volumeId, h.meta.index);
@@ -429,6 +551,14 @@ export class MemoryExtentStore implements ExtentStore {
     h.meta = rest;
     this.disk.metas.set(extentKey(h.meta.volumeId, h.meta.index), rest);
   }
+}
+
+function layerOf(disk: MemoryDisk, key: string, id: number): Map<number, Block> {
+  let layers = disk.layers.get(key);
+  if (layers === undefined) disk.layers.set(key, (layers = new Map<number, Map<number, Block>>()));
+  let layer = layers.get(id);
+  if (layer === undefined) layers.set(id, (layer = new Map<number, Block>()));
+  return layer;
 }
 
 function aligned(offset: number, length: number): [number, number] {

@@ -7,6 +7,7 @@ import { chunkGroup } from './chunk.js';
 import { csiGroup } from './csi.js';
 import { metaGroup } from './meta.js';
 import { serverGroup } from './server.js';
+import { snapshotGroup } from './snapshot.js';
 import { statusGroup } from './status.js';
 import { tenantGroup } from './tenant.js';
 import { downGroup, upGroup } from './up.js';
@@ -14,4 +15,4 @@ import { topGroup } from './top.js';
 import { volumeGroup } from './volume.js';
 
 /** Every `basalt` command group. Add a group: write commands/<group>.ts and list it here. */
-export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, tenantGroup, statusGroup, auditGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup, certsGroup];
+export const commandGroups: readonly CommandGroup[] = [metaGroup, chunkGroup, serverGroup, volumeGroup, snapshotGroup, tenantGroup, statusGroup, auditGroup, topGroup, agentGroup, upGroup, downGroup, attachGroup, detachGroup, csiGroup, certsGroup];

@@ -7,6 +7,7 @@ import { printJson, printTable } from '../output.js';
 import { Progress } from '../progress.js';
 import { withClient } from '../sdk.js';
 import { exportFile, importFile } from '../transfer.js';
+import { clone, flatten, importDiff, rollback } from './snapshot.js';
 
 /** A volume as `--json` prints it. */
 export function volumeJson(v: VolumeInfo) {
@@ -14,6 +15,7 @@ export function volumeJson(v: VolumeInfo) {
     id: v.id, name: v.name, sizeBytes: v.sizeBytes, extentSizeBytes: v.extentSizeBytes, extentCount: v.extentCount, allocatedExtents: v.allocatedExtents,
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
     storedBytes: v.storedBytes, tenant: v.tenant, encryption: v.encryption === undefined ? null : { cipher: v.encryption.cipher, keyId: v.encryption.keyId },
+    parent: v.parent === undefined ? null : `${v.parent.volume}@${v.parent.snapshot}`, snapshots: v.snapshotCount,
   };
 }
 
@@ -32,6 +34,7 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
     ['stored', `${humanBytes(j.storedBytes)} on disk, all replicas`],
     ['encryption', j.encryption === null ? 'none' : `${j.encryption.cipher}, KEK ${j.encryption.keyId}`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
+    ['snapshots', String(j.snapshots)], ['clone of', j.parent ?? '-'],
   ]);
 }
 
@@ -146,5 +149,5 @@ const read: Command = {
   run: (args, io) => transfer(args, io, false, exportFile, 'to'),
 };
 
-export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export volumes', commands: [create, ls, info, resize, rm, label, write, read] };
+export const volumeGroup: CommandGroup = { name: 'volume', summary: 'create, list, inspect, resize, delete, import and export, clone and roll back volumes', commands: [create, ls, info, resize, rm, label, write, read, rollback, clone, flatten, importDiff] };
 

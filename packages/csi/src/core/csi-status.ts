@@ -37,8 +37,10 @@ export function codeForBasalt(code: string): Code {
     case ErrorCode.InvalidArgument:
       return Code.invalidArgument;
     case ErrorCode.VolumeNotFound:
+    case ErrorCode.SnapshotNotFound:
       return Code.notFound;
     case ErrorCode.VolumeExists:
+    case ErrorCode.SnapshotExists:
       return Code.alreadyExists;
     case ErrorCode.VolumeBusy:
     case ErrorCode.LeaseConflict:

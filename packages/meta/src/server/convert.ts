@@ -1,5 +1,5 @@
 import type { pb } from '@basalt/wire';
-import type { ExtentView, LeaseView, RepairTaskView, ServerView, TenantView, VolumeView } from '../state/index.js';
+import type { ExtentView, LeaseView, RepairTaskView, ServerView, SnapshotView, TenantView, VolumeView } from '../state/index.js';
 import type { HeartbeatFacts } from './chunk-server-liveness.js';
 import type { MemberInfo } from './members.js';
 
@@ -12,6 +12,15 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
     leaseHolder: v.lease?.clientId ?? '', leaseAcquiredAtMs: v.lease?.acquiredAtMs ?? 0,
     labels: { ...v.labels }, allocatedExtents: v.allocatedExtents, createdAtMs: v.createdAtMs, tenant: v.tenant,
     ...(v.encryption !== null && { encryption: { cipher: v.encryption.cipher, keyId: v.encryption.keyId, wrappedKey: Buffer.from(v.encryption.wrappedKey, 'base64') } }),
+    parentVolume: v.parent?.volume ?? '', parentSnapshot: v.parent?.snapshot ?? '', parentVolumeId: v.parent?.volumeId ?? 0, parentSnapshotId: v.parent?.snapshotId ?? 0,
+    snapshotCount: v.snapshotCount,
+  };
+}
+
+export function snapshotToPb(s: SnapshotView): pb.ISnapshot {
+  return {
+    volume: s.volume, volumeId: s.volumeId, id: s.id, name: s.name, createdAtMs: s.createdAtMs, state: s.state,
+    sizeBytes: s.sizeBytes, extents: [...s.extents], clones: s.clones, removed: s.removed, hidden: s.hidden,
   };
 }
 

@@ -2,10 +2,10 @@ import { BasaltError, ErrorCode, isBasaltError, limits, type Identity } from '@b
 import { normalizeSerial } from '@basalt/wire';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { authorizeCall, authorizeVolume, createVolumeCommand, tenantForCreate, tenantForListing, tenantOf, unwrap } from '../state/index.js';
-import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, RevocationsView, ServerView, TenantView, VolumeView } from '../state/index.js';
+import type { AllocateExtentCommand, AllocateExtentView, ExtentView, LabelView, LeaseView, MetaState, RepairTaskView, RevocationsView, ServerView, SnapshotView, TenantView, VolumeView } from '../state/index.js';
 import { auditEntry, type AuditEntry } from './audit-log.js';
 import type { ChunkServerLiveness, HeartbeatFacts } from './chunk-server-liveness.js';
-import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, tenantToPb, volumeToPb, wireServerState } from './convert.js';
+import { extentToPb, leaseToPb, membersToPb, repairTaskToPb, serverToPb, snapshotToPb, tenantToPb, volumeToPb, wireServerState } from './convert.js';
 import type { CapabilitySigner } from './capability-signer.js';
 import type { RaftHost } from './raft-host.js';
 import { checkCommand, checkCount, checkPageLimit, checkIndex, checkMemberAddress, checkMemberId, checkName, checkServer, memberExists, optionalString } from './validation.js';
@@ -304,6 +304,32 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
     listAudit: async (r) => {
       const limit = r.limit === 0 ? limits.auditReplyEntriesMax : Math.min(r.limit, limits.auditReplyEntriesMax);
       return { entries: await ctx.audit.list(r.sinceMs, limit) };
+    },
+    createSnapshot: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'createSnapshot', name: r.volume, snapshot: r.name, nowMs: now() })) };
+    },
+    commitSnapshot: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'commitSnapshot', name: r.volume, snapshot: r.name })) };
+    },
+    deleteSnapshot: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'deleteSnapshot', name: r.volume, snapshot: r.name })) };
+    },
+    listSnapshots: async (r, caller) => {
+      const name = checkName(r.volume);
+      const { snapshots, volume } = await query(r.stale, (s) => ({ snapshots: s.listSnapshots(name, r.includeHidden), volume: s.getVolume(name) }));
+      if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
+      return { snapshots: unwrap(snapshots).map(snapshotToPb) };
+    },
+    flattenVolume: async (r, caller) => {
+      ownerChecked(caller, r.name);
+      return { volume: withStored(await apply<VolumeView>({ type: 'flattenVolume', name: r.name })) };
+    },
+    cloneVolume: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return { volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now() })) };
     },
   };
 }

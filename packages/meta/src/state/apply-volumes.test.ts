@@ -24,6 +24,8 @@ describe('creating a volume', () => {
       createdAtMs: 42,
       encryption: null,
       tenant: 'default',
+      parent: null,
+      snapshotCount: 0,
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
   });

@@ -42,6 +42,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
     createdAtMs: cmd.nowMs,
     encryption: cmd.cipher !== undefined && cmd.keyId !== undefined && cmd.wrappedKey !== undefined ? { cipher: cmd.cipher, keyId: cmd.keyId, wrappedKey: cmd.wrappedKey } : null,
     extents: new Map(),
+    snaps: null,
   };
   data.nextVolumeId += 1;
   data.volumes.set(volume.name, volume);
@@ -101,7 +102,12 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
       generation: volume.generation,
     });
   }
+  const cloned = [...(volume.snaps?.snapshots.values() ?? [])].find((snap) => snap.clones > 0);
+  if (cloned !== undefined) {
+    return fail(ErrorCode.VolumeBusy, `volume ${volume.name} has clones of its snapshot ${cloned.name}; delete them first`, { volume: volume.name, snapshot: cloned.name, clones: cloned.clones });
+  }
   const view = volumeView(volume);
+  releaseParent(data, volume);
   for (const extent of volume.extents.values()) {
     for (const serverId of [...extent.replicas, ...extent.rebuilding]) {
       const server = data.servers.get(serverId);
@@ -114,6 +120,17 @@ export function applyDeleteVolume(data: StateData, cmd: DeleteVolumeCommand): Re
   removeName(data.volumeNames, volume.name);
   addUsage(data, volume.tenant, -1, -volume.sizeBytes);
   return ok(view);
+}
+
+/** A deleted (or flattened) clone no longer holds its parent snapshot; a hidden snapshot goes with its last clone. */
+export function releaseParent(data: StateData, volume: VolumeRecord): void {
+  const parent = volume.snaps?.parent;
+  if (parent === undefined || parent === null) return;
+  const source = data.volumes.get(parent.volumeName);
+  const snap = source?.snaps?.snapshots.get(parent.snapshotName);
+  assert(source !== undefined && source.id === parent.volumeId && snap !== undefined && snap.clones > 0, `parent snapshot of clone ${volume.name} out of step`);
+  snap.clones -= 1;
+  if (snap.hidden && snap.clones === 0) source.snaps!.snapshots.delete(snap.name);
 }
 
 export function applySetLabel(data: StateData, cmd: SetLabelCommand): Result<LabelView> {

@@ -5,6 +5,7 @@ import { applyAllocateExtent } from './apply-extents.js';
 import { applyRevokeCertificate } from './apply-revocations.js';
 import { applyAddRebuilding, applyDropReplica, applyPromoteReplica } from './apply-members.js';
 import { applyCreateTenant, applyDeleteTenant, applySetTenantQuota } from './apply-tenants.js';
+import { applyCloneVolume, applyCommitSnapshot, applyCreateSnapshot, applyDeleteSnapshot, applyFlattenVolume } from './apply-snapshots.js';
 import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
 import type { Command, CommandValue } from './commands.js';
 import type { StateData } from './records.js';
@@ -64,6 +65,16 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applySetTenantQuota(data, cmd);
     case 'revokeCertificate':
       return applyRevokeCertificate(data, cmd);
+    case 'createSnapshot':
+      return applyCreateSnapshot(data, cmd);
+    case 'commitSnapshot':
+      return applyCommitSnapshot(data, cmd);
+    case 'deleteSnapshot':
+      return applyDeleteSnapshot(data, cmd);
+    case 'cloneVolume':
+      return applyCloneVolume(data, cmd);
+    case 'flattenVolume':
+      return applyFlattenVolume(data, cmd);
     default:
       return unreachable(cmd, 'unknown command type');
   }

@@ -77,6 +77,12 @@ export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   setTenantQuota: rule(['admin'], 'none', true),
   listAudit: rule(['admin']),
   revokeCertificate: rule(['admin'], 'none', true),
+  createSnapshot: rule(tenantUsers, 'volume', true),
+  commitSnapshot: rule(tenantUsers, 'volume'),
+  deleteSnapshot: rule(['admin', 'client'], 'volume', true),
+  listSnapshots: rule([...tenantUsers, 'chunkd'], 'volume'),
+  cloneVolume: rule(['admin', 'client'], 'volume', true),
+  flattenVolume: rule(['admin', 'client'], 'volume', true),
   listRevocations: rule([...tenantUsers, 'chunkd']),
   raftStream: rule(['admin', 'metad']),
 };

@@ -37,6 +37,11 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   deleteTenant: { name: 'string' },
   setTenantQuota: { name: 'string', maxBytes: 'number', maxVolumes: 'number' },
   revokeCertificate: { serial: 'string' },
+  createSnapshot: { name: 'string', snapshot: 'string', nowMs: 'number' },
+  commitSnapshot: { name: 'string', snapshot: 'string' },
+  deleteSnapshot: { name: 'string', snapshot: 'string' },
+  cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number' },
+  flattenVolume: { name: 'string' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

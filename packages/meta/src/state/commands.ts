@@ -9,6 +9,7 @@ import type {
   ReleaseView,
   ServerView,
   TenantView,
+  SnapshotView,
   VolumeView,
 } from './views.js';
 
@@ -40,7 +41,49 @@ export type Command =
   | CreateTenantCommand
   | DeleteTenantCommand
   | SetTenantQuotaCommand
-  | RevokeCertificateCommand;
+  | RevokeCertificateCommand
+  | CreateSnapshotCommand
+  | CommitSnapshotCommand
+  | DeleteSnapshotCommand
+  | CloneVolumeCommand
+  | FlattenVolumeCommand;
+
+/** Ends a clone's read-through after its writer copied every block it needs from the parent; a no-op for other volumes. */
+export interface FlattenVolumeCommand {
+  readonly type: 'flattenVolume';
+  readonly name: string;
+}
+
+/** Records snapshot `snapshot` of volume `name` as 'creating', with the next snapshot id and the extents allocated now. */
+export interface CreateSnapshotCommand {
+  readonly type: 'createSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+  readonly nowMs: number;
+}
+
+/** Marks a snapshot 'ready': the writer took it on every extent it lists. */
+export interface CommitSnapshotCommand {
+  readonly type: 'commitSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+}
+
+/** Removes a snapshot's record, or hides it while clones read through it. */
+export interface DeleteSnapshotCommand {
+  readonly type: 'deleteSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+}
+
+/** Creates volume `clone` from the ready snapshot `snapshot` of volume `name`. */
+export interface CloneVolumeCommand {
+  readonly type: 'cloneVolume';
+  readonly name: string;
+  readonly snapshot: string;
+  readonly clone: string;
+  readonly nowMs: number;
+}
 
 export type CommandType = Command['type'];
 
@@ -286,6 +329,11 @@ export interface CommandValues {
   deleteTenant: TenantView;
   setTenantQuota: TenantView;
   revokeCertificate: RevocationsView;
+  createSnapshot: SnapshotView;
+  commitSnapshot: SnapshotView;
+  deleteSnapshot: SnapshotView;
+  cloneVolume: VolumeView;
+  flattenVolume: VolumeView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

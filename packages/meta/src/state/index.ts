@@ -31,6 +31,11 @@ export type {
   CreateTenantCommand,
   DeleteTenantCommand,
   SetTenantQuotaCommand,
+  CreateSnapshotCommand,
+  CommitSnapshotCommand,
+  DeleteSnapshotCommand,
+  CloneVolumeCommand,
+  FlattenVolumeCommand,
 } from './commands.js';
 export { defaultTenant } from './records.js';
 export { authorizeCall, authorizeVolume, callRules, isTenantBound, raftStreamMethod, tenantForCreate, tenantForListing, tenantOf } from './authz.js';

@@ -24,10 +24,31 @@ export function checkInvariants(data: StateData): void {
     assert(volume.tenant === defaultTenant || data.tenants.has(volume.tenant), `volume ${name} belongs to unknown tenant ${volume.tenant}`);
     checkVolume(data, volume, replicaCounts);
   }
+  checkSnapshots(data);
   for (const [id, server] of data.servers) {
     assert(id === server.id, `server ${server.id} filed under ${id}`);
     assert(server.freeBytes <= server.capacityBytes, `server ${id} has more free bytes than capacity`);
     assert(server.extentCount === (replicaCounts.get(id) ?? 0), `server ${id} counts ${server.extentCount} extents, holds ${replicaCounts.get(id) ?? 0}`);
+  }
+}
+
+/** Snapshot ids below the volume's next id and distinct; each snapshot's clone count equals the clones naming it. */
+function checkSnapshots(data: StateData): void {
+  const clones = new Map<string, number>();
+  for (const v of data.volumes.values()) {
+    const p = v.snaps?.parent;
+    if (p !== undefined && p !== null) clones.set(`${p.volumeName}@${p.snapshotName}`, (clones.get(`${p.volumeName}@${p.snapshotName}`) ?? 0) + 1);
+  }
+  for (const v of data.volumes.values()) {
+    const ids = new Set<number>();
+    for (const [name, snap] of v.snaps?.snapshots ?? []) {
+      assert(name === snap.name, `snapshot ${snap.name} of ${v.name} filed under ${name}`);
+      assert(snap.id >= 1 && snap.id < v.snaps!.nextSnapshotId && !ids.has(snap.id), `snapshot ${name} of ${v.name} has id ${snap.id}, used or outside [1, ${v.snaps!.nextSnapshotId})`);
+      ids.add(snap.id);
+      assert(snap.clones === (clones.get(`${v.name}@${name}`) ?? 0), `snapshot ${v.name}@${name} counts ${snap.clones} clones, ${clones.get(`${v.name}@${name}`) ?? 0} name it`);
+      assert(!snap.hidden || snap.clones > 0, `snapshot ${v.name}@${name} is hidden without clones`);
+    }
+    assert((v.snaps?.snapshots.size ?? 0) <= limits.snapshotsPerVolumeMax, `volume ${v.name} has too many snapshots`);
   }
 }
 

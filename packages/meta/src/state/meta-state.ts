@@ -7,7 +7,7 @@ import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
 import { decodeStateData, encodeStateData } from './snapshot.js';
-import type { TenantView, ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
+import type { TenantView, ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, SnapshotView, VolumePage, VolumeView } from './views.js';
 import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
 import { checkPlan } from './repair-plan-check.js';
 import { decideDropReport, type DropReport } from './drop-report.js';
@@ -59,6 +59,14 @@ export class MetaState {
 
   getVolume(name: string): Result<VolumeView> {
     return queries.getVolume(this.data, name);
+  }
+
+  listSnapshots(name: string, includeHidden = false): Result<SnapshotView[]> {
+    return queries.listSnapshots(this.data, name, includeHidden);
+  }
+
+  getSnapshot(name: string, snapshot: string): Result<SnapshotView> {
+    return queries.getSnapshot(this.data, name, snapshot);
   }
 
   /** All volumes, or only `tenant`'s, by name (at most limits.volumesMax). */

@@ -5,8 +5,9 @@ import { defaultTenant, type ExtentRecord, type StateData, type VolumeRecord } f
 import { findTenant } from './apply-tenants.js';
 import { fail, ok, type Result } from './result.js';
 import { checkUint } from './validate.js';
-import { extentView, serverView, tenantView, volumeView } from './view-of.js';
-import type { TenantView, ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, VolumePage, VolumeView } from './views.js';
+import { extentView, serverView, snapshotView, tenantView, volumeView } from './view-of.js';
+import { findSnapshot } from './apply-snapshots.js';
+import type { TenantView, ClusterCounts, DegradedExtentView, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, SnapshotView, VolumePage, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 import { attentionExtents } from './attention.js';
 
@@ -15,6 +16,20 @@ import { attentionExtents } from './attention.js';
 export function getVolume(data: StateData, name: string): Result<VolumeView> {
   const found = findVolume(data, name);
   return found.ok ? ok(volumeView(found.value)) : found;
+}
+
+/** The volume's visible snapshots, oldest first ('creating' ones too); with includeHidden also those kept for clones. */
+export function listSnapshots(data: StateData, name: string, includeHidden = false): Result<SnapshotView[]> {
+  const found = findVolume(data, name);
+  if (!found.ok) return found;
+  const volume = found.value;
+  return ok([...(volume.snaps?.snapshots.values() ?? [])].filter((snap) => includeHidden || !snap.hidden).sort((a, b) => a.id - b.id).map((snap) => snapshotView(volume, snap)));
+}
+
+/** A visible snapshot, 'creating' or 'ready'. */
+export function getSnapshot(data: StateData, name: string, snapshot: string): Result<SnapshotView> {
+  const found = findSnapshot(data, name, snapshot, true);
+  return found.ok ? ok(snapshotView(found.value.volume, found.value.snap)) : found;
 }
 
 /** Every volume, or only `tenant`'s, by name. */

@@ -86,8 +86,48 @@ export interface VolumeRecord {
   readonly createdAtMs: number;
   /** An encrypted volume's wrapped data key; null: plaintext. Set at creation, never changed. */
   readonly encryption: EncryptionRecord | null;
-  /** Allocated extents by index; an absent index reads as zeros. */
+  /** Allocated extents by index; an absent index reads as zeros (a clone's: as its parent snapshot). */
   readonly extents: Map<number, ExtentRecord>;
+  /** Snapshots and clone parent; null for a volume that never had a snapshot and is no clone (most: one pointer each). */
+  snaps: VolumeSnapshots | null;
+}
+
+export interface VolumeSnapshots {
+  /** Snapshots by name (docs/snapshots.md). Invariant: at most limits.snapshotsPerVolumeMax, ids distinct and below nextSnapshotId. */
+  readonly snapshots: Map<string, SnapshotRecord>;
+  /** Id of the next snapshot; never reused, since chunk servers name snapshot layers by it. Starts at 1. */
+  nextSnapshotId: number;
+  /** A clone's source snapshot, read through where the clone never wrote; null for other volumes (and a flattened clone). */
+  parent: ParentRecord | null;
+}
+
+/** The volume's snapshot state, created on first use. */
+export function snapsOf(volume: VolumeRecord): VolumeSnapshots {
+  volume.snaps ??= { snapshots: new Map(), nextSnapshotId: 1, parent: null };
+  return volume.snaps;
+}
+
+export interface SnapshotRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly createdAtMs: number;
+  /** 'creating' until the writer took it on every extent in `extents`; only a 'ready' one is read. */
+  state: 'creating' | 'ready';
+  /** The volume's size when it was taken. */
+  readonly sizeBytes: number;
+  /** The extents allocated when it was taken (the others read as zeros, or through to a clone's parent). */
+  readonly extents: readonly number[];
+  /** Invariant: the number of volumes whose parent is this snapshot. */
+  clones: number;
+  /** Deleted while clones still read through it: hidden from lists, removed with its last clone. */
+  hidden: boolean;
+}
+
+export interface ParentRecord {
+  readonly volumeId: number;
+  readonly volumeName: string;
+  readonly snapshotId: number;
+  readonly snapshotName: string;
 }
 
 /** A data key wrapped by a client's KEK: metad stores it and never sees the key. */

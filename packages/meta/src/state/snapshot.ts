@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
+import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type SnapshotRecord, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
 import { rebuildTenantUsage } from './tenant-usage.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
@@ -13,16 +13,29 @@ import { compareStrings } from './order.js';
  * list: index, epoch, active count, each active member as a position in `servers`, then
  * (format 2) the rebuilding count and members and the former count and members.
  * Format 1 (no rebuilding or former members, servers only up or down) is still read.
- * Tenants extend format 2 without changing a byte of a state that has none: a volume of another
- * tenant than `default` has the tenant's name as an 11th tuple element, and a `tenants` list
- * (by name) follows the volumes only when tenants exist.
+ * Tenants, encryption and snapshots extend format 2 without changing a byte of a state that has
+ * none: a volume with any of them has an 11th tuple element, an object of what it has (VolumeExtras),
+ * and a `tenants` list (by name) follows the volumes only when tenants exist.
  */
 export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
 type VolumeBase = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
-/** The base fields; then the tenant when not the default or when encrypted; then the encryption when encrypted. */
-type VolumeTuple = VolumeBase | [...VolumeBase, string] | [...VolumeBase, string, [string, string, string]];
+type SnapshotTuple = [number, string, number, 'creating' | 'ready', number, number[], number, boolean];
+type ParentTuple = [number, string, number, string];
+/** A volume's snapshots and parent, present only when it has either (or ever had a snapshot). */
+type SnapshotsTuple = [number, ParentTuple | null, SnapshotTuple[]];
+/**
+ * What only some volumes have, each key present only when it applies: `t` the tenant (not
+ * `default`), `e` the encryption [cipher, keyId, wrappedKey], `s` the snapshots and parent.
+ */
+interface VolumeExtras {
+  t?: string;
+  e?: [string, string, string];
+  s?: SnapshotsTuple;
+}
+/** The base fields, then the extras when there are any: other volumes encode as before. */
+type VolumeTuple = VolumeBase | [...VolumeBase, VolumeExtras];
 type TenantTuple = [string, number, number, number];
 
 export function encodeStateData(data: StateData): Uint8Array {
@@ -93,10 +106,17 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
       for (const id of members) extents.push(slots.get(id) as number);
     }
   }
-  const tuple: VolumeTuple = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
-  // Only a volume of another tenant, or an encrypted one, has more elements, so others encode as before.
-  if (v.encryption !== null) return [...tuple, v.tenant, [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey]];
-  return v.tenant === defaultTenant ? tuple : [...tuple, v.tenant];
+  const tuple: VolumeBase = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
+  const extras: VolumeExtras = {};
+  if (v.tenant !== defaultTenant) extras.t = v.tenant;
+  if (v.encryption !== null) extras.e = [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey];
+  if (v.snaps !== null) {
+    const p = v.snaps.parent;
+    const parent: ParentTuple | null = p === null ? null : [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName];
+    const snaps = [...v.snaps.snapshots.values()].sort((a, b) => a.id - b.id).map((x): SnapshotTuple => [x.id, x.name, x.createdAtMs, x.state, x.sizeBytes, [...x.extents], x.clones, x.hidden]);
+    extras.s = [v.snaps.nextSnapshotId, parent, snaps];
+  }
+  return Object.keys(extras).length === 0 ? tuple : [...tuple, extras];
 }
 
 /** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
@@ -147,7 +167,9 @@ function decodeServer(tuple: unknown): ServerRecord {
 
 function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, shared: MemberLists): VolumeRecord {
   const t = list(tuple, 'volume');
-  assert(t.length >= 10 && t.length <= 12, 'volume record has the wrong length');
+  assert(t.length === 10 || t.length === 11, 'volume record has the wrong length');
+  const extras = t.length === 11 ? t[10] : {};
+  assert(isObject(extras), 'volume extras are not an object');
   const labels = list(t[8], 'labels').map((pair) => {
     const p = list(pair, 'label');
     return [str(p[0], 'label key'), str(p[1], 'label value')] as const;
@@ -155,22 +177,41 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, 
   return {
     id: num(t[0], 'volume id'),
     name: str(t[1], 'volume name'),
-    tenant: t.length >= 11 ? str(t[10], 'volume tenant') : defaultTenant,
+    tenant: extras.t === undefined ? defaultTenant : str(extras.t, 'volume tenant'),
     sizeBytes: num(t[2], 'sizeBytes'),
     extentSizeBytes: num(t[3], 'extentSizeBytes'),
     replicationFactor: num(t[4], 'replicationFactor'),
     generation: num(t[5], 'generation'),
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
-    encryption: t.length === 12 ? decodeEncryption(t[11]) : null,
+    encryption: decodeEncryption(extras.e),
     labels: new Map(labels),
     extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
+    ...decodeSnapshots(extras.s),
   };
 }
 
-function decodeEncryption(value: unknown): EncryptionRecord {
+function decodeEncryption(value: unknown): EncryptionRecord | null {
+  if (value === undefined) return null;
   const t = list(value, 'encryption');
   return { cipher: str(t[0], 'cipher'), keyId: str(t[1], 'key id'), wrappedKey: str(t[2], 'wrapped key') };
+}
+
+function decodeSnapshots(value: unknown): Pick<VolumeRecord, 'snaps'> {
+  if (value === undefined) return { snaps: null };
+  const t = list(value, 'snapshots');
+  const p = t[1] === null ? null : list(t[1], 'parent');
+  const snapshots = new Map<string, SnapshotRecord>();
+  for (const item of list(t[2], 'snapshot list')) {
+    const x = list(item, 'snapshot');
+    const state = str(x[3], 'snapshot state');
+    assert(state === 'creating' || state === 'ready', `bad snapshot state ${state}`);
+    assert(typeof x[7] === 'boolean', 'snapshot hidden flag is not a boolean');
+    const snap: SnapshotRecord = { id: num(x[0], 'snapshot id'), name: str(x[1], 'snapshot name'), createdAtMs: num(x[2], 'snapshot time'), state, sizeBytes: num(x[4], 'snapshot size'), extents: list(x[5], 'snapshot extents').map((i) => num(i, 'snapshot extent')), clones: num(x[6], 'snapshot clones'), hidden: x[7] };
+    snapshots.set(snap.name, snap);
+  }
+  const parent = p === null ? null : { volumeId: num(p[0], 'parent volume id'), volumeName: str(p[1], 'parent volume'), snapshotId: num(p[2], 'parent snapshot id'), snapshotName: str(p[3], 'parent snapshot') };
+  return { snaps: { snapshots, nextSnapshotId: num(t[0], 'nextSnapshotId'), parent } };
 }
 
 function decodeLease(value: unknown): LeaseRecord | null {

@@ -48,6 +48,15 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return first(checkTenantName(cmd.name), checkUint('maxBytes', cmd.maxBytes), checkMaxVolumes(cmd.maxVolumes));
     case 'revokeCertificate':
       return checkSerial(cmd.serial);
+    case 'createSnapshot':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkUint('nowMs', cmd.nowMs));
+    case 'commitSnapshot':
+    case 'deleteSnapshot':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot));
+    case 'flattenVolume':
+      return checkVolumeName(cmd.name);
+    case 'cloneVolume':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkVolumeName(cmd.clone), checkUint('nowMs', cmd.nowMs));
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -160,6 +169,10 @@ const addressPattern = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa
 
 export function checkVolumeName(name: string): StateError | null {
   return checkToken('volume name', name, limits.volumeNameBytesMax);
+}
+
+export function checkSnapshotName(name: string): StateError | null {
+  return checkToken('snapshot name', name, limits.snapshotNameBytesMax);
 }
 
 export function checkServerId(serverId: string): StateError | null {

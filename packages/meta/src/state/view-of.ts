@@ -1,7 +1,7 @@
 import { assert } from '@basalt/stdx';
-import type { ExtentRecord, ServerRecord, StateData, TenantRecord, VolumeRecord } from './records.js';
+import type { ExtentRecord, ServerRecord, SnapshotRecord, StateData, TenantRecord, VolumeRecord } from './records.js';
 import { usageOf } from './tenant-usage.js';
-import type { ExtentView, ServerView, TenantView, VolumeView } from './views.js';
+import type { ExtentView, ServerView, SnapshotView, TenantView, VolumeView } from './views.js';
 import { compareStrings } from './order.js';
 
 /** Builders of the immutable views handed out by queries and command results. */
@@ -36,6 +36,8 @@ export function volumeView(v: VolumeRecord): VolumeView {
     createdAtMs: v.createdAtMs,
     encryption: v.encryption === null ? null : { ...v.encryption },
     tenant: v.tenant,
+    parent: parentView(v),
+    snapshotCount: [...(v.snaps?.snapshots.values() ?? [])].filter((snap) => !snap.hidden).length,
   };
 }
 
@@ -50,6 +52,27 @@ export function tenantView(data: StateData, name: string, record: TenantRecord |
     sizeBytes: usage.sizeBytes,
     createdAtMs: record?.createdAtMs ?? 0,
   };
+}
+
+export function snapshotView(v: VolumeRecord, snap: SnapshotRecord): SnapshotView {
+  return {
+    volume: v.name,
+    volumeId: v.id,
+    id: snap.id,
+    name: snap.name,
+    createdAtMs: snap.createdAtMs,
+    state: snap.state,
+    sizeBytes: snap.sizeBytes,
+    extents: snap.extents,
+    clones: snap.clones,
+    removed: v.snaps?.snapshots.get(snap.name) !== snap,
+    hidden: snap.hidden,
+  };
+}
+
+function parentView(v: VolumeRecord): VolumeView['parent'] {
+  const p = v.snaps?.parent;
+  return p === undefined || p === null ? null : { volume: p.volumeName, volumeId: p.volumeId, snapshot: p.snapshotName, snapshotId: p.snapshotId };
 }
 
 export function sortedLabels(v: VolumeRecord): [string, string][] {

@@ -61,6 +61,10 @@ export interface VolumeView {
   readonly encryption: EncryptionView | null;
   /** The tenant that owns the volume (`default` for volumes created without one). */
   readonly tenant: string;
+  /** A clone's source snapshot; null for other volumes. */
+  readonly parent: ParentView | null;
+  /** Snapshots listed (hidden ones, kept for clones, not counted). */
+  readonly snapshotCount: number;
 }
 
 export interface EncryptionView {
@@ -79,6 +83,31 @@ export interface TenantView {
   readonly sizeBytes: number;
   /** 0 for the built-in default tenant. */
   readonly createdAtMs: number;
+}
+
+export interface ParentView {
+  readonly volume: string;
+  readonly volumeId: number;
+  readonly snapshot: string;
+  readonly snapshotId: number;
+}
+
+export interface SnapshotView {
+  readonly volume: string;
+  readonly volumeId: number;
+  /** Never reused within the volume; the chunk servers' name for it. */
+  readonly id: number;
+  readonly name: string;
+  readonly createdAtMs: number;
+  readonly state: 'creating' | 'ready';
+  readonly sizeBytes: number;
+  /** Extents allocated when it was taken, ascending. */
+  readonly extents: readonly number[];
+  readonly clones: number;
+  /** deleteSnapshot: the record is gone (the chunk servers' layers may be dropped); false while clones keep it. */
+  readonly removed: boolean;
+  /** Deleted, kept only while clones read through it. */
+  readonly hidden: boolean;
 }
 
 export interface ReplicaView {

@@ -19,6 +19,9 @@ export const csiControllerService = {
   getCapacity: unaryMethod('csi.v1.Controller', 'GetCapacity', csipb.GetCapacityRequest, csipb.GetCapacityResponse),
   controllerGetCapabilities: unaryMethod('csi.v1.Controller', 'ControllerGetCapabilities', csipb.ControllerGetCapabilitiesRequest, csipb.ControllerGetCapabilitiesResponse),
   controllerExpandVolume: unaryMethod('csi.v1.Controller', 'ControllerExpandVolume', csipb.ControllerExpandVolumeRequest, csipb.ControllerExpandVolumeResponse),
+  createSnapshot: unaryMethod('csi.v1.Controller', 'CreateSnapshot', csipb.CreateSnapshotRequest, csipb.CreateSnapshotResponse),
+  deleteSnapshot: unaryMethod('csi.v1.Controller', 'DeleteSnapshot', csipb.DeleteSnapshotRequest, csipb.DeleteSnapshotResponse),
+  listSnapshots: unaryMethod('csi.v1.Controller', 'ListSnapshots', csipb.ListSnapshotsRequest, csipb.ListSnapshotsResponse),
 } as const;
 
 /** The CSI Node service. */

@@ -20,8 +20,19 @@ const block = limits.checksumBlockBytes;
 
 function randomRequest(prng: Prng): DataRequest {
   const extent = randomExtent(prng);
-  const op = prng.pick([DataOp.Read, DataOp.Write, DataOp.Flush, DataOp.Trim, DataOp.WriteZeroes, DataOp.Info, DataOp.Ping, DataOp.Stamps, DataOp.Copy]);
+  const op = prng.pick([DataOp.Read, DataOp.Write, DataOp.Flush, DataOp.Trim, DataOp.WriteZeroes, DataOp.Info, DataOp.Ping, DataOp.Stamps, DataOp.Copy, DataOp.Snapshot, DataOp.SnapshotDelete, DataOp.SnapshotRead, DataOp.SnapshotDiff]);
   const requestId = prng.nextUint32();
+  const snapshot = prng.int(1, 2 ** 32 - 1);
+  if (op === DataOp.Snapshot) return { op, flags: prng.pick([0, DataFlag.Forwarded]), requestId, extent, offset: 0, length: 0, snapshot, stamp: { epoch: prng.nextUint32(), seq: prng.nextUint32() } };
+  if (op === DataOp.SnapshotDelete) return { op, flags: prng.pick([0, DataFlag.Forwarded]), requestId, extent, offset: 0, length: 0, snapshot };
+  if (op === DataOp.SnapshotRead) {
+    const length = prng.int(1, 1 * MiB);
+    return { op, flags: 0, requestId, extent, offset: prng.int(0, extent.extentSizeBytes - length), length, snapshot };
+  }
+  if (op === DataOp.SnapshotDiff) {
+    const blocks = prng.int(1, Math.min(limits.snapshotDiffBlocksMax, extent.extentSizeBytes / block));
+    return { op, flags: 0, requestId, extent, offset: prng.int(0, extent.extentSizeBytes / block - blocks) * block, length: blocks * block, snapshotFrom: prng.int(0, 2 ** 32 - 1), snapshot: prng.int(0, 2 ** 32 - 1) };
+  }
   if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) return { op, flags: 0, requestId, extent, offset: 0, length: 0 };
   if (op === DataOp.Stamps || op === DataOp.Copy) {
     const blocks = prng.int(1, op === DataOp.Copy ? 16 : Math.min(4096, extent.extentSizeBytes / block));

@@ -1,7 +1,7 @@
 import { crc32c } from '@node-rs/crc32';
 import { assert, ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
 import {
-  DataFlag, DataOp, dataFlagsMask, extentSizeLog2Max, extentSizeLog2Min, framePrefixBytes, isDataOp,
+  DataFlag, DataOp, dataFlagsMask, dataOpNames, extentSizeLog2Max, extentSizeLog2Min, framePrefixBytes, isDataOp,
   replicaFieldBytesMax, ReplicaFlag, requestHeaderBytes, requestHeaderCrcOffset, requestMagic, requestStampOffset,
   responseHeaderBytes, responseMagic, type ExtentState,
 } from './constants.js';
@@ -58,6 +58,15 @@ export interface DataRequest {
   readonly stamps?: BlockStamps;
   /** COPY only: the epoch at which the receiving member joined as rebuilding (copyApplies). */
   readonly floorEpoch?: number;
+  /** SNAPSHOT, SNAPSHOT_DELETE, SNAPSHOT_READ: the snapshot id (1..2^32-1); SNAPSHOT_DIFF: the newer one (0: now). */
+  readonly snapshot?: number;
+  /** SNAPSHOT_DIFF only: the older snapshot (0: the never-written extent). */
+  readonly snapshotFrom?: number;
+}
+
+/** Ops that name a snapshot in the offset field and take no range. */
+function snapshotControl(op: number): boolean {
+  return op === DataOp.Snapshot || op === DataOp.SnapshotDelete || op === DataOp.SnapshotInstall;
 }
 
 export interface ResponseHead {
@@ -108,6 +117,11 @@ export function authRequest(token: Buffer): DataRequest {
 
 const noCrcs = new Uint32Array(0);
 
+/** A payload the frame carries: WRITE and COPY data, SNAPSHOT_INSTALL records. */
+function payloadOf(req: DataRequest): Buffer | undefined {
+  return carriesData(req.op) || req.op === DataOp.SnapshotInstall ? req.payload : undefined;
+}
+
 /**
  * Encodes a request as [header] or [header, payload] for one writev. `requestId` (default: the
  * request's own) lets a sender number a request without copying it.
@@ -121,7 +135,7 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   assert(!carriesData(op) || (req.crcs?.length === crcCount && req.payload?.length === req.length), 'write and copy need crcs and payload');
   assert(op !== DataOp.Copy || (req.stamps?.epochs.length === crcCount && req.stamps.seqs.length === crcCount && req.floorEpoch !== undefined), 'copy needs stamps and a floor epoch');
   const headBytes = requestHeaderBytes + replicasBytes(ext.replicas) + listBytes(op, req.offset, req.length);
-  const payloadBytes = carriesData(op) ? req.length : 0;
+  const payloadBytes = payloadOf(req)?.length ?? 0;
   const head = Buffer.allocUnsafe(headBytes);
   head.writeUInt32BE(requestMagic, 0);
   head.writeUInt32BE(headBytes + payloadBytes - framePrefixBytes, 4);
@@ -133,11 +147,14 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   writeU64(head, 16, ext.volumeId);
   head.writeUInt32BE(ext.index, 24);
   head.writeUInt32BE(req.length, 28);
-  writeU64(head, 32, req.offset);
+  const install = op === DataOp.SnapshotInstall;
+  assert(!snapshotControl(op) || (req.offset === 0 && req.length === (install ? req.payload!.length : 0) && (req.snapshot ?? 0) > 0), 'a snapshot op names its snapshot and no range');
+  writeU64(head, 32, snapshotControl(op) ? req.snapshot! : req.offset);
   writeU64(head, 40, ext.epoch);
   writeU64(head, 48, ext.generation);
-  head.writeUInt32BE(op === DataOp.Copy ? req.floorEpoch! : (req.stamp?.epoch ?? 0), requestStampOffset);
-  head.writeUInt32BE(op === DataOp.Copy ? 0 : (req.stamp?.seq ?? 0), requestStampOffset + 4);
+  const [slotEpoch, slotSeq] = stampSlot(req);
+  head.writeUInt32BE(slotEpoch, requestStampOffset);
+  head.writeUInt32BE(slotSeq, requestStampOffset + 4);
   let pos = requestHeaderBytes;
   for (const r of ext.replicas) {
     pos = head.writeUInt8(r.rebuilding === true ? ReplicaFlag.Rebuilding : 0, pos);
@@ -153,7 +170,21 @@ export function encodeRequest(req: DataRequest, requestId: number = req.requestI
   }
   assert(pos === headBytes, 'request header size');
   head.writeUInt32BE(headerCrc(head, headBytes), requestHeaderCrcOffset);
-  return payloadBytes > 0 ? [head, req.payload!] : [head];
+  return payloadBytes > 0 ? [head, payloadOf(req)!] : [head];
+}
+
+/** What a request carries in its stamp slot (docs/data-path.md, request frame). */
+function stampSlot(req: DataRequest): [number, number] {
+  switch (req.op) {
+    case DataOp.Copy:
+      return [req.floorEpoch!, 0];
+    case DataOp.SnapshotRead:
+      return [0, req.snapshot!];
+    case DataOp.SnapshotDiff:
+      return [req.snapshotFrom ?? 0, req.snapshot ?? 0];
+    default:
+      return [req.stamp?.epoch ?? 0, req.stamp?.seq ?? 0];
+  }
 }
 
 const replicaFieldMessage = `replica field must be 1..${replicaFieldBytesMax} bytes`;
@@ -251,11 +282,15 @@ function readShortString(frame: Buffer, pos: number): { value: string; end: numb
 function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decoded<DataRequest> {
   const { requestId, op, offset, length } = req;
   const block = limits.checksumBlockBytes;
-  if (op === DataOp.Stamps || op === DataOp.Copy) {
-    if (offset % block !== 0 || length % block !== 0) return fail(requestId, ErrorCode.Protocol, `${op === DataOp.Stamps ? 'stamps' : 'copy'} needs a range of whole ${block}-byte blocks`);
+  const stampEpoch = frame.readUInt32BE(requestStampOffset);
+  const stampSeq = frame.readUInt32BE(requestStampOffset + 4);
+  if (snapshotControl(op)) return decodeSnapshotControl(frame, pos, req, { epoch: stampEpoch, seq: stampSeq });
+  if (op === DataOp.Stamps || op === DataOp.Copy || op === DataOp.SnapshotDiff) {
+    if (offset % block !== 0 || length % block !== 0) return fail(requestId, ErrorCode.Protocol, `${dataOpNames[op]} needs a range of whole ${block}-byte blocks`);
   }
   if (op === DataOp.Auth) return decodeAuthBody(frame, pos, req);
-  if (length > (op === DataOp.Stamps ? req.extent.extentSizeBytes : limits.ioRequestBytesMax)) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
+  if (op === DataOp.SnapshotDiff && length / block > limits.snapshotDiffBlocksMax) return fail(requestId, ErrorCode.Protocol, `snapshot diff of ${length / block} blocks above ${limits.snapshotDiffBlocksMax}`);
+  if (length > (op === DataOp.Stamps || op === DataOp.SnapshotDiff ? req.extent.extentSizeBytes : limits.ioRequestBytesMax)) return fail(requestId, ErrorCode.Protocol, `length ${length} above ioRequestBytesMax ${limits.ioRequestBytesMax}`);
   if (offset + length > req.extent.extentSizeBytes) return fail(requestId, ErrorCode.OutOfRange, `range [${offset}, ${offset + length}) outside the extent of ${req.extent.extentSizeBytes} bytes`);
   if (op === DataOp.Flush || op === DataOp.Info || op === DataOp.Ping) {
     if (offset !== 0 || length !== 0) return fail(requestId, ErrorCode.Protocol, 'flush, info and ping take no range');
@@ -267,8 +302,11 @@ function decodeRequestBody(frame: Buffer, pos: number, req: DataRequest): Decode
   }
   if ((req.flags & DataFlag.Verify) !== 0 && op !== DataOp.Stamps) return fail(requestId, ErrorCode.Protocol, 'VERIFY applies to stamps only');
   if (op === DataOp.Copy && (req.flags & DataFlag.Forwarded) === 0) return fail(requestId, ErrorCode.Protocol, 'copy is sent by a primary only (FORWARDED)');
-  const stampEpoch = frame.readUInt32BE(requestStampOffset);
-  const stampSeq = frame.readUInt32BE(requestStampOffset + 4);
+  if (op === DataOp.SnapshotRead || op === DataOp.SnapshotDiff) {
+    if (op === DataOp.SnapshotRead && (stampEpoch !== 0 || stampSeq === 0)) return fail(requestId, ErrorCode.Protocol, 'snapshot read names one snapshot (stamp seq slot, above 0)');
+    if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
+    return { kind: 'ok', value: op === DataOp.SnapshotRead ? { ...req, snapshot: stampSeq } : { ...req, snapshotFrom: stampEpoch, snapshot: stampSeq } };
+  }
   if (op === DataOp.Trim || op === DataOp.WriteZeroes) {
     if (pos !== frame.length) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} unexpected bytes after the header`);
     return { kind: 'ok', value: { op, flags: req.flags, requestId, extent: req.extent, offset, length, stamp: { epoch: stampEpoch, seq: stampSeq } } };
@@ -300,6 +338,79 @@ function decodeAuthBody(frame: Buffer, pos: number, req: DataRequest): Decoded<D
   if (length === 0 || length > limits.capabilityTokenBytesMax) return fail(requestId, ErrorCode.Protocol, `auth token of ${length} bytes outside 1..${limits.capabilityTokenBytesMax}`);
   if (frame.length - pos !== length) return fail(requestId, ErrorCode.Protocol, `auth body of ${frame.length - pos} bytes, expected ${length}`);
   return { kind: 'ok', value: { op: DataOp.Auth, flags: 0, requestId, extent: req.extent, offset: 0, length, crcs: noCrcs, payload: frame.subarray(pos) } };
+}
+
+/** SNAPSHOT and SNAPSHOT_DELETE: the id in the offset field, no range, no data; SNAPSHOT's stamp when forwarded. */
+function decodeSnapshotControl(frame: Buffer, pos: number, req: DataRequest, stamp: Stamp): Decoded<DataRequest> {
+  const { requestId, op, offset, length } = req;
+  const install = op === DataOp.SnapshotInstall;
+  if (offset === 0 || offset > 0xffffffff || (!install && length !== 0)) return fail(requestId, ErrorCode.Protocol, `${dataOpNames[op]} names a snapshot id (1..2^32-1) in the offset field and takes no range`);
+  if ((req.flags & (DataFlag.Fua | DataFlag.Verify)) !== 0) return fail(requestId, ErrorCode.Protocol, `FUA and VERIFY do not apply to ${dataOpNames[op]}`);
+  if (op !== DataOp.Snapshot && (stamp.epoch !== 0 || stamp.seq !== 0)) return fail(requestId, ErrorCode.Protocol, 'a stamp on a request that stores nothing');
+  if (install && (req.flags & DataFlag.Forwarded) === 0) return fail(requestId, ErrorCode.Protocol, 'snapshot install is sent by a primary only (FORWARDED)');
+  if (frame.length - pos !== (install ? length : 0)) return fail(requestId, ErrorCode.Protocol, `${frame.length - pos} bytes after the header, expected ${install ? length : 0}`);
+  const base = { op, flags: req.flags, requestId, extent: req.extent, offset: 0, length, snapshot: offset };
+  if (install) return { kind: 'ok', value: { ...base, payload: frame.subarray(pos) } };
+  return { kind: 'ok', value: op === DataOp.Snapshot ? { ...base, stamp } : base };
+}
+
+/** One block of a snapshot layer on the wire (SNAPSHOT_INSTALL). */
+export interface SnapshotRecordWire {
+  readonly block: number;
+  readonly crc: number;
+  readonly epoch: number;
+  readonly seq: number;
+  readonly data: Buffer;
+}
+
+/** SNAPSHOT_INSTALL payload: u32 count, then per record u32 block, crc, epoch, seq and the 4 KiB data. */
+export function encodeSnapshotRecords(records: readonly SnapshotRecordWire[]): Buffer {
+  const block = limits.checksumBlockBytes;
+  const buf = Buffer.allocUnsafe(4 + records.length * (16 + block));
+  let pos = buf.writeUInt32BE(records.length, 0);
+  for (const r of records) {
+    assert(r.data.length === block, 'a snapshot record is one block');
+    pos = buf.writeUInt32BE(r.block, pos);
+    pos = buf.writeUInt32BE(r.crc, pos);
+    pos = buf.writeUInt32BE(r.epoch, pos);
+    pos = buf.writeUInt32BE(r.seq, pos);
+    pos += r.data.copy(buf, pos);
+  }
+  return buf;
+}
+
+/** Reads a SNAPSHOT_INSTALL payload; undefined when malformed or a record's data does not match its CRC. */
+export function decodeSnapshotRecords(payload: Buffer): SnapshotRecordWire[] | undefined {
+  const block = limits.checksumBlockBytes;
+  if (payload.length < 4) return undefined;
+  const n = payload.readUInt32BE(0);
+  if (payload.length !== 4 + n * (16 + block)) return undefined;
+  const out: SnapshotRecordWire[] = [];
+  for (let i = 0, pos = 4; i < n; i++, pos += 16 + block) {
+    const data = payload.subarray(pos + 16, pos + 16 + block);
+    const crc = payload.readUInt32BE(pos + 4);
+    if (crc32c(data) !== crc) return undefined;
+    out.push({ block: payload.readUInt32BE(pos), crc, epoch: payload.readUInt32BE(pos + 8), seq: payload.readUInt32BE(pos + 12), data });
+  }
+  return out;
+}
+
+/** The payload of a SNAPSHOT_DIFF reply: u32 count, then the block numbers. */
+export function encodeBlockList(blocks: readonly number[]): Buffer {
+  const buf = Buffer.allocUnsafe(4 + 4 * blocks.length);
+  let pos = buf.writeUInt32BE(blocks.length, 0);
+  for (const b of blocks) pos = buf.writeUInt32BE(b, pos);
+  return buf;
+}
+
+/** Reads a SNAPSHOT_DIFF reply's payload; undefined when malformed. */
+export function decodeBlockList(payload: Buffer): number[] | undefined {
+  if (payload.length < 4) return undefined;
+  const n = payload.readUInt32BE(0);
+  if (payload.length !== 4 + 4 * n) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(payload.readUInt32BE(4 + 4 * i));
+  return out;
 }
 
 /** The payload of a STAMPS reply: per block (epoch u32, seq u32), then u32 count and the bad block numbers. */

@@ -48,6 +48,29 @@ export const DataOp = {
    * server verifies it once and checks later requests against it (docs/data-path.md, "Capabilities").
    */
   Auth: 10,
+  /**
+   * Takes snapshot `snapshot` of the extent (docs/snapshots.md): the primary stamps it like a
+   * mutation and forwards it; every member records the mark. Carries the id in the offset field,
+   * length 0. A writer's op (lease fenced).
+   */
+  Snapshot: 11,
+  /** Drops snapshot `snapshot` (id in the offset field, length 0); primary, forwarded to members. */
+  SnapshotDelete: 12,
+  /** READ as of snapshot `snapshot` (id in the stamp seq slot); any active member. */
+  SnapshotRead: 13,
+  /**
+   * Blocks of a whole-block range that differ between snapshot `snapshotFrom` (stamp epoch slot;
+   * 0: never written) and snapshot `snapshot` (stamp seq slot; 0: now). Reply payload: u32 count,
+   * then that many u32 block numbers (in the extent), ascending.
+   */
+  SnapshotDiff: 14,
+  /**
+   * Primary -> member (FORWARDED only), during a rebuild: records of snapshot `snapshot`'s
+   * copy-on-write layer (id in the offset field; `length` = payload bytes, the records as
+   * encodeSnapshotRecords lays them out) replace the member's for the same blocks. Nothing when
+   * the member holds no such mark. Reply payload: u32 records installed.
+   */
+  SnapshotInstall: 15,
 } as const;
 export type DataOp = (typeof DataOp)[keyof typeof DataOp];
 
@@ -62,10 +85,15 @@ export const dataOpNames: Readonly<Record<DataOp, string>> = {
   [DataOp.Stamps]: 'stamps',
   [DataOp.Copy]: 'copy',
   [DataOp.Auth]: 'auth',
+  [DataOp.Snapshot]: 'snapshot',
+  [DataOp.SnapshotDelete]: 'snapshot_delete',
+  [DataOp.SnapshotRead]: 'snapshot_read',
+  [DataOp.SnapshotDiff]: 'snapshot_diff',
+  [DataOp.SnapshotInstall]: 'snapshot_install',
 };
 
 export function isDataOp(op: number): op is DataOp {
-  return op >= DataOp.Read && op <= DataOp.Auth;
+  return op >= DataOp.Read && op <= DataOp.SnapshotInstall;
 }
 
 export const DataFlag = {

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
-import { authRequest, decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
+import { authRequest, decodeBlockList, decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
 import { SocketBatch } from './socket-batch.js';
@@ -191,6 +191,29 @@ export class DataConnection {
    */
   async copy(extent: ExtentRef, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<CopyResult> {
     return copyResult(await this.send(copyRequest(extent, offset, data, crcs, stamps, floorEpoch)), this.address);
+  }
+
+  /** SNAPSHOT (to the primary, by the writer): records snapshot `id` of the extent at this point of its write stream on every member. */
+  async snapshot(extent: ExtentRef, id: number): Promise<IoResult> {
+    return head(await this.send({ op: DataOp.Snapshot, flags: 0, requestId: 0, extent, offset: 0, length: 0, snapshot: id }));
+  }
+
+  /** SNAPSHOT_DELETE (to the primary): drops snapshot `id` of the extent on every member. */
+  async snapshotDelete(extent: ExtentRef, id: number): Promise<IoResult> {
+    return head(await this.send({ op: DataOp.SnapshotDelete, flags: 0, requestId: 0, extent, offset: 0, length: 0, snapshot: id }));
+  }
+
+  /** READ as of snapshot `id`, verified like read(). */
+  async snapshotRead(extent: ExtentRef, id: number, offset: number, length: number): Promise<ReadResult> {
+    return readResult(await this.send({ op: DataOp.SnapshotRead, flags: 0, requestId: 0, extent, offset, length, snapshot: id }), extent, offset, length, this.address);
+  }
+
+  /** Block numbers of the whole blocks [offset, offset+length) that differ between snapshot `from` (0: never written) and `to` (0: now). */
+  async snapshotDiff(extent: ExtentRef, from: number, to: number, offset: number, length: number): Promise<number[]> {
+    const res = await this.send({ op: DataOp.SnapshotDiff, flags: 0, requestId: 0, extent, offset, length, snapshotFrom: from, snapshot: to });
+    const blocks = decodeBlockList(res.payload);
+    if (blocks === undefined) throw new BasaltError(ErrorCode.Protocol, `malformed snapshot diff reply from ${this.address}`, { address: this.address });
+    return blocks;
   }
 
   /**
@@ -426,7 +449,7 @@ function head(res: OkResponse): IoResult {
 
 /** Bytes a request holds of the budget: its frame plus the data it will bring back. */
 function requestBytes(req: DataRequest): number {
-  const reply = req.op === DataOp.Read ? req.length : req.op === DataOp.Stamps ? (req.length / limits.checksumBlockBytes) * 16 : 0;
-  const payload = req.op === DataOp.Write || req.op === DataOp.Copy || req.op === DataOp.Auth ? req.length : 0;
+  const reply = req.op === DataOp.Read || req.op === DataOp.SnapshotRead ? req.length : req.op === DataOp.SnapshotDiff ? (req.length / limits.checksumBlockBytes) * 4 : req.op === DataOp.Stamps ? (req.length / limits.checksumBlockBytes) * 16 : 0;
+  const payload = req.op === DataOp.Write || req.op === DataOp.Copy || req.op === DataOp.SnapshotInstall || req.op === DataOp.Auth ? req.length : 0;
   return 64 + payload + reply;
 }

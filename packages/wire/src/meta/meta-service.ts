@@ -45,6 +45,12 @@ export const metaService = {
   listAudit: unaryMethod(service, 'ListAudit', pb.ListAuditRequest, pb.ListAuditReply),
   revokeCertificate: unaryMethod(service, 'RevokeCertificate', pb.RevokeCertificateRequest, pb.RevocationsReply),
   listRevocations: unaryMethod(service, 'ListRevocations', pb.ListRevocationsRequest, pb.RevocationsReply),
+  createSnapshot: unaryMethod(service, 'CreateSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  commitSnapshot: unaryMethod(service, 'CommitSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  deleteSnapshot: unaryMethod(service, 'DeleteSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  listSnapshots: unaryMethod(service, 'ListSnapshots', pb.ListSnapshotsRequest, pb.ListSnapshotsReply),
+  cloneVolume: unaryMethod(service, 'CloneVolume', pb.CloneVolumeRequest, pb.VolumeReply),
+  flattenVolume: unaryMethod(service, 'FlattenVolume', pb.FlattenVolumeRequest, pb.VolumeReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -86,7 +92,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit', 'listRevocations',
+  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit', 'listRevocations', 'listSnapshots',
 ]);
 
 /**
@@ -100,10 +106,11 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - promoteReplica is conditional on `expectedEpoch` like dropReplica;
  * - drainServer and markServerOut set a state the repeat sets again;
  * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
- * - setTenantQuota sets quotas the repeat sets again.
+ * - setTenantQuota sets quotas the repeat sets again;
+ * - commitSnapshot marks a snapshot ready again; flattenVolume of a flattened clone changes nothing.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
-  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota', 'revokeCertificate',
+  'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota', 'revokeCertificate', 'commitSnapshot', 'flattenVolume',
 ]);

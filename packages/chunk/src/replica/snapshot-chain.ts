@@ -1,0 +1,74 @@
+import { assert, BasaltError, ErrorCode } from '@basalt/stdx';
+import { compareStamps } from '@basalt/wire';
+
+/**
+ * The snapshots of one extent replica and the rules that keep their blocks (docs/snapshots.md).
+ *
+ * A snapshot of an extent is a mark: the stamp the primary assigned to the SNAPSHOT op in the
+ * extent's write stream, recorded by every member. Marks are kept oldest first; stamps of one
+ * extent grow with time, so that is also the order of their stamps.
+ *
+ * Invariants:
+ * - Copy-on-write goes to the newest mark only: a block whose stamp is at most the newest mark is
+ *   preserved (old data, CRC and stamp) in that snapshot's layer before it is overwritten; the
+ *   overwrite stamps it above the mark, so it is preserved once.
+ * - The version of block b as of mark M is the first record of b in the layers of the marks from
+ *   M on (oldest first), else the extent's block. A record found there has a stamp at most M.
+ * - Deleting mark M moves each record of M's layer whose stamp is at most the previous mark into
+ *   the previous mark's layer (which cannot hold that block yet) and drops the rest.
+ */
+export interface SnapshotMark {
+  /** The volume's snapshot id (metad), unique for the life of the volume. */
+  readonly id: number;
+  readonly epoch: number;
+  readonly seq: number;
+}
+
+export function newestMark(marks: readonly SnapshotMark[] | undefined): SnapshotMark | undefined {
+  return marks === undefined || marks.length === 0 ? undefined : marks[marks.length - 1];
+}
+
+/** Whether a block with this stamp is part of the mark's snapshot (written at or before it). */
+export function heldBy(mark: SnapshotMark, epoch: number, seq: number): boolean {
+  return compareStamps(epoch, seq, mark.epoch, mark.seq) <= 0;
+}
+
+/** The marks whose layers a read as of snapshot `id` looks in, in order; undefined if there is no such mark. */
+export function layersFrom(marks: readonly SnapshotMark[] | undefined, id: number): readonly SnapshotMark[] | undefined {
+  const at = (marks ?? []).findIndex((m) => m.id === id);
+  return at < 0 ? undefined : marks!.slice(at);
+}
+
+/**
+ * The marks with one more, in stamp order: normally the newest (SNAPSHOT in the write stream);
+ * an older one when a rebuild gives a member the primary's marks. The same marks when `mark.id`
+ * is already there (a repeated SNAPSHOT).
+ */
+export function withMark(marks: readonly SnapshotMark[] | undefined, mark: SnapshotMark): readonly SnapshotMark[] {
+  const list = marks ?? [];
+  if (list.some((m) => m.id === mark.id)) return list;
+  assert(!list.some((m) => m.epoch === mark.epoch && m.seq === mark.seq), 'two snapshot marks never share a stamp');
+  const at = list.findIndex((m) => compareStamps(mark.epoch, mark.seq, m.epoch, m.seq) < 0);
+  return at < 0 ? [...list, mark] : [...list.slice(0, at), mark, ...list.slice(at)];
+}
+
+/** The marks without `id`, and the mark just older than it (whose layer inherits what it still needs). */
+export function withoutMark(marks: readonly SnapshotMark[] | undefined, id: number): { marks: readonly SnapshotMark[]; previous: SnapshotMark | undefined } | undefined {
+  const list = marks ?? [];
+  const at = list.findIndex((m) => m.id === id);
+  if (at < 0) return undefined;
+  return { marks: [...list.slice(0, at), ...list.slice(at + 1)], previous: at > 0 ? list[at - 1] : undefined };
+}
+
+/**
+ * Whether a block whose stamp as of `to` is (epoch, seq) differs from its version as of `from`:
+ * written after `from`'s mark, or (no `from`: a full diff) ever written.
+ */
+export function changedSince(from: SnapshotMark | undefined, epoch: number, seq: number): boolean {
+  if (from === undefined) return epoch !== 0 || seq !== 0;
+  return !heldBy(from, epoch, seq);
+}
+
+export function snapshotNotFound(volumeId: number, index: number, id: number): BasaltError {
+  return new BasaltError(ErrorCode.SnapshotNotFound, `extent ${volumeId}/${index} has no snapshot ${id} on this chunk server`, { volumeId, index, snapshot: id });
+}
