@@ -56,7 +56,7 @@ export interface MetadOptions {
 export const metadDefaults = {
   cluster: 'basalt',
   tickMs: 50,
-  electionTicks: 10,
+  electionTicks: 5,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
   snapshotBytes: 16 * MiB,
