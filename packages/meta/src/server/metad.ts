@@ -133,7 +133,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     stopReloading();
-    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.flushed()).then(() => {
+    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.close()).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });
