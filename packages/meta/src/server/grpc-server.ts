@@ -18,6 +18,8 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
   const server = new Server({
     'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
     'grpc.max_send_message_length': limits.metaReplyBytesMax,
+    // channelz (grpc-js's introspection service, which metad does not serve) keeps per-call and per-message statistics.
+    'grpc.enable_channelz': 0,
   });
   const meta: UntypedServiceImplementation = {};
   for (const name of Object.keys(metaService) as (keyof CallerHandlers)[]) {
