@@ -7,10 +7,10 @@ import type { BenchTarget, Member } from './target.js';
 const startupTimeoutMs = 60_000;
 /**
  * metad's shipped defaults (packages/meta/src/server/metad.ts): a 50 ms tick, heartbeats every
- * tick and elections after 10-20 ticks (0.5-1 s). etcd runs with its own defaults (100 ms, 1 s).
+ * tick and elections after 5-10 ticks (0.25-0.5 s). etcd runs with its own defaults (100 ms, 1 s).
  */
 const tickMs = 50;
-const electionTicks = 10;
+const electionTicks = 5;
 
 const volumeName = (key: number): string => `bench-${key}`;
 

@@ -21,6 +21,8 @@ export interface PhaseResult {
   readonly opsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** Every acknowledged operation's latency, sorted (to merge rounds of one phase). */
+  readonly latenciesMs: readonly number[];
 }
 
 const progressEveryMs = 1_000;
@@ -65,17 +67,23 @@ export async function runPhase(system: string, spec: PhaseSpec): Promise<PhaseRe
   } finally {
     clearInterval(progress);
   }
-  const seconds = (performance.now() - start) / 1000;
+  return summarize(spec.label, latencies, errors, (performance.now() - start) / 1000);
+}
+
+function summarize(label: string, latencies: number[], errors: number, seconds: number): PhaseResult {
   latencies.sort((a, b) => a - b);
   return {
-    label: spec.label,
-    ops: latencies.length,
-    errors,
-    seconds,
-    opsPerSec: latencies.length / seconds,
-    p50Ms: percentile(latencies, 0.5),
-    p99Ms: percentile(latencies, 0.99),
+    label, ops: latencies.length, errors, seconds, opsPerSec: latencies.length / seconds,
+    p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), latenciesMs: latencies,
   };
+}
+
+/** One phase measured in several rounds: the operations of all rounds over their summed time. */
+export function mergeRounds(rounds: readonly PhaseResult[]): PhaseResult {
+  assert(rounds.length > 0 && rounds.every((r) => r.label === rounds[0]!.label), 'rounds of one phase');
+  const latencies = rounds.flatMap((r) => r.latenciesMs);
+  const errors = rounds.reduce((n, r) => n + r.errors, 0);
+  return summarize(rounds[0]!.label, latencies, errors, rounds.reduce((n, r) => n + r.seconds, 0));
 }
 
 export interface FailoverResult {

@@ -1,4 +1,5 @@
-import { appendFile, readFile, rename, stat } from 'node:fs/promises';
+import { open, readFile, rename, stat } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { limits, type Identity } from '@basalt/stdx';
 
@@ -29,10 +30,15 @@ const previousFile = 'audit.log.1';
  * limits.auditLogFileBytesMax it becomes `audit.log.1` (replacing the one before) and a new file
  * starts, so at most two files' worth is kept. Leader-local, not replicated: each member records
  * the operations it served (docs/design-notes.md, "Audit log").
+ * The file stays open, and the entries queued while a write is in progress go out in the next
+ * one: an audited call costs no open and close of its own (on the leader's path of every write).
  */
 export class AuditLog {
   private bytes = 0;
   private writes: Promise<void> = Promise.resolve();
+  /** Lines appended but not yet handed to a write; the write queued last takes them all. */
+  private pending: string[] = [];
+  private file: FileHandle | undefined;
 
   private constructor(private readonly dir: string, private readonly log: (line: string) => void, private readonly fileBytesMax: number) {}
 
@@ -45,8 +51,9 @@ export class AuditLog {
 
   /** Queues the entry; writes happen one at a time, in order. A failed write is logged, not thrown. */
   append(entry: AuditEntry): void {
-    const line = `${JSON.stringify(entry)}\n`;
-    this.writes = this.writes.then(() => this.write(line)).catch((err: unknown) => {
+    this.pending.push(`${JSON.stringify(entry)}\n`);
+    if (this.pending.length > 1) return; // a queued write that has not started yet takes it too
+    this.writes = this.writes.then(() => this.writePending()).catch((err: unknown) => {
       this.log(`metad: audit log write failed: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
@@ -70,14 +77,47 @@ export class AuditLog {
     return this.writes;
   }
 
-  private async write(line: string): Promise<void> {
-    const size = Buffer.byteLength(line);
-    if (this.bytes > 0 && this.bytes + size > this.fileBytesMax) {
-      await rename(join(this.dir, currentFile), join(this.dir, previousFile));
-      this.bytes = 0;
+  /** Writes what is queued and closes the file (a later append opens it again). */
+  async close(): Promise<void> {
+    await this.writes;
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+  }
+
+  /** Writes every pending line, rotating the file where the next line would pass the bound. */
+  private async writePending(): Promise<void> {
+    const lines = this.pending;
+    this.pending = [];
+    let chunk = '';
+    let chunkBytes = 0;
+    for (const line of lines) {
+      const size = Buffer.byteLength(line);
+      if (this.bytes + chunkBytes > 0 && this.bytes + chunkBytes + size > this.fileBytesMax) {
+        await this.writeChunk(chunk, chunkBytes);
+        chunk = '';
+        chunkBytes = 0;
+        await this.rotate();
+      }
+      chunk += line;
+      chunkBytes += size;
     }
-    await appendFile(join(this.dir, currentFile), line);
+    await this.writeChunk(chunk, chunkBytes);
+  }
+
+  private async writeChunk(chunk: string, size: number): Promise<void> {
+    if (size === 0) return;
+    this.file ??= await open(join(this.dir, currentFile), 'a');
+    await this.file.write(chunk);
     this.bytes += size;
+  }
+
+  private async rotate(): Promise<void> {
+    const file = this.file;
+    this.file = undefined;
+    await file?.close();
+    await rename(join(this.dir, currentFile), join(this.dir, previousFile));
+    this.bytes = 0;
   }
 }
 

@@ -18,6 +18,8 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
   const server = new Server({
     'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
     'grpc.max_send_message_length': limits.metaReplyBytesMax,
+    // channelz (grpc-js's introspection service, which metad does not serve) keeps per-call and per-message statistics.
+    'grpc.enable_channelz': 0,
   });
   const meta: UntypedServiceImplementation = {};
   for (const name of Object.keys(metaService) as (keyof CallerHandlers)[]) {
@@ -25,7 +27,8 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
   }
   server.addService(metaService, meta);
   server.addService(raftService, {
-    // Every batch is stepped into Raft and acknowledged in order; a batch Raft refuses (another
+    // Every batch is stepped into Raft, in order, and acknowledged when it asks (or has no seq: a
+    // member of the previous version waits for an ack per batch); a batch Raft refuses (another
     // cluster's) ends the stream with the error, so the sender reports this member unreachable.
     // A peer that may not speak Raft (state/authz.ts) has its stream ended at once.
     stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
@@ -41,7 +44,7 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
         try {
           security.peerIdentityOfCall(call);
           host.receive(batch);
-          call.write({});
+          if (batch.seq === 0 || batch.ackRequested) call.write({ seq: batch.seq });
         } catch (err) {
           failed = true;
           call.emit('error', toGrpcError(asBasaltError(err, log)));

@@ -25,6 +25,7 @@ const member: Identity = { role: 'metad', name: 'm2' };
 let dir: string;
 let host: RaftHost;
 let api: CallerHandlers;
+let audit: AuditLog | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'basalt-meta-api-'));
@@ -35,7 +36,7 @@ beforeAll(async () => {
   });
   for (let i = 0; i < 500 && !host.isLeader; i++) await new Promise((resolve) => setTimeout(resolve, 10));
   expect(host.isLeader).toBe(true);
-  const audit = await AuditLog.open(dir, (line) => console.log(line));
+  audit = await AuditLog.open(dir, (line) => console.log(line));
   api = metaHandlers({ host, audit, liveness: new ChunkServerLiveness(host, 1000), repair: { nudge: () => undefined }, pid: 1, metricsAddress: '', consoleAddress: '' });
   await api.createTenant(pb.CreateTenantRequest.create({ name: 'team-a', maxBytes: 3 * GiB, maxVolumes: 2 }), admin);
   await api.createTenant(pb.CreateTenantRequest.create({ name: 'team-b' }), admin);
@@ -43,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host?.close();
+  await audit?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -63,7 +63,7 @@ export interface MetadOptions {
 export const metadDefaults = {
   cluster: 'basalt',
   tickMs: 50,
-  electionTicks: 10,
+  electionTicks: 5,
   heartbeatTicks: 1,
   snapshotEntries: 10_000,
   snapshotBytes: 16 * MiB,
@@ -141,7 +141,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     stopReloading();
-    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.flushed()).then(() => {
+    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.close()).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });

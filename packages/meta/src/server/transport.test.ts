@@ -10,9 +10,10 @@ import { RaftTransport } from './transport.js';
 
 /**
  * The Raft transport against a real gRPC server on loopback whose Raft service the test drives:
- * on each stream it acknowledges batches, keeps silent, or refuses them.
+ * on each stream it acknowledges the batches that ask (as metad does), acknowledges every batch
+ * without a seq (as members of the previous version did), keeps silent, or refuses them.
  */
-type Mode = 'ack' | 'silent' | 'refuse';
+type Mode = 'ack' | 'legacy' | 'silent' | 'refuse';
 
 interface Receiver {
   /** The behaviour on the n-th stream opened (from 0); 'ack' past the end. */
@@ -22,20 +23,24 @@ interface Receiver {
   /** Messages received, in order. */
   received: Message[];
   batches: number;
+  /** Batches that asked for an ack. */
+  asked: number;
   port: number;
   server: Server;
 }
 
 async function startReceiver(): Promise<Receiver> {
   const server = new Server();
-  const r: Receiver = { modes: [], streams: 0, received: [], batches: 0, port: 0, server };
+  const r: Receiver = { modes: [], streams: 0, received: [], batches: 0, asked: 0, port: 0, server };
   server.addService(raftService, {
     stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
       const mode = r.modes[r.streams++] ?? 'ack';
       call.on('data', (batch: raftpb.MessageBatch) => {
         r.batches++;
+        if (batch.ackRequested) r.asked++;
         for (const p of batch.messages) r.received.push(messageFromPb(p)!);
-        if (mode === 'ack') call.write({});
+        if (mode === 'ack' && batch.ackRequested) call.write({ seq: batch.seq });
+        if (mode === 'legacy') call.write({});
         if (mode === 'refuse') call.emit('error', { code: status.INVALID_ARGUMENT, details: 'refused by the test' });
       });
       call.on('end', () => call.end());
@@ -84,7 +89,7 @@ afterEach(() => {
 });
 
 describe('Raft transport over one gRPC stream per peer', () => {
-  it('delivers every message in order on one stream, batching what queues while a batch is unacknowledged', async () => {
+  it('delivers every message in order on one stream, one batch per send, asking for an ack on the first batch and on snapshots only', async () => {
     const r = await startReceiver();
     const { transport, events } = transportTo(r, 10_000);
     cleanups.push(() => transport.close(), () => r.server.forceShutdown());
@@ -92,10 +97,26 @@ describe('Raft transport over one gRPC stream per peer', () => {
     await until(() => r.received.length === 200, '200 messages');
     expect(r.received.map((m) => m.term)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(r.streams).toBe(1);
-    expect(r.batches).toBeLessThan(200); // the first went alone, the rest waited for its ack
+    expect(r.batches).toBeLessThanOrEqual(200); // one per send, or fewer while the stream's buffer was full
+    expect(r.asked).toBeLessThan(r.batches); // the first; then at most one per limits.raftTransportAckIntervalMs
+    const asked = r.asked;
+    transport.send([snapshotMessage()]);
+    await until(() => events.snapshots.length === 1, 'the snapshot ack');
+    expect(r.asked).toBe(asked + 1);
+    expect(events).toEqual({ unreachable: [], snapshots: [{ id: 'm2', failed: false }] });
+    expect(r.streams).toBe(1);
+  });
+
+  it('counts the acks of a member of the previous version, which acknowledges every batch without a seq', async () => {
+    const r = await startReceiver();
+    r.modes = ['legacy'];
+    const { transport, events } = transportTo(r, 10_000);
+    cleanups.push(() => transport.close(), () => r.server.forceShutdown());
+    for (let term = 1; term <= 20; term++) transport.send([heartbeat(term)]);
     transport.send([snapshotMessage()]);
     await until(() => events.snapshots.length === 1, 'the snapshot ack');
     expect(events).toEqual({ unreachable: [], snapshots: [{ id: 'm2', failed: false }] });
+    expect(r.received).toHaveLength(21);
     expect(r.streams).toBe(1);
   });
 
@@ -105,13 +126,14 @@ describe('Raft transport over one gRPC stream per peer', () => {
     const { transport, events } = transportTo(r, 300);
     cleanups.push(() => transport.close(), () => r.server.forceShutdown());
     transport.send([snapshotMessage()]);
-    transport.send([heartbeat(2)]); // queued behind the unacknowledged batch
+    transport.send([heartbeat(2)]); // on the same stream, asks for nothing
     await until(() => events.unreachable.length === 1, 'the send timeout');
     expect(events.snapshots).toEqual([{ id: 'm2', failed: true }]);
-    await until(() => r.received.some((m) => m.term === 2), 'the queued message on a new stream');
-    expect(r.streams).toBe(2);
     transport.send([heartbeat(3)]);
-    await until(() => r.received.some((m) => m.term === 3), 'the next message');
+    await until(() => r.received.some((m) => m.term === 3), 'the next message on a new stream');
+    expect(r.streams).toBe(2);
+    transport.send([heartbeat(4)]);
+    await until(() => r.received.some((m) => m.term === 4), 'the next message');
     expect(events.unreachable).toEqual(['m2']);
     expect(r.streams).toBe(2);
   });

@@ -28,14 +28,21 @@ export const raftChannelOptions = {
   'grpc.initial_reconnect_backoff_ms': 50,
   'grpc.max_reconnect_backoff_ms': 500,
   'grpc.enable_retries': 0,
+  // No channelz statistics per message (nothing reads them).
+  'grpc.enable_channelz': 0,
 } as const;
 
 /**
  * Sends Raft messages to peers over one gRPC bidirectional stream per peer (proto/raft.proto).
- * Per peer: at most one batch awaiting its ack; messages queued meanwhile go in the next batch
- * (so a slow peer costs one batch, not one message each); at most limits.raftTransportQueueMax
- * queued, the oldest dropped beyond (Raft retransmits). A batch not acknowledged within
- * sendTimeoutMs fails its stream; the next batch opens a new one.
+ * The messages of one `send` go to each peer as one batch, written at once: Raft bounds what is
+ * in flight (inflight appends), and a peer that does not read fills its stream's buffer, after
+ * which messages wait in a queue of at most limits.raftTransportQueueMax (the oldest dropped
+ * beyond; Raft retransmits) and leave as one batch when the buffer drains. A batch asks to be
+ * acknowledged when it carries a snapshot, and otherwise at most once per
+ * limits.raftTransportAckIntervalMs while no ack is awaited: an ack not received within
+ * sendTimeoutMs fails the stream (the next batch opens a new one), and a stream that fails after
+ * a batch sent since the last ack reports the peer unreachable. Not acknowledging every batch
+ * spares both members a message and a wake-up per batch.
  */
 export class RaftTransport {
   private readonly peers = new Map<string, PeerSender>();
@@ -45,7 +52,14 @@ export class RaftTransport {
 
   send(messages: readonly Message[]): void {
     if (this.closed) return;
-    for (const m of messages) this.peer(m.to)?.enqueue(m);
+    const touched = new Set<PeerSender>();
+    for (const m of messages) {
+      const peer = this.peer(m.to);
+      if (peer === undefined) continue;
+      peer.enqueue(m);
+      touched.add(peer);
+    }
+    for (const peer of touched) peer.flush();
   }
 
   close(): void {
@@ -70,11 +84,12 @@ export class RaftTransport {
   }
 }
 
-/** The stream to one peer and the batch on it awaiting its SendAck. */
+/** The stream to one peer. */
 type RaftStream = ClientDuplexStream<raftpb.IMessageBatch, raftpb.SendAck>;
 
-interface Unacked {
-  readonly stream: RaftStream;
+/** A batch that asked for an ack and has not had it. */
+interface AwaitedAck {
+  readonly seq: number;
   readonly hasSnapshot: boolean;
   readonly timer: NodeJS.Timeout;
 }
@@ -82,7 +97,15 @@ interface Unacked {
 class PeerSender {
   private queue: Message[] = [];
   private stream: RaftStream | undefined;
-  private unacked: Unacked | undefined;
+  /** Batches written on `stream`, numbered from 1 (their seq). */
+  private sent = 0;
+  /** Every batch of `stream` through this seq was received. */
+  private ackedThrough = 0;
+  /** The batches of `stream` that asked for an ack, oldest first. */
+  private awaited: AwaitedAck[] = [];
+  private lastAckRequestMs = -Infinity;
+  /** `stream`'s buffer is full: batches wait in `queue` until it drains. */
+  private blocked = false;
   private closed = false;
   private readonly client: Client;
   /** The credentials' generation the channel was opened with: a reload (rotation) opens a new one. */
@@ -96,62 +119,94 @@ class PeerSender {
   enqueue(m: Message): void {
     this.queue.push(m);
     if (this.queue.length > limits.raftTransportQueueMax) this.queue.shift();
-    this.flush();
   }
 
   close(): void {
     this.closed = true;
     this.queue = [];
-    if (this.unacked !== undefined) clearTimeout(this.unacked.timer);
-    this.unacked = undefined;
+    this.dropAwaited();
     this.stream?.cancel();
     this.stream = undefined;
     this.client.close();
   }
 
-  /** Sends the queued messages as one batch unless a batch still awaits its ack. */
-  private flush(): void {
-    if (this.closed || this.unacked !== undefined || this.queue.length === 0) return;
+  /** Writes the queued messages as one batch unless the stream's buffer is full. */
+  flush(): void {
+    if (this.closed || this.blocked || this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
     const stream = this.stream ?? this.open();
-    const timer = setTimeout(() => this.fail(stream), this.opts.sendTimeoutMs);
-    this.unacked = { stream, hasSnapshot: batch.some((m) => m.type === 'MsgSnap'), timer };
-    stream.write({ from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb) });
+    const seq = ++this.sent;
+    const hasSnapshot = batch.some((m) => m.type === 'MsgSnap');
+    const now = performance.now();
+    const ackRequested = hasSnapshot || (this.awaited.length === 0 && now - this.lastAckRequestMs >= limits.raftTransportAckIntervalMs);
+    if (ackRequested) {
+      this.lastAckRequestMs = now;
+      this.awaited.push({ seq, hasSnapshot, timer: setTimeout(() => this.fail(stream), this.opts.sendTimeoutMs) });
+    }
+    const room = stream.write({ from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb), seq, ackRequested });
+    if (!room) {
+      this.blocked = true;
+      stream.once('drain', () => this.drained(stream));
+    }
   }
 
   private open(): RaftStream {
     const { path, requestSerialize, responseDeserialize } = raftService.stream;
     const stream = this.client.makeBidiStreamRequest(path, requestSerialize, responseDeserialize, new Metadata());
-    stream.on('data', () => this.acked(stream));
+    stream.on('data', (ack: raftpb.SendAck) => this.acked(stream, ack));
     // A failed stream reports 'error' (status not OK); one the receiver ended reports 'end'.
     stream.on('error', () => this.fail(stream));
     stream.on('end', () => this.fail(stream));
     this.stream = stream;
+    this.sent = 0;
+    this.ackedThrough = 0;
+    this.lastAckRequestMs = -Infinity; // the first batch on a stream asks: a peer that is down shows at once
     return stream;
   }
 
-  private acked(stream: RaftStream): void {
-    const u = this.unacked;
-    if (u === undefined || u.stream !== stream) return;
-    clearTimeout(u.timer);
-    this.unacked = undefined;
-    if (u.hasSnapshot) this.opts.onSnapshotSent(this.id, false);
+  private drained(stream: RaftStream): void {
+    if (this.stream !== stream) return;
+    this.blocked = false;
     this.flush();
   }
 
-  /** Drops the stream; its unacknowledged batch is lost (Raft retransmits), the peer reported unreachable. */
-  private fail(stream: RaftStream): void {
-    if (this.stream === stream) {
-      this.stream = undefined;
-      stream.cancel();
+  /** A receiver of the previous version acknowledges every batch, in order, without a seq. */
+  private acked(stream: RaftStream, ack: raftpb.SendAck): void {
+    if (this.stream !== stream) return;
+    this.ackedThrough = ack.seq > 0 ? Math.max(this.ackedThrough, ack.seq) : this.ackedThrough + 1;
+    while (this.awaited.length > 0 && this.awaited[0]!.seq <= this.ackedThrough) {
+      const a = this.awaited.shift()!;
+      clearTimeout(a.timer);
+      if (a.hasSnapshot) this.opts.onSnapshotSent(this.id, false);
     }
-    const u = this.unacked;
-    if (u === undefined || u.stream !== stream) return;
-    clearTimeout(u.timer);
-    this.unacked = undefined;
-    this.opts.onUnreachable(this.id);
-    if (u.hasSnapshot) this.opts.onSnapshotSent(this.id, true);
+  }
+
+  /**
+   * Drops the stream; what it carried after the last ack may be lost (Raft retransmits), and if it
+   * carried anything the peer is reported unreachable (an idle stream that fails is no failed send).
+   */
+  private fail(stream: RaftStream): void {
+    if (this.stream !== stream) return;
+    this.stream = undefined;
+    this.blocked = false;
+    stream.cancel();
+    const unacknowledged = this.sent > this.ackedThrough;
+    const snapshots = this.dropAwaited();
+    if (unacknowledged) this.opts.onUnreachable(this.id);
+    for (let i = 0; i < snapshots; i++) this.opts.onSnapshotSent(this.id, true);
     this.flush();
+  }
+
+  /** Stops waiting for the awaited acks; returns how many of those batches carried a snapshot. */
+  private dropAwaited(): number {
+    let snapshots = 0;
+    for (const a of this.awaited) {
+      clearTimeout(a.timer);
+      if (a.hasSnapshot) snapshots++;
+    }
+    this.awaited = [];
+    this.lastAckRequestMs = -Infinity;
+    return snapshots;
   }
 }
