@@ -8,6 +8,8 @@
  *   - peak RSS (VmHWM) of every member
  * Each client works on its own key, so writes never conflict. Systems run one after the other,
  * never at once. Usage: pnpm bench:meta [--seconds 10] [--trials 3] [--systems etcd,basalt]
+ * "basalt-tls" is Basalt with mutual TLS on every link (the client as an admin; roles checked on
+ * every call): `--systems basalt,basalt-tls` measures what security costs metad.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -27,7 +29,8 @@ const phaseOpsMax = 500_000;
 function targetFor(system: string): BenchTarget {
   if (system === 'etcd') return new EtcdTarget();
   if (system === 'basalt') return new BasaltTarget();
-  throw new Error(`unknown system "${system}"; allowed: etcd, basalt`);
+  if (system === 'basalt-tls') return new BasaltTarget(true);
+  throw new Error(`unknown system "${system}"; allowed: etcd, basalt, basalt-tls`);
 }
 
 async function runPhases(target: BenchTarget, seconds: number): Promise<PhaseResult[]> {
