@@ -75,19 +75,27 @@ function table(targets: readonly string[], results: Map<string, FioResult>): str
   return markdown(head, [...rows, ...p99]);
 }
 
-/** Each secure Basalt target's value over its insecure twin's, and the encrypted volume's over the plain one's on each cluster. */
-function securityTable(targets: readonly string[], results: Map<string, FioResult>): string {
+/**
+ * Each secure Basalt target's value over its insecure twin's, and the encrypted volume's over the
+ * plain one's on each cluster: throughput, then CPU seconds per unit of work (per op or MiB: of
+ * all the cluster's processes), which other load on the machine skews less.
+ */
+function securityTable(targets: readonly string[], results: Map<string, FioResult>, cpu: Map<string, number>, runtimeS: number): string {
   const pairs: [string, string, string][] = targets
     .filter((t) => t.startsWith('basalt') && !t.endsWith(insecureSuffix) && targets.includes(`${t}${insecureSuffix}`))
     .map((t) => [`${t}: secure / insecure`, t, `${t}${insecureSuffix}`]);
   for (const suffix of ['', insecureSuffix]) {
     if (targets.includes(`${encryptedTarget}${suffix}`)) pairs.push([`encrypted / plain${suffix}`, `${encryptedTarget}${suffix}`, `basalt 3-replica${suffix}`]);
   }
+  // The prefill writes the whole volume on every target: its CPU seconds compare as they are.
+  const work = (job: FioJob, t: string): number => (job === prefillJob ? 1 : value(results.get(`${job.name}|${t}`), job) * runtimeS);
+  const cpuPerWork = (job: FioJob, t: string): number => (cpu.get(`${job.name}|${t}`) ?? NaN) / work(job, t);
   const rows = [prefillJob, ...jobs].map((job) => [`${job.name} (${job.unit})`, ...pairs.map(([, a, b]) => {
     const ratio = value(results.get(`${job.name}|${a}`), job) / value(results.get(`${job.name}|${b}`), job);
-    return Number.isNaN(ratio) ? '-' : ratio.toFixed(2);
+    const cpuRatio = cpuPerWork(job, a) / cpuPerWork(job, b);
+    return Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)} (CPU/op ${cpuRatio.toFixed(2)})`;
   })]);
-  return markdown(['workload', ...pairs.map(([label]) => label)], rows);
+  return markdown(['workload', ...pairs.map(([label]) => `${label}: throughput (CPU per op)`)], rows);
 }
 
 function markdown(head: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -173,7 +181,7 @@ async function main(): Promise<void> {
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
     process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
-    if (values['compare-insecure']) process.stdout.write(`\nSecurity cost: each secure Basalt row / the same row on the --insecure cluster (1.00 = no cost)${values.encrypt ? '; encrypted / plain 3-replica on each cluster' : ''}\n\n${securityTable(names, results)}\n`);
+    if (values['compare-insecure']) process.stdout.write(`\nSecurity cost: each secure Basalt row / the same row on the --insecure cluster (1.00 = no cost)${values.encrypt ? '; encrypted / plain 3-replica on each cluster' : ''}\n\n${securityTable(names, results, cpu, runtimeS)}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
     writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), rss }, null, 2));
   } finally {
