@@ -100,6 +100,8 @@ describe('tenants on a secure cluster (mutual TLS, roles, capabilities together)
     expect((await va.read(0, dataA.length)).equals(dataA)).toBe(true);
 
     await expect(a.getVolume('vb')).rejects.toMatchObject(denied);
+    // Names are not secret (docs/security.md, "What it does not protect"): a missing volume is another answer.
+    await expect(a.getVolume('no-such-volume')).rejects.toMatchObject({ code: ErrorCode.VolumeNotFound });
     await expect(a.openVolume('vb')).rejects.toMatchObject(denied);
     await expect(a.openVolume('vb', { writer: true })).rejects.toMatchObject(denied);
     await expect(a.resizeVolume('vb', 16 * MiB)).rejects.toMatchObject(denied);
