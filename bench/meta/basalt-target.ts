@@ -21,17 +21,22 @@ const volumeName = (key: number): string => `bench-${key}`;
  * linearizable read is GetVolume.
  */
 export class BasaltTarget implements BenchTarget {
-  readonly system = 'basalt';
+  readonly system: string;
   private readonly scope = new ProcessScope();
   private cluster: MetaCluster | undefined;
   private client: MetaClient | undefined;
+
+  /** `tls`: every link and the client with mutual TLS, as `basalt up` runs metad (system "basalt-tls"). */
+  constructor(private readonly tls = false) {
+    this.system = tls ? 'basalt-tls' : 'basalt';
+  }
 
   get members(): Member[] {
     return (this.cluster?.members ?? []).map((m) => ({ name: m.id, pid: m.process !== undefined && !m.process.hasExited ? m.process.pid : undefined }));
   }
 
   async start(): Promise<void> {
-    this.cluster = await MetaCluster.start(this.scope, { tickMs, electionTicks });
+    this.cluster = await MetaCluster.start(this.scope, { tickMs, electionTicks, tls: this.tls });
     this.client = this.cluster.client();
     await this.cluster.waitForLeader(undefined, startupTimeoutMs);
   }

@@ -11,6 +11,8 @@
  * --rounds rounds that alternate between the systems (and swap their order every round), so
  * load from other work on a shared machine falls on both alike. Failover trials run one system
  * after the other. Usage: pnpm bench:meta [--seconds 10] [--rounds 5] [--trials 3] [--systems etcd,basalt]
+ * "basalt-tls" is Basalt with mutual TLS on every link (the client as an admin; roles checked on
+ * every call): `--systems basalt,basalt-tls` measures what security costs metad.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -30,7 +32,8 @@ const phaseOpsMax = 500_000;
 function targetFor(system: string): BenchTarget {
   if (system === 'etcd') return new EtcdTarget();
   if (system === 'basalt') return new BasaltTarget();
-  throw new Error(`unknown system "${system}"; allowed: etcd, basalt`);
+  if (system === 'basalt-tls') return new BasaltTarget(true);
+  throw new Error(`unknown system "${system}"; allowed: etcd, basalt, basalt-tls`);
 }
 
 interface PhaseKind {

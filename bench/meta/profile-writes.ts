@@ -2,7 +2,8 @@
  * Where a single client's writes spend their time: starts a 3-member metad with a CPU profiler
  * in every member (cpu-profile-preload.mjs: NODE_OPTIONS does not take --cpu-prof), runs one closed-loop writer (SetVolumeLabel) for --seconds, stops the members
  * gracefully (the profiles are written on exit) and prints the leader's top self-time functions.
- * Usage: pnpm exec tsx bench/meta/profile-writes.ts [--seconds 8] [--dir /tmp/metad-prof]
+ * Usage: pnpm exec tsx bench/meta/profile-writes.ts [--seconds 8] [--dir /tmp/metad-prof] [--tls]
+ * (--tls: members and the client over mutual TLS, as `basalt up` runs them)
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { ProcessScope } from '../../test/lib/process.js';
 interface ProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
-const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, dir: { type: 'string', default: '/tmp/metad-prof' } } });
+const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, dir: { type: 'string', default: '/tmp/metad-prof' }, tls: { type: 'boolean', default: false } } });
 const dir = args.dir;
 mkdirSync(dir, { recursive: true });
 for (const f of readdirSync(dir)) if (f.endsWith('.cpuprofile')) throw new Error(`${dir} already holds profiles: use an empty --dir`);
@@ -35,7 +36,7 @@ const scope = new ProcessScope();
 process.env.NODE_OPTIONS = `--import ${join(import.meta.dirname, 'cpu-profile-preload.mjs')}`;
 process.env.CPUPROFILE_DIR = dir;
 try {
-  const cluster = await MetaCluster.start(scope);
+  const cluster = await MetaCluster.start(scope, { tls: args.tls });
   delete process.env.NODE_OPTIONS;
   delete process.env.CPUPROFILE_DIR;
   const leader = await cluster.waitForLeader(undefined, 60_000);

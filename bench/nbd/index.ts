@@ -13,7 +13,13 @@
  * each system's processes used per row, and every process's peak RSS; writes the raw results to
  * bench/out/nbd-<date>.json.
  *
- *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph] [--encrypt]
+ * With --compare-insecure, a second local cluster started with `basalt up --insecure` (no TLS, no
+ * roles; capabilities stay on) serves the same volumes beside the secure one, its targets named
+ * "... (insecure)", and a second table gives each secure row's ratio to its insecure twin (and,
+ * with --encrypt, the encrypted volume's ratio to the plain one): the cost of security, measured
+ * cell by cell in one run.
+ *
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph] [--encrypt] [--compare-insecure]
  *     (--quick: --runtime 3 --size 256M; --encrypt: an encrypted 3-replica volume too)
  */
 import { execFile } from 'node:child_process';
@@ -26,7 +32,7 @@ import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
 import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
 import { missingPackages } from '../lib/packages.js';
 import { missingCephPackages, startCeph } from './ceph.js';
-import { freePort, startBasalt, startReference, type NbdTarget } from './servers.js';
+import { encryptedTarget, freePort, insecureSuffix, startBasalt, startReference, type NbdTarget } from './servers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -69,6 +75,29 @@ function table(targets: readonly string[], results: Map<string, FioResult>): str
   return markdown(head, [...rows, ...p99]);
 }
 
+/**
+ * Each secure Basalt target's value over its insecure twin's, and the encrypted volume's over the
+ * plain one's on each cluster: throughput, then CPU seconds per unit of work (per op or MiB: of
+ * all the cluster's processes), which other load on the machine skews less.
+ */
+function securityTable(targets: readonly string[], results: Map<string, FioResult>, cpu: Map<string, number>, runtimeS: number): string {
+  const pairs: [string, string, string][] = targets
+    .filter((t) => t.startsWith('basalt') && !t.endsWith(insecureSuffix) && targets.includes(`${t}${insecureSuffix}`))
+    .map((t) => [`${t}: secure / insecure`, t, `${t}${insecureSuffix}`]);
+  for (const suffix of ['', insecureSuffix]) {
+    if (targets.includes(`${encryptedTarget}${suffix}`)) pairs.push([`encrypted / plain${suffix}`, `${encryptedTarget}${suffix}`, `basalt 3-replica${suffix}`]);
+  }
+  // The prefill writes the whole volume on every target: its CPU seconds compare as they are.
+  const work = (job: FioJob, t: string): number => (job === prefillJob ? 1 : value(results.get(`${job.name}|${t}`), job) * runtimeS);
+  const cpuPerWork = (job: FioJob, t: string): number => (cpu.get(`${job.name}|${t}`) ?? NaN) / work(job, t);
+  const rows = [prefillJob, ...jobs].map((job) => [`${job.name} (${job.unit})`, ...pairs.map(([, a, b]) => {
+    const ratio = value(results.get(`${job.name}|${a}`), job) / value(results.get(`${job.name}|${b}`), job);
+    const cpuRatio = cpuPerWork(job, a) / cpuPerWork(job, b);
+    return Number.isNaN(ratio) ? '-' : `${ratio.toFixed(2)} (CPU/op ${cpuRatio.toFixed(2)})`;
+  })]);
+  return markdown(['workload', ...pairs.map(([label]) => `${label}: throughput (CPU per op)`)], rows);
+}
+
 function markdown(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
@@ -83,14 +112,14 @@ function cpuOf(t: NbdTarget): number {
 function systems(targets: readonly NbdTarget[]): Map<string, NbdTarget> {
   const bySystem = new Map<string, NbdTarget>();
   for (const t of targets) {
-    const system = t.name.startsWith('basalt') ? 'basalt cluster' : t.name;
+    const system = t.name.startsWith('basalt') ? `basalt cluster${t.name.endsWith(insecureSuffix) ? insecureSuffix : ''}` : t.name;
     if (!bySystem.has(system)) bySystem.set(system, t);
   }
   return bySystem;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false }, 'compare-insecure': { type: 'boolean', default: false } } });
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
@@ -117,8 +146,18 @@ async function main(): Promise<void> {
     const basePort = 20_000 + ((await freePort()) % 12_000);
     log(`starting a local Basalt cluster in ${dir}/cluster (ports from ${basePort})`);
     const basalt = await startBasalt(cli, join(dir, 'cluster'), sizeBytes, basePort, await freePort(), values.encrypt);
-    down = basalt.down;
+    const downs = [basalt.down];
+    down = async () => {
+      for (const d of downs) await d();
+    };
     targets.push(...basalt.targets);
+    if (values['compare-insecure']) {
+      const insecurePort = basePort + 50;
+      log(`starting a second local Basalt cluster with --insecure in ${dir}/cluster-insecure (ports from ${insecurePort})`);
+      const plain = await startBasalt(cli, join(dir, 'cluster-insecure'), sizeBytes, insecurePort, await freePort(), values.encrypt, true);
+      downs.push(plain.down);
+      targets.push(...plain.targets);
+    }
     const total = targets.length * (jobs.length + 1);
     let done = 0;
     const step = async (job: FioJob, t: NbdTarget, timeBased: boolean): Promise<void> => {
@@ -142,6 +181,7 @@ async function main(): Promise<void> {
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
     process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
+    if (values['compare-insecure']) process.stdout.write(`\nSecurity cost: each secure Basalt row / the same row on the --insecure cluster (1.00 = no cost)${values.encrypt ? '; encrypted / plain 3-replica on each cluster' : ''}\n\n${securityTable(names, results, cpu, runtimeS)}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
     writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), rss }, null, 2));
   } finally {

@@ -82,10 +82,14 @@ interface ClusterJson {
  * through one agent only (one writer lease).
  */
 /** The name of the encrypted 3-replica target (with --encrypt). */
-const encryptedTarget = 'basalt 3-replica encrypted';
+export const encryptedTarget = 'basalt 3-replica encrypted';
 
-export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number, encrypt = false): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
-  execFileSync(process.execPath, [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort)], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+/** The suffix of the targets of a cluster started with `basalt up --insecure` (--compare-insecure). */
+export const insecureSuffix = ' (insecure)';
+
+export async function startBasalt(cli: string, dir: string, sizeBytes: number, basePort: number, nbdPort: number, encrypt = false, insecure = false): Promise<{ targets: NbdTarget[]; down: () => Promise<void> }> {
+  const up = [cli, 'up', '--detach', '--dir', dir, '--base-port', String(basePort), '--nbd-port', String(nbdPort), ...(insecure ? ['--insecure'] : [])];
+  execFileSync(process.execPath, up, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
   let writeBack: ChildProcess | undefined;
   const down = async (): Promise<void> => {
     if (writeBack !== undefined) await stopChild(writeBack);
@@ -109,7 +113,7 @@ export async function startBasalt(cli: string, dir: string, sizeBytes: number, b
       execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'], timeout: 60_000 });
       return name;
     };
-    const target = (name: string, address: string, vol: string): NbdTarget => ({ name, uri: `nbd://${address}/${vol}`, processes: () => processes, stop: () => Promise.resolve() });
+    const target = (name: string, address: string, vol: string): NbdTarget => ({ name: insecure ? `${name}${insecureSuffix}` : name, uri: `nbd://${address}/${vol}`, processes: () => processes, stop: () => Promise.resolve() });
     const targets = [
       target('basalt 1-replica', cluster.agent.nbd, volume('bench-r1', 1)),
       target('basalt 3-replica', cluster.agent.nbd, volume('bench-r3', 3)),

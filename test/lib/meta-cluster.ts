@@ -4,7 +4,8 @@
  * ProcessScope (see process.ts), so the scope's cleanup() stops it.
  */
 import { join } from 'node:path';
-import { MetaClient } from '@basalt/wire';
+import { initCa, issueInto, tlsFilesOf } from '@basalt/cli';
+import { MetaClient, TransportSecurity } from '@basalt/wire';
 import type { MetaClientOptions, MetaReply } from '@basalt/wire';
 import { freePorts, waitFor, waitForPort } from './process.js';
 import type { ProcessScope, Signal, TestProcess } from './process.js';
@@ -33,12 +34,22 @@ export interface MetaClusterOptions {
   /** Defaults: 50 ms ticks, elections after 10 to 20 ticks. */
   tickMs?: number;
   electionTicks?: number;
+  /**
+   * Mutual TLS as `basalt up` runs it (default false: --insecure): a CA and a certificate per
+   * member in a temp dir, and clients of this cluster connect as an admin.
+   */
+  tls?: boolean;
 }
+
+const adminIdentity = { role: 'admin', name: 'admin' } as const;
 
 export class MetaCluster {
   readonly members: MetaMember[] = [];
   private readonly clients: MetaClient[] = [];
   private readonly flags: string[];
+
+  /** The certificate folder (MetaClusterOptions.tls); undefined: --insecure. */
+  private certDir: string | undefined;
 
   private constructor(private readonly scope: ProcessScope, private readonly root: string, options: MetaClusterOptions) {
     this.flags = ['--tick-ms', String(options.tickMs ?? 50), '--election-ticks', String(options.electionTicks ?? 10), ...(options.flags ?? [])];
@@ -48,6 +59,11 @@ export class MetaCluster {
   static async start(scope: ProcessScope, options: MetaClusterOptions = {}): Promise<MetaCluster> {
     const cluster = new MetaCluster(scope, scope.tempDir('basalt-meta'), options);
     const size = options.size ?? 3;
+    if (options.tls === true) {
+      cluster.certDir = join(cluster.root, 'certs');
+      await initCa(cluster.certDir, 'Basalt test CA');
+      await issueInto(cluster.certDir, adminIdentity, []);
+    }
     for (let i = 0; i < size; i++) await cluster.define(`m${i + 1}`);
     for (let i = 0; i < size; i++) cluster.start(i);
     await Promise.all(cluster.members.map((m) => waitForPort(m.port, { process: m.process! })));
@@ -59,11 +75,12 @@ export class MetaCluster {
     return this.members.map((m) => m.address);
   }
 
-  /** Reserves ports and a data dir for a new member (not started, not in the cluster). */
+  /** Reserves ports, a data dir and (with TLS) a certificate for a new member (not started, not in the cluster). */
   async define(id: string): Promise<MetaMember> {
     const [port, metricsPort] = await freePorts(2);
     const member: MetaMember = { id, address: `127.0.0.1:${port}`, port: port!, metricsPort: metricsPort!, dataDir: join(this.root, id), process: undefined };
     this.members.push(member);
+    if (this.certDir !== undefined) await issueInto(this.certDir, { role: 'metad', name: id }, ['127.0.0.1']);
     return member;
   }
 
@@ -80,7 +97,7 @@ export class MetaCluster {
     const m = this.member(i);
     const args = [
       'meta', 'start', '--id', m.id, '--listen', m.address, '--peers', options.peers ?? this.peers(), '--data-dir', m.dataDir,
-      '--metrics-port', String(m.metricsPort), '--insecure', ...this.flags, ...(options.join === true ? ['--join'] : []),
+      '--metrics-port', String(m.metricsPort), ...this.transportArgs(m.id), ...this.flags, ...(options.join === true ? ['--join'] : []),
       ...(options.forceNewCluster === true ? ['--force-new-cluster'] : []),
     ];
     m.process = this.scope.spawnCli(m.id, args);
@@ -104,7 +121,7 @@ export class MetaCluster {
 
   /** A MetaClient of the whole cluster (or of `endpoints`), closed by close(). */
   client(options: Partial<MetaClientOptions> = {}): MetaClient {
-    const c = new MetaClient({ endpoints: this.endpoints, ...options });
+    const c = new MetaClient({ endpoints: this.endpoints, security: this.security(), ...options });
     this.clients.push(c);
     return c;
   }
@@ -159,7 +176,18 @@ export class MetaCluster {
   private statusClientInstance: MetaClient | undefined;
 
   private statusClient(): MetaClient {
-    this.statusClientInstance ??= new MetaClient({ endpoints: this.endpoints });
+    this.statusClientInstance ??= new MetaClient({ endpoints: this.endpoints, security: this.security() });
     return this.statusClientInstance;
+  }
+
+  /** How clients of this cluster connect: as an admin over mutual TLS, or in the clear. */
+  security(): TransportSecurity {
+    return this.certDir === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(tlsFilesOf(this.certDir, adminIdentity));
+  }
+
+  private transportArgs(id: string): string[] {
+    if (this.certDir === undefined) return ['--insecure'];
+    const f = tlsFilesOf(this.certDir, { role: 'metad', name: id });
+    return ['--tls-ca', f.ca, '--tls-cert', f.cert, '--tls-key', f.key];
   }
 }

@@ -412,9 +412,32 @@ export class BasaltClient {
     await this.meta.call('deleteTenant', { name });
   }
 
-  /** The newest audit entries at or after `sinceMs`, oldest first (admin only; at most limits.auditReplyEntriesMax). */
-  async auditLog(options: { sinceMs?: number; limit?: number } = {}): Promise<AuditEntry[]> {
-    return (await this.meta.call('listAudit', { sinceMs: options.sinceMs ?? 0, limit: options.limit ?? 0 })).entries.map(auditEntryFromPb);
+  /**
+   * The newest audit entries at or after `sinceMs`, oldest first (admin only; at most `limit`, by
+   * default limits.auditReplyEntriesMax). Each member records what it served (a refusal may come
+   * from any member), so every member the cluster lists is asked and the answers are merged by
+   * time. A member that does not answer goes to `onUnreachable` and is left out; when none answers,
+   * its error is thrown, as is a refusal of the caller.
+   */
+  async auditLog(options: { sinceMs?: number; limit?: number; onUnreachable?: (address: string, err: BasaltError) => void } = {}): Promise<AuditEntry[]> {
+    const limit = options.limit !== undefined && options.limit > 0 ? Math.min(options.limit, limits.auditReplyEntriesMax) : limits.auditReplyEntriesMax;
+    const request = { sinceMs: options.sinceMs ?? 0, limit };
+    const members = (await this.meta.call('listMembers', { stale: true })).members.map((m) => m.address).filter((a) => a !== '');
+    const answers = await Promise.all(members.map(async (address) => {
+      try {
+        return (await this.meta.call('listAudit', request, { address })).entries.map(auditEntryFromPb);
+      } catch (err) {
+        if (!(err instanceof BasaltError) || err.code === ErrorCode.PermissionDenied || err.code === ErrorCode.Unauthenticated) throw err;
+        return err;
+      }
+    }));
+    const failed = answers.filter((a): a is BasaltError => a instanceof BasaltError);
+    if (failed.length === answers.length && failed[0] !== undefined) throw failed[0];
+    answers.forEach((a, i) => {
+      if (a instanceof BasaltError) options.onUnreachable?.(members[i]!, a);
+    });
+    const merged = answers.flatMap((a) => (a instanceof BasaltError ? [] : a)).sort((x, y) => x.atMs - y.atMs);
+    return merged.slice(Math.max(0, merged.length - limit));
   }
 
   // ---- chunk servers and redundancy ----

@@ -38,6 +38,10 @@ export class ExtentMap {
   private short = false;
   /** The newest capability metad gave with an extent map (it covers the whole volume). */
   private capability: Buffer | undefined;
+  /** When the capability is due for renewal (client clock, ms): limits.clientCapabilityRenewAfterMs after it arrived. */
+  private renewAtMs = 0;
+  /** The renewal under way (maybeRenewCapability). */
+  private renewing: Promise<void> | undefined;
   /** The tokens requests on an extent carry, built once per (extent info, capability). */
   private readonly auths = new WeakMap<ExtentInfo, { capability: Buffer | undefined; auth: readonly Buffer[] | undefined }>();
 
@@ -52,10 +56,13 @@ export class ExtentMap {
 
   /**
    * The signed tokens requests on this extent present (ExtentRef.auth): the volume's capability
-   * and the extent's signed state. A chunk server that refuses an expired capability makes the
-   * caller refresh the extent, and with it the capability.
+   * and the extent's signed state. A capability older than limits.clientCapabilityRenewAfterMs is
+   * renewed in the background (this request still presents the old one, which is valid); a chunk
+   * server that refuses an expired capability makes the caller refresh the extent, and with it the
+   * capability.
    */
   auth(info: ExtentInfo): readonly Buffer[] | undefined {
+    this.maybeRenewCapability(info.index);
     const known = this.auths.get(info);
     if (known !== undefined && known.capability === this.capability) return known.auth;
     const tokens = [this.capability, info.signedState].filter((t): t is Buffer => t !== undefined);
@@ -156,7 +163,29 @@ export class ExtentMap {
   }
 
   private takeCapability(reply: pb.IExtentMapReply): void {
-    if (reply.capability != null && reply.capability.length > 0) this.capability = Buffer.from(reply.capability);
+    if (reply.capability == null || reply.capability.length === 0) return;
+    this.capability = Buffer.from(reply.capability);
+    this.renewAtMs = Date.now() + limits.clientCapabilityRenewAfterMs;
+  }
+
+  /**
+   * Fetches one extent (and with it a new capability) when the capability is due; one fetch at a
+   * time; after a failure, again limits.clientCapabilityRenewRetryMs later.
+   */
+  private maybeRenewCapability(index: number): void {
+    if (this.capability === undefined || this.renewing !== undefined || Date.now() < this.renewAtMs) return;
+    this.renewing = this.meta.call('getExtentMap', { volume: this.volume, fromIndex: index, count: 1, writer: this.writer }).then(
+      (reply) => {
+        this.takeCapability(reply);
+        for (const e of reply.extents) this.remember(e);
+      },
+      // The old capability stays; a refusal after its expiry fetches again (refresh).
+      () => {
+        this.renewAtMs = Date.now() + limits.clientCapabilityRenewRetryMs;
+      },
+    ).finally(() => {
+      this.renewing = undefined;
+    });
   }
 
   private remember(e: pb.IExtent): ExtentInfo {

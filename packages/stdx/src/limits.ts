@@ -245,10 +245,17 @@ export const limits = {
   revocationRefreshMs: 5_000,
   /**
    * Capabilities (docs/data-path.md, "Capabilities"): how long one that metad signs is valid. The
-   * SDK gets a new one with every extent-map fetch and fetches again when a chunk server says its
-   * capability expired; a chunk server gets its peer capability again with every heartbeat.
+   * SDK gets a new one with every extent-map fetch, renews it after clientCapabilityRenewAfterMs,
+   * and fetches again when a chunk server says its capability expired; a chunk server gets its peer capability again with every heartbeat.
    */
   capabilityTtlMs: 10 * 60 * 1000,
+  /**
+   * SDK: a capability this old (by the client's clock since it arrived) is renewed in the
+   * background with the next request that presents it, so a busy volume does not meet the expiry.
+   */
+  clientCapabilityRenewAfterMs: 5 * 60 * 1000,
+  /** SDK: after a failed renewal, the wait before the next one (the old capability serves meanwhile). */
+  clientCapabilityRenewRetryMs: 5_000,
   /** How far a chunk server's wall clock may be behind or ahead of metad's: an expired capability is honoured this much longer. */
   capabilityClockSkewMs: 30_000,
   /** Largest signed token (capability or extent state) a request or an AUTH frame may carry. */
@@ -276,6 +283,7 @@ assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a sna
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
 assert(limits.cliLocalClusterProbeMs < limits.metaAttemptTimeoutMsDefault, 'telling a stopped local cluster must be quicker than one call attempt');
 assert(limits.capabilityClockSkewMs < limits.capabilityTtlMs, 'a capability outlives the clock skew it allows');
+assert(limits.clientCapabilityRenewAfterMs + limits.capabilityClockSkewMs < limits.capabilityTtlMs, 'a capability is renewed before a chunk server whose clock runs ahead refuses it');
 assert(limits.dataProbeAfterMs + limits.dataProbeTimeoutMs < limits.chunkReplicaTimeoutMs, 'a silent secondary is found by its probe before its requests time out');
 assert(limits.clientExtentMapPageExtents <= limits.extentMapCountMax, 'an extent-map page must fit in one GetExtentMap reply');
 assert(limits.auditReplyEntriesMax * 4 * limits.auditTargetBytesMax < limits.metaReplyBytesMax, 'a full ListAudit reply must fit in one Meta reply');

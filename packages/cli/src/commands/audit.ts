@@ -28,7 +28,8 @@ const audit: Command = {
   run: (args, io) => withClient(args, io, async (client) => {
     const since = str(args, 'since');
     const limit = int(args, 'limit', 1, limits.auditReplyEntriesMax);
-    const entries = await client.auditLog({ ...(since !== undefined && { sinceMs: parseSinceMs(since, Date.now()) }), ...(limit !== undefined && { limit }) });
+    const onUnreachable = (address: string, err: Error): void => io.err(`warning: member ${address} did not answer (${err.message}); its part of the log is left out\n`);
+    const entries = await client.auditLog({ onUnreachable, ...(since !== undefined && { sinceMs: parseSinceMs(since, Date.now()) }), ...(limit !== undefined && { limit }) });
     if (flag(args, 'json')) printJson(io, entries);
     else printTable(io, ['TIME', 'WHO', 'WHAT', 'TARGET', 'OUTCOME'], entries.map((e) => [new Date(e.atMs).toISOString(), who(e), e.method, e.target || '-', e.outcome]));
     return 0;

@@ -49,6 +49,8 @@ export class TransportSecurity {
   private readonly grpcServerCredentials: ReloadableServerCredentials[] = [];
   private readonly dataServers = new Set<tls.Server>();
   private readonly revocationListeners = new Set<() => void>();
+  /** Each gRPC call's peer certificate, once taken (certificateOfCall). */
+  private readonly callCertificates = new WeakMap<CallWithAuthContext, tls.PeerCertificate | undefined>();
 
   private constructor(private readonly files: TlsFiles | undefined) {
     if (files !== undefined) this.material = loadMaterial(files);
@@ -136,7 +138,20 @@ export class TransportSecurity {
    */
   peerIdentityOfCall(call: CallWithAuthContext): Identity {
     if (this.material === undefined) return insecureIdentity;
-    return this.identityOf(call.getAuthContext()?.sslPeerCertificate);
+    return this.identityOf(this.certificateOfCall(call));
+  }
+
+  /**
+   * The peer certificate of a call, taken from grpc-js once per call: getPeerCertificate builds a
+   * new object (with three fingerprints) each time, and a Raft stream asks for every batch it
+   * receives (grpc-server.ts: the revocation check). A connection's certificate cannot change
+   * (no renegotiation), so the cached one is the peer's; revocation is still checked every time.
+   */
+  private certificateOfCall(call: CallWithAuthContext): tls.PeerCertificate | undefined {
+    if (this.callCertificates.has(call)) return this.callCertificates.get(call);
+    const cert = call.getAuthContext()?.sslPeerCertificate;
+    this.callCertificates.set(call, cert);
+    return cert;
   }
 
   /** As peerIdentityOfCall, for a data-plane socket accepted by `createDataServer` or opened by `connectData`. */
