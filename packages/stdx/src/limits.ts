@@ -194,6 +194,8 @@ export const limits = {
   chunkVerifyReadBytes: 1 * MiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
+  /** agent: recycled buffers for read replies kept for reuse (the SDK assembles large reads in them; wire/data/frame-pool.ts). */
+  agentFramePoolBytesMax: 64 * MiB,
   /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
   metricsVolumesMax: 64,
   /** How often the web console samples the per-volume metrics it charts, and how many samples it keeps. */
