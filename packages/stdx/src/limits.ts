@@ -194,6 +194,8 @@ export const limits = {
   chunkVerifyReadBytes: 1 * MiB,
   /** chunkd: recycled frame buffers kept for reuse (wire/data/frame-pool.ts). */
   chunkFramePoolBytesMax: 64 * MiB,
+  /** chunkd: reads of at least this many bytes land in recycled buffers (smaller ones would waste most of a pooled buffer). */
+  chunkPooledReadBytesMin: 64 * KiB,
   /** agent: recycled buffers for read replies kept for reuse (the SDK assembles large reads in them; wire/data/frame-pool.ts). */
   agentFramePoolBytesMax: 64 * MiB,
   /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
