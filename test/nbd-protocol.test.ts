@@ -23,6 +23,9 @@ class Gate {
   holdWrites = false;
   failReads = false;
   holdClose = false;
+  /** The buffers reads returned, and those the agent gave back (recycle), in order. */
+  readBuffers: Buffer[] = [];
+  recycled: Buffer[] = [];
 
   wrap(inner: VolumeProvider): VolumeProvider {
     return {
@@ -46,8 +49,11 @@ class Gate {
         this.calls.push(`read ${offset}`);
         if (this.failReads) throw new BasaltError(ErrorCode.Io, 'disk on fire');
         if (offset === this.holdReadsAt) await this.hold('read', offset);
-        return d.read(offset, length);
+        const data = await d.read(offset, length);
+        this.readBuffers.push(data);
+        return data;
       },
+      recycle: (data) => void this.recycled.push(data),
       write: async (offset, data, o) => {
         this.calls.push(`write ${offset}`);
         if (this.holdWrites) await this.hold('write', offset);
@@ -221,6 +227,26 @@ describe('NBD protocol behaviour', () => {
     expect(gate.held).toHaveLength(1);
     gate.held[0]!.release();
     expect((await c.reply()).handle).toBe(1n);
+  });
+
+  it('gives each read buffer back to the device once its reply is sent, and nothing else', async () => {
+    const c = await client();
+    await c.go('sparse');
+    c.request(Cmd.Write, 0, 1n, BigInt(MiB), 4096, Buffer.alloc(4096, 7));
+    await c.reply();
+    gate.readBuffers = [];
+    gate.recycled = [];
+    c.request(Cmd.Read, CmdFlag.Df, 2n, 0n, 2 * MiB); // one data chunk
+    expect((await c.reply()).data.subarray(MiB, MiB + 4096).every((b) => b === 7)).toBe(true);
+    c.request(Cmd.Read, 0, 3n, 0n, 2 * MiB); // hole, data, hole: one read
+    expect((await c.reply()).chunks.map((x) => x.type)).toEqual([2, 1, 2]);
+    gate.failReads = true;
+    c.request(Cmd.Read, CmdFlag.Df, 4n, 0n, 4096);
+    expect((await c.reply()).error).not.toBe(0);
+    await waitFor(() => gate.recycled.length === 2);
+    expect(gate.readBuffers).toHaveLength(2);
+    expect(gate.recycled[0]).toBe(gate.readBuffers[0]);
+    expect(gate.recycled[1]).toBe(gate.readBuffers[1]);
   });
 
   it('stops reading a connection once its in-flight bytes reach the budget', async () => {

@@ -51,6 +51,12 @@ export interface BlockDevice {
   refreshSize?(): Promise<number>;
   /** Reads `length` bytes at `offset`; holes read as zeroes. */
   read(offset: number, length: number): Promise<Buffer>;
+  /**
+   * Hands back a buffer read() returned, once nothing reads it any more (the agent calls it when
+   * the reply carrying it has been written to the socket), so a later read can reuse its memory.
+   * Absent: read buffers are ordinary garbage.
+   */
+  recycle?(data: Buffer): void;
   /** Writes `data` at `offset`. With `fua` it is durable (as after flush) before it resolves. */
   write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void>;
   /** Makes every write acknowledged so far durable, on every replica. */

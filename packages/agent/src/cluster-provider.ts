@@ -1,4 +1,5 @@
 import type { BasaltClient, Volume } from '@basalt/client';
+import type { FramePool } from '@basalt/wire';
 import type { BlockDevice, Extent, OpenOptions, VolumeInfo, VolumeProvider } from './block-device.js';
 
 /**
@@ -6,7 +7,11 @@ import type { BlockDevice, Extent, OpenOptions, VolumeInfo, VolumeProvider } fro
  * opened with the writer lease unless read-only (a forced takeover fences the old writer).
  */
 export class ClusterVolumeProvider implements VolumeProvider {
-  constructor(private readonly client: BasaltClient) {}
+  constructor(
+    private readonly client: BasaltClient,
+    /** The pool the client was connected with (ConnectOptions.framePool), if any: read buffers go back to it. */
+    private readonly framePool?: FramePool,
+  ) {}
 
   async list(): Promise<VolumeInfo[]> {
     return (await this.client.listVolumes()).map((v) => ({ name: v.name, sizeBytes: v.sizeBytes }));
@@ -14,13 +19,20 @@ export class ClusterVolumeProvider implements VolumeProvider {
 
   async open(name: string, options: OpenOptions): Promise<BlockDevice> {
     const volume = await this.client.openVolume(name, { writer: !options.readOnly, force: !options.readOnly && options.forceTakeover });
-    return new VolumeBlockDevice(volume);
+    return new VolumeBlockDevice(volume, this.framePool);
   }
 }
 
 /** A BlockDevice over an SDK Volume; the SDK does the splitting, routing and retries. */
 class VolumeBlockDevice implements BlockDevice {
-  constructor(private readonly volume: Volume) {}
+  readonly recycle?: (data: Buffer) => void;
+
+  constructor(
+    private readonly volume: Volume,
+    framePool: FramePool | undefined,
+  ) {
+    if (framePool !== undefined) this.recycle = (data) => framePool.give(data);
+  }
 
   get sizeBytes(): number {
     return this.volume.size;

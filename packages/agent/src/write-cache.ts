@@ -64,9 +64,12 @@ export class WriteBackDevice implements BlockDevice {
   ) {
     this.caching = mode === 'writeback';
     if (inner.refreshSize !== undefined) this.refreshSize = () => inner.refreshSize!();
+    if (inner.recycle !== undefined) this.recycle = (data) => inner.recycle!(data);
   }
 
   readonly refreshSize?: () => Promise<number>;
+  /** Reads come from the inner device unchanged, so their buffers go back to it. */
+  readonly recycle?: (data: Buffer) => void;
 
   get sizeBytes(): number {
     return this.inner.sizeBytes;

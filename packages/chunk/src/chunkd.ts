@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { assert, invalidArgument, limits, monotonicClock, realTimers } from '@basalt/stdx';
-import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
+import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
@@ -74,14 +74,16 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const log = opts.log ?? (() => undefined);
   const security = opts.security ?? TransportSecurity.insecure();
   if (!security.secure) log(insecureWarning);
-  const store = await FileExtentStore.open(opts.dataDir);
+  // One pool for write frames and large reads: a read's buffer goes back once its reply is sent.
+  const framePool = new FramePool(limits.chunkFramePoolBytesMax);
+  const store = await FileExtentStore.open(opts.dataDir, { readPool: framePool });
   const metrics = new ChunkMetrics();
   const credentials = new Credentials(opts.requireCapabilities === true);
   const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, security, credentials) : undefined);
   const replicator = new Replicator(opts.id, store, link, metrics, opts.replicaTimeoutMs ?? limits.chunkReplicaTimeoutMs, log, securePeerConnect(security), credentials);
   if (link !== undefined) await fenceAtStartup(opts.id, store, link, log);
   const service = new ChunkService(opts.id, store, replicator, metrics, {}, { credentials, nowMs: () => Date.now() });
-  const server = new DataServer(service, metrics, security);
+  const server = new DataServer(service, metrics, security, framePool);
   const { host, port } = parseListen(opts.listen);
   const bound = await server.listen(host, port);
   const address = opts.advertise ?? `${bound.host}:${bound.port}`;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
-import { MetaClient, type TransportSecurity } from '@basalt/wire';
+import { MetaClient, type FramePool, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, SnapshotInfo, VolumeInfo } from './cluster-types.js';
 import { applyDiff, checkDiff, exportDiff, type TransferProgress } from './snapshot-transfer.js';
@@ -38,6 +38,13 @@ export interface ConnectOptions {
    * default plain TCP, for clusters run with --insecure.
    */
   security?: TransportSecurity;
+  /**
+   * Recycled memory for large replies. With it, the Buffer a plaintext read returns may be a view
+   * into pooled memory; the caller may give it back (`framePool.give(data)`) once nothing reads it
+   * any more, and a later read reuses it (fewer fresh 1 MiB buffers, so fewer garbage
+   * collections). A buffer never given back is ordinary garbage.
+   */
+  framePool?: FramePool;
 }
 
 export interface OpenOptions {
@@ -100,7 +107,7 @@ export class BasaltClient {
     }
     this.meta = new MetaClient({ endpoints: options.metad, ...(options.security !== undefined && { security: options.security }), ...(options.metaTimeoutMs !== undefined && { callTimeoutMs: options.metaTimeoutMs }) });
     this.stopRevocationSync = options.security === undefined ? () => undefined : syncRevocations(this.meta, options.security);
-    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault, options.security);
+    this.pool = new ConnectionPool(options.requestTimeoutMs ?? limits.clientRequestTimeoutMsDefault, options.security, options.framePool);
     this.onEvent = options.onEvent ?? (() => undefined);
     this.metrics = options.metrics;
     const kekFile = process.env.BASALT_KEK_FILE;

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode } from '@basalt/stdx';
-import { DataConnection, type TransportSecurity } from '@basalt/wire';
+import { DataConnection, type FramePool, type TransportSecurity } from '@basalt/wire';
 
 /**
  * One pipelined data connection per chunk server address, opened on first use and replaced
@@ -14,6 +14,7 @@ export class ConnectionPool {
   constructor(
     private readonly requestTimeoutMs: number,
     private readonly security?: TransportSecurity,
+    private readonly framePool?: FramePool,
   ) {}
 
   /** The open connection to `address`, or undefined when there is none yet (then use get). */
@@ -25,7 +26,7 @@ export class ConnectionPool {
     if (this.closed) return Promise.reject(new BasaltError(ErrorCode.Closed, 'the client is closed'));
     const existing = this.connections.get(address);
     if (existing !== undefined) return existing;
-    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs, ...(this.security !== undefined && { security: this.security }) }).then(
+    const opening = DataConnection.connect(address, { requestTimeoutMs: this.requestTimeoutMs, ...(this.security !== undefined && { security: this.security }), ...(this.framePool !== undefined && { framePool: this.framePool }) }).then(
       (conn) => {
         if (this.connections.get(address) === opening) this.open.set(address, conn);
         conn.onClose(() => {

@@ -244,8 +244,8 @@ export class NbdConnection {
     this.transmission = new Transmission(context, device, {
       id: this.env.id,
       metrics: this.env.metrics,
-      send: (buffers) => {
-        batch.write(buffers);
+      send: (buffers, sent) => {
+        batch.write(buffers, sent);
       },
       pause: () => this.socket.pause(),
       resume: () => {

@@ -13,8 +13,8 @@ const holeAwareReadBytesMin = 64 * 1024;
 export type TransmissionEnv = {
   id: string;
   metrics: AgentMetrics;
-  /** Sends one reply; its buffers go out back to back. */
-  send: (buffers: Buffer[]) => void;
+  /** Sends one reply; its buffers go out back to back. `sent` runs once the socket has written them all (not if it fails). */
+  send: (buffers: Buffer[], sent?: () => void) => void;
   /** Stop / restart reading from the socket (in-flight budget). */
   pause: () => void;
   resume: () => void;
@@ -212,7 +212,7 @@ export class Transmission {
   private async read(req: Request): Promise<void> {
     if (!this.ctx.structuredReplies) {
       const data = req.length === 0 ? Buffer.alloc(0) : await this.readExact(req.offset, req.length);
-      this.env.send([encodeSimpleReply(req.handle, 0), data]);
+      this.env.send([encodeSimpleReply(req.handle, 0), data], this.recycling([data]));
       return;
     }
     if (req.length === 0) return this.replyOk(req);
@@ -220,7 +220,7 @@ export class Transmission {
     if (df || req.length < holeAwareReadBytesMin) {
       // What planRead makes of no extents: one data piece, the whole range, final.
       const data = await this.readExact(req.offset, req.length);
-      this.env.send([encodeDataChunkHeader(req.handle, req.offset, req.length, true), data]);
+      this.env.send([encodeDataChunkHeader(req.handle, req.offset, req.length, true), data], this.recycling([data]));
       return;
     }
     const extents = await this.device.allocation(req.offset, req.length, { coarse: true });
@@ -234,7 +234,16 @@ export class Transmission {
       if (d === undefined) out.push(encodeHoleChunk(req.handle, p.offset, p.length, last));
       else out.push(encodeDataChunkHeader(req.handle, p.offset, p.length, last), d);
     });
-    this.env.send(out);
+    this.env.send(out, this.recycling(data.filter((d): d is Buffer => d !== undefined)));
+  }
+
+  /** What gives a reply's read buffers back to the device once they are sent (nothing when it keeps none). */
+  private recycling(buffers: readonly Buffer[]): (() => void) | undefined {
+    const device = this.device;
+    if (device.recycle === undefined) return undefined;
+    return () => {
+      for (const b of buffers) device.recycle!(b);
+    };
   }
 
   private readExact(offset: number, length: number): Promise<Buffer> {

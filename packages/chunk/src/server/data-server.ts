@@ -21,13 +21,14 @@ import type { ChunkMetrics } from './metrics.js';
 export class DataServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<DataSocket>();
-  private readonly pool = new FramePool(limits.chunkFramePoolBytesMax);
   private readonly stopRevocations: () => void;
 
   constructor(
     private readonly service: ChunkService,
     private readonly metrics: ChunkMetrics,
     security: TransportSecurity,
+    /** Where write frames are assembled and read replies' data goes back once sent (the store's readPool). */
+    private readonly pool = new FramePool(limits.chunkFramePoolBytesMax),
   ) {
     this.server = security.createDataServer((socket, refused) => (refused === undefined ? this.accept(socket) : refuse(socket, refused)));
     // A certificate revoked while its holder is connected: its connections end at once.
@@ -76,8 +77,8 @@ export class DataServer {
       socket.end();
       setTimeout(() => socket.destroy(), 1_000).unref();
     };
-    const reply = (res: DataResponse): void => {
-      if (!socket.destroyed) batch.write(encodeResponse(res));
+    const reply = (res: DataResponse, sent?: () => void): void => {
+      if (!socket.destroyed) batch.write(encodeResponse(res), sent);
     };
     const breakOff = (requestId: number, code: ErrorCode, message: string): void => {
       broken = true;
@@ -92,7 +93,8 @@ export class DataServer {
       inflightCount++;
       if (inflightBytes > limits.connectionInflightBytesMax) socket.pause();
       void this.service.handle(req, grants).then((res) => {
-        reply(res);
+        // A read's data may be pooled memory (the store's readPool): it goes back once written.
+        reply(res, res.ok && req.op === DataOp.Read ? () => this.pool.give(res.payload) : undefined);
         if (res.ok && (req.op === DataOp.Write || req.op === DataOp.Copy)) this.pool.give(frame);
         inflightBytes -= bytes;
         inflightCount--;

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
-import { pieceCrcs } from '@basalt/wire';
+import { FramePool, pieceCrcs } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import { currentBootId } from './boot-record.js';
 import { extentPath } from './extent-files.js';
@@ -96,6 +96,27 @@ describe('extent store', () => {
     if (inlineIoBytesMax === 0) expect(io.inline).toBe(0);
     else expect(io.inline).toBeGreaterThan(0);
     expect(io.pool).toBeGreaterThan(0); // reads over 64 KiB, and the sidecar loads
+    await store.close();
+  });
+
+  it('reads large ranges into its read pool, so data given back serves the next read; small reads stay out of it', async () => {
+    const dir = tempDir();
+    const pool = new FramePool(8 * MiB);
+    const store = await FileExtentStore.open(dir, { readPool: pool });
+    await store.setMeta(meta(0));
+    const data = Buffer.from(new Prng(SEED).fill(new Uint8Array(256 * KiB)));
+    await store.write(5, 0, 0, data, pieceCrcs(0, data), s1);
+    const first = await store.read(5, 0, 0, 128 * KiB);
+    expect(first.data.equals(data.subarray(0, 128 * KiB))).toBe(true);
+    pool.give(first.data);
+    const second = await store.read(5, 0, 100 * KiB, 128 * KiB); // unaligned: the whole blocks around it are read
+    expect(second.data.buffer).toBe(first.data.buffer);
+    expect(second.data.equals(data.subarray(100 * KiB, 228 * KiB))).toBe(true);
+    expect(second.crcs).toEqual(pieceCrcs(100 * KiB, second.data));
+    pool.give(second.data);
+    const small = await store.read(5, 0, 0, 4 * KiB);
+    expect(small.data.buffer).not.toBe(first.data.buffer);
+    expect(small.data.equals(data.subarray(0, 4 * KiB))).toBe(true);
     await store.close();
   });
 

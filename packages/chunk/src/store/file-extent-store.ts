@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
+import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type FramePool, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
@@ -56,6 +56,12 @@ export interface ExtentStoreOptions {
   readonly sidecarCacheBytes?: number;
   /** Reads and writes up to this size may run on the event loop (inline-io.ts); default limits.chunkInlineIoBytesMax, 0 = never. */
   readonly inlineIoBytesMax?: number;
+  /**
+   * Recycled memory for large reads (limits.chunkPooledReadBytesMin and up): read()'s data is then
+   * a view into pooled memory, which its caller may give back (FramePool.give) once nothing reads
+   * it any more; data never given back is ordinary garbage. Default: fresh buffers.
+   */
+  readonly readPool?: FramePool;
 }
 
 export class FileExtentStore implements ExtentStore {
@@ -67,6 +73,7 @@ export class FileExtentStore implements ExtentStore {
   private readonly space: SpaceGuard;
   private readonly sidecars: SidecarCache<Held>;
   private readonly io: InlineIo;
+  private readonly readPool: FramePool | undefined;
   /** Checksum mismatches found on read or before a read-modify-write. */
   checksumErrors = 0;
 
@@ -80,6 +87,7 @@ export class FileExtentStore implements ExtentStore {
     this.space = new SpaceGuard(dir, options.reserveBytes);
     this.sidecars = new SidecarCache(options.sidecarCacheBytes ?? limits.chunkSidecarCacheBytesMax, (h) => h.lock.size === 0);
     this.io = new InlineIo(options.inlineIoBytesMax ?? limits.chunkInlineIoBytesMax);
+    this.readPool = options.readPool;
     for (const meta of loaded.extents) this.held.set(extentKey(meta.volumeId, meta.index), { meta, lock: new RangeLock(), files: undefined });
     this.generations = loaded.generations;
     this.seqs = loaded.seqs;
@@ -185,7 +193,8 @@ export class FileExtentStore implements ExtentStore {
         const data = Buffer.alloc(length);
         return { data, crcs: pieceCrcs(offset, data) };
       }
-      const [buf, sums] = await Promise.all([this.io.read(files.fd, b - a, a, 'read extent data'), this.sums(h, files)]);
+      const into = b - a >= limits.chunkPooledReadBytesMin ? this.readPool?.take(b - a) : undefined;
+      const [buf, sums] = await Promise.all([this.io.read(files.fd, b - a, a, 'read extent data', into), this.sums(h, files)]);
       const crcs = this.verified(h, buf, entriesOf(sums, a, b), a);
       return { data: buf.subarray(offset - a, offset - a + length), crcs: pieceCrcsFrom(buf, offset - a, length, crcs) };
     });

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { BasaltError, ErrorCode } from '@basalt/stdx';
+import { assert, BasaltError, ErrorCode } from '@basalt/stdx';
 
 /**
  * Promise wrappers over the fs callback API (the hot path: FACTS.md measured fs.promises at
@@ -45,9 +45,10 @@ export function writeFully(fd: number, buf: Uint8Array, position: number, what: 
   });
 }
 
-/** Reads length bytes at position; bytes past the end of the file read as zeros. */
-export function readFully(fd: number, length: number, position: number, what: string, mode: IoMode = 'pool'): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads length bytes at position (into `into`, of exactly that length, when given); bytes past the end of the file read as zeros. */
+export function readFully(fd: number, length: number, position: number, what: string, mode: IoMode = 'pool', into?: Buffer): Promise<Buffer> {
+  const buf = into ?? Buffer.allocUnsafe(length);
+  assert(buf.length === length, 'a read fills its whole buffer');
   if (mode === 'inline') {
     try {
       for (let done = 0; done < length; ) {

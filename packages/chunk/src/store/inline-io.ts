@@ -49,14 +49,15 @@ export class InlineIo {
     return writeFully(fd, buf, position, what, mode);
   }
 
-  read(fd: number, length: number, position: number, what: string): Promise<Buffer> {
+  /** Reads into `into` (of exactly `length` bytes) when given, else into a fresh buffer. */
+  read(fd: number, length: number, position: number, what: string, into?: Buffer): Promise<Buffer> {
     if (length > this.maxBytes || this.now() < this.poolReadsUntil) {
       this.ops.pool++;
-      return readFully(fd, length, position, what, 'pool');
+      return readFully(fd, length, position, what, 'pool', into);
     }
     this.ops.inline++;
     const started = this.now();
-    const read = readFully(fd, length, position, what, 'inline');
+    const read = readFully(fd, length, position, what, 'inline', into);
     const ended = this.now();
     this.record(ended - started > this.slowReadMs, ended);
     return read;

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { invalidArgument, logLine } from '@basalt/stdx';
+import { invalidArgument, limits, logLine } from '@basalt/stdx';
 import { connect, type VolumeEvent } from '@basalt/client';
 import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
-import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
+import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, resolveSecurity, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
@@ -56,7 +56,9 @@ async function volumeProvider(args: ParsedArgs, io: Io, insecure: boolean): Prom
   const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
   reloadOnSighup(security, (line) => io.err(logLine(line)));
   const keyProvider = keyProviderOf(args, io);
-  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, ...(keyProvider !== undefined && { keyProvider }) }));
+  // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
+  const framePool = new FramePool(limits.agentFramePoolBytesMax);
+  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, framePool, ...(keyProvider !== undefined && { keyProvider }) }), framePool);
 }
 
 function describeEvent(e: VolumeEvent): string {

@@ -4,7 +4,9 @@ import { ErrorCode, limits, MiB } from '@basalt/stdx';
 import { DataOp, ExtentState, requestMagic } from './constants.js';
 import { decodeRequest, encodeResponse, type ExtentRef } from './codec.js';
 import { DataConnection } from './data-connection.js';
+import { FramePool } from './frame-pool.js';
 import { FrameSplitter } from './frame-splitter.js';
+import { pieceCrcs } from './pieces.js';
 
 /**
  * A chunk-server stand-in on loopback that answers INFO and PING requests, except for extents in
@@ -51,7 +53,9 @@ async function server(): Promise<Server> {
         const answer = (): void => {
           const res = state.refused.has(req.extent.index)
             ? { ...head, ok: false as const, code: ErrorCode.Unavailable, message: 'a secondary failed and could not be dropped' }
-            : { ...head, ok: true as const, crcs: new Uint32Array(0), payload: Buffer.alloc(0) };
+            : req.op === DataOp.Read
+              ? { ...head, ok: true as const, ...readReply(req.offset, req.length, req.extent.index) }
+              : { ...head, ok: true as const, crcs: new Uint32Array(0), payload: Buffer.alloc(0) };
           for (const part of encodeResponse(res)) socket.write(part);
         };
         if (req.extent.index >= 100) held.push(answer);
@@ -63,6 +67,12 @@ async function server(): Promise<Server> {
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => srv.close());
   return Object.assign(state, { address: `127.0.0.1:${(srv.address() as net.AddressInfo).port}` });
+}
+
+/** A READ's reply from the stand-in: every byte is the extent's index. */
+function readReply(offset: number, length: number, index: number): { crcs: Uint32Array; payload: Buffer } {
+  const payload = Buffer.alloc(length, index);
+  return { crcs: pieceCrcs(offset, payload), payload };
 }
 
 function extent(index: number): ExtentRef {
@@ -183,6 +193,19 @@ describe('data connection probes', () => {
 });
 
 describe('data connection tokens', () => {
+  it('assembles large read replies in the frame pool, so data given back serves the next read', async () => {
+    const s = await server();
+    const pool = new FramePool(8 * MiB);
+    const conn = await DataConnection.connect(s.address, { framePool: pool });
+    cleanups.push(() => conn.close());
+    const first = (await conn.read(extent(5), 0, MiB)).data;
+    expect(first.equals(Buffer.alloc(MiB, 5))).toBe(true);
+    pool.give(first);
+    const second = (await conn.read(extent(6), MiB, MiB)).data;
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.equals(Buffer.alloc(MiB, 6))).toBe(true);
+  });
+
   it('presents each token once per connection, as AUTH ahead of the first request that carries it', async () => {
     const s = await server();
     const cap = Buffer.from('capability');

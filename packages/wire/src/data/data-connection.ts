@@ -3,6 +3,7 @@ import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.j
 import { authRequest, decodeBlockList, decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
 import { FrameSplitter } from './frame-splitter.js';
+import type { FramePool } from './frame-pool.js';
 import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
 import type { BlockStamps, StampsOutcome } from './stamp.js';
@@ -32,6 +33,12 @@ export interface DataConnectionOptions {
   readonly probeTimeoutMs?: number;
   /** Plain TCP (default) or mutual TLS; the process's one TransportSecurity. */
   readonly security?: TransportSecurity;
+  /**
+   * Where replies that span several socket reads (large reads) are assembled (default: fresh
+   * buffers). A read's data is then a view into pooled memory, which its caller may give back
+   * (FramePool.give) once nothing reads it any more.
+   */
+  readonly framePool?: FramePool;
 }
 
 export interface IoResult {
@@ -66,8 +73,10 @@ interface Pending {
 const insecure = TransportSecurity.insecure();
 const defaults = { security: insecure, requestTimeoutMs: 30_000, connectTimeoutMs: 10_000, probeAfterMs: limits.dataProbeAfterMs, probeTimeoutMs: limits.dataProbeTimeoutMs };
 
+type Options = Required<Omit<DataConnectionOptions, 'framePool'>> & Pick<DataConnectionOptions, 'framePool'>;
+
 export class DataConnection {
-  private readonly splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax);
+  private readonly splitter: FrameSplitter;
   private readonly inflight = new Map<number, Pending>();
   private readonly queue: Pending[] = [];
   private inflightBytes = 0;
@@ -98,8 +107,9 @@ export class DataConnection {
   private constructor(
     readonly address: string,
     private readonly socket: DataSocket,
-    private readonly opts: Required<DataConnectionOptions>,
+    private readonly opts: Options,
   ) {
+    this.splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax, opts.framePool);
     socket.setNoDelay(true);
     this.batch = new SocketBatch(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));

@@ -18,6 +18,13 @@ describe('frame pool', () => {
     expect(pool.take(64 * MiB)).toBeUndefined();
   });
 
+  it('takes a frame back through any view into it, such as a reply\'s payload', () => {
+    const pool = new FramePool(8 * MiB);
+    const frame = pool.take(MiB + 64)!;
+    pool.give(frame.subarray(64));
+    expect(pool.take(MiB + 64)!.buffer).toBe(frame.buffer);
+  });
+
   it('keeps at most its byte budget in the free lists', () => {
     const pool = new FramePool(4 * MiB);
     const frames = [pool.take(MiB + 1)!, pool.take(MiB + 1)!, pool.take(MiB + 1)!];

@@ -6,8 +6,9 @@ import { assert } from '@basalt/stdx';
  * 0.05-0.1 ms for refilling a reused one, and the garbage collector ran more often.
  *
  * take(n) hands out n bytes at the start of a buffer of a power-of-two size class; give(frame)
- * returns it once nothing reads it any more (the caller's promise). Buffers not from this pool
- * are ignored by give(). At most freeBytesMax bytes wait in the free lists.
+ * returns it (or a view into it, such as a reply's payload) once nothing reads any part of it
+ * any more (the caller's promise). Buffers not from this pool are ignored by give(). At most
+ * freeBytesMax bytes wait in the free lists.
  */
 const classLog2Min = 16;
 const classLog2Max = 23;
@@ -36,10 +37,10 @@ export class FramePool {
     return Buffer.from(ab, 0, n);
   }
 
-  /** Returns a frame from take(); nothing may read or write it afterwards. */
+  /** Returns a frame from take(), given as itself or any view into it; nothing may read or write any of it afterwards. */
   give(frame: Buffer): void {
     const ab = frame.buffer;
-    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab) || frame.byteOffset !== 0) return;
+    if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return;
     if (this.freeBytes + ab.byteLength > this.freeBytesMax) return;
     const c = Math.log2(ab.byteLength);
     assert(Number.isInteger(c) && c >= classLog2Min && c <= classLog2Max, 'pooled buffers have a class size');

@@ -160,6 +160,24 @@ describe('socket batch', () => {
     await p.receivedBytes(KiB + p.sender.writableHighWaterMark);
   });
 
+  it('says when a message has been written, and never for one a destroyed socket dropped', async () => {
+    const p = await pair();
+    const events: string[] = [];
+    const batch = new SocketBatch(p.sender);
+    batch.write([Buffer.from('ab'), Buffer.from('cd')], () => events.push('first'));
+    batch.write([Buffer.from('ef')], () => events.push('second'));
+    expect(events).toEqual([]); // not before the flush has written them
+    await p.receivedBytes(6);
+    await nextTurn();
+    expect(events).toEqual(['first', 'second']);
+    batch.write([Buffer.from('queued')], () => events.push('dropped'));
+    p.sender.on('error', () => undefined);
+    p.sender.destroy(); // before the flush
+    await nextTurn();
+    await nextTurn();
+    expect(events).toEqual(['first', 'second']);
+  });
+
   it('drops messages for a destroyed socket without errors', async () => {
     const p = await pair();
     const errors: Error[] = [];

@@ -29,9 +29,10 @@ export class SocketBatch {
   /**
    * Queues one message. Returns socket.write's answer (false: the socket buffers more than its
    * high-water mark; 'drain' follows once it has sent them), and false on a destroyed or ended
-   * socket, where the message is dropped.
+   * socket, where the message is dropped. `sent` runs once the socket has written every part
+   * (the kernel, or TLS, has them: the buffers may be reused), and never if the write fails.
    */
-  write(parts: readonly Buffer[]): boolean {
+  write(parts: readonly Buffer[], sent?: () => void): boolean {
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) return false;
     if (!this.corked) {
@@ -40,7 +41,11 @@ export class SocketBatch {
       process.nextTick(this.flush);
     }
     let below = true;
-    for (const part of parts) below = socket.write(part);
+    const last = parts.length - 1;
+    for (let i = 0; i < last; i++) below = socket.write(parts[i]!);
+    if (last >= 0) below = sent === undefined ? socket.write(parts[last]!) : socket.write(parts[last]!, (err) => {
+      if (err === null || err === undefined) sent();
+    });
     return below;
   }
 
