@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { assert } from '@basalt/stdx';
 import type { BenchTarget } from './target.js';
+import { log } from '../lib/cli.js';
 
 /** One closed-loop phase: `concurrency` workers, each issuing its next op when the last returns. */
 export interface PhaseSpec {
@@ -32,10 +33,6 @@ const phaseErrorsMax = 100;
 export function percentile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
 }
 
 export async function runPhase(system: string, spec: PhaseSpec): Promise<PhaseResult> {

@@ -33,21 +33,12 @@ import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
 import { missingPackages } from '../lib/packages.js';
 import { missingCephPackages, startCeph } from './ceph.js';
 import { encryptedTarget, freePort, insecureSuffix, startBasalt, startReference, type NbdTarget } from './servers.js';
+import { log, parseSize } from '../lib/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
 const prefillJob: FioJob = { name: 'prefill 1M QD8', rw: 'write', blockSize: '1M', depth: 8, unit: 'MiB/s' };
 const execFileAsync = promisify(execFile);
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
-}
-
-function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text);
-  if (m === null) throw new Error(`--size must look like 256M or 1G, got "${text}"`);
-  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
-}
 
 function cell(r: FioResult | undefined, job: FioJob): string {
   if (r === undefined) return 'failed';

@@ -31,6 +31,7 @@ import { RssSampler } from '../meta/rss.js';
 import { runFio, type FioJob, type FioResult } from '../nbd/fio.js';
 import { cpuSeconds } from '../lib/proc-stats.js';
 import { BenchCluster, counterSum } from './cluster.js';
+import { log, parseSize } from '../lib/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -44,16 +45,6 @@ const touchJob: FioJob = { name: 'one 4K write per extent', rw: 'write', blockSi
 const catchupWriteS = 5;
 const pollMs = 250;
 const repairMetric = 'basalt_chunk_repair_bytes_total';
-
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text);
-  if (m === null) throw new Error(`--size must look like 1G or 512M, got "${text}"`);
-  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
-}
 
 interface RunResult {
   label: string;

@@ -21,6 +21,7 @@ import { freePorts } from '../../test/lib/process.js';
 import { peakRssKiB } from '../lib/proc-stats.js';
 import { fileTarget, volumeTarget, type Target } from './targets.js';
 import { run, workloads, type WorkloadResult } from './workload.js';
+import { log } from '../lib/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -32,10 +33,6 @@ interface ClusterJson {
   chunkd: { id: string; pid: number }[];
   agent: { pid: number };
   kekFile: string;
-}
-
-function log(line: string): void {
-  process.stderr.write(`${line}\n`);
 }
 
 /** Writes every block once, 32 in flight, so reads hit stored data and not holes. */

@@ -23,21 +23,12 @@ import { parseArgs } from 'node:util';
 import { connect, type Volume } from '@basalt/client';
 import { Prng } from '@basalt/stdx';
 import { BenchCluster } from '../repair/cluster.js';
+import { log, parseSize } from '../lib/cli.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
 const MiB = 2 ** 20;
 const block = 4096;
-
-function log(line: string): void {
-  process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
-}
-
-function parseSize(text: string): number {
-  const m = /^(\d+)([KMG]?)$/i.exec(text);
-  if (m === null) throw new Error(`--size must look like 1G or 512M, got "${text}"`);
-  return Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] ?? '').toUpperCase() || ' ');
-}
 
 /** Random 4 KiB writes at QD8 for `seconds`: writes per second. */
 async function randomWrites(v: Volume, seconds: number, prng: Prng): Promise<number> {

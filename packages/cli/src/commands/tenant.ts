@@ -1,8 +1,8 @@
-import type { TenantInfo } from '@basalt/client';
+import type { CreateTenantOptions, TenantInfo } from '@basalt/client';
 import { invalidArgument, limits } from '@basalt/stdx';
 import { flag, formatBytes, int, onePositional, size } from '../args.js';
 import { clusterOptions } from '../cluster.js';
-import type { Command, CommandGroup } from '../command.js';
+import type { Command, CommandGroup, ParsedArgs } from '../command.js';
 import { printJson, printTable } from '../output.js';
 import { withClient } from '../sdk.js';
 
@@ -14,15 +14,19 @@ function quota(max: number, format: (n: number) => string): string {
   return max === 0 ? 'no limit' : format(max);
 }
 
+/** `--max-bytes` and `--max-volumes` as the SDK takes them (absent: no limit). */
+function quotaFlags(args: ParsedArgs): CreateTenantOptions {
+  const maxBytes = size(args, 'max-bytes');
+  const maxVolumes = int(args, 'max-volumes', 1, limits.volumesMax);
+  return { ...(maxBytes !== undefined && { maxBytes }), ...(maxVolumes !== undefined && { maxVolumes }) };
+}
+
 const create: Command = {
   name: 'create', summary: 'create a tenant, with quotas on the sum of its volume sizes and on its volume count (admin)',
   usage: 'NAME [--max-bytes SIZE] [--max-volumes N] [--json]', positionals: true,
   options: { ...clusterOptions, ...json, 'max-bytes': { type: 'string' }, 'max-volumes': { type: 'string' } },
   run: (args, io) => withClient(args, io, async (client) => {
-    const name = onePositional(args, 'tenant name');
-    const maxBytes = size(args, 'max-bytes');
-    const maxVolumes = int(args, 'max-volumes', 1, limits.volumesMax);
-    const t = await client.createTenant(name, { ...(maxBytes !== undefined && { maxBytes }), ...(maxVolumes !== undefined && { maxVolumes }) });
+    const t = await client.createTenant(onePositional(args, 'tenant name'), quotaFlags(args));
     if (flag(args, 'json')) printJson(io, t);
     else io.out(`created tenant ${t.name}: at most ${quota(t.maxBytes, formatBytes)} in ${quota(t.maxVolumes, String)} volume(s)\n`);
     return 0;
@@ -34,10 +38,7 @@ const set: Command = {
   usage: 'NAME [--max-bytes SIZE] [--max-volumes N] [--json]', positionals: true,
   options: { ...clusterOptions, ...json, 'max-bytes': { type: 'string' }, 'max-volumes': { type: 'string' } },
   run: (args, io) => withClient(args, io, async (client) => {
-    const name = onePositional(args, 'tenant name');
-    const maxBytes = size(args, 'max-bytes');
-    const maxVolumes = int(args, 'max-volumes', 1, limits.volumesMax);
-    const t = await client.setTenantQuota(name, { ...(maxBytes !== undefined && { maxBytes }), ...(maxVolumes !== undefined && { maxVolumes }) });
+    const t = await client.setTenantQuota(onePositional(args, 'tenant name'), quotaFlags(args));
     if (flag(args, 'json')) printJson(io, t);
     else io.out(`tenant ${t.name}: at most ${quota(t.maxBytes, formatBytes)} in ${quota(t.maxVolumes, String)} volume(s); it uses ${formatBytes(t.sizeBytes)} in ${t.volumes}\n`);
     return 0;
