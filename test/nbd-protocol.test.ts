@@ -5,9 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, MiB } from '@basalt/stdx';
-import { startMetricsServer } from '@basalt/agent';
 import type { BlockDevice, VolumeProvider } from '@basalt/agent';
 import { Cmd, CmdFlag, Errno, InfoType, Opt, Rep, TransmissionFlag } from '@basalt/agent/protocol';
+import { serveMetrics, TransportSecurity } from '@basalt/wire';
 import { FileVolumeStore, httpGet, startAgent, tempDir, waitFor } from './nbd-support.js';
 import type { RunningAgent } from './nbd-support.js';
 import { RawNbd, exportData, metaContextData } from './nbd-raw-client.js';
@@ -322,7 +322,7 @@ describe('NBD protocol behaviour', () => {
   });
 
   it('exports per-volume and per-connection metrics over HTTP and drops a closed connection\'s series', async () => {
-    const { server, address } = await startMetricsServer(agent.server.metrics.registry, 0, '127.0.0.1');
+    const { server, address } = await serveMetrics(agent.server.metrics.registry, { host: '127.0.0.1', port: 0, security: TransportSecurity.insecure(), tls: false });
     try {
       const c = await client();
       await c.go('vol');

@@ -1,8 +1,8 @@
+import { serveMetrics, TransportSecurity } from '@basalt/wire';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { VolumeProvider } from './block-device.js';
 import { AgentMetrics } from './server/metrics.js';
-import { startMetricsServer } from './server/metrics-http.js';
 import { NbdServer } from './server/nbd-server.js';
 import type { TlsOptions } from './server/nbd-server.js';
 import type { WriteCacheMode } from './write-cache.js';
@@ -12,6 +12,8 @@ export type AgentOptions = {
   listen: { host: string; port: number };
   /** Serve GET /metrics here (same host as `listen`); undefined: no metrics endpoint. */
   metricsPort: number | undefined;
+  /** The process's transport security for the metrics page, HTTPS when `tls` (default plain HTTP). */
+  metricsSecurity?: { readonly security: TransportSecurity; readonly tls: boolean };
   readOnly: boolean;
   forceTakeover: boolean;
   tls: TlsOptions | undefined;
@@ -34,7 +36,10 @@ export async function startNbdAgent(options: AgentOptions): Promise<RunningNbdAg
   const nbd = await server.listen(options.listen.port, options.listen.host);
   let http: { server: Server; address: AddressInfo } | undefined;
   try {
-    if (options.metricsPort !== undefined) http = await startMetricsServer(metrics.registry, options.metricsPort, options.listen.host);
+    if (options.metricsPort !== undefined) {
+      const { security, tls } = options.metricsSecurity ?? { security: TransportSecurity.insecure(), tls: false };
+      http = await serveMetrics(metrics.registry, { host: options.listen.host, port: options.metricsPort, security, tls });
+    }
   } catch (err) {
     await server.close();
     throw err;

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
-import http from 'node:http';
-import { assert, invalidArgument, limits, monotonicClock, realTimers } from '@basalt/stdx';
-import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
+import { invalidArgument, limits, monotonicClock, realTimers } from '@basalt/stdx';
+import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, serveMetrics, TransportSecurity } from '@basalt/wire';
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
@@ -37,6 +36,8 @@ export interface ChunkdOptions {
   readonly link?: MetaLink;
   /** Port of the HTTP /metrics listener (on the listen host); undefined means none, 0 a free one. */
   readonly metricsPort?: number;
+  /** Serve /metrics over HTTPS to holders of a cluster certificate (needs the TLS files). */
+  readonly metricsTls?: boolean;
   readonly replicaTimeoutMs?: number;
   /** How often to look for replicas of deleted volumes (reclaim.ts); default limits.chunkReclaimIntervalMs, 0 never. */
   readonly reclaimIntervalMs?: number;
@@ -88,7 +89,8 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const bound = await server.listen(host, port);
   const address = opts.advertise ?? `${bound.host}:${bound.port}`;
   const refresh = metricsRefresher(store, metrics, opts.dataDir);
-  const http$ = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics, refresh, host, opts.metricsPort);
+  const served = opts.metricsPort === undefined ? undefined : await serveMetrics(metrics.registry, { host, port: opts.metricsPort, security, tls: opts.metricsTls === true, beforeScrape: refresh });
+  const http$ = served === undefined ? undefined : { address: `${served.address.address}:${served.address.port}`, close: () => new Promise<void>((r) => served.server.close(() => r())) };
   const budget = new RepairBudget(monotonicClock);
   const repairBucket = new TokenBucket(opts.repairBandwidthBytesPerSec ?? limits.repairBandwidthBytesPerSecDefault, limits.repairBurstBytes, monotonicClock.nowMs());
   const peer = (peerAddress: string): Peer => replicator.peer(peerAddress);
@@ -116,7 +118,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   const reclaimer = link === undefined || reclaimIntervalMs === 0 ? undefined : new Reclaimer(store, link, metrics, reclaimIntervalMs, log);
   reclaimer?.start();
   const stopReloading = reloadOnSighup(security, log);
-  log(`chunkd ${opts.id} serving ${address} (${security.secure ? 'mutual TLS' : 'INSECURE'}, zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics http://${http$.address}/metrics`}`);
+  log(`chunkd ${opts.id} serving ${address} (${security.secure ? 'mutual TLS' : 'INSECURE'}, zone ${opts.zone}, data ${opts.dataDir})${http$ === undefined ? '' : `, metrics ${opts.metricsTls === true ? 'https' : 'http'}://${http$.address}/metrics`}`);
   let closing: Promise<void> | undefined;
   return {
     id: opts.id,
@@ -234,24 +236,3 @@ function metricsRefresher(store: FileExtentStore, metrics: ChunkMetrics, dir: st
   };
 }
 
-function serveMetrics(metrics: ChunkMetrics, refresh: () => void, host: string, port: number): Promise<{ address: string; close: () => Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end('try /metrics\n');
-      return;
-    }
-    refresh();
-    metrics.registry.metrics().then(
-      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
-      (err: unknown) => res.writeHead(500).end(String(err)),
-    );
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      const a = server.address();
-      assert(a !== null && typeof a === 'object', 'metrics server bound');
-      resolve({ address: `${a.address}:${a.port}`, close: () => new Promise((r) => server.close(() => r())) });
-    });
-  });
-}

@@ -7,7 +7,7 @@ import type { ChunkdOptions } from '../chunkd.js';
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--require-capabilities] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
+export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N [--metrics-tls]] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--require-capabilities] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -22,6 +22,8 @@ export const chunkdFlags = {
   metad: { type: 'string' },
   /** Serve Prometheus metrics at http://HOST:PORT/metrics on the listen host (0: a free port). */
   'metrics-port': { type: 'string' },
+  /** Serve the metrics over HTTPS to holders of a cluster certificate (needs the TLS flags; docs/security.md). */
+  'metrics-tls': { type: 'boolean' },
   /** Address announced to metad and peers (default: the bound listen address). */
   advertise: { type: 'string' },
   /** How often to look for replicas of deleted volumes to remove (default 60000; 0: never). */
@@ -64,6 +66,7 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     listen: need('listen'),
     ...(metad === undefined ? {} : { metad: parseEndpoints(metad, '--metad') }),
     ...(metrics === undefined ? {} : { metricsPort: Number(metrics) }),
+    ...(values['metrics-tls'] === true && { metricsTls: true }),
     ...(advertise === undefined ? {} : { advertise }),
     ...(reclaim === undefined ? {} : { reclaimIntervalMs: Number(reclaim) }),
     ...(repairBandwidth === undefined ? {} : { repairBandwidthBytesPerSec: repairBandwidth }),

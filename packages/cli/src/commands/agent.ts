@@ -51,10 +51,8 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
  * The volumes the agent serves: the cluster behind --metad, through the client SDK, whose
  * failovers are logged. A stopped local cluster named by a cluster file is refused at start.
  */
-async function volumeProvider(args: ParsedArgs, io: Io, insecure: boolean): Promise<VolumeProvider> {
+async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
-  const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
-  reloadOnSighup(security, (line) => io.err(logLine(line)));
   const keyProvider = keyProviderOf(args, io);
   // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
   const framePool = new FramePool(limits.agentFramePoolBytesMax);
@@ -76,11 +74,11 @@ function describeEvent(e: VolumeEvent): string {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--insecure]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--metrics-tls] [--insecure]`,
   options: {
     ...clusterOptions,
     listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' },
-    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' }, insecure: { type: 'boolean' },
+    'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' }, insecure: { type: 'boolean' }, 'metrics-tls': { type: 'boolean' },
   },
   run: async (args, io) => {
     const listen = parseHostPort(str(args, 'listen') ?? defaultNbdListen, '--listen');
@@ -95,9 +93,13 @@ const agent: Command = {
     }
     if (insecure) io.err(logLine(insecureWarning));
     const writeCache = writeCacheMode(args);
-    const running = await startNbdAgent({ provider: await volumeProvider(args, io, insecure), listen, metricsPort, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
+    // The agent's links to metad and the chunk servers (and, with --metrics-tls, its metrics page).
+    const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
+    reloadOnSighup(security, (line) => io.err(logLine(line)));
+    const metricsTls = flag(args, 'metrics-tls');
+    const running = await startNbdAgent({ provider: await volumeProvider(args, io, security), listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
-      `${running.metrics ? `, metrics on http://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
+      `${running.metrics ? `, metrics on ${metricsTls ? 'https' : 'http'}://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         io.err(`basalt agent: ${signal}: shutting down\n`);

@@ -26,10 +26,10 @@ export function parsePeers(text: string): Map<string, string> {
 
 const start: Command = {
   name: 'start', summary: 'run one metad member in the foreground (Ctrl-C or SIGTERM stops it)',
-  usage: `--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] [--signing-key FILE] ${tlsUsage} [tuning flags]`,
+  usage: `--id ID --listen HOST:PORT --peers ID=HOST:PORT,... --data-dir DIR [--metrics-port N [--metrics-tls]] [--console-port N [--console-host HOST] [--console-scrape HOST:PORT,...]] [--join | --force-new-cluster] [--signing-key FILE] ${tlsUsage} [tuning flags]`,
   options: {
     id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, 'data-dir': { type: 'string' },
-    'metrics-port': { type: 'string' }, 'console-port': { type: 'string' }, 'console-host': { type: 'string' }, 'console-scrape': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
+    'metrics-port': { type: 'string' }, 'metrics-tls': { type: 'boolean' }, 'console-port': { type: 'string' }, 'console-host': { type: 'string' }, 'console-scrape': { type: 'string' }, join: { type: 'boolean' }, 'force-new-cluster': { type: 'boolean' }, cluster: { type: 'string' },
     'tick-ms': { type: 'string' }, 'election-ticks': { type: 'string' }, 'heartbeat-ticks': { type: 'string' },
     'snapshot-entries': { type: 'string' }, 'snapshot-bytes': { type: 'string' }, 'snapshot-keep': { type: 'string' },
     'request-timeout-ms': { type: 'string' }, 'chunk-heartbeat-ms': { type: 'string' }, 'chunk-down-after-ms': { type: 'string' },
@@ -58,6 +58,7 @@ function startOptions(args: ParsedArgs, io: Io): MetadOptions {
   const optional = {
     cluster: str(args, 'cluster'),
     metricsPort: int(args, 'metrics-port', 0, 65535),
+    metricsTls: flag(args, 'metrics-tls'),
     consolePort: int(args, 'console-port', 0, 65535),
     consoleHost: str(args, 'console-host'),
     consoleScrape: consoleScrape(str(args, 'console-scrape')),

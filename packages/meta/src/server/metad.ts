@@ -3,7 +3,7 @@ import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, MiB, type Identity } from '@basalt/stdx';
-import { insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
+import { insecureWarning, parseHostPort, reloadOnSighup, serveMetrics, TransportSecurity } from '@basalt/wire';
 import { CapabilitySigner } from './capability-signer.js';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
 import { startGrpcServer } from './grpc-server.js';
@@ -36,6 +36,8 @@ export interface MetadOptions {
   cluster?: string;
   /** Port of the /metrics HTTP server on the listen host; 0 picks a free one; undefined: none. */
   metricsPort?: number;
+  /** Serve /metrics over HTTPS to holders of a cluster certificate (needs the TLS files). */
+  metricsTls?: boolean;
   /** Port of the web console (docs/console.md); 0 picks a free one; undefined: none. */
   consolePort?: number;
   /** Address the console binds (default 127.0.0.1: the console has no access control yet). */
@@ -119,9 +121,9 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   let http: HttpServer | undefined;
   let metricsAddress = '';
   if (o.metricsPort !== undefined) {
-    http = await metrics.serve(listenHost, o.metricsPort);
-    const bound = http.address();
-    metricsAddress = typeof bound === 'object' && bound !== null ? `${listenHost}:${bound.port}` : '';
+    const served = await serveMetrics(metrics.registry, { host: listenHost, port: o.metricsPort, security, tls: o.metricsTls === true });
+    http = served.server;
+    metricsAddress = `${listenHost}:${served.address.port}`;
   }
   const webConsole = o.consolePort === undefined ? undefined : await startConsole({
     host, listen: { host: o.consoleHost ?? '127.0.0.1', port: o.consolePort }, cluster: o.cluster, scrape: o.consoleScrape ?? [], security, log,
@@ -134,7 +136,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   const grpc = await startGrpcServer(o.listen, handlers, host, metrics, security, log);
   const stopReloading = reloadOnSighup(security, log);
   repair.start();
-  log(`metad: member ${o.id} serving on ${o.listen} (${security.secure ? 'mutual TLS' : 'INSECURE'})${metricsAddress ? `, metrics on http://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
+  log(`metad: member ${o.id} serving on ${o.listen} (${security.secure ? 'mutual TLS' : 'INSECURE'})${metricsAddress ? `, metrics on ${o.metricsTls === true ? 'https' : 'http'}://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
 
   let resolveStopped: () => void = () => undefined;
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));

@@ -1,5 +1,3 @@
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ClusterCounts } from '../state/index.js';
 import type { HostStatus } from './raft-host.js';
@@ -103,23 +101,6 @@ export class MetaMetrics {
     if (code !== 'OK') this.rpcErrors.inc({ method, code });
   }
 
-  /** Serves /metrics on host:port; resolves with the bound port. */
-  serve(host: string, port: number): Promise<Server> {
-    const server = createServer((req, res) => {
-      if (req.url !== '/metrics') {
-        res.writeHead(404).end('not found: try /metrics\n');
-        return;
-      }
-      this.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': this.registry.contentType }).end(text),
-        (err: unknown) => res.writeHead(500).end(String(err)),
-      );
-    });
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => resolve(server));
-    });
-  }
 
   private progressGauge(name: string, help: string, value: (s: HostStatus) => number): Gauge {
     return this.sourcedGauge(name, help, () => this.progress?.(), value);

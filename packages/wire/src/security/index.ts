@@ -1,2 +1,3 @@
 export * from './transport-security.js';
 export * from './tls-flags.js';
+export * from './metrics-server.js';

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { credentials, ServerCredentials } from '@grpc/grpc-js';
@@ -179,6 +181,31 @@ export class TransportSecurity {
         refused = err as BasaltError;
       }
       onSocket(socket, refused);
+    });
+    server.on('tlsClientError', () => undefined);
+    this.dataServers.add(server);
+    server.on('close', () => this.dataServers.delete(server));
+    return server;
+  }
+
+  /**
+   * The HTTP server of a process's /metrics page: plain HTTP, or with `tls` HTTPS under this
+   * process's certificate, answering only peers whose certificate the trust bundle verifies and
+   * that is not revoked (any role: a Prometheus scraper gets one from `basalt certs issue`). A
+   * peer without one fails the handshake; a revoked one gets 403. Reloads with the rest.
+   */
+  createMetricsServer(tlsWanted: boolean, handler: http.RequestListener): http.Server {
+    if (!tlsWanted) return http.createServer(handler);
+    const m = this.material;
+    if (m === undefined) throw new BasaltError(ErrorCode.InvalidArgument, 'metrics over TLS need the process\'s TLS files (--tls-ca, --tls-cert, --tls-key); it runs --insecure', {});
+    const server = https.createServer({ ...m.options, requestCert: true, rejectUnauthorized: true }, (req, res) => {
+      try {
+        this.peerIdentityOfSocket(req.socket);
+      } catch (err) {
+        res.writeHead(403).end(`${(err as Error).message}\n`);
+        return;
+      }
+      handler(req, res);
     });
     server.on('tlsClientError', () => undefined);
     this.dataServers.add(server);
