@@ -113,7 +113,7 @@ describe('deploy manifests', () => {
     const [storageClass] = byKind('StorageClass') as unknown as StorageClass[];
     expect(storageClass?.provisioner).toBe(driverName);
     expect(storageClass?.allowVolumeExpansion).toBe(true);
-    expect(parseParameters(storageClass?.parameters ?? {})).toEqual({ replicationFactor: 3, extentSizeBytes: 64 * 2 ** 20 });
+    expect(parseParameters(storageClass?.parameters ?? {})).toEqual({ replicationFactor: 3, extentSizeBytes: 64 * 2 ** 20, encrypt: false });
   });
 
   it('the commands in compose.yaml and the manifests use flags the CLI and chunkd accept', () => {

@@ -10,7 +10,7 @@ import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { pool, SEED } from './e2e-support.js';
 import { serverVerb, startHealingCluster, waitForFullRedundancy } from './e2e-heal-support.js';
-import { DataConnection } from '@basalt/wire';
+import { DataConnection, MetaClient } from '@basalt/wire';
 
 /**
  * Snapshots, clones and diffs over real processes (metad, three chunk servers): a snapshot taken
@@ -235,13 +235,19 @@ describe('snapshots and clones', () => {
     await waitForFullRedundancy(cluster, 'after the server went out');
     const snaps = await admin.listSnapshots('r');
     const after = await admin.extentPlacements('r');
+    // A raw connection presents a capability, as the SDK does (docs/data-path.md, "Capabilities").
+    const meta = new MetaClient({ endpoints: cluster.metaEndpoints });
+    const map = await meta.call('getExtentMap', { volume: 'r', fromIndex: 0, count: after.length + 16 });
+    meta.close();
+    const capability = Buffer.from(map.capability);
+    const signed = new Map(map.extents.map((x) => [Number(x.index), Buffer.from(x.signedState)]));
     let checked = 0;
     for (const e of after) {
       const old = new Set(before.find((x) => x.index === e.index)!.replicas.map((r) => r.serverId));
       const fresh = e.replicas.find((r) => !old.has(r.serverId));
       if (fresh === undefined) continue;
       const conn = await DataConnection.connect(fresh.address);
-      const ref = { volumeId: snaps[0]!.volumeId, index: e.index, extentSizeBytes, epoch: e.epoch, generation: 0, replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })) };
+      const ref = { volumeId: snaps[0]!.volumeId, index: e.index, extentSizeBytes, epoch: e.epoch, generation: 0, replicas: e.replicas.map((r) => ({ serverId: r.serverId, address: r.address })), auth: [capability, signed.get(e.index)!] };
       const at = e.index * extentSizeBytes;
       for (const [snap, want] of [[snaps[0]!, expectA], [snaps[1]!, expectB]] as const) {
         const got = await conn.snapshotRead(ref, snap.id, 0, extentSizeBytes);

@@ -56,6 +56,26 @@ describe('authorization of data-plane requests by signed tokens', () => {
     expect(authorize(g, req(DataOp.Read), stored, 3, now)).toBeUndefined();
   });
 
+  it('keeps write rights when the same connection also presents a read-only capability of the volume (a writer and a view of its snapshot)', () => {
+    const g = granted(rw, { ...rw, mode: 'ro' });
+    expect(authorize(g, req(DataOp.Write), stored, 3, now)).toBeUndefined();
+    expect(authorize(g, req(DataOp.Snapshot), stored, 3, now)).toBeUndefined();
+    // A newer generation's capability replaces it, read-only or not: the old writer was fenced.
+    const next = granted(rw, { ...rw, mode: 'ro', generation: 4 });
+    expect(authorize(next, req(DataOp.Write, { generation: 3 }), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+    // An expired read-write capability does not hold its place either.
+    const g2 = newGrants();
+    expect(grant(g2, { ...rw, expiresAtMs: now - limits.capabilityClockSkewMs - 10 }, now - limits.capabilityClockSkewMs - 20)).toBeUndefined();
+    expect(grant(g2, { ...rw, mode: 'ro' }, now)).toBeUndefined();
+    expect(authorize(g2, req(DataOp.Write), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+  });
+
+  it('refuses a SNAPSHOT under a read-only capability: it is the writer\'s', () => {
+    const g = granted({ ...rw, mode: 'ro' });
+    expect(authorize(g, req(DataOp.Snapshot), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+    expect(authorize(g, req(DataOp.SnapshotRead), stored, 3, now)).toBeUndefined();
+  });
+
   it('refuses an expired capability, allowing for clock skew', () => {
     const g = granted(rw);
     expect(authorize(g, req(DataOp.Read), stored, 3, rw.expiresAtMs + limits.capabilityClockSkewMs)).toBeUndefined();

@@ -20,7 +20,7 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  *   check against the stored set.
  */
 export interface Grants {
-  /** Client capabilities by volume id: the last one presented for each. */
+  /** Client capabilities by volume id: the last one presented for each, unless it would take write rights away (`supersedes`). */
   readonly clients: Map<number, ClientClaims>;
   /** Extent states by `volume/index/epoch`. */
   readonly extents: Map<string, ExtentClaims>;
@@ -46,9 +46,22 @@ export function unexpired(claims: { readonly expiresAtMs: number }, nowMs: numbe
 export function grant(grants: Grants, claims: CapabilityClaims, nowMs: number): Refusal | undefined {
   if (claims.kind !== 'extent' && !unexpired(claims, nowMs)) return { code: ErrorCode.Unauthenticated, message: `capability expired (at ${claims.expiresAtMs} ms since the Unix epoch, metad's clock)` };
   if (claims.kind === 'peer') grants.peer = claims;
-  else if (claims.kind === 'client') bounded(grants.clients, claims.volumeId, claims);
+  else if (claims.kind === 'client') {
+    const held = grants.clients.get(claims.volumeId);
+    if (held === undefined || supersedes(claims, held, nowMs)) bounded(grants.clients, claims.volumeId, claims);
+  }
   else bounded(grants.extents, extentKey(claims.volumeId, claims.index, claims.epoch), claims);
   return undefined;
+}
+
+/**
+ * Whether a client capability replaces the one a connection holds for the volume. One process may
+ * open a volume twice over one connection (a writer and a read-only view of its snapshot, as a
+ * rollback does): a read-only capability of the same or an older generation does not take write
+ * rights away from a live read-write one, whose rights include reading.
+ */
+function supersedes(next: ClientClaims, held: ClientClaims, nowMs: number): boolean {
+  return !(held.mode === 'rw' && next.mode === 'ro' && next.generation <= held.generation && unexpired(held, nowMs));
 }
 
 function bounded<K, V>(map: Map<K, V>, key: K, value: V): void {

@@ -80,7 +80,7 @@ describe('the metad call policy', () => {
 
   it('audits every mutation that an operator or a tenant makes, and no read', () => {
     const audited = methods.filter((m) => callRules[m].audited).sort();
-    expect(audited).toEqual(['addMember', 'createTenant', 'createVolume', 'deleteTenant', 'deleteVolume', 'drainServer', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'revokeCertificate', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
+    expect(audited).toEqual(['addMember', 'cloneVolume', 'createSnapshot', 'createTenant', 'createVolume', 'deleteSnapshot', 'deleteTenant', 'deleteVolume', 'drainServer', 'flattenVolume', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'revokeCertificate', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
   });
 
   it('scopes every volume-naming call that a tenant-bound role may make', () => {
@@ -89,7 +89,7 @@ describe('the metad call policy', () => {
       if (r.roles.includes('client') || r.roles.includes('agent')) expect(['volume', 'listing', 'none'], m).toContain(r.scope);
     }
     expect(methods.filter((m) => callRules[m].scope === 'volume').sort()).toEqual(
-      ['acquireLease', 'allocateExtent', 'deleteVolume', 'dropReplica', 'getExtentMap', 'getVolume', 'releaseLease', 'resizeVolume', 'setVolumeLabel'],
+      ['acquireLease', 'allocateExtent', 'cloneVolume', 'commitSnapshot', 'createSnapshot', 'deleteSnapshot', 'deleteVolume', 'dropReplica', 'flattenVolume', 'getExtentMap', 'getVolume', 'listSnapshots', 'releaseLease', 'resizeVolume', 'setVolumeLabel'],
     );
     expect(roles.length).toBe(5);
   });
