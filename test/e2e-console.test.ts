@@ -7,6 +7,7 @@ import puppeteer from 'puppeteer-core';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '@basalt/client';
+import { TransportSecurity } from '@basalt/wire';
 import { cliBin, freePortRange, freePorts, ProcessScope, repoRoot, requireCommands, runCli, runCliJson, signalPid, waitFor } from './lib/process.js';
 
 /**
@@ -44,6 +45,8 @@ afterAll(async () => {
 
 interface ClusterJson {
   console: string;
+  /** basalt up's TLS files for the CLI (it runs secure by default). */
+  tls: { ca: string; cert: string; key: string };
   metad: { id: string; console: string }[];
   chunkd: { id: string; pid: number }[];
   agent: { nbd: string };
@@ -179,7 +182,7 @@ describe('the web console and basalt top', () => {
     const missing = await runCli(['volume', 'info', 'nope', ...cluster]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('next: list the volumes with "basalt volume list", or create this one with "basalt volume create nope --size 1GiB"');
-    const client = connect({ metad: [`127.0.0.1:${base}`], clientId: 'console-test-writer' });
+    const client = connect({ metad: [`127.0.0.1:${base}`], clientId: 'console-test-writer', security: TransportSecurity.fromFiles(file.tls) });
     const held = await client.openVolume('web1', { writer: true });
     try {
       const image = join(dir, 'img');
