@@ -7,7 +7,7 @@ import { ChunkNode } from './lib/cluster.js';
 import { NetnsMetaCluster } from './lib/netns-meta-cluster.js';
 import { ProcessScope, waitFor } from './lib/process.js';
 import { SEED } from './e2e-support.js';
-import { expectEveryExtentOn, extentSizeBytes, healingMetaFlags, ModelWriter, replicaSets, status, waitForFullRedundancy } from './e2e-heal-support.js';
+import { expectEveryExtentOn, extentSizeBytes, healingMetaFlags, ModelWriter, replicaSets, waitForFullRedundancy } from './e2e-heal-support.js';
 
 /**
  * A chunk server cut off by the network, not killed: metad (3 members) and 3 chunk servers each
@@ -88,7 +88,9 @@ describe('a chunk server cut off by the network', () => {
     const cluster = { metaEndpoints: endpoints };
     await waitForFullRedundancy(cluster, 'after the network healed');
     expectEveryExtentOn(await replicaSets(client, 'cut', extents), 3, chunks.map((c) => c.id));
-    expect((await status(cluster)).chunkServers.every((s) => s.state === 'up')).toBe(true);
+    // Every server up again: liveness is the leader's, so a server can show down for a moment
+    // after a leader change on this loaded machine, until its next heartbeat reaches the new leader.
+    await serversIn(endpoints, chunks.map((c) => c.id), 'up');
     await volume.close();
     await writer.expectReadsBack(client, 'cut', 'after the cut healed');
     expect(victim.pid).toBeDefined();
