@@ -12,6 +12,12 @@ import { EventQueue } from '@basalt/raft/testing';
  * Each event carries a label; their sequence (with the times) is hashed into `traceHash`: the
  * same seed must give the same hash (scheduler.test.ts, cluster-sim.test.ts).
  */
+/**
+ * A livelock (an event that keeps rescheduling itself with no delay) would otherwise spin run()
+ * forever without moving the clock; far above what a real instant holds (hundreds of events).
+ */
+const eventsPerInstantMax = 1_000_000;
+
 interface Event {
   readonly label: string;
   readonly fn: () => void;
@@ -23,6 +29,8 @@ export class Scheduler implements Clock, Timers {
   private readonly queue = new EventQueue<Event>();
   private readonly hash: Hash = createHash('sha256');
   steps = 0;
+  /** Events run at the current instant so far: time must move on (see eventsPerInstantMax). */
+  private atInstant = 0;
 
   constructor(private readonly onTrace?: (line: string) => void) {}
 
@@ -62,9 +70,11 @@ export class Scheduler implements Clock, Timers {
       }
       const next = this.queue.pop();
       if (next === undefined) return;
+      this.atInstant = next.time === this.now ? this.atInstant + 1 : 0;
       this.now = next.time;
       if (next.item === end) return;
       if (next.item.cancelled) continue;
+      if (this.atInstant > eventsPerInstantMax) throw new Error(`simulated time stopped at ${this.now} ms: over ${eventsPerInstantMax} events at this instant (the last: ${next.item.label}); something reschedules itself with no delay`);
       this.steps++;
       this.note(next.item.label);
       next.item.fn();
