@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { credentials, makeGenericClientConstructor, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import { csiControllerService, csiIdentityService, csiNodeService, unaryMethod, csipb } from '@basalt/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileKeyProvider } from '@basalt/client';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { waitForLog } from './lib/process.js';
@@ -53,6 +55,7 @@ const zoneKey = 'topology.basalt.io/zone';
 
 let cluster: BasaltCluster;
 let dir: string;
+let kek: string;
 let identity: Call;
 let controller: Call;
 let node: Call;
@@ -63,8 +66,10 @@ beforeAll(async () => {
   cluster = keep(await BasaltCluster.start(scope));
   dir = scope.tempDir('csi');
   const socket = join(dir, 'csi.sock');
+  kek = join(dir, 'kek');
+  writeFileSync(kek, randomBytes(32).toString('hex'), { mode: 0o600 });
   const driver = scope.spawnCli('csi', ['csi', '--metad', cluster.metaEndpoints.join(','), '--mode', 'both', '--endpoint', `unix://${socket}`,
-    '--node-id', 'node-1', '--zone', 'zone-a', '--state-dir', join(dir, 'state')]);
+    '--node-id', 'node-1', '--zone', 'zone-a', '--state-dir', join(dir, 'state'), '--kek-file', kek]);
   await waitForLog(driver, /basalt csi: both on unix:/);
   for (const [service, name, set] of [
     [csiIdentityService, 'Identity', (c: Call) => (identity = c)],
@@ -290,6 +295,25 @@ describe('CSI Controller: snapshots and clones', () => {
     expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { snapshot: { snapshotId: 'not-an-id' } } }))).toBe(status.NOT_FOUND);
     expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { volume: { volumeId: 'pvc-nope' } } }))).toBe(status.NOT_FOUND);
     expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', capacityRange: { requiredBytes: 4 * MiB, limitBytes: 4 * MiB } }))).toBe(status.OUT_OF_RANGE);
+  });
+
+  it('CreateVolume from a snapshot of an encrypted volume (StorageClass encrypted: "true"): an encrypted clone that reads as the snapshot; a clone keeps its source\'s encryption', async () => {
+    const encrypted = { ...params, encrypted: 'true' };
+    await controller('createVolume', { name: 'pvc-enc', capacityRange: { requiredBytes: 8 * MiB }, volumeCapabilities: [writer], parameters: encrypted });
+    const keyed = cluster.client({ keyProvider: new FileKeyProvider(kek) });
+    const v = await keyed.openVolume('pvc-enc', { writer: true });
+    await v.write(4 * MiB - 4096, image);
+    await v.close();
+    await controller('createSnapshot', { sourceVolumeId: 'pvc-enc', name: 'snapshot-enc' });
+    const fromSnap = { name: 'pvc-enc-clone', capacityRange: { requiredBytes: 8 * MiB }, volumeCapabilities: [writer], parameters: encrypted, volumeContentSource: { snapshot: { snapshotId: 'pvc-enc@snapshot-enc' } } };
+    expect(((await controller('createVolume', fromSnap)) as csipb.CreateVolumeResponse).volume).toMatchObject({ volumeId: 'pvc-enc-clone', capacityBytes: 8 * MiB });
+    const info = await keyed.getVolume('pvc-enc-clone');
+    expect(info.encryption?.keyVolumeId).toBe((await keyed.getVolume('pvc-enc')).id);
+    const clone = await keyed.openVolume('pvc-enc-clone');
+    expect((await clone.read(4 * MiB - 4096, image.length)).equals(image)).toBe(true);
+    await clone.close();
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', parameters: params }))).toBe(status.INVALID_ARGUMENT);
+    expect(await code(controller('createVolume', { ...fromSnap, name: 'pvc-x', volumeContentSource: { volume: { volumeId: 'pvc-snap2' } } }))).toBe(status.INVALID_ARGUMENT);
   });
 
   it('DeleteSnapshot is idempotent and needs an id; a clone of a deleted snapshot stays readable', async () => {

@@ -19,7 +19,9 @@ import { expectVolumeEquals } from './e2e-support.js';
  * chunk server's data dir holds a known plaintext marker; the same writes to a plaintext volume
  * leave the marker in its extent files (the search finds what is there). A client with the wrong
  * KEK, or none, is refused at open with a typed error before it takes the writer lease: nothing
- * changes on disk.
+ * changes on disk. A clone of an encrypted volume's snapshot shares the volume's data key: it reads
+ * as the snapshot, keeps its own (encrypted) writes, and survives its snapshot's delete, a diff
+ * export and a flatten; no file of the source or the clone holds the marker.
  */
 const { scope, keep } = clusterScope();
 const extentSizeBytes = 4 * MiB;
@@ -51,6 +53,12 @@ function markerFiles(cluster: BasaltCluster): { found: string[]; searchedBytes: 
     }
   }
   return { found, searchedBytes };
+}
+
+/** Files of a volume (extents and snapshot layers) under every chunk server's data dir that contain the marker, and how many files were searched. */
+function markerFilesOf(cluster: BasaltCluster, volumeId: number): { found: string[]; searched: number } {
+  const files = cluster.chunks.map((c) => dirname(extentPath(c.dataDir, volumeId, 0))).filter(existsSync).flatMap(filesUnder);
+  return { found: files.filter((f) => readFileSync(f).includes(marker)), searched: files.length };
 }
 
 /** The bytes of every extent file of a volume, for a before/after comparison. */
@@ -201,6 +209,83 @@ describe('encryption at rest', () => {
     await volume.write(5, pattern(100));
     expect((await volume.read(0, 105)).equals(Buffer.concat([Buffer.alloc(5), pattern(100)]))).toBe(true);
     await volume.close();
+  });
+
+  it('clones an encrypted volume\'s snapshot under its data key: the clone reads as the snapshot, stores no plaintext, keeps its writes from the source, and outlives the snapshot through a diff export and a flatten', { timeout: 180_000 }, async () => {
+    const client = cluster.client({ keyProvider: new FileKeyProvider(kek) });
+    const src = await client.createVolume('enc-src', { sizeBytes, extentSizeBytes, replicationFactor: 3, encrypt: true });
+    const model = Buffer.alloc(sizeBytes);
+    const head = await client.openVolume('enc-src', { writer: true });
+    for (const [offset, data] of [[0, pattern(64 * KiB)], [extentSizeBytes - 1000, pattern(10_000, 3)], [200 * KiB + 7, pattern(100, 5)]] as const) {
+      await head.write(offset, data);
+      data.copy(model, offset);
+    }
+    await head.snapshot('s1');
+    await head.write(0, Buffer.alloc(8 * KiB, 0x11)); // after the snapshot: the clone must not see it
+    await head.close();
+
+    // Without the KEK, or with another, no clone is made.
+    const other = new FileKeyProvider(kekFile(dir, 'other-clone', 3));
+    await expect(cluster.client().cloneVolume('enc-src', 's1', 'enc-clone')).rejects.toMatchObject({ code: ErrorCode.KeyUnavailable });
+    await expect(cluster.client({ keyProvider: other }).cloneVolume('enc-src', 's1', 'enc-clone')).rejects.toMatchObject({ code: ErrorCode.KeyUnavailable });
+    await expect(client.getVolume('enc-clone')).rejects.toMatchObject({ code: ErrorCode.VolumeNotFound });
+
+    const info = await client.cloneVolume('enc-src', 's1', 'enc-clone');
+    expect(info.id).not.toBe(src.id);
+    expect(info.encryption).toMatchObject({ cipher: src.encryption!.cipher, keyId: src.encryption!.keyId, keyVolumeId: src.id });
+    expect(Buffer.from(info.encryption!.wrappedKey).equals(Buffer.from(src.encryption!.wrappedKey))).toBe(true);
+    const clone = await client.openVolume('enc-clone', { writer: true });
+    await expectVolumeEquals(clone, model, 'the clone as the snapshot');
+    const cloneModel = Buffer.from(model);
+    for (const [offset, data] of [[30 * KiB + 3, pattern(5000, 13)], [extentSizeBytes + MiB, pattern(8 * KiB, 17)], [extentSizeBytes - 10, pattern(20, 19)]] as const) {
+      await clone.write(offset, data);
+      data.copy(cloneModel, offset);
+    }
+    await clone.flush();
+    await expectVolumeEquals(clone, cloneModel, 'the clone after its writes');
+    await clone.close();
+    const snap = await client.openSnapshot('enc-src', 's1');
+    await expectVolumeEquals(snap, model, 'the source snapshot after the clone\'s writes');
+    await snap.close();
+    const srcHead = await client.openVolume('enc-src');
+    expect((await srcHead.read(0, 8 * KiB)).equals(Buffer.alloc(8 * KiB, 0x11))).toBe(true);
+    expect((await srcHead.read(30 * KiB + 3, 5000)).equals(model.subarray(30 * KiB + 3, 30 * KiB + 5003))).toBe(true);
+    await srcHead.close();
+
+    // A client without the KEK, or with another, is refused at the clone's open: nothing is written.
+    const before = extentBytes(cluster, info.id);
+    expect(before.length).toBeGreaterThan(0);
+    await expect(cluster.client().openVolume('enc-clone', { writer: true })).rejects.toMatchObject({ code: ErrorCode.KeyUnavailable });
+    await expect(cluster.client({ keyProvider: other }).openVolume('enc-clone', { writer: true })).rejects.toMatchObject({ code: ErrorCode.KeyUnavailable });
+    expect(extentBytes(cluster, info.id)).toEqual(before);
+    expect((await client.getVolume('enc-clone')).leaseHolder).toBe('');
+
+    // A diff of the clone (plaintext, as read through the SDK) imports into another encrypted volume.
+    await client.createSnapshot('enc-clone', 'c1');
+    const diff = join(dir, 'enc-clone.diff');
+    await client.exportDiff('enc-clone', { to: 'c1', file: diff });
+    await client.createVolume('enc-copy', { sizeBytes, extentSizeBytes, replicationFactor: 3, encrypt: true });
+    await client.importDiff('enc-copy', diff);
+    const copy = await client.openVolume('enc-copy');
+    await expectVolumeEquals(copy, cloneModel, 'the diff of the clone imported');
+    await copy.close();
+
+    // The source snapshot's delete hides it while the clone reads through it; the flatten copies its ciphertext.
+    expect((await client.deleteSnapshot('enc-src', 's1')).removed).toBe(false);
+    const afterDelete = await client.openVolume('enc-clone');
+    await expectVolumeEquals(afterDelete, cloneModel, 'the clone after its snapshot\'s delete');
+    await afterDelete.close();
+    const flat = await client.flattenVolume('enc-clone');
+    expect(flat.volume.parent).toBeUndefined();
+    expect(flat.bytes).toBeGreaterThan(0);
+    const flattened = await client.openVolume('enc-clone');
+    await expectVolumeEquals(flattened, cloneModel, 'the flattened clone');
+    await flattened.close();
+    for (const id of [src.id, info.id]) {
+      const { found, searched } = markerFilesOf(cluster, id);
+      expect(searched, `files of volume ${id}`).toBeGreaterThan(0);
+      expect(found, `files of volume ${id} with the marker`).toEqual([]);
+    }
   });
 
   it('works through the CLI and the NBD agent: writes of parts of blocks read back, and stay encrypted on disk', { timeout: 120_000 }, async () => {

@@ -216,8 +216,14 @@ export class BasaltClient {
     return this.openSnapshotOf(await this.getVolume(volume), await this.readySnapshot(volume, name, false));
   }
 
-  /** A new volume from a ready snapshot, writable at once, sharing every block it does not write with the snapshot. O(1). */
+  /**
+   * A new volume from a ready snapshot, writable at once, sharing every block it does not write
+   * with the snapshot. O(1). A clone of an encrypted volume shares its data key; this client must
+   * unwrap it first (BASALT_KEY_UNAVAILABLE, BASALT_KEY_MISMATCH: no clone is made).
+   */
   async cloneVolume(volume: string, snapshot: string, clone: string): Promise<VolumeInfo> {
+    const source = await this.getVolume(volume);
+    if (source.encryption !== undefined) await this.cipherOf(source);
     return volumeFromPb((await this.meta.call('cloneVolume', { volume, snapshot, clone })).volume);
   }
 
@@ -325,9 +331,12 @@ export class BasaltClient {
     return new Volume({ ...info, sizeBytes: snap.sizeBytes }, { meta: this.meta, pool: this.pool, lease: undefined, onEvent: this.onEvent, metrics: this.metrics, at: { id: snap.id, extents: new Set(snap.extents) }, cipher, parent });
   }
 
-  /** An encrypted volume's block cipher (its data key unwrapped by the key provider); undefined for a plaintext one. */
+  /**
+   * An encrypted volume's block cipher (its data key unwrapped by the key provider); undefined for
+   * a plaintext one. A clone's key is its source's, wrapped for the source's id.
+   */
   private async cipherOf(info: VolumeInfo): Promise<BlockCipher | undefined> {
-    return info.encryption === undefined ? undefined : volumeBlockCipher(this.keyProvider, info.encryption, { volumeId: info.id, volumeName: info.name });
+    return info.encryption === undefined ? undefined : volumeBlockCipher(this.keyProvider, info.encryption, { volumeId: info.encryption.keyVolumeId, volumeName: info.name });
   }
 
   /** A clone's parent snapshot opened read-only (hidden ones too: the clone still reads them); undefined for other volumes. */

@@ -11,7 +11,7 @@ export function volumeFromPb(v: pb.IVolume | null | undefined): VolumeInfo {
     replicationFactor: v.replicationFactor ?? 0, extentCount: Number(v.extentCount ?? 0), allocatedExtents: Number(v.allocatedExtents ?? 0),
     generation: Number(v.generation ?? 0), leaseHolder: v.leaseHolder ?? '', leaseAcquiredAtMs: Number(v.leaseAcquiredAtMs ?? 0),
     labels: { ...(v.labels ?? {}) }, createdAtMs: Number(v.createdAtMs ?? 0), storedBytes: Number(v.storedBytes ?? 0),
-    encryption: v.encryption == null ? undefined : { cipher: v.encryption.cipher ?? '', keyId: v.encryption.keyId ?? '', wrappedKey: v.encryption.wrappedKey ?? new Uint8Array() },
+    encryption: v.encryption == null ? undefined : { cipher: v.encryption.cipher ?? '', keyId: v.encryption.keyId ?? '', wrappedKey: v.encryption.wrappedKey ?? new Uint8Array(), keyVolumeId: Number(v.encryption.keyVolumeId ?? 0) || Number(v.id ?? 0) },
     tenant: v.tenant || 'default',
     parent: v.parentVolume ? { volume: v.parentVolume, snapshot: v.parentSnapshot ?? '', volumeId: Number(v.parentVolumeId ?? 0), snapshotId: Number(v.parentSnapshotId ?? 0) } : undefined,
     snapshotCount: v.snapshotCount ?? 0,

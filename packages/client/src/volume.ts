@@ -329,7 +329,8 @@ export class Volume {
   /**
    * @internal A clone's flatten (BasaltClient.flattenVolume): writes every block this clone never
    * wrote and its parent holds as non-zero, in whole-block runs, so that nothing is left to read
-   * through. Writer only. Resolves with the bytes copied.
+   * through. Writer only. Resolves with the bytes copied. The blocks are copied as stored: an
+   * encrypted clone's are ciphertext under the key it shares with its parent.
    */
   async copyParentBlocks(progress?: (done: number, total: number) => void): Promise<number> {
     this.checkWritable();
@@ -350,7 +351,7 @@ export class Volume {
           const take = b < length / blockBytes && !written.has(pos / blockBytes + b) && under!.subarray(b * blockBytes, (b + 1) * blockBytes).some((x) => x !== 0);
           if (take && run < 0) run = b;
           if (take || run < 0) continue;
-          await this.writeNow(at + run * blockBytes, under!.subarray(run * blockBytes, b * blockBytes), {});
+          await this.writeStored(at + run * blockBytes, under!.subarray(run * blockBytes, b * blockBytes), false);
           copied += (b - run) * blockBytes;
           run = -1;
         }
@@ -577,14 +578,18 @@ export class Volume {
     return own;
   }
 
-  /** A slice as the clone's parent reads it (zeros past the parent's end); undefined without a parent. */
+  /**
+   * A slice as the clone's parent stores it (zeros past the parent's end); undefined without a
+   * parent. An encrypted clone shares its parent's key and block indexes, so the parent's
+   * ciphertext is the clone's.
+   */
   private async parentSlice(s: ExtentSlice): Promise<Buffer | undefined> {
     const parent = this.ctx.parent;
     if (parent === undefined) return undefined;
     const at = s.index * this.extentSizeBytes + s.offset;
     const out = Buffer.alloc(s.length);
     const n = Math.max(0, Math.min(s.length, parent.size - at));
-    if (n > 0) (await parent.read(at, n)).copy(out);
+    if (n > 0) (await parent.readStored(at, n)).copy(out);
     return out;
   }
 

@@ -203,7 +203,7 @@ async function snapshotsMatching(client: BasaltClient, req: csipb.ListSnapshotsR
  * an existing clone of the same source is returned. The clone has the source's replicas and
  * extent size; a larger size grows it.
  */
-async function createFromSource(client: BasaltClient, req: csipb.CreateVolumeRequest, params: { replicationFactor: number; extentSizeBytes: number }, sizeBytes: number, range: ReturnType<typeof rangeFromPb>): Promise<csipb.ICreateVolumeResponse> {
+async function createFromSource(client: BasaltClient, req: csipb.CreateVolumeRequest, params: { replicationFactor: number; extentSizeBytes: number; encrypt: boolean }, sizeBytes: number, range: ReturnType<typeof rangeFromPb>): Promise<csipb.ICreateVolumeResponse> {
   const source = req.volumeContentSource!;
   const fromSnapshot = source.snapshot?.snapshotId ?? undefined;
   const fromVolume = source.volume?.volumeId ?? undefined;
@@ -214,6 +214,10 @@ async function createFromSource(client: BasaltClient, req: csipb.CreateVolumeReq
   const src = await client.getVolume(sourceVolume);
   if (src.extentSizeBytes !== params.extentSizeBytes || src.replicationFactor !== params.replicationFactor) {
     throw invalid(`a clone keeps its source's ${src.replicationFactor} replicas and ${src.extentSizeBytes}-byte extents; the parameters ask for ${params.replicationFactor} and ${params.extentSizeBytes}`);
+  }
+  if ((src.encryption !== undefined) !== params.encrypt) {
+    // A clone shares its source's data key (docs/security.md, "Clones"): it is encrypted exactly when the source is.
+    throw invalid(`a clone keeps its source's encryption: ${sourceVolume} is ${src.encryption === undefined ? 'not ' : ''}encrypted; the parameters ask for encrypted "${String(params.encrypt)}"`);
   }
   const existing = await client.getVolume(req.name).catch((err: unknown) => {
     if (isBasaltError(err, ErrorCode.VolumeNotFound)) return undefined;

@@ -11,6 +11,8 @@ export interface VolumeEncryption {
   readonly cipher: string;
   readonly keyId: string;
   readonly wrappedKey: Uint8Array;
+  /** The volume id the key is wrapped for (KeyContext.volumeId): the volume's own, or a clone's source's. */
+  readonly keyVolumeId: number;
 }
 
 /** A fresh random data key for a new volume, wrapped by `provider` for the volume `context` names. */
@@ -20,7 +22,7 @@ export async function newVolumeKey(provider: KeyProvider | undefined, context: K
   // XTS refuses a key whose two halves are equal (a 2^-256 chance): draw again.
   while (dataKey.subarray(0, dataKeyBytes / 2).equals(dataKey.subarray(dataKeyBytes / 2))) dataKey = randomBytes(dataKeyBytes);
   const { keyId, wrapped } = await provider.wrap(dataKey, context);
-  return { cipher: volumeCipherName, keyId, wrappedKey: wrapped };
+  return { cipher: volumeCipherName, keyId, wrappedKey: wrapped, keyVolumeId: context.volumeId };
 }
 
 /** The block cipher of an encrypted volume: its data key unwrapped by `provider`. */

@@ -11,7 +11,7 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
     replicationFactor: v.replicationFactor, extentCount: v.extentCount, generation: v.generation,
     leaseHolder: v.lease?.clientId ?? '', leaseAcquiredAtMs: v.lease?.acquiredAtMs ?? 0,
     labels: { ...v.labels }, allocatedExtents: v.allocatedExtents, createdAtMs: v.createdAtMs, tenant: v.tenant,
-    ...(v.encryption !== null && { encryption: { cipher: v.encryption.cipher, keyId: v.encryption.keyId, wrappedKey: Buffer.from(v.encryption.wrappedKey, 'base64') } }),
+    ...(v.encryption !== null && { encryption: { cipher: v.encryption.cipher, keyId: v.encryption.keyId, wrappedKey: Buffer.from(v.encryption.wrappedKey, 'base64'), keyVolumeId: v.encryption.keyVolumeId } }),
     parentVolume: v.parent?.volume ?? '', parentSnapshot: v.parent?.snapshot ?? '', parentVolumeId: v.parent?.volumeId ?? 0, parentSnapshotId: v.parent?.snapshotId ?? 0,
     snapshotCount: v.snapshotCount,
   };

@@ -329,7 +329,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
     },
     cloneVolume: async (r, caller) => {
       ownerChecked(caller, r.volume);
-      return { volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now() })) };
+      return { volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now(), shareKey: true })) };
     },
   };
 }

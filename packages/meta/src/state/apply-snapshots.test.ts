@@ -52,6 +52,31 @@ describe('snapshots in metad', () => {
     must(state, { type: 'deleteVolume', name: 'v', force: false });
   });
 
+  it('a clone of an encrypted volume shares its wrapped key, bound to the source id, down a chain of clones and across a state snapshot', () => {
+    const state = threeZoneState();
+    const key = { cipher: 'aes-256-xts', keyId: 'file:0123456789abcdef', wrappedKey: 'AAECAwQFBgc=' };
+    must(state, { type: 'createVolume', name: 'plain', sizeBytes: 4 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 3, nowMs: 1 });
+    const source = must(state, { type: 'createVolume', name: 'enc', sizeBytes: 4 * MiB, extentSizeBytes: 1 * MiB, replicationFactor: 3, nowMs: 1, ...key, expectedId: 2 });
+    expect(source.encryption).toEqual({ ...key, keyVolumeId: 2 });
+    must(state, { type: 'createSnapshot', name: 'enc', snapshot: 's1', nowMs: 5 });
+    must(state, { type: 'commitSnapshot', name: 'enc', snapshot: 's1' });
+    // An entry from before clones of encrypted volumes (no shareKey) is refused as it was then.
+    refuse(state, { type: 'cloneVolume', name: 'enc', snapshot: 's1', clone: 'c', nowMs: 6 }, ErrorCode.NotSupported);
+    const clone = must(state, { type: 'cloneVolume', name: 'enc', snapshot: 's1', clone: 'c', nowMs: 6, shareKey: true });
+    expect(clone.id).toBe(3);
+    expect(clone.encryption).toEqual({ ...key, keyVolumeId: 2 });
+    must(state, { type: 'createSnapshot', name: 'c', snapshot: 'cs', nowMs: 7 });
+    must(state, { type: 'commitSnapshot', name: 'c', snapshot: 'cs' });
+    expect(must(state, { type: 'cloneVolume', name: 'c', snapshot: 'cs', clone: 'cc', nowMs: 8, shareKey: true }).encryption).toEqual({ ...key, keyVolumeId: 2 });
+    must(state, { type: 'flattenVolume', name: 'c' });
+    expect(state.getVolume('c')).toMatchObject({ ok: true, value: { parent: null, encryption: { ...key, keyVolumeId: 2 } } });
+    const restored = MetaState.decodeSnapshot(state.encodeSnapshot());
+    expect(restored.hash()).toBe(state.hash());
+    for (const name of ['plain', 'enc', 'c', 'cc']) expect(restored.getVolume(name)).toEqual(state.getVolume(name));
+    expect(restored.getVolume('plain')).toMatchObject({ ok: true, value: { encryption: null } });
+    state.checkInvariants();
+  });
+
   it('flattening a clone ends its read-through and frees a hidden parent snapshot; again it changes nothing', () => {
     const state = withVolume();
     must(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 5 });

@@ -61,16 +61,15 @@ export function applyDeleteSnapshot(data: StateData, cmd: DeleteSnapshotCommand)
   return ok(snapshotView(volume, snap));
 }
 
-/** A new volume of the source's geometry whose never-written blocks read as the snapshot. */
+/** A new volume of the source's geometry (and data key) whose never-written blocks read as the snapshot. */
 export function applyCloneVolume(data: StateData, cmd: CloneVolumeCommand): Result<VolumeView> {
   if (data.volumes.has(cmd.clone)) return fail(ErrorCode.VolumeExists, `a volume named ${JSON.stringify(cmd.clone)} already exists`, { volume: cmd.clone });
   if (data.volumes.size >= limits.volumesMax) return fail(ErrorCode.LimitExceeded, `the cluster already has ${limits.volumesMax} volumes, the most allowed`, { max: limits.volumesMax });
   const found = findSnapshot(data, cmd.name, cmd.snapshot, false);
   if (!found.ok) return found;
   const { volume: source, snap } = found.value;
-  if (source.encryption !== null) {
-    // The data key is wrapped for the source's id; a clone would need it wrapped again by a client that holds the KEK.
-    return fail(ErrorCode.NotSupported, `volume ${source.name} is encrypted: clones of encrypted volumes are not supported yet`, { volume: source.name });
+  if (source.encryption !== null && cmd.shareKey !== true) {
+    return fail(ErrorCode.NotSupported, `volume ${source.name} is encrypted: this entry predates clones of encrypted volumes`, { volume: source.name });
   }
   // A clone belongs to its source's tenant and counts towards its quotas.
   const overQuota = refuseOverQuota(data, data.tenants.get(source.tenant), 1, snap.sizeBytes);
@@ -79,7 +78,8 @@ export function applyCloneVolume(data: StateData, cmd: CloneVolumeCommand): Resu
     id: data.nextVolumeId,
     name: cmd.clone,
     tenant: source.tenant,
-    encryption: null,
+    // The clone reads its parent's ciphertext as its own: same key, same tweaks (block indexes).
+    encryption: source.encryption,
     sizeBytes: snap.sizeBytes,
     extentSizeBytes: source.extentSizeBytes,
     replicationFactor: source.replicationFactor,

@@ -49,7 +49,7 @@ describe('creating a volume', () => {
     refuse(state, { ...base, wrappedKey: 'not base64!' }, ErrorCode.InvalidArgument);
     refuse(state, { ...base, keyId: 'has space' }, ErrorCode.InvalidArgument);
     refuse(state, { ...base, cipher: '' }, ErrorCode.InvalidArgument);
-    expect(must(state, base).encryption).toEqual({ cipher: 'aes-256-xts', keyId: 'file:1', wrappedKey: 'AAAA' });
+    expect(must(state, base).encryption).toEqual({ cipher: 'aes-256-xts', keyId: 'file:1', wrappedKey: 'AAAA', keyVolumeId: 1 });
   });
 
   it('createVolumeCommand writes the defaults into the command: 64 MiB extents, factor 3', () => {

@@ -40,7 +40,7 @@ export function applyCreateVolume(data: StateData, cmd: CreateVolumeCommand): Re
     lease: null,
     labels: new Map(),
     createdAtMs: cmd.nowMs,
-    encryption: cmd.cipher !== undefined && cmd.keyId !== undefined && cmd.wrappedKey !== undefined ? { cipher: cmd.cipher, keyId: cmd.keyId, wrappedKey: cmd.wrappedKey } : null,
+    encryption: cmd.cipher !== undefined && cmd.keyId !== undefined && cmd.wrappedKey !== undefined ? { cipher: cmd.cipher, keyId: cmd.keyId, wrappedKey: cmd.wrappedKey, keyVolumeId: data.nextVolumeId } : null,
     extents: new Map(),
     snaps: null,
   };

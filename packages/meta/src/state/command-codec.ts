@@ -40,7 +40,7 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   createSnapshot: { name: 'string', snapshot: 'string', nowMs: 'number' },
   commitSnapshot: { name: 'string', snapshot: 'string' },
   deleteSnapshot: { name: 'string', snapshot: 'string' },
-  cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number' },
+  cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number', shareKey: 'optional boolean' },
   flattenVolume: { name: 'string' },
 };
 

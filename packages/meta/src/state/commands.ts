@@ -76,13 +76,18 @@ export interface DeleteSnapshotCommand {
   readonly snapshot: string;
 }
 
-/** Creates volume `clone` from the ready snapshot `snapshot` of volume `name`. */
+/**
+ * Creates volume `clone` from the ready snapshot `snapshot` of volume `name`. With `shareKey` a
+ * clone of an encrypted volume gets its source's wrapped data key (bound to the source's id);
+ * entries written before that existed have no `shareKey` and refuse an encrypted source.
+ */
 export interface CloneVolumeCommand {
   readonly type: 'cloneVolume';
   readonly name: string;
   readonly snapshot: string;
   readonly clone: string;
   readonly nowMs: number;
+  readonly shareKey?: boolean;
 }
 
 export type CommandType = Command['type'];
@@ -344,7 +349,7 @@ export interface CreateVolumeInput {
   readonly extentSizeBytes?: number;
   readonly replicationFactor?: number;
   readonly nowMs: number;
-  readonly encryption?: EncryptionRecord;
+  readonly encryption?: Omit<EncryptionRecord, 'keyVolumeId'>;
   readonly expectedId?: number;
   /** Absent or `default`: the default tenant (the command then carries no tenant). */
   readonly tenant?: string;

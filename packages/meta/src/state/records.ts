@@ -136,6 +136,11 @@ export interface EncryptionRecord {
   readonly keyId: string;
   /** Base64. */
   readonly wrappedKey: string;
+  /**
+   * The id of the volume the key was made and wrapped for: the volume's own id, or for a clone
+   * its source's (a clone shares its source's key; docs/security.md, "Clones").
+   */
+  readonly keyVolumeId: number;
 }
 
 export interface LeaseRecord {

@@ -27,11 +27,12 @@ type ParentTuple = [number, string, number, string];
 type SnapshotsTuple = [number, ParentTuple | null, SnapshotTuple[]];
 /**
  * What only some volumes have, each key present only when it applies: `t` the tenant (not
- * `default`), `e` the encryption [cipher, keyId, wrappedKey], `s` the snapshots and parent.
+ * `default`), `e` the encryption [cipher, keyId, wrappedKey] (and keyVolumeId for a clone, whose
+ * key is bound to its source's id), `s` the snapshots and parent.
  */
 interface VolumeExtras {
   t?: string;
-  e?: [string, string, string];
+  e?: [string, string, string] | [string, string, string, number];
   s?: SnapshotsTuple;
 }
 /** The base fields, then the extras when there are any: other volumes encode as before. */
@@ -109,7 +110,10 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
   const tuple: VolumeBase = [v.id, v.name, v.sizeBytes, v.extentSizeBytes, v.replicationFactor, v.generation, lease, v.createdAtMs, sortedLabels(v), extents];
   const extras: VolumeExtras = {};
   if (v.tenant !== defaultTenant) extras.t = v.tenant;
-  if (v.encryption !== null) extras.e = [v.encryption.cipher, v.encryption.keyId, v.encryption.wrappedKey];
+  if (v.encryption !== null) {
+    const e = v.encryption;
+    extras.e = e.keyVolumeId === v.id ? [e.cipher, e.keyId, e.wrappedKey] : [e.cipher, e.keyId, e.wrappedKey, e.keyVolumeId];
+  }
   if (v.snaps !== null) {
     const p = v.snaps.parent;
     const parent: ParentTuple | null = p === null ? null : [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName];
@@ -184,17 +188,19 @@ function decodeVolume(tuple: unknown, servers: ServerRecord[], version: number, 
     generation: num(t[5], 'generation'),
     lease: decodeLease(t[6]),
     createdAtMs: num(t[7], 'createdAtMs'),
-    encryption: decodeEncryption(extras.e),
+    encryption: decodeEncryption(extras.e, num(t[0], 'id')),
     labels: new Map(labels),
     extents: decodeExtents(list(t[9], 'extents'), servers, version, shared),
     ...decodeSnapshots(extras.s),
   };
 }
 
-function decodeEncryption(value: unknown): EncryptionRecord | null {
+/** A clone's key is bound to another volume's id (a fourth element); a volume's own key, to its id. */
+function decodeEncryption(value: unknown, volumeId: number): EncryptionRecord | null {
   if (value === undefined) return null;
   const t = list(value, 'encryption');
-  return { cipher: str(t[0], 'cipher'), keyId: str(t[1], 'key id'), wrappedKey: str(t[2], 'wrapped key') };
+  const keyVolumeId = t.length > 3 ? num(t[3], 'key volume id') : volumeId;
+  return { cipher: str(t[0], 'cipher'), keyId: str(t[1], 'key id'), wrappedKey: str(t[2], 'wrapped key'), keyVolumeId };
 }
 
 function decodeSnapshots(value: unknown): Pick<VolumeRecord, 'snaps'> {

@@ -71,6 +71,8 @@ export interface EncryptionView {
   readonly cipher: string;
   readonly keyId: string;
   readonly wrappedKey: string;
+  /** The volume id the key is bound to: this volume's, or a clone's source's. */
+  readonly keyVolumeId: number;
 }
 
 export interface TenantView {
