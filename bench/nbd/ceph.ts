@@ -25,19 +25,49 @@ export function missingCephPackages(): string[] {
   return missingPackages(needs);
 }
 
-const osds = 3;
 const healthyTimeoutMs = 180_000;
 
+export interface PgCounts {
+  readonly total: number;
+  readonly clean: number;
+  /** Placement groups by state, as `ceph pg stat` names them. */
+  readonly states: readonly { name: string; num: number }[];
+}
+
+/** A running single-host Ceph: its config file, `ceph` and `rbd` commands, its processes. */
+export interface CephCluster {
+  readonly conf: string;
+  ceph(args: readonly string[]): Promise<string>;
+  rbd(args: readonly string[], timeoutMs?: number): Promise<string>;
+  /** The OSD ids, in creation order. */
+  readonly osdIds: readonly string[];
+  /** Starts OSD id's daemon again (after stopOsd), with its data. */
+  startOsd(id: string): void;
+  /** SIGKILLs OSD id's daemon. */
+  stopOsd(id: string): Promise<void>;
+  /** How many placement groups there are and how many are active+clean, as the mgr last reported. */
+  pgCounts(): Promise<PgCounts>;
+  /** Waits until every placement group is active+clean; timeoutMs bounds it. */
+  waitClean(timeoutMs?: number): Promise<void>;
+  processes(): { name: string; pid: number | undefined }[];
+  /** Adds a process to stop with the cluster (last in, first out). */
+  own(name: string, child: ChildProcess): void;
+  stop(): Promise<void>;
+}
+
 /**
- * A single-host Ceph 16 cluster (one mon, one mgr, three BlueStore OSDs on files in dir), a
- * pool of size 3 (min size 2) and an image of sizeBytes, served over NBD by qemu-nbd's rbd driver:
- * Basalt's replicated peer doing the same job on the same disk and cores. The settings are the
- * ones FACTS.md found to matter (replicas on one host, SSD tuning for the virtio disk, no client
- * cache). Authentication is off: both systems are measured without security. Every process
- * runs in the foreground as a child of this one and is stopped with the target.
+ * A single-host Ceph 16 cluster (one mon, one mgr, `osds` BlueStore OSDs on files in dir; `extraConf`
+ * lines join its [global] section), a
+ * pool `rbd` of size 3 (min size 2) with 32 placement groups and an image `rbd/bench` of
+ * sizeBytes: Basalt's replicated peer doing the same job on the same disk and cores. The settings
+ * are the ones FACTS.md found to matter (replicas on one host, SSD tuning for the virtio disk, no
+ * client cache). Authentication is off: both systems are measured without security. Every
+ * process runs in the foreground as a child of this one and is stopped with the cluster.
  */
-export async function startCeph(dir: string, sizeBytes: number, log: (line: string) => void): Promise<NbdTarget> {
+export async function startCephCluster(dir: string, opts: { osds: number; sizeBytes: number; extraConf?: readonly string[] }, log: (line: string) => void): Promise<CephCluster> {
+  const { osds, sizeBytes } = opts;
   const children: { name: string; child: ChildProcess }[] = [];
+  const osdChildren = new Map<string, ChildProcess>();
   const stopAll = async (): Promise<void> => {
     for (const { child } of children.reverse()) await stopChild(child);
   };
@@ -73,14 +103,32 @@ export async function startCeph(dir: string, sizeBytes: number, log: (line: stri
       'bluestore block create = true',
       'bluestore block size = 8G',
       'bluestore debug enforce settings = ssd',
+      ...(opts.extraConf ?? []),
       '[client]',
       'rbd cache = false',
       '',
     ].join('\n'));
     const ceph = (args: readonly string[]): Promise<string> => execFileAsync('ceph', ['-c', conf, ...args], { timeout: 60_000 }).then((r) => r.stdout.trim());
-    const daemon = (name: string, cmd: string, args: readonly string[]): void => {
+    const rbd = (args: readonly string[], timeoutMs = 60_000): Promise<string> => execFileAsync('rbd', ['-c', conf, ...args], { timeout: timeoutMs }).then((r) => r.stdout.trim());
+    const daemon = (name: string, cmd: string, args: readonly string[]): ChildProcess => {
       const child = spawn(cmd, ['-c', conf, '-f', ...args], { stdio: 'ignore' });
       children.push({ name, child });
+      return child;
+    };
+    const startOsd = (id: string): void => void osdChildren.set(id, daemon(`ceph-osd.${id}`, 'ceph-osd', ['-i', id]));
+    const pgCounts = async (): Promise<PgCounts> => {
+      const status = JSON.parse(await ceph(['pg', 'stat', '-f', 'json'])) as { pg_summary?: { num_pg_by_state?: { name: string; num: number }[]; num_pgs?: number } };
+      const states = status.pg_summary?.num_pg_by_state ?? [];
+      return { total: status.pg_summary?.num_pgs ?? 0, clean: states.find((s) => s.name === 'active+clean')?.num ?? 0, states };
+    };
+    const waitClean = async (timeoutMs = healthyTimeoutMs): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const pgs = await pgCounts();
+        if (pgs.clean > 0 && pgs.clean === pgs.total) return;
+        if (Date.now() > deadline) throw new Error(`ceph: placement groups not active+clean after ${timeoutMs / 1000} s: ${JSON.stringify(pgs.states)} (logs in ${dir})`);
+        await new Promise((r) => setTimeout(r, 500));
+      }
     };
 
     log('ceph: creating the monitor');
@@ -92,40 +140,63 @@ export async function startCeph(dir: string, sizeBytes: number, log: (line: stri
     await waitForPort(v2, 30_000);
     mkdirSync(join(dir, 'mgr.x'));
     daemon('ceph-mgr', 'ceph-mgr', ['-i', 'x']);
+    const osdIds: string[] = [];
     for (let i = 0; i < osds; i++) {
       log(`ceph: creating OSD ${i + 1}/${osds} (BlueStore on a file)`);
       const uuid = randomUUID();
       const id = await ceph(['osd', 'new', uuid]);
       mkdirSync(join(dir, `osd.${id}`));
       await execFileAsync('ceph-osd', ['-c', conf, '-i', id, '--mkfs', '--osd-uuid', uuid], { timeout: 120_000 });
-      daemon(`ceph-osd.${id}`, 'ceph-osd', ['-i', id]);
+      startOsd(id);
+      osdIds.push(id);
     }
     await ceph(['osd', 'pool', 'create', 'rbd', '32']);
     await ceph(['osd', 'pool', 'set', 'rbd', 'size', '3']);
-    await execFileAsync('rbd', ['-c', conf, 'pool', 'init', 'rbd'], { timeout: 60_000 });
-    await execFileAsync('rbd', ['-c', conf, 'create', '--size', `${sizeBytes / 2 ** 20}M`, 'rbd/bench'], { timeout: 60_000 });
+    await rbd(['pool', 'init', 'rbd']);
+    await rbd(['create', '--size', `${sizeBytes / 2 ** 20}M`, 'rbd/bench']);
     log('ceph: waiting for every placement group to be active+clean');
-    const deadline = Date.now() + healthyTimeoutMs;
-    for (;;) {
-      const status = JSON.parse(await ceph(['pg', 'stat', '-f', 'json'])) as { pg_summary?: { num_pg_by_state?: { name: string; num: number }[]; num_pgs?: number } };
-      const states = status.pg_summary?.num_pg_by_state ?? [];
-      const clean = states.find((s) => s.name === 'active+clean')?.num ?? 0;
-      if (clean > 0 && clean === status.pg_summary?.num_pgs) break;
-      if (Date.now() > deadline) throw new Error(`ceph: placement groups not active+clean after ${healthyTimeoutMs / 1000} s: ${JSON.stringify(states)} (logs in ${dir})`);
-      await new Promise((r) => setTimeout(r, 1000));
-    }
-    const port = await freePort();
-    const nbd = spawn('qemu-nbd', ['--bind=127.0.0.1', `--port=${port}`, '--export-name=disk', '--format=raw', '--persistent', '--shared=8', '--cache=none', '--discard=unmap', `rbd:rbd/bench:conf=${conf}`], { stdio: 'ignore' });
-    children.push({ name: 'qemu-nbd (rbd)', child: nbd });
-    await waitForPort(port, 30_000);
+    await waitClean();
     return {
-      name: 'ceph rbd 3-replica',
-      uri: `nbd://127.0.0.1:${port}/disk`,
+      conf,
+      ceph,
+      rbd,
+      osdIds,
+      startOsd,
+      stopOsd: async (id) => {
+        const child = osdChildren.get(id);
+        if (child === undefined) return;
+        osdChildren.delete(id);
+        child.kill('SIGKILL');
+        await stopChild(child);
+      },
+      pgCounts,
+      waitClean,
       processes: () => children.map(({ name, child }) => ({ name, pid: child.pid })),
+      own: (name, child) => void children.push({ name, child }),
       stop: stopAll,
     };
   } catch (err) {
     await stopAll();
+    throw err;
+  }
+}
+
+/** The Ceph of startCephCluster with three OSDs, its image served over NBD by qemu-nbd's rbd driver. */
+export async function startCeph(dir: string, sizeBytes: number, log: (line: string) => void): Promise<NbdTarget> {
+  const cluster = await startCephCluster(dir, { osds: 3, sizeBytes }, log);
+  try {
+    const port = await freePort();
+    const nbd = spawn('qemu-nbd', ['--bind=127.0.0.1', `--port=${port}`, '--export-name=disk', '--format=raw', '--persistent', '--shared=8', '--cache=none', '--discard=unmap', `rbd:rbd/bench:conf=${cluster.conf}`], { stdio: 'ignore' });
+    cluster.own('qemu-nbd (rbd)', nbd);
+    await waitForPort(port, 30_000);
+    return {
+      name: 'ceph rbd 3-replica',
+      uri: `nbd://127.0.0.1:${port}/disk`,
+      processes: () => cluster.processes(),
+      stop: () => cluster.stop(),
+    };
+  } catch (err) {
+    await cluster.stop();
     throw err;
   }
 }

@@ -16,8 +16,9 @@
  * process's peak RSS and CPU share during the rebuild; raw results in bench/out/repair-<date>.json,
  * the processes' logs of the last run in bench/out/repair-logs/.
  *
- *   pnpm bench:repair [--size 4G] [--quick] [--fg-seconds 10] [--cpu-prof DIR]
- *   (--quick: --size 1G --fg-seconds 5; --cpu-prof: chunk servers run under node --cpu-prof)
+ *   pnpm bench:repair [--size 4G] [--quick] [--fg-seconds 10] [--cpu-prof DIR] [--with-ceph]
+ *   (--quick: --size 1G --fg-seconds 5; --cpu-prof: chunk servers run under node --cpu-prof;
+ *   --with-ceph: then Ceph 16 recovers an image of the same size in the same run, ceph-recovery.ts)
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,8 @@ import { runFio, type FioJob, type FioResult } from '../nbd/fio.js';
 import { cpuSeconds } from '../lib/proc-stats.js';
 import { BenchCluster, counterSum } from './cluster.js';
 import { log, parseSize } from '../lib/cli.js';
+import { missingCephPackages } from '../nbd/ceph.js';
+import { cephRecovery, type CephRecoveryResult } from './ceph-recovery.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -227,8 +230,31 @@ function table(runs: readonly RunResult[], cp: { bytes: number; cpSeconds: numbe
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
+/**
+ * Ceph's recoveries beside Basalt's rebuilds: no budget against Ceph with its throttles opened,
+ * the default budget against Ceph's defaults.
+ */
+function cephTable(runs: readonly RunResult[], ceph: CephRecoveryResult, sizeBytes: number): string {
+  const rate = (bytes: number, seconds: number): number => bytes / MiB / seconds;
+  const pairs = [[runs[0], ceph.runs[1]], [runs[1], ceph.runs[0]]] as const;
+  const lines = [
+    `Ceph 16 in the same run: 1 mon, 1 mgr, 4 BlueStore OSDs on files, pool size 3, a ${sizeBytes / MiB} MiB image written in full with rbd bench (${fmt(ceph.fillMiBPerS, 0)} MiB/s); per setting one OSD killed (SIGKILL) and marked down and out at once`,
+    '',
+    '| Basalt | Basalt rebuild MiB/s | Ceph | Ceph: MiB recovered, s to active+clean | Ceph MiB/s | Basalt / Ceph |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const [b, c] of pairs) {
+    if (b === undefined || c === undefined) continue;
+    const basaltRate = rate(b.repairCopiedBytes, b.repairSeconds);
+    const cephRate = rate(c.bytes, c.seconds);
+    lines.push(`| ${b.label} | ${fmt(basaltRate, 0)} | ${c.label} | ${fmt(c.bytes / MiB, 0)}, ${fmt(c.seconds, 1)} | ${fmt(cephRate, 0)} | **${fmt(basaltRate / cephRate, 2)}** |`);
+  }
+  lines.push('', `Ceph peak RSS MiB: ${Object.entries(ceph.peakRssMiB).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'fg-seconds': { type: 'string' }, 'cpu-prof': { type: 'string' } } });
+  const { values } = parseArgs({ options: { size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'fg-seconds': { type: 'string' }, 'cpu-prof': { type: 'string' }, 'with-ceph': { type: 'boolean', default: false } } });
   const sizeBytes = parseSize(values.size ?? (values.quick ? '1G' : '4G'));
   const fgSeconds = Number(values['fg-seconds'] ?? (values.quick ? 5 : 10));
   if (!(fgSeconds >= 1 && fgSeconds <= 120)) throw new Error('--fg-seconds must be 1..120');
@@ -260,6 +286,12 @@ async function main(): Promise<void> {
     const cpBytes = runs[0]!.repairCopiedBytes > 0 ? runs[0]!.repairCopiedBytes : sizeBytes;
     log(`cp ${cpBytes / MiB} MiB between two folders of ${base}...`);
     const cp = { bytes: cpBytes, ...(await cpCeiling(join(base, 'cp'), cpBytes)) };
+    let ceph: CephRecoveryResult | undefined;
+    if (values['with-ceph']) {
+      const missing = missingCephPackages();
+      if (missing.length > 0) log(`--with-ceph: SKIPPED, Ceph is not installed (apt-get install ${missing.join(' ')}); the run goes on without it`);
+      else ceph = await cephRecovery(join(base, 'ceph'), sizeBytes, log);
+    }
     const loadAfter = load();
     const when = new Date().toISOString();
     const out = [
@@ -269,10 +301,11 @@ async function main(): Promise<void> {
       '',
       ...runs.map((r) => `${r.label}: peak RSS MiB ${Object.entries(r.peakRssMiB).map(([k, v]) => `${k} ${v}`).join(', ')}`),
       ...runs.map((r) => `${r.label}: CPU during the rebuild (share of one core) ${Object.entries(r.repairCpu).map(([k, v]) => `${k} ${fmt(v * 100, 0)}%`).join(', ')}`),
+      ...(ceph === undefined ? [] : ['', cephTable(runs, ceph, sizeBytes)]),
     ];
     process.stdout.write(`${out.join('\n')}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
-    writeFileSync(join(root, `bench/out/repair-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ sizeBytes, fgSeconds, loadBefore, loadAfter, runs, cp }, null, 2));
+    writeFileSync(join(root, `bench/out/repair-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ sizeBytes, fgSeconds, loadBefore, loadAfter, runs, cp, ceph }, null, 2));
   } finally {
     await cleanup();
   }
