@@ -4,10 +4,11 @@ import { attachVolumeDevice, detachVolumeDevice, type BasaltClient } from '@basa
 import type { csipb } from '@basalt/wire';
 import { Code, CsiStatus, invalid } from './core/csi-status.js';
 import { growCommand, mkfsCommand, mountOptions } from './core/mount-options.js';
+import { expansionCapacity } from './core/node-expansion.js';
 import { zoneKey } from './core/topology.js';
 import { fsTypeOf, requireSupported, type FsType } from './core/volume-capability.js';
-import { capabilityFromPb } from './from-pb.js';
-import { filesystemOf, isMountPoint, runCommand } from './node-host.js';
+import { capabilityFromPb, rangeFromPb } from './from-pb.js';
+import { deviceSizeBytes, filesystemOf, isMountPoint, runCommand } from './node-host.js';
 
 export interface NodeOptions {
   readonly client: BasaltClient;
@@ -152,8 +153,10 @@ export function nodeHandlers(opts: NodeOptions) {
       const volume = await opts.client.getVolume(req.volumeId);
       const staged = await readStaged(req.volumeId);
       if (staged === null) throw new CsiStatus(Code.notFound, `volume ${req.volumeId} is not staged on this node`);
+      const required = rangeFromPb(req.capacityRange)?.requiredBytes ?? 0;
+      const capacityBytes = expansionCapacity(req.volumeId, await deviceSizeBytes(staged.device), volume.sizeBytes, required);
       if (!staged.block) await runCommand(growCommand(staged.fsType, staged.device, req.volumePath));
-      return { capacityBytes: volume.sizeBytes };
+      return { capacityBytes };
     },
   };
 }
