@@ -12,8 +12,8 @@ import { waitForLog } from './lib/process.js';
  * socket, on a real cluster (3 metad, 3 chunk servers in zones zone-a..c): for each Identity and
  * Controller RPC the happy path, idempotency, missing and invalid arguments, not found and
  * already exists with other parameters, with the status codes the spec names. Node RPCs are
- * checked for their arguments and error codes only: this host has no NBD kernel driver, so
- * NodeStage cannot attach a device here (docs/kubernetes.md).
+ * checked here for their arguments and error codes only: this host has no NBD kernel driver, so
+ * NodeStage cannot attach a device here; test/csi-node-kernel.test.ts runs them on a real kernel.
  */
 const { scope, keep } = clusterScope();
 const MiB = 2 ** 20;

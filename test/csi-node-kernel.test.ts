@@ -15,10 +15,11 @@
  *   - a raw block volume: a pattern written through the published device file, read back here
  *     through the SDK after the unstage.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
+import { runOk } from './nbd-support.js';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { bootGuest, consoleDevice, file, insmodLine, kernelVersion, moduleFiles, modulePaths, symlink, writeInitramfs } from './lib/kernel-guest.js';
@@ -65,7 +66,7 @@ function steps(console: string): Map<string, Record<string, unknown>> {
 
 describe('the CSI node plugin on a real kernel', () => {
   it('stages, publishes, moves between nodes, expands and serves raw block through nbd.ko in a TCG guest', { timeout: 420_000 }, async () => {
-    requireCommands('qemu-system-x86_64', 'busybox', 'nbd-client', 'mkfs.ext4', 'resize2fs', 'blkid', 'node');
+    requireCommands('qemu-system-x86_64', 'busybox', 'nbd-client', 'mkfs.ext4', 'resize2fs', 'blkid', 'e2fsck', 'dumpe2fs', 'debugfs');
     const version = kernelVersion();
     const cluster = keep(await BasaltCluster.start(scope, { agent: true }));
     const [secondAgentPort] = await freePorts(1);
@@ -93,8 +94,9 @@ describe('the CSI node plugin on a real kernel', () => {
       version, initrd, memoryMiB: 1024, timeoutMs: guestTimeoutMs, consoleLog,
       shares: [{ tag: 'usr', path: '/usr' }, { tag: 'repo', path: repoRoot }],
     });
-    console.log(`csi-node-kernel: guest ran ${guest.seconds.toFixed(1)} s`);
+    console.log(`csi-node-kernel: guest ran ${guest.seconds.toFixed(1)} s\n${guest.console.split('\n').filter((l) => l.startsWith('CSI-GUEST')).join('\n')}`);
     const tail = guest.console.slice(-4000);
+    expect(guest.timedOut, `the guest did not power off in ${guestTimeoutMs} ms:\n${tail}`).toBe(false);
     expect(guest.console, tail).not.toContain('CSI-GUEST-FAIL');
     expect(guest.console, tail).toContain('CSI-GUEST-DONE');
     const s = steps(guest.console);
@@ -116,15 +118,31 @@ describe('the CSI node plugin on a real kernel', () => {
     expect(s.get('raw-unstage')?.devices).toEqual([]);
 
     // The pattern the guest wrote through the published device file, read back through the SDK.
-    const volume = await sdk.openVolume(rawVolume);
+    const raw = await sdk.openVolume(rawVolume);
     try {
       for (const offset of rawOffsets) {
         const want = Buffer.alloc(rawBytes);
         for (let i = 0; i < rawBytes; i++) want[i] = ((offset + i) * 31 + 7) & 0xff;
-        expect(Buffer.from(await volume.read(offset, rawBytes)).equals(want), `raw volume at ${offset}`).toBe(true);
+        expect((await raw.read(offset, rawBytes)).equals(want), `raw volume at ${offset}`).toBe(true);
       }
     } finally {
-      await volume.close();
+      await raw.close();
     }
+
+    // The filesystem volume, read whole through the SDK, is a clean ext4 of the grown size with the guest's file.
+    const image = join(dir, 'fs.img');
+    const fs = await sdk.openVolume(fsVolume);
+    try {
+      const fd = openSync(image, 'w');
+      for (let offset = 0; offset < grownBytes; offset += 4 * MiB) writeSync(fd, await fs.read(offset, 4 * MiB));
+      closeSync(fd);
+    } finally {
+      await fs.close();
+    }
+    await runOk('e2fsck', ['-fn', image]);
+    const header = (await runOk('dumpe2fs', ['-h', image])).stdout;
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(header)?.[1]);
+    expect(field('Block count') * field('Block size')).toBe(grownBytes);
+    expect((await runOk('debugfs', ['-R', 'cat /hello.txt', image])).stdout).toContain('hello from a CSI node in the guest kernel');
   });
 });
