@@ -2,18 +2,24 @@
  * The CSI Node service on a real kernel: Debian's kernel in a qemu-system-x86_64 guest under TCG
  * (test/lib/kernel-guest.ts) runs the real `basalt csi` node plugin twice, as two "nodes" with
  * their own unix sockets, state dirs and NBD agents, against a real cluster on the host (3 metad,
- * 3 chunk servers, two agents, reached from the guest at 10.0.2.2 through slirp, which the host
- * sees as loopback). Node and the worktree come from the host over 9p (read-only); the driver in
- * the guest (test/lib/csi-node-guest.mjs) calls the CSI RPCs over the plugins' sockets and prints
- * each step on the serial console, which this test asserts:
+ * 3 chunk servers, a read-write and a read-only agent per node, reached from the guest at
+ * 10.0.2.2 through slirp, which the host sees as loopback). Node and the worktree come from the
+ * host over 9p (read-only); the driver in the guest (test/lib/csi-node-guest.mjs) calls the CSI
+ * RPCs over the plugins' sockets and prints each step on the serial console, which this test
+ * asserts:
  *   - a filesystem volume: NodeStage (mkfs, mount) and NodePublish (bind mount) on node-a, files
  *     written, NodeUnpublish and NodeUnstage (device detached); staged and published on node-b
- *     through the other agent, every checksum verified;
+ *     through the other agent, every checksum verified (also through a read-only publish, where
+ *     a write is EROFS);
  *   - growth: ControllerExpandVolume, then NodeExpandVolume while the old device is attached is
  *     refused (FAILED_PRECONDITION: an NBD device keeps its connect-time size), and after a
  *     re-stage it grows the filesystem (df and NodeGetVolumeStats show the new size);
  *   - a raw block volume: a pattern written through the published device file, read back here
- *     through the SDK after the unstage.
+ *     through the SDK after the unstage;
+ *   - ReadOnlyMany: both nodes stage and publish the filesystem volume read-only at once, through
+ *     their read-only agents (two devices, nbd-client -readonly), verify the files, and a write is
+ *     refused (EROFS).
+ * The host then reads the filesystem volume whole through the SDK and checks it with e2fsck.
  */
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -69,16 +75,19 @@ describe('the CSI node plugin on a real kernel', () => {
     requireCommands('qemu-system-x86_64', 'busybox', 'nbd-client', 'mkfs.ext4', 'resize2fs', 'blkid', 'e2fsck', 'dumpe2fs', 'debugfs');
     const version = kernelVersion();
     const cluster = keep(await BasaltCluster.start(scope, { agent: true }));
-    const [secondAgentPort] = await freePorts(1);
-    const agentB = scope.spawnCli('agent-b', ['agent', '--metad', cluster.metaEndpoints.join(','), '--listen', `127.0.0.1:${secondAgentPort}`, '--insecure']);
-    await waitForPort(secondAgentPort!, { process: agentB, timeoutMs: 60_000 });
+    // node-b's read-write agent, and a read-only agent (--read-only: no writer lease) per node for ReadOnlyMany.
+    const [agentB, readOnlyA, readOnlyB] = await freePorts(3) as [number, number, number];
+    for (const [name, port, flags] of [['agent-b', agentB, []], ['agent-a-ro', readOnlyA, ['--read-only']], ['agent-b-ro', readOnlyB, ['--read-only']]] as const) {
+      const agent = scope.spawnCli(name, ['agent', '--metad', cluster.metaEndpoints.join(','), '--listen', `127.0.0.1:${port}`, '--insecure', ...flags]);
+      await waitForPort(port, { process: agent, timeoutMs: 60_000 });
+    }
     const sdk = cluster.client();
     await sdk.createVolume(fsVolume, { sizeBytes: 64 * MiB, extentSizeBytes, replicationFactor: 2 });
     await sdk.createVolume(rawVolume, { sizeBytes: 32 * MiB, extentSizeBytes, replicationFactor: 2 });
 
     const dir = scope.tempDir('csi-node-kernel');
     const nineP = moduleFiles(modulePaths(version, ['virtio_pci', '9pnet_virtio', '9p']), 'modules');
-    const config = { cli: cliBin, metad: cluster.metaEndpoints, agentPorts: [cluster.agentPort, secondAgentPort], fsVolume, rawVolume, grownBytes, rawOffsets, rawBytes };
+    const config = { cli: cliBin, metad: cluster.metaEndpoints, agentPorts: [cluster.agentPort, agentB], readOnlyAgentPorts: [readOnlyA, readOnlyB], fsVolume, rawVolume, grownBytes, rawOffsets, rawBytes };
     const initrd = join(dir, 'initrd.cpio');
     writeInitramfs(initrd, [
       consoleDevice,
@@ -107,6 +116,7 @@ describe('the CSI node plugin on a real kernel', () => {
     expect(s.get('fs-publish-a')?.files).toBe(42);
     expect(s.get('fs-unstage-a')?.devices).toEqual([]);
     expect(s.get('fs-stage-b')).toEqual({ verified: 42, devices: ['nbd0'] });
+    expect(s.get('fs-publish-ro')).toEqual({ verified: 42, write: 'EROFS' });
     const expand = s.get('fs-expand')!;
     expect(expand.online).toBe(9 /* FAILED_PRECONDITION */);
     expect(expand.capacityBytes).toBe(grownBytes);
@@ -116,6 +126,7 @@ describe('the CSI node plugin on a real kernel', () => {
     expect(expand.verified).toBe(42);
     expect(s.get('raw-publish')).toEqual({ devices: ['nbd0'], statsBytes: 32 * MiB });
     expect(s.get('raw-unstage')?.devices).toEqual([]);
+    expect(s.get('fs-readers')).toEqual({ devices: ['nbd0', 'nbd1'], verified: [42, 42], write: 'EROFS', after: [] });
 
     // The pattern the guest wrote through the published device file, read back through the SDK.
     const raw = await sdk.openVolume(rawVolume);

@@ -1,13 +1,15 @@
 // Runs inside the kernel guest of csi-node-kernel.test.ts (node and the worktree come from the
 // host over 9p). Starts two CSI node plugins (`basalt csi`), "node-a" and "node-b", each with its
-// own unix socket, state dir and NBD agent on the host, and drives them over the CSI proto: a
+// own unix socket, state dir and NBD agents on the host (read-write and read-only), and drives
+// them over the CSI proto: a
 // filesystem volume is staged, published, written and unstaged on node-a, staged on node-b and
-// verified, grown and expanded; a raw block volume is written through its published device file.
+// verified (also through a read-only publish), grown and expanded; a raw block volume is written
+// through its published device file; both nodes then stage the filesystem volume read-only at once.
 // Each step prints "CSI-GUEST <step> <json>" on the console; a failure "CSI-GUEST-FAIL <step>
 // <message>"; the end "CSI-GUEST-DONE". The host test asserts the lines.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, statfsSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { credentials, makeGenericClientConstructor } from '@grpc/grpc-js';
 import { csiControllerService, csiNodeService } from '@basalt/wire';
@@ -37,10 +39,10 @@ function forward(port) {
 }
 
 /** A `basalt csi` process; resolves once it serves its socket. */
-function startPlugin(name, mode, agentPort) {
+function startPlugin(name, mode, agentPort, readOnlyAgentPort) {
   const socket = `/tmp/${name}.sock`;
   const args = [config.cli, 'csi', '--metad', config.metad.join(','), '--mode', mode, '--endpoint', `unix://${socket}`,
-    '--node-id', name, '--agent', `${hostIp}:${agentPort}`, '--state-dir', `/tmp/${name}-state`, '--connections', '2'];
+    '--node-id', name, '--agent', `${hostIp}:${agentPort}`, '--read-only-agent', `${hostIp}:${readOnlyAgentPort}`, '--state-dir', `/tmp/${name}-state`, '--connections', '2'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const prefix = (d) => d.toString().split('\n').filter((l) => l !== '').map((l) => `[${name}] ${l}\n`).join('');
   child.stderr.on('data', (d) => process.stdout.write(prefix(d)));
@@ -86,6 +88,17 @@ const dfLine = (path) => execFileSync('df', ['-B1', path]).toString().trim().spl
 
 const fsCap = { mount: { fsType: 'ext4' }, accessMode: { mode: 1 /* SINGLE_NODE_WRITER */ } };
 const blockCap = { block: {}, accessMode: { mode: 1 } };
+const readerCap = { mount: { fsType: 'ext4' }, accessMode: { mode: 3 /* MULTI_NODE_READER_ONLY */ } };
+
+/** The error code of writing a file at path ('' when the write succeeded). */
+function writeError(path) {
+  try {
+    writeFileSync(path, 'must not be written');
+    return '';
+  } catch (err) {
+    return err.code;
+  }
+}
 
 /** Files of known content: one 8 MiB random file and 40 small ones. */
 function writeFiles(dir) {
@@ -145,6 +158,11 @@ async function filesystemVolume(a, b) {
   await b.node('nodeStageVolume', { volumeId, stagingTargetPath: stageB, volumeCapability: fsCap });
   await b.node('nodePublishVolume', { volumeId, stagingTargetPath: stageB, targetPath: targetB, volumeCapability: fsCap });
   report(step, { verified: verifyFiles(targetB, sums), devices: attached() });
+  step = 'fs-publish-ro';
+  const readOnlyTarget = '/tmp/kubelet-b/pods/p2-ro/fs';
+  await b.node('nodePublishVolume', { volumeId, stagingTargetPath: stageB, targetPath: readOnlyTarget, volumeCapability: fsCap, readonly: true });
+  report(step, { verified: verifyFiles(readOnlyTarget, sums), write: writeError(`${readOnlyTarget}/refused.txt`) });
+  await b.node('nodeUnpublishVolume', { volumeId, targetPath: readOnlyTarget });
 
   step = 'fs-expand';
   const before = fsBytes(targetB);
@@ -164,6 +182,26 @@ async function filesystemVolume(a, b) {
   report(step, { before, after: fsBytes(targetB), online, capacityBytes: Number(expanded.capacityBytes), statsBytes, df: dfLine(targetB), verified: verifyFiles(targetB, sums) });
   await b.node('nodeUnpublishVolume', { volumeId, targetPath: targetB });
   await b.node('nodeUnstageVolume', { volumeId, stagingTargetPath: stageB });
+  return sums;
+}
+
+/** ReadOnlyMany: both nodes stage the filesystem volume read-only at once, on two devices. */
+async function readersOnBothNodes(a, b, sums) {
+  const volumeId = config.fsVolume;
+  const nodes = [[a, 'a'], [b, 'b']];
+  step = 'fs-readers';
+  for (const [n, name] of nodes) {
+    await n.node('nodeStageVolume', { volumeId, stagingTargetPath: `/tmp/kubelet-${name}/staging/ro`, volumeCapability: readerCap });
+    await n.node('nodePublishVolume', { volumeId, stagingTargetPath: `/tmp/kubelet-${name}/staging/ro`, targetPath: `/tmp/kubelet-${name}/pods/ro/fs`, volumeCapability: readerCap, readonly: true });
+  }
+  const devices = attached();
+  const verified = nodes.map(([, name]) => verifyFiles(`/tmp/kubelet-${name}/pods/ro/fs`, sums));
+  const write = writeError('/tmp/kubelet-a/staging/ro/refused.txt');
+  for (const [n, name] of nodes) {
+    await n.node('nodeUnpublishVolume', { volumeId, targetPath: `/tmp/kubelet-${name}/pods/ro/fs` });
+    await n.node('nodeUnstageVolume', { volumeId, stagingTargetPath: `/tmp/kubelet-${name}/staging/ro` });
+  }
+  report(step, { devices, verified, write, after: attached() });
 }
 
 async function blockVolume(a) {
@@ -191,11 +229,12 @@ try {
   const forwarders = await Promise.all(config.metad.map((address) => forward(Number(address.split(':')[1]))));
   step = 'plugins';
   const started = Date.now();
-  const [a, b] = await Promise.all([startPlugin('node-a', 'node', config.agentPorts[0]), startPlugin('node-b', 'both', config.agentPorts[1])]);
+  const [a, b] = await Promise.all([startPlugin('node-a', 'node', config.agentPorts[0], config.readOnlyAgentPorts[0]), startPlugin('node-b', 'both', config.agentPorts[1], config.readOnlyAgentPorts[1])]);
   const info = await Promise.all([a.node('nodeGetInfo', {}), b.node('nodeGetInfo', {})]);
   report(step, { nodeIds: info.map((i) => i.nodeId), seconds: (Date.now() - started) / 1000 });
-  await filesystemVolume(a, b);
+  const sums = await filesystemVolume(a, b);
   await blockVolume(a);
+  await readersOnBothNodes(a, b, sums);
   for (const p of [a, b]) p.child.kill('SIGTERM');
   for (const f of forwarders) f.close();
   console.log('CSI-GUEST-DONE');

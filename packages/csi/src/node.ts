@@ -18,6 +18,13 @@ export interface NodeOptions {
   readonly zone: string;
   /** The NBD agent on this node. */
   readonly agent: { readonly host: string; readonly port: number };
+  /**
+   * An agent on this node run with --read-only, for read-only stages (ReadOnlyMany): the NBD
+   * protocol cannot ask a read-write agent for a read-only export, and that agent takes the
+   * volume's writer lease, so a second node's reader would be refused. Without it, read-only
+   * stages are refused.
+   */
+  readonly readOnlyAgent?: { readonly host: string; readonly port: number };
   /** Where staged volumes are recorded (device and filesystem per volume id). */
   readonly stateDir: string;
   /** NBD connections per attached device. */
@@ -71,8 +78,12 @@ export function nodeHandlers(opts: NodeOptions) {
       let staged = await readStaged(req.volumeId);
       if (staged !== null && staged.block !== block) throw new CsiStatus(Code.alreadyExists, `volume ${req.volumeId} is already staged with another access type`);
       if (staged === null) {
+        const agent = readOnly ? opts.readOnlyAgent : opts.agent;
+        if (agent === undefined) {
+          throw new CsiStatus(Code.failedPrecondition, `volume ${req.volumeId} is staged read-only, which needs a read-only agent on this node (basalt csi --read-only-agent): the read-write agent would take its writer lease`);
+        }
         // Recorded before anything else can fail, so a retry reuses the device instead of attaching another.
-        const device = await attachVolumeDevice({ host: opts.agent.host, port: opts.agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
+        const device = await attachVolumeDevice({ host: agent.host, port: agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
         staged = { device, block, fsType: fsTypeOf(cap) };
         await mkdir(opts.stateDir, { recursive: true });
         await writeFile(statePath(req.volumeId), JSON.stringify(staged));
