@@ -322,6 +322,9 @@ describe('CSI Node (arguments and error codes; no NBD kernel driver on this host
     expect(await code(node('nodeStageVolume', { ...ok, volumeCapability: multiWriter }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(node('nodeStageVolume', { ...ok, volumeCapability: { mount: { mountFlags: ['bind'] }, accessMode: { mode: 1 } } }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(node('nodeStageVolume', { ...ok, volumeId: 'never-made' }))).toBe(status.NOT_FOUND);
+    // A reader needs a read-only agent (--read-only-agent, not given here): the read-write one would take the writer lease.
+    const reader = { mount: { fsType: 'ext4' }, accessMode: { mode: 3 /* MULTI_NODE_READER_ONLY */ } };
+    await expect(node('nodeStageVolume', { ...ok, volumeCapability: reader })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringMatching(/read-only agent/) });
     if (!existsSync('/sys/module/nbd')) {
       // Without the kernel's NBD driver the SDK cannot attach: the node is not fit to stage.
       expect(await code(node('nodeStageVolume', ok))).toBe(status.FAILED_PRECONDITION);
