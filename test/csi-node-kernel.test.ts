@@ -71,7 +71,7 @@ function steps(console: string): Map<string, Record<string, unknown>> {
 }
 
 describe('the CSI node plugin on a real kernel', () => {
-  it('stages, publishes, moves between nodes, expands and serves raw block through nbd.ko in a TCG guest', { timeout: 420_000 }, async () => {
+  it('stages, publishes, moves between nodes, expands, serves raw block and read-only readers through nbd.ko in a TCG guest', { timeout: 420_000 }, async () => {
     requireCommands('qemu-system-x86_64', 'busybox', 'nbd-client', 'mkfs.ext4', 'resize2fs', 'blkid', 'e2fsck', 'dumpe2fs', 'debugfs');
     const version = kernelVersion();
     const cluster = keep(await BasaltCluster.start(scope, { agent: true }));

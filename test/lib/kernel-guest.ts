@@ -6,7 +6,9 @@
  * and writes to its serial console, which bootGuest returns.
  *
  *   const version = kernelVersion();
- *   writeInitramfs(path, [file('init', Buffer.from(script)), ...moduleFiles(version, ['nbd'])]);
+ *   const mods = moduleFiles(modulePaths(version, ['nbd', 'virtio_net']));
+ *   const script = `#!/bin/busybox sh\n...\n${insmodLine(mods.guestPaths)}\n...\npoweroff -f\n`;
+ *   writeInitramfs(path, [consoleDevice, file('bin/busybox', ...), file('init', Buffer.from(script)), ...mods.entries]);
  *   const { console } = await bootGuest({ version, initrd: path, timeoutMs: 280_000 });
  */
 import { execFileSync, spawn } from 'node:child_process';
