@@ -14,8 +14,8 @@ import { waitForLog } from './lib/process.js';
  * socket, on a real cluster (3 metad, 3 chunk servers in zones zone-a..c): for each Identity and
  * Controller RPC the happy path, idempotency, missing and invalid arguments, not found and
  * already exists with other parameters, with the status codes the spec names. Node RPCs are
- * checked for their arguments and error codes only: this host has no NBD kernel driver, so
- * NodeStage cannot attach a device here (docs/kubernetes.md).
+ * checked here for their arguments and error codes only: this host has no NBD kernel driver, so
+ * NodeStage cannot attach a device here; test/csi-node-kernel.test.ts runs them on a real kernel.
  */
 const { scope, keep } = clusterScope();
 const MiB = 2 ** 20;
@@ -346,6 +346,9 @@ describe('CSI Node (arguments and error codes; no NBD kernel driver on this host
     expect(await code(node('nodeStageVolume', { ...ok, volumeCapability: multiWriter }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(node('nodeStageVolume', { ...ok, volumeCapability: { mount: { mountFlags: ['bind'] }, accessMode: { mode: 1 } } }))).toBe(status.INVALID_ARGUMENT);
     expect(await code(node('nodeStageVolume', { ...ok, volumeId: 'never-made' }))).toBe(status.NOT_FOUND);
+    // A reader needs a read-only agent (--read-only-agent, not given here): the read-write one would take the writer lease.
+    const reader = { mount: { fsType: 'ext4' }, accessMode: { mode: 3 /* MULTI_NODE_READER_ONLY */ } };
+    await expect(node('nodeStageVolume', { ...ok, volumeCapability: reader })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, details: expect.stringMatching(/read-only agent/) });
     if (!existsSync('/sys/module/nbd')) {
       // Without the kernel's NBD driver the SDK cannot attach: the node is not fit to stage.
       expect(await code(node('nodeStageVolume', ok))).toBe(status.FAILED_PRECONDITION);

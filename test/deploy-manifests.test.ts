@@ -104,12 +104,15 @@ describe('deploy manifests', () => {
     expect(byKind('VolumeSnapshotClass')).toMatchObject([{ apiVersion: 'snapshot.storage.k8s.io/v1', driver: driverName, deletionPolicy: 'Delete' }]);
     const nodePlugin = (byKind('DaemonSet') as unknown as DaemonSet[]).find((d) => d.metadata?.name === 'basalt-csi-node');
     const containers = nodePlugin?.spec?.template.spec?.containers ?? [];
-    expect(containers.map((c) => c.name)).toEqual(['csi', 'agent', 'node-driver-registrar']);
+    expect(containers.map((c) => c.name)).toEqual(['csi', 'agent', 'agent-read-only', 'node-driver-registrar']);
     const csi = containers[0];
+    // Read-only stages go to the read-only agent (no writer lease), on its own NBD and metrics ports.
+    expect(csi?.args).toEqual(expect.arrayContaining(['--agent', '127.0.0.1:10809', '--read-only-agent', '127.0.0.1:10810']));
+    expect(containers[2]?.args).toEqual(expect.arrayContaining(['--listen', '127.0.0.1:10810', '--metrics-port', '9465', '--read-only']));
     expect(csi?.securityContext?.privileged).toBe(true);
     expect(csi?.volumeMounts?.find((m) => m.mountPath === '/var/lib/kubelet')?.mountPropagation).toBe('Bidirectional');
     expect(csi?.volumeMounts?.some((m) => m.mountPath === '/dev')).toBe(true);
-    expect(containers[2]?.args).toContain('--kubelet-registration-path=/var/lib/kubelet/plugins/csi.basalt.io/csi.sock');
+    expect(containers[3]?.args).toContain('--kubelet-registration-path=/var/lib/kubelet/plugins/csi.basalt.io/csi.sock');
     const [storageClass] = byKind('StorageClass') as unknown as StorageClass[];
     expect(storageClass?.provisioner).toBe(driverName);
     expect(storageClass?.allowVolumeExpansion).toBe(true);
@@ -124,10 +127,16 @@ describe('deploy manifests', () => {
         objects(f).flatMap((o) => {
           const spec = (o as { spec?: { template?: { spec?: Pod['spec'] }; containers?: unknown } }).spec;
           const pod = o.kind === 'Pod' ? (o as unknown as Pod).spec : spec?.template?.spec;
-          return (pod?.containers ?? []).filter((c) => c.image === image).map((c) => c.args ?? []);
+          const containers = (pod?.containers ?? []).filter((c) => c.image === image);
+          // The kubelet expands only variables the container defines; any other $(NAME) stays as it is.
+          for (const c of containers) {
+            const defined = (c.env ?? []).map((e) => e.name);
+            for (const used of (c.args ?? []).join(' ').matchAll(/\$\((\w+)\)/g)) expect(defined, `${f} ${c.name}`).toContain(used[1]);
+          }
+          return containers.map((c) => c.args ?? []);
         })),
     ];
-    expect(commands.length).toBe(7 + 3 + 7 + 3);
+    expect(commands.length).toBe(7 + 3 + 7 + 4);
     // What the kubelet would put in for the downward-API variables.
     const expand = (a: string): string => a.replaceAll('$(POD_NAME)', 'pod-0').replaceAll('$(POD_NAMESPACE)', 'basalt').replaceAll('$(NODE_NAME)', 'node-a');
     for (const args of commands.map((c) => c.map(expand))) {

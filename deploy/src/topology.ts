@@ -8,8 +8,11 @@
 /** The image every process runs (deploy/images/Containerfile, built by deploy/scripts/build-images). */
 export const image = 'localhost/basalt:dev';
 
-/** Listening ports inside a container or pod. Every process exports Prometheus metrics on `metrics`. */
-export const ports = { meta: 7100, chunk: 7200, nbd: 10809, metrics: 9464 } as const;
+/**
+ * Listening ports inside a container or pod. Every process exports Prometheus metrics on `metrics`;
+ * the CSI node pod's read-only agent (`nbdReadOnly`) shares the pod's network, so it uses the next one.
+ */
+export const ports = { meta: 7100, chunk: 7200, nbd: 10809, nbdReadOnly: 10810, metrics: 9464 } as const;
 
 /** Where metad and chunkd keep their data: the image's declared VOLUME. */
 export const dataDir = '/var/lib/basalt';

@@ -9,14 +9,14 @@ import type { IContainer } from 'kubernetes-models/v1/Container';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { agentArgs, image, metadList, ports } from '../topology.js';
 import type { Manifest } from './common.js';
-import { labels, namespace } from './common.js';
+import { labels, namespace, podEnv } from './common.js';
 import { metadEndpoints } from './metad.js';
 
 /**
  * The CSI driver (packages/csi, docs/kubernetes.md): a controller Deployment (`basalt csi --mode
  * controller` with the external-provisioner, -attacher, -resizer and -snapshotter sidecars on a shared socket),
- * a node DaemonSet (`basalt csi --mode node`, the node-driver-registrar and a pod-local NBD agent
- * the kernel's NBD client reaches on loopback; privileged, with the host's /dev and the kubelet's
+ * a node DaemonSet (`basalt csi --mode node`, the node-driver-registrar and pod-local NBD agents,
+ * read-write and read-only, the kernel's NBD client reaches on loopback; privileged, with the host's /dev and the kubelet's
  * dirs), the CSIDriver object, a StorageClass and a VolumeSnapshotClass. A node's zone is its node name, as chunkd's is.
  */
 
@@ -41,7 +41,8 @@ export const sidecars = {
 /** `basalt csi` args for a mode. */
 export function csiArgs(mode: 'controller' | 'node'): string[] {
   const common = ['csi', '--mode', mode, '--endpoint', `unix://${socket}`, '--metad', metadList(metadEndpoints())];
-  return mode === 'node' ? [...common, '--node-id', '$(NODE_NAME)', '--zone', '$(NODE_NAME)', '--agent', `127.0.0.1:${ports.nbd}`] : common;
+  if (mode === 'controller') return common;
+  return [...common, '--node-id', '$(NODE_NAME)', '--zone', '$(NODE_NAME)', '--agent', `127.0.0.1:${ports.nbd}`, '--read-only-agent', `127.0.0.1:${ports.nbdReadOnly}`];
 }
 
 const socketMount = { name: 'socket-dir', mountPath: socketDir };
@@ -54,7 +55,7 @@ function sidecar(name: string, img: string, args: string[]): IContainer {
 
 function basaltCsiContainer(mode: 'controller' | 'node'): IContainer {
   return {
-    name: 'csi', image, imagePullPolicy: 'IfNotPresent', args: csiArgs(mode), env: [nodeNameEnv],
+    name: 'csi', image, imagePullPolicy: 'IfNotPresent', args: csiArgs(mode), env: [nodeNameEnv, ...podEnv],
     resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
   };
 }
@@ -112,8 +113,14 @@ function controller(): Deployment {
 
 function node(): DaemonSet {
   const nbdAgent: IContainer = {
-    name: 'agent', image, imagePullPolicy: 'IfNotPresent', args: agentArgs(`127.0.0.1:${ports.nbd}`, metadEndpoints()),
+    name: 'agent', image, imagePullPolicy: 'IfNotPresent', args: agentArgs(`127.0.0.1:${ports.nbd}`, metadEndpoints()), env: podEnv,
     resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '512Mi' } },
+  };
+  // Read-only stages (ReadOnlyMany) attach through an agent that takes no writer lease.
+  const readOnlyAgent: IContainer = {
+    name: 'agent-read-only', image, imagePullPolicy: 'IfNotPresent', env: podEnv,
+    args: [...agentArgs(`127.0.0.1:${ports.nbdReadOnly}`, metadEndpoints(), ports.metrics + 1), '--read-only'],
+    resources: { requests: { cpu: '50m', memory: '128Mi' }, limits: { cpu: '1', memory: '512Mi' } },
   };
   const registrar = sidecar('node-driver-registrar', sidecars.registrar, [`--kubelet-registration-path=${pluginDir}/csi.sock`]);
   registrar.volumeMounts = [socketMount, { name: 'registration-dir', mountPath: '/registration' }];
@@ -138,6 +145,7 @@ function node(): DaemonSet {
               ],
             },
             nbdAgent,
+            readOnlyAgent,
             registrar,
           ],
           volumes: [

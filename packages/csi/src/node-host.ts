@@ -40,3 +40,11 @@ export async function filesystemOf(device: string): Promise<string> {
   if (result.code !== 0) throw new CsiStatus(Code.internal, `blkid ${device} failed (${result.code}): ${result.output}`);
   return result.output.trim();
 }
+
+/** The size of an attached block device such as /dev/nbd0, from sysfs (512-byte sectors). */
+export async function deviceSizeBytes(device: string): Promise<number> {
+  const name = device.split('/').at(-1) ?? '';
+  const sectors = await readFile(`/sys/block/${name}/size`, 'utf8').catch(() => null);
+  if (sectors === null) throw new CsiStatus(Code.internal, `${device} has no size in /sys/block: is it attached?`);
+  return Number(sectors.trim()) * 512;
+}

@@ -4,10 +4,11 @@ import { attachVolumeDevice, detachVolumeDevice, type BasaltClient } from '@basa
 import type { csipb } from '@basalt/wire';
 import { Code, CsiStatus, invalid } from './core/csi-status.js';
 import { growCommand, mkfsCommand, mountOptions } from './core/mount-options.js';
+import { expansionCapacity } from './core/node-expansion.js';
 import { zoneKey } from './core/topology.js';
 import { fsTypeOf, requireSupported, type FsType } from './core/volume-capability.js';
-import { capabilityFromPb } from './from-pb.js';
-import { filesystemOf, isMountPoint, runCommand } from './node-host.js';
+import { capabilityFromPb, rangeFromPb } from './from-pb.js';
+import { deviceSizeBytes, filesystemOf, isMountPoint, runCommand } from './node-host.js';
 
 export interface NodeOptions {
   readonly client: BasaltClient;
@@ -17,6 +18,13 @@ export interface NodeOptions {
   readonly zone: string;
   /** The NBD agent on this node. */
   readonly agent: { readonly host: string; readonly port: number };
+  /**
+   * An agent on this node run with --read-only, for read-only stages (ReadOnlyMany): the NBD
+   * protocol cannot ask a read-write agent for a read-only export, and that agent takes the
+   * volume's writer lease, so a second node's reader would be refused. Without it, read-only
+   * stages are refused.
+   */
+  readonly readOnlyAgent?: { readonly host: string; readonly port: number };
   /** Where staged volumes are recorded (device and filesystem per volume id). */
   readonly stateDir: string;
   /** NBD connections per attached device. */
@@ -70,8 +78,12 @@ export function nodeHandlers(opts: NodeOptions) {
       let staged = await readStaged(req.volumeId);
       if (staged !== null && staged.block !== block) throw new CsiStatus(Code.alreadyExists, `volume ${req.volumeId} is already staged with another access type`);
       if (staged === null) {
+        const agent = readOnly ? opts.readOnlyAgent : opts.agent;
+        if (agent === undefined) {
+          throw new CsiStatus(Code.failedPrecondition, `volume ${req.volumeId} is staged read-only, which needs a read-only agent on this node (basalt csi --read-only-agent): the read-write agent would take its writer lease`);
+        }
         // Recorded before anything else can fail, so a retry reuses the device instead of attaching another.
-        const device = await attachVolumeDevice({ host: opts.agent.host, port: opts.agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
+        const device = await attachVolumeDevice({ host: agent.host, port: agent.port, volume: req.volumeId, readOnly, connections: opts.connections });
         staged = { device, block, fsType: fsTypeOf(cap) };
         await mkdir(opts.stateDir, { recursive: true });
         await writeFile(statePath(req.volumeId), JSON.stringify(staged));
@@ -152,8 +164,10 @@ export function nodeHandlers(opts: NodeOptions) {
       const volume = await opts.client.getVolume(req.volumeId);
       const staged = await readStaged(req.volumeId);
       if (staged === null) throw new CsiStatus(Code.notFound, `volume ${req.volumeId} is not staged on this node`);
+      const required = rangeFromPb(req.capacityRange)?.requiredBytes ?? 0;
+      const capacityBytes = expansionCapacity(req.volumeId, await deviceSizeBytes(staged.device), volume.sizeBytes, required);
       if (!staged.block) await runCommand(growCommand(staged.fsType, staged.device, req.volumePath));
-      return { capacityBytes: volume.sizeBytes };
+      return { capacityBytes };
     },
   };
 }

@@ -15,11 +15,11 @@ const modes: readonly CsiMode[] = ['controller', 'node', 'both'];
 const csi: Command = {
   name: '',
   summary: 'serve the CSI driver on a unix socket (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... --mode controller|node|both --endpoint unix:///PATH.sock [--node-id NAME (hostname)] [--zone ZONE] [--agent HOST:PORT (${defaultNbdListen})] [--state-dir DIR (/var/lib/basalt-csi)] [--connections N (4)]`,
+  usage: `--metad HOST:PORT,... --mode controller|node|both --endpoint unix:///PATH.sock [--node-id NAME (hostname)] [--zone ZONE] [--agent HOST:PORT (${defaultNbdListen})] [--read-only-agent HOST:PORT (read-only stages)] [--state-dir DIR (/var/lib/basalt-csi)] [--connections N (4)]`,
   options: {
     ...clusterOptions,
     mode: { type: 'string' }, endpoint: { type: 'string' }, 'node-id': { type: 'string' }, zone: { type: 'string' },
-    agent: { type: 'string' }, 'state-dir': { type: 'string' }, connections: { type: 'string' },
+    agent: { type: 'string' }, 'read-only-agent': { type: 'string' }, 'state-dir': { type: 'string' }, connections: { type: 'string' },
   },
   run: async (args, io) => {
     const mode = modes.find((m) => m === str(args, 'mode'));
@@ -27,6 +27,8 @@ const csi: Command = {
     const endpoint = str(args, 'endpoint');
     if (endpoint === undefined) throw invalidArgument('--endpoint unix:///path.sock is required');
     const agent = parseHostPort(str(args, 'agent') ?? defaultNbdListen, '--agent');
+    const readOnlyListen = str(args, 'read-only-agent');
+    const readOnlyAgent = readOnlyListen === undefined ? undefined : parseHostPort(readOnlyListen, '--read-only-agent');
     const nodeId = str(args, 'node-id') ?? hostname();
     const keyProvider = keyProviderOf(args, io);
     const client = connect({ metad: resolveMetaEndpoints(args, io), security: resolveSecurity(args, io), clientId: `csi-${mode}@${nodeId}/${process.pid}`, ...(keyProvider !== undefined && { keyProvider }) });
@@ -35,7 +37,11 @@ const csi: Command = {
       mode,
       client,
       version: '0.1.0',
-      node: { nodeId, zone: str(args, 'zone') ?? '', agent, stateDir: str(args, 'state-dir') ?? '/var/lib/basalt-csi', connections: int(args, 'connections', 1, 16) ?? 4 },
+      node: {
+        nodeId, zone: str(args, 'zone') ?? '', agent,
+        ...(readOnlyAgent !== undefined && { readOnlyAgent }),
+        stateDir: str(args, 'state-dir') ?? '/var/lib/basalt-csi', connections: int(args, 'connections', 1, 16) ?? 4,
+      },
       log: (m) => io.err(logLine(m)),
     });
     io.out(`basalt csi: ${mode} on unix://${running.socketPath}\n`);
