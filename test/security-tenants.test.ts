@@ -122,9 +122,15 @@ describe('tenants on a secure cluster (mutual TLS, roles, capabilities together)
       const primary = replicas.find((r) => r.serverId === extB.primary)!;
       const ref: ExtentRef = { volumeId: vb.id, index: 0, extentSizeBytes, epoch: Number(extB.epoch), generation: vb.generation, replicas: [primary, ...replicas.filter((r) => r !== primary)], auth: [capA, Buffer.from(extB.signedState!)] };
       const conn = await DataConnection.connect(primary.address, { security: securityOf(alice), requestTimeoutMs: 10_000, probeAfterMs: 0 });
+      // Bob's own capability for vb, copied to alice: granted to bob's identity, so alice's session gets nothing from it.
+      const capB = Buffer.from((await metaB.call('getExtentMap', { volume: 'vb', fromIndex: 0, count: 1, writer: true })).capability);
       try {
         await expect(conn.read(ref, 0, 4096)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
         await expect(conn.write(ref, 0, Buffer.alloc(4096, 0xee))).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+        await expect(conn.authenticate(capB)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringContaining('presented by basalt:client/') });
+        const copied = { ...ref, auth: [capB, Buffer.from(extB.signedState!)] };
+        await expect(conn.read(copied, 0, 4096)).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
+        await expect(conn.write(copied, 0, Buffer.alloc(4096, 0xee))).rejects.toMatchObject({ code: ErrorCode.Unauthenticated });
       } finally {
         conn.close();
       }

@@ -1,8 +1,11 @@
-import { assert, BasaltError, ErrorCode, errorFromWire, limits, type Prng, type Timers } from '@basalt/stdx';
+import { assert, BasaltError, ErrorCode, errorFromWire, identityUri, insecureIdentity, limits, type Prng, type Timers } from '@basalt/stdx';
 import { authRequest, copyRequest, copyResult, decodeRequest, decodeResponse, encodeRequest, encodeResponse, stampsRequest, stampsResult, type BlockStamps, type CopyResult, type DataRequest, type DataResponse, type ExtentRef, type StampsResult } from '@basalt/wire';
 import { newGrants, type Grants, type PeerConnection } from '@basalt/chunk/parts';
 import type { Scheduler } from './scheduler.js';
 
+
+/** The one identity every simulated process proves and metad grants capabilities to (capabilities name their holder). */
+export const simIdentity = identityUri(insecureIdentity);
 /**
  * The simulated network and processes. Every node (chunk server, client, metad) is a process with
  * an incarnation; everything that runs "on" a node (a delivery to it, one of its timers) goes
@@ -199,7 +202,7 @@ export class SimConnection implements PeerConnection {
   private readonly timers: Timers;
   private readonly presented = new WeakSet<Buffer>();
   /** The server side's grants for this connection (DataServer keeps one per socket). */
-  private readonly grants = newGrants();
+  private readonly grants = newGrants(simIdentity);
 
   constructor(
     private readonly net: SimNetwork,

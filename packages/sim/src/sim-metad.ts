@@ -3,7 +3,7 @@ import { CapabilitySigner, MetaState, suspectServers, unwrap, type Command, type
 import { registersAgain, type Credentials, type DropReason, type ExtentPlacement, type MetaLink, type RepairTask, type ServerReport, type VolumeCensus } from '@basalt/chunk/parts';
 import type { KeyObject } from 'node:crypto';
 import type { ReplicaRef } from '@basalt/wire';
-import type { SimNetwork } from './network.js';
+import { simIdentity, type SimNetwork } from './network.js';
 import type { Scheduler } from './scheduler.js';
 
 /**
@@ -50,7 +50,7 @@ export class SimMetad {
 
   /** What a chunk server learns from a register or heartbeat reply. */
   serverCredentials(serverId: string): { capabilityKey: Buffer; peerCapability: Buffer } {
-    return { capabilityKey: this.signer.publicKey, peerCapability: this.signer.peer(serverId) };
+    return { capabilityKey: this.signer.publicKey, peerCapability: this.signer.peer(serverId, simIdentity) };
   }
 
   /** Applies a command as if Raft committed it; a refusal becomes a BasaltError with its code. */
@@ -116,7 +116,7 @@ export class SimMetad {
   /** The writer's capability for a volume, as GetExtentMap gives it. */
   capability(volumeId: number, writer: boolean): Buffer {
     const map = unwrap(this.state.extentMap(this.volumeName(volumeId), 0, 1));
-    return this.signer.client(volumeId, map.extentCount, writer, map.generation);
+    return this.signer.client(volumeId, map.extentCount, writer, map.generation, simIdentity);
   }
 
   repairTasks(serverId: string): (RepairTask & { signedState: Buffer })[] {

@@ -15,9 +15,10 @@ function req(op: DataRequest['op'], o: { volumeId?: number; index?: number; epoc
 
 const stored: ReplicaMeta = { volumeId: 1, index: 0, extentSizeBytes: MiB, epoch: 2, replicas: abc, version: 7, state: 'active' };
 const rw: ClientClaims = { kind: 'client', volumeId: 1, firstIndex: 0, endIndex: 4, mode: 'rw', generation: 3, expiresAtMs: now + 60_000 };
+const alice = 'basalt:client/alice@a';
 
 function granted(...claims: CapabilityClaims[]): Grants {
-  const g = newGrants();
+  const g = newGrants(alice);
   for (const c of claims) expect(grant(g, c, now)).toBeUndefined();
   return g;
 }
@@ -32,6 +33,9 @@ describe('authorization of data-plane requests by signed tokens', () => {
     const token = signToken(rw, metad);
     token[token.length - 70]! ^= 1; // a claim byte changed after signing
     expect(verifyToken(token, keys).kind).toBe('error');
+    const held = { ...rw, holder: alice };
+    expect(verifyToken(signToken(held, metad), keys)).toEqual({ kind: 'ok', claims: held });
+    expect(verifyToken(signToken({ ...rw, holder: '' }, metad), keys)).toMatchObject({ kind: 'error', message: 'token claims are malformed' });
   });
 
   it('serves reads and writes within the capability', () => {
@@ -41,7 +45,7 @@ describe('authorization of data-plane requests by signed tokens', () => {
   });
 
   it('refuses a request without a capability, or with one for another volume', () => {
-    expect(authorize(newGrants(), req(DataOp.Read), stored, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
+    expect(authorize(newGrants(alice), req(DataOp.Read), stored, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
     expect(authorize(granted(rw), req(DataOp.Read, { volumeId: 2 }), { ...stored, volumeId: 2 }, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
   });
 
@@ -64,7 +68,7 @@ describe('authorization of data-plane requests by signed tokens', () => {
     const next = granted(rw, { ...rw, mode: 'ro', generation: 4 });
     expect(authorize(next, req(DataOp.Write, { generation: 3 }), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
     // An expired read-write capability does not hold its place either.
-    const g2 = newGrants();
+    const g2 = newGrants(alice);
     expect(grant(g2, { ...rw, expiresAtMs: now - limits.capabilityClockSkewMs - 10 }, now - limits.capabilityClockSkewMs - 20)).toBeUndefined();
     expect(grant(g2, { ...rw, mode: 'ro' }, now)).toBeUndefined();
     expect(authorize(g2, req(DataOp.Write), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
@@ -80,7 +84,18 @@ describe('authorization of data-plane requests by signed tokens', () => {
     const g = granted(rw);
     expect(authorize(g, req(DataOp.Read), stored, 3, rw.expiresAtMs + limits.capabilityClockSkewMs)).toBeUndefined();
     expect(authorize(g, req(DataOp.Read), stored, 3, rw.expiresAtMs + limits.capabilityClockSkewMs + 1)?.code).toBe(ErrorCode.Unauthenticated);
-    expect(grant(newGrants(), rw, rw.expiresAtMs + limits.capabilityClockSkewMs + 1)?.code).toBe(ErrorCode.Unauthenticated);
+    expect(grant(newGrants(alice), rw, rw.expiresAtMs + limits.capabilityClockSkewMs + 1)?.code).toBe(ErrorCode.Unauthenticated);
+  });
+
+  it('grants a capability only to the identity metad granted it to', () => {
+    const mallory = newGrants('basalt:client/mallory@b');
+    expect(grant(mallory, { ...rw, holder: alice }, now)).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringContaining('granted to basalt:client/alice@a, presented by basalt:client/mallory@b') });
+    expect(authorize(mallory, req(DataOp.Read), stored, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
+    const peer = { kind: 'peer', serverId: 'a', expiresAtMs: now + 60_000, holder: 'basalt:chunkd/a' } as const;
+    expect(grant(mallory, peer, now)?.code).toBe(ErrorCode.Unauthenticated);
+    expect(mallory.peer).toBeUndefined();
+    const own = granted({ ...rw, holder: alice });
+    expect(authorize(own, req(DataOp.Write), stored, 0, now)).toBeUndefined();
   });
 
   it('refuses a replayed capability of an older writer generation after a new writer took the lease', () => {
@@ -115,7 +130,7 @@ describe('authorization of data-plane requests by signed tokens', () => {
   });
 
   it('keeps at most chunkGrantsPerConnectionMax extent states per connection', () => {
-    const g = newGrants();
+    const g = newGrants(alice);
     for (let i = 0; i <= limits.chunkGrantsPerConnectionMax; i++) grant(g, { kind: 'extent', volumeId: 1, index: i, epoch: 1, replicas: abc }, now);
     expect(g.extents.size).toBe(limits.chunkGrantsPerConnectionMax);
     expect(g.extents.has('1/0/1')).toBe(false);

@@ -12,6 +12,8 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  * - a client request is served only under an unexpired client capability for its volume that
  *   covers its extent (else Unauthenticated: a new capability may cover it, after a resize); mutations and flushes only under a read-write one, at the capability's
  *   writer generation, and not when the server has seen a newer generation;
+ * - a client or peer capability that names a holder is granted only to a connection whose peer
+ *   proved that identity (its certificate): a token copied to another peer grants nothing;
  * - forwarded requests and COPY (a primary's) only under an unexpired peer capability; a peer
  *   capability also covers a peer's reads and STAMPS (the scrubber's comparisons);
  * - a request may raise a server's epoch for an extent, create its replica or fence it only with
@@ -25,12 +27,14 @@ export interface Grants {
   /** Extent states by `volume/index/epoch`. */
   readonly extents: Map<string, ExtentClaims>;
   peer: PeerClaims | undefined;
+  /** The identity URI the connection's peer proved (TransportSecurity.peerIdentityOfSocket). */
+  readonly presenter: string;
 }
 
 export type Refusal = { readonly code: Code; readonly message: string };
 
-export function newGrants(): Grants {
-  return { clients: new Map(), extents: new Map(), peer: undefined };
+export function newGrants(presenter: string): Grants {
+  return { clients: new Map(), extents: new Map(), peer: undefined, presenter };
 }
 
 export function extentKey(volumeId: number, index: number, epoch: number): string {
@@ -42,9 +46,10 @@ export function unexpired(claims: { readonly expiresAtMs: number }, nowMs: numbe
   return nowMs <= claims.expiresAtMs + limits.capabilityClockSkewMs;
 }
 
-/** Records verified claims on a connection; an expired capability is refused. At most chunkGrantsPerConnectionMax per map. */
+/** Records verified claims on a connection; an expired capability, or one granted to another identity, is refused. At most chunkGrantsPerConnectionMax per map. */
 export function grant(grants: Grants, claims: CapabilityClaims, nowMs: number): Refusal | undefined {
   if (claims.kind !== 'extent' && !unexpired(claims, nowMs)) return { code: ErrorCode.Unauthenticated, message: `capability expired (at ${claims.expiresAtMs} ms since the Unix epoch, metad's clock)` };
+  if (claims.kind !== 'extent' && claims.holder !== undefined && claims.holder !== grants.presenter) return { code: ErrorCode.Unauthenticated, message: `capability granted to ${claims.holder}, presented by ${grants.presenter}` };
   if (claims.kind === 'peer') grants.peer = claims;
   else if (claims.kind === 'client') {
     const held = grants.clients.get(claims.volumeId);

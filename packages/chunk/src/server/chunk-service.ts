@@ -33,7 +33,7 @@ export interface ServiceAuth {
 }
 
 /** The grants of a request that came with no connection (none: refused when capabilities are enforced). */
-const noGrants = newGrants();
+const noGrants = newGrants('');
 
 export class ChunkService {
   constructor(

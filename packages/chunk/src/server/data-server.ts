@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { ErrorCode, limits, type BasaltError } from '@basalt/stdx';
+import { ErrorCode, identityUri, limits, type BasaltError } from '@basalt/stdx';
 import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type TransportSecurity } from '@basalt/wire';
 import { newGrants } from '../replica/authorize.js';
 import type { ChunkService } from './chunk-service.js';
@@ -30,7 +30,7 @@ export class DataServer {
     /** Where write frames are assembled and read replies' data goes back once sent (the store's readPool). */
     private readonly pool = new FramePool(limits.chunkFramePoolBytesMax),
   ) {
-    this.server = security.createDataServer((socket, refused) => (refused === undefined ? this.accept(socket) : refuse(socket, refused)));
+    this.server = security.createDataServer((socket, refused) => (refused === undefined ? this.accept(socket, identityUri(security.peerIdentityOfSocket(socket))) : refuse(socket, refused)));
     // A certificate revoked while its holder is connected: its connections end at once.
     this.stopRevocations = security.onRevocation(() => {
       for (const s of this.sockets) if (security.isRevokedPeer(s)) s.destroy();
@@ -60,7 +60,7 @@ export class DataServer {
     clearTimeout(timer);
   }
 
-  private accept(socket: DataSocket): void {
+  private accept(socket: DataSocket, presenter: string): void {
     socket.setNoDelay(true);
     this.sockets.add(socket);
     this.metrics.connections.inc();
@@ -71,7 +71,7 @@ export class DataServer {
     let broken = false;
     const batch = new SocketBatch(socket);
     /** The tokens this connection presented (AUTH), as verified. */
-    const grants = newGrants();
+    const grants = newGrants(presenter);
     const closeWhenDrained = (): void => {
       if (!broken || inflightCount > 0) return;
       socket.end();

@@ -23,14 +23,17 @@ export class CapabilitySigner {
     return new CapabilitySigner(signingKeyFromPem(fs.readFileSync(path, 'utf8')));
   }
 
-  /** A capability for extents [0, extentCount) of a volume: read-write at `generation` for a writer, else read-only. */
-  client(volumeId: number, extentCount: number, writer: boolean, generation: number): Buffer {
-    return signToken({ kind: 'client', volumeId, firstIndex: 0, endIndex: Math.max(1, extentCount), mode: writer ? 'rw' : 'ro', generation, expiresAtMs: this.nowMs() + limits.capabilityTtlMs }, this.key);
+  /**
+   * A capability for extents [0, extentCount) of a volume: read-write at `generation` for a
+   * writer, else read-only; only `holder` (the caller's identity URI) may present it.
+   */
+  client(volumeId: number, extentCount: number, writer: boolean, generation: number, holder: string): Buffer {
+    return signToken({ kind: 'client', volumeId, firstIndex: 0, endIndex: Math.max(1, extentCount), mode: writer ? 'rw' : 'ro', generation, expiresAtMs: this.nowMs() + limits.capabilityTtlMs, holder }, this.key);
   }
 
-  /** A chunk server's capability to forward, copy and compare replicas. */
-  peer(serverId: string): Buffer {
-    return signToken({ kind: 'peer', serverId, expiresAtMs: this.nowMs() + limits.capabilityTtlMs }, this.key);
+  /** A chunk server's capability to forward, copy and compare replicas; only `holder` (its identity URI) may present it. */
+  peer(serverId: string, holder: string): Buffer {
+    return signToken({ kind: 'peer', serverId, expiresAtMs: this.nowMs() + limits.capabilityTtlMs, holder }, this.key);
   }
 
   /** The signed state of an extent: its epoch and its set, primary first. */

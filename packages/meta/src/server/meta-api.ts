@@ -1,4 +1,4 @@
-import { BasaltError, ErrorCode, isBasaltError, limits, type Identity } from '@basalt/stdx';
+import { BasaltError, ErrorCode, identityUri, isBasaltError, limits, type Identity } from '@basalt/stdx';
 import { normalizeSerial } from '@basalt/wire';
 import type { MetaMethodName, MetaServerReply, MetaServerRequest, pb } from '@basalt/wire';
 import { authorizeCall, authorizeVolume, createVolumeCommand, tenantForCreate, tenantForListing, tenantOf, unwrap } from '../state/index.js';
@@ -130,9 +130,9 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
   const signedExtent = (volumeId: number, e: ExtentView): pb.IExtent => (signer === undefined ? extentToPb(e) : { ...extentToPb(e), signedState: signer.extent(volumeId, e) });
   const volumeIdOf = (name: string): number => unwrap(host.readStale((s) => s.getVolume(name))).id;
   const signedOf = (name: string, e: ExtentView): pb.IExtent => (signer === undefined ? extentToPb(e) : signedExtent(volumeIdOf(name), e));
-  /** What a chunk server learns from register and heartbeat replies: the key and its peer capability. */
-  const serverCredentials = (serverId: string): { capabilityKey?: Uint8Array; peerCapability?: Uint8Array } =>
-    signer === undefined ? {} : { capabilityKey: signer.publicKey, peerCapability: signer.peer(serverId) };
+  /** What a chunk server learns from register and heartbeat replies: the key and its peer capability, for the identity that asked. */
+  const serverCredentials = (serverId: string, caller: Identity): { capabilityKey?: Uint8Array; peerCapability?: Uint8Array } =>
+    signer === undefined ? {} : { capabilityKey: signer.publicKey, peerCapability: signer.peer(serverId, identityUri(caller)) };
 
   return {
     revokeCertificate: async (r) => ({ serials: [...(await apply<RevocationsView>({ type: 'revokeCertificate', serial: normalizeSerial(r.serial) })).serials] }),
@@ -183,7 +183,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
       const map = unwrap(found);
       const extents = map.extents.map((e) => signedExtent(map.volumeId, e));
-      const capability = signer?.client(map.volumeId, map.extentCount, r.writer, map.generation);
+      const capability = signer?.client(map.volumeId, map.extentCount, r.writer, map.generation, identityUri(caller));
       return { volumeId: map.volumeId, extentSizeBytes: map.extentSizeBytes, generation: map.generation, extents, ...(capability !== undefined && { capability }) };
     },
     allocateExtent: async (r, caller) => {
@@ -235,14 +235,14 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       await apply({ type: 'releaseLease', name: r.volume, clientId: r.clientId, generation: r.generation });
       return {};
     },
-    registerServer: async (r) => {
+    registerServer: async (r, caller) => {
       const server = await apply<ServerView>({
         type: 'registerServer', serverId: r.id, address: r.address, zone: r.zone, capacityBytes: r.capacityBytes, freeBytes: r.freeBytes, nowMs: now(),
       });
       liveness.heard(server.id);
-      return { server: serverToPb(server), ...serverCredentials(server.id) };
+      return { server: serverToPb(server), ...serverCredentials(server.id, caller) };
     },
-    heartbeat: async (r) => {
+    heartbeat: async (r, caller) => {
       // Leader-local: only a change of state (down -> up) or of free space past a threshold is proposed.
       requireLeader();
       let server = unwrap(host.readStale((s) => s.getServer(checkServer(r.id))));
@@ -251,7 +251,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       if (Math.abs(r.freeBytes - server.freeBytes) > limits.metaFreeBytesReportDeltaBytes) {
         server = await apply<ServerView>({ type: 'heartbeat', serverId: server.id, freeBytes: r.freeBytes, nowMs: now() });
       }
-      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()), ...serverCredentials(server.id) };
+      return { intervalMs: liveness.heartbeatIntervalMs, state: wireServerState(server), revokedSerials: host.readStale((s) => s.revokedSerials()), ...serverCredentials(server.id, caller) };
     },
     listServers: async (r) => ({ servers: (await query(r.stale, (s) => s.listServers())).map((s) => serverToPb(s, liveness.factsOf(s.id))) }),
     listDegradedExtents: async (r) => {

@@ -14,6 +14,8 @@ import type { ReplicaRef } from './codec.js';
  *   a volume, writes only at one writer generation, until expiresAtMs (metad's wall clock);
  * - `peer`: the chunk server serverId may forward, copy and compare replicas of any volume, until
  *   expiresAtMs;
+ *   both name their `holder` (the identity URI metad granted them to): only a connection whose
+ *   peer proves that identity may present them, so a token copied elsewhere grants nothing;
  * - `extent`: metad's replica set of one extent at one epoch (members in order, rebuilding flags).
  *   It does not expire: epochs only grow, so an old one can never raise a server's epoch.
  * Parsing is pure; signing and verifying are in capability-crypto.ts.
@@ -27,12 +29,16 @@ export type ClientClaims = {
   /** The writer generation writes must carry (reads carry any). */
   readonly generation: number;
   readonly expiresAtMs: number;
+  /** The identity URI (`basalt:ROLE/NAME[@TENANT]`) it was granted to; absent: any holder (a simulation's metad). */
+  readonly holder?: string;
 };
 
 export type PeerClaims = {
   readonly kind: 'peer';
   readonly serverId: string;
   readonly expiresAtMs: number;
+  /** As ClientClaims.holder. */
+  readonly holder?: string;
 };
 
 export type ExtentClaims = {
@@ -93,9 +99,9 @@ function bad(message: string): ParsedToken {
 function wireClaims(c: CapabilityClaims): Record<string, unknown> {
   switch (c.kind) {
     case 'client':
-      return { k: 'client', v: c.volumeId, f: c.firstIndex, n: c.endIndex, m: c.mode, g: c.generation, x: c.expiresAtMs };
+      return { k: 'client', v: c.volumeId, f: c.firstIndex, n: c.endIndex, m: c.mode, g: c.generation, x: c.expiresAtMs, ...(c.holder !== undefined && { h: c.holder }) };
     case 'peer':
-      return { k: 'peer', s: c.serverId, x: c.expiresAtMs };
+      return { k: 'peer', s: c.serverId, x: c.expiresAtMs, ...(c.holder !== undefined && { h: c.holder }) };
     case 'extent':
       return { k: 'extent', v: c.volumeId, i: c.index, e: c.epoch, r: c.replicas.map((r) => [r.serverId, r.address, r.rebuilding === true ? 1 : 0]) };
   }
@@ -104,14 +110,16 @@ function wireClaims(c: CapabilityClaims): Record<string, unknown> {
 function claimsFrom(raw: unknown): CapabilityClaims | undefined {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return undefined;
   const o = raw as Record<string, unknown>;
+  if ((o.k === 'client' || o.k === 'peer') && o.h !== undefined && !field(o.h)) return undefined;
+  const holder = typeof o.h === 'string' ? { holder: o.h } : {};
   if (o.k === 'client') {
     const [v, f, n, g, x] = [o.v, o.f, o.n, o.g, o.x];
     if (!count(v) || !count(f) || !count(n) || !count(g) || !count(x) || f >= n || (o.m !== 'ro' && o.m !== 'rw')) return undefined;
-    return { kind: 'client', volumeId: v, firstIndex: f, endIndex: n, mode: o.m, generation: g, expiresAtMs: x };
+    return { kind: 'client', volumeId: v, firstIndex: f, endIndex: n, mode: o.m, generation: g, expiresAtMs: x, ...holder };
   }
   if (o.k === 'peer') {
     if (!field(o.s) || !count(o.x)) return undefined;
-    return { kind: 'peer', serverId: o.s, expiresAtMs: o.x };
+    return { kind: 'peer', serverId: o.s, expiresAtMs: o.x, ...holder };
   }
   if (o.k === 'extent') {
     const [v, i, e] = [o.v, o.i, o.e];
