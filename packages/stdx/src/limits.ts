@@ -198,6 +198,8 @@ export const limits = {
   clientHolderRequestPollMs: 2_000,
   /** SDK: how long createSnapshot waits for the lease holder to take a snapshot it asked for (BASALT_HOLDER_TIMEOUT after). */
   clientHolderRequestWaitMsDefault: 30_000,
+  /** SDK: createSnapshot's attempts when the lease changes hands between taking it and asking its holder. */
+  clientHolderRequestAttemptsMax: 3,
   /** SDK: how often a caller waiting for the holder reads the request's state. */
   clientHolderRequestCheckMs: 250,
   /** Bytes of a snapshot name. */
