@@ -1,11 +1,15 @@
+import { join } from 'node:path';
+import { credentials, makeGenericClientConstructor, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MiB } from '@basalt/stdx';
+import { csiControllerService, type csipb } from '@basalt/wire';
 import { main } from '@basalt/cli';
 import { captureIo } from '@basalt/cli/testing';
 import { Cmd } from '@basalt/agent/protocol';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { RawNbd } from './nbd-raw-client.js';
+import { waitForLog } from './lib/process.js';
 
 /**
  * Requests to the lease holder over real processes (docs/snapshots.md, "Requests to the lease
@@ -13,7 +17,8 @@ import { RawNbd } from './nbd-raw-client.js';
  * at a time, is snapshotted with `basalt snapshot create` while attached, and the snapshot holds
  * every write acknowledged before the command started and none issued after it returned; a clone
  * attached and written through the agent is flattened in the background under a small budget,
- * with its progress visible, and reads right once its parent snapshot is deleted; a request to a
+ * with its progress visible, and reads right once its parent snapshot is deleted; CSI
+ * CreateSnapshot of the attached volume is ready at once; a request to a
  * holder that never answers fails with BASALT_HOLDER_TIMEOUT and is cancelled.
  */
 const { scope, keep } = clusterScope();
@@ -95,6 +100,19 @@ describe('requests to the lease holder', () => {
       if (n >= issuedBy) expect(got.equals(Buffer.alloc(block)), `block ${2 * n}, issued after the snapshot was taken`).toBe(true);
     }
     expect(image.subarray(block, 2 * block).equals(Buffer.alloc(block))).toBe(true);
+
+    // A VolumeSnapshot of the mounted PVC: CSI CreateSnapshot while the agent still holds the lease.
+    const socket = join(scope.tempDir('csi'), 'csi.sock');
+    const driver = scope.spawnCli('csi', ['csi', '--metad', cluster.metaEndpoints.join(','), '--mode', 'controller', '--endpoint', `unix://${socket}`]);
+    await waitForLog(driver, /basalt csi: controller on unix:/);
+    const Controller = makeGenericClientConstructor(csiControllerService as never, 'Controller');
+    const csi = new Controller(`unix://${socket}`, credentials.createInsecure()) as unknown as Record<string, (r: object, m: object, cb: (e: ServiceError | null, v: csipb.CreateSnapshotResponse) => void) => void>;
+    const reply = await new Promise<csipb.CreateSnapshotResponse>((resolve, reject) => {
+      csi.createSnapshot!.call(csi, { sourceVolumeId: 'pvc', name: 'snapshot-k8s' }, { deadline: Date.now() + 120_000 }, (err, value) => (err ? reject(err) : resolve(value)));
+    });
+    (csi as unknown as { close(): void }).close();
+    expect(reply.snapshot).toMatchObject({ snapshotId: 'pvc@snapshot-k8s', sourceVolumeId: 'pvc', readyToUse: true });
+    expect((await admin.getVolume('pvc')).leaseHolder).toMatch(/^agent@/);
 
     // A clone attached through the agent, written while its writer flattens it in the background.
     await basalt('volume', 'clone', 'pvc@s1', 'clone');
