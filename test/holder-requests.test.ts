@@ -105,7 +105,7 @@ describe('requests to the lease holder', () => {
     const socket = join(scope.tempDir('csi'), 'csi.sock');
     const driver = scope.spawnCli('csi', ['csi', '--metad', cluster.metaEndpoints.join(','), '--mode', 'controller', '--endpoint', `unix://${socket}`]);
     await waitForLog(driver, /basalt csi: controller on unix:/);
-    const Controller = makeGenericClientConstructor(csiControllerService as never, 'Controller');
+    const Controller = makeGenericClientConstructor(csiControllerService, 'Controller');
     const csi = new Controller(`unix://${socket}`, credentials.createInsecure()) as unknown as Record<string, (r: object, m: object, cb: (e: ServiceError | null, v: csipb.CreateSnapshotResponse) => void) => void>;
     const reply = await new Promise<csipb.CreateSnapshotResponse>((resolve, reject) => {
       csi.createSnapshot!.call(csi, { sourceVolumeId: 'pvc', name: 'snapshot-k8s' }, { deadline: Date.now() + 120_000 }, (err, value) => (err ? reject(err) : resolve(value)));
