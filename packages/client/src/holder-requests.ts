@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import type { MetaClient } from '@basalt/wire';
-import type { FlattenRequestInfo } from './cluster-types.js';
+import type { FlattenRequestInfo, VolumeInfo } from './cluster-types.js';
 import { volumeFromPb } from './from-pb.js';
 import type { Volume, VolumeEvent } from './volume.js';
 
@@ -51,13 +51,15 @@ export class HolderRequests {
   }
 
   private async poll(): Promise<void> {
-    let requested: readonly string[];
-    let flatten: FlattenRequestInfo | undefined;
+    let info: VolumeInfo;
     try {
-      ({ requestedSnapshots: requested, flatten } = volumeFromPb((await this.meta.call('getVolume', { name: this.volume.name, stale: true })).volume));
+      info = volumeFromPb((await this.meta.call('getVolume', { name: this.volume.name, stale: true })).volume);
     } catch {
       return; // metad unreachable for now: the next poll asks again
     }
+    // A writer fenced by a takeover (or a member that has not seen this lease yet) leaves the requests to the holder of the generation metad shows.
+    if (info.generation !== this.volume.generation) return;
+    const { requestedSnapshots: requested, flatten } = info;
     for (const snapshot of requested) {
       if (this.abort.signal.aborted) return;
       try {

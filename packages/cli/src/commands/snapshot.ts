@@ -24,7 +24,7 @@ function positional(args: ParsedArgs, count: number, usage: string): string[] {
 }
 
 export function snapshotJson(s: SnapshotInfo) {
-  return { volume: s.volume, id: s.id, name: s.name, state: s.state, sizeBytes: s.sizeBytes, extents: s.extents.length, clones: s.clones, createdAtMs: s.createdAtMs };
+  return { volume: s.volume, id: s.id, name: s.name, state: s.state, sizeBytes: s.sizeBytes, extents: s.extents.length, clones: s.clones, createdAtMs: s.createdAtMs, ...(s.state === 'requested' && { requestedBy: s.requestedBy }) };
 }
 
 /** A progress line on stderr, started at the first report (when the total is known). */
