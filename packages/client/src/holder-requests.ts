@@ -20,7 +20,8 @@ import type { Volume, VolumeEvent } from './volume.js';
  */
 export class HolderRequests {
   private timer: NodeJS.Timeout | undefined;
-  private polling: Promise<void> | undefined;
+  /** Snapshots being taken for this poll's requests (stop waits for them; not for the read before). */
+  private serving: Promise<void> | undefined;
   private flattening: Promise<void> | undefined;
   private readonly abort = new AbortController();
 
@@ -32,20 +33,18 @@ export class HolderRequests {
     this.schedule();
   }
 
+  /** Ends the polls; waits for a snapshot being taken and a copy to stop, not for a read of metad under way. */
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    await this.polling;
+    await this.serving;
     await this.flattening;
   }
 
   private schedule(): void {
     if (this.abort.signal.aborted) return;
     this.timer = setTimeout(() => {
-      this.polling = this.poll().finally(() => {
-        this.polling = undefined;
-        this.schedule();
-      });
+      void this.poll().finally(() => this.schedule());
     }, limits.clientHolderRequestPollMs);
     this.timer.unref();
   }
@@ -53,12 +52,19 @@ export class HolderRequests {
   private async poll(): Promise<void> {
     let info: VolumeInfo;
     try {
-      info = volumeFromPb((await this.meta.call('getVolume', { name: this.volume.name, stale: true })).volume);
+      info = volumeFromPb((await this.meta.call('getVolume', { name: this.volume.name, stale: true }, { timeoutMs: limits.clientHolderRequestPollMs })).volume);
     } catch {
       return; // metad unreachable for now: the next poll asks again
     }
     // A writer fenced by a takeover (or a member that has not seen this lease yet) leaves the requests to the holder of the generation metad shows.
-    if (info.generation !== this.volume.generation) return;
+    if (this.abort.signal.aborted || info.generation !== this.volume.generation) return;
+    this.serving = this.serve(info).finally(() => {
+      this.serving = undefined;
+    });
+    await this.serving;
+  }
+
+  private async serve(info: VolumeInfo): Promise<void> {
     const { requestedSnapshots: requested, flatten } = info;
     for (const snapshot of requested) {
       if (this.abort.signal.aborted) return;
