@@ -160,5 +160,8 @@ describe('requests to the lease holder', () => {
     expect(states).toContain('requested');
     expect(await admin.listSnapshots('ghost')).toEqual([]);
     expect((await admin.getVolume('ghost')).requestedSnapshots).toEqual([]);
+    // The request and its cancel are audited like the other snapshot mutations (their target: the snapshot's name).
+    const audited = (await admin.auditLog()).filter((e) => e.target === 's1').map((e) => `${e.method} ${e.outcome}`);
+    expect(audited).toEqual(expect.arrayContaining(['requestSnapshot ok', 'deleteSnapshot ok']));
   });
 });
