@@ -4,7 +4,7 @@ import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, serveMetrics
 import { RebuildExecutor } from './repair/rebuild-executor.js';
 import { RepairBudget } from './repair/repair-budget.js';
 import { Scrubber } from './repair/scrubber.js';
-import { TokenBucket } from './repair/token-bucket.js';
+import { TokenBucket } from '@basalt/stdx';
 import { ChunkService } from './server/chunk-service.js';
 import { Credentials } from './server/credentials.js';
 import { DataServer } from './server/data-server.js';

@@ -19,6 +19,10 @@ export function errorHint(e: BasaltError): string | undefined {
       return `${holder} holds the writer lease of ${volume}. Open it read-only, wait until that writer closes it, or take it over by adding --force `
         + `(e.g. "basalt volume write ${volume} --from FILE --force"): the old writer is fenced and its next write fails with ${ErrorCode.LeaseFenced}`;
     }
+    case ErrorCode.HolderTimeout:
+      return `the writer of ${volume} did not answer in time (an NBD agent or SDK writer answers within a few seconds; one opened with serveRequests: false, an old client or a stuck one does not): check it, or wait longer with --wait SECONDS`;
+    case ErrorCode.NoLeaseHolder:
+      return `nobody writes ${volume} now: run the command without asking a writer (e.g. "basalt volume flatten ${volume}" in the foreground)`;
     case ErrorCode.LeaseFenced:
       return `another client took over the writer lease of ${volume}; open the volume again (with --force to take it back)`;
     case ErrorCode.Unavailable:

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { BasaltError, ErrorCode, invalidArgument, limits } from '@basalt/stdx';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BasaltError, ErrorCode, invalidArgument, isBasaltError, limits } from '@basalt/stdx';
 import { MetaClient, type FramePool, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, SnapshotInfo, VolumeInfo } from './cluster-types.js';
@@ -52,6 +53,24 @@ export interface OpenOptions {
   writer?: boolean;
   /** With writer: take the lease even if another client holds it; that client is fenced. */
   force?: boolean;
+  /**
+   * With writer: answer requests to the lease holder while open (default true): snapshots others
+   * ask for (BasaltClient.createSnapshot while this writer holds the lease), taken in this
+   * writer's stream as Volume.snapshot takes them, and a background flatten of a clone
+   * (requestFlatten). docs/snapshots.md, "Requests to the lease holder".
+   */
+  serveRequests?: boolean;
+}
+
+export interface CreateSnapshotOptions {
+  /**
+   * When another writer holds the lease: how long to wait for it to take the snapshot asked of it
+   * (default limits.clientHolderRequestWaitMsDefault); then the request is cancelled and
+   * BASALT_HOLDER_TIMEOUT thrown.
+   */
+  timeoutMs?: number;
+  /** Told the request's state ('requested', 'creating') while waiting for the lease holder, and who holds the lease. */
+  onWaiting?: (state: SnapshotInfo['state'], holder: string) => void;
 }
 
 export interface CreateVolumeOptions {
@@ -191,16 +210,63 @@ export class BasaltClient {
   }
 
   /**
-   * Snapshots a volume nobody writes: takes its writer lease (BASALT_LEASE_CONFLICT while a writer
-   * holds it: that writer snapshots with Volume.snapshot, which orders it in its stream), takes the
-   * snapshot, releases the lease.
+   * Snapshots a volume. Nobody writes it: takes its writer lease, takes the snapshot, releases the
+   * lease. Another writer holds the lease: asks that writer through metad (RequestSnapshot; it
+   * takes the snapshot in its own stream, so the snapshot holds every write it acknowledged before
+   * it saw the request) and waits until the snapshot is ready; past `timeoutMs` a request the
+   * holder has not taken is cancelled and BASALT_HOLDER_TIMEOUT thrown (docs/snapshots.md,
+   * "Requests to the lease holder").
    */
-  async createSnapshot(volume: string, name: string): Promise<SnapshotInfo> {
-    const v = await this.openVolume(volume, { writer: true });
-    try {
-      return await v.snapshot(name);
-    } finally {
-      await v.close();
+  async createSnapshot(volume: string, name: string, options: CreateSnapshotOptions = {}): Promise<SnapshotInfo> {
+    for (let attempt = 1; ; attempt++) {
+      let v: Volume;
+      try {
+        v = await this.openVolume(volume, { writer: true, serveRequests: false });
+      } catch (err) {
+        if (!isBasaltError(err, ErrorCode.LeaseConflict)) throw err;
+        try {
+          return await this.snapshotByHolder(volume, name, options);
+        } catch (refused) {
+          // The holder let go of the lease between the two calls: take it after all.
+          if (isBasaltError(refused, ErrorCode.NoLeaseHolder) && attempt < limits.clientHolderRequestAttemptsMax) continue;
+          throw refused;
+        }
+      }
+      try {
+        return await v.snapshot(name);
+      } finally {
+        await v.close();
+      }
+    }
+  }
+
+  /** Asks the lease holder of `volume` for snapshot `name` and waits for it to be ready (createSnapshot). */
+  private async snapshotByHolder(volume: string, name: string, options: CreateSnapshotOptions): Promise<SnapshotInfo> {
+    await this.meta.call('requestSnapshot', { volume, name });
+    const waitMs = options.timeoutMs ?? limits.clientHolderRequestWaitMsDefault;
+    let deadline = Date.now() + waitMs;
+    let taken = false;
+    for (;;) {
+      const snap = (await this.listSnapshots(volume)).find((x) => x.name === name);
+      if (snap === undefined) throw new BasaltError(ErrorCode.SnapshotNotFound, `the request for snapshot ${JSON.stringify(name)} of volume ${volume} was cancelled, or its lease holder failed to take it`, { volume, snapshot: name });
+      if (snap.state === 'ready') return snap;
+      options.onWaiting?.(snap.state, (await this.getVolume(volume)).leaseHolder);
+      if (snap.state === 'creating' && !taken) {
+        // The holder took it: it is no longer ours to cancel; give it one more wait to finish.
+        taken = true;
+        deadline = Date.now() + waitMs;
+      }
+      if (Date.now() >= deadline) {
+        if (snap.state === 'creating') throw holderTimeout(volume, name, waitMs, false);
+        try {
+          await this.meta.call('deleteSnapshot', { volume, name, requested: true });
+          throw holderTimeout(volume, name, waitMs, true);
+        } catch (err) {
+          if (!isBasaltError(err, ErrorCode.CompareFailed)) throw err;
+          continue; // taken meanwhile
+        }
+      }
+      await sleep(limits.clientHolderRequestCheckMs);
     }
   }
 
@@ -234,7 +300,7 @@ export class BasaltClient {
    */
   async rollbackVolume(volume: string, snapshot: string, progress?: TransferProgress): Promise<{ bytes: number }> {
     const snap = await this.readySnapshot(volume, snapshot, false);
-    const head = await this.openVolume(volume, { writer: true });
+    const head = await this.openVolume(volume, { writer: true, serveRequests: false });
     try {
       const view = await this.openSnapshotOf(await this.getVolume(volume), snap);
       const ranges = await head.changedRanges(snap);
@@ -286,7 +352,7 @@ export class BasaltClient {
       throw diffInvalidBase(volume, header.from.name);
     }
     if (info.sizeBytes < header.sizeBytes) await this.resizeVolume(volume, header.sizeBytes);
-    const target = await this.openVolume(volume, { writer: true });
+    const target = await this.openVolume(volume, { writer: true, serveRequests: false });
     try {
       await applyDiff(target, file, bytes, options.onProgress);
       return { bytes, snapshot: await target.snapshot(header.to.name) };
@@ -305,18 +371,27 @@ export class BasaltClient {
   async flattenVolume(name: string, progress?: TransferProgress): Promise<{ volume: VolumeInfo; bytes: number }> {
     const { parent } = await this.getVolume(name);
     if (parent === undefined) return { volume: await this.getVolume(name), bytes: 0 };
-    const held = (await this.listSnapshots(parent.volume, { includeHidden: true })).find((x) => x.id === parent.snapshotId);
-    const v = await this.openVolume(name, { writer: true });
-    let bytes: number;
+    const v = await this.openVolume(name, { writer: true, serveRequests: false });
     try {
-      bytes = await v.copyParentBlocks(progress);
+      const bytes = await v.copyParentBlocks(progress);
       await v.flush();
+      return { volume: await v.endReadThrough(), bytes };
     } finally {
       await v.close();
     }
-    const volume = volumeFromPb((await this.meta.call('flattenVolume', { name })).volume);
-    if (held !== undefined && !(await this.listSnapshots(parent.volume, { includeHidden: true })).some((x) => x.id === parent.snapshotId)) await this.dropSnapshotLayers(parent.volume, held);
-    return { volume, bytes };
+  }
+
+  /**
+   * Asks the lease holder of clone `name` to flatten it in the background (docs/snapshots.md,
+   * "Requests to the lease holder"): it copies what the clone shares with its parent snapshot in
+   * its own stream, at most `bytesPerSec` (default limits.repairBandwidthBytesPerSecDefault, the
+   * chunk servers' repair budget), while the clone is written, then ends the read-through. Returns
+   * at once; the volume's `flatten` shows progress until it ends (then `parent` is undefined).
+   * BASALT_NO_LEASE_HOLDER when nobody holds the lease (flattenVolume then does it in the
+   * foreground); BASALT_INVALID_ARGUMENT for a volume that is no clone. `cancel` withdraws it.
+   */
+  async requestFlatten(name: string, options: { bytesPerSec?: number; cancel?: boolean } = {}): Promise<VolumeInfo> {
+    return volumeFromPb((await this.meta.call('requestFlatten', { name, bytesPerSec: options.bytesPerSec ?? 0, cancel: options.cancel === true })).volume);
   }
 
   private async readySnapshot(volume: string, name: string, includeHidden: boolean): Promise<SnapshotInfo> {
@@ -400,7 +475,7 @@ export class BasaltClient {
       lease = { clientId: this.clientId, generation: granted.generation };
     }
     const parent = await this.openParent(volume);
-    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher, parent });
+    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher, parent, serveRequests: options.serveRequests !== false });
   }
 
   // ---- tenants and audit ----
@@ -561,6 +636,12 @@ export class BasaltClient {
     this.pool.close();
     this.meta.close();
   }
+}
+
+function holderTimeout(volume: string, snapshot: string, waitMs: number, cancelled: boolean): BasaltError {
+  const what = cancelled ? 'did not take it' : 'took it but did not finish it';
+  const after = cancelled ? 'the request is cancelled' : `it stays 'creating' until the holder finishes it (basalt snapshot rm removes it)`;
+  return new BasaltError(ErrorCode.HolderTimeout, `asked the lease holder of volume ${volume} for snapshot ${JSON.stringify(snapshot)}; it ${what} within ${waitMs} ms: ${after}`, { volume, snapshot, waitMs, cancelled });
 }
 
 function diffInvalidBase(volume: string, base: string): BasaltError {

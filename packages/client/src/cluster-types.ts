@@ -28,6 +28,22 @@ export interface VolumeInfo extends VolumeDescriptor {
   readonly parent: { readonly volume: string; readonly snapshot: string; readonly volumeId: number; readonly snapshotId: number } | undefined;
   /** Snapshots `listSnapshots` shows. */
   readonly snapshotCount: number;
+  /** Snapshots asked of the lease holder and not taken yet, oldest request first (docs/snapshots.md). */
+  readonly requestedSnapshots: readonly string[];
+  /** A background flatten asked of the clone's lease holder, with its progress; undefined when none is. */
+  readonly flatten: FlattenRequestInfo | undefined;
+}
+
+/** A background flatten request (BasaltClient.requestFlatten) as metad records it. */
+export interface FlattenRequestInfo {
+  /** The identity that asked (`role/name[@tenant]`). */
+  readonly requestedBy: string;
+  readonly requestedAtMs: number;
+  /** The copy's byte-rate budget; 0: the default (limits.repairBandwidthBytesPerSecDefault). */
+  readonly bytesPerSec: number;
+  /** As the holder last reported: bytes of the clone scanned, of all (0 of 0 before it started). */
+  readonly doneBytes: number;
+  readonly totalBytes: number;
 }
 
 /** A tenant with its quotas (0: no limit) and what its volumes use now. */
@@ -62,8 +78,13 @@ export interface SnapshotInfo {
   readonly id: number;
   readonly name: string;
   readonly createdAtMs: number;
-  /** 'creating' until its writer took it on every extent; only a 'ready' one can be read, cloned or diffed. */
-  readonly state: 'creating' | 'ready';
+  /**
+   * 'requested' while asked of the lease holder (id 0, no extents yet); 'creating' until its writer
+   * took it on every extent; only a 'ready' one can be read, cloned or diffed.
+   */
+  readonly state: 'requested' | 'creating' | 'ready';
+  /** Who asked the lease holder for it, while 'requested'; '' otherwise. */
+  readonly requestedBy: string;
   /** The volume's size when it was taken. */
   readonly sizeBytes: number;
   /** Extents allocated when it was taken. */

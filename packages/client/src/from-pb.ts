@@ -15,6 +15,11 @@ export function volumeFromPb(v: pb.IVolume | null | undefined): VolumeInfo {
     tenant: v.tenant || 'default',
     parent: v.parentVolume ? { volume: v.parentVolume, snapshot: v.parentSnapshot ?? '', volumeId: Number(v.parentVolumeId ?? 0), snapshotId: Number(v.parentSnapshotId ?? 0) } : undefined,
     snapshotCount: v.snapshotCount ?? 0,
+    requestedSnapshots: [...(v.requestedSnapshots ?? [])],
+    flatten: v.flatten == null ? undefined : {
+      requestedBy: v.flatten.requestedBy ?? '', requestedAtMs: Number(v.flatten.requestedAtMs ?? 0), bytesPerSec: Number(v.flatten.bytesPerSec ?? 0),
+      doneBytes: Number(v.flatten.doneBytes ?? 0), totalBytes: Number(v.flatten.totalBytes ?? 0),
+    },
   };
 }
 
@@ -22,7 +27,7 @@ export function snapshotFromPb(s: pb.ISnapshot | null | undefined): SnapshotInfo
   if (s === null || s === undefined) throw new BasaltError(ErrorCode.Protocol, 'metad replied without a snapshot');
   return {
     volume: s.volume ?? '', volumeId: Number(s.volumeId ?? 0), id: Number(s.id ?? 0), name: s.name ?? '', createdAtMs: Number(s.createdAtMs ?? 0),
-    state: s.state === 'ready' ? 'ready' : 'creating', sizeBytes: Number(s.sizeBytes ?? 0), extents: (s.extents ?? []).map(Number), clones: s.clones ?? 0, hidden: s.hidden === true, removed: s.removed === true,
+    state: s.state === 'ready' || s.state === 'requested' ? s.state : 'creating', requestedBy: s.requestedBy ?? '', sizeBytes: Number(s.sizeBytes ?? 0), extents: (s.extents ?? []).map(Number), clones: s.clones ?? 0, hidden: s.hidden === true, removed: s.removed === true,
   };
 }
 

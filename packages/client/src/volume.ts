@@ -1,9 +1,10 @@
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BasaltError, ErrorCode, limits, TokenBucket } from '@basalt/stdx';
 import { pieceCrcs, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
 import type { ClientMetrics, ClientOpName } from './client-metrics.js';
-import type { SnapshotInfo } from './cluster-types.js';
-import { snapshotFromPb } from './from-pb.js';
+import type { SnapshotInfo, VolumeInfo } from './cluster-types.js';
+import { snapshotFromPb, volumeFromPb } from './from-pb.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
@@ -11,6 +12,7 @@ import { blockRuns, type BlockRun } from './block-runs.js';
 import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
 import type { BlockCipher } from './crypto/block-cipher.js';
 import { BlockRangeLocks } from './crypto/block-range-locks.js';
+import { HolderRequests } from './holder-requests.js';
 
 /** What a volume's metadata says. Only the size changes while a volume is open (it may grow). */
 export interface VolumeDescriptor {
@@ -44,6 +46,8 @@ export interface VolumeContext {
   readonly at?: { readonly id: number; readonly extents: ReadonlySet<number> } | undefined;
   /** A clone's parent snapshot, open read-only: the blocks this volume never wrote read from it. */
   readonly parent?: Volume | undefined;
+  /** A writer answers requests to the lease holder (holder-requests.ts) while open; default false. */
+  readonly serveRequests?: boolean | undefined;
 }
 
 /** A range of whole blocks in the volume. */
@@ -56,7 +60,9 @@ export type VolumeEvent =
   | { kind: 'replica_dropped'; volume: string; index: number; serverId: string; epoch: number }
   | { kind: 'checksum_error'; volume: string; index: number; serverId: string }
   /** A first write placed the extent on fewer servers than the factor: too few were up for longer than limits.clientAllocateFullWaitMs. */
-  | { kind: 'allocated_degraded'; volume: string; index: number; replicas: string[]; replicationFactor: number; waitedMs: number };
+  | { kind: 'allocated_degraded'; volume: string; index: number; replicas: string[]; replicationFactor: number; waitedMs: number }
+  /** This writer answered a request to the lease holder (docs/snapshots.md): `error` is the code when it failed. */
+  | { kind: 'holder_request'; volume: string; request: 'snapshot' | 'flatten'; snapshot?: string; error?: string };
 
 const blockBytes = limits.checksumBlockBytes;
 
@@ -112,6 +118,15 @@ export class Volume {
   private readonly inflight = new Set<Promise<unknown>>();
   /** While a snapshot is taken: mutations called meanwhile wait for it. */
   private barrier: Promise<void> | undefined;
+  /** A clone's parent snapshot view; undefined for other volumes and once a flatten ended the read-through. */
+  private parent: Volume | undefined;
+  /**
+   * While a background flatten copies: the whole-block ranges its copy and the clone's own writes
+   * hold, so a copy never lands over a block the clone wrote meanwhile (flattenInBackground).
+   */
+  private copyLocks: BlockRangeLocks | undefined;
+  /** The requests to the lease holder this writer answers (holder-requests.ts); undefined when it does not. */
+  private readonly requests: HolderRequests | undefined;
 
   /** @internal Volumes come from BasaltClient.openVolume. */
   constructor(descriptor: VolumeDescriptor, private readonly ctx: VolumeContext) {
@@ -121,9 +136,11 @@ export class Volume {
     this.extentSizeBytes = descriptor.extentSizeBytes;
     this.replicationFactor = descriptor.replicationFactor;
     this.writable = ctx.lease !== undefined && ctx.at === undefined;
+    this.parent = ctx.parent;
     this.map = new ExtentMap(ctx.meta, descriptor.name, this.writable, descriptor.replicationFactor, (info, waitedMs) => {
       ctx.onEvent({ kind: 'allocated_degraded', volume: this.name, index: info.index, replicas: info.replicas.map((r) => r.serverId), replicationFactor: this.replicationFactor, waitedMs });
     });
+    this.requests = this.writable && ctx.serveRequests === true ? new HolderRequests(this, ctx.meta, ctx.onEvent) : undefined;
   }
 
   /**
@@ -187,15 +204,29 @@ export class Volume {
     this.checkWritable();
     const growing = this.checkRange(offset, data.length, 'write');
     if (growing !== undefined) await growing;
-    let buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
     const fua = options.fua === true;
-    if (this.ctx.parent !== undefined && (offset % blockBytes !== 0 || (offset + buf.length) % blockBytes !== 0)) {
+    const copying = this.copyLocks;
+    if (copying !== undefined) {
+      const { first, end } = wholeBlocks(offset, buf.length);
+      return copying.with(first, end, () => this.writeBlocks(offset, buf, fua));
+    }
+    return this.writeBlocks(offset, buf, fua);
+  }
+
+  private async writeBlocks(offset: number, buf: Buffer, fua: boolean): Promise<void> {
+    if (this.parent !== undefined && (offset % blockBytes !== 0 || (offset + buf.length) % blockBytes !== 0)) {
       // A clone's partial block: a chunk server would merge it with zeros where the parent has data.
       const a = Math.floor(offset / blockBytes) * blockBytes;
       const whole = await this.readNow(a, Math.ceil((offset + buf.length) / blockBytes) * blockBytes - a);
       buf.copy(whole, offset - a);
       [offset, buf] = [a, whole];
     }
+    return this.writeOut(offset, buf, fua);
+  }
+
+  /** Writes the bytes, encrypted when the volume is (which read-modify-writes a partial block). */
+  private writeOut(offset: number, buf: Buffer, fua: boolean): Promise<void> {
     if (this.ctx.cipher !== undefined) return this.writeEncrypted(this.ctx.cipher, offset, buf, fua);
     return this.writeStored(offset, buf, fua);
   }
@@ -267,14 +298,26 @@ export class Volume {
    * extent's write stream (SNAPSHOT, O(1): nothing is copied), and metad marks it 'ready'.
    * BASALT_SNAPSHOT_EXISTS when the name is taken.
    */
-  async snapshot(name: string): Promise<SnapshotInfo> {
+  snapshot(name: string): Promise<SnapshotInfo> {
+    return this.takeSnapshot(name, false);
+  }
+
+  /**
+   * @internal Takes a snapshot someone asked this lease holder for (holder-requests.ts), as
+   * snapshot() takes one; BASALT_SNAPSHOT_NOT_FOUND when the request was cancelled meanwhile.
+   */
+  takeRequestedSnapshot(name: string): Promise<SnapshotInfo> {
+    return this.takeSnapshot(name, true);
+  }
+
+  private async takeSnapshot(name: string, requested: boolean): Promise<SnapshotInfo> {
     this.checkWritable();
     while (this.barrier !== undefined) await this.barrier;
     let release!: () => void;
     this.barrier = new Promise<void>((resolve) => (release = resolve));
     try {
       await Promise.allSettled([...this.inflight]);
-      const snap = snapshotFromPb((await this.ctx.meta.call('createSnapshot', { volume: this.name, name })).snapshot);
+      const snap = snapshotFromPb((await this.ctx.meta.call('createSnapshot', { volume: this.name, name, requested })).snapshot);
       try {
         await Promise.all(snap.extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshot(ref, snap.id))));
       } catch (err) {
@@ -327,36 +370,102 @@ export class Volume {
   }
 
   /**
-   * @internal A clone's flatten (BasaltClient.flattenVolume): writes every block this clone never
-   * wrote and its parent holds as non-zero, in whole-block runs, so that nothing is left to read
-   * through. Writer only. Resolves with the bytes copied. The blocks are copied as stored: an
-   * encrypted clone's are ciphertext under the key it shares with its parent.
+   * @internal A clone's flatten in the foreground (BasaltClient.flattenVolume, with the lease to
+   * itself): writes every block this clone never wrote and its parent holds as non-zero, in
+   * whole-block runs, so that nothing is left to read through. Writer only. Resolves with the
+   * bytes copied. The blocks are copied as stored: an encrypted clone's are ciphertext under the
+   * key it shares with its parent.
    */
   async copyParentBlocks(progress?: (done: number, total: number) => void): Promise<number> {
     this.checkWritable();
-    if (this.ctx.parent === undefined) return 0;
     let copied = 0;
-    for (let index = 0; index * this.extentSizeBytes < this.sizeBytes; index++) {
-      const written = new Set<number>();
-      for (let pos = 0; pos < this.extentSizeBytes; pos += limits.snapshotDiffBlocksMax * blockBytes) {
-        const len = Math.min(limits.snapshotDiffBlocksMax * blockBytes, this.extentSizeBytes - pos);
-        for (const b of (await this.fromReadable(index, (conn, ref) => conn.snapshotDiff(ref, 0, 0, pos, len))) ?? []) written.add(b);
+    for (let at = 0; this.parent !== undefined && at < this.sizeBytes;) {
+      const length = this.copyStep(at, limits.ioRequestBytesMax);
+      copied += await this.copyRange(at, length);
+      at += length;
+      progress?.(at, this.sizeBytes);
+    }
+    return copied;
+  }
+
+  /**
+   * @internal A clone's flatten in the background, while the clone is written
+   * (holder-requests.ts): copies as copyParentBlocks does, limits.repairCopyRunBytesMax at a time
+   * under a token bucket of `bytesPerSec`, each run ordered in the writer's stream (a snapshot
+   * waits for it) and under a lock of its blocks that the clone's own writes take too, so a
+   * block the clone writes meanwhile is never overwritten by its parent's copy (the run reads
+   * which blocks the clone wrote under that lock). `report` gets the progress after each run and
+   * stops the copy by answering false; so does `signal`. Flushes at the end. Resolves with
+   * whether it copied everything.
+   */
+  async flattenInBackground(bytesPerSec: number, signal: AbortSignal, report: (done: number, total: number) => Promise<boolean>): Promise<boolean> {
+    this.checkWritable();
+    const locks = new BlockRangeLocks();
+    this.copyLocks = locks;
+    try {
+      // Writes called before the locks existed took none: wait for them.
+      await Promise.allSettled([...this.inflight]);
+      const bucket = new TokenBucket(bytesPerSec, limits.repairBurstBytes, performance.now());
+      for (let at = 0; this.parent !== undefined && at < this.sizeBytes;) {
+        const length = this.copyStep(at, limits.repairCopyRunBytesMax);
+        const waitMs = bucket.reserve(length, performance.now());
+        if (waitMs > 0) await sleep(waitMs, undefined, { signal });
+        if (signal.aborted) return false;
+        await this.gated(() => locks.with(at, at + length, () => this.copyRange(at, length)));
+        at += length;
+        if (!(await report(at, this.sizeBytes))) return false;
       }
-      for (let pos = 0; pos < this.extentSizeBytes && index * this.extentSizeBytes + pos < this.sizeBytes; pos += limits.ioRequestBytesMax) {
-        const at = index * this.extentSizeBytes + pos;
-        const length = Math.min(limits.ioRequestBytesMax, this.extentSizeBytes - pos, this.sizeBytes - at);
-        const under = await this.parentSlice({ index, offset: pos, length, bufferOffset: 0 });
-        let run = -1;
-        for (let b = 0; b <= length / blockBytes; b++) {
-          const take = b < length / blockBytes && !written.has(pos / blockBytes + b) && under!.subarray(b * blockBytes, (b + 1) * blockBytes).some((x) => x !== 0);
-          if (take && run < 0) run = b;
-          if (take || run < 0) continue;
-          await this.writeStored(at + run * blockBytes, under!.subarray(run * blockBytes, b * blockBytes), false);
-          copied += (b - run) * blockBytes;
-          run = -1;
-        }
-        progress?.(at + length, this.sizeBytes);
-      }
+      await this.flush();
+      return true;
+    } catch (err) {
+      if (signal.aborted) return false;
+      throw err;
+    } finally {
+      this.copyLocks = undefined;
+    }
+  }
+
+  /**
+   * @internal Ends a flattened clone's read-through: FlattenVolume in metad, then the parent
+   * snapshot's layers are freed when it was deleted and this was its last clone. Reads and writes
+   * stop going through the parent.
+   */
+  async endReadThrough(): Promise<VolumeInfo> {
+    const parent = this.parent;
+    const volume = volumeFromPb((await this.ctx.meta.call('flattenVolume', { name: this.name })).volume);
+    if (parent?.ctx.at === undefined) return volume;
+    const held = parent.ctx.at;
+    this.parent = undefined;
+    const still = (await this.ctx.meta.call('listSnapshots', { volume: parent.name, includeHidden: true })).snapshots.some((x) => Number(x.id) === held.id);
+    if (!still) await parent.dropSnapshot(held.id, [...held.extents]);
+    await parent.close();
+    return volume;
+  }
+
+  /** The length of the copy run at `at`: at most `max`, inside one extent and the volume. */
+  private copyStep(at: number, max: number): number {
+    return Math.min(max, this.extentSizeBytes - (at % this.extentSizeBytes), this.sizeBytes - at);
+  }
+
+  /**
+   * Writes the blocks of [at, at + length) (whole blocks in one extent) that this clone never
+   * wrote (SNAPSHOT_DIFF from nothing) and its parent holds as non-zero; returns the bytes written.
+   */
+  private async copyRange(at: number, length: number): Promise<number> {
+    const index = Math.floor(at / this.extentSizeBytes);
+    const pos = at % this.extentSizeBytes;
+    const written = new Set((await this.fromReadable(index, (conn, ref) => conn.snapshotDiff(ref, 0, 0, pos, length))) ?? []);
+    const under = await this.parentSlice({ index, offset: pos, length, bufferOffset: 0 });
+    if (under === undefined) return 0;
+    let copied = 0;
+    let run = -1;
+    for (let b = 0; b <= length / blockBytes; b++) {
+      const take = b < length / blockBytes && !written.has(pos / blockBytes + b) && under.subarray(b * blockBytes, (b + 1) * blockBytes).some((x) => x !== 0);
+      if (take && run < 0) run = b;
+      if (take || run < 0) continue;
+      await this.writeStored(at + run * blockBytes, under.subarray(run * blockBytes, b * blockBytes), false);
+      copied += (b - run) * blockBytes;
+      run = -1;
     }
     return copied;
   }
@@ -399,7 +508,7 @@ export class Volume {
     };
     // A clone's holes may show its parent's data, and a snapshot's blocks are not the head's
     // stamps: both report data everywhere (a reader never skips what it must copy).
-    if (this.ctx.parent !== undefined || this.ctx.at !== undefined) return [{ offset, length, hole: false }];
+    if (this.parent !== undefined || this.ctx.at !== undefined) return [{ offset, length, hole: false }];
     for (const s of splitByExtent(offset, length, this.extentSizeBytes)) {
       const base = offset + s.bufferOffset - s.offset;
       const allocated = (await this.map.lookup(s.index)) !== undefined;
@@ -422,7 +531,8 @@ export class Volume {
   /** Flushes, releases the writer lease and closes. No call may follow. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.ctx.parent?.close();
+    await this.requests?.stop();
+    await this.parent?.close();
     try {
       if (this.writable) await this.flush();
     } finally {
@@ -456,7 +566,7 @@ export class Volume {
     this.checkWritable();
     const growing = this.checkRange(offset, length, 'zero');
     if (growing !== undefined) await growing;
-    if (this.ctx.parent !== undefined) {
+    if (this.parent !== undefined) {
       // A clone writes its zeros: a trim of a block it never wrote would leave the parent's data showing.
       for (let pos = offset; pos < offset + length; pos += limits.ioRequestBytesMax) await this.writeNow(pos, Buffer.alloc(Math.min(limits.ioRequestBytesMax, offset + length - pos)), {});
       return;
@@ -562,9 +672,9 @@ export class Volume {
     if (at !== undefined && !at.extents.has(s.index)) return this.parentSlice(s);
     const first = Math.floor(s.offset / blockBytes) * blockBytes;
     const end = Math.ceil((s.offset + s.length) / blockBytes) * blockBytes;
-    const written = this.ctx.parent === undefined ? undefined : await this.fromReadable(s.index, (conn, ref) => conn.snapshotDiff(ref, 0, at?.id ?? 0, first, end - first));
+    const written = this.parent === undefined ? undefined : await this.fromReadable(s.index, (conn, ref) => conn.snapshotDiff(ref, 0, at?.id ?? 0, first, end - first));
     const own = await this.fromReadable(s.index, async (conn, ref) => (at === undefined ? await conn.read(ref, s.offset, s.length) : await conn.snapshotRead(ref, at.id, s.offset, s.length)).data);
-    if (this.ctx.parent === undefined) return own;
+    if (this.parent === undefined) return own;
     if (own === undefined || written === undefined) return this.parentSlice(s);
     if (written.length === (end - first) / blockBytes) return own;
     const under = await this.parentSlice(s);
@@ -584,7 +694,7 @@ export class Volume {
    * ciphertext is the clone's.
    */
   private async parentSlice(s: ExtentSlice): Promise<Buffer | undefined> {
-    const parent = this.ctx.parent;
+    const parent = this.parent;
     if (parent === undefined) return undefined;
     const at = s.index * this.extentSizeBytes + s.offset;
     const out = Buffer.alloc(s.length);

@@ -58,6 +58,10 @@ export const ErrorCode = {
   SnapshotExists: 'BASALT_SNAPSHOT_EXISTS',
   /** A diff file is malformed, fails its checksums, or does not fit the volume it is applied to. */
   DiffInvalid: 'BASALT_DIFF_INVALID',
+  /** A request to a volume's lease holder (a snapshot) was not completed in time; it was cancelled. */
+  HolderTimeout: 'BASALT_HOLDER_TIMEOUT',
+  /** A request for the lease holder was filed on a volume that has none (take the lease and do it yourself). */
+  NoLeaseHolder: 'BASALT_NO_LEASE_HOLDER',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -8,3 +8,4 @@ export * from './volume-labels.js';
 export * from './human-bytes.js';
 export * from './human-time.js';
 export * from './identity.js';
+export * from './token-bucket.js';

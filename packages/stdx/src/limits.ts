@@ -192,6 +192,16 @@ export const limits = {
   stampSeqMax: 0xffffffff,
   /** Snapshots one volume may hold at a time (each is a stamp per allocated extent and a copy-on-write file per extent it diverged on). */
   snapshotsPerVolumeMax: 1024,
+  /** Snapshots asked of a volume's lease holder and not yet taken, at once (docs/snapshots.md, "Requests to the lease holder"). */
+  snapshotRequestsPerVolumeMax: 16,
+  /** SDK: a writer asks metad this often whether someone asked it for a snapshot or a background flatten. */
+  clientHolderRequestPollMs: 2_000,
+  /** SDK: how long createSnapshot waits for the lease holder to take a snapshot it asked for (BASALT_HOLDER_TIMEOUT after). */
+  clientHolderRequestWaitMsDefault: 30_000,
+  /** SDK: createSnapshot's attempts when the lease changes hands between taking it and asking its holder. */
+  clientHolderRequestAttemptsMax: 3,
+  /** SDK: how often a caller waiting for the holder reads the request's state. */
+  clientHolderRequestCheckMs: 250,
   /** Bytes of a snapshot name. */
   snapshotNameBytesMax: 128,
   /** Blocks a SNAP_DIFF request may cover (its reply lists changed block numbers, 4 bytes each). */
@@ -298,6 +308,9 @@ assert(limits.consoleCallTimeoutMs <= limits.consoleRefreshMs, 'a console page p
 assert(limits.repairCopyRunBytesMax % limits.checksumBlockBytes === 0, 'a copy run is whole blocks');
 assert(limits.repairCopyRunBytesMax <= limits.ioRequestBytesMax, 'a copy run must fit in one request');
 assert(limits.repairCopyRunBytesMax <= limits.repairBurstBytes, 'one copy run must fit in the repair burst');
+assert(limits.snapshotRequestsPerVolumeMax <= limits.snapshotsPerVolumeMax, 'a requested snapshot counts as one of the volume\'s snapshots');
+assert(limits.clientHolderRequestCheckMs < limits.clientHolderRequestPollMs, 'a waiting caller reads the request more often than the holder looks for it');
+assert(2 * limits.clientHolderRequestPollMs < limits.clientHolderRequestWaitMsDefault, 'a holder sees a request well before its asker gives up');
 assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
 assert(limits.chunkStampSeqReserve < limits.stampSeqMax, 'a seq reservation must fit in an epoch');
 assert(limits.extentSizeBytesMin % limits.chunkVerifyReadBytes === 0, 'an extent is whole verify pieces');

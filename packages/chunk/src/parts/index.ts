@@ -14,7 +14,7 @@ export { chunkUnsafeTestingKnobNames, type ChunkUnsafeTestingKnob, type ChunkUns
 export { RebuildExecutor } from '../repair/rebuild-executor.js';
 export { Scrubber } from '../repair/scrubber.js';
 export { RepairBudget } from '../repair/repair-budget.js';
-export { TokenBucket } from '../repair/token-bucket.js';
+export { TokenBucket } from '@basalt/stdx';
 export { MemoryDisk, MemoryExtentStore, type BlockPart } from '../store/memory-extent-store.js';
 export type { ExtentStore } from '../store/extent-store.js';
 export { isMutation } from '../replica/admission.js';

@@ -7,7 +7,7 @@ import type { Peer } from '../server/peer.js';
 import type { ChunkUnsafeTestingKnobs } from '../server/unsafe-testing-knobs.js';
 import { planCopy, type CopyRun } from './copy-plan.js';
 import type { RepairBudget } from './repair-budget.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '@basalt/stdx';
 
 /**
  * The primary's side of repair: it copies the extents it leads to their rebuilding members.

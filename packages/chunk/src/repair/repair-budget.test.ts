@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '@basalt/stdx';
 import { RepairBudget } from './repair-budget.js';
-import { TokenBucket } from './token-bucket.js';
+import { TokenBucket } from '@basalt/stdx';
 
 describe('RepairBudget', () => {
   it('lets bytes within every bucket through at once', async () => {

@@ -1,8 +1,8 @@
 import { BasaltError, ErrorCode, realTimers, type Clock, type Timers } from '@basalt/stdx';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '@basalt/stdx';
 
 /**
- * The I/O shell of the repair budget: waits out what the token buckets ask (token-bucket.ts).
+ * The I/O shell of the repair budget: waits out what the token buckets ask (@basalt/stdx token-bucket.ts).
  * The rebuild executor takes from the server's repair bucket; the scrubber from its own rate
  * bucket and the repair bucket together (it waits for the later of the two). Foreground I/O
  * never comes here. close() ends every wait with BASALT_CLOSED, so shutdown does not hang on

@@ -9,7 +9,7 @@ import type { Peer } from '../server/peer.js';
 import { judgeMembers, type MemberBlocks } from './scrub-plan.js';
 import type { RepairBudget } from './repair-budget.js';
 import { ScrubSchedule } from './scrub-schedule.js';
-import type { TokenBucket } from './token-bucket.js';
+import type { TokenBucket } from '@basalt/stdx';
 
 /**
  * The scrubber: re-reads every extent replica this server holds, a piece

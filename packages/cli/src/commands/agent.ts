@@ -60,6 +60,10 @@ async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecur
 }
 
 function describeEvent(e: VolumeEvent): string {
+  if (e.kind === 'holder_request') {
+    const what = e.request === 'snapshot' ? `snapshot ${e.snapshot ?? ''} asked of this writer` : 'background flatten asked of this writer';
+    return `nbd ${e.volume}: ${what} ${e.error === undefined ? 'done' : `failed (${e.error}); retried at the next poll if still asked`}`;
+  }
   const where = `nbd ${e.volume}: extent ${e.index}`;
   switch (e.kind) {
     case 'replica_dropped':

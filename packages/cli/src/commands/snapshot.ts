@@ -1,6 +1,6 @@
-import { invalidArgument } from '@basalt/stdx';
+import { ErrorCode, invalidArgument, isBasaltError } from '@basalt/stdx';
 import type { SnapshotInfo, TransferProgress } from '@basalt/client';
-import { flag, str } from '../args.js';
+import { flag, int, size, str } from '../args.js';
 import { clusterOptions } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { printJson, printTable } from '../output.js';
@@ -24,7 +24,7 @@ function positional(args: ParsedArgs, count: number, usage: string): string[] {
 }
 
 export function snapshotJson(s: SnapshotInfo) {
-  return { volume: s.volume, id: s.id, name: s.name, state: s.state, sizeBytes: s.sizeBytes, extents: s.extents.length, clones: s.clones, createdAtMs: s.createdAtMs };
+  return { volume: s.volume, id: s.id, name: s.name, state: s.state, sizeBytes: s.sizeBytes, extents: s.extents.length, clones: s.clones, createdAtMs: s.createdAtMs, ...(s.state === 'requested' && { requestedBy: s.requestedBy }) };
 }
 
 /** A progress line on stderr, started at the first report (when the total is known). */
@@ -42,11 +42,18 @@ export function progressLine(label: string, io: Io): { onProgress: TransferProgr
 }
 
 const create: Command = {
-  name: 'create', summary: 'snapshot a volume nobody writes (a running writer snapshots through its SDK: Volume.snapshot)', usage: 'VOLUME@NAME [--json]',
-  options: { ...clusterOptions, ...json }, positionals: true,
+  name: 'create', summary: 'snapshot a volume (one that a writer holds is asked of that writer, which takes it in its stream; waits up to --wait seconds)', usage: 'VOLUME@NAME [--wait SECONDS] [--json]',
+  options: { ...clusterOptions, ...json, wait: { type: 'string' } }, positionals: true,
   run: (args, io) => withClient(args, io, async (client) => {
     const { volume, snapshot } = volumeAtSnapshot(positional(args, 1, 'VOLUME@NAME')[0]);
-    const snap = await client.createSnapshot(volume, snapshot);
+    const waitSeconds = int(args, 'wait', 1, 3600);
+    let told: string | undefined;
+    const onWaiting = (state: string, holder: string): void => {
+      if (state === told) return;
+      told = state;
+      io.err(state === 'requested' ? `${holder || 'a writer'} holds the writer lease of ${volume}: asked it for the snapshot, waiting\n` : `the writer is taking ${volume}@${snapshot}\n`);
+    };
+    const snap = await client.createSnapshot(volume, snapshot, { onWaiting, ...(waitSeconds !== undefined && { timeoutMs: waitSeconds * 1000 }) });
     if (flag(args, 'json')) printJson(io, snapshotJson(snap));
     else io.out(`created ${volume}@${snap.name} (id ${snap.id}, ${snap.extents.length} extents)\n`);
     return 0;
@@ -128,12 +135,29 @@ export const clone: Command = {
   }),
 };
 
-/** `basalt volume flatten NAME`. */
+/**
+ * `basalt volume flatten NAME [--background [--bandwidth RATE]]`. With --background the clone's
+ * lease holder copies in its own stream under the budget; nobody holding the lease, this command
+ * flattens in the foreground as without it.
+ */
 export const flatten: Command = {
-  name: 'flatten', summary: "copy a clone's shared blocks from its snapshot so it no longer depends on it (needs no writer on it)", usage: 'NAME [--json]',
-  options: { ...clusterOptions, ...json }, positionals: true,
+  name: 'flatten', summary: "copy a clone's shared blocks from its snapshot so it no longer depends on it (--background: its writer does it, within --bandwidth per second)", usage: 'NAME [--background [--bandwidth RATE]] [--json]',
+  options: { ...clusterOptions, ...json, background: { type: 'boolean' }, bandwidth: { type: 'string' } }, positionals: true,
   run: (args, io) => withClient(args, io, async (client) => {
     const name = positional(args, 1, 'NAME')[0]!;
+    const bytesPerSec = size(args, 'bandwidth');
+    if (bytesPerSec !== undefined && !flag(args, 'background')) throw invalidArgument('--bandwidth applies to --background only');
+    if (flag(args, 'background')) {
+      try {
+        const v = await client.requestFlatten(name, bytesPerSec === undefined ? {} : { bytesPerSec });
+        if (flag(args, 'json')) printJson(io, { volume: name, background: true, leaseHolder: v.leaseHolder, flatten: v.flatten ?? null });
+        else io.out(`asked ${v.leaseHolder}, the writer of ${name}, to flatten it in the background; "basalt volume info ${name}" shows its progress\n`);
+        return 0;
+      } catch (err) {
+        if (!isBasaltError(err, ErrorCode.NoLeaseHolder)) throw err;
+        io.err(`nobody holds the writer lease of ${name}: flattening it in the foreground\n`);
+      }
+    }
     const line = progressLine(`flatten ${name}`, io);
     const out = await client.flattenVolume(name, line.onProgress);
     line.finish();

@@ -16,6 +16,7 @@ export function volumeJson(v: VolumeInfo) {
     replicationFactor: v.replicationFactor, generation: v.generation, leaseHolder: v.leaseHolder, labels: { ...v.labels }, createdAtMs: v.createdAtMs,
     storedBytes: v.storedBytes, tenant: v.tenant, encryption: v.encryption === undefined ? null : { cipher: v.encryption.cipher, keyId: v.encryption.keyId },
     parent: v.parent === undefined ? null : `${v.parent.volume}@${v.parent.snapshot}`, snapshots: v.snapshotCount,
+    requestedSnapshots: [...v.requestedSnapshots], flatten: v.flatten === undefined ? null : { ...v.flatten },
   };
 }
 
@@ -35,7 +36,16 @@ function show(io: Io, args: ParsedArgs, v: VolumeInfo): void {
     ['encryption', j.encryption === null ? 'none' : `${j.encryption.cipher}, KEK ${j.encryption.keyId}`],
     ['replication', String(j.replicationFactor)], ['generation', String(j.generation)], ['writer', j.leaseHolder || '-'], ['labels', labels],
     ['snapshots', String(j.snapshots)], ['clone of', j.parent ?? '-'],
+    ...(j.requestedSnapshots.length === 0 ? [] : [['asked of the writer', j.requestedSnapshots.join(', ')]]),
+    ...(j.flatten === null ? [] : [['background flatten', flattenProgress(j.flatten)]]),
   ]);
+}
+
+/** A background flatten's state for people: asked, or how far the lease holder got. */
+function flattenProgress(f: NonNullable<VolumeInfo['flatten']>): string {
+  const rate = f.bytesPerSec === 0 ? 'default budget' : `${humanBytes(f.bytesPerSec)}/s`;
+  const done = f.totalBytes === 0 ? 'not started by the writer yet' : `${humanBytes(f.doneBytes)} of ${humanBytes(f.totalBytes)} (${Math.floor((100 * f.doneBytes) / f.totalBytes)}%)`;
+  return `${done}, ${rate}, asked by ${f.requestedBy}`;
 }
 
 const create: Command = {

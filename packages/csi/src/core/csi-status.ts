@@ -30,7 +30,8 @@ export function invalid(message: string): CsiStatus {
 /**
  * The status for a Basalt error code the SDK threw: the CSI specification's meaning of each
  * status, for what the code means (a busy volume is a failed precondition, no space is resource
- * exhaustion, an unreachable metad is unavailable so the CO retries).
+ * exhaustion, an unreachable metad or a volume's writer that did not take a snapshot in time is
+ * unavailable so the CO retries).
  */
 export function codeForBasalt(code: string): Code {
   switch (code) {
@@ -55,6 +56,7 @@ export function codeForBasalt(code: string): Code {
     case ErrorCode.NotLeader:
     case ErrorCode.Unavailable:
     case ErrorCode.Timeout:
+    case ErrorCode.HolderTimeout:
     case ErrorCode.ClusterNotRunning:
     case ErrorCode.Busy:
       return Code.unavailable;

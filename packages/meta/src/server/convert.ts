@@ -14,13 +14,15 @@ export function volumeToPb(v: VolumeView): pb.IVolume {
     ...(v.encryption !== null && { encryption: { cipher: v.encryption.cipher, keyId: v.encryption.keyId, wrappedKey: Buffer.from(v.encryption.wrappedKey, 'base64'), keyVolumeId: v.encryption.keyVolumeId } }),
     parentVolume: v.parent?.volume ?? '', parentSnapshot: v.parent?.snapshot ?? '', parentVolumeId: v.parent?.volumeId ?? 0, parentSnapshotId: v.parent?.snapshotId ?? 0,
     snapshotCount: v.snapshotCount,
+    requestedSnapshots: [...v.requestedSnapshots],
+    ...(v.flatten !== null && { flatten: { ...v.flatten } }),
   };
 }
 
 export function snapshotToPb(s: SnapshotView): pb.ISnapshot {
   return {
     volume: s.volume, volumeId: s.volumeId, id: s.id, name: s.name, createdAtMs: s.createdAtMs, state: s.state,
-    sizeBytes: s.sizeBytes, extents: [...s.extents], clones: s.clones, removed: s.removed, hidden: s.hidden,
+    sizeBytes: s.sizeBytes, extents: [...s.extents], clones: s.clones, removed: s.removed, hidden: s.hidden, requestedBy: s.requestedBy,
   };
 }
 

@@ -307,7 +307,19 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
     },
     createSnapshot: async (r, caller) => {
       ownerChecked(caller, r.volume);
-      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'createSnapshot', name: r.volume, snapshot: r.name, nowMs: now() })) };
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'createSnapshot', name: r.volume, snapshot: r.name, nowMs: now(), ...(r.requested && { requested: true }) })) };
+    },
+    requestSnapshot: async (r, caller) => {
+      ownerChecked(caller, r.volume);
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'requestSnapshot', name: r.volume, snapshot: r.name, requestedBy: requester(caller), nowMs: now() })) };
+    },
+    requestFlatten: async (r, caller) => {
+      ownerChecked(caller, r.name);
+      return { volume: withStored(await apply<VolumeView>({ type: 'requestFlatten', name: r.name, requestedBy: requester(caller), bytesPerSec: r.bytesPerSec, nowMs: now(), ...(r.cancel && { cancel: true }) })) };
+    },
+    reportFlatten: async (r, caller) => {
+      ownerChecked(caller, r.name);
+      return { volume: withStored(await apply<VolumeView>({ type: 'reportFlatten', name: r.name, generation: r.generation, doneBytes: r.doneBytes, totalBytes: r.totalBytes })) };
     },
     commitSnapshot: async (r, caller) => {
       ownerChecked(caller, r.volume);
@@ -315,7 +327,7 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
     },
     deleteSnapshot: async (r, caller) => {
       ownerChecked(caller, r.volume);
-      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'deleteSnapshot', name: r.volume, snapshot: r.name })) };
+      return { snapshot: snapshotToPb(await apply<SnapshotView>({ type: 'deleteSnapshot', name: r.volume, snapshot: r.name, ...(r.requested && { requested: true }) })) };
     },
     listSnapshots: async (r, caller) => {
       const name = checkName(r.volume);
@@ -332,6 +344,11 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       return { volume: withStored(await apply<VolumeView>({ type: 'cloneVolume', name: r.volume, snapshot: r.snapshot, clone: r.clone, nowMs: now(), shareKey: true })) };
     },
   };
+}
+
+/** Who asked the lease holder for something, as the request records it: `role/name[@tenant]`. */
+function requester(caller: Identity): string {
+  return `${caller.role}/${caller.name}${caller.tenant === undefined ? '' : `@${caller.tenant}`}`;
 }
 
 function heartbeatFacts(r: MetaServerRequest<'heartbeat'>, heardAtMs: number): HeartbeatFacts {

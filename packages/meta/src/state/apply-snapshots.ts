@@ -14,7 +14,8 @@ import type { SnapshotView, VolumeView } from './views.js';
  * Snapshots and clones (docs/snapshots.md). metad records them; the data stays on the chunk
  * servers, taken there by the writer (SNAPSHOT in each extent's write stream). A snapshot is
  * 'creating' from createSnapshot until commitSnapshot; deleting one with clones hides it until
- * its last clone is deleted.
+ * its last clone is deleted. A 'requested' one (apply-holder-requests.ts) becomes 'creating' when
+ * its lease holder takes it (createSnapshot with `requested`).
  */
 
 export function applyCreateSnapshot(data: StateData, cmd: CreateSnapshotCommand): Result<SnapshotView> {
@@ -22,10 +23,15 @@ export function applyCreateSnapshot(data: StateData, cmd: CreateSnapshotCommand)
   if (!found.ok) return found;
   const volume = found.value;
   const snaps = snapsOf(volume);
-  if (snaps.snapshots.has(cmd.snapshot)) {
+  const existing = snaps.snapshots.get(cmd.snapshot);
+  if (cmd.requested === true && existing?.state !== 'requested') {
+    // The request was cancelled (or never filed): the holder takes nothing.
+    return fail(ErrorCode.SnapshotNotFound, `volume ${volume.name} has no snapshot request named ${JSON.stringify(cmd.snapshot)} (cancelled?)`, { volume: volume.name, snapshot: cmd.snapshot });
+  }
+  if (existing !== undefined && cmd.requested !== true) {
     return fail(ErrorCode.SnapshotExists, `volume ${volume.name} already has a snapshot named ${JSON.stringify(cmd.snapshot)}`, { volume: volume.name, snapshot: cmd.snapshot });
   }
-  if (snaps.snapshots.size >= limits.snapshotsPerVolumeMax) {
+  if (existing === undefined && snaps.snapshots.size >= limits.snapshotsPerVolumeMax) {
     return fail(ErrorCode.LimitExceeded, `volume ${volume.name} already has ${limits.snapshotsPerVolumeMax} snapshots, the most allowed`, { volume: volume.name, max: limits.snapshotsPerVolumeMax });
   }
   const snap: SnapshotRecord = {
@@ -47,6 +53,7 @@ export function applyCommitSnapshot(data: StateData, cmd: CommitSnapshotCommand)
   const found = findSnapshot(data, cmd.name, cmd.snapshot, true);
   if (!found.ok) return found;
   const { volume, snap } = found.value;
+  if (snap.state === 'requested') return fail(ErrorCode.SnapshotNotFound, `snapshot ${JSON.stringify(cmd.snapshot)} of volume ${volume.name} is only requested: its lease holder has not taken it`, { volume: volume.name, snapshot: cmd.snapshot });
   snap.state = 'ready';
   return ok(snapshotView(volume, snap));
 }
@@ -56,6 +63,10 @@ export function applyDeleteSnapshot(data: StateData, cmd: DeleteSnapshotCommand)
   const found = findSnapshot(data, cmd.name, cmd.snapshot, true);
   if (!found.ok) return found;
   const { volume, snap } = found.value;
+  if (cmd.requested === true && snap.state !== 'requested') {
+    // Too late to cancel: the holder is taking it (or took it).
+    return fail(ErrorCode.CompareFailed, `snapshot ${JSON.stringify(cmd.snapshot)} of volume ${volume.name} is ${snap.state}, no longer only requested`, { volume: volume.name, snapshot: cmd.snapshot, state: snap.state });
+  }
   if (snap.clones > 0) snap.hidden = true;
   else volume.snaps!.snapshots.delete(snap.name);
   return ok(snapshotView(volume, snap));
@@ -109,7 +120,7 @@ export function applyFlattenVolume(data: StateData, cmd: FlattenVolumeCommand): 
   return ok(volumeView(volume));
 }
 
-/** A visible snapshot of a volume; a 'creating' one only when `creating` allows it. */
+/** A visible snapshot of a volume; a 'requested' or 'creating' one only when `creating` allows it. */
 export function findSnapshot(data: StateData, name: string, snapshot: string, creating: boolean): Result<{ volume: VolumeRecord; snap: SnapshotRecord }> {
   const found = findVolume(data, name);
   if (!found.ok) return found;

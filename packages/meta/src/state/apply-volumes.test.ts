@@ -26,6 +26,8 @@ describe('creating a volume', () => {
       tenant: 'default',
       parent: null,
       snapshotCount: 0,
+      requestedSnapshots: [],
+      flatten: null,
     });
     expect(state.getVolume('db-1')).toEqual({ ok: true, value: view });
   });

@@ -6,6 +6,7 @@ import { applyRevokeCertificate } from './apply-revocations.js';
 import { applyAddRebuilding, applyDropReplica, applyPromoteReplica } from './apply-members.js';
 import { applyCreateTenant, applyDeleteTenant, applySetTenantQuota } from './apply-tenants.js';
 import { applyCloneVolume, applyCommitSnapshot, applyCreateSnapshot, applyDeleteSnapshot, applyFlattenVolume } from './apply-snapshots.js';
+import { applyReportFlatten, applyRequestFlatten, applyRequestSnapshot } from './apply-holder-requests.js';
 import { applyCreateVolume, applyDeleteVolume, applyResizeVolume, applySetLabel } from './apply-volumes.js';
 import type { Command, CommandValue } from './commands.js';
 import type { StateData } from './records.js';
@@ -75,6 +76,12 @@ function dispatch(data: StateData, cmd: Command): Result<CommandValue<Command>> 
       return applyCloneVolume(data, cmd);
     case 'flattenVolume':
       return applyFlattenVolume(data, cmd);
+    case 'requestSnapshot':
+      return applyRequestSnapshot(data, cmd);
+    case 'requestFlatten':
+      return applyRequestFlatten(data, cmd);
+    case 'reportFlatten':
+      return applyReportFlatten(data, cmd);
     default:
       return unreachable(cmd, 'unknown command type');
   }

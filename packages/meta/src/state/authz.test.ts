@@ -75,12 +75,14 @@ describe('the metad call policy', () => {
 
   it('lets an agent open volumes but not create, resize, delete or relabel them', () => {
     for (const m of ['getVolume', 'listVolumes', 'getExtentMap', 'allocateExtent', 'acquireLease', 'releaseLease', 'dropReplica'] as const) expect(allowed(m, agentA), m).toBe(true);
+    // As a lease holder it answers requests: takes snapshots, reports and ends a background flatten.
+    for (const m of ['createSnapshot', 'commitSnapshot', 'reportFlatten', 'flattenVolume'] as const) expect(allowed(m, agentA), m).toBe(true);
     for (const m of ['createVolume', 'resizeVolume', 'deleteVolume', 'setVolumeLabel'] as const) expect(allowed(m, agentA), m).toBe(false);
   });
 
   it('audits every mutation that an operator or a tenant makes, and no read', () => {
     const audited = methods.filter((m) => callRules[m].audited).sort();
-    expect(audited).toEqual(['addMember', 'cloneVolume', 'createSnapshot', 'createTenant', 'createVolume', 'deleteSnapshot', 'deleteTenant', 'deleteVolume', 'drainServer', 'flattenVolume', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'resizeVolume', 'revokeCertificate', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
+    expect(audited).toEqual(['addMember', 'cloneVolume', 'createSnapshot', 'createTenant', 'createVolume', 'deleteSnapshot', 'deleteTenant', 'deleteVolume', 'drainServer', 'flattenVolume', 'markServerOut', 'promoteMember', 'removeMember', 'removeServer', 'requestFlatten', 'requestSnapshot', 'resizeVolume', 'revokeCertificate', 'setTenantQuota', 'setVolumeLabel', 'transferLeader']);
   });
 
   it('scopes every volume-naming call that a tenant-bound role may make', () => {
@@ -89,7 +91,7 @@ describe('the metad call policy', () => {
       if (r.roles.includes('client') || r.roles.includes('agent')) expect(['volume', 'listing', 'none'], m).toContain(r.scope);
     }
     expect(methods.filter((m) => callRules[m].scope === 'volume').sort()).toEqual(
-      ['acquireLease', 'allocateExtent', 'cloneVolume', 'commitSnapshot', 'createSnapshot', 'deleteSnapshot', 'deleteVolume', 'dropReplica', 'flattenVolume', 'getExtentMap', 'getVolume', 'listSnapshots', 'releaseLease', 'resizeVolume', 'setVolumeLabel'],
+      ['acquireLease', 'allocateExtent', 'cloneVolume', 'commitSnapshot', 'createSnapshot', 'deleteSnapshot', 'deleteVolume', 'dropReplica', 'flattenVolume', 'getExtentMap', 'getVolume', 'listSnapshots', 'releaseLease', 'reportFlatten', 'requestFlatten', 'requestSnapshot', 'resizeVolume', 'setVolumeLabel'],
     );
     expect(roles.length).toBe(5);
   });

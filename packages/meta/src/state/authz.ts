@@ -82,7 +82,11 @@ export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   deleteSnapshot: rule(['admin', 'client'], 'volume', true),
   listSnapshots: rule([...tenantUsers, 'chunkd'], 'volume'),
   cloneVolume: rule(['admin', 'client'], 'volume', true),
-  flattenVolume: rule(['admin', 'client'], 'volume', true),
+  // The lease holder ends a background flatten itself, and an agent may be that holder.
+  flattenVolume: rule(tenantUsers, 'volume', true),
+  requestSnapshot: rule(tenantUsers, 'volume', true),
+  requestFlatten: rule(['admin', 'client'], 'volume', true),
+  reportFlatten: rule(tenantUsers, 'volume'),
   listRevocations: rule([...tenantUsers, 'chunkd']),
   raftStream: rule(['admin', 'metad']),
 };

@@ -37,11 +37,14 @@ const schemas: { readonly [T in CommandType]: { readonly [F in FieldsOf<T>]-?: F
   deleteTenant: { name: 'string' },
   setTenantQuota: { name: 'string', maxBytes: 'number', maxVolumes: 'number' },
   revokeCertificate: { serial: 'string' },
-  createSnapshot: { name: 'string', snapshot: 'string', nowMs: 'number' },
+  createSnapshot: { name: 'string', snapshot: 'string', nowMs: 'number', requested: 'optional boolean' },
   commitSnapshot: { name: 'string', snapshot: 'string' },
-  deleteSnapshot: { name: 'string', snapshot: 'string' },
+  deleteSnapshot: { name: 'string', snapshot: 'string', requested: 'optional boolean' },
   cloneVolume: { name: 'string', snapshot: 'string', clone: 'string', nowMs: 'number', shareKey: 'optional boolean' },
   flattenVolume: { name: 'string' },
+  requestSnapshot: { name: 'string', snapshot: 'string', requestedBy: 'string', nowMs: 'number' },
+  requestFlatten: { name: 'string', requestedBy: 'string', bytesPerSec: 'number', cancel: 'optional boolean', nowMs: 'number' },
+  reportFlatten: { name: 'string', generation: 'number', doneBytes: 'number', totalBytes: 'number' },
 };
 
 function schemaOf(type: unknown): Readonly<Record<string, FieldKind>> {

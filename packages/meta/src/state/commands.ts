@@ -46,7 +46,40 @@ export type Command =
   | CommitSnapshotCommand
   | DeleteSnapshotCommand
   | CloneVolumeCommand
-  | FlattenVolumeCommand;
+  | FlattenVolumeCommand
+  | RequestSnapshotCommand
+  | RequestFlattenCommand
+  | ReportFlattenCommand;
+
+/** Asks the lease holder of volume `name` for snapshot `snapshot`: recorded as 'requested' (apply-holder-requests.ts). */
+export interface RequestSnapshotCommand {
+  readonly type: 'requestSnapshot';
+  readonly name: string;
+  readonly snapshot: string;
+  /** The caller's identity name. */
+  readonly requestedBy: string;
+  readonly nowMs: number;
+}
+
+/** Asks the lease holder of clone `name` to flatten it in the background, or (`cancel`) withdraws that request. */
+export interface RequestFlattenCommand {
+  readonly type: 'requestFlatten';
+  readonly name: string;
+  readonly requestedBy: string;
+  /** The copy's byte-rate budget; 0: the default. */
+  readonly bytesPerSec: number;
+  readonly cancel?: boolean;
+  readonly nowMs: number;
+}
+
+/** The holder at lease `generation` reports how far its background flatten of clone `name` got. */
+export interface ReportFlattenCommand {
+  readonly type: 'reportFlatten';
+  readonly name: string;
+  readonly generation: number;
+  readonly doneBytes: number;
+  readonly totalBytes: number;
+}
 
 /** Ends a clone's read-through after its writer copied every block it needs from the parent; a no-op for other volumes. */
 export interface FlattenVolumeCommand {
@@ -54,12 +87,17 @@ export interface FlattenVolumeCommand {
   readonly name: string;
 }
 
-/** Records snapshot `snapshot` of volume `name` as 'creating', with the next snapshot id and the extents allocated now. */
+/**
+ * Records snapshot `snapshot` of volume `name` as 'creating', with the next snapshot id and the
+ * extents allocated now. With `requested` it only takes a 'requested' snapshot of that name (the
+ * holder answering a request): refused when there is none (the request was cancelled).
+ */
 export interface CreateSnapshotCommand {
   readonly type: 'createSnapshot';
   readonly name: string;
   readonly snapshot: string;
   readonly nowMs: number;
+  readonly requested?: boolean;
 }
 
 /** Marks a snapshot 'ready': the writer took it on every extent it lists. */
@@ -69,11 +107,12 @@ export interface CommitSnapshotCommand {
   readonly snapshot: string;
 }
 
-/** Removes a snapshot's record, or hides it while clones read through it. */
+/** Removes a snapshot's record, or hides it while clones read through it. With `requested`: only a 'requested' one (a cancel). */
 export interface DeleteSnapshotCommand {
   readonly type: 'deleteSnapshot';
   readonly name: string;
   readonly snapshot: string;
+  readonly requested?: boolean;
 }
 
 /**
@@ -339,6 +378,9 @@ export interface CommandValues {
   deleteSnapshot: SnapshotView;
   cloneVolume: VolumeView;
   flattenVolume: VolumeView;
+  requestSnapshot: SnapshotView;
+  requestFlatten: VolumeView;
+  reportFlatten: VolumeView;
 }
 
 export type CommandValue<C extends Command> = CommandValues[C['type']];

@@ -32,7 +32,10 @@ export function checkInvariants(data: StateData): void {
   }
 }
 
-/** Snapshot ids below the volume's next id and distinct; each snapshot's clone count equals the clones naming it. */
+/**
+ * Snapshot ids below the volume's next id and distinct; each snapshot's clone count equals the
+ * clones naming it; requests to the lease holder as apply-holder-requests.ts lists.
+ */
 function checkSnapshots(data: StateData): void {
   const clones = new Map<string, number>();
   for (const v of data.volumes.values()) {
@@ -41,14 +44,24 @@ function checkSnapshots(data: StateData): void {
   }
   for (const v of data.volumes.values()) {
     const ids = new Set<number>();
+    let requested = 0;
     for (const [name, snap] of v.snaps?.snapshots ?? []) {
       assert(name === snap.name, `snapshot ${snap.name} of ${v.name} filed under ${name}`);
+      assert((snap.state === 'requested') === (snap.requestedBy !== undefined), `snapshot ${v.name}@${name} is ${snap.state} and ${snap.requestedBy === undefined ? 'names no' : 'names a'} requester`);
+      if (snap.state === 'requested') {
+        requested++;
+        assert(snap.id === 0 && snap.extents.length === 0 && snap.clones === 0 && !snap.hidden, `requested snapshot ${v.name}@${name} has an id, extents, clones or is hidden`);
+        continue;
+      }
       assert(snap.id >= 1 && snap.id < v.snaps!.nextSnapshotId && !ids.has(snap.id), `snapshot ${name} of ${v.name} has id ${snap.id}, used or outside [1, ${v.snaps!.nextSnapshotId})`);
       ids.add(snap.id);
       assert(snap.clones === (clones.get(`${v.name}@${name}`) ?? 0), `snapshot ${v.name}@${name} counts ${snap.clones} clones, ${clones.get(`${v.name}@${name}`) ?? 0} name it`);
       assert(!snap.hidden || snap.clones > 0, `snapshot ${v.name}@${name} is hidden without clones`);
     }
     assert((v.snaps?.snapshots.size ?? 0) <= limits.snapshotsPerVolumeMax, `volume ${v.name} has too many snapshots`);
+    assert(requested <= limits.snapshotRequestsPerVolumeMax, `volume ${v.name} has ${requested} snapshot requests, above ${limits.snapshotRequestsPerVolumeMax}`);
+    const flatten = v.snaps?.parent?.flatten;
+    assert(flatten === undefined || flatten.doneBytes <= flatten.totalBytes, `flatten request of ${v.name} reports more bytes done than in all`);
   }
 }
 

@@ -18,12 +18,12 @@ export function getVolume(data: StateData, name: string): Result<VolumeView> {
   return found.ok ? ok(volumeView(found.value)) : found;
 }
 
-/** The volume's visible snapshots, oldest first ('creating' ones too); with includeHidden also those kept for clones. */
+/** The volume's visible snapshots, oldest first ('creating' ones too, then 'requested' ones); with includeHidden also those kept for clones. */
 export function listSnapshots(data: StateData, name: string, includeHidden = false): Result<SnapshotView[]> {
   const found = findVolume(data, name);
   if (!found.ok) return found;
   const volume = found.value;
-  return ok([...(volume.snaps?.snapshots.values() ?? [])].filter((snap) => includeHidden || !snap.hidden).sort((a, b) => a.id - b.id).map((snap) => snapshotView(volume, snap)));
+  return ok([...(volume.snaps?.snapshots.values() ?? [])].filter((snap) => includeHidden || !snap.hidden).sort((a, b) => (a.id === 0 ? Infinity : a.id) - (b.id === 0 ? Infinity : b.id) || a.createdAtMs - b.createdAtMs).map((snap) => snapshotView(volume, snap)));
 }
 
 /** A visible snapshot, 'creating' or 'ready'. */

@@ -108,11 +108,19 @@ export function snapsOf(volume: VolumeRecord): VolumeSnapshots {
 }
 
 export interface SnapshotRecord {
+  /** Invariant: 0 while 'requested' (no id is spent on a request that may be cancelled), else in [1, nextSnapshotId). */
   readonly id: number;
   readonly name: string;
+  /** When it was recorded: asked for ('requested'), or taken. */
   readonly createdAtMs: number;
-  /** 'creating' until the writer took it on every extent in `extents`; only a 'ready' one is read. */
-  state: 'creating' | 'ready';
+  /**
+   * 'requested': asked of the lease holder by someone else (apply-holder-requests.ts); the holder
+   * turns it into 'creating' when it takes it. 'creating' until the writer took it on every
+   * extent in `extents`; only a 'ready' one is read.
+   */
+  state: SnapshotState;
+  /** Who asked (the caller's identity name), set only while 'requested'. */
+  readonly requestedBy?: string;
   /** The volume's size when it was taken. */
   readonly sizeBytes: number;
   /** The extents allocated when it was taken (the others read as zeros, or through to a clone's parent). */
@@ -123,11 +131,27 @@ export interface SnapshotRecord {
   hidden: boolean;
 }
 
+export type SnapshotState = 'requested' | 'creating' | 'ready';
+
 export interface ParentRecord {
   readonly volumeId: number;
   readonly volumeName: string;
   readonly snapshotId: number;
   readonly snapshotName: string;
+  /** A background flatten asked of the clone's lease holder (apply-holder-requests.ts); absent when none is. */
+  flatten?: FlattenRequestRecord | undefined;
+}
+
+/** A background flatten request and its progress as the holder reports it. */
+export interface FlattenRequestRecord {
+  /** The caller's identity name. */
+  readonly requestedBy: string;
+  readonly requestedAtMs: number;
+  /** The copy's byte-rate budget; 0: the default (limits.repairBandwidthBytesPerSecDefault). */
+  readonly bytesPerSec: number;
+  /** Invariant: doneBytes <= totalBytes; both 0 until the holder reports. */
+  doneBytes: number;
+  totalBytes: number;
 }
 
 /** A data key wrapped by a client's KEK: metad stores it and never sees the key. */

@@ -1,6 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
 import { isObject, parseJson } from './json.js';
-import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ServerRecord, type SnapshotRecord, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
+import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ParentRecord, type ServerRecord, type SnapshotRecord, type SnapshotState, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
 import { rebuildTenantUsage } from './tenant-usage.js';
 import { rebuildAttention } from './attention.js';
 import { sortedLabels } from './view-of.js';
@@ -15,14 +15,20 @@ import { compareStrings } from './order.js';
  * Format 1 (no rebuilding or former members, servers only up or down) is still read.
  * Tenants, encryption and snapshots extend format 2 without changing a byte of a state that has
  * none: a volume with any of them has an 11th tuple element, an object of what it has (VolumeExtras),
- * and a `tenants` list (by name) follows the volumes only when tenants exist.
+ * and a `tenants` list (by name) follows the volumes only when tenants exist. Requests to the lease
+ * holder extend the snapshot and parent tuples by an element each (a requested snapshot's
+ * requester; a clone's flatten request), present only when there is one: older states decode.
  */
 export const snapshotFormatVersion = 2;
 
 type ServerTuple = [string, string, string, number, number, string, number, boolean, number];
 type VolumeBase = [number, string, number, number, number, number, [string, number] | null, number, [string, string][], number[]];
-type SnapshotTuple = [number, string, number, 'creating' | 'ready', number, number[], number, boolean];
-type ParentTuple = [number, string, number, string];
+/** The 9th element, who asked, only for a 'requested' snapshot. */
+type SnapshotTuple = [number, string, number, SnapshotState, number, number[], number, boolean] | [number, string, number, SnapshotState, number, number[], number, boolean, string];
+/** [requestedBy, requestedAtMs, bytesPerSec, doneBytes, totalBytes]. */
+type FlattenTuple = [string, number, number, number, number];
+/** The 5th element only when a background flatten is requested. */
+type ParentTuple = [number, string, number, string] | [number, string, number, string, FlattenTuple];
 /** A volume's snapshots and parent, present only when it has either (or ever had a snapshot). */
 type SnapshotsTuple = [number, ParentTuple | null, SnapshotTuple[]];
 /**
@@ -116,8 +122,14 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
   }
   if (v.snaps !== null) {
     const p = v.snaps.parent;
-    const parent: ParentTuple | null = p === null ? null : [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName];
-    const snaps = [...v.snaps.snapshots.values()].sort((a, b) => a.id - b.id).map((x): SnapshotTuple => [x.id, x.name, x.createdAtMs, x.state, x.sizeBytes, [...x.extents], x.clones, x.hidden]);
+    const f = p?.flatten;
+    const parent: ParentTuple | null = p === null ? null : f === undefined ? [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName] : [p.volumeId, p.volumeName, p.snapshotId, p.snapshotName, [f.requestedBy, f.requestedAtMs, f.bytesPerSec, f.doneBytes, f.totalBytes]];
+    // Requested ones (id 0) after the others, by name: the order is canonical.
+    const ordered = [...v.snaps.snapshots.values()].sort((a, b) => (a.id === 0 ? Infinity : a.id) - (b.id === 0 ? Infinity : b.id) || compareStrings(a.name, b.name));
+    const snaps = ordered.map((x): SnapshotTuple => {
+      const base: SnapshotTuple = [x.id, x.name, x.createdAtMs, x.state, x.sizeBytes, [...x.extents], x.clones, x.hidden];
+      return x.requestedBy === undefined ? base : [...base, x.requestedBy] as SnapshotTuple;
+    });
     extras.s = [v.snaps.nextSnapshotId, parent, snaps];
   }
   return Object.keys(extras).length === 0 ? tuple : [...tuple, extras];
@@ -211,13 +223,23 @@ function decodeSnapshots(value: unknown): Pick<VolumeRecord, 'snaps'> {
   for (const item of list(t[2], 'snapshot list')) {
     const x = list(item, 'snapshot');
     const state = str(x[3], 'snapshot state');
-    assert(state === 'creating' || state === 'ready', `bad snapshot state ${state}`);
+    assert(state === 'requested' || state === 'creating' || state === 'ready', `bad snapshot state ${state}`);
     assert(typeof x[7] === 'boolean', 'snapshot hidden flag is not a boolean');
-    const snap: SnapshotRecord = { id: num(x[0], 'snapshot id'), name: str(x[1], 'snapshot name'), createdAtMs: num(x[2], 'snapshot time'), state, sizeBytes: num(x[4], 'snapshot size'), extents: list(x[5], 'snapshot extents').map((i) => num(i, 'snapshot extent')), clones: num(x[6], 'snapshot clones'), hidden: x[7] };
+    const snap: SnapshotRecord = {
+      id: num(x[0], 'snapshot id'), name: str(x[1], 'snapshot name'), createdAtMs: num(x[2], 'snapshot time'), state, sizeBytes: num(x[4], 'snapshot size'),
+      extents: list(x[5], 'snapshot extents').map((i) => num(i, 'snapshot extent')), clones: num(x[6], 'snapshot clones'), hidden: x[7],
+      ...(x.length > 8 && { requestedBy: str(x[8], 'snapshot requester') }),
+    };
     snapshots.set(snap.name, snap);
   }
-  const parent = p === null ? null : { volumeId: num(p[0], 'parent volume id'), volumeName: str(p[1], 'parent volume'), snapshotId: num(p[2], 'parent snapshot id'), snapshotName: str(p[3], 'parent snapshot') };
+  const parent = p === null ? null : { volumeId: num(p[0], 'parent volume id'), volumeName: str(p[1], 'parent volume'), snapshotId: num(p[2], 'parent snapshot id'), snapshotName: str(p[3], 'parent snapshot'), ...decodeFlatten(p[4]) };
   return { snaps: { snapshots, nextSnapshotId: num(t[0], 'nextSnapshotId'), parent } };
+}
+
+function decodeFlatten(value: unknown): Pick<ParentRecord, 'flatten'> {
+  if (value === undefined) return {};
+  const f = list(value, 'flatten request');
+  return { flatten: { requestedBy: str(f[0], 'flatten requester'), requestedAtMs: num(f[1], 'flatten time'), bytesPerSec: num(f[2], 'flatten rate'), doneBytes: num(f[3], 'flatten done'), totalBytes: num(f[4], 'flatten total') } };
 }
 
 function decodeLease(value: unknown): LeaseRecord | null {

@@ -57,6 +57,13 @@ export function validateCommandArgs(cmd: Command): StateError | null {
       return checkVolumeName(cmd.name);
     case 'cloneVolume':
       return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkVolumeName(cmd.clone), checkUint('nowMs', cmd.nowMs));
+    case 'requestSnapshot':
+      return first(checkVolumeName(cmd.name), checkSnapshotName(cmd.snapshot), checkRequester(cmd.requestedBy), checkUint('nowMs', cmd.nowMs));
+    case 'requestFlatten':
+      return first(checkVolumeName(cmd.name), checkRequester(cmd.requestedBy), checkUint('bytesPerSec', cmd.bytesPerSec), checkUint('nowMs', cmd.nowMs));
+    case 'reportFlatten':
+      return first(checkVolumeName(cmd.name), checkUint('generation', cmd.generation), checkUint('doneBytes', cmd.doneBytes), checkUint('totalBytes', cmd.totalBytes), () =>
+        (cmd.doneBytes <= cmd.totalBytes ? null : invalid(`doneBytes ${cmd.doneBytes} is above totalBytes ${cmd.totalBytes}`, { doneBytes: cmd.doneBytes, totalBytes: cmd.totalBytes })));
     default:
       return unreachable(cmd, 'unknown command type');
   }
@@ -197,6 +204,12 @@ function checkAddress(address: string): StateError | null {
   if (port < 1 || port > 65535) {
     return invalid(`bad address ${JSON.stringify(address.slice(0, 300))}: use host:port with a hostname, IPv4 or [IPv6] host and a port in 1..65535`, { address });
   }
+  return null;
+}
+
+/** Who asked the lease holder for something: an identity's name, 1 to limits.clientIdBytesMax characters. */
+function checkRequester(requestedBy: string): StateError | null {
+  if (requestedBy.length === 0 || requestedBy.length > limits.clientIdBytesMax) return invalid(`bad requester ${JSON.stringify(requestedBy.slice(0, 32))}: use 1 to ${limits.clientIdBytesMax} characters`, { requestedBy });
   return null;
 }
 

@@ -38,6 +38,8 @@ export function volumeView(v: VolumeRecord): VolumeView {
     tenant: v.tenant,
     parent: parentView(v),
     snapshotCount: [...(v.snaps?.snapshots.values() ?? [])].filter((snap) => !snap.hidden).length,
+    requestedSnapshots: requestedSnapshots(v),
+    flatten: v.snaps?.parent?.flatten === undefined ? null : { ...v.snaps.parent.flatten },
   };
 }
 
@@ -62,12 +64,18 @@ export function snapshotView(v: VolumeRecord, snap: SnapshotRecord): SnapshotVie
     name: snap.name,
     createdAtMs: snap.createdAtMs,
     state: snap.state,
+    requestedBy: snap.requestedBy ?? '',
     sizeBytes: snap.sizeBytes,
     extents: snap.extents,
     clones: snap.clones,
     removed: v.snaps?.snapshots.get(snap.name) !== snap,
     hidden: snap.hidden,
   };
+}
+
+/** The names of the volume's 'requested' snapshots, oldest request first. */
+function requestedSnapshots(v: VolumeRecord): string[] {
+  return [...(v.snaps?.snapshots.values() ?? [])].filter((s) => s.state === 'requested').sort((a, b) => a.createdAtMs - b.createdAtMs || compareStrings(a.name, b.name)).map((s) => s.name);
 }
 
 function parentView(v: VolumeRecord): VolumeView['parent'] {

@@ -65,6 +65,19 @@ export interface VolumeView {
   readonly parent: ParentView | null;
   /** Snapshots listed (hidden ones, kept for clones, not counted). */
   readonly snapshotCount: number;
+  /** Snapshots asked of the lease holder and not taken yet, oldest request first (apply-holder-requests.ts). */
+  readonly requestedSnapshots: readonly string[];
+  /** A background flatten asked of the lease holder, with its progress; null when none is. */
+  readonly flatten: FlattenRequestView | null;
+}
+
+export interface FlattenRequestView {
+  readonly requestedBy: string;
+  readonly requestedAtMs: number;
+  /** 0: the default budget. */
+  readonly bytesPerSec: number;
+  readonly doneBytes: number;
+  readonly totalBytes: number;
 }
 
 export interface EncryptionView {
@@ -101,7 +114,10 @@ export interface SnapshotView {
   readonly id: number;
   readonly name: string;
   readonly createdAtMs: number;
-  readonly state: 'creating' | 'ready';
+  /** 'requested': asked of the lease holder, id 0 and no extents until it takes it. */
+  readonly state: 'requested' | 'creating' | 'ready';
+  /** Who asked, while 'requested'; '' otherwise. */
+  readonly requestedBy: string;
   readonly sizeBytes: number;
   /** Extents allocated when it was taken, ascending. */
   readonly extents: readonly number[];

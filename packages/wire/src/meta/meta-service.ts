@@ -51,6 +51,9 @@ export const metaService = {
   listSnapshots: unaryMethod(service, 'ListSnapshots', pb.ListSnapshotsRequest, pb.ListSnapshotsReply),
   cloneVolume: unaryMethod(service, 'CloneVolume', pb.CloneVolumeRequest, pb.VolumeReply),
   flattenVolume: unaryMethod(service, 'FlattenVolume', pb.FlattenVolumeRequest, pb.VolumeReply),
+  requestSnapshot: unaryMethod(service, 'RequestSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
+  requestFlatten: unaryMethod(service, 'RequestFlatten', pb.RequestFlattenRequest, pb.VolumeReply),
+  reportFlatten: unaryMethod(service, 'ReportFlatten', pb.ReportFlattenRequest, pb.VolumeReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -107,10 +110,14 @@ export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodNa
  * - drainServer and markServerOut set a state the repeat sets again;
  * - removeServer repeated after success gets BASALT_SERVER_NOT_FOUND: the server is gone;
  * - setTenantQuota sets quotas the repeat sets again;
- * - commitSnapshot marks a snapshot ready again; flattenVolume of a flattened clone changes nothing.
+ * - commitSnapshot marks a snapshot ready again; flattenVolume of a flattened clone changes nothing;
+ * - requestSnapshot of a snapshot still requested returns that request (once the holder took it,
+ *   BASALT_SNAPSHOT_EXISTS: the asker then waits for that snapshot); requestFlatten keeps the first
+ *   request; reportFlatten overwrites the progress.
  * MetaClient retries them like reads, within the call's deadline.
  */
 export const retrySafeMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'allocateExtent', 'dropReplica', 'promoteReplica', 'releaseLease', 'registerServer', 'heartbeat',
   'drainServer', 'markServerOut', 'removeServer', 'setTenantQuota', 'revokeCertificate', 'commitSnapshot', 'flattenVolume',
+  'requestSnapshot', 'requestFlatten', 'reportFlatten',
 ]);

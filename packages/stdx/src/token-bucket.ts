@@ -1,4 +1,4 @@
-import { assert } from '@basalt/stdx';
+import { assert } from './assert.js';
 
 /**
  * A token bucket on bytes (pure: time is an argument). Repair and scrub reserve their bytes here

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Prng } from '@basalt/stdx';
+import { Prng } from './prng.js';
 import { TokenBucket } from './token-bucket.js';
 
 const SEED = Number(process.env.SEED ?? 7);
