@@ -11,7 +11,7 @@ import { extentPath } from './extent-files.js';
 import { layerPath } from './snapshot-layer.js';
 import { extentStoreConformance } from './extent-store.conformance.js';
 import { FileExtentStore } from './file-extent-store.js';
-import { blockBytes, entryBytes, shiftedEntries } from './sidecar.js';
+import { blockBytes, entryBytes, shiftedEntries, sidecarBytes } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
 
 const SEED = Number(process.env.SEED ?? 7);
@@ -48,6 +48,14 @@ extentStoreConformance('file', () => {
       const byte = Buffer.alloc(1);
       fs.readSync(fd, byte, 0, 1, offset);
       fs.writeSync(fd, Buffer.from([byte[0]! ^ 1]), 0, 1, offset);
+      fs.closeSync(fd);
+    },
+    restamp: (volumeId, index, block, stamp) => {
+      const entry = Buffer.alloc(8);
+      entry.writeUInt32BE(stamp.epoch, 0);
+      entry.writeUInt32BE(stamp.seq, 4);
+      const fd = fs.openSync(extentPath(dir, volumeId, index), 'r+');
+      fs.writeSync(fd, entry, 0, 8, extentSizeBytes + sidecarBytes(extentSizeBytes) + block * 8);
       fs.closeSync(fd);
     },
     openFull: () => FileExtentStore.open(dir, { reserveBytes: Number.MAX_SAFE_INTEGER }),
