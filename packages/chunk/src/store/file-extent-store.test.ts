@@ -358,6 +358,24 @@ describe('extent store', () => {
     await third.close();
   });
 
+  it('past a damaged header, a layer record whose data did not reach the disk (an append cut by a power loss) is left out', async () => {
+    const dir = tempDir();
+    const store = await openWithExtent(dir);
+    const data = Buffer.alloc(4 * blockBytes, 1);
+    await store.write(5, 0, 0, data, pieceCrcs(0, data), s1);
+    await store.takeSnapshot(5, 0, 1, { epoch: 1, seq: 2 });
+    for (const b of [0, 1, 2]) await store.write(5, 0, b * blockBytes, Buffer.alloc(blockBytes, 9), pieceCrcs(0, Buffer.alloc(blockBytes, 9)), { epoch: 1, seq: 3 + b });
+    await store.close();
+    const record = 24 + blockBytes;
+    const fd = fs.openSync(layerPath(dir, 5, 0, 1), 'r+');
+    fs.writeSync(fd, Buffer.alloc(24), 0, 24, 0);
+    fs.writeSync(fd, Buffer.alloc(blockBytes), 0, blockBytes, record + 24);
+    fs.closeSync(fd);
+    const again = await FileExtentStore.open(dir);
+    expect((await again.snapshotRecords(5, 0, 1, 0, 10)).records.map((r) => r.block)).toEqual([2]);
+    await again.close();
+  });
+
   it('applies overlapping writes in call order', async () => {
     const store = await openWithExtent(tempDir());
     const writes: Promise<void>[] = [];

@@ -168,7 +168,9 @@ export class SnapshotLayer {
  * Reads records from the start; returns where the last whole record ends. A header that fails
  * its checks with a whole record after it is damage inside the file, not a torn tail: the scan
  * goes on at the next valid header (resync), so one damaged header loses its own record and not
- * every record after it (the bytes stay; appends go after the end).
+ * every record after it (the bytes stay; appends go after the end). After a resync a record
+ * counts only if its data checks too: pages of an append cut by a power loss may reach the disk
+ * out of order, and a header whose data did not arrive must not stop copy-on-write of its block.
  */
 async function scan(fd: number, size: number, records: Map<number, LayerRecord>): Promise<number> {
   let pos = 0;
@@ -182,6 +184,8 @@ async function scan(fd: number, size: number, records: Map<number, LayerRecord>)
     }
     return buf.subarray(pos - bufAt, pos - bufAt + n);
   };
+  /** Past a damaged header: records whose data fails its CRC are left out (a torn append's). */
+  let resynced = false;
   for (;;) {
     const h = await need(headerBytes);
     if (h === undefined) return pos;
@@ -189,13 +193,16 @@ async function scan(fd: number, size: number, records: Map<number, LayerRecord>)
       const next = await nextValidHeader(fd, pos + 1, size);
       if (next === undefined) return pos;
       pos = next;
+      resynced = true;
       continue;
     }
     const crc = h.readUInt32BE(8);
     const hasData = crc !== zeroBlockCrc;
     if (pos + headerBytes + (hasData ? blockBytes : 0) > size) return pos;
     const block = h.readUInt32BE(4);
-    records.set(block, { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined });
+    const record = { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined };
+    const trusted = !resynced || !hasData || crc32c((await need(headerBytes + blockBytes))!.subarray(headerBytes)) === crc;
+    if (trusted) records.set(block, record);
     pos += headerBytes + (hasData ? blockBytes : 0);
   }
 }
