@@ -259,4 +259,55 @@ describe('snapshots and clones', () => {
     expect(checked).toBeGreaterThan(0);
     await w.close();
   });
+
+  it('an import refuses a diff that does not fit its target before writing anything: a target written since the base or never fresh, or holding the diff\'s snapshot already; an import cut short runs again', { timeout: 120_000 }, async () => {
+    const cluster = keep(await BasaltCluster.start(scope, { chunkServers: 1 }));
+    const admin = cluster.client();
+    const geometry = { sizeBytes: extentSizeBytes, extentSizeBytes, replicationFactor: 1 };
+    const put = async (volume: string, b: number, round: number): Promise<void> => {
+      const v = await admin.openVolume(volume, { writer: true });
+      await v.write(b * block, pattern(b, round));
+      await v.close();
+    };
+    const blockOf = async (volume: string, b: number): Promise<Buffer> => {
+      const v = await admin.openVolume(volume);
+      const data = await v.read(b * block, block);
+      await v.close();
+      return data;
+    };
+    await admin.createVolume('s', geometry);
+    await put('s', 0, 1);
+    await admin.createSnapshot('s', 'a');
+    await put('s', 1, 2);
+    await admin.createSnapshot('s', 'b');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-diff-fit-'));
+    const full = path.join(tmp, 'full');
+    const inc = path.join(tmp, 'inc');
+    await admin.exportDiff('s', { to: 'a', file: full });
+    await admin.exportDiff('s', { from: 'a', to: 'b', file: inc });
+
+    // A full diff writes only the blocks that hold data: over a written volume it would leave a mix.
+    await admin.createVolume('used', geometry);
+    await put('used', 3, 9);
+    await expect(admin.importDiff('used', full)).rejects.toMatchObject({ code: ErrorCode.DiffInvalid, details: { reason: 'changed' } });
+    expect((await blockOf('used', 0)).equals(Buffer.alloc(block)), 'nothing written').toBe(true);
+    expect(await admin.listSnapshots('used')).toEqual([]);
+
+    await admin.createVolume('t', geometry);
+    await admin.importDiff('t', full);
+    await expect(admin.importDiff('t', full)).rejects.toMatchObject({ code: ErrorCode.DiffInvalid, details: { reason: 'to' } });
+    // Written since its base: refused, and the block the diff would write is untouched.
+    await put('t', 5, 9);
+    await expect(admin.importDiff('t', inc)).rejects.toMatchObject({ code: ErrorCode.DiffInvalid, details: { reason: 'changed' } });
+    expect((await blockOf('t', 1)).equals(Buffer.alloc(block)), 'nothing written').toBe(true);
+    await admin.rollbackVolume('t', 'a');
+    // An import cut short after writing some of the diff's blocks applies when run again.
+    await put('t', 1, 2);
+    expect(await admin.importDiff('t', inc)).toMatchObject({ snapshot: { name: 'b' } });
+    const [got, want] = [await admin.openVolume('t'), await admin.openSnapshot('s', 'b')];
+    expect((await readAll(got)).equals(await readAll(want))).toBe(true);
+    await got.close();
+    await want.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
 });

@@ -5,11 +5,11 @@ import { BasaltError, ErrorCode, invalidArgument, isBasaltError, limits } from '
 import { MetaClient, type FramePool, type TransportSecurity } from '@basalt/wire';
 import type { ClientMetrics } from './client-metrics.js';
 import type { AuditEntry, DegradedExtent, TenantInfo, ExtentPlacement, Lease, Member, MemberStatus, RepairStatus, ServerInfo, SnapshotInfo, VolumeInfo } from './cluster-types.js';
-import { applyDiff, checkDiff, exportDiff, type TransferProgress } from './snapshot-transfer.js';
+import { applyDiff, checkDiff, exportDiff, uncoveredRanges, type TransferProgress } from './snapshot-transfer.js';
 import { ConnectionPool } from './connection-pool.js';
 import { syncRevocations } from './revocation-sync.js';
 import { auditEntryFromPb, degradedFromPb, tenantFromPb, memberFromPb, memberStatusFromPb, placementFromPb, repairFromPb, serverFromPb, snapshotFromPb, volumeFromPb } from './from-pb.js';
-import { Volume, type VolumeEvent } from './volume.js';
+import { Volume, type BlockRange, type VolumeEvent } from './volume.js';
 import { FileKeyProvider } from './crypto/file-key-provider.js';
 import type { KeyProvider } from './crypto/key-provider.js';
 import { newVolumeKey, volumeBlockCipher } from './crypto/volume-key.js';
@@ -340,24 +340,54 @@ export class BasaltClient {
   }
 
   /**
-   * Applies a diff file to a volume (takes the writer lease): checks the whole file first
-   * (BASALT_DIFF_INVALID, nothing written), grows the volume to the diff's size, requires the
-   * diff's base snapshot (by name) on the volume, writes the blocks, then snapshots the volume
-   * with the diff's `to` name so the next incremental diff applies on top.
+   * Applies a diff file to a volume (takes the writer lease): checks the whole file first, then
+   * that the volume holds the diff's base snapshot (by name) and no snapshot of its `to` name, and
+   * that it differs from the base (from a volume never written, for a full diff) only in blocks
+   * the diff writes (BASALT_DIFF_INVALID, nothing written); grows the volume to the diff's size,
+   * writes the blocks, then snapshots the volume with the diff's `to` name so the next
+   * incremental diff applies on top.
    */
   async importDiff(volume: string, file: string, options: { onProgress?: TransferProgress } = {}): Promise<{ bytes: number; snapshot: SnapshotInfo }> {
-    const { header, bytes } = await checkDiff(file);
+    const { header, bytes, ranges } = await checkDiff(file);
     const info = await this.getVolume(volume);
-    if (header.from !== null && !(await this.listSnapshots(volume)).some((x) => x.name === header.from!.name && x.state === 'ready')) {
-      throw diffInvalidBase(volume, header.from.name);
-    }
-    if (info.sizeBytes < header.sizeBytes) await this.resizeVolume(volume, header.sizeBytes);
+    const snapshots = await this.listSnapshots(volume, { includeHidden: true });
+    if (snapshots.some((x) => x.name === header.to.name)) throw diffInvalidTarget(volume, 'to', `it already holds a snapshot named ${header.to.name}, the one this diff ends with (imported before?)`);
+    const base = header.from === null ? undefined : snapshots.find((x) => x.name === header.from!.name && x.state === 'ready' && !x.hidden);
+    if (header.from !== null && base === undefined) throw diffInvalidBase(volume, header.from.name);
+    if (header.from === null && info.parent !== undefined) throw diffInvalidTarget(volume, 'clone', `a full diff applies to a volume that reads as zeros where it writes nothing, and ${volume} is a clone that reads its parent`);
     const target = await this.openVolume(volume, { writer: true, serveRequests: false });
     try {
+      const outside = await this.firstDifference(target, base, uncoveredRanges(await target.changedRanges(base), ranges));
+      if (outside !== undefined) {
+        const since = base === undefined ? 'holds data' : `differs from snapshot ${base.name}`;
+        throw diffInvalidTarget(volume, 'changed', `it ${since} at byte ${outside}, which this diff does not write: applying it would mix two images (${base === undefined ? 'import a full diff into a new volume' : `roll back to ${base.name} first`})`);
+      }
+      if (info.sizeBytes < header.sizeBytes) await this.resizeVolume(volume, header.sizeBytes);
       await applyDiff(target, file, bytes, options.onProgress);
       return { bytes, snapshot: await target.snapshot(header.to.name) };
     } finally {
       await target.close();
+    }
+  }
+
+  /**
+   * The first byte of `ranges` where `target` does not read as snapshot `base` of it does (no
+   * base: as zeros), or undefined. Stamps found the ranges; this compares data, since a block
+   * rewritten with what it held (a rollback) has a newer stamp.
+   */
+  private async firstDifference(target: Volume, base: SnapshotInfo | undefined, ranges: readonly BlockRange[]): Promise<number | undefined> {
+    if (ranges.length === 0) return undefined;
+    const view = base === undefined ? undefined : await this.openSnapshot(target.name, base.name);
+    try {
+      for (const r of ranges) {
+        const now = await target.read(r.offset, r.length);
+        const then = Buffer.alloc(r.length);
+        if (view !== undefined && r.offset < view.size) (await view.read(r.offset, Math.min(r.length, view.size - r.offset))).copy(then);
+        if (!now.equals(then)) return r.offset + now.findIndex((b, i) => b !== then[i]);
+      }
+      return undefined;
+    } finally {
+      await view?.close();
     }
   }
 
@@ -642,6 +672,10 @@ function holderTimeout(volume: string, snapshot: string, waitMs: number, cancell
   const what = cancelled ? 'did not take it' : 'took it but did not finish it';
   const after = cancelled ? 'the request is cancelled' : `it stays 'creating' until the holder finishes it (basalt snapshot rm removes it)`;
   return new BasaltError(ErrorCode.HolderTimeout, `asked the lease holder of volume ${volume} for snapshot ${JSON.stringify(snapshot)}; it ${what} within ${waitMs} ms: ${after}`, { volume, snapshot, waitMs, cancelled });
+}
+
+function diffInvalidTarget(volume: string, reason: string, why: string): BasaltError {
+  return new BasaltError(ErrorCode.DiffInvalid, `diff file is not valid for volume ${volume}: ${why}; nothing was written`, { reason, volume });
 }
 
 function diffInvalidBase(volume: string, base: string): BasaltError {

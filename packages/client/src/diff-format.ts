@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { BasaltError, ErrorCode } from '@basalt/stdx';
+import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 
 /**
  * The file `basalt snapshot diff --to FILE` writes and `basalt volume import --diff FILE` reads
@@ -10,8 +10,10 @@ import { BasaltError, ErrorCode } from '@basalt/stdx';
  *            | u32 CRC32C of the record's bytes before it
  *   end      u8 'E' | u64 record count | u32 CRC32C of every byte of the file before this 'E'
  *
- * Offsets and lengths are whole 4 KiB blocks of the volume. A reader checks every CRC before it
- * applies anything (DiffReader.verify), so a damaged or cut file changes nothing.
+ * Offsets and lengths are whole 4 KiB blocks of the volume, records ascending without overlap and
+ * within the header's size. A reader checks all of it (every CRC, the header's fields, each
+ * record's place) before it applies anything (snapshot-transfer.ts checkDiff), so a damaged, cut
+ * or reordered file changes nothing.
  */
 export interface DiffHeader {
   /** The source volume's name and size when `to` was taken. */
@@ -28,6 +30,7 @@ export type DiffRecord =
   | { readonly kind: 'zeros'; readonly offset: number; readonly length: number };
 
 const magic = Buffer.from('BASALTDF');
+const blockBytes = limits.checksumBlockBytes;
 export const diffFormatVersion = 1;
 const recordHead = 13;
 
@@ -69,8 +72,9 @@ export function diffInvalid(reason: string): BasaltError {
 export type ByteSource = (n: number) => Promise<Buffer>;
 
 /**
- * Reads a diff: the header, then each record (its CRC checked), then the end (record count and
- * the whole file's CRC checked). BASALT_DIFF_INVALID at the first fault.
+ * Reads a diff: the header (its CRC and fields checked), then each record (its CRC and its place
+ * checked), then the end (record count and the whole file's CRC checked). BASALT_DIFF_INVALID at
+ * the first fault.
  */
 export async function* readDiff(read: ByteSource): AsyncGenerator<DiffHeader | DiffRecord> {
   let fileCrc = 0;
@@ -87,8 +91,11 @@ export async function* readDiff(read: ByteSource): AsyncGenerator<DiffHeader | D
   if (jsonLength > 64 * 1024) throw diffInvalid(`a header of ${jsonLength} bytes`);
   const json = await take(jsonLength);
   if (crc32c(json) !== (await take(4)).readUInt32BE(0)) throw diffInvalid('header checksum mismatch');
-  yield JSON.parse(json.toString('utf8')) as DiffHeader;
+  const header = parseHeader(json);
+  yield header;
   let records = 0;
+  /** Where the previous record ended: records are ascending and do not overlap. */
+  let covered = 0;
   for (;;) {
     const before = fileCrc;
     const kind = (await take(1)).readUInt8(0);
@@ -111,7 +118,33 @@ export async function* readDiff(read: ByteSource): AsyncGenerator<DiffHeader | D
     mine = crc32c(head, mine);
     if (data !== undefined) mine = crc32c(data, mine);
     if (mine !== crc) throw diffInvalid(`record ${records} (offset ${offset}) checksum mismatch`);
+    if (offset % blockBytes !== 0 || length % blockBytes !== 0) throw diffInvalid(`record ${records} (offset ${offset}, ${length} bytes) is not whole ${blockBytes}-byte blocks`);
+    if (offset < covered) throw diffInvalid(`record ${records} (offset ${offset}) is out of order or overlaps the one before it (which ends at ${covered})`);
+    if (offset + length > header.sizeBytes) throw diffInvalid(`record ${records} (offset ${offset}, ${length} bytes) ends past the volume's ${header.sizeBytes} bytes`);
+    covered = offset + length;
     records++;
     yield data === undefined ? { kind: 'zeros', offset, length } : { kind: 'data', offset, data };
   }
+}
+
+/** The header's JSON, checked field by field (its CRC only says it arrived as written). */
+function parseHeader(json: Buffer): DiffHeader {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json.toString('utf8'));
+  } catch {
+    throw diffInvalid('the header is not JSON');
+  }
+  const h = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const size = h.sizeBytes;
+  if (typeof h.volume !== 'string' || typeof h.createdAtMs !== 'number') throw diffInvalid('the header lacks the source volume or its time');
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0 || size % blockBytes !== 0) throw diffInvalid(`the header's volume size ${String(size)} is not a positive number of ${blockBytes}-byte blocks`);
+  if (!isSnapshotRef(h.to) || (h.from !== null && !isSnapshotRef(h.from))) throw diffInvalid('the header\'s snapshots (from, to) are malformed');
+  return { volume: h.volume, sizeBytes: size, from: h.from, to: h.to, createdAtMs: h.createdAtMs };
+}
+
+function isSnapshotRef(x: unknown): x is { readonly name: string; readonly id: number } {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  return typeof r.name === 'string' && r.name !== '' && typeof r.id === 'number' && Number.isSafeInteger(r.id);
 }

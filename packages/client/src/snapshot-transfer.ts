@@ -46,16 +46,47 @@ export async function exportDiff(view: Volume, header: DiffHeader, from: Snapsho
   }
 }
 
-/** Reads and checks a whole diff file without applying it: its header and the bytes its records cover. */
-export async function checkDiff(file: string): Promise<{ header: DiffHeader; bytes: number }> {
+/**
+ * Reads and checks a whole diff file without applying it: its header, the bytes its records cover
+ * and the ranges they write (ascending, adjacent records joined).
+ */
+export async function checkDiff(file: string): Promise<{ header: DiffHeader; bytes: number; ranges: BlockRange[] }> {
   let header: DiffHeader | undefined;
   let bytes = 0;
+  const ranges: BlockRange[] = [];
   for await (const item of readDiffFile(file)) {
-    if ('to' in item) header = item;
-    else bytes += item.kind === 'data' ? item.data.length : item.length;
+    if ('to' in item) {
+      header = item;
+      continue;
+    }
+    const length = item.kind === 'data' ? item.data.length : item.length;
+    bytes += length;
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && last.offset + last.length === item.offset) ranges[ranges.length - 1] = { offset: last.offset, length: last.length + length };
+    else ranges.push({ offset: item.offset, length });
   }
   if (header === undefined) throw diffInvalid('no header');
-  return { header, bytes };
+  return { header, bytes, ranges };
+}
+
+/**
+ * The parts of `changed` that no range of `covered` holds (both ascending, without overlap). An
+ * import checks that its target reads as the diff's base there: elsewhere the diff writes.
+ */
+export function uncoveredRanges(changed: readonly BlockRange[], covered: readonly BlockRange[]): BlockRange[] {
+  const out: BlockRange[] = [];
+  let k = 0;
+  for (const c of changed) {
+    const end = c.offset + c.length;
+    for (let pos = c.offset; pos < end;) {
+      while (k < covered.length && covered[k]!.offset + covered[k]!.length <= pos) k++;
+      const r = covered[k];
+      const stop = r === undefined ? end : Math.min(end, r.offset);
+      if (stop > pos) out.push({ offset: pos, length: stop - pos });
+      pos = r === undefined ? end : Math.max(stop, r.offset + r.length);
+    }
+  }
+  return out;
 }
 
 /** Applies a checked diff file to a writer's volume: data records written, zero records written as zeros. */

@@ -69,6 +69,29 @@ export function changedSince(from: SnapshotMark | undefined, epoch: number, seq:
   return !heldBy(from, epoch, seq);
 }
 
+/**
+ * The marks whose layers hold a block's version as of `from` when it was overwritten before
+ * `to` (undefined: now): from `from` up to `to`, without it. Undefined when either is no mark.
+ */
+export function layersBetween(marks: readonly SnapshotMark[] | undefined, from: number, to: number | undefined): readonly SnapshotMark[] | undefined {
+  const list = marks ?? [];
+  const start = list.findIndex((m) => m.id === from);
+  const end = to === undefined ? list.length : list.findIndex((m) => m.id === to);
+  return start < 0 || end < 0 ? undefined : list.slice(start, Math.max(start, end));
+}
+
+/**
+ * Whether a block changed between snapshot `from` and `to`, given its version as of `to` (stamp
+ * and CRC) and `before`, the record a layer between them (layersBetween) holds of it, if any:
+ * changedSince by stamps, or a record whose CRC is not the version's. A write whose data reached
+ * the disk and whose stamp did not (a crash between the two) leaves the stamp of what it
+ * overwrote on new data; the record copy-on-write made of the old data before the write tells
+ * them apart, as one stamp never names two contents of a block.
+ */
+export function changedBetween(from: SnapshotMark, epoch: number, seq: number, crc: number, before: { readonly crc: number } | undefined): boolean {
+  return changedSince(from, epoch, seq) || (before !== undefined && before.crc !== crc);
+}
+
 export function snapshotNotFound(volumeId: number, index: number, id: number): BasaltError {
   return new BasaltError(ErrorCode.SnapshotNotFound, `extent ${volumeId}/${index} has no snapshot ${id} on this chunk server`, { volumeId, index, snapshot: id });
 }

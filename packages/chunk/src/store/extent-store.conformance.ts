@@ -10,14 +10,17 @@ import type { ExtentStore } from './extent-store.js';
  * store over the same durable state each time (a restart). `kill` ends a store as a killed
  * process does (no clean close, the page cache survives); `powerLoss` as a power loss does (the
  * next open must detect it; a store that can model it also loses unsynced writes, which only
- * its own tests check). `flipBit` changes one bit of stored data; `openFull` opens the store on a
- * disk with no space left for new blocks.
+ * its own tests check). `flipBit` changes one bit of stored data; `restamp` sets one block's
+ * stored stamp while no store is open (after kill), as a crash between a write's data and its
+ * stamp leaves the stamp of what the write overwrote; `openFull` opens the store on a disk with no
+ * space left for new blocks.
  */
 export interface ExtentStoreFactory {
   open(): Promise<ExtentStore>;
   kill(store: ExtentStore): Promise<void>;
   powerLoss(store: ExtentStore): Promise<void>;
   flipBit(volumeId: number, index: number, offset: number): Promise<void> | void;
+  restamp(volumeId: number, index: number, block: number, stamp: Stamp): void;
   openFull(): Promise<ExtentStore>;
   cleanup(): Promise<void> | void;
 }
@@ -341,6 +344,25 @@ export function extentStoreConformance(name: string, makeFactory: () => Promise<
       for (const id of [1, 2]) expect((await s.readSnapshot(V + 1, 0, id, 0, 2 * block)).data.equals((await s.readSnapshot(V, 0, id, 0, 2 * block)).data), `snapshot ${id}`).toBe(true);
       expect((await s.readSnapshot(V, 0, 1, 0, 2 * block)).data.equals(Buffer.concat([filled(1, 1), filled(1, 2)]))).toBe(true);
       expect(await s.installSnapshotRecords(V + 1, 0, 7, [])).toBe(0);
+    }));
+
+    it('a write whose data reached the disk and whose stamp did not still counts as a change in diffs between snapshots and to now', withStore(async (f, s) => {
+      await s.write(V, 0, 0, filled(2, 1), blockCrcs(filled(2, 1)), st(1, 1));
+      await s.takeSnapshot(V, 0, 1, st(1, 2));
+      await s.write(V, 0, 0, filled(2, 2), blockCrcs(filled(2, 2)), st(1, 3));
+      await f.kill(s);
+      f.restamp(V, 0, 0, st(1, 1));
+      const again = await f.open();
+      expect((await again.read(V, 0, 0, block)).data.equals(filled(1, 2))).toBe(true);
+      expect((await again.readSnapshot(V, 0, 1, 0, block)).data.equals(filled(1, 1))).toBe(true);
+      expect(await again.changedBlocks(V, 0, 1, undefined, 0, 4 * block)).toEqual([0, 1]);
+      // Preserved again for a later snapshot with the stale stamp, the block still differs from snapshot 1.
+      await again.takeSnapshot(V, 0, 2, st(1, 4));
+      await again.write(V, 0, 0, filled(2, 3), blockCrcs(filled(2, 3)), st(1, 5));
+      expect((await again.readSnapshot(V, 0, 2, 0, block)).data.equals(filled(1, 2))).toBe(true);
+      expect(await again.changedBlocks(V, 0, 1, 2, 0, 4 * block)).toEqual([0, 1]);
+      expect(await again.changedBlocks(V, 0, 2, undefined, 0, 4 * block)).toEqual([0, 1]);
+      await again.close();
     }));
 
     it('concurrent writes to many blocks after a snapshot each preserve their own block', withStore(async (_f, s) => {

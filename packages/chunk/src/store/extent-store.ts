@@ -117,7 +117,9 @@ export interface ExtentStore {
   /**
    * The blocks of the whole blocks [offset, offset+length) that differ between snapshot `from`
    * (undefined: the never-written extent) and snapshot `to` (undefined: the extent now), from
-   * stamps only (snapshot-chain.ts changedSince). Block numbers in the extent, ascending.
+   * stamps, and from the CRCs of records preserved between the two, which a stamp lost in a crash
+   * does not hide (snapshot-chain.ts changedBetween; no data is read). Block numbers in the
+   * extent, ascending.
    */
   changedBlocks(volumeId: number, index: number, from: number | undefined, to: number | undefined, offset: number, length: number): Promise<number[]>;
 

@@ -5,7 +5,7 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type FramePool, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
-import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
+import { changedBetween, changedSince, heldBy, layersBetween, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
@@ -387,14 +387,16 @@ export class FileExtentStore implements ExtentStore {
       if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
       const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
       if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
+      const between = from === undefined ? [] : layersBetween(h.meta.snapshots, from, to) ?? [];
       const files = await this.filesOf(h, false);
-      const table = files === undefined ? undefined : stampTableOf(h, await this.sums(h, files));
+      const sums = files === undefined ? undefined : await this.sums(h, files);
+      const table = sums === undefined ? undefined : stampTableOf(h, sums);
       const out: number[] = [];
       for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
         const found = await this.layered(h, marks, blk);
         const epoch = found?.record.epoch ?? table?.readUInt32BE(blk * stampEntryBytes) ?? 0;
         const seq = found?.record.seq ?? table?.readUInt32BE(blk * stampEntryBytes + 4) ?? 0;
-        if (changedSince(fromMark, epoch, seq)) out.push(blk);
+        if (fromMark === undefined ? changedSince(undefined, epoch, seq) : changedBetween(fromMark, epoch, seq, found?.record.crc ?? currentCrc(sums, blk), (await this.layered(h, between, blk))?.record)) out.push(blk);
       }
       return out;
     });
@@ -761,6 +763,11 @@ export class FileExtentStore implements ExtentStore {
 /** The stamp table inside an extent's block metadata buffer (after the sidecar). */
 function stampTableOf(h: Held, meta: Buffer): Buffer {
   return meta.subarray(sidecarBytes(h.meta.extentSizeBytes));
+}
+
+/** The CRC a block's current checksum slot records (the zero block's without block metadata). */
+function currentCrc(sums: Buffer | undefined, block: number): number {
+  return sums === undefined ? zeroBlockCrc : (sums.readUInt32BE(block * entryBytes) ^ zeroBlockCrc) >>> 0;
 }
 
 /** Whether a block's CRC matches either checksum slot of its entry. */

@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
 import { limits } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
-import type { ReplicaMeta } from '../replica/replica-meta.js';
+import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import { extentStoreConformance } from './extent-store.conformance.js';
 import { MemoryDisk, MemoryExtentStore } from './memory-extent-store.js';
 
@@ -13,6 +13,10 @@ extentStoreConformance('memory', () => {
     kill: () => Promise.resolve(disk.crash('process')),
     powerLoss: () => Promise.resolve(disk.crash('power')),
     flipBit: (volumeId, index, offset) => disk.flipBit(volumeId, index, offset),
+    restamp: (volumeId, index, block, stamp) => {
+      const ext = disk.extents.get(extentKey(volumeId, index))!;
+      for (const map of [ext.cache, ext.durable]) if (map.has(block)) Object.assign(map.get(block)!, stamp);
+    },
     openFull: () => {
       disk.full = true;
       return Promise.resolve(MemoryExtentStore.open(disk));

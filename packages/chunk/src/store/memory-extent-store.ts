@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
-import { changedSince, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
+import { changedBetween, changedSince, heldBy, layersBetween, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import type { SeqReservation } from './extent-index.js';
 import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { RangeLock } from './range-lock.js';
@@ -374,10 +374,12 @@ export class MemoryExtentStore implements ExtentStore {
       if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
       const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
       if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
+      const between = from === undefined ? [] : layersBetween(h.meta.snapshots, from, to) ?? [];
       const out: number[] = [];
       for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
         const block = this.layered(h, marks, blk) ?? this.extentOf(h)?.cache.get(blk) ?? emptyBlock();
-        if (changedSince(fromMark, block.epoch, block.seq)) out.push(blk);
+        const before = this.layered(h, between, blk);
+        if (fromMark === undefined ? changedSince(undefined, block.epoch, block.seq) : changedBetween(fromMark, block.epoch, block.seq, block.crcCur, before === undefined ? undefined : { crc: before.crcCur })) out.push(blk);
       }
       return out;
     });

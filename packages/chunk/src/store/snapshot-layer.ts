@@ -17,7 +17,9 @@ import { blockBytes, zeroBlockCrc } from './sidecar.js';
  *
  * An append is synced before it resolves: the overwrite it protects comes after. A crash during
  * an append leaves a torn tail, which the next open cuts off (the overwrite never happened, so a
- * later mutation preserves the block again). When a block has two records the last counts: a
+ * later mutation preserves the block again). A header damaged inside the file is not a torn
+ * tail: the open skips to the next valid header and cuts nothing, so the damage costs that
+ * record (its block then reads from newer layers or the extent on this server) and no other. When a block has two records the last counts: a
  * rebuild installs the primary's record over a member's (append with override); copy-on-write
  * appends only blocks the layer does not hold.
  */
@@ -162,7 +164,14 @@ export class SnapshotLayer {
   }
 }
 
-/** Reads records from the start; returns where the last whole record ends. */
+/**
+ * Reads records from the start; returns where the last whole record ends. A header that fails
+ * its checks with a whole record after it is damage inside the file, not a torn tail: the scan
+ * goes on at the next valid header (resync), so one damaged header loses its own record and not
+ * every record after it (the bytes stay; appends go after the end). After a resync a record
+ * counts only if its data checks too: pages of an append cut by a power loss may reach the disk
+ * out of order, and a header whose data did not arrive must not stop copy-on-write of its block.
+ */
 async function scan(fd: number, size: number, records: Map<number, LayerRecord>): Promise<number> {
   let pos = 0;
   let buf: Buffer = Buffer.alloc(0);
@@ -175,14 +184,42 @@ async function scan(fd: number, size: number, records: Map<number, LayerRecord>)
     }
     return buf.subarray(pos - bufAt, pos - bufAt + n);
   };
+  /** Past a damaged header: records whose data fails its CRC are left out (a torn append's). */
+  let resynced = false;
   for (;;) {
     const h = await need(headerBytes);
-    if (h === undefined || h.readUInt32BE(0) !== magic || crc32c(h.subarray(0, 20)) !== h.readUInt32BE(20)) return pos;
+    if (h === undefined) return pos;
+    if (!validHeader(h)) {
+      const next = await nextValidHeader(fd, pos + 1, size);
+      if (next === undefined) return pos;
+      pos = next;
+      resynced = true;
+      continue;
+    }
     const crc = h.readUInt32BE(8);
     const hasData = crc !== zeroBlockCrc;
     if (pos + headerBytes + (hasData ? blockBytes : 0) > size) return pos;
     const block = h.readUInt32BE(4);
-    records.set(block, { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined });
+    const record = { block, crc, epoch: h.readUInt32BE(12), seq: h.readUInt32BE(16), dataAt: hasData ? pos + headerBytes : undefined };
+    const trusted = !resynced || !hasData || crc32c((await need(headerBytes + blockBytes))!.subarray(headerBytes)) === crc;
+    if (trusted) records.set(block, record);
     pos += headerBytes + (hasData ? blockBytes : 0);
   }
+}
+
+function validHeader(h: Buffer): boolean {
+  return h.readUInt32BE(0) === magic && crc32c(h.subarray(0, 20)) === h.readUInt32BE(20);
+}
+
+/** Where the first header that passes its checks starts at or after `from`, if one does. */
+async function nextValidHeader(fd: number, from: number, size: number): Promise<number | undefined> {
+  const pattern = Buffer.alloc(4);
+  pattern.writeUInt32BE(magic, 0);
+  for (let at = from; at + headerBytes <= size; at += scanBytes - headerBytes) {
+    const window = await readFully(fd, Math.min(scanBytes, size - at), at, 'scan a snapshot layer');
+    for (let i = window.indexOf(pattern); i >= 0 && i + headerBytes <= window.length; i = window.indexOf(pattern, i + 1)) {
+      if (validHeader(window.subarray(i, i + headerBytes))) return at + i;
+    }
+  }
+  return undefined;
 }
