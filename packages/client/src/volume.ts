@@ -1,7 +1,7 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { pieceCrcs, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
-import type { ClientMetrics, ClientOpName } from './client-metrics.js';
+import { worsePath, type ClientMetrics, type ClientOpName, type MutationPath } from './client-metrics.js';
 import type { SnapshotInfo } from './cluster-types.js';
 import { snapshotFromPb } from './from-pb.js';
 import type { ConnectionPool } from './connection-pool.js';
@@ -66,6 +66,13 @@ const zeroBlockCrc = pieceCrcs(0, new Uint8Array(limits.checksumBlockBytes))[0]!
 /** Errors after which the same request may succeed on another replica or a newer map. */
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
 
+export type MutationAction = 'refresh' | 'resend' | 'report' | 'throw';
+
+/** The metrics path of a mutation that took `action` (a 'throw' is counted as an error, not a path). */
+function pathOf(action: MutationAction): MutationPath {
+  return action === 'report' ? 'failover' : action === 'refresh' ? 'stale_epoch' : 'resent';
+}
+
 /**
  * What a failed mutation at the primary leads to: 'refresh' (re-read the extent's set and try
  * again), 'resend' (the same request again), 'report' (tell metad the primary did not answer; its
@@ -73,7 +80,7 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
  * answered (`details.answered`, DataConnection) means it is alive but could not replicate: a
  * report of it would ask metad to shrink a healthy set, so the SDK re-reads the set instead.
  */
-export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'report' | 'throw' {
+export function mutationFailover(err: BasaltError): MutationAction {
   // Unauthenticated: the capability expired (or the server had not heard metad's key yet): a new map brings a new one.
   if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary || err.code === ErrorCode.Unauthenticated) return 'refresh';
   if (err.code === ErrorCode.Checksum) return 'resend'; // damaged in transit: send again
@@ -513,6 +520,8 @@ export class Volume {
       if (!allocate) return;
       info = await this.map.allocate(s.index);
     }
+    const start = this.ctx.metrics === undefined ? 0 : performance.now();
+    let path: MutationPath = 'plain';
     let last: BasaltError | undefined;
     let timeouts = 0;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
@@ -526,22 +535,26 @@ export class Volume {
         // The primary changed the set while serving this (it dropped a member that failed): re-read
         // it before acknowledging, or a later read could fall over to the dropped member, which
         // does not know it was dropped and serves what it has at the old epoch.
-        if (res.epoch > info.epoch) await this.map.refresh(s.index);
+        if (res.epoch > info.epoch) {
+          path = worsePath(path, 'set_changed');
+          await this.map.refresh(s.index);
+        }
+        this.ctx.metrics?.recordMutation(this.name, path, (performance.now() - start) / 1000);
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         timeouts = err.code === ErrorCode.Timeout ? timeouts + 1 : 0;
         last = err;
         // A slow primary (a loaded machine) gets a second chance before it is dropped from the set.
-        if (timeouts === 1) continue;
-        info = await this.afterMutationError(err, info, primary);
+        const action = timeouts === 1 ? 'resend' : mutationFailover(err);
+        path = worsePath(path, pathOf(action));
+        info = await this.afterMutationError(err, action, info, primary);
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name}: no attempt was made`);
   }
 
-  private async afterMutationError(err: BasaltError, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
-    const action = mutationFailover(err);
+  private async afterMutationError(err: BasaltError, action: MutationAction, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
     if (action === 'refresh') return this.mustRefresh(info.index);
     if (action === 'resend') return info;
     if (action === 'throw') throw err;
