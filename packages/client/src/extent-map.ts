@@ -114,13 +114,16 @@ export class ExtentMap {
   }
 
   /**
-   * Reports an unresponsive member to metad (DropReplica with the reason); metad's leader decides
-   * whether it leaves the set (docs/metadata.md, "Healing"). Returns the set metad answers with, or
-   * the current one when someone already changed it.
+   * Reports an unresponsive primary to metad (DropReplica with the reason and fail_over_volume);
+   * metad's leader decides whether it leaves the set (docs/metadata.md, "Healing"), and fails over
+   * the volume's other extents that server leads in the same decision: their new sets come back
+   * in the reply and replace the cached ones, so the next writes there go to the new primaries
+   * at once. Returns the set metad answers with, or the current one when someone already changed it.
    */
   async reportFailed(info: ExtentInfo, serverId: string, reason: 'unreachable' | 'timeout'): Promise<ExtentInfo | undefined> {
     try {
-      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch, reason });
+      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch, reason, failOverVolume: true });
+      for (const e of reply.failedOver ?? []) this.remember(e);
       return this.remember(required(reply.extent, 'DropReplica'));
     } catch (err) {
       if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);

@@ -524,8 +524,10 @@ export class Volume {
     let path: MutationPath = 'plain';
     let last: BasaltError | undefined;
     let timeouts = 0;
+    // The last failure brought a newer set (a re-read, a failover): send to it at once, without the backoff.
+    let newer = false;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
-      if (attempt > 0) await backoff(attempt);
+      if (attempt > 0 && !newer) await backoff(attempt);
       const primary = info.replicas[0];
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name} has no replica left`, { volume: this.name, index: s.index });
       try {
@@ -548,7 +550,9 @@ export class Volume {
         // A slow primary (a loaded machine) gets a second chance before it is dropped from the set.
         const action = timeouts === 1 ? 'resend' : mutationFailover(err);
         path = worsePath(path, pathOf(action));
-        info = await this.afterMutationError(err, action, info, primary);
+        const next = await this.afterMutationError(err, action, info, primary);
+        newer = next.epoch > info.epoch;
+        info = next;
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name}: no attempt was made`);
@@ -609,8 +613,10 @@ export class Volume {
   private async fromReadable<T>(index: number, op: (conn: DataConnection, ref: ExtentRef) => Promise<T>): Promise<T | undefined> {
     let info = this.map.known(index) ?? await this.map.lookup(index);
     let last: BasaltError | undefined;
+    let newer = false;
     for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
-      if (attempt > 0) await backoff(attempt);
+      if (attempt > 0 && !newer) await backoff(attempt);
+      newer = false;
       const replica = info.readable[attempt % Math.max(1, info.readable.length)];
       if (replica === undefined) break;
       try {
@@ -619,8 +625,11 @@ export class Volume {
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         last = err;
-        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) info = await this.map.refresh(index);
-        else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
+        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) {
+          const epoch = info.epoch;
+          info = await this.map.refresh(index);
+          newer = info !== undefined && info.epoch > epoch;
+        } else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
         else if (!failoverCodes.has(err.code)) throw err;
       }
     }
