@@ -126,9 +126,20 @@ export class ExtentMap {
       for (const e of reply.failedOver ?? []) this.remember(e);
       return this.remember(required(reply.extent, 'DropReplica'));
     } catch (err) {
-      if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);
+      if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refreshPage(info.index);
       throw err;
     }
+  }
+
+  /**
+   * Re-reads the whole page of the extent map around `index` (one GetExtentMap call): after a
+   * report metad refused because the set already moved on, the same failover (metad's planner
+   * dropping a server marked out, another client's report) most likely moved the neighbours too.
+   */
+  private async refreshPage(index: number): Promise<ExtentInfo | undefined> {
+    this.extents.delete(index);
+    await this.fetchPage(Math.floor(index / limits.clientExtentMapPageExtents));
+    return this.extents.get(index);
   }
 
   private async allocateWaiting(index: number, started: number): Promise<ExtentInfo> {
