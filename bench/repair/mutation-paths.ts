@@ -50,17 +50,17 @@ export interface PathSummary {
 }
 
 /**
- * Per path: requests, mean, and how many took longer than the first bucket bound at or above
+ * Per path: requests, mean, and how many took longer than the last bucket bound at or below
  * `tailMs` (the phase's p99 as fio measured it): who owns the tail.
  */
 export function summarize(paths: PathHistograms, tailMs: number): { overMs: number; rows: PathSummary[] } {
   const bounds = [...new Set([...paths.values()].flatMap((h) => [...h.buckets.keys()]))].sort((a, b) => a - b);
-  const overS = bounds.find((le) => le * 1000 >= tailMs) ?? Infinity;
+  const overS = bounds.filter((le) => le * 1000 <= tailMs).at(-1) ?? 0;
   const rows: PathSummary[] = [];
   for (const [path, h] of paths) {
     const count = h.buckets.get(Infinity) ?? 0;
     if (count === 0) continue;
-    rows.push({ path, count, meanMs: (1000 * h.sumS) / count, over: count - (h.buckets.get(overS) ?? count) });
+    rows.push({ path, count, meanMs: (1000 * h.sumS) / count, over: count - (h.buckets.get(overS) ?? 0) });
   }
   return { overMs: overS * 1000, rows: rows.sort((a, b) => b.count - a.count) };
 }
