@@ -141,14 +141,14 @@ export class ChunkService {
           return Promise.reject(new BasaltError(ErrorCode.Checksum, `write data does not match its checksum (piece ${bad}); nothing was stored`, { piece: bad }));
         }
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua).then(() => done);
+        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua, volumeId, index).then(() => done);
       }
       case DataOp.Trim:
       case DataOp.WriteZeroes:
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.zero(volumeId, index, req.offset, req.length, stamp!), fua).then(() => done);
+        return this.durable(this.store.zero(volumeId, index, req.offset, req.length, stamp!), fua, volumeId, index).then(() => done);
       case DataOp.Flush:
-        return this.store.sync().then(() => done);
+        return this.store.sync({ volumeId, index }).then(() => done);
       case DataOp.Stamps:
         return this.store.stamps(volumeId, index, req.offset, req.length, (req.flags & DataFlag.Verify) !== 0).then((out) => ({ crcs: out.crcs, payload: encodeStampsPayload(out) }));
       case DataOp.Copy: {
@@ -187,8 +187,9 @@ export class ChunkService {
     }
   }
 
-  private durable(applied: Promise<void>, fua: boolean): Promise<void> {
-    return fua ? applied.then(() => this.store.sync()) : applied;
+  /** A FUA mutation is acknowledged once its extent's writes are durable (not every extent's: a rebuild's buffered copy is not written back with it). */
+  private durable(applied: Promise<void>, fua: boolean, volumeId: number, index: number): Promise<void> {
+    return fua ? applied.then(() => this.store.sync({ volumeId, index })) : applied;
   }
 
   /** A request for an extent this server holds none of, at an epoch that lists it: zeros, stamps (0, 0). */
