@@ -42,8 +42,8 @@ const silentReasons: ReadonlySet<string> = new Set(['unreachable', 'timeout']);
  * the reported extent's drop as decideDropReport decides it (its refusal refuses the whole
  * report), then, when the reported server is that extent's primary and the reason says it did
  * not answer, a drop of the same server from every other extent of the same volume that it leads
- * and may leave (not its last active member), each at its own current epoch, by index, at most
- * `max` commands in all. Each command is an ordinary dropReplica: apply() checks its epoch and
+ * and may leave (not its last active member), each at its own current epoch, in allocation
+ * order, at most `max` commands in all. Each command is an ordinary dropReplica: apply() checks its epoch and
  * the last-member rule again, so one that the state moved past is refused alone. A report names
  * one volume: a client fails over only what it may change (authorization is per volume).
  */
@@ -55,10 +55,9 @@ export function decideFailover(data: StateData, report: DropReport, max: number)
   const reported = volume?.extents.get(cmd.index);
   if (volume === undefined || reported === undefined || reported.replicas[0] !== cmd.serverId || !silentReasons.has(cmd.reason ?? 'unreachable')) return ok([cmd]);
   const out: DropReplicaCommand[] = [cmd];
-  const indexes = [...volume.extents.keys()].sort((a, b) => a - b);
-  for (const index of indexes) {
+  // Allocation order (the map's): the commands name their extents, so replicas need not agree on it, and no sort of a large volume's keys.
+  for (const [index, extent] of volume.extents) {
     if (out.length >= max) break;
-    const extent = volume.extents.get(index)!;
     if (index === cmd.index || extent.replicas[0] !== cmd.serverId || dropRefusal(volume, index, extent, cmd.serverId) !== null) continue;
     out.push({ ...cmd, index, expectedEpoch: extent.epoch });
   }
