@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import type { MetaClient, ReplicaRef, pb } from '@basalt/wire';
+import { parseToken, type MetaClient, type ReplicaRef, type pb } from '@basalt/wire';
 import { backoff } from './backoff.js';
 
 /**
@@ -111,6 +111,23 @@ export class ExtentMap {
     this.extents.delete(index);
     const extent = reply.extents.find((e) => e.index === index);
     return extent === undefined ? undefined : this.remember(extent);
+  }
+
+  /**
+   * The set a chunk server's BASALT_STALE_EPOCH reply carried (metad's signed state of the
+   * server's newer epoch), when it is a well-formed extent state of this extent newer than the
+   * cached one: the caller re-sends with it and no metad call. The client does not check metad's
+   * signature (it holds no key); the server it sends to does, so a forged or altered state only
+   * gets the request refused (BASALT_UNAUTHENTICATED: the SDK then re-reads the map from metad).
+   */
+  adoptSignedState(volumeId: number, index: number, token: Buffer): ExtentInfo | undefined {
+    const parsed = parseToken(token);
+    if (parsed.kind !== 'ok' || parsed.claims.kind !== 'extent') return undefined;
+    const { claims } = parsed;
+    const known = this.extents.get(index);
+    if (claims.volumeId !== volumeId || claims.index !== index || claims.replicas.length === 0 || (known !== undefined && claims.epoch <= known.epoch)) return undefined;
+    const replicas = claims.replicas.map((r) => ({ serverId: r.serverId, address: r.address, rebuilding: r.rebuilding === true }));
+    return this.remember({ index, epoch: claims.epoch, primary: replicas[0]!.serverId, replicas, signedState: token });
   }
 
   /**

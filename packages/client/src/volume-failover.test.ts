@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { ExtentState, type DataConnection, type ExtentRef, type MetaClient, type pb } from '@basalt/wire';
+import { ExtentState, tokenBody, type DataConnection, type ExtentRef, type MetaClient, type pb } from '@basalt/wire';
 import { ClientMetrics } from './client-metrics.js';
 import type { ConnectionPool } from './connection-pool.js';
 import { Volume } from './volume.js';
@@ -21,7 +21,7 @@ interface Fake {
 }
 
 /** Extents 0..3 at epoch 1: x leads 0 and 2; `drop` answers DropReplica. */
-function fake(drop: (r: pb.IDropReplicaRequest) => Promise<pb.IExtentReply>, page: () => pb.IExtent[]): Fake {
+function fake(drop: (r: pb.IDropReplicaRequest) => Promise<pb.IExtentReply>, page: () => pb.IExtent[], refuse: (id: string, ref: ExtentRef) => BasaltError | undefined = () => undefined): Fake {
   const metaCalls: string[] = [];
   const meta = {
     call: (method: string, r: pb.IDropReplicaRequest & pb.IGetExtentMapRequest) => {
@@ -36,6 +36,8 @@ function fake(drop: (r: pb.IDropReplicaRequest) => Promise<pb.IExtentReply>, pag
     ({
       write: (ref: ExtentRef) => {
         writes.push(`${id}: ${ref.index}@${ref.epoch}`);
+        const refusal = refuse(id, ref);
+        if (refusal !== undefined) return Promise.reject(refusal);
         return Promise.resolve({ epoch: ref.epoch, version: 1, state: ExtentState.Active });
       },
     }) as unknown as DataConnection;
@@ -86,5 +88,32 @@ describe('failover of a silent primary', () => {
     const page = `getExtentMap 0+${limits.clientExtentMapPageExtents}`;
     expect(f.metaCalls).toEqual([page, 'dropReplica 0@1 volume', page]);
     expect(f.writes).toEqual(['p: 0@2', 's: 2@2']);
+  });
+
+  it('re-sends with the newer set a STALE_EPOCH reply carried, without a metad read, and presents it', async () => {
+    const signed = (index: number, epoch: number): Buffer => Buffer.concat([
+      tokenBody({ kind: 'extent', volumeId: 1, index, epoch, replicas: [{ serverId: 'p', address: 'p:1' }, { serverId: 's', address: 's:1' }, { serverId: 't', address: 't:1', rebuilding: true }] }),
+      Buffer.alloc(64),
+    ]);
+    const stale = (state: Buffer): BasaltError => new BasaltError(ErrorCode.StaleEpoch, 'epoch 1 is older than this server\'s 2', { answered: true, signedState: state });
+    const presented: (readonly Buffer[] | undefined)[] = [];
+    // Extent 1's primary p moved to epoch 2 (a rebuilding member t was added); extent 3's server sends a state of another extent.
+    let pages = 0;
+    const f = fake(() => Promise.reject(new Error('no report expected')), () => (pages++ === 0 ? initial() : [extent(3, 5, ['p', 's'])]), (id, ref) => {
+      presented.push(ref.auth);
+      if (ref.epoch === 1 && ref.index === 1) return stale(signed(1, 2));
+      if (ref.epoch === 1 && ref.index === 3) return stale(signed(1, 5));
+      return undefined;
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    await f.volume.write(1 * MiB, Buffer.alloc(4096, 1));
+    expect(f.writes).toEqual(['p: 1@1', 'p: 1@2']);
+    expect(f.metaCalls).toEqual([`getExtentMap 0+${limits.clientExtentMapPageExtents}`]);
+    expect(presented[1]).toContainEqual(signed(1, 2));
+    // A state that is not this extent's is ignored: the set is re-read from metad.
+    await f.volume.write(3 * MiB, Buffer.alloc(4096, 1));
+    expect(f.metaCalls.slice(1)).toEqual([`getExtentMap 3+1`]);
+    expect(f.writes.slice(2)).toEqual(['s: 3@1', 'p: 3@5']);
+    expect(await counts(f.metrics)).toEqual(['stale_epoch 2']);
   });
 });

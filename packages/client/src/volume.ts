@@ -559,7 +559,12 @@ export class Volume {
   }
 
   private async afterMutationError(err: BasaltError, action: MutationAction, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
-    if (action === 'refresh') return this.mustRefresh(info.index);
+    if (action === 'refresh') {
+      // A refusal of our epoch may carry the newer set, signed by metad: no metad read then.
+      const state = err.code === ErrorCode.StaleEpoch ? err.details.signedState : undefined;
+      const carried = Buffer.isBuffer(state) ? this.map.adoptSignedState(this.id, info.index, state) : undefined;
+      return carried ?? this.mustRefresh(info.index);
+    }
     if (action === 'resend') return info;
     if (action === 'throw') throw err;
     const next = await this.map.reportFailed(info, primary.serverId, err.code === ErrorCode.Timeout ? 'timeout' : 'unreachable');

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
 import { backoffMs, mutationFailover } from '@basalt/client';
-import { DataFlag, DataOp, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
+import { DataFlag, DataOp, parseToken, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import { blockOf, checkBlock, type BlockRegisters, type Violation } from './checkers.js';
 import type { SimConnection, SimNetwork } from './network.js';
 import type { SignedPlacement, SimMetad } from './sim-metad.js';
@@ -145,7 +145,7 @@ export class SimClient {
         const action = mutationFailover(err);
         if (action === 'throw') throw err;
         const epoch = info.epoch;
-        if (action === 'refresh') info = await this.lookup(index);
+        if (action === 'refresh') info = this.carried(index, info, err) ?? (await this.lookup(index));
         else if (action === 'report') info = await this.reportFailed(index, info, primary, err.code === ErrorCode.Timeout ? 'timeout' : 'unreachable');
         newer = info.epoch > epoch; // the SDK sends to a newer set at once
       }
@@ -219,6 +219,20 @@ export class SimClient {
     if (!this.firstMaps.has(index)) return false;
     this.stale.add(index);
     return true;
+  }
+
+  /** ExtentMap.adoptSignedState: the newer set a STALE_EPOCH reply carried, if it is this extent's. */
+  private carried(index: number, info: SignedPlacement, err: BasaltError): SignedPlacement | undefined {
+    const token = err.code === ErrorCode.StaleEpoch ? err.details.signedState : undefined;
+    if (!Buffer.isBuffer(token)) return undefined;
+    const parsed = parseToken(token);
+    if (parsed.kind !== 'ok' || parsed.claims.kind !== 'extent') return undefined;
+    const { claims } = parsed;
+    if (claims.volumeId !== this.volume.id || claims.index !== index || claims.epoch <= info.epoch || claims.replicas.length === 0) return undefined;
+    const placement: SignedPlacement = { epoch: claims.epoch, replicas: claims.replicas, signedState: token };
+    this.net.sched.note(`${this.id}: extent ${index} at epoch ${claims.epoch} from a refusal`);
+    this.remember(index, placement);
+    return placement;
   }
 
   /** ExtentMap.remember: a set that came with another extent's reply replaces only an older one. */
