@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, MiB } from '@basalt/stdx';
-import { DataConnection, DataFlag, DataOp, generateSigningKey, MetaClient, pieceCrcs, signingKeyFromPem, signToken, type ExtentRef, type pb } from '@basalt/wire';
+import { ErrorCode, MiB, type BasaltError } from '@basalt/stdx';
+import { DataConnection, DataFlag, DataOp, generateSigningKey, MetaClient, parseToken, pieceCrcs, signingKeyFromPem, signToken, type ExtentRef, type pb } from '@basalt/wire';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 
@@ -117,6 +117,16 @@ describe('capabilities on the data plane', () => {
     expect((await takeover.read(0, after.length)).equals(after)).toBe(true);
     const moved = await meta.call('getExtentMap', { volume: 'tenant-a', fromIndex: 0, count: 1 });
     expect(Number(moved.extents[0]!.epoch)).toBeGreaterThan(aRef.epoch);
+    // A write at the old epoch is refused, and the refusal carries metad's signed state of the primary's epoch (the SDK re-sends with it).
+    const primaryAgain = await DataConnection.connect(aRef.replicas[0]!.address, { requestTimeoutMs: 10_000 });
+    try {
+      const refusal = await primaryAgain.write({ ...aRef, generation: takeover.generation, auth: [takeoverCap] }, 0, Buffer.alloc(4096, 0xee)).catch((err: unknown) => err);
+      expect(refusal).toMatchObject({ code: ErrorCode.StaleEpoch });
+      const carried = parseToken((refusal as BasaltError).details.signedState as Buffer);
+      expect(carried).toMatchObject({ kind: 'ok', claims: { kind: 'extent', volumeId: a.id, index: 0, epoch: Number(moved.extents[0]!.epoch) } });
+    } finally {
+      primaryAgain.close();
+    }
     // A volume grown past the capability's extent range: the SDK fetches a capability that covers the new extent.
     await client.resizeVolume('tenant-a', 12 * MiB);
     const grown = Buffer.alloc(4096, 0xe5);

@@ -26,6 +26,8 @@ export class BenchCluster {
   readonly metaEndpoints: string[];
   readonly chunkMetrics = new Map<string, string>();
   nbd = '';
+  /** The agent's /metrics (host:port): the SDK's basalt_client_* series among them. */
+  agentMetrics = '';
   private readonly procs = new Map<string, Proc>();
 
   private constructor(private readonly cli: string, private readonly dir: string, metaPorts: readonly number[], private readonly cpuProfDir: string | undefined) {
@@ -61,7 +63,9 @@ export class BenchCluster {
     }
     await this.serversUp([...this.chunkMetrics.keys()]);
     this.nbd = `127.0.0.1:${await freePort()}`;
-    this.add('agent', ['agent', '--metad', endpoints, '--listen', this.nbd, '--metrics-port', String(await freePort())]);
+    const agentMetricsPort = await freePort();
+    this.agentMetrics = `127.0.0.1:${agentMetricsPort}`;
+    this.add('agent', ['agent', '--metad', endpoints, '--listen', this.nbd, '--metrics-port', String(agentMetricsPort)]);
     await this.until('the agent listens', () => accepts(this.nbd));
     log(`cluster up in ${this.dir}: 3 metad, ${chunkServers} chunkd (--repair-bandwidth ${repairBandwidth ?? 'default'}), agent nbd://${this.nbd}`);
   }

@@ -11,6 +11,9 @@
  *   4. catch-up: another server is killed, fio writes 4 KiB random blocks for a few seconds while
  *      it is down, then it restarts with its data; timed until full redundancy again, with the
  *      bytes the primaries copied (basalt_chunk_repair_bytes_total) against a full copy.
+ * The agent's SDK counts every write request by what happened to it (basalt_client_mutation_duration_seconds
+ * by path: plain, resent, set_changed, stale_epoch, failover); the failover pass and the rebuild
+ * each print how many took each path and how many of each were slower than the phase's p99.
  * Then `cp` copies the bytes the first rebuild copied between two folders of the same disk (the
  * machine's ceiling for moving them). Prints one table on stdout, progress on stderr, every
  * process's peak RSS and CPU share during the rebuild; raw results in bench/out/repair-<date>.json,
@@ -35,6 +38,7 @@ import { BenchCluster, counterSum } from './cluster.js';
 import { log, parseSize } from '../lib/cli.js';
 import { missingCephPackages } from '../nbd/ceph.js';
 import { cephRecovery, type CephRecoveryResult } from './ceph-recovery.js';
+import { describePaths, pathsBetween, readPaths, summarize, type PathSummary } from './mutation-paths.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
@@ -72,6 +76,9 @@ interface RunResult {
   catchupComparedBytes: number;
   fullCopyBytes: number;
   peakRssMiB: Record<string, number>;
+  /** The agent's mutation requests by path (what happened to them) in the failover pass and during the rebuild. */
+  failoverPaths: { overMs: number; rows: PathSummary[] };
+  duringPaths: { overMs: number; rows: PathSummary[] };
 }
 
 /** Resolves with the seconds until metad reports no degraded extent and no rebuilding replica. */
@@ -119,6 +126,7 @@ async function runOne(label: string, repairBandwidth: number | undefined, dir: s
     // The agent learns that c4 is gone one extent at a time, at its first write there (a dead
     // primary is reported to metad, a forward to a dead secondary is dropped by the primary):
     // a failover cost, measured apart so that "during" is what the copies cost foreground writes.
+    const paths0 = await readPaths(cluster.agentMetrics);
     const failoverT0 = Date.now();
     let repaired = false;
     void redundant.then(() => (repaired = true), () => undefined);
@@ -128,6 +136,7 @@ async function runOne(label: string, repairBandwidth: number | undefined, dir: s
     });
     const failoverSeconds = (Date.now() - failoverT0) / 1000;
     log(`  failover: one write per extent in ${failoverSeconds.toFixed(1)} s, max ${failover?.maxMs.toFixed(0)} ms`);
+    const paths1 = await readPaths(cluster.agentMetrics);
     const duringP = repaired ? Promise.reject(new Error('the repair ended before the failover pass did')) : runFio(uri, fgJob, sizeBytes, limitS, true, dir, redundant.catch(() => undefined));
     const repairSeconds = await redundant;
     const elapsedS = (Date.now() - t0) / 1000;
@@ -141,6 +150,11 @@ async function runOne(label: string, repairBandwidth: number | undefined, dir: s
       log(`  fio during the rebuild failed: ${String(err)}`);
       return undefined;
     });
+    const paths2 = await readPaths(cluster.agentMetrics);
+    const failoverPaths = summarize(pathsBetween(paths0, paths1), failover?.p99Ms ?? Infinity);
+    const duringPaths = summarize(pathsBetween(paths1, paths2), during?.p99Ms ?? Infinity);
+    log(`  requests by path, failover pass: ${describePaths(failoverPaths)}`);
+    log(`  requests by path, during the rebuild: ${describePaths(duringPaths)}`);
     // Both kinds: a copy counts as a catch-up when the member holds any stamped block at its first
     // comparison, which foreground writes forwarded to a new member before that comparison cause.
     const repairCopiedBytes = await counterSum(survivors, repairMetric, { what: 'copied' });
@@ -171,6 +185,7 @@ async function runOne(label: string, repairBandwidth: number | undefined, dir: s
     return {
       label, repairBandwidth: repairBandwidth ?? limits.repairBandwidthBytesPerSecDefault, prefillMiBPerS: prefill.mibPerS, before, failover, failoverSeconds, during, repairSeconds,
       repairCopiedBytes, repairComparedBytes, repairCountedAsCatchupBytes, repairCpu, catchupWrites, catchupSeconds, catchupCopiedBytes, catchupComparedBytes, fullCopyBytes,
+      failoverPaths, duringPaths,
       peakRssMiB: Object.fromEntries([...peaks].map(([k, v]) => [k, Math.round(v / 1024)])),
     };
   } finally {
@@ -300,6 +315,8 @@ async function main(): Promise<void> {
       table(runs, cp),
       '',
       ...runs.map((r) => `${r.label}: peak RSS MiB ${Object.entries(r.peakRssMiB).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+      ...runs.map((r) => `${r.label}: the agent's write requests by path in the failover pass: ${describePaths(r.failoverPaths)}`),
+      ...runs.map((r) => `${r.label}: the agent's write requests by path during the rebuild: ${describePaths(r.duringPaths)}`),
       ...runs.map((r) => `${r.label}: CPU during the rebuild (share of one core) ${Object.entries(r.repairCpu).map(([k, v]) => `${k} ${fmt(v * 100, 0)}%`).join(', ')}`),
       ...(ceph === undefined ? [] : ['', cephTable(runs, ceph, sizeBytes)]),
     ];

@@ -19,6 +19,8 @@ export type AgentOptions = {
   tls: TlsOptions | undefined;
   writeCache: WriteCacheMode;
   log: (message: string) => void;
+  /** The agent's metrics, when the caller registers its own beside them (the SDK's ClientMetrics); default: new ones. */
+  metrics?: AgentMetrics;
 };
 
 export type RunningNbdAgent = {
@@ -31,7 +33,7 @@ export type RunningNbdAgent = {
 
 /** The basalt-agent process minus argument parsing: an NBD listener and its metrics endpoint. */
 export async function startNbdAgent(options: AgentOptions): Promise<RunningNbdAgent> {
-  const metrics = new AgentMetrics({ defaultMetrics: true });
+  const metrics = options.metrics ?? new AgentMetrics({ defaultMetrics: true });
   const server = new NbdServer({ provider: options.provider, readOnly: options.readOnly, forceTakeover: options.forceTakeover, tls: options.tls, writeCache: options.writeCache, metrics, log: options.log });
   const nbd = await server.listen(options.listen.port, options.listen.host);
   let http: { server: Server; address: AddressInfo } | undefined;

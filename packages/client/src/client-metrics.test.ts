@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { ClientMetrics } from './client-metrics.js';
+import { ClientMetrics, worsePath } from './client-metrics.js';
 
 async function samples(m: ClientMetrics, ...parts: string[]): Promise<string[]> {
   const text = await m.registry.metrics();
@@ -26,5 +26,18 @@ describe('SDK per-volume metrics', () => {
     const lines = await samples(m, 'basalt_client_ops_total{');
     expect(lines).toHaveLength(limits.metricsVolumesMax + 1);
     expect(lines).toContain('basalt_client_ops_total{volume="_other",op="read"} 2');
+  });
+
+  it('counts mutation requests by the path they took, the worst thing that happened naming it', async () => {
+    const m = new ClientMetrics();
+    m.recordMutation('vol', 'plain', 0.001);
+    m.recordMutation('vol', worsePath('resent', 'stale_epoch'), 0.05);
+    m.recordMutation('vol', worsePath('failover', 'set_changed'), 0.2);
+    expect(await samples(m, 'basalt_client_mutation_duration_seconds_count{')).toEqual([
+      'basalt_client_mutation_duration_seconds_count{volume="vol",path="plain"} 1',
+      'basalt_client_mutation_duration_seconds_count{volume="vol",path="stale_epoch"} 1',
+      'basalt_client_mutation_duration_seconds_count{volume="vol",path="failover"} 1',
+    ]);
+    expect(await samples(m, 'basalt_client_mutation_duration_seconds_bucket{', 'path="stale_epoch"', 'le="0.032"')).toEqual(['basalt_client_mutation_duration_seconds_bucket{le="0.032",volume="vol",path="stale_epoch"} 0']);
   });
 });

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
-import type { MetaClient, ReplicaRef, pb } from '@basalt/wire';
+import { parseToken, type MetaClient, type ReplicaRef, type pb } from '@basalt/wire';
 import { backoff } from './backoff.js';
 
 /**
@@ -114,18 +114,49 @@ export class ExtentMap {
   }
 
   /**
-   * Reports an unresponsive member to metad (DropReplica with the reason); metad's leader decides
-   * whether it leaves the set (docs/metadata.md, "Healing"). Returns the set metad answers with, or
-   * the current one when someone already changed it.
+   * The set a chunk server's BASALT_STALE_EPOCH reply carried (metad's signed state of the
+   * server's newer epoch), when it is a well-formed extent state of this extent newer than the
+   * cached one: the caller re-sends with it and no metad call. The client does not check metad's
+   * signature (it holds no key); the server it sends to does, so a forged or altered state only
+   * gets the request refused (BASALT_UNAUTHENTICATED: the SDK then re-reads the map from metad).
+   */
+  adoptSignedState(volumeId: number, index: number, token: Buffer): ExtentInfo | undefined {
+    const parsed = parseToken(token);
+    if (parsed.kind !== 'ok' || parsed.claims.kind !== 'extent') return undefined;
+    const { claims } = parsed;
+    const known = this.extents.get(index);
+    if (claims.volumeId !== volumeId || claims.index !== index || claims.replicas.length === 0 || (known !== undefined && claims.epoch <= known.epoch)) return undefined;
+    const replicas = claims.replicas.map((r) => ({ serverId: r.serverId, address: r.address, rebuilding: r.rebuilding === true }));
+    return this.remember({ index, epoch: claims.epoch, primary: replicas[0]!.serverId, replicas, signedState: token });
+  }
+
+  /**
+   * Reports an unresponsive primary to metad (DropReplica with the reason and fail_over_volume);
+   * metad's leader decides whether it leaves the set (docs/metadata.md, "Healing"), and fails over
+   * the volume's other extents that server leads in the same decision: their new sets come back
+   * in the reply and replace the cached ones, so the next writes there go to the new primaries
+   * at once. Returns the set metad answers with, or the current one when someone already changed it.
    */
   async reportFailed(info: ExtentInfo, serverId: string, reason: 'unreachable' | 'timeout'): Promise<ExtentInfo | undefined> {
     try {
-      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch, reason });
+      const reply = await this.meta.call('dropReplica', { volume: this.volume, index: info.index, serverId, expectedEpoch: info.epoch, reason, failOverVolume: true });
+      for (const e of reply.failedOver ?? []) this.remember(e);
       return this.remember(required(reply.extent, 'DropReplica'));
     } catch (err) {
-      if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refresh(info.index);
+      if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.refreshPage(info.index);
       throw err;
     }
+  }
+
+  /**
+   * Re-reads the whole page of the extent map around `index` (one GetExtentMap call): after a
+   * report metad refused because the set already moved on, the same failover (metad's planner
+   * dropping a server marked out, another client's report) most likely moved the neighbours too.
+   */
+  private async refreshPage(index: number): Promise<ExtentInfo | undefined> {
+    this.extents.delete(index);
+    await this.fetchPage(Math.floor(index / limits.clientExtentMapPageExtents));
+    return this.extents.get(index);
   }
 
   private async allocateWaiting(index: number, started: number): Promise<ExtentInfo> {

@@ -5,7 +5,7 @@ export type { TransferProgress } from './snapshot-transfer.js';
 export { readDiff, encodeDiffHeader, encodeDiffRecord, encodeDiffEnd, diffFormatVersion, type DiffHeader, type DiffRecord } from './diff-format.js';
 export type { VolumeInfo, SnapshotInfo, FlattenRequestInfo, Lease, ServerInfo, ServerState, RepairStatus, DegradedExtent, ExtentPlacement, MemberStatus, MemberRole, Member, TenantInfo, AuditEntry } from './cluster-types.js';
 export { attachVolumeDevice, detachVolumeDevice, findFreeDevice, isNbdDevice, nbdClientAttachArgs, nbdClientDetachArgs, type AttachSpec } from './kernel-attach.js';
-export { ClientMetrics, type ClientOpName } from './client-metrics.js';
+export { ClientMetrics, type ClientOpName, type MutationPath } from './client-metrics.js';
 export { splitByExtent, type ExtentSlice } from './split.js';
 export type { KeyProvider, KeyContext, WrappedKey } from './crypto/key-provider.js';
 export { FileKeyProvider } from './crypto/file-key-provider.js';

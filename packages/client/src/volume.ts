@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BasaltError, ErrorCode, limits, TokenBucket } from '@basalt/stdx';
 import { pieceCrcs, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type ReplicaRef } from '@basalt/wire';
 import { backoff } from './backoff.js';
-import type { ClientMetrics, ClientOpName } from './client-metrics.js';
+import { worsePath, type ClientMetrics, type ClientOpName, type MutationPath } from './client-metrics.js';
 import type { SnapshotInfo, VolumeInfo } from './cluster-types.js';
 import { snapshotFromPb, volumeFromPb } from './from-pb.js';
 import type { ConnectionPool } from './connection-pool.js';
@@ -72,6 +72,13 @@ const zeroBlockCrc = pieceCrcs(0, new Uint8Array(limits.checksumBlockBytes))[0]!
 /** Errors after which the same request may succeed on another replica or a newer map. */
 const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, ErrorCode.Timeout, ErrorCode.Closed]);
 
+export type MutationAction = 'refresh' | 'resend' | 'report' | 'throw';
+
+/** The metrics path of a mutation that took `action` (a 'throw' is counted as an error, not a path). */
+function pathOf(action: MutationAction): MutationPath {
+  return action === 'report' ? 'failover' : action === 'refresh' ? 'stale_epoch' : 'resent';
+}
+
 /**
  * What a failed mutation at the primary leads to: 'refresh' (re-read the extent's set and try
  * again), 'resend' (the same request again), 'report' (tell metad the primary did not answer; its
@@ -79,7 +86,7 @@ const failoverCodes: ReadonlySet<string> = new Set([ErrorCode.Unavailable, Error
  * answered (`details.answered`, DataConnection) means it is alive but could not replicate: a
  * report of it would ask metad to shrink a healthy set, so the SDK re-reads the set instead.
  */
-export function mutationFailover(err: BasaltError): 'refresh' | 'resend' | 'report' | 'throw' {
+export function mutationFailover(err: BasaltError): MutationAction {
   // Unauthenticated: the capability expired (or the server had not heard metad's key yet): a new map brings a new one.
   if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.NotPrimary || err.code === ErrorCode.Unauthenticated) return 'refresh';
   if (err.code === ErrorCode.Checksum) return 'resend'; // damaged in transit: send again
@@ -624,10 +631,14 @@ export class Volume {
       if (!allocate) return;
       info = await this.map.allocate(s.index);
     }
+    const start = this.ctx.metrics === undefined ? 0 : performance.now();
+    let path: MutationPath = 'plain';
     let last: BasaltError | undefined;
     let timeouts = 0;
+    // The last failure brought a newer set (a re-read, a failover): send to it at once, without the backoff.
+    let newer = false;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
-      if (attempt > 0) await backoff(attempt);
+      if (attempt > 0 && !newer) await backoff(attempt);
       const primary = info.replicas[0];
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name} has no replica left`, { volume: this.name, index: s.index });
       try {
@@ -637,23 +648,34 @@ export class Volume {
         // The primary changed the set while serving this (it dropped a member that failed): re-read
         // it before acknowledging, or a later read could fall over to the dropped member, which
         // does not know it was dropped and serves what it has at the old epoch.
-        if (res.epoch > info.epoch) await this.map.refresh(s.index);
+        if (res.epoch > info.epoch) {
+          path = worsePath(path, 'set_changed');
+          await this.map.refresh(s.index);
+        }
+        this.ctx.metrics?.recordMutation(this.name, path, (performance.now() - start) / 1000);
         return;
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         timeouts = err.code === ErrorCode.Timeout ? timeouts + 1 : 0;
         last = err;
         // A slow primary (a loaded machine) gets a second chance before it is dropped from the set.
-        if (timeouts === 1) continue;
-        info = await this.afterMutationError(err, info, primary);
+        const action = timeouts === 1 ? 'resend' : mutationFailover(err);
+        path = worsePath(path, pathOf(action));
+        const next = await this.afterMutationError(err, action, info, primary);
+        newer = next.epoch > info.epoch;
+        info = next;
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, `extent ${s.index} of volume ${this.name}: no attempt was made`);
   }
 
-  private async afterMutationError(err: BasaltError, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
-    const action = mutationFailover(err);
-    if (action === 'refresh') return this.mustRefresh(info.index);
+  private async afterMutationError(err: BasaltError, action: MutationAction, info: ExtentInfo, primary: ReplicaRef): Promise<ExtentInfo> {
+    if (action === 'refresh') {
+      // A refusal of our epoch may carry the newer set, signed by metad: no metad read then.
+      const state = err.code === ErrorCode.StaleEpoch ? err.details.signedState : undefined;
+      const carried = Buffer.isBuffer(state) ? this.map.adoptSignedState(this.id, info.index, state) : undefined;
+      return carried ?? this.mustRefresh(info.index);
+    }
     if (action === 'resend') return info;
     if (action === 'throw') throw err;
     const next = await this.map.reportFailed(info, primary.serverId, err.code === ErrorCode.Timeout ? 'timeout' : 'unreachable');
@@ -711,8 +733,10 @@ export class Volume {
   private async fromReadable<T>(index: number, op: (conn: DataConnection, ref: ExtentRef) => Promise<T>): Promise<T | undefined> {
     let info = this.map.known(index) ?? await this.map.lookup(index);
     let last: BasaltError | undefined;
+    let newer = false;
     for (let attempt = 0; info !== undefined && attempt < limits.clientIoAttemptsMax; attempt++) {
-      if (attempt > 0) await backoff(attempt);
+      if (attempt > 0 && !newer) await backoff(attempt);
+      newer = false;
       const replica = info.readable[attempt % Math.max(1, info.readable.length)];
       if (replica === undefined) break;
       try {
@@ -721,8 +745,11 @@ export class Volume {
       } catch (err) {
         if (!(err instanceof BasaltError)) throw err;
         last = err;
-        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) info = await this.map.refresh(index);
-        else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
+        if (err.code === ErrorCode.StaleEpoch || err.code === ErrorCode.Unauthenticated) {
+          const epoch = info.epoch;
+          info = await this.map.refresh(index);
+          newer = info !== undefined && info.epoch > epoch;
+        } else if (err.code === ErrorCode.Checksum) this.ctx.onEvent({ kind: 'checksum_error', volume: this.name, index, serverId: replica.serverId });
         else if (!failoverCodes.has(err.code)) throw err;
       }
     }

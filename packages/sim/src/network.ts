@@ -326,7 +326,7 @@ export class SimConnection implements PeerConnection {
     this.waiting.delete(res.requestId);
     this.timers.clearTimeout(w.timer);
     if (res.ok) w.resolve(res);
-    else w.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state, answered: true }));
+    else w.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state, answered: true, ...(res.signedState !== undefined && { signedState: res.signedState }) }));
   }
 }
 

@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
 import { backoffMs, mutationFailover } from '@basalt/client';
-import { DataFlag, DataOp, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
+import { DataFlag, DataOp, parseToken, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import { blockOf, checkBlock, type BlockRegisters, type Violation } from './checkers.js';
 import type { SimConnection, SimNetwork } from './network.js';
 import type { SignedPlacement, SimMetad } from './sim-metad.js';
@@ -127,8 +127,9 @@ export class SimClient {
     let info = (this.stale.delete(index) ? this.firstMaps.get(index) : undefined) ?? this.maps.get(index) ?? (await this.lookup(index));
     let last: BasaltError | undefined;
     let timeouts = 0;
+    let newer = false;
     for (let attempt = 0; attempt < limits.clientIoAttemptsMax; attempt++) {
-      if (attempt > 0) await this.backoff(attempt);
+      if (attempt > 0 && !newer) await this.backoff(attempt);
       const primary = info.replicas[0];
       if (primary === undefined) throw new BasaltError(ErrorCode.Unavailable, `extent ${index} has no replica left`);
       try {
@@ -143,8 +144,10 @@ export class SimClient {
         if (timeouts === 1) continue;
         const action = mutationFailover(err);
         if (action === 'throw') throw err;
-        if (action === 'refresh') info = await this.lookup(index);
+        const epoch = info.epoch;
+        if (action === 'refresh') info = this.carried(index, info, err) ?? (await this.lookup(index));
         else if (action === 'report') info = await this.reportFailed(index, info, primary, err.code === ErrorCode.Timeout ? 'timeout' : 'unreachable');
+        newer = info.epoch > epoch; // the SDK sends to a newer set at once
       }
     }
     throw last ?? new BasaltError(ErrorCode.Unavailable, 'no attempt was made');
@@ -188,12 +191,19 @@ export class SimClient {
     return placement;
   }
 
-  /** ExtentMap.reportFailed: DropReplica with the reason; a stale epoch re-reads the set. */
+  /**
+   * ExtentMap.reportFailed: DropReplica with the reason and fail_over_volume (the volume's other
+   * extents the primary leads fail over too, and their new sets are remembered); a stale epoch
+   * re-reads the set.
+   */
   private async reportFailed(index: number, info: SignedPlacement, primary: ReplicaRef, reason: string): Promise<SignedPlacement> {
     try {
-      const next = await this.net.call(this.id, this.inc, 'dropReplica', this.requestTimeoutMs, () => this.metad.signed(this.volume.id, this.metad.dropReport(this.volume.id, index, primary.serverId, info.epoch, reason)));
-      this.remember(index, next);
-      return next;
+      const [next, ...others] = await this.net.call(this.id, this.inc, 'dropReplica', this.requestTimeoutMs, () =>
+        this.metad.failoverReport(this.volume.id, index, primary.serverId, info.epoch, reason).map((e) => ({ index: e.index, placement: this.metad.signed(this.volume.id, e) })),
+      );
+      for (const o of others) this.rememberNewer(o.index, o.placement);
+      this.remember(index, next!.placement);
+      return next!.placement;
     } catch (err) {
       if (err instanceof BasaltError && err.code === ErrorCode.StaleEpoch) return this.lookup(index);
       throw err;
@@ -209,6 +219,26 @@ export class SimClient {
     if (!this.firstMaps.has(index)) return false;
     this.stale.add(index);
     return true;
+  }
+
+  /** ExtentMap.adoptSignedState: the newer set a STALE_EPOCH reply carried, if it is this extent's. */
+  private carried(index: number, info: SignedPlacement, err: BasaltError): SignedPlacement | undefined {
+    const token = err.code === ErrorCode.StaleEpoch ? err.details.signedState : undefined;
+    if (!Buffer.isBuffer(token)) return undefined;
+    const parsed = parseToken(token);
+    if (parsed.kind !== 'ok' || parsed.claims.kind !== 'extent') return undefined;
+    const { claims } = parsed;
+    if (claims.volumeId !== this.volume.id || claims.index !== index || claims.epoch <= info.epoch || claims.replicas.length === 0) return undefined;
+    const placement: SignedPlacement = { epoch: claims.epoch, replicas: claims.replicas, signedState: token };
+    this.net.sched.note(`${this.id}: extent ${index} at epoch ${claims.epoch} from a refusal`);
+    this.remember(index, placement);
+    return placement;
+  }
+
+  /** ExtentMap.remember: a set that came with another extent's reply replaces only an older one. */
+  private rememberNewer(index: number, placement: SignedPlacement): void {
+    const known = this.maps.get(index);
+    if (known === undefined || known.epoch <= placement.epoch) this.remember(index, placement);
   }
 
   private remember(index: number, placement: SignedPlacement): void {

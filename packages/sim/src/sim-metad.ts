@@ -101,6 +101,17 @@ export class SimMetad {
     return this.apply(cmd);
   }
 
+  /**
+   * meta-api dropReplica with fail_over_volume (a client's silent primary): the leader's one
+   * decision, its commands applied together (nothing runs between them here, so none is refused);
+   * the reported extent's new set first.
+   */
+  failoverReport(volumeId: number, index: number, serverId: string, expectedEpoch: number, reason: string): ExtentView[] {
+    const cmds = unwrap(this.state.decideFailover({ volume: this.volumeName(volumeId), index, serverId, expectedEpoch, reason }, limits.repairFailoverPerReportMax));
+    this.reportedFailedAt.set(serverId, this.sched.nowMs());
+    return cmds.map((cmd) => this.apply(cmd));
+  }
+
   volumeName(volumeId: number): string {
     const v = this.state.listVolumes().find((x) => x.id === volumeId);
     if (v === undefined) throw new BasaltError(ErrorCode.VolumeNotFound, `metad knows no volume with id ${volumeId}`, { volumeId });

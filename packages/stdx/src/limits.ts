@@ -49,6 +49,12 @@ export const limits = {
   repairCopiesPerServerMax: 2,
   /** Repair: commands metad's leader proposes per planner round (about one round a second). */
   repairActionsPerRoundMax: 64,
+  /**
+   * metad leader: drops one client report of a silent primary turns into (DropReplica with
+   * fail_over_volume: every extent of the volume that server leads), proposed together; a larger
+   * volume's other extents follow with the client's next reports.
+   */
+  repairFailoverPerReportMax: 64,
   /** Repair: tasks per ListRepairTasks reply. */
   repairTasksPerReplyMax: 64,
   /**

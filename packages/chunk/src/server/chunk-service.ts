@@ -79,7 +79,7 @@ export class ChunkService {
     const verdict = this.admit(local, req);
     if (verdict.kind === 'refuse') {
       const fenced = verdict.fence === undefined ? Promise.resolve() : this.store.setMeta(verdict.fence);
-      return fenced.then(() => this.errorReply(req, verdict.code, verdict.message));
+      return fenced.then(() => this.withNewerState(this.errorReply(req, verdict.code, verdict.message), req, local));
     }
     if (local === undefined && (req.op === DataOp.SnapshotRead || req.op === DataOp.SnapshotDiff)) return Promise.resolve(this.errorReply(req, ErrorCode.SnapshotNotFound, `this chunk server holds no replica of extent ${ext.volumeId}/${ext.index}, so no snapshot of it`));
     if (local === undefined && !createsReplica(req.op)) return Promise.resolve(this.absent(req));
@@ -101,6 +101,17 @@ export class ChunkService {
     const reply = (outcome: Local): DataResponse => this.okReply(req, outcome);
     // Most requests (every one on a secondary, reads on the primary) wait for the local operation only.
     return waits.length === 0 ? local$.then(reply) : Promise.all([local$, ...waits]).then(([outcome]) => reply(outcome));
+  }
+
+  /**
+   * A refusal of an older epoch than this server's carries metad's signed state of this server's
+   * epoch when it holds it: the client re-sends with that set without asking metad. It cannot
+   * forge one: a server takes a set only with metad's signature (authorize.ts).
+   */
+  private withNewerState(reply: DataResponse, req: DataRequest, local: ReplicaMeta | undefined): DataResponse {
+    if (reply.ok || reply.code !== ErrorCode.StaleEpoch || local === undefined || local.state === 'fenced' || req.extent.epoch >= local.epoch) return reply;
+    const signedState = this.auth?.credentials.stateAt(local.volumeId, local.index, local.epoch);
+    return signedState === undefined ? reply : { ...reply, signedState };
   }
 
   /** AUTH: verifies the token and adds what it grants to the connection's grants (accepted unchecked while capabilities are off). */
@@ -141,14 +152,14 @@ export class ChunkService {
           return Promise.reject(new BasaltError(ErrorCode.Checksum, `write data does not match its checksum (piece ${bad}); nothing was stored`, { piece: bad }));
         }
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua).then(() => done);
+        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua, volumeId, index).then(() => done);
       }
       case DataOp.Trim:
       case DataOp.WriteZeroes:
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.zero(volumeId, index, req.offset, req.length, stamp!), fua).then(() => done);
+        return this.durable(this.store.zero(volumeId, index, req.offset, req.length, stamp!), fua, volumeId, index).then(() => done);
       case DataOp.Flush:
-        return this.store.sync().then(() => done);
+        return this.store.sync({ volumeId, index }).then(() => done);
       case DataOp.Stamps:
         return this.store.stamps(volumeId, index, req.offset, req.length, (req.flags & DataFlag.Verify) !== 0).then((out) => ({ crcs: out.crcs, payload: encodeStampsPayload(out) }));
       case DataOp.Copy: {
@@ -187,8 +198,9 @@ export class ChunkService {
     }
   }
 
-  private durable(applied: Promise<void>, fua: boolean): Promise<void> {
-    return fua ? applied.then(() => this.store.sync()) : applied;
+  /** A FUA mutation is acknowledged once its extent's writes are durable (not every extent's: a rebuild's buffered copy is not written back with it). */
+  private durable(applied: Promise<void>, fua: boolean, volumeId: number, index: number): Promise<void> {
+    return fua ? applied.then(() => this.store.sync({ volumeId, index })) : applied;
   }
 
   /** A request for an extent this server holds none of, at an epoch that lists it: zeros, stamps (0, 0). */

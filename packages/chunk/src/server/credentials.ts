@@ -60,6 +60,12 @@ export class Credentials {
     if (this.states.size > limits.chunkSignedStatesMax) this.states.delete(this.states.keys().next().value!);
   }
 
+  /** metad's signed state of the extent at `epoch`, if this server holds it (a STALE_EPOCH reply carries it to the client). */
+  stateAt(volumeId: number, index: number, epoch: number): Buffer | undefined {
+    const state = this.states.get(`${volumeId}/${index}`);
+    return state !== undefined && state.epoch === epoch ? state.token : undefined;
+  }
+
   /**
    * The tokens a request this server sends to a member carries (DataConnection presents each
    * once per connection): its peer capability and, when known, the extent's signed state at the

@@ -141,8 +141,12 @@ export interface ExtentStore {
    */
   verifySnapshotLayer(volumeId: number, index: number, id: number): Promise<{ bad: Omit<SnapshotRecordCopy, 'data'>[]; bytes: number }>;
 
-  /** Makes every write that resolved before this call durable (one group-commit round). */
-  sync(): Promise<void>;
+  /**
+   * Makes every write that resolved before this call durable (one group-commit round): the
+   * extent's writes only when one is named (a FUA write, a FLUSH: other extents' buffered
+   * writes, such as a rebuild's copy, are not written back with them), else every extent's.
+   */
+  sync(extent?: { readonly volumeId: number; readonly index: number }): Promise<void>;
   /** Deletes every replica of a volume (after the operations called before it). */
   removeVolume(volumeId: number): Promise<{ replicas: number; bytes: number }>;
   /** Syncs, records a clean shutdown, closes. */

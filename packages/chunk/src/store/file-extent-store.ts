@@ -446,11 +446,18 @@ export class FileExtentStore implements ExtentStore {
     });
   }
 
-  /** Makes every write that resolved before this call durable (one group-commit round). */
-  async sync(): Promise<void> {
+  /** Makes every write that resolved before this call durable, the extent's only when one is named (one group-commit round). */
+  async sync(extent?: { readonly volumeId: number; readonly index: number }): Promise<void> {
     this.checkHealthy();
+    let fd: number | undefined;
+    if (extent !== undefined) {
+      const files = this.held.get(extentKey(extent.volumeId, extent.index))?.files;
+      // Files never opened hold no write to sync.
+      if (files === undefined) return;
+      fd = (await files).fd;
+    }
     try {
-      await this.syncGroup.sync();
+      await this.syncGroup.sync(fd);
     } catch (err) {
       this.failure ??= new BasaltError(ErrorCode.Io, `fdatasync failed; this store refuses further I/O: ${String(err)}`, {}, { cause: err });
       throw this.failure;

@@ -46,6 +46,21 @@ describe('memory extent store: the power-loss model', () => {
     expect([Array.from(out.epochs), Array.from(out.seqs), out.bad]).toEqual([[1, 0], [1, 0], []]);
   });
 
+  it('keeps across a power loss the writes of the extent a sync named, and loses the other extents\' unsynced ones', async () => {
+    const disk = new MemoryDisk();
+    const s = MemoryExtentStore.open(disk);
+    await s.setMeta(meta);
+    await s.setMeta({ ...meta, index: 1 });
+    await s.write(1, 0, 0, filled(1), pieceCrcs(0, filled(1)), { epoch: 1, seq: 1 });
+    await s.write(1, 1, 0, filled(2), pieceCrcs(0, filled(2)), { epoch: 1, seq: 1 });
+    await s.sync({ volumeId: 1, index: 0 });
+    await s.sync({ volumeId: 1, index: 7 });
+    disk.crash('power');
+    const again = MemoryExtentStore.open(disk);
+    expect((await again.read(1, 0, 0, block)).data.equals(filled(1))).toBe(true);
+    expect((await again.read(1, 1, 0, block)).data.equals(filled(0))).toBe(true);
+  });
+
   it('leaves the old stamp on new data when the stamp did not reach the disk (the block looks older: a catch-up copies it)', async () => {
     const disk = new MemoryDisk();
     const s = MemoryExtentStore.open(disk);

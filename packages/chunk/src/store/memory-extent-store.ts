@@ -419,11 +419,12 @@ export class MemoryExtentStore implements ExtentStore {
     });
   }
 
-  sync(): Promise<void> {
+  sync(extent?: { readonly volumeId: number; readonly index: number }): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     this.syncStats.requests++;
     this.syncStats.rounds++;
-    for (const ext of this.disk.extents.values()) {
+    const named = extent === undefined ? undefined : this.disk.extents.get(extentKey(extent.volumeId, extent.index));
+    for (const ext of extent === undefined ? this.disk.extents.values() : named === undefined ? [] : [named]) {
       for (const b of ext.dirty) ext.durable.set(b, { ...ext.cache.get(b)! });
       ext.dirty.clear();
     }

@@ -1,11 +1,16 @@
 /**
- * Group commit: callers ask for durability of everything written so far; one round syncs every
- * file dirtied before it started, in parallel, and answers every caller that asked before it
- * started. Callers arriving during a round wait for the next one. So N concurrent FLUSH/FUA
- * requests cost about two rounds of fdatasync, not N.
+ * Group commit: callers ask for durability of everything written so far to the files they name
+ * (or to every file); one round syncs, in parallel, every file those callers named that was
+ * dirtied before it started (every dirty file when one of them named none), and answers every
+ * caller that asked before it started. Callers arriving during a round wait for the next one. So
+ * N concurrent FLUSH/FUA requests cost about two rounds of fdatasync, not N, and a FUA write does
+ * not also write back the pages of files nobody asked for (a rebuild's copy, buffered until the
+ * FLUSH before its promotion).
  */
 export class SyncGroup {
   private dirty = new Set<number>();
+  /** What the callers waiting for the next round named: some files, or 'all'. */
+  private wanted: Set<number> | 'all' = new Set();
   private running: Promise<void> | undefined;
   private next: Promise<void> | undefined;
   rounds = 0;
@@ -22,8 +27,11 @@ export class SyncGroup {
     this.dirty.delete(fd);
   }
 
-  sync(): Promise<void> {
+  /** Resolves once every write to `fd` (to every file, without one) that resolved before this call is durable. */
+  sync(fd?: number): Promise<void> {
     this.requests++;
+    if (fd === undefined) this.wanted = 'all';
+    else if (this.wanted !== 'all') this.wanted.add(fd);
     if (this.running === undefined) {
       this.running = this.round();
       return this.running;
@@ -42,8 +50,10 @@ export class SyncGroup {
   }
 
   private async round(): Promise<void> {
-    const fds = [...this.dirty];
-    this.dirty = new Set();
+    const wanted = this.wanted;
+    this.wanted = new Set();
+    const fds = wanted === 'all' ? [...this.dirty] : [...wanted].filter((fd) => this.dirty.has(fd));
+    for (const fd of fds) this.dirty.delete(fd);
     this.rounds++;
     try {
       await Promise.all(fds.map((fd) => this.syncFd(fd)));

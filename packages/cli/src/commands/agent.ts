@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { invalidArgument, limits, logLine } from '@basalt/stdx';
-import { connect, type VolumeEvent } from '@basalt/client';
-import { ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
+import { ClientMetrics, connect, type VolumeEvent } from '@basalt/client';
+import { AgentMetrics, ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
@@ -49,14 +49,15 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
 
 /**
  * The volumes the agent serves: the cluster behind --metad, through the client SDK, whose
- * failovers are logged. A stopped local cluster named by a cluster file is refused at start.
+ * failovers are logged and whose metrics (basalt_client_*) join the agent's. A stopped local
+ * cluster named by a cluster file is refused at start.
  */
-async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity): Promise<VolumeProvider> {
+async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics): Promise<VolumeProvider> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
   const keyProvider = keyProviderOf(args, io);
   // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
   const framePool = new FramePool(limits.agentFramePoolBytesMax);
-  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, framePool, ...(keyProvider !== undefined && { keyProvider }) }), framePool);
+  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, framePool, metrics: new ClientMetrics(metrics.registry), ...(keyProvider !== undefined && { keyProvider }) }), framePool);
 }
 
 function describeEvent(e: VolumeEvent): string {
@@ -101,7 +102,8 @@ const agent: Command = {
     const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
     reloadOnSighup(security, (line) => io.err(logLine(line)));
     const metricsTls = flag(args, 'metrics-tls');
-    const running = await startNbdAgent({ provider: await volumeProvider(args, io, security), listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
+    const metrics = new AgentMetrics({ defaultMetrics: true });
+    const running = await startNbdAgent({ provider: await volumeProvider(args, io, security, metrics), metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on ${metricsTls ? 'https' : 'http'}://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {

@@ -149,3 +149,24 @@ describe('the Meta API with identities', () => {
     expect(later.entries).toEqual([]);
   });
 });
+
+describe('DropReplica with fail_over_volume', () => {
+  it('drops a silent primary from every extent of the volume it leads, in one call, and answers with the new sets', async () => {
+    for (const id of ['f1', 'f2', 'f3']) {
+      await api.registerServer(pb.RegisterServerRequest.create({ id, address: `127.0.0.1:${id.slice(1)}0`, zone: `z${id}`, capacityBytes: 64 * GiB, freeBytes: 64 * GiB }), { role: 'chunkd', name: id });
+    }
+    await api.createVolume(pb.CreateVolumeRequest.create({ name: 'fo', sizeBytes: 8 * 64 * MiB, extentSizeBytes: 64 * MiB, replicationFactor: 3 }), admin);
+    for (let index = 0; index < 8; index++) await api.allocateExtent(pb.AllocateExtentRequest.create({ volume: 'fo', index }), admin);
+    const map = async () => (await api.getExtentMap(pb.GetExtentMapRequest.create({ volume: 'fo', count: 8 }), admin)).extents ?? [];
+    const before = await map();
+    const x = before[0]!.primary!;
+    const led = before.filter((e) => e.primary === x).map((e) => Number(e.index));
+    expect(led.length).toBeGreaterThan(1);
+    const reply = await api.dropReplica(pb.DropReplicaRequest.create({ volume: 'fo', index: 0, serverId: x, expectedEpoch: Number(before[0]!.epoch), reason: 'unreachable', failOverVolume: true }), admin);
+    expect(reply.extent?.replicas?.map((r) => r.serverId)).not.toContain(x);
+    expect((reply.failedOver ?? []).map((e) => Number(e.index)).sort((a, b) => a - b)).toEqual(led.slice(1));
+    const after = await map();
+    expect(after.filter((e) => e.primary === x)).toEqual([]);
+    for (const e of after) expect(Number(e.epoch)).toBe(Number(before[Number(e.index)]!.epoch) + (led.includes(Number(e.index)) ? 1 : 0));
+  });
+});

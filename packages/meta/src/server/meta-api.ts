@@ -197,9 +197,20 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       requireLeader();
       ownerChecked(caller, r.volume);
       const report = { volume: checkName(r.volume), index: checkIndex('index', r.index), serverId: checkServer(r.serverId), expectedEpoch: checkIndex('expectedEpoch', r.expectedEpoch), reason: r.reason };
-      const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
+      if (!r.failOverVolume) {
+        const cmd = unwrap(host.readStale((s) => s.decideDropReport(report)));
+        liveness.reportedFailed(report.serverId);
+        return { extent: signedOf(report.volume, await apply<ExtentView>(cmd)) };
+      }
+      // A silent primary: its other extents of the volume fail over in the same Raft batch.
+      const [first, ...rest] = unwrap(host.readStale((s) => s.decideFailover(report, limits.repairFailoverPerReportMax)));
       liveness.reportedFailed(report.serverId);
-      return { extent: signedOf(report.volume, await apply<ExtentView>(cmd)) };
+      const reported = apply<ExtentView>(first!);
+      // One refused (the state moved past its decision) or failed is left out: the client asks again when it writes there.
+      const others = rest.map((cmd) => host.propose(cmd).then((res) => (res.ok ? (res.value as ExtentView) : undefined), () => undefined));
+      const extent = signedOf(report.volume, await reported);
+      const failedOver = (await Promise.all(others)).filter((e): e is ExtentView => e !== undefined).map((e) => signedOf(report.volume, e));
+      return { extent, failedOver };
     },
     promoteReplica: async (r) => {
       const extent = await apply<ExtentView>({ type: 'promoteReplica', name: r.volume, index: r.index, serverId: r.serverId, expectedEpoch: r.expectedEpoch });

@@ -17,8 +17,8 @@ export interface RepairLoopOptions {
 
 /**
  * The leader's repair loop: about once a second it runs the pure planner on the applied state
- * and the liveness facts, and proposes the commands it returns, one after another (a round
- * never overlaps the next). A refused command (the state moved on between planning and commit)
+ * and the liveness facts, and proposes the commands it returns, together (a round never
+ * overlaps the next). A refused command (the state moved on between planning and commit)
  * is logged and left to the next round, which plans on the newer state.
  */
 export class RepairLoop {
@@ -58,19 +58,25 @@ export class RepairLoop {
     this.timer = undefined;
   }
 
+  /**
+   * Proposes a round's commands together: they name distinct extents (or are only liveness
+   * changes), each decided at its own epoch and checked again at apply, so their order in the log
+   * does not matter, and together they share Raft batches (a server marked out leaves every set
+   * it leads in one or two commits, not one commit per extent).
+   */
   private async round(): Promise<void> {
     const plan = this.host.readStale((s) => s.planRepairs(this.facts(s.listServers().map((server) => server.id))));
-    for (const cmd of plan) {
-      const kind = actionKind(cmd);
-      try {
-        const result = await this.host.propose(cmd);
-        this.opts.metrics.plannerActions.inc({ kind, result: result.ok ? 'applied' : 'refused' });
-        this.opts.log(`repair: ${describe(cmd)}${result.ok ? '' : ` refused: ${result.error.message}`}`);
-        if (result.ok && cmd.type === 'markServerDown') this.opts.metrics.chunkServersDown.inc();
-      } catch (err) {
-        this.opts.log(`repair: could not propose ${describe(cmd)}: ${String(err)}`);
-        return;
-      }
+    await Promise.all(plan.map((cmd) => this.proposeOne(cmd)));
+  }
+
+  private async proposeOne(cmd: PlannedCommand): Promise<void> {
+    try {
+      const result = await this.host.propose(cmd);
+      this.opts.metrics.plannerActions.inc({ kind: actionKind(cmd), result: result.ok ? 'applied' : 'refused' });
+      this.opts.log(`repair: ${describe(cmd)}${result.ok ? '' : ` refused: ${result.error.message}`}`);
+      if (result.ok && cmd.type === 'markServerDown') this.opts.metrics.chunkServersDown.inc();
+    } catch (err) {
+      this.opts.log(`repair: could not propose ${describe(cmd)}: ${String(err)}`);
     }
   }
 

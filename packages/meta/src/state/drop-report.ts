@@ -33,3 +33,33 @@ export function decideDropReport(data: StateData, report: DropReport): Result<Dr
   if (refusal !== null) return refusal;
   return ok({ type: 'dropReplica', name: volume.name, index: report.index, serverId: report.serverId, expectedEpoch: extent.epoch, reason });
 }
+
+/** Reasons that say a server did not answer (not that one disk failed): evidence about the server, not one extent. */
+const silentReasons: ReadonlySet<string> = new Set(['unreachable', 'timeout']);
+
+/**
+ * The leader's decision on a client's report of a silent primary, for the whole volume at once:
+ * the reported extent's drop as decideDropReport decides it (its refusal refuses the whole
+ * report), then, when the reported server is that extent's primary and the reason says it did
+ * not answer, a drop of the same server from every other extent of the same volume that it leads
+ * and may leave (not its last active member), each at its own current epoch, in allocation
+ * order, at most `max` commands in all. Each command is an ordinary dropReplica: apply() checks its epoch and
+ * the last-member rule again, so one that the state moved past is refused alone. A report names
+ * one volume: a client fails over only what it may change (authorization is per volume).
+ */
+export function decideFailover(data: StateData, report: DropReport, max: number): Result<DropReplicaCommand[]> {
+  const first = decideDropReport(data, report);
+  if (!first.ok) return first;
+  const cmd = first.value;
+  const volume = data.volumes.get(cmd.name);
+  const reported = volume?.extents.get(cmd.index);
+  if (volume === undefined || reported === undefined || reported.replicas[0] !== cmd.serverId || !silentReasons.has(cmd.reason ?? 'unreachable')) return ok([cmd]);
+  const out: DropReplicaCommand[] = [cmd];
+  // Allocation order (the map's): the commands name their extents, so replicas need not agree on it, and no sort of a large volume's keys.
+  for (const [index, extent] of volume.extents) {
+    if (out.length >= max) break;
+    if (index === cmd.index || extent.replicas[0] !== cmd.serverId || dropRefusal(volume, index, extent, cmd.serverId) !== null) continue;
+    out.push({ ...cmd, index, expectedEpoch: extent.epoch });
+  }
+  return ok(out);
+}

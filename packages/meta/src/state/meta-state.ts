@@ -10,7 +10,7 @@ import { decodeStateData, encodeStateData } from './snapshot.js';
 import type { TenantView, ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, SnapshotView, VolumePage, VolumeView } from './views.js';
 import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
 import { checkPlan } from './repair-plan-check.js';
-import { decideDropReport, type DropReport } from './drop-report.js';
+import { decideDropReport, decideFailover, type DropReport } from './drop-report.js';
 
 /**
  * The replicated metadata: chunk servers, volumes, extent replica sets, writer leases.
@@ -143,6 +143,11 @@ export class MetaState {
   /** The leader's decision on a failure report: the dropReplica to propose, or the refusal. */
   decideDropReport(report: DropReport): Result<DropReplicaCommand> {
     return decideDropReport(this.data, report);
+  }
+
+  /** The leader's decision on a client's report of a silent primary for its whole volume (state/drop-report.ts): the dropReplicas to propose together. */
+  decideFailover(report: DropReport, max: number): Result<DropReplicaCommand[]> {
+    return decideFailover(this.data, report, max);
   }
 
   serverExtentCount(serverId: string): Result<number> {

@@ -124,6 +124,12 @@ describe('data-plane codec', () => {
     expect(ok.kind === 'ok' && ok.value.epoch).toBe(2 ** 40);
     const err = decodeResponse(Buffer.concat(encodeResponse({ ok: false, requestId: 8, epoch: 3, version: 0, state: ExtentState.Fenced, code: ErrorCode.StaleEpoch, message: 'epoch 2 is older than 3' })));
     expect(err).toMatchObject({ kind: 'ok', value: { ok: false, requestId: 8, code: 'BASALT_STALE_EPOCH', state: ExtentState.Fenced, message: 'epoch 2 is older than 3' } });
+    expect(err.kind === 'ok' && !err.value.ok && err.value.signedState).toBeUndefined();
+    const state = Buffer.from('BCP1 a signed state of epoch 3');
+    const carried = Buffer.concat(encodeResponse({ ok: false, requestId: 8, epoch: 3, version: 0, state: ExtentState.Active, code: ErrorCode.StaleEpoch, message: 'epoch 2 is older than 3', signedState: state }));
+    const decoded = decodeResponse(carried);
+    expect(decoded).toMatchObject({ kind: 'ok', value: { ok: false, code: 'BASALT_STALE_EPOCH', message: 'epoch 2 is older than 3', signedState: state } });
+    expect(decodeResponse(carried.subarray(0, carried.length - 1))).toMatchObject({ kind: 'error', code: 'BASALT_PROTOCOL' });
     const rebuilding = decodeResponse(Buffer.concat(encodeResponse({ ok: true, requestId: 9, epoch: 4, version: 0, state: ExtentState.Rebuilding, crcs: new Uint32Array(0), payload: Buffer.alloc(0) })));
     expect(rebuilding).toMatchObject({ kind: 'ok', value: { state: ExtentState.Rebuilding } });
   });

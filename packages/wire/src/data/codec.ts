@@ -79,7 +79,13 @@ export interface ResponseHead {
 
 export type DataResponse =
   | (ResponseHead & { readonly ok: true; readonly crcs: Uint32Array; readonly payload: Buffer })
-  | (ResponseHead & { readonly ok: false; readonly code: Code; readonly message: string });
+  | (ResponseHead & {
+      readonly ok: false;
+      readonly code: Code;
+      readonly message: string;
+      /** BASALT_STALE_EPOCH from a server at a newer epoch: metad's signed state of that epoch, when the server holds it (the SDK re-sends with it). */
+      readonly signedState?: Buffer;
+    });
 
 export type Decoded<T> =
   | { readonly kind: 'ok'; readonly value: T }
@@ -453,16 +459,20 @@ export function encodeResponse(res: DataResponse): Buffer[] {
   return res.payload.length > 0 ? [head, res.payload] : [head];
 }
 
-function encodeErrorResponse(res: ResponseHead & { code: Code; message: string }): Buffer {
+const noState = Buffer.alloc(0);
+
+function encodeErrorResponse(res: ResponseHead & { code: Code; message: string; signedState?: Buffer }): Buffer {
   const message = Buffer.from(res.message.slice(0, 1000));
-  const bytes = responseHeaderBytes + 1 + res.code.length + 2 + message.length;
+  const state = res.signedState ?? noState;
+  const bytes = responseHeaderBytes + 1 + res.code.length + 2 + message.length + state.length;
   const buf = Buffer.allocUnsafe(bytes);
   writeResponseHead(buf, res, bytes - framePrefixBytes, 1);
-  buf.writeUInt32BE(0, 32);
+  buf.writeUInt32BE(state.length, 32);
   let pos = buf.writeUInt8(res.code.length, responseHeaderBytes);
   pos += buf.write(res.code, pos, 'latin1');
   pos = buf.writeUInt16BE(message.length, pos);
-  message.copy(buf, pos);
+  pos += message.copy(buf, pos);
+  state.copy(buf, pos);
   return buf;
 }
 
@@ -506,7 +516,10 @@ function decodeErrorBody(frame: Buffer, head: ResponseHead): Decoded<DataRespons
   const code = frame.toString('latin1', pos + 1, pos + 1 + codeLen) as Code;
   pos += 1 + codeLen;
   const msgLen = frame.readUInt16BE(pos);
-  if (pos + 2 + msgLen !== frame.length) return bad;
+  const stateLen = frame.readUInt32BE(32);
+  if (stateLen > limits.capabilityTokenBytesMax || pos + 2 + msgLen + stateLen !== frame.length) return bad;
   const message = frame.toString('utf8', pos + 2, pos + 2 + msgLen);
-  return { kind: 'ok', value: { ...head, ok: false, code, message } };
+  if (stateLen === 0) return { kind: 'ok', value: { ...head, ok: false, code, message } };
+  const signedState = Buffer.from(frame.subarray(pos + 2 + msgLen));
+  return { kind: 'ok', value: { ...head, ok: false, code, message, signedState } };
 }

@@ -395,7 +395,7 @@ export class DataConnection {
     if (p === undefined) return; // timed out earlier
     if (res.ok) p.resolve(res);
     // `answered`: the server is alive and said no, unlike the connection's own failures and timeouts.
-    else p.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state, answered: true }));
+    else p.reject(errorFromWire(res.code, res.message, { address: this.address, epoch: res.epoch, state: res.state, answered: true, ...(res.signedState !== undefined && { signedState: res.signedState }) }));
   }
 
   private protocolError(message: string): void {
