@@ -147,7 +147,7 @@ export const limits = {
   nbdConnectionInflightBytesMax: 64 * MiB,
   /**
    * NBD agent: bytes of writes acknowledged from the write-back cache and not yet stored, over all
-   * volumes. Each cached byte costs 3-5 in the process while it is stored (its payload, TLS's copy
+   * volumes. Each cached byte costs about 5 in the process while it is stored (its payload, TLS's copy
    * and ciphertext, garbage): at 32 MiB the write-back agent peaked at 287-316 MiB, at 8 MiB at
    * 162-182 MiB, with no loss of write throughput (bench/RESULTS.md, "agent memory"; docs/nbd.md, "Memory").
    */
