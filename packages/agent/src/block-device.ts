@@ -57,6 +57,13 @@ export interface BlockDevice {
    * Absent: read buffers are ordinary garbage.
    */
   recycle?(data: Buffer): void;
+  /**
+   * Memory for the payload of a write() to come, `length` bytes. The device takes it back for
+   * reuse itself once a write() given it has succeeded (nothing may read or change the buffer
+   * after it was passed to write()); one never written, or whose write failed, is ordinary
+   * garbage. Absent: the agent assembles payloads in fresh buffers.
+   */
+  writeBuffer?(length: number): Buffer;
   /** Writes `data` at `offset`. With `fua` it is durable (as after flush) before it resolves. */
   write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void>;
   /** Makes every write acknowledged so far durable, on every replica. */

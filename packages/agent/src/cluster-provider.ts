@@ -26,12 +26,17 @@ export class ClusterVolumeProvider implements VolumeProvider {
 /** A BlockDevice over an SDK Volume; the SDK does the splitting, routing and retries. */
 class VolumeBlockDevice implements BlockDevice {
   readonly recycle?: (data: Buffer) => void;
+  /** Write payloads come from the pool too and go back to it once stored (a buffer not from it is ignored). */
+  readonly writeBuffer?: (length: number) => Buffer;
 
   constructor(
     private readonly volume: Volume,
-    framePool: FramePool | undefined,
+    private readonly framePool: FramePool | undefined,
   ) {
-    if (framePool !== undefined) this.recycle = (data) => framePool.give(data);
+    if (framePool !== undefined) {
+      this.recycle = (data) => framePool.give(data);
+      this.writeBuffer = (length) => framePool.take(length) ?? Buffer.allocUnsafe(length);
+    }
   }
 
   get sizeBytes(): number {
@@ -46,8 +51,10 @@ class VolumeBlockDevice implements BlockDevice {
     return this.volume.read(offset, length);
   }
 
-  write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void> {
-    return this.volume.write(offset, data, { fua: options.fua });
+  /** Once the write succeeded, every replica has the bytes: the SDK reads `data` no more, so it goes back to the pool. */
+  async write(offset: number, data: Buffer, options: { fua: boolean }): Promise<void> {
+    await this.volume.write(offset, data, { fua: options.fua });
+    this.framePool?.give(data);
   }
 
   flush(): Promise<void> {

@@ -76,6 +76,18 @@ async function isDone(p: Promise<unknown>): Promise<boolean> {
 }
 
 describe('write-back cache', () => {
+  it('takes write payloads from the inner device and hands a cached write\'s payload to it uncopied, so it can take it back once stored', async () => {
+    const { inner, dev } = cache('writeback');
+    expect(dev.writeBuffer).toBeUndefined();
+    const lent: Buffer[] = [];
+    const pooled = Object.assign(inner, { writeBuffer: (length: number) => (lent.push(Buffer.alloc(length)), lent[lent.length - 1]!) });
+    const wb = new WriteBackDevice(pooled, 'writeback', new WriteCacheBudget(1 << 20, 64), () => undefined);
+    const payload = wb.writeBuffer!(4096);
+    expect(lent).toEqual([payload]);
+    expect(await isDone(wb.write(0, payload, { fua: false }))).toBe(true);
+    expect(inner.held[0]!.data).toBe(payload);
+  });
+
   it('acknowledges a plain write before it is stored, and FLUSH waits for it', async () => {
     const { inner, dev } = cache('writeback');
     expect(await isDone(dev.write(0, Buffer.alloc(4096, 1), { fua: false }))).toBe(true);

@@ -65,11 +65,14 @@ export class WriteBackDevice implements BlockDevice {
     this.caching = mode === 'writeback';
     if (inner.refreshSize !== undefined) this.refreshSize = () => inner.refreshSize!();
     if (inner.recycle !== undefined) this.recycle = (data) => inner.recycle!(data);
+    if (inner.writeBuffer !== undefined) this.writeBuffer = (length) => inner.writeBuffer!(length);
   }
 
   readonly refreshSize?: () => Promise<number>;
   /** Reads come from the inner device unchanged, so their buffers go back to it. */
   readonly recycle?: (data: Buffer) => void;
+  /** Every write reaches the inner device with its payload, which takes it back once stored (a cached write too). */
+  readonly writeBuffer?: (length: number) => Buffer;
 
   get sizeBytes(): number {
     return this.inner.sizeBytes;

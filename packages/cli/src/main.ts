@@ -1,12 +1,16 @@
 import { parseArgs } from 'node:util';
 import { BasaltError, ErrorCode, invalidArgument } from '@basalt/stdx';
 import type { Command, CommandGroup, Io } from './command.js';
-import { commandGroups } from './commands/index.js';
 import { errorHint, errorText } from './error-hints.js';
 
-/** Runs `basalt <args>`; returns the exit code. Errors print their code and message. */
-export async function main(argv: readonly string[], io: Io, groups: readonly CommandGroup[] = commandGroups): Promise<number> {
+/**
+ * Runs `basalt <args>`; returns the exit code. Errors print their code and message. `groups`
+ * defaults to every command, loaded on the first call (a process that runs one long-lived command,
+ * such as the agent, passes its own group and loads no other command's modules).
+ */
+export async function main(argv: readonly string[], io: Io, groups?: readonly CommandGroup[]): Promise<number> {
   try {
+    groups ??= (await import('./commands/index.js')).commandGroups;
     const found = findCommand(argv, groups, io);
     if (found === undefined) return argv.length === 0 ? 2 : 0;
     const { command, rest } = found;

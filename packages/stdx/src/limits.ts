@@ -151,8 +151,13 @@ export const limits = {
   nbdRequestBytesMax: 32 * MiB,
   /** NBD agent: bytes of READ/WRITE requests in flight on one connection before it stops reading. */
   nbdConnectionInflightBytesMax: 64 * MiB,
-  /** NBD agent: bytes of writes acknowledged from the write-back cache and not yet stored, over all volumes. */
-  agentWriteCacheBytesMax: 32 * MiB,
+  /**
+   * NBD agent: bytes of writes acknowledged from the write-back cache and not yet stored, over all
+   * volumes. Each cached byte costs about 5 in the process while it is stored (its payload, TLS's copy
+   * and ciphertext, garbage): at 32 MiB the write-back agent peaked at 287-316 MiB, at 8 MiB at
+   * 162-182 MiB, with no loss of write throughput (bench/RESULTS.md, "agent memory"; docs/nbd.md, "Memory").
+   */
+  agentWriteCacheBytesMax: 8 * MiB,
   /** NBD agent: writes acknowledged from the write-back cache and not yet stored, over all volumes. */
   agentWriteCacheWritesMax: 512,
   /** NBD agent: largest option payload in the handshake; larger ones end the connection. */
@@ -220,7 +225,7 @@ export const limits = {
   chunkFramePoolBytesMax: 64 * MiB,
   /** chunkd: reads of at least this many bytes land in recycled buffers (smaller ones would waste most of a pooled buffer). */
   chunkPooledReadBytesMin: 64 * KiB,
-  /** agent: recycled buffers for read replies kept for reuse (the SDK assembles large reads in them; wire/data/frame-pool.ts): a 1 MiB read takes a 2 MiB buffer, so this covers 8 in flight. */
+  /** agent: recycled buffers kept for reuse, shared by read replies (the SDK assembles large reads in them) and WRITE payloads (wire/data/frame-pool.ts): a 1 MiB read or write takes 1 MiB + 8 KiB, so this covers 15 in flight. */
   agentFramePoolBytesMax: 16 * MiB,
   /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
   metricsVolumesMax: 64,

@@ -34,4 +34,21 @@ describe('ByteQueue', () => {
     expect(() => q.take(4)).toThrow(/take\(4\) with 3 bytes/);
     expect(q.take(0).length).toBe(0);
   });
+
+  it('assembles a message that spans chunks in the buffer alloc gives, and returns one inside a chunk as a view', () => {
+    const q = new ByteQueue();
+    const first = Buffer.from('abcdef');
+    q.push(first);
+    q.push(Buffer.from('ghij'));
+    const asked: number[] = [];
+    const target = Buffer.alloc(8);
+    const alloc = (n: number): Buffer => (asked.push(n), target);
+    const inside = q.take(2, alloc);
+    expect(inside.buffer).toBe(first.buffer);
+    expect(asked).toEqual([]);
+    const spanning = q.take(8, alloc);
+    expect(spanning).toBe(target);
+    expect(spanning.toString()).toBe('cdefghij');
+    expect(asked).toEqual([8]);
+  });
 });

@@ -20,13 +20,18 @@ export class ByteQueue {
     this.total += chunk.length;
   }
 
-  /** Removes and returns the next `n` bytes; the caller checks `length >= n` first. */
-  take(n: number): Buffer {
+  /**
+   * Removes and returns the next `n` bytes; the caller checks `length >= n` first. When they span
+   * chunks they are copied into `alloc(n)` (default: a fresh buffer); a message inside one chunk
+   * is returned as a view of it, without a copy.
+   */
+  take(n: number, alloc: (n: number) => Buffer = (k) => Buffer.allocUnsafe(k)): Buffer {
     if (n < 0 || n > this.total) assert(false, `take(${n}) with ${this.total} bytes queued`); // message built only on failure
     const first = this.chunks[0];
     if (n === 0 || first === undefined) return Buffer.alloc(0);
     if (first.length - this.head >= n) return this.takeFromFirst(first, n);
-    const out = Buffer.allocUnsafe(n);
+    const out = alloc(n);
+    assert(out.length === n, 'alloc(n) returns n bytes');
     let filled = 0;
     while (filled < n) {
       const chunk = this.chunks[0];

@@ -47,6 +47,8 @@ export class Transmission {
   private idleWaiters: (() => void)[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly opMetrics: ConnectionOpMetrics;
+  /** Where a WRITE payload that spans socket chunks is assembled: the device's recycled memory when it offers some. */
+  private readonly payloadBuffer: (length: number) => Buffer;
 
   constructor(
     private readonly ctx: TransmissionContext,
@@ -55,6 +57,7 @@ export class Transmission {
   ) {
     env.metrics.connectionOpened(ctx.volume);
     this.opMetrics = env.metrics.forConnection(env.id, ctx.volume);
+    this.payloadBuffer = device.writeBuffer !== undefined ? (length) => device.writeBuffer!(length) : (length) => Buffer.allocUnsafe(length);
   }
 
   /** Starts the next request if it is complete and fits the budget; returns whether it did. */
@@ -73,7 +76,7 @@ export class Transmission {
       return false;
     }
     if (req.type === Cmd.Write && queue.length < req.length) return false;
-    const payload = req.type === Cmd.Write ? queue.take(req.length) : undefined;
+    const payload = req.type === Cmd.Write ? queue.take(req.length, this.payloadBuffer) : undefined;
     this.pending = undefined;
     if (req.type === Cmd.Disc) {
       this.disconnect();

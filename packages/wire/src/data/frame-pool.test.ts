@@ -27,11 +27,39 @@ describe('frame pool', () => {
 
   it('keeps at most its byte budget in the free lists', () => {
     const pool = new FramePool(4 * MiB);
-    const frames = [pool.take(MiB + 1)!, pool.take(MiB + 1)!, pool.take(MiB + 1)!];
-    for (const f of frames) pool.give(f); // 2 MiB each: only two fit
-    const again = [pool.take(MiB + 1)!, pool.take(MiB + 1)!, pool.take(MiB + 1)!];
+    const frames = [pool.take(2 * MiB)!, pool.take(2 * MiB)!, pool.take(2 * MiB)!];
+    for (const f of frames) pool.give(f); // 2 MiB + 16 KiB each: only one fits
+    const again = [pool.take(2 * MiB)!, pool.take(2 * MiB)!, pool.take(2 * MiB)!];
     const reused = again.filter((f) => frames.some((g) => g.buffer === f.buffer));
-    expect(reused).toHaveLength(2);
+    expect(reused).toHaveLength(1);
     expect(pool.take(100 * KiB)!.length).toBe(100 * KiB);
+  });
+
+  it('sizes a frame of 2^k data bytes with its header and CRCs at 2^k plus 1/128, not at 2^(k+1)', () => {
+    const pool = new FramePool(64 * MiB);
+    const crcsAndHeader = (data: number): number => data / KiB + 100;
+    expect(pool.take(MiB + crcsAndHeader(MiB))!.buffer.byteLength).toBe(MiB + 8 * KiB);
+    expect(pool.take(MiB)!.buffer.byteLength).toBe(MiB + 8 * KiB);
+    expect(pool.take(MiB + 8 * KiB + 1)!.buffer.byteLength).toBe(2 * MiB + 16 * KiB);
+    expect(pool.take(64 * KiB + crcsAndHeader(64 * KiB))!.buffer.byteLength).toBe(64 * KiB + 512);
+    expect(pool.take(100)!.buffer.byteLength).toBe(64 * KiB + 512);
+    expect(pool.take(8 * MiB + 64 * KiB)!.buffer.byteLength).toBe(8 * MiB + 64 * KiB);
+    expect(pool.take(8 * MiB + 64 * KiB + 1)).toBeUndefined();
+  });
+
+  it('never holds more than its byte budget, however many frames come back', () => {
+    const budget = 16 * MiB;
+    const pool = new FramePool(budget);
+    const sizes = [MiB, MiB + 2 * KiB, 64 * KiB, 300 * KiB, 4 * MiB];
+    const out = Array.from({ length: 64 }, (_, i) => pool.take(sizes[i % sizes.length]!)!);
+    for (const f of out) pool.give(f);
+    const held = new Set<ArrayBuffer>();
+    for (let i = 0; i < 64; i++) {
+      const f = pool.take(sizes[i % sizes.length]!)!;
+      if (out.some((g) => g.buffer === f.buffer)) held.add(f.buffer as ArrayBuffer);
+    }
+    const heldBytes = [...held].reduce((sum, ab) => sum + ab.byteLength, 0);
+    expect(heldBytes).toBeGreaterThan(budget / 2);
+    expect(heldBytes).toBeLessThanOrEqual(budget);
   });
 });

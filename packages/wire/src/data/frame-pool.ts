@@ -5,13 +5,26 @@ import { assert } from '@basalt/stdx';
  * an munmap when collected: measured here, allocating and filling one took 1-4.6 ms against
  * 0.05-0.1 ms for refilling a reused one, and the garbage collector ran more often.
  *
- * take(n) hands out n bytes at the start of a buffer of a power-of-two size class; give(frame)
+ * take(n) hands out n bytes at the start of a buffer of a size class: a power of two 2^c plus
+ * 2^(c-7), room above the data for a frame's fixed header and its per-block CRCs (4 bytes per
+ * 4 KiB, 1/1024 of the data), so a frame of 1 MiB of data takes 1 MiB + 8 KiB, not 2 MiB. give(frame)
  * returns it (or a view into it, such as a reply's payload) once nothing reads any part of it
  * any more (the caller's promise). Buffers not from this pool are ignored by give(). At most
  * freeBytesMax bytes wait in the free lists.
  */
 const classLog2Min = 16;
 const classLog2Max = 23;
+
+/** Bytes of the buffers of class c. */
+function classBytes(c: number): number {
+  return 2 ** c + 2 ** (c - 7);
+}
+
+/** The smallest class whose buffers hold n bytes (may be above classLog2Max). */
+function classOf(n: number): number {
+  const c = Math.max(classLog2Min, Math.ceil(Math.log2(n)) - 1);
+  return classBytes(c) >= n ? c : c + 1;
+}
 
 export class FramePool {
   private readonly free: ArrayBuffer[][] = [];
@@ -24,12 +37,12 @@ export class FramePool {
 
   /** n bytes of pooled memory, or undefined when n is outside the pooled sizes. */
   take(n: number): Buffer | undefined {
-    const c = Math.max(classLog2Min, Math.ceil(Math.log2(n)));
+    const c = classOf(n);
     if (c > classLog2Max) return undefined;
     const list = this.free[c - classLog2Min]!;
     let ab = list.pop();
     if (ab === undefined) {
-      ab = new ArrayBuffer(2 ** c);
+      ab = new ArrayBuffer(classBytes(c));
       this.ours.add(ab);
     } else {
       this.freeBytes -= ab.byteLength;
@@ -42,8 +55,8 @@ export class FramePool {
     const ab = frame.buffer;
     if (!(ab instanceof ArrayBuffer) || !this.ours.has(ab)) return;
     if (this.freeBytes + ab.byteLength > this.freeBytesMax) return;
-    const c = Math.log2(ab.byteLength);
-    assert(Number.isInteger(c) && c >= classLog2Min && c <= classLog2Max, 'pooled buffers have a class size');
+    const c = classOf(ab.byteLength);
+    assert(c >= classLog2Min && c <= classLog2Max && classBytes(c) === ab.byteLength, 'pooled buffers have a class size');
     const list = this.free[c - classLog2Min]!;
     assert(!list.includes(ab), 'a frame is given back once');
     list.push(ab);
