@@ -253,7 +253,7 @@ export const limits = {
    */
   repairCompareRoundsMax: 3,
   /** chunkd: default budget of repair and scrub bytes per second (--repair-bandwidth; 0 = unlimited). */
-  repairBandwidthBytesPerSecDefault: 64 * MiB,
+  repairBandwidthBytesPerSecDefault: 16 * MiB,
   /** chunkd: bytes the repair budget grants at once after a quiet spell. */
   repairBurstBytes: 4 * MiB,
   /** chunkd: default time from the start of one scrub pass to the start of the next (--scrub-interval-ms). */

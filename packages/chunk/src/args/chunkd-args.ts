@@ -28,7 +28,7 @@ export const chunkdFlags = {
   advertise: { type: 'string' },
   /** How often to look for replicas of deleted volumes to remove (default 60000; 0: never). */
   'reclaim-interval-ms': { type: 'string' },
-  /** Bytes per second of repair and scrub traffic this server reads and sends (default 64 MiB/s; 0: unlimited). Foreground I/O never waits on it. */
+  /** Bytes per second of repair and scrub traffic this server reads and sends (default limits.repairBandwidthBytesPerSecDefault, 16 MiB/s; 0: unlimited). Foreground I/O never waits on it. */
   'repair-bandwidth': { type: 'string' },
   /** Time from the start of one scrub pass over every extent to the start of the next (default 86400000, a day; 0: never). */
   'scrub-interval-ms': { type: 'string' },
