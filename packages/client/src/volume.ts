@@ -367,11 +367,13 @@ export class Volume {
 
   /**
    * @internal Drops snapshot `id` on the chunk servers of `extents` (after metad removed its
-   * record): each primary frees what only it held and forwards to its members. A server that
-   * holds no such snapshot has nothing to free.
+   * record, under the grant metad signs for that: GrantSnapshotDrop): each primary frees what only
+   * it held and forwards to its members. A server that holds no such snapshot has nothing to free.
    */
   async dropSnapshot(id: number, extents: readonly number[]): Promise<void> {
-    await Promise.all(extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshotDelete(ref, id)).catch((err: unknown) => {
+    const grant = Buffer.from((await this.ctx.meta.call('grantSnapshotDrop', { volume: this.name, snapshotId: id })).grant);
+    const granted = (ref: ExtentRef): ExtentRef => (grant.length === 0 ? ref : { ...ref, auth: [...(ref.auth ?? []), grant] });
+    await Promise.all(extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.snapshotDelete(granted(ref), id)).catch((err: unknown) => {
       if (!(err instanceof BasaltError && err.code === ErrorCode.SnapshotNotFound)) throw err;
     })));
   }

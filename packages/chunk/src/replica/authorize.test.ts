@@ -98,6 +98,16 @@ describe('authorization of data-plane requests by signed tokens', () => {
     expect(authorize(own, req(DataOp.Write), stored, 0, now)).toBeUndefined();
   });
 
+  it('drops a snapshot\'s blocks only under metad\'s grant that it was deleted, for that snapshot', () => {
+    const drop = (snapshot: number): DataRequest => ({ ...req(DataOp.SnapshotDelete), length: 0, snapshot });
+    const g = granted(rw);
+    expect(authorize(g, drop(5), stored, 0, now)).toMatchObject({ code: ErrorCode.Unauthenticated, message: expect.stringContaining('GrantSnapshotDrop') });
+    expect(grant(g, { kind: 'dropped', volumeId: 1, snapshotId: 5 }, now)).toBeUndefined();
+    expect(authorize(g, drop(5), stored, 0, now)).toBeUndefined();
+    expect(authorize(g, drop(6), stored, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
+    expect(authorize(g, { ...drop(5), extent: { ...req(DataOp.SnapshotDelete).extent, volumeId: 2 } }, stored, 0, now)?.code).toBe(ErrorCode.Unauthenticated);
+  });
+
   it('refuses a replayed capability of an older writer generation after a new writer took the lease', () => {
     const g = granted(rw);
     expect(authorize(g, req(DataOp.Write, { generation: 3 }), stored, 4, now)?.code).toBe(ErrorCode.LeaseFenced);

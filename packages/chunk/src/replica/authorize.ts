@@ -1,5 +1,5 @@
 import { ErrorCode, limits, type ErrorCode as Code } from '@basalt/stdx';
-import { DataFlag, DataOp, type CapabilityClaims, type ClientClaims, type DataRequest, type ExtentClaims, type PeerClaims } from '@basalt/wire';
+import { DataFlag, DataOp, type CapabilityClaims, type ClientClaims, type DataRequest, type DroppedClaims, type ExtentClaims, type PeerClaims } from '@basalt/wire';
 import { createsReplica, takesStamp } from './admission.js';
 import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
 
@@ -16,6 +16,9 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  *   proved that identity (its certificate): a token copied to another peer grants nothing;
  * - forwarded requests and COPY (a primary's) only under an unexpired peer capability; a peer
  *   capability also covers a peer's reads and STAMPS (the scrubber's comparisons);
+ * - a client's SNAPSHOT_DELETE drops a snapshot's blocks only under metad's `dropped` grant for
+ *   that volume and snapshot id (metad gives it only once it deleted the snapshot for good), so a
+ *   capability to read a volume does not destroy a snapshot metad still lists;
  * - a request may raise a server's epoch for an extent, create its replica or fence it only with
  *   an extent state that metad signed for exactly that epoch and replica set. Requests at the
  *   server's epoch or below change nothing that admission (admission.ts) does not already
@@ -26,6 +29,8 @@ export interface Grants {
   readonly clients: Map<number, ClientClaims>;
   /** Extent states by `volume/index/epoch`. */
   readonly extents: Map<string, ExtentClaims>;
+  /** Grants to drop deleted snapshots' blocks, by `volume/snapshotId`. */
+  readonly dropped: Map<string, DroppedClaims>;
   peer: PeerClaims | undefined;
   /** The identity URI the connection's peer proved (TransportSecurity.peerIdentityOfSocket). */
   readonly presenter: string;
@@ -34,7 +39,7 @@ export interface Grants {
 export type Refusal = { readonly code: Code; readonly message: string };
 
 export function newGrants(presenter: string): Grants {
-  return { clients: new Map(), extents: new Map(), peer: undefined, presenter };
+  return { clients: new Map(), extents: new Map(), dropped: new Map(), peer: undefined, presenter };
 }
 
 export function extentKey(volumeId: number, index: number, epoch: number): string {
@@ -48,6 +53,10 @@ export function unexpired(claims: { readonly expiresAtMs: number }, nowMs: numbe
 
 /** Records verified claims on a connection; an expired capability, or one granted to another identity, is refused. At most chunkGrantsPerConnectionMax per map. */
 export function grant(grants: Grants, claims: CapabilityClaims, nowMs: number): Refusal | undefined {
+  if (claims.kind === 'dropped') {
+    bounded(grants.dropped, `${claims.volumeId}/${claims.snapshotId}`, claims);
+    return undefined;
+  }
   if (claims.kind !== 'extent' && !unexpired(claims, nowMs)) return { code: ErrorCode.Unauthenticated, message: `capability expired (at ${claims.expiresAtMs} ms since the Unix epoch, metad's clock)` };
   if (claims.kind !== 'extent' && claims.holder !== undefined && claims.holder !== grants.presenter) return { code: ErrorCode.Unauthenticated, message: `capability granted to ${claims.holder}, presented by ${grants.presenter}` };
   if (claims.kind === 'peer') grants.peer = claims;
@@ -100,8 +109,11 @@ function authorizeCaller(grants: Grants, req: DataRequest, knownGeneration: numb
   if (ext.index < cap.firstIndex || ext.index >= cap.endIndex) {
     return { code: ErrorCode.Unauthenticated, message: `the capability for volume ${ext.volumeId} covers extents [${cap.firstIndex}, ${cap.endIndex}), not ${ext.index}` };
   }
+  if (req.op === DataOp.SnapshotDelete && !grants.dropped.has(`${ext.volumeId}/${req.snapshot ?? 0}`)) {
+    return { code: ErrorCode.Unauthenticated, message: `dropping snapshot ${req.snapshot ?? 0} of volume ${ext.volumeId} needs metad's grant that it was deleted (GrantSnapshotDrop)` };
+  }
   // Writes, FLUSH and SNAPSHOT are the writer's (SNAPSHOT is stamped in its write stream); reads,
-  // STAMPS, SNAPSHOT_READ, SNAPSHOT_DIFF and SNAPSHOT_DELETE (after metad deleted the record) are not.
+  // STAMPS, SNAPSHOT_READ, SNAPSHOT_DIFF and SNAPSHOT_DELETE (under its grant) are not.
   if (!takesStamp(req.op) && req.op !== DataOp.Flush) return undefined;
   if (cap.mode !== 'rw') return { code: ErrorCode.PermissionDenied, message: `the capability for volume ${ext.volumeId} is read-only` };
   if (ext.generation !== cap.generation) {

@@ -36,6 +36,11 @@ export class CapabilitySigner {
     return signToken({ kind: 'peer', serverId, expiresAtMs: this.nowMs() + limits.capabilityTtlMs, holder }, this.key);
   }
 
+  /** A grant to drop the blocks of snapshot `snapshotId` of a volume, which metad deleted for good. */
+  dropped(volumeId: number, snapshotId: number): Buffer {
+    return signToken({ kind: 'dropped', volumeId, snapshotId }, this.key);
+  }
+
   /** The signed state of an extent: its epoch and its set, primary first. */
   extent(volumeId: number, e: ExtentView): Buffer {
     const key = `${volumeId}/${e.index}/${e.epoch}`;

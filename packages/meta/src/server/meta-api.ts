@@ -346,6 +346,15 @@ function scopedHandlers(ctx: MetaApiContext): CallerHandlers {
       if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
       return { snapshots: unwrap(snapshots).map(snapshotToPb) };
     },
+    grantSnapshotDrop: async (r, caller) => {
+      const name = checkName(r.volume);
+      const id = Number(r.snapshotId);
+      // Linearizable: a grant must follow the delete it confirms.
+      const { dropped, volume } = await query(false, (s) => ({ dropped: s.snapshotDropped(name, id), volume: s.getVolume(name) }));
+      if (volume.ok) unwrap(authorizeVolume(caller, name, volume.value.tenant));
+      if (!unwrap(dropped)) throw new BasaltError(ErrorCode.SnapshotExists, `snapshot id ${id} of volume ${name} is not deleted for good (it is listed, kept for clones, or was never taken): its blocks stay`, { volume: name, snapshotId: id });
+      return signer === undefined ? {} : { grant: signer.dropped(volume.ok ? volume.value.id : 0, id) };
+    },
     flattenVolume: async (r, caller) => {
       ownerChecked(caller, r.name);
       return { volume: withStored(await apply<VolumeView>({ type: 'flattenVolume', name: r.name })) };

@@ -31,6 +31,12 @@ describe('snapshots in metad', () => {
     expect(must(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 6 }).id).toBe(2);
     refuse(state, { type: 'deleteSnapshot', name: 'v', snapshot: 'nope' }, ErrorCode.SnapshotNotFound);
     refuse(state, { type: 'createSnapshot', name: 'v', snapshot: 'bad name', nowMs: 6 }, ErrorCode.InvalidArgument);
+    // Only a spent id no snapshot holds may have its blocks dropped (GrantSnapshotDrop).
+    expect(state.snapshotDropped('v', 1)).toEqual({ ok: true, value: true });
+    expect(state.snapshotDropped('v', 2)).toEqual({ ok: true, value: false });
+    expect(state.snapshotDropped('v', 3)).toEqual({ ok: true, value: false });
+    expect(state.snapshotDropped('v', 0)).toEqual({ ok: true, value: false });
+    expect(state.snapshotDropped('nope', 1)).toMatchObject({ ok: false, error: { code: ErrorCode.VolumeNotFound } });
   });
 
   it('a clone names its source snapshot; deleting the snapshot hides it until the last clone is deleted; the source cannot go first', () => {
@@ -42,6 +48,7 @@ describe('snapshots in metad', () => {
     refuse(state, { type: 'deleteVolume', name: 'v', force: false }, ErrorCode.VolumeBusy);
     expect(must(state, { type: 'deleteSnapshot', name: 'v', snapshot: 's1' }).removed).toBe(false);
     expect(state.listSnapshots('v')).toEqual({ ok: true, value: [] });
+    expect(state.snapshotDropped('v', 1)).toEqual({ ok: true, value: false }); // hidden, kept for the clone
     refuse(state, { type: 'createSnapshot', name: 'v', snapshot: 's1', nowMs: 9 }, ErrorCode.SnapshotExists);
     const restored = MetaState.decodeSnapshot(state.encodeSnapshot());
     expect(restored.hash()).toBe(state.hash());

@@ -91,7 +91,7 @@ describe('the metad call policy', () => {
       if (r.roles.includes('client') || r.roles.includes('agent')) expect(['volume', 'listing', 'none'], m).toContain(r.scope);
     }
     expect(methods.filter((m) => callRules[m].scope === 'volume').sort()).toEqual(
-      ['acquireLease', 'allocateExtent', 'cloneVolume', 'commitSnapshot', 'createSnapshot', 'deleteSnapshot', 'deleteVolume', 'dropReplica', 'flattenVolume', 'getExtentMap', 'getVolume', 'listSnapshots', 'releaseLease', 'reportFlatten', 'requestFlatten', 'requestSnapshot', 'resizeVolume', 'setVolumeLabel'],
+      ['acquireLease', 'allocateExtent', 'cloneVolume', 'commitSnapshot', 'createSnapshot', 'deleteSnapshot', 'deleteVolume', 'dropReplica', 'flattenVolume', 'getExtentMap', 'getVolume', 'grantSnapshotDrop', 'listSnapshots', 'releaseLease', 'reportFlatten', 'requestFlatten', 'requestSnapshot', 'resizeVolume', 'setVolumeLabel'],
     );
     expect(roles.length).toBe(5);
   });

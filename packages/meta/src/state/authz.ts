@@ -81,6 +81,8 @@ export const callRules: { readonly [M in AuthorizedMethod]: CallRule } = {
   commitSnapshot: rule(tenantUsers, 'volume'),
   deleteSnapshot: rule(['admin', 'client'], 'volume', true),
   listSnapshots: rule([...tenantUsers, 'chunkd'], 'volume'),
+  // Whoever may see the volume: the grant only confirms what metad already deleted.
+  grantSnapshotDrop: rule(tenantUsers, 'volume'),
   cloneVolume: rule(['admin', 'client'], 'volume', true),
   // The lease holder ends a background flatten itself, and an agent may be that holder.
   flattenVolume: rule(tenantUsers, 'volume', true),

@@ -65,6 +65,10 @@ export class MetaState {
     return queries.listSnapshots(this.data, name, includeHidden);
   }
 
+  snapshotDropped(name: string, id: number): Result<boolean> {
+    return queries.snapshotDropped(this.data, name, id);
+  }
+
   getSnapshot(name: string, snapshot: string): Result<SnapshotView> {
     return queries.getSnapshot(this.data, name, snapshot);
   }

@@ -26,6 +26,19 @@ export function listSnapshots(data: StateData, name: string, includeHidden = fal
   return ok([...(volume.snaps?.snapshots.values() ?? [])].filter((snap) => includeHidden || !snap.hidden).sort((a, b) => (a.id === 0 ? Infinity : a.id) - (b.id === 0 ? Infinity : b.id) || a.createdAtMs - b.createdAtMs).map((snap) => snapshotView(volume, snap)));
 }
 
+/**
+ * Whether snapshot `id` of a volume is gone for good: an id the volume spent (ids only grow and are
+ * never reused) that no snapshot holds, listed or kept hidden for clones. Only then may its blocks
+ * be dropped on the chunk servers.
+ */
+export function snapshotDropped(data: StateData, name: string, id: number): Result<boolean> {
+  const found = findVolume(data, name);
+  if (!found.ok) return found;
+  const snaps = found.value.snaps;
+  if (snaps === undefined || snaps === null || id < 1 || id >= snaps.nextSnapshotId) return ok(false);
+  return ok(![...snaps.snapshots.values()].some((snap) => snap.id === id));
+}
+
 /** A visible snapshot, 'creating' or 'ready'. */
 export function getSnapshot(data: StateData, name: string, snapshot: string): Result<SnapshotView> {
   const found = findSnapshot(data, name, snapshot, true);

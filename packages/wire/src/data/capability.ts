@@ -17,7 +17,9 @@ import type { ReplicaRef } from './codec.js';
  *   both name their `holder` (the identity URI metad granted them to): only a connection whose
  *   peer proves that identity may present them, so a token copied elsewhere grants nothing;
  * - `extent`: metad's replica set of one extent at one epoch (members in order, rebuilding flags).
- *   It does not expire: epochs only grow, so an old one can never raise a server's epoch.
+ *   It does not expire: epochs only grow, so an old one can never raise a server's epoch;
+ * - `dropped`: snapshot snapshotId of a volume is deleted for good, so its blocks may be dropped
+ *   (SNAPSHOT_DELETE). It does not expire either: snapshot ids are never reused.
  * Parsing is pure; signing and verifying are in capability-crypto.ts.
  */
 export type ClientClaims = {
@@ -49,7 +51,13 @@ export type ExtentClaims = {
   readonly replicas: readonly ReplicaRef[];
 };
 
-export type CapabilityClaims = ClientClaims | PeerClaims | ExtentClaims;
+export type DroppedClaims = {
+  readonly kind: 'dropped';
+  readonly volumeId: number;
+  readonly snapshotId: number;
+};
+
+export type CapabilityClaims = ClientClaims | PeerClaims | ExtentClaims | DroppedClaims;
 
 export const tokenMagic = Buffer.from('BCP1', 'latin1');
 export const tokenSignatureBytes = 64;
@@ -104,6 +112,8 @@ function wireClaims(c: CapabilityClaims): Record<string, unknown> {
       return { k: 'peer', s: c.serverId, x: c.expiresAtMs, ...(c.holder !== undefined && { h: c.holder }) };
     case 'extent':
       return { k: 'extent', v: c.volumeId, i: c.index, e: c.epoch, r: c.replicas.map((r) => [r.serverId, r.address, r.rebuilding === true ? 1 : 0]) };
+    case 'dropped':
+      return { k: 'dropped', v: c.volumeId, s: c.snapshotId };
   }
 }
 
@@ -120,6 +130,10 @@ function claimsFrom(raw: unknown): CapabilityClaims | undefined {
   if (o.k === 'peer') {
     if (!field(o.s) || !count(o.x)) return undefined;
     return { kind: 'peer', serverId: o.s, expiresAtMs: o.x, ...holder };
+  }
+  if (o.k === 'dropped') {
+    if (!count(o.v) || !count(o.s) || o.s < 1) return undefined;
+    return { kind: 'dropped', volumeId: o.v, snapshotId: o.s };
   }
   if (o.k === 'extent') {
     const [v, i, e] = [o.v, o.i, o.e];

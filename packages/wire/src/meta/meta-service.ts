@@ -54,6 +54,7 @@ export const metaService = {
   requestSnapshot: unaryMethod(service, 'RequestSnapshot', pb.SnapshotRequest, pb.SnapshotReply),
   requestFlatten: unaryMethod(service, 'RequestFlatten', pb.RequestFlattenRequest, pb.VolumeReply),
   reportFlatten: unaryMethod(service, 'ReportFlatten', pb.ReportFlattenRequest, pb.VolumeReply),
+  grantSnapshotDrop: unaryMethod(service, 'GrantSnapshotDrop', pb.GrantSnapshotDropRequest, pb.GrantSnapshotDropReply),
 } as const;
 
 export type MetaService = typeof metaService;
@@ -95,7 +96,7 @@ export type MetaServerReply<K extends MetaMethodName> = Parameters<MetaService[K
  */
 export const readOnlyMethods: ReadonlySet<MetaMethodName> = new Set<MetaMethodName>([
   'listVolumes', 'getVolume', 'getExtentMap', 'listServers', 'status', 'listMembers', 'listDegradedExtents',
-  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit', 'listRevocations', 'listSnapshots',
+  'listRepairTasks', 'getRepairStatus', 'listTenants', 'listAudit', 'listRevocations', 'listSnapshots', 'grantSnapshotDrop',
 ]);
 
 /**
