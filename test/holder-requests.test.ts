@@ -10,6 +10,7 @@ import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
 import { RawNbd } from './nbd-raw-client.js';
 import { waitForLog } from './lib/process.js';
+import { blockPattern } from './lib/block-pattern.js';
 
 /**
  * Requests to the lease holder over real processes (docs/snapshots.md, "Requests to the lease
@@ -26,7 +27,6 @@ const extentSizeBytes = 4 * MiB;
 const sizeBytes = 4 * extentSizeBytes;
 const block = 4096;
 const blocks = sizeBytes / block;
-const pattern = (i: number, round: number): Buffer => Buffer.alloc(block, ((i * 7 + round * 13) % 251) + 1);
 
 /** An NBD client writing blocks one at a time (queue depth 1), counting what it issued and what was acknowledged. */
 class NumberedWriter {
@@ -43,7 +43,7 @@ class NumberedWriter {
     for (let n = 0; n < this.count && !this.stopped; n++) {
       const b = this.blockOf(n);
       this.issued = n + 1;
-      this.nbd.request(Cmd.Write, 0, BigInt(n + 1), BigInt(b * block), block, pattern(b, this.round));
+      this.nbd.request(Cmd.Write, 0, BigInt(n + 1), BigInt(b * block), block, blockPattern(b, this.round));
       const reply = await this.nbd.reply();
       if (reply.error !== 0) throw new Error(`NBD write of block ${b} failed with errno ${reply.error}`);
       this.acked = n + 1;
@@ -96,7 +96,7 @@ describe('requests to the lease holder', () => {
     await snap.close();
     for (let n = 0; n < blocks / 2; n++) {
       const got = image.subarray(2 * n * block, (2 * n + 1) * block);
-      if (n < ackedBefore) expect(got.equals(pattern(2 * n, 1)), `block ${2 * n}, acknowledged before the snapshot was asked for`).toBe(true);
+      if (n < ackedBefore) expect(got.equals(blockPattern(2 * n, 1)), `block ${2 * n}, acknowledged before the snapshot was asked for`).toBe(true);
       if (n >= issuedBy) expect(got.equals(Buffer.alloc(block)), `block ${2 * n}, issued after the snapshot was taken`).toBe(true);
     }
     expect(image.subarray(block, 2 * block).equals(Buffer.alloc(block))).toBe(true);
@@ -142,7 +142,7 @@ describe('requests to the lease holder', () => {
     await clone.close();
     const own = new Set(Array.from({ length: cloneWriter.acked }, (_, n) => 3 * n));
     for (let b = 0; b < blocks; b++) {
-      const want = own.has(b) ? pattern(b, 2) : image.subarray(b * block, (b + 1) * block);
+      const want = own.has(b) ? blockPattern(b, 2) : image.subarray(b * block, (b + 1) * block);
       expect(cloneImage.subarray(b * block, (b + 1) * block).equals(want), `clone block ${b}`).toBe(true);
     }
     expect((await admin.getVolume('clone')).parent).toBeUndefined();

@@ -11,6 +11,7 @@ import { clusterScope } from './lib/cluster-scope.js';
 import { pool, SEED } from './e2e-support.js';
 import { serverVerb, startHealingCluster, waitForFullRedundancy } from './e2e-heal-support.js';
 import { DataConnection, MetaClient } from '@basalt/wire';
+import { blockPattern } from './lib/block-pattern.js';
 
 /**
  * Snapshots, clones and diffs over real processes (metad, three chunk servers): a snapshot taken
@@ -24,7 +25,6 @@ const extentSizeBytes = 4 * MiB;
 const sizeBytes = 4 * extentSizeBytes;
 const block = 4096;
 const blocks = sizeBytes / block;
-const pattern = (i: number, round: number): Buffer => Buffer.alloc(block, ((i * 7 + round * 13) % 251) + 1);
 
 /** Bytes the files under dir take on disk (allocated blocks). */
 function diskBytes(dir: string): number {
@@ -61,7 +61,7 @@ describe('snapshots and clones', () => {
         snapshotting = writer.snapshot('s1');
       }
       issuedAt.set(b, ++clock);
-      await writer.write(b * block, pattern(b, 1));
+      await writer.write(b * block, blockPattern(b, 1));
       ackedAt.set(b, ++clock);
     });
     const s1 = await snapshotting;
@@ -74,7 +74,7 @@ describe('snapshots and clones', () => {
       const got = image.subarray(b * block, (b + 1) * block);
       if (ackedAt.get(b)! < snapshotCalledAt) {
         before++;
-        expect(got.equals(pattern(b, 1)), `block ${b}, acknowledged before the snapshot`).toBe(true);
+        expect(got.equals(blockPattern(b, 1)), `block ${b}, acknowledged before the snapshot`).toBe(true);
       } else if (issuedAt.get(b)! > snapshotCalledAt) {
         after++;
         expect(got.equals(Buffer.alloc(block)), `block ${b}, issued after the snapshot`).toBe(true);
@@ -94,8 +94,8 @@ describe('snapshots and clones', () => {
     const expectClone = Buffer.from(image);
     expectClone.fill(0xee, b0 * block + 100, b0 * block + 300);
     expect((await clone.read(b0 * block, block)).equals(expectClone.subarray(b0 * block, (b0 + 1) * block))).toBe(true);
-    expect((await writer.read(b0 * block, block)).equals(pattern(b0, 1))).toBe(true);
-    expect((await snap.read(b0 * block, block)).equals(pattern(b0, 1))).toBe(true);
+    expect((await writer.read(b0 * block, block)).equals(blockPattern(b0, 1))).toBe(true);
+    expect((await snap.read(b0 * block, block)).equals(blockPattern(b0, 1))).toBe(true);
 
     // Deleting the source's snapshot hides it while the clone reads through it.
     expect(await admin.deleteSnapshot('src', 's1')).toMatchObject({ removed: false, hidden: true });
@@ -108,19 +108,19 @@ describe('snapshots and clones', () => {
 
     // Copy-on-write: after a snapshot of a fully written volume, N random 4 KiB writes grow the
     // chunk servers' files by about N x 4 KiB per replica, not N extents.
-    await pool(blocks, 16, (b) => writer.write(b * block, pattern(b, 2)));
+    await pool(blocks, 16, (b) => writer.write(b * block, blockPattern(b, 2)));
     await writer.flush();
     await writer.snapshot('s2');
     const dirs = [0, 1, 2].map((i) => cluster.chunk(i).dataDir);
     const bytesBefore = dirs.reduce((n, d) => n + diskBytes(d), 0);
     const n = 64;
     const touched = prng.shuffle(Array.from({ length: blocks }, (_, i) => i)).slice(0, n);
-    for (const b of touched) await writer.write(b * block, pattern(b, 3));
+    for (const b of touched) await writer.write(b * block, blockPattern(b, 3));
     await writer.flush();
     const grown = dirs.reduce((x, d) => x + diskBytes(d), 0) - bytesBefore;
     expect(grown, `${grown} bytes on disk for ${n} 4 KiB writes after a snapshot`).toBeLessThanOrEqual(3 * n * (block + 4096) + 3 * 256 * 1024);
     expect(grown).toBeLessThan(extentSizeBytes);
-    const s2image = Buffer.concat(Array.from({ length: blocks }, (_, b) => pattern(b, 2)));
+    const s2image = Buffer.concat(Array.from({ length: blocks }, (_, b) => blockPattern(b, 2)));
     const s2 = await admin.openSnapshot('src', 's2');
     expect((await readAll(s2)).equals(s2image)).toBe(true);
     await s2.close();
@@ -132,7 +132,7 @@ describe('snapshots and clones', () => {
     expect(full.bytes).toBe(sizeBytes);
     expect(await admin.importDiff('dst', path.join(tmp, 'full'))).toMatchObject({ bytes: sizeBytes, snapshot: { name: 's2' } });
     await writer.writeZeroes(0, 64 * 1024);
-    await writer.write(5 * block, pattern(5, 4));
+    await writer.write(5 * block, blockPattern(5, 4));
     await writer.snapshot('s3');
     const inc = await admin.exportDiff('src', { from: 's2', to: 's3', file: path.join(tmp, 'inc') });
     expect(inc.bytes).toBe(new Set([...touched, ...Array.from({ length: 16 }, (_, i) => i)]).size * block);
@@ -215,17 +215,17 @@ describe('snapshots and clones', () => {
     const admin = cluster.client();
     await admin.createVolume('r', { sizeBytes, extentSizeBytes, replicationFactor: 3 });
     const w = await admin.openVolume('r', { writer: true });
-    const image = (round: number): Buffer[] => Array.from({ length: blocks }, (_, b) => pattern(b, round));
-    await pool(blocks, 16, (b) => w.write(b * block, pattern(b, 1)));
+    const image = (round: number): Buffer[] => Array.from({ length: blocks }, (_, b) => blockPattern(b, round));
+    await pool(blocks, 16, (b) => w.write(b * block, blockPattern(b, 1)));
     await w.snapshot('a');
     const prng = new Prng(SEED + 1);
     const touched = prng.shuffle(Array.from({ length: blocks }, (_, i) => i)).slice(0, 256);
-    for (const b of touched) await w.write(b * block, pattern(b, 2));
+    for (const b of touched) await w.write(b * block, blockPattern(b, 2));
     await w.snapshot('b');
-    for (const b of touched.slice(0, 64)) await w.write(b * block, pattern(b, 3));
+    for (const b of touched.slice(0, 64)) await w.write(b * block, blockPattern(b, 3));
     await w.flush();
     const expectA = Buffer.concat(image(1));
-    const expectB = Buffer.concat(image(1).map((x, b) => (touched.includes(b) ? pattern(b, 2) : x)));
+    const expectB = Buffer.concat(image(1).map((x, b) => (touched.includes(b) ? blockPattern(b, 2) : x)));
     const before = await admin.extentPlacements('r');
     const victim = cluster.chunk(3);
     expect(before.some((e) => e.replicas.some((r) => r.serverId === victim.id))).toBe(true);
@@ -266,7 +266,7 @@ describe('snapshots and clones', () => {
     const geometry = { sizeBytes: extentSizeBytes, extentSizeBytes, replicationFactor: 1 };
     const put = async (volume: string, b: number, round: number): Promise<void> => {
       const v = await admin.openVolume(volume, { writer: true });
-      await v.write(b * block, pattern(b, round));
+      await v.write(b * block, blockPattern(b, round));
       await v.close();
     };
     const blockOf = async (volume: string, b: number): Promise<Buffer> => {

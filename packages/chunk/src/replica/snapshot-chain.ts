@@ -92,6 +92,19 @@ export function changedBetween(from: SnapshotMark, epoch: number, seq: number, c
   return changedSince(from, epoch, seq) || (before !== undefined && before.crc !== crc);
 }
 
+/**
+ * What a diff from snapshot `from` (undefined: a volume never written) to `to` (undefined: now)
+ * reads, for both stores: `fromMark`, the layers that hold the blocks as of `to` (layersFrom), and
+ * those between the two (layersBetween). BASALT_SNAPSHOT_NOT_FOUND when either is no mark.
+ */
+export function diffLayers(marks: readonly SnapshotMark[] | undefined, volumeId: number, index: number, from: number | undefined, to: number | undefined): { fromMark: SnapshotMark | undefined; marks: readonly SnapshotMark[]; between: readonly SnapshotMark[] } {
+  const fromMark = from === undefined ? undefined : marks?.find((m) => m.id === from);
+  if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
+  const upTo = to === undefined ? [] : layersFrom(marks, to);
+  if (upTo === undefined) throw snapshotNotFound(volumeId, index, to!);
+  return { fromMark, marks: upTo, between: from === undefined ? [] : layersBetween(marks, from, to) ?? [] };
+}
+
 export function snapshotNotFound(volumeId: number, index: number, id: number): BasaltError {
   return new BasaltError(ErrorCode.SnapshotNotFound, `extent ${volumeId}/${index} has no snapshot ${id} on this chunk server`, { volumeId, index, snapshot: id });
 }

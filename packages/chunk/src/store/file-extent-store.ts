@@ -5,7 +5,7 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type FramePool, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
-import { changedBetween, changedSince, heldBy, layersBetween, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
+import { changedBetween, changedSince, diffLayers, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boot-record.js';
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
@@ -383,11 +383,7 @@ export class FileExtentStore implements ExtentStore {
     const h = this.mustHold(volumeId, index);
     assertWholeBlocks(offset, length);
     return this.locked(h, offset, offset + length, false, async () => {
-      const fromMark = from === undefined ? undefined : h.meta.snapshots?.find((m) => m.id === from);
-      if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
-      const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
-      if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
-      const between = from === undefined ? [] : layersBetween(h.meta.snapshots, from, to) ?? [];
+      const { fromMark, marks, between } = diffLayers(h.meta.snapshots, volumeId, index, from, to);
       const files = await this.filesOf(h, false);
       const sums = files === undefined ? undefined : await this.sums(h, files);
       const table = sums === undefined ? undefined : stampTableOf(h, sums);

@@ -2,7 +2,7 @@ import { crc32c } from '@node-rs/crc32';
 import { assert, BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { copyApplies, forEachPiece, pieceCrcs, unknownAge, type BlockStamps, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
-import { changedBetween, changedSince, heldBy, layersBetween, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
+import { changedBetween, changedSince, diffLayers, heldBy, layersFrom, newestMark, snapshotNotFound, withMark, withoutMark, type SnapshotMark } from '../replica/snapshot-chain.js';
 import type { SeqReservation } from './extent-index.js';
 import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
 import { RangeLock } from './range-lock.js';
@@ -370,11 +370,7 @@ export class MemoryExtentStore implements ExtentStore {
     const h = this.mustHold(volumeId, index);
     assertWholeBlocks(offset, length);
     return this.locked(h, offset, offset + length, false, () => {
-      const fromMark = from === undefined ? undefined : h.meta.snapshots?.find((m) => m.id === from);
-      if (from !== undefined && fromMark === undefined) throw snapshotNotFound(volumeId, index, from);
-      const marks = to === undefined ? [] : layersFrom(h.meta.snapshots, to);
-      if (marks === undefined) throw snapshotNotFound(volumeId, index, to!);
-      const between = from === undefined ? [] : layersBetween(h.meta.snapshots, from, to) ?? [];
+      const { fromMark, marks, between } = diffLayers(h.meta.snapshots, volumeId, index, from, to);
       const out: number[] = [];
       for (let blk = offset / blockBytes; blk < (offset + length) / blockBytes; blk++) {
         const block = this.layered(h, marks, blk) ?? this.extentOf(h)?.cache.get(blk) ?? emptyBlock();
