@@ -1,5 +1,5 @@
 import { crc32c } from '@node-rs/crc32';
-import { limits, type Clock } from '@basalt/stdx';
+import { ErrorCode, isBasaltError, limits, type Clock } from '@basalt/stdx';
 import { compareStamps, DataOp, firstBadPiece, type DataRequest, type ExtentRef, type Stamp, type StampsOutcome } from '@basalt/wire';
 import { extentKey, type ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
@@ -73,7 +73,7 @@ export class Scrubber {
     this.loop$ ??= this.loop();
   }
 
-  /** Ends the loop after the piece it is on (the budget's close ends its waits). */
+  /** Ends the loop after the piece it is on (the budget's close ends its waits, and the loop with them). */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loop$;
@@ -93,7 +93,9 @@ export class Scrubber {
         if (step.kind === 'wait') await this.d.budget.sleep(step.untilMs - this.d.clock.nowMs());
         else await this.scrubExtent(step.key);
       } catch (err) {
-        if (this.stopped) return;
+        // A closed budget (the server is closing) ends the loop: retrying would only meet it again,
+        // without ever yielding to the event loop.
+        if (this.stopped || isBasaltError(err, ErrorCode.Closed)) return;
         this.d.log(`scrub of ${step.kind === 'scrub' ? `extent ${step.key}` : 'the schedule'} failed: ${String(err)}`);
       }
     }
