@@ -165,39 +165,47 @@ export function signalPid(pid: number, sig: Signal): void {
 }
 
 /**
- * `n` distinct free TCP ports on 127.0.0.1 (bound then released: another process could take
- * one in between, which is unlikely enough for tests).
- */
-/**
  * Linux hands out local ports for outgoing connections from 32768 up, so a port below that is
  * taken only by a listener. Test servers take theirs from [20000, 32768): a port the kernel gave
- * to listen(0) lies in that ephemeral range, and twice one was taken by another test's outgoing
- * connection between the check and the bind (EADDRINUSE in `basalt up`; a metad member that
- * could not listen, whose peers then found another server there: "Protocol error").
+ * to listen(0) lies in that ephemeral range and can be taken by another test's outgoing
+ * connection between the check and the bind.
+ *
+ * A port is handed out at most once per test file: a cluster reserves the ports of all its
+ * members before it starts any, so a port checked free for one member but not yet bound must not
+ * be checked free again for the next.
  */
 const portsLow = 20_000;
 const portsHigh = 32_768;
+const handedOut = new Set<number>();
 
-/** n distinct ports below the ephemeral range, each free a moment ago. */
+/** n distinct ports below the ephemeral range, each free a moment ago and never handed out before. */
 export async function freePorts(n: number): Promise<number[]> {
-  const ports = new Set<number>();
-  for (let attempt = 0; ports.size < n && attempt < 50 * n; attempt++) {
+  const ports: number[] = [];
+  for (let attempt = 0; ports.length < n && attempt < 50 * n; attempt++) {
     const port = portsLow + Math.floor(Math.random() * (portsHigh - portsLow));
-    if (!ports.has(port) && (await allBindable(port, 1))) ports.add(port);
+    if (!handedOut.has(port) && (await allBindable(port, 1))) {
+      handedOut.add(port);
+      ports.push(port);
+    }
   }
-  if (ports.size < n) throw new Error(`only ${ports.size} of ${n} free ports found between ${portsLow} and ${portsHigh}`);
-  return [...ports];
+  if (ports.length < n) throw new Error(`only ${ports.length} of ${n} free ports found between ${portsLow} and ${portsHigh}`);
+  return ports;
 }
 
 /**
  * A base port for `basalt up --base-port` (which uses `span` consecutive ports from it): every
- * port of the range was free a moment ago, below the ephemeral range.
+ * port of the range was free a moment ago and none was handed out before.
  */
 export async function freePortRange(span: number): Promise<number> {
   const high = portsHigh - span;
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = portsLow + Math.floor(Math.random() * (high - portsLow));
-    if (await allBindable(base, span)) return base;
+    const range = Array.from({ length: span }, (_, i) => base + i);
+    if (range.some((port) => handedOut.has(port))) continue;
+    if (await allBindable(base, span)) {
+      for (const port of range) handedOut.add(port);
+      return base;
+    }
   }
   throw new Error(`no ${span} consecutive free ports found between ${portsLow} and ${portsHigh}`);
 }
