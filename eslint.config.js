@@ -14,6 +14,7 @@ export const pureModules = [
   'packages/agent/src/protocol/**/*.ts',
   'packages/chunk/src/replica/**/*.ts',
   'packages/meta/src/server/console/view/**/*.ts',
+  'packages/meta/src/server/deferred-apply.ts',
   'packages/chunk/src/repair/token-bucket.ts',
   'packages/chunk/src/repair/copy-plan.ts',
   'packages/chunk/src/repair/scrub-plan.ts',

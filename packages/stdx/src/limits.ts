@@ -122,6 +122,13 @@ export const limits = {
   metaReplyBytesMax: 64 * MiB,
   /** Largest state machine snapshot metad writes or accepts. */
   metaSnapshotBytesMax: 64 * MiB,
+  /**
+   * Volumes a snapshot encodes between two turns of metad's event loop: the leader keeps
+   * ticking and sending heartbeats while it snapshots a large state (docs/metadata.md).
+   */
+  metaSnapshotSliceVolumes: 2_000,
+  /** Bytes of snapshot pieces metad writes to its log store in one LevelDB batch. */
+  metaSnapshotWriteBytes: 1 * MiB,
   /** grpc-js receive limit of the Raft transport: a snapshot travels in one message. */
   raftTransportMessageBytesMax: 64 * MiB + 1 * MiB,
   /** Messages queued for one peer while its stream's buffer is full; beyond, the oldest are dropped. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, Snapshot } from '@basalt/raft';
+import { saveSnapshot } from './log-store.js';
 import type { LogStore } from './log-store.js';
 
 /**
@@ -67,7 +68,7 @@ export function logStoreConformance(name: string, makeFactory: () => Promise<Log
     it('compacts up to a local snapshot and restarts from it', withStore(async (f, s) => {
       await s.load();
       await s.save({ entries: range(1, 10, 1), hardState: { term: 1, vote: 'a', commit: 10 } }, true);
-      await s.saveSnapshot(snap(7, 1), 7);
+      await saveSnapshot(s, snap(7, 1), 7);
       await s.save({ entries: range(11, 12, 1) }, true);
       const again = await reopen(f, s);
       const log = await again.load();
@@ -79,11 +80,64 @@ export function logStoreConformance(name: string, makeFactory: () => Promise<Log
     it('may keep entries before a snapshot but loads only those after it', withStore(async (f, s) => {
       await s.load();
       await s.save({ entries: range(1, 10, 3), hardState: { term: 3, vote: '', commit: 10 } }, true);
-      await s.saveSnapshot(snap(8, 3), 4);
+      await saveSnapshot(s, snap(8, 3), 4);
       const again = await reopen(f, s);
       const log = await again.load();
       expect(log.snapshot.meta.index).toBe(8);
       expect(log.entries).toEqual(range(9, 10, 3));
+      await again.close();
+    }));
+
+    it('writes a local snapshot in pieces: its data is the head and the pieces in order, read back whole', withStore(async (f, s) => {
+      await s.load();
+      await s.save({ entries: range(1, 10, 2), hardState: { term: 2, vote: 'a', commit: 10 } }, true);
+      await saveSnapshot(s, snap(3, 2, 'old'), 3);
+      const sink = s.beginSnapshot();
+      await sink.append([bytes('one,'), bytes('two,')]);
+      await sink.append([bytes('three')]);
+      expect((await s.readSnapshot()).data).toEqual(bytes('old'));
+      expect(await sink.commit(snap(9, 2).meta, bytes('head:'), 6)).toBe('saved');
+      expect(await s.readSnapshot()).toEqual(snap(9, 2, 'head:one,two,three'));
+      await s.save({ entries: range(11, 11, 2) }, true);
+      const again = await reopen(f, s);
+      const log = await again.load();
+      expect(log.snapshot).toEqual(snap(9, 2, 'head:one,two,three'));
+      expect(log.entries).toEqual(range(10, 11, 2));
+      await again.close();
+    }));
+
+    it('keeps the previous snapshot when a snapshot in pieces is aborted or never committed', withStore(async (f, s) => {
+      await s.load();
+      await s.save({ entries: range(1, 8, 1), hardState: { term: 1, vote: 'a', commit: 8 } }, true);
+      await saveSnapshot(s, snap(4, 1, 'four'), 4);
+      const aborted = s.beginSnapshot();
+      await aborted.append([bytes('lost')]);
+      await aborted.abort();
+      const unfinished = s.beginSnapshot();
+      await unfinished.append([bytes('torn'), bytes('pieces')]);
+      const again = await reopen(f, s);
+      const log = await again.load();
+      expect(log.snapshot).toEqual(snap(4, 1, 'four'));
+      expect(log.entries).toEqual(range(5, 8, 1));
+      const next = again.beginSnapshot();
+      await next.append([bytes('x')]);
+      expect(await next.commit(snap(6, 1).meta, bytes(''), 6)).toBe('saved');
+      const third = await reopen(f, again);
+      expect((await third.load()).snapshot).toEqual(snap(6, 1, 'x'));
+      await third.close();
+    }));
+
+    it('refuses to commit a local snapshot older than one received meanwhile', withStore(async (f, s) => {
+      await s.load();
+      await s.save({ entries: range(1, 5, 1), hardState: { term: 1, vote: 'a', commit: 5 } }, true);
+      const sink = s.beginSnapshot();
+      await sink.append([bytes('local')]);
+      await s.save({ snapshot: snap(30, 3, 'leader'), entries: [], hardState: { term: 3, vote: '', commit: 30 } }, true);
+      expect(await sink.commit(snap(5, 1).meta, bytes(''), 5)).toBe('out_of_date');
+      const again = await reopen(f, s);
+      const log = await again.load();
+      expect(log.snapshot).toEqual(snap(30, 3, 'leader'));
+      expect(log.entries).toEqual([]);
       await again.close();
     }));
 

@@ -1,4 +1,4 @@
-import type { Entry, HardState, Snapshot } from '@basalt/raft';
+import type { Entry, HardState, Snapshot, SnapshotMeta } from '@basalt/raft';
 
 /** Everything a member has made durable: the state Raft restarts from. */
 export interface PersistedLog {
@@ -33,15 +33,40 @@ export interface LogStore {
   /** Makes `update` durable; with `sync`, resolves only after an fdatasync. */
   save(update: LogUpdate, sync: boolean): Promise<void>;
   /**
-   * Records a snapshot taken locally (covering entries up to snapshot.meta.index, which must be
-   * stored) and discards entries up to `compactIndex` (<= the snapshot's index), atomically, synced.
+   * Starts writing a snapshot taken locally, in pieces: nothing of it is part of the log until
+   * its sink commits, and a crash before then leaves the previous snapshot in place.
    */
-  saveSnapshot(snapshot: Snapshot, compactIndex: number): Promise<void>;
+  beginSnapshot(): SnapshotSink;
+  /** The latest snapshot with its whole data, read back (to send it to a follower). */
+  readSnapshot(): Promise<Snapshot>;
   close(): Promise<void>;
+}
+
+/**
+ * One local snapshot being written. Calls are made one at a time, in order; a sink is used
+ * once: commit or abort ends it.
+ */
+export interface SnapshotSink {
+  /** Adds `pieces` to the end of the snapshot's data (not durable, not visible, until commit). */
+  append(pieces: readonly Uint8Array[]): Promise<void>;
+  /**
+   * Records the snapshot whose data is `head` followed by every appended piece (covering entries
+   * up to meta.index, which must be stored) and discards entries up to `compactIndex`
+   * (<= meta.index), atomically, synced. 'out_of_date' changes nothing (the pieces are dropped)
+   * when the store already holds a snapshot at meta.index or later (one received meanwhile).
+   */
+  commit(meta: SnapshotMeta, head: Uint8Array, compactIndex: number): Promise<'saved' | 'out_of_date'>;
+  /** Drops the appended pieces. */
+  abort(): Promise<void>;
 }
 
 export const emptyHardState: HardState = { term: 0, vote: '', commit: 0 };
 
 export function emptySnapshot(): Snapshot {
   return { meta: { index: 0, term: 0, conf: { voters: [], learners: [] } }, data: new Uint8Array(0) };
+}
+
+/** Records a whole snapshot taken locally: beginSnapshot() and commit with the data as the head. */
+export function saveSnapshot(store: LogStore, snapshot: Snapshot, compactIndex: number): Promise<'saved' | 'out_of_date'> {
+  return store.beginSnapshot().commit(snapshot.meta, snapshot.data, compactIndex);
 }

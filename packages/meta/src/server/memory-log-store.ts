@@ -1,8 +1,9 @@
 import { assert } from '@basalt/stdx';
-import type { Entry, Snapshot } from '@basalt/raft';
+import type { Entry, Snapshot, SnapshotMeta } from '@basalt/raft';
+import { concatPieces } from '../state/index.js';
 import { checkPersistedLog } from './log-check.js';
 import { emptyHardState, emptySnapshot } from './log-store.js';
-import type { LogStore, LogUpdate, PersistedLog } from './log-store.js';
+import type { LogStore, LogUpdate, PersistedLog, SnapshotSink } from './log-store.js';
 
 /**
  * What a MemoryLogStore keeps across "restarts": pass the same disk to a new store to model a
@@ -42,14 +43,31 @@ export class MemoryLogStore implements LogStore {
     return Promise.resolve();
   }
 
-  saveSnapshot(snapshot: Snapshot, compactIndex: number): Promise<void> {
+  beginSnapshot(): SnapshotSink {
+    const pieces: Uint8Array[] = [];
+    return {
+      append: (more) => {
+        pieces.push(...more.map((p) => p.slice()));
+        return Promise.resolve();
+      },
+      commit: (meta, head, compactIndex) => Promise.resolve(this.commitSnapshot(meta, concatPieces([head, ...pieces]), compactIndex)),
+      abort: () => Promise.resolve(),
+    };
+  }
+
+  readSnapshot(): Promise<Snapshot> {
+    return Promise.resolve(this.disk.current.snapshot);
+  }
+
+  private commitSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: number): 'saved' | 'out_of_date' {
     const log = this.disk.current;
-    assert(compactIndex <= snapshot.meta.index, 'compaction beyond the snapshot');
-    assert(snapshot.meta.index <= lastIndex(log), 'snapshot beyond the stored log');
-    log.snapshot = snapshot;
+    assert(compactIndex <= meta.index, 'compaction beyond the snapshot');
+    if (meta.index <= log.snapshot.meta.index) return 'out_of_date';
+    assert(meta.index <= lastIndex(log), 'snapshot beyond the stored log');
+    log.snapshot = { meta, data };
     log.entries = log.entries.filter((e) => e.index > compactIndex);
     this.disk.synced = copyLog(log);
-    return Promise.resolve();
+    return 'saved';
   }
 
   close(): Promise<void> {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MessageType } from '@basalt/raft';
 import type { Message } from '@basalt/raft';
 import { raftpb } from '@basalt/wire';
-import { decodeEntry, decodeHardState, decodeSnapshotRecord, encodeEntry, encodeHardState, encodeSnapshot, messageFromPb, messageToPb } from './raft-codec.js';
+import { decodeEntry, decodeHardState, decodeSnapshotRecord, encodeEntry, encodeHardState, encodeSnapshot, messageFromPb, messageToPb, snapshotDataHead } from './raft-codec.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -45,5 +45,18 @@ describe('raft-codec', () => {
     expect(decodeHardState(encodeHardState({ term: 5, vote: 'm2', commit: 77 }))).toEqual({ term: 5, vote: 'm2', commit: 77 });
     const s = { meta: { index: 10, term: 2, conf: { voters: ['a'], learners: [] } }, data: bytes('img') };
     expect(decodeSnapshotRecord(encodeSnapshot(s))).toEqual(s);
+  });
+
+  it('a snapshot head followed by the state is byte for byte the SnapshotData of both', () => {
+    const members = [{ id: 'm1', address: '127.0.0.1:1' }, { id: 'm2', address: '127.0.0.1:2' }];
+    for (const length of [1, 127, 128, 300_000]) {
+      const state = new Uint8Array(length).fill(7);
+      const head = snapshotDataHead(members, length);
+      const joined = new Uint8Array(head.length + length);
+      joined.set(head);
+      joined.set(state, head.length);
+      expect(joined).toEqual(new Uint8Array(raftpb.SnapshotData.encode({ members, state }).finish()));
+      expect(raftpb.SnapshotData.decode(joined).members).toHaveLength(2);
+    }
   });
 });

@@ -83,6 +83,18 @@ export function decodeSnapshotRecord(bytes: Uint8Array): Snapshot {
   return snapshotFromPb(raftpb.Snapshot.decode(bytes));
 }
 
+/**
+ * The bytes of raftpb.SnapshotData up to its state's bytes: the members, then the state field's
+ * tag and length. Followed by the `stateBytes` bytes of the state, they are exactly
+ * `SnapshotData.encode({ members, state })`, without the state ever being copied into it.
+ */
+export function snapshotDataHead(members: raftpb.IMemberAddress[], stateBytes: number): Uint8Array {
+  return raftpb.SnapshotData.encode({ members }).uint32(snapshotStateTag).uint32(stateBytes).finish();
+}
+
+/** Field 2 (`state`, length-delimited) of raftpb.SnapshotData. */
+const snapshotStateTag = (2 << 3) | 2;
+
 export function encodeHardState(hs: HardState): Uint8Array {
   return raftpb.HardState.encode({ term: hs.term, vote: hs.vote, commit: hs.commit }).finish();
 }

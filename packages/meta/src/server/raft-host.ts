@@ -1,16 +1,17 @@
 import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
-import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SoftState } from '@basalt/raft';
+import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SnapshotMeta, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { raftpb, type TransportSecurity } from '@basalt/wire';
 import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
 import type { Command, Result } from '../state/index.js';
+import { planApply } from './deferred-apply.js';
 import type { LogStore, PersistedLog } from './log-store.js';
 import { MemberBook } from './members.js';
 import type { MemberInfo } from './members.js';
 import type { MetaMetrics } from './metrics.js';
 import { forceNewCluster } from './force-new-cluster.js';
 import { PendingProposals } from './pending.js';
-import { messageFromPb } from './raft-codec.js';
+import { messageFromPb, snapshotDataHead } from './raft-codec.js';
 import { ReadBatcher } from './read-batcher.js';
 import { RaftTransport } from './transport.js';
 
@@ -68,6 +69,13 @@ type ApplyResult = Result<unknown> | MemberInfo[] | undefined;
  * says so) -> send -> apply -> advance, a leader sending before its own write and commit-only
  * writes not waited for. Proposals and messages that arrive while a batch is being synced pile
  * up in Raft and share the next one.
+ *
+ * A snapshot of the state is encoded in slices (limits.metaSnapshotSliceVolumes volumes, then a
+ * turn of the event loop) while the loop goes on ticking, stepping and sending; entries
+ * committed meanwhile wait in `deferred` and are applied after the encode (planApply), so the
+ * snapshot is the state at its index. Its pieces go to the log store as they are encoded; the
+ * in-memory Raft storage keeps only the snapshot's meta (an empty `data`), and a follower that
+ * needs the snapshot gets it read back from the log store (sendStoredSnapshot).
  */
 export class RaftHost {
   readonly book: MemberBook;
@@ -91,6 +99,12 @@ export class RaftHost {
   private hashCache: { applied: number; state: MetaState; hash: string } | undefined;
   /** The tail of the log store's write queue (see storeWrite). */
   private storeWrites: Promise<void> = Promise.resolve();
+  /** The local snapshot being encoded (takeSnapshot); `cancelled` when planApply drops it. */
+  private encoding: { cancelled: boolean } | undefined;
+  /** The running takeSnapshot (encode and store), if any. */
+  private snapshotJob: Promise<void> | undefined;
+  /** Committed entries handed out while a snapshot was being encoded, in log order, not yet applied. */
+  private deferred: Entry[] = [];
 
   private constructor(private readonly opts: RaftHostOptions, loaded: PersistedLog, storage: MemoryStorage) {
     this.book = new MemberBook(opts.peers);
@@ -120,7 +134,7 @@ export class RaftHost {
     let loaded = opts.forceNewCluster === true ? await forceNewCluster(opts.store, opts.id, opts.address, log) : await opts.store.load();
     if (isFresh(loaded) && !opts.join) loaded = await bootstrap(opts);
     const storage = new MemoryStorage();
-    if (loaded.snapshot.meta.index > 0) storage.applySnapshot(loaded.snapshot);
+    if (loaded.snapshot.meta.index > 0) storage.applySnapshot(unloaded(loaded.snapshot.meta));
     storage.setHardState(loaded.hardState);
     storage.append(loaded.entries);
     const host = new RaftHost(opts, loaded, storage);
@@ -236,6 +250,7 @@ export class RaftHost {
     this.reads.rejectAll(err);
     this.transport.close();
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
+    await this.snapshotJob;
     await this.storeWrites;
     await this.opts.store.close();
   }
@@ -275,7 +290,7 @@ export class RaftHost {
     for (const step of steps) {
       switch (step.kind) {
         case 'send':
-          this.transport.send(rd.messages);
+          this.send(rd.messages);
           break;
         case 'write': {
           writeStarted = performance.now();
@@ -288,21 +303,71 @@ export class RaftHost {
           if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - writeStarted) / 1000);
           break;
         case 'store':
-          storeReady(this.storage, rd);
+          storeReady(this.storage, rd.snapshot === undefined ? rd : { ...rd, snapshot: unloaded(rd.snapshot.meta) });
           break;
         case 'apply':
-          if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
-          for (const e of rd.committedEntries) this.applyEntry(e);
-          for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+          this.applyReady(rd);
           break;
         case 'advance':
           this.node.advance(rd);
           break;
       }
     }
+    this.afterApply();
+    this.maybeSnapshot();
+  }
+
+  private afterApply(): void {
     this.reads.serve(this.applied, this.state);
     this.maybeSyncRevocations();
-    await this.maybeSnapshot();
+  }
+
+  /** The apply step: now, or after the snapshot being encoded (planApply). */
+  private applyReady(rd: Ready): void {
+    const plan = planApply(this.encoding !== undefined, rd);
+    if (plan === 'cancel') this.endEncoding(true);
+    if (plan === 'defer') {
+      this.deferred.push(...rd.committedEntries);
+    } else {
+      if (rd.snapshot !== undefined) this.installSnapshot(rd.snapshot);
+      for (const e of rd.committedEntries) this.applyEntry(e);
+    }
+    for (const rs of rd.readStates) this.reads.onReadState(rs.ctx, rs.index);
+  }
+
+  /** The state is no longer read by an encoder: the entries that waited are applied, in order. */
+  private endEncoding(cancelled: boolean): void {
+    assert(this.encoding !== undefined, 'no snapshot is being encoded');
+    this.encoding.cancelled = cancelled;
+    this.encoding = undefined;
+    const waiting = this.deferred;
+    this.deferred = [];
+    for (const e of waiting) this.applyEntry(e);
+  }
+
+  /**
+   * Hands messages to the transport. A snapshot message carries the snapshot Raft's storage
+   * holds, which has no data here: its data is read back from the log store and the message
+   * sent then. If the store moved on to a newer snapshot meanwhile, Raft hears that this one
+   * failed and sends the newer one.
+   */
+  private send(messages: Message[]): void {
+    const now = messages.filter((m) => m.snapshot === undefined || m.snapshot.data.length > 0);
+    if (now.length > 0) this.transport.send(now);
+    if (now.length === messages.length) return;
+    for (const m of messages) if (m.snapshot !== undefined && m.snapshot.data.length === 0) this.sendStoredSnapshot(m, m.snapshot.meta.index);
+  }
+
+  private sendStoredSnapshot(m: Message, index: number): void {
+    this.storeWrite(() => this.opts.store.readSnapshot()).then((snapshot) => {
+      if (this.closed) return;
+      if (snapshot.meta.index === index) {
+        this.transport.send([{ ...m, snapshot }]);
+      } else {
+        this.node.reportSnapshot(m.to, true);
+        this.kick();
+      }
+    }, () => undefined);
   }
 
   /**
@@ -310,9 +375,9 @@ export class RaftHost {
    * order concurrent batches), so a hard state written later always lands later. A failed
    * write is fatal, awaited or not.
    */
-  private storeWrite(write: () => Promise<void>): Promise<void> {
+  private storeWrite<T>(write: () => Promise<T>): Promise<T> {
     const done = this.storeWrites.then(write);
-    this.storeWrites = done.catch((err: unknown) => this.fatal(err));
+    this.storeWrites = done.then(() => undefined, (err: unknown) => this.fatal(err));
     return done;
   }
 
@@ -369,23 +434,74 @@ export class RaftHost {
     return MetaState.decodeSnapshot(data.state);
   }
 
-  private async maybeSnapshot(): Promise<void> {
+  /** Starts a snapshot when enough was applied since the last one and none is running. */
+  private maybeSnapshot(): void {
     const since = this.sinceSnapshot;
+    if (this.snapshotJob !== undefined || this.closed) return;
     if (since.entries < this.opts.snapshotEntries && since.bytes < this.opts.snapshotBytes) return;
+    const job = this.takeSnapshot().catch((err: unknown) => this.fatal(err));
+    this.snapshotJob = job.finally(() => {
+      this.snapshotJob = undefined;
+    });
+  }
+
+  /**
+   * Encodes the state at the applied index in slices, with a turn of the event loop after each,
+   * writing the pieces to the log store as they come (a batch per limits.metaSnapshotWriteBytes),
+   * then commits the snapshot and compacts the log. Entries committed meanwhile wait (applyReady).
+   */
+  private async takeSnapshot(): Promise<void> {
     const started = performance.now();
-    const data = raftpb.SnapshotData.encode({ members: this.book.toPb(this.conf), state: this.state.encodeSnapshot() }).finish();
-    assert(data.length <= limits.metaSnapshotBytesMax, `snapshot of ${data.length} bytes above limits.metaSnapshotBytesMax`);
-    const created = this.storage.createSnapshot(this.applied, this.conf, data);
-    if (!created.ok) return;
-    const compactIndex = Math.max(0, this.applied - this.opts.snapshotKeepEntries);
+    const meta: SnapshotMeta = { index: this.applied, term: this.storage.term(this.applied), conf: { voters: [...this.conf.voters], learners: [...this.conf.learners] } };
+    const members = this.book.toPb(this.conf);
+    const job = { cancelled: false };
+    this.encoding = job;
+    this.opts.log(`raft: snapshot at index ${meta.index} started`);
+    const sink = this.opts.store.beginSnapshot();
+    let pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    let stateBytes = 0;
+    let slices = 0;
+    for (const pieces of this.state.encodeSnapshotPieces(limits.metaSnapshotSliceVolumes)) {
+      slices += 1;
+      for (const p of pieces) {
+        pending.push(p);
+        pendingBytes += p.length;
+        stateBytes += p.length;
+      }
+      if (pendingBytes >= limits.metaSnapshotWriteBytes) {
+        const batch = pending;
+        pending = [];
+        pendingBytes = 0;
+        await this.storeWrite(() => sink.append(batch));
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (job.cancelled || this.closed) break;
+    }
+    if (job.cancelled || this.closed) {
+      await this.storeWrite(() => sink.abort());
+      return;
+    }
+    this.endEncoding(false);
+    this.afterApply();
+    this.kick();
+    const head = snapshotDataHead(members, stateBytes);
+    const bytes = head.length + stateBytes;
+    assert(bytes <= limits.metaSnapshotBytesMax, `snapshot of ${bytes} bytes above limits.metaSnapshotBytesMax`);
+    const compactIndex = Math.max(0, meta.index - this.opts.snapshotKeepEntries);
+    const rest = pending;
+    const saved = await this.storeWrite(async () => {
+      await sink.append(rest);
+      return sink.commit(meta, head, compactIndex);
+    });
+    if (saved === 'out_of_date' || !this.storage.createSnapshot(meta.index, meta.conf, new Uint8Array(0)).ok) return;
     if (compactIndex >= this.storage.firstIndex()) this.storage.compact(compactIndex);
-    await this.storeWrite(() => this.opts.store.saveSnapshot(created.snapshot, compactIndex));
-    this.sinceSnapshot = { entries: 0, bytes: 0 };
+    this.sinceSnapshot = { entries: this.applied - meta.index, bytes: 0 };
     const seconds = (performance.now() - started) / 1000;
     this.opts.metrics.snapshots.inc();
-    this.opts.metrics.snapshotBytes.set(data.length);
+    this.opts.metrics.snapshotBytes.set(bytes);
     this.opts.metrics.snapshotSeconds.set(seconds);
-    this.opts.log(`raft: snapshot at index ${this.applied} (${data.length} bytes, ${(seconds * 1000).toFixed(0)} ms), log compacted to ${compactIndex}`);
+    this.opts.log(`raft: snapshot at index ${meta.index} (${bytes} bytes in ${slices} slices, ${(seconds * 1000).toFixed(0)} ms), log compacted to ${compactIndex}`);
   }
 
   private onSoftState(soft: SoftState): void {
@@ -445,6 +561,11 @@ export class RaftHost {
     this.opts.log(`raft: fatal error in the Raft loop: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(70);
   }
+}
+
+/** A snapshot as Raft's in-memory storage keeps it: the meta only; the data is in the log store. */
+function unloaded(meta: SnapshotMeta): Snapshot {
+  return { meta, data: new Uint8Array(0) };
 }
 
 function roleName(role: SoftState['role']): Role {

@@ -42,7 +42,7 @@ export { authorizeCall, authorizeVolume, callRules, isTenantBound, raftStreamMet
 export type { AuthorizedMethod, CallRule, CallScope } from './authz.js';
 export { createVolumeCommand } from './commands.js';
 export { encodeCommand, decodeCommand, commandFormatVersion } from './command-codec.js';
-export { snapshotFormatVersion } from './snapshot.js';
+export { concatPieces, snapshotFormatVersion } from './snapshot.js';
 export { validateCommandArgs } from './validate.js';
 export { placeReplicas } from './placement.js';
 export { suspectServers } from './repair-planner.js';

@@ -6,7 +6,7 @@ import { checkDerived, checkInvariants } from './invariants.js';
 import * as queries from './queries.js';
 import { emptyStateData, type StateData } from './records.js';
 import type { Result } from './result.js';
-import { decodeStateData, encodeStateData } from './snapshot.js';
+import { decodeStateData, encodeStateData, stateDataPieces } from './snapshot.js';
 import type { TenantView, ClusterCounts, DegradedReport, ExtentMapView, ExtentRef, RedundancyCounts, RepairTaskView, ServerView, SnapshotView, VolumePage, VolumeView } from './views.js';
 import { planRepairs, type PlannedCommand, type PlannerFacts } from './repair-planner.js';
 import { checkPlan } from './repair-plan-check.js';
@@ -37,9 +37,17 @@ export class MetaState {
     return encodeStateData(this.data);
   }
 
-  /** A 16-hex-digit digest of encodeSnapshot(); replicas compare it. */
+  /**
+   * encodeSnapshot()'s bytes in pieces, `volumesPerSlice` volumes per step (see stateDataPieces):
+   * the caller may yield between steps but must not change the state until the generator is done.
+   */
+  encodeSnapshotPieces(volumesPerSlice: number): Generator<Uint8Array[], void, undefined> {
+    return stateDataPieces(this.data, volumesPerSlice);
+  }
+
+  /** A 16-hex-digit digest of encodeSnapshot(), taken piece by piece; replicas compare it. */
   hash(): string {
-    return digest64(this.encodeSnapshot());
+    return digest64(flatten(stateDataPieces(this.data, Number.POSITIVE_INFINITY)));
   }
 
   /** Applies one committed command. Never throws on bad input: a refusal leaves the state unchanged. */
@@ -168,4 +176,8 @@ export class MetaState {
     checkInvariants(this.data);
     checkDerived(this.data);
   }
+}
+
+function* flatten(slices: Iterable<Uint8Array[]>): Generator<Uint8Array, void, undefined> {
+  for (const slice of slices) yield* slice;
 }

@@ -1,7 +1,9 @@
 import { AssertionError, GiB, MiB } from '@basalt/stdx';
 import { describe, expect, it } from 'vitest';
 import type { Command } from './commands.js';
+import { digest64 } from './hash.js';
 import { MetaState } from './meta-state.js';
+import { concatPieces } from './snapshot.js';
 import { must, registerServers } from './test-fixtures.js';
 
 /**
@@ -83,6 +85,23 @@ describe('snapshots', () => {
     expect(map.ok && map.value.extents.map((e) => [e.epoch, e.replicas.map((r) => `${r.serverId}${r.rebuilding ? '*' : ''}`)])).toEqual([[3, ['b', 'a']], [1, ['a']]]);
     expect(state.getServer('a')).toMatchObject({ ok: true, value: { extentCount: 2 } });
     expect(JSON.parse(new TextDecoder().decode(state.encodeSnapshot())).v).toBe(2);
+  });
+
+  it('encodes in slices: the pieces of any slice size are the bytes of encodeSnapshot, bounded, and hash() digests them', () => {
+    const state = populated();
+    for (let v = 0; v < 3000; v++) must(state, { type: 'createVolume', name: `pvc-${v}`, sizeBytes: 1 * GiB, extentSizeBytes: 64 * MiB, replicationFactor: 2, nowMs: 20 });
+    const whole = state.encodeSnapshot();
+    const volumes = state.listVolumes().length;
+    for (const perSlice of [1, 7, 1000, 5000]) {
+      const slices = [...state.encodeSnapshotPieces(perSlice)];
+      expect(slices).toHaveLength(Math.floor(volumes / perSlice) + 1);
+      const pieces = slices.flat();
+      expect(concatPieces(pieces)).toEqual(whole);
+      expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(128 * 1024);
+    }
+    expect(whole.length).toBeGreaterThan(2 * 64 * 1024);
+    expect(state.hash()).toBe(digest64([whole]));
+    expect(digest64([whole.subarray(0, 5), whole.subarray(5)])).toBe(digest64([whole]));
   });
 
   it('label insertion order does not change the encoding', () => {

@@ -46,15 +46,29 @@ type VolumeTuple = VolumeBase | [...VolumeBase, VolumeExtras];
 type TenantTuple = [string, number, number, number];
 
 export function encodeStateData(data: StateData): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  for (const slice of stateDataPieces(data, Number.POSITIVE_INFINITY)) pieces.push(...slice);
+  return concatPieces(pieces);
+}
+
+/**
+ * The bytes of encodeStateData in pieces of about `Utf8Pieces.pieceChars` bytes, `volumesPerSlice`
+ * volumes per step: each step yields the pieces it completed (the last one the rest). A caller
+ * may do other work between steps, provided the state does not change until the generator is
+ * done. The JSON of {v, nextVolumeId, servers, volumes, tenants?, revoked?} is written a volume
+ * at a time: only one volume's tuple is alive at once, and no piece is ever grown or copied.
+ */
+export function* stateDataPieces(data: StateData, volumesPerSlice: number): Generator<Uint8Array[], void, undefined> {
+  assert(volumesPerSlice >= 1, 'a slice encodes at least one volume');
   const servers = [...data.servers.values()].sort((a, b) => compareStrings(a.id, b.id));
   const slots = new Map(servers.map((s, i) => [s.id, i]));
   const volumes = [...data.volumes.values()].sort((a, b) => a.id - b.id);
-  // The bytes of JSON.stringify({v, nextVolumeId, servers, volumes}), written a volume at a time:
-  // only one volume's tuple is alive at once, so a large state's snapshot leaves young garbage
-  // only (the whole tuple tree used to outlive a collection and grow the old generation).
-  const sink = new Utf8Sink();
+  const sink = new Utf8Pieces();
   sink.write(`{"v":${snapshotFormatVersion},"nextVolumeId":${JSON.stringify(data.nextVolumeId)},"servers":${JSON.stringify(servers.map(serverTuple))},"volumes":[`);
-  volumes.forEach((v, i) => sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(v, slots))));
+  for (let i = 0; i < volumes.length; i++) {
+    sink.write((i === 0 ? '' : ',') + JSON.stringify(volumeTuple(volumes[i] as VolumeRecord, slots)));
+    if ((i + 1) % volumesPerSlice === 0) yield sink.take();
+  }
   sink.write(']');
   if (data.tenants.size > 0) {
     const tenants = [...data.tenants.values()].sort((a, b) => compareStrings(a.name, b.name));
@@ -63,38 +77,48 @@ export function encodeStateData(data: StateData): Uint8Array {
   // Only when there are any: a state without revocations encodes (and hashes) as before.
   if (data.revokedSerials.size > 0) sink.write(`,"revoked":${JSON.stringify([...data.revokedSerials].sort(compareStrings))}`);
   sink.write('}');
-  return sink.bytes();
+  sink.flush();
+  yield sink.take();
 }
 
-/** UTF-8 bytes of strings written in order, gathered in a growing buffer. */
-class Utf8Sink {
-  private static readonly pieceChars = 64 * 1024;
-  private buffer = new Uint8Array(Utf8Sink.pieceChars * 4);
-  private length = 0;
+/** The pieces as one buffer. */
+export function concatPieces(pieces: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * UTF-8 bytes of strings written in order, cut into pieces of about `pieceChars` characters,
+ * each encoded once at its exact size (below glibc's default mmap threshold of 128 KiB for
+ * ASCII, so no piece raises it).
+ */
+class Utf8Pieces {
+  static readonly pieceChars = 64 * 1024;
   private pending = '';
+  private done: Uint8Array[] = [];
   private readonly encoder = new TextEncoder();
 
   write(text: string): void {
     this.pending += text;
-    if (this.pending.length >= Utf8Sink.pieceChars) this.flush();
+    if (this.pending.length >= Utf8Pieces.pieceChars) this.flush();
   }
 
-  /** An exact-size copy (snapshots are kept). */
-  bytes(): Uint8Array {
-    this.flush();
-    return this.buffer.slice(0, this.length);
-  }
-
-  private flush(): void {
-    const needed = this.length + this.pending.length * 3;
-    if (needed > this.buffer.length) {
-      const grown = new Uint8Array(Math.max(needed, 2 * this.buffer.length));
-      grown.set(this.buffer.subarray(0, this.length));
-      this.buffer = grown;
-    }
-    const { written } = this.encoder.encodeInto(this.pending, this.buffer.subarray(this.length));
-    this.length += written;
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.done.push(this.encoder.encode(this.pending));
     this.pending = '';
+  }
+
+  /** The pieces completed since the last take. */
+  take(): Uint8Array[] {
+    const out = this.done;
+    this.done = [];
+    return out;
   }
 }
 
