@@ -116,6 +116,28 @@ describe('LevelLogStore snapshot layout', () => {
     }
   });
 
+  it('refuses to load a snapshot with a missing piece', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'basalt-log-'));
+    const path = join(dir, 'raft');
+    try {
+      const store = new LevelLogStore(path);
+      await store.load();
+      await store.save({ entries: entries(4), hardState: { term: 1, vote: 'a', commit: 4 } }, true);
+      const sink = store.beginSnapshot();
+      await sink.append([new Uint8Array([1]), new Uint8Array([2])]);
+      await sink.commit(snap(4, '').meta, new Uint8Array(0), 4);
+      const pieces = await keysAfterClose(store, path);
+      const db = new Level<string, Uint8Array>(path, { valueEncoding: 'view' });
+      await db.del(pieces[1] as string);
+      await db.close();
+      const again = new LevelLogStore(path);
+      await expect(again.load()).rejects.toMatchObject({ code: 'BASALT_IO' });
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   async function keysAfterClose(store: LevelLogStore, path: string): Promise<string[]> {
     await store.close();
     return keys(path, 'p');
