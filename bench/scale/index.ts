@@ -12,7 +12,9 @@
  *   - writes labels until the leader takes a Raft snapshot, and reports its size and time
  *     (basalt_meta_snapshot_bytes / _seconds);
  *   - the leader's RSS, and its CPU over --idle-seconds with only the heartbeats running.
- * Usage: pnpm bench:scale [--max-volumes 100000] [--extents-per-volume 2] [--members 1] [--idle-seconds 5]
+ * metad runs with NODE_OPTIONS=--metad-node-options (default: the V8 heap cap of the deployment
+ * manifests, deploy/k8s/metad.yaml; '' for none).
+ * Usage: pnpm bench:scale [--max-volumes 100000] [--extents-per-volume 2] [--members 1] [--idle-seconds 5] [--metad-node-options '--max-old-space-size=160']
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -52,6 +54,7 @@ const { values: args } = parseArgs({
     'extents-per-volume': { type: 'string', default: '2' },
     members: { type: 'string', default: '1' },
     'idle-seconds': { type: 'string', default: '5' },
+    'metad-node-options': { type: 'string', default: '--max-old-space-size=160' },
   },
 });
 const maxVolumes = Number(args['max-volumes']);
@@ -192,7 +195,9 @@ async function main(): Promise<void> {
   const stopOnSigint = (): void => void scope.cleanup().finally(() => process.exit(130));
   process.once('SIGINT', stopOnSigint);
   try {
-    process.stderr.write(`[scale] ${members}-member metad, ${chunkServers} chunk servers, ${extentsPerVolume} extents per volume, up to ${maxVolumes} volumes (load average ${loadavg()[0]!.toFixed(1)})\n`);
+    process.stderr.write(`[scale] ${members}-member metad (NODE_OPTIONS='${args['metad-node-options']}'), ${chunkServers} chunk servers, ${extentsPerVolume} extents per volume, up to ${maxVolumes} volumes (load average ${loadavg()[0]!.toFixed(1)})\n`);
+    // The members are spawned with this process's environment: only they see the option.
+    process.env.NODE_OPTIONS = args['metad-node-options'];
     const cluster = await MetaCluster.start(scope, { size: members, flags: ['--snapshot-entries', String(snapshotEntries)] });
     await cluster.waitForLeader(undefined, 60_000);
     const meta = cluster.client({ callTimeoutMs: 60_000, attemptTimeoutMs: 30_000 });
