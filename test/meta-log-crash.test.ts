@@ -35,6 +35,8 @@ describe('LevelLogStore under SIGKILL', () => {
       const last = log.entries.at(-1)?.index ?? log.snapshot.meta.index;
       expect(last).toBeGreaterThanOrEqual(acked);
       expect(log.hardState.commit).toBeGreaterThanOrEqual(acked);
+      // A snapshot is whole (the child's head and two pieces) or absent, never torn.
+      if (log.snapshot.meta.index > 0) expect([...log.snapshot.data]).toEqual([0, 0, 0, 0, ...Array<number>(8).fill(1), ...Array<number>(8).fill(2)]);
       log.entries.forEach((e, i) => {
         expect(e.index).toBe(log.snapshot.meta.index + 1 + i);
         expect(new TextDecoder().decode(e.data)).toBe(`e${e.index}`);
