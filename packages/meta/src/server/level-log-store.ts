@@ -23,14 +23,15 @@ interface PiecesRecord {
  * head, then the pieces in order). "s" is the record of the format before pieces (the whole
  * data inline): still read when there is no "S", deleted by the next snapshot.
  *
- * Every call but a snapshot's is one LevelDB batch, so it is atomic; with `sync` the batch is
- * written with `sync: true` (LevelDB fdatasyncs its write-ahead log before the batch resolves),
- * which is what makes a Ready durable before its messages go out. A snapshot's pieces are
- * written in batches of at most limits.metaSnapshotWriteBytes under a generation no record
- * names yet, then one synced batch writes the record that names them and deletes the previous
- * generation: LevelDB recovers a prefix of its writes, so after a crash either that batch and
- * every piece before it is there, or the previous record still names the previous pieces.
- * Pieces of a generation no record names (a crash mid-snapshot) are deleted by load().
+ * Every call ends in one LevelDB batch that makes all of it visible, so it is atomic; with `sync`
+ * the batch is written with `sync: true` (LevelDB fdatasyncs its write-ahead log before the batch
+ * resolves), which is what makes a Ready durable before its messages go out. A snapshot's pieces
+ * (taken locally, or received with a Ready) are written before that batch, in batches of at most
+ * limits.metaSnapshotWriteBytes, under a generation no record names yet; the final batch writes
+ * the record that names them and deletes the previous generation. LevelDB recovers a prefix of
+ * its writes, so after a crash either that batch and every piece before it is there, or the
+ * previous record still names the previous pieces. Pieces of a generation no record names (a
+ * crash mid-snapshot, an aborted one) are deleted by load().
  */
 export class LevelLogStore implements LogStore {
   private readonly db: Level<string, Uint8Array>;
