@@ -138,6 +138,12 @@ export const limits = {
   ioRequestBytesMax: 32 * MiB,
   /** Bytes of requests in flight on one data-plane connection. */
   connectionInflightBytesMax: 64 * MiB,
+  /**
+   * Unsent bytes the SDK and the NBD agent hand one TLS socket at a time (more wait as references
+   * until its writes complete; a larger message goes alone). TLS copies each write it is handed
+   * and encrypts it into a second buffer outside V8's heap (wire/data/socket-batch.ts).
+   */
+  tlsWriteAheadBytesMax: 1 * MiB,
   /** Raft: proposals and appends. */
   raftInflightAppendsMax: 256,
   raftMaxEntriesBytesPerAppend: 1 * MiB,
