@@ -92,16 +92,19 @@ export class SocketBatch {
     const last = parts.length - 1;
     for (let i = 0; i < last; i++) below = socket.write(parts[i]!);
     if (last < 0) return below;
-    if (sent === undefined && !bounded) return socket.write(parts[last]!);
+    if (sent === undefined) return bounded ? socket.write(parts[last]!, this.written) : socket.write(parts[last]!);
     return socket.write(parts[last]!, (err) => {
-      if (err !== null && err !== undefined) {
-        this.waiting.length = 0;
-        return;
-      }
-      sent?.();
-      if (bounded) this.release();
+      if (err !== null && err !== undefined) return this.written(err);
+      sent();
+      if (bounded) this.written();
     });
   }
+
+  /** After a write of ours completed (one function for all: Node then runs them in one tick). */
+  private readonly written = (err?: Error | null): void => {
+    if (err !== null && err !== undefined) this.waiting.length = 0;
+    else this.release();
+  };
 
   /** Hands the socket the waiting messages that fit now. */
   private release(): void {
