@@ -252,7 +252,7 @@ export class NbdConnection {
         this.socket.resume();
         this.pump();
       },
-      end: () => this.socket.end(),
+      end: () => batch.end(),
       close: (reason) => this.hardClose(reason),
       release: () => this.env.pool.release(volume),
       log: this.env.log,

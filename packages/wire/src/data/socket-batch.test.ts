@@ -231,6 +231,20 @@ describe('socket batch', () => {
     expect(Math.max(...p.sends.map((s) => s.bytes))).toBeGreaterThan(aheadBytesMax / 2); // small messages still share a writev
   });
 
+  it('ends the socket only after the messages waiting beyond the bound have gone out', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender, 16 * KiB);
+    const messages = Array.from({ length: 16 }, (_, i) => [Buffer.alloc(16, i), Buffer.alloc(12 * KiB, i)]);
+    for (const m of messages) batch.write(m);
+    batch.end();
+    expect(batch.write([Buffer.from('too late')])).toBe(false);
+    const finished = new Promise<void>((resolve) => p.sender.once('finish', resolve));
+    const want = Buffer.concat(messages.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+    await finished;
+    expect(p.sender.writableEnded).toBe(true);
+  });
+
   it('bounds a TLS socket by limits.tlsWriteAheadBytesMax, not a plain one', async () => {
     // A server that never answers the handshake: the TLS socket holds every write it is handed.
     const silent = net.createServer((s) => cleanups.push(() => s.destroy()));

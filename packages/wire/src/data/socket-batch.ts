@@ -41,8 +41,10 @@ interface Waiting {
 export class SocketBatch {
   /** The socket holds one cork of ours until the flush runs. */
   private corked = false;
-  /** Messages beyond `aheadBytesMax`, oldest first; dropped when the socket ends or breaks. */
+  /** Messages beyond `aheadBytesMax`, oldest first; dropped when the socket breaks. */
   private readonly waiting: Waiting[] = [];
+  /** end() was called: the socket ends once `waiting` is empty, and nothing more is accepted. */
+  private ending = false;
 
   constructor(
     private readonly socket: net.Socket,
@@ -65,7 +67,7 @@ export class SocketBatch {
    * the buffers may be reused), and never if the write fails.
    */
   write(parts: readonly Buffer[], sent?: () => void): boolean {
-    if (this.socket.destroyed || this.socket.writableEnded) return false;
+    if (this.ending || this.socket.destroyed || this.socket.writableEnded) return false;
     let bytes = 0;
     for (const part of parts) bytes += part.length;
     if (this.waiting.length > 0 || !this.takes(bytes)) {
@@ -73,6 +75,15 @@ export class SocketBatch {
       return false;
     }
     return this.hand(parts, sent);
+  }
+
+  /**
+   * Ends the socket once every message queued here has been handed to it (socket.end() alone
+   * would drop those still waiting beyond `aheadBytesMax`); later messages are dropped.
+   */
+  end(): void {
+    this.ending = true;
+    if (this.waiting.length === 0) this.socket.end();
   }
 
   private takes(bytes: number): boolean {
@@ -116,6 +127,7 @@ export class SocketBatch {
       const next = this.waiting.shift()!;
       this.hand(next.parts, next.sent);
     }
+    if (this.ending && this.waiting.length === 0) this.socket.end();
   }
 
   private readonly flush = (): void => {
