@@ -145,6 +145,12 @@ export const limits = {
   ioRequestBytesMax: 32 * MiB,
   /** Bytes of requests in flight on one data-plane connection. */
   connectionInflightBytesMax: 64 * MiB,
+  /**
+   * Unsent bytes the SDK and the NBD agent hand one TLS socket at a time (more wait as references
+   * until its writes complete; a larger message goes alone). TLS copies each write it is handed
+   * and encrypts it into a second buffer outside V8's heap (wire/data/socket-batch.ts).
+   */
+  tlsWriteAheadBytesMax: 1 * MiB,
   /** Raft: proposals and appends. */
   raftInflightAppendsMax: 256,
   raftMaxEntriesBytesPerAppend: 1 * MiB,
@@ -160,9 +166,9 @@ export const limits = {
   nbdConnectionInflightBytesMax: 64 * MiB,
   /**
    * NBD agent: bytes of writes acknowledged from the write-back cache and not yet stored, over all
-   * volumes. Each cached byte costs about 5 in the process while it is stored (its payload, TLS's copy
-   * and ciphertext, garbage): at 32 MiB the write-back agent peaked at 287-316 MiB, at 8 MiB at
-   * 162-182 MiB, with no loss of write throughput (bench/RESULTS.md, "agent memory"; docs/nbd.md, "Memory").
+   * volumes. With TLS sockets bounded (`tlsWriteAheadBytesMax`) each cached byte costs about 1.1 in
+   * the process: a secure write-back agent peaked at 118-124 MiB with 8 MiB, 148-149 MiB with 32 MiB,
+   * and 8 MiB loses no write throughput (bench/RESULTS.md, "agent memory"; docs/nbd.md, "Memory").
    */
   agentWriteCacheBytesMax: 8 * MiB,
   /** NBD agent: writes acknowledged from the write-back cache and not yet stored, over all volumes. */

@@ -240,7 +240,7 @@ export class NbdConnection {
     // Replies that complete in one callback (with the promise jobs it starts) go out in one writev,
     // right after it (SocketBatch). Only from here on: the socket is final now (STARTTLS cannot follow), so no corked bytes can
     // outlive a socket swap.
-    const batch = new SocketBatch(this.socket);
+    const batch = SocketBatch.bounded(this.socket);
     this.transmission = new Transmission(context, device, {
       id: this.env.id,
       metrics: this.env.metrics,
@@ -252,7 +252,7 @@ export class NbdConnection {
         this.socket.resume();
         this.pump();
       },
-      end: () => this.socket.end(),
+      end: () => batch.end(),
       close: (reason) => this.hardClose(reason),
       release: () => this.env.pool.release(volume),
       log: this.env.log,

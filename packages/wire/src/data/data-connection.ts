@@ -111,7 +111,7 @@ export class DataConnection {
   ) {
     this.splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax, opts.framePool);
     socket.setNoDelay(true);
-    this.batch = new SocketBatch(socket);
+    this.batch = SocketBatch.bounded(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err: Error) => this.fail(transportError(err, address, 'data connection to')));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));

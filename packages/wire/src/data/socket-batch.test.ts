@@ -1,6 +1,7 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { KiB } from '@basalt/stdx';
+import { KiB, MiB, limits } from '@basalt/stdx';
 import { SocketBatch } from './socket-batch.js';
 
 /** A connected pair on loopback; the receiving side collects everything it gets. */
@@ -10,7 +11,7 @@ interface Pair {
   /** Resolves once the receiver has `bytes` bytes in total. */
   readonly receivedBytes: (bytes: number) => Promise<Buffer>;
   /** Parts handed to the kernel, one entry per _write or _writev call. */
-  readonly sends: { kind: 'write' | 'writev'; parts: number }[];
+  readonly sends: { kind: 'write' | 'writev'; parts: number; bytes: number }[];
 }
 
 const cleanups: (() => void)[] = [];
@@ -21,13 +22,14 @@ afterEach(() => {
 async function pair(): Promise<Pair> {
   const received: Buffer[] = [];
   let waiter: { bytes: number; resolve: (all: Buffer) => void } | undefined;
+  let receivedLength = 0;
   const check = (): void => {
-    const all = Buffer.concat(received);
-    if (waiter !== undefined && all.length >= waiter.bytes) waiter.resolve(all);
+    if (waiter !== undefined && receivedLength >= waiter.bytes) waiter.resolve(Buffer.concat(received));
   };
   const server = net.createServer((s) => {
     s.on('data', (chunk: Buffer) => {
       received.push(chunk);
+      receivedLength += chunk.length;
       check();
     });
     cleanups.push(() => s.destroy());
@@ -61,11 +63,11 @@ function countSends(socket: net.Socket): Pair['sends'] {
   const write = s._write.bind(socket);
   const writev = s._writev.bind(socket);
   s._write = (chunk, encoding, cb) => {
-    sends.push({ kind: 'write', parts: 1 });
+    sends.push({ kind: 'write', parts: 1, bytes: chunk.length });
     write(chunk, encoding, cb);
   };
   s._writev = (chunks, cb) => {
-    sends.push({ kind: 'writev', parts: chunks.length });
+    sends.push({ kind: 'writev', parts: chunks.length, bytes: chunks.reduce((n, c) => n + c.chunk.length, 0) });
     writev(chunks, cb);
   };
   return sends;
@@ -99,7 +101,7 @@ describe('socket batch', () => {
     expect(p.sends).toEqual([]); // nothing before the callback ends
     await jobs;
     await afterFlush();
-    expect(p.sends).toEqual([{ kind: 'writev', parts: 6 }]);
+    expect(p.sends).toEqual([{ kind: 'writev', parts: 6, bytes: 48 }]);
     const all = await p.receivedBytes(48);
     expect(all).toEqual(Buffer.concat(messages.flat()));
   });
@@ -109,7 +111,7 @@ describe('socket batch', () => {
     const batch = new SocketBatch(p.sender);
     batch.write([Buffer.from('hello')]);
     await afterFlush();
-    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }]);
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1, bytes: 5 }]);
     expect((await p.receivedBytes(5)).toString()).toBe('hello');
   });
 
@@ -127,7 +129,7 @@ describe('socket batch', () => {
       });
     });
     await afterFlush();
-    expect(p.sends).toEqual([{ kind: 'write', parts: 1 }, { kind: 'writev', parts: 2 }, { kind: 'write', parts: 1 }]);
+    expect(p.sends).toEqual([{ kind: 'write', parts: 1, bytes: 8 }, { kind: 'writev', parts: 2, bytes: 16 }, { kind: 'write', parts: 1, bytes: 8 }]);
     expect(await p.receivedBytes(32)).toEqual(Buffer.concat(messages.flat()));
   });
 
@@ -203,5 +205,72 @@ describe('socket batch', () => {
     expect((await p.receivedBytes(10)).toString()).toBe('last words');
     await nextTurn();
     expect(errors).toEqual([]);
+  });
+
+  it('with a bound, hands the socket at most that many unsent bytes (or one larger message) and the rest in order as writes complete', async () => {
+    const p = await pair();
+    const aheadBytesMax = 64 * KiB;
+    const batch = new SocketBatch(p.sender, aheadBytesMax);
+    const messages = Array.from({ length: 48 }, (_, i) => [Buffer.alloc(16, i), Buffer.alloc(i % 7 === 0 ? 96 * KiB : 24 * KiB, i)]);
+    const sent: number[] = [];
+    let heldMax = 0;
+    const watch = setInterval(() => (heldMax = Math.max(heldMax, p.sender.writableLength)), 0);
+    messages.forEach((m, i) => {
+      batch.write(m, () => sent.push(i));
+      heldMax = Math.max(heldMax, p.sender.writableLength);
+    });
+    const want = Buffer.concat(messages.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+    await nextTurn();
+    clearInterval(watch);
+    expect(sent).toEqual(messages.map((_, i) => i));
+    const largest = 16 + 96 * KiB;
+    expect(heldMax).toBeLessThanOrEqual(largest);
+    expect(p.sends.length).toBeGreaterThan(1);
+    for (const send of p.sends) expect(send.bytes).toBeLessThanOrEqual(Math.max(aheadBytesMax, largest));
+    expect(Math.max(...p.sends.map((s) => s.bytes))).toBeGreaterThan(aheadBytesMax / 2); // small messages still share a writev
+  });
+
+  it('ends the socket only after the messages waiting beyond the bound have gone out', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender, 16 * KiB);
+    const messages = Array.from({ length: 16 }, (_, i) => [Buffer.alloc(16, i), Buffer.alloc(12 * KiB, i)]);
+    for (const m of messages) batch.write(m);
+    batch.end();
+    expect(batch.write([Buffer.from('too late')])).toBe(false);
+    const finished = new Promise<void>((resolve) => p.sender.once('finish', resolve));
+    const want = Buffer.concat(messages.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+    await finished;
+    expect(p.sender.writableEnded).toBe(true);
+  });
+
+  it('bounds a TLS socket by limits.tlsWriteAheadBytesMax, not a plain one', async () => {
+    // A server that never answers the handshake: the TLS socket holds every write it is handed.
+    const silent = net.createServer((s) => cleanups.push(() => s.destroy()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const client = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+    client.on('error', () => undefined);
+    cleanups.push(() => {
+      client.destroy();
+      silent.close();
+    });
+    await new Promise<void>((resolve) => client.once('connect', resolve));
+    const batch = SocketBatch.bounded(client);
+    for (let i = 0; i < 4; i++) batch.write([Buffer.alloc(16), Buffer.alloc(MiB)]);
+    await afterFlush();
+    expect(client.writableLength).toBe(16 + MiB); // one message: each alone exceeds the bound
+    expect(limits.tlsWriteAheadBytesMax).toBeLessThan(2 * (16 + MiB));
+
+    const p = await pair();
+    const plain = SocketBatch.bounded(p.sender);
+    const messages = Array.from({ length: 4 }, (_, i) => [Buffer.alloc(16, i), Buffer.alloc(MiB / 2, i)]);
+    for (const m of messages) plain.write(m);
+    await afterFlush();
+    expect(p.sends[0]).toEqual({ kind: 'writev', parts: 8, bytes: 4 * (16 + MiB / 2) });
+    expect(p.sends[0]!.bytes).toBeGreaterThan(limits.tlsWriteAheadBytesMax);
+    const want = Buffer.concat(messages.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
   });
 });
