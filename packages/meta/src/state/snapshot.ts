@@ -1,5 +1,6 @@
 import { assert, AssertionError } from '@basalt/stdx';
-import { isObject, parseJson } from './json.js';
+import { isObject, parseJsonText, utf8Text } from './json.js';
+import { jsonArrayElements, jsonObjectMembers } from './json-scan.js';
 import { defaultTenant, memberList, noMembers, type EncryptionRecord, type ExtentRecord, type MemberLists, type LeaseRecord, type ParentRecord, type ServerRecord, type SnapshotRecord, type SnapshotState, type StateData, type TenantRecord, type VolumeRecord } from './records.js';
 import { rebuildTenantUsage } from './tenant-usage.js';
 import { rebuildAttention } from './attention.js';
@@ -161,16 +162,21 @@ function volumeTuple(v: VolumeRecord, slots: Map<string, number>): VolumeTuple {
 
 /** Rebuilds the state; asserts on a malformed snapshot (it is corruption or a bug). */
 export function decodeStateData(bytes: Uint8Array): StateData {
-  const root = parseJson(bytes, 'snapshot');
-  assert(isObject(root), 'snapshot is not an object');
-  const version = root.v;
+  // Member by member and volume by volume (json-scan.ts): only one volume's tuple tree is alive
+  // at once, so decoding a large snapshot leaves young garbage only.
+  const root = jsonObjectMembers(utf8Text(bytes, 'snapshot'), 'snapshot');
+  const member = (key: string): unknown => {
+    const text = root.get(key);
+    return text === undefined ? undefined : parseJsonText(text, `snapshot ${key}`);
+  };
+  const version = member('v');
   assert(version === 1 || version === snapshotFormatVersion, `snapshot format ${String(version)} is not supported (this binary reads 1 and ${snapshotFormatVersion})`);
-  const servers = list(root.servers, 'servers').map(decodeServer);
-  const tenants = root.tenants === undefined ? [] : list(root.tenants, 'tenants').map(decodeTenant);
-  const revoked = root.revoked === undefined ? [] : list(root.revoked, 'revoked').map((s) => str(s, 'revoked serial'));
-  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), tenants: new Map(tenants.map((t) => [t.name, t])), tenantUsage: new Map(), nextVolumeId: num(root.nextVolumeId, 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map(), revokedSerials: new Set(revoked) };
-  for (const tuple of list(root.volumes, 'volumes')) {
-    const volume = decodeVolume(tuple, servers, version, data.memberLists);
+  const servers = list(member('servers'), 'servers').map(decodeServer);
+  const tenants = root.has('tenants') ? list(member('tenants'), 'tenants').map(decodeTenant) : [];
+  const revoked = root.has('revoked') ? list(member('revoked'), 'revoked').map((s) => str(s, 'revoked serial')) : [];
+  const data: StateData = { servers: new Map(servers.map((s) => [s.id, s])), volumes: new Map(), tenants: new Map(tenants.map((t) => [t.name, t])), tenantUsage: new Map(), nextVolumeId: num(member('nextVolumeId'), 'nextVolumeId'), attention: new Map(), allocatedExtents: 0, volumeNames: [], memberLists: new Map(), revokedSerials: new Set(revoked) };
+  for (const text of jsonArrayElements(root.get('volumes') ?? corrupt('volumes is not a list'), 'snapshot volumes')) {
+    const volume = decodeVolume(parseJsonText(text, 'snapshot volume'), servers, version, data.memberLists);
     data.volumes.set(volume.name, volume);
   }
   data.volumeNames.push(...[...data.volumes.keys()].sort(compareStrings));
