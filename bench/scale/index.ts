@@ -11,7 +11,8 @@
  *   - single-client probes: CreateVolume, Status, GetRepairStatus, ListVolumes (one page);
  *   - writes labels until the leader takes a Raft snapshot, and reports its size and time
  *     (basalt_meta_snapshot_bytes / _seconds);
- *   - the leader's RSS, and its CPU over --idle-seconds with only the heartbeats running.
+ *   - the leader's RSS, and its CPU over --idle-seconds with only the heartbeats running;
+ *   - the leader's Raft term (with --members 3: a term that grows between steps counts elections).
  * metad runs with NODE_OPTIONS=--metad-node-options (default: the V8 heap cap of the deployment
  * manifests, deploy/k8s/metad.yaml; '' for none).
  * Usage: pnpm bench:scale [--max-volumes 100000] [--extents-per-volume 2] [--members 1] [--idle-seconds 5] [--metad-node-options '--max-old-space-size=160']
@@ -40,6 +41,8 @@ interface StepResult {
   snapshotBytes: number;
   snapshotMs: number;
   idleCpuPercent: number;
+  /** The leader's Raft term at the end of the step: a term that grows between steps counts elections. */
+  term: number;
   create: number[];
   open: number[];
   extentMap: number[];
@@ -161,7 +164,7 @@ async function step(cluster: MetaCluster, meta: MetaClient, clients: readonly Me
   const leader = await cluster.status(leaderIndex);
   const pid = leader.pid;
   const result: StepResult = {
-    volumes: to, extents: to * extentsPerVolume, fillSeconds, rssMiB: 0, snapshotBytes: 0, snapshotMs: 0, idleCpuPercent: 0,
+    volumes: to, extents: to * extentsPerVolume, fillSeconds, rssMiB: 0, snapshotBytes: 0, snapshotMs: 0, idleCpuPercent: 0, term: 0,
     create: [], open: [], extentMap: [], status: [], repairStatus: [], listPage: [],
   };
   await opens(clients, to, result);
@@ -175,17 +178,18 @@ async function step(cluster: MetaCluster, meta: MetaClient, clients: readonly Me
   const idleTo = procStat(pid);
   result.idleCpuPercent = (100 * (idleTo.cpuTicks - idleFrom.cpuTicks) / 100) / ((performance.now() - idleStarted) / 1000);
   result.rssMiB = idleTo.rssKiB / 1024;
+  result.term = Number((await cluster.status(await cluster.waitForLeader())).term);
   return result;
 }
 
 function render(results: readonly StepResult[]): string {
   const ms = (s: readonly number[]): string => `${percentile(s, 50).toFixed(1)} / ${percentile(s, 99).toFixed(1)}`;
   const lines = [
-    '| volumes | extents | fill s | leader RSS MiB | snapshot MiB | snapshot ms | idle CPU % | create p50/p99 ms | open p50/p99 ms | extent map p50/p99 ms | status p50/p99 ms | repair status p50/p99 ms | list page p50/p99 ms |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| volumes | extents | fill s | leader RSS MiB | snapshot MiB | snapshot ms | idle CPU % | term | create p50/p99 ms | open p50/p99 ms | extent map p50/p99 ms | status p50/p99 ms | repair status p50/p99 ms | list page p50/p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
-    lines.push(`| ${r.volumes} | ${r.extents} | ${r.fillSeconds.toFixed(0)} | ${r.rssMiB.toFixed(0)} | ${(r.snapshotBytes / MiB).toFixed(2)} | ${r.snapshotMs.toFixed(0)} | ${r.idleCpuPercent.toFixed(1)} | ${ms(r.create)} | ${ms(r.open)} | ${ms(r.extentMap)} | ${ms(r.status)} | ${ms(r.repairStatus)} | ${ms(r.listPage)} |`);
+    lines.push(`| ${r.volumes} | ${r.extents} | ${r.fillSeconds.toFixed(0)} | ${r.rssMiB.toFixed(0)} | ${(r.snapshotBytes / MiB).toFixed(2)} | ${r.snapshotMs.toFixed(0)} | ${r.idleCpuPercent.toFixed(1)} | ${r.term} | ${ms(r.create)} | ${ms(r.open)} | ${ms(r.extentMap)} | ${ms(r.status)} | ${ms(r.repairStatus)} | ${ms(r.listPage)} |`);
   }
   return lines.join('\n');
 }
