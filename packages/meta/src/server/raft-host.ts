@@ -1,5 +1,5 @@
 import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
-import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SnapshotMeta, SoftState } from '@basalt/raft';
+import type { ConfChange, ConfState, Entry, HardState, Message, Ready, Snapshot, SnapshotMeta, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { raftpb, type TransportSecurity } from '@basalt/wire';
 import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
@@ -97,6 +97,8 @@ export class RaftHost {
   private removed = false;
   private readonly leaderListeners: ((isLeader: boolean) => void)[] = [];
   private hashCache: { applied: number; state: MetaState; hash: string } | undefined;
+  /** A commit-only hard state not written yet: it goes with the next write (see write). */
+  private unsavedHardState: HardState | undefined;
   /** The tail of the log store's write queue (see storeWrite). */
   private storeWrites: Promise<void> = Promise.resolve();
   /** The local snapshot being encoded (takeSnapshot); `cancelled` when planApply drops it. */
@@ -251,6 +253,8 @@ export class RaftHost {
     this.transport.close();
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotJob;
+    const hardState = this.unsavedHardState;
+    if (hardState !== undefined) this.storeWrite(() => this.opts.store.save({ entries: [], hardState }, false));
     await this.storeWrites;
     await this.opts.store.close();
   }
@@ -292,12 +296,10 @@ export class RaftHost {
         case 'send':
           this.send(rd.messages);
           break;
-        case 'write': {
+        case 'write':
           writeStarted = performance.now();
-          const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
-          written = this.storeWrite(() => this.opts.store.save(update, step.sync));
+          written = this.write(rd, step.sync);
           break;
-        }
         case 'wait':
           await written;
           if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - writeStarted) / 1000);
@@ -368,6 +370,24 @@ export class RaftHost {
         this.kick();
       }
     }, () => undefined);
+  }
+
+  /**
+   * The `write` step. A Ready that only moves the commit index (not synced, no entries, no
+   * snapshot) is not written on its own: its hard state rides in the next write (or close), which
+   * spares every member a LevelDB batch per write. It promises nothing: a commit index lost to a
+   * crash is re-learned from the leader, and a restart from a snapshot above the stored commit
+   * index commits up to the snapshot (the snapshot holds only committed entries).
+   */
+  private write(rd: Ready, sync: boolean): Promise<void> {
+    const hardState = rd.hardState ?? this.unsavedHardState;
+    if (!sync && rd.snapshot === undefined && rd.entries.length === 0) {
+      this.unsavedHardState = hardState;
+      return Promise.resolve();
+    }
+    this.unsavedHardState = undefined;
+    const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(hardState && { hardState }) };
+    return this.storeWrite(() => this.opts.store.save(update, sync));
   }
 
   /**
