@@ -195,7 +195,7 @@ export class RaftHost {
       if (m === undefined || m.to !== this.opts.id) continue;
       this.node.step(m);
     }
-    this.kick();
+    this.runLoop();
   }
 
   get isLeader(): boolean {
@@ -254,7 +254,7 @@ export class RaftHost {
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotJob;
     const hardState = this.unsavedHardState;
-    if (hardState !== undefined) this.storeWrite(() => this.opts.store.save({ entries: [], hardState }, false));
+    if (hardState !== undefined) void this.storeWrite(() => this.opts.store.save({ entries: [], hardState }, false));
     await this.storeWrites;
     await this.opts.store.close();
   }
@@ -269,12 +269,27 @@ export class RaftHost {
     this.kick();
   }
 
+  /**
+   * Starts the loop in a later turn of the event loop, so that everything stepped or proposed in
+   * this one (the proposals of many calls read at once) shares its first Ready.
+   */
   private kick(): void {
     if (this.loopRunning || this.closed) return;
     this.loopRunning = true;
     setImmediate(() => {
       this.loop().catch((err: unknown) => this.fatal(err));
     });
+  }
+
+  /**
+   * Starts the loop now, unless it runs: its first Ready is handled in this turn up to its first
+   * wait, with no turn of the event loop between a peer's message and what it leads to (a
+   * follower's synced write and acknowledgement, the leader's commit, apply and replies).
+   */
+  private runLoop(): void {
+    if (this.loopRunning || this.closed) return;
+    this.loopRunning = true;
+    this.loop().catch((err: unknown) => this.fatal(err));
   }
 
   private async loop(): Promise<void> {
