@@ -66,9 +66,10 @@ type ApplyResult = Result<unknown> | MemberInfo[] | undefined;
  * Drives a RawNode with real time, a LogStore and the gRPC transport, and applies committed
  * entries to the MetaState. One loop handles Readies one at a time, in the order of `planReady`
  * (@basalt/raft, shared with the simulation): persist (one LevelDB batch, synced when the Ready
- * says so) -> send -> apply -> advance, a leader sending before its own write and commit-only
- * writes not waited for. Proposals and messages that arrive while a batch is being synced pile
- * up in Raft and share the next one.
+ * says so) -> send -> apply -> advance, a leader sending before its own write and a commit-only
+ * write riding in the next batch (see write). Proposals and messages that arrive while a batch
+ * is being synced pile up in Raft and share the next one. A proposal starts the loop in a later
+ * turn (kick: the calls read in one turn share a Ready), a peer's message in its own turn (runLoop).
  *
  * A snapshot of the state is encoded in slices (limits.metaSnapshotSliceVolumes volumes, then a
  * turn of the event loop) while the loop goes on ticking, stepping and sending; entries
