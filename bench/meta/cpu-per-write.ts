@@ -5,7 +5,8 @@
  * thread's voluntary context switches (/proc/PID/status: each is the event loop going to sleep in
  * epoll, so about one per wake-up). CPU time is robust to other load on the machine, unlike
  * latency; compare builds by alternating runs.
- * Usage: pnpm exec tsx bench/meta/cpu-per-write.ts [--writes 1500] [--warmup 200]
+ * --clients runs that many closed loops at once (each its own volume), --writes in all.
+ * Usage: pnpm exec tsx bench/meta/cpu-per-write.ts [--writes 1500] [--warmup 200] [--clients 1]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import { MiB } from '@basalt/stdx';
 import { MetaCluster } from '../../test/lib/meta-cluster.js';
 import { ProcessScope } from '../../test/lib/process.js';
 
-const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '1500' }, warmup: { type: 'string', default: '200' } } });
+const { values: args } = parseArgs({ options: { writes: { type: 'string', default: '1500' }, warmup: { type: 'string', default: '200' }, clients: { type: 'string', default: '1' } } });
 const clockTicksPerSecond = 100;
 
 interface Sample { cpuMs: number; wakeups: number }
@@ -33,25 +34,28 @@ try {
   const leader = await cluster.waitForLeader(undefined, 60_000);
   const pids = await Promise.all(cluster.members.map(async (_, i) => ({ i, pid: (await cluster.status(i)).pid })));
   const meta = cluster.client();
-  await meta.call('createVolume', { name: 'p', sizeBytes: 64 * MiB });
-  const write = (i: number): Promise<unknown> => meta.call('setVolumeLabel', { name: 'p', key: 'k', value: String(i) });
-  for (let i = 0; i < Number(args.warmup); i++) await write(i);
-  const n = Number(args.writes);
+  const clients = Number(args.clients);
+  for (let c = 0; c < clients; c++) await meta.call('createVolume', { name: `p${c}`, sizeBytes: 64 * MiB });
+  const write = (c: number, i: number): Promise<unknown> => meta.call('setVolumeLabel', { name: `p${c}`, key: 'k', value: String(i) });
+  for (let i = 0; i < Number(args.warmup); i++) await write(0, i);
+  const n = Math.ceil(Number(args.writes) / clients) * clients;
   const before = pids.map(({ pid }) => sample(pid));
   const clientBefore = process.cpuUsage();
   const latencies: number[] = [];
   const started = performance.now();
-  for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    await write(i);
-    latencies.push(performance.now() - t);
-  }
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    for (let i = 0; i < n / clients; i++) {
+      const t = performance.now();
+      await write(c, i);
+      latencies.push(performance.now() - t);
+    }
+  }));
   const seconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
   const after = pids.map(({ pid }) => sample(pid));
   latencies.sort((a, b) => a - b);
   const q = (p: number): string => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))]!.toFixed(2);
-  process.stdout.write(`${n} writes in ${seconds.toFixed(1)} s (${(n / seconds).toFixed(0)}/s), p50 ${q(0.5)} ms, p99 ${q(0.99)} ms; client CPU ${((client.user + client.system) / 1000 / n).toFixed(3)} ms/write\n`);
+  process.stdout.write(`${n} writes by ${clients} client(s) in ${seconds.toFixed(1)} s (${(n / seconds).toFixed(0)}/s), p50 ${q(0.5)} ms, p99 ${q(0.99)} ms; client CPU ${((client.user + client.system) / 1000 / n).toFixed(3)} ms/write\n`);
   for (const { i } of pids) {
     const role = i === leader ? 'leader  ' : 'follower';
     const cpu = (after[i]!.cpuMs - before[i]!.cpuMs) / n;
