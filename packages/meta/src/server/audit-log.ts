@@ -1,5 +1,5 @@
-import { open, readFile, rename, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { limits, type Identity } from '@basalt/stdx';
 
@@ -30,15 +30,14 @@ const previousFile = 'audit.log.1';
  * limits.auditLogFileBytesMax it becomes `audit.log.1` (replacing the one before) and a new file
  * starts, so at most two files' worth is kept. Leader-local, not replicated: each member records
  * the operations it served (docs/design-notes.md, "Audit log").
- * The file stays open, and the entries queued while a write is in progress go out in the next
- * one: an audited call costs no open and close of its own (on the leader's path of every write).
+ * An entry is written synchronously, before the call's reply leaves (a write of one line to the
+ * page cache, as Node writes metad's own log lines to a file): it survives a crash of the process,
+ * and an audited call costs no thread-pool round trip and no wake-up of its own (on the leader's
+ * path of every write). The file stays open.
  */
 export class AuditLog {
   private bytes = 0;
-  private writes: Promise<void> = Promise.resolve();
-  /** Lines appended but not yet handed to a write; the write queued last takes them all. */
-  private pending: string[] = [];
-  private file: FileHandle | undefined;
+  private fd: number | undefined;
 
   private constructor(private readonly dir: string, private readonly log: (line: string) => void, private readonly fileBytesMax: number) {}
 
@@ -49,18 +48,22 @@ export class AuditLog {
     return audit;
   }
 
-  /** Queues the entry; writes happen one at a time, in order. A failed write is logged, not thrown. */
+  /** Writes the entry, rotating the file first when the line would pass the bound. A failed write is logged, not thrown. */
   append(entry: AuditEntry): void {
-    this.pending.push(`${JSON.stringify(entry)}\n`);
-    if (this.pending.length > 1) return; // a queued write that has not started yet takes it too
-    this.writes = this.writes.then(() => this.writePending()).catch((err: unknown) => {
+    const line = `${JSON.stringify(entry)}\n`;
+    const size = Buffer.byteLength(line);
+    try {
+      if (this.bytes > 0 && this.bytes + size > this.fileBytesMax) this.rotate();
+      this.fd ??= openSync(join(this.dir, currentFile), 'a');
+      writeSync(this.fd, line);
+      this.bytes += size;
+    } catch (err) {
       this.log(`metad: audit log write failed: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    }
   }
 
-  /** The newest `limit` entries at or after `sinceMs`, oldest first (after every queued write). */
+  /** The newest `limit` entries at or after `sinceMs`, oldest first. */
   async list(sinceMs: number, limit: number): Promise<AuditEntry[]> {
-    await this.writes;
     const entries: AuditEntry[] = [];
     for (const file of [previousFile, currentFile]) {
       const text = await readFile(join(this.dir, file), 'utf8').catch(() => '');
@@ -72,51 +75,16 @@ export class AuditLog {
     return entries.slice(Math.max(0, entries.length - limit));
   }
 
-  /** Resolves once every queued entry is written. */
-  flushed(): Promise<void> {
-    return this.writes;
+  /** Closes the file (a later append opens it again). */
+  close(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) closeSync(fd);
   }
 
-  /** Writes what is queued and closes the file (a later append opens it again). */
-  async close(): Promise<void> {
-    await this.writes;
-    const file = this.file;
-    this.file = undefined;
-    await file?.close();
-  }
-
-  /** Writes every pending line, rotating the file where the next line would pass the bound. */
-  private async writePending(): Promise<void> {
-    const lines = this.pending;
-    this.pending = [];
-    let chunk = '';
-    let chunkBytes = 0;
-    for (const line of lines) {
-      const size = Buffer.byteLength(line);
-      if (this.bytes + chunkBytes > 0 && this.bytes + chunkBytes + size > this.fileBytesMax) {
-        await this.writeChunk(chunk, chunkBytes);
-        chunk = '';
-        chunkBytes = 0;
-        await this.rotate();
-      }
-      chunk += line;
-      chunkBytes += size;
-    }
-    await this.writeChunk(chunk, chunkBytes);
-  }
-
-  private async writeChunk(chunk: string, size: number): Promise<void> {
-    if (size === 0) return;
-    this.file ??= await open(join(this.dir, currentFile), 'a');
-    await this.file.write(chunk);
-    this.bytes += size;
-  }
-
-  private async rotate(): Promise<void> {
-    const file = this.file;
-    this.file = undefined;
-    await file?.close();
-    await rename(join(this.dir, currentFile), join(this.dir, previousFile));
+  private rotate(): void {
+    this.close();
+    renameSync(join(this.dir, currentFile), join(this.dir, previousFile));
     this.bytes = 0;
   }
 }

@@ -44,7 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host?.close();
-  await audit?.close();
+  audit?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

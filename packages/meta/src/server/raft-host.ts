@@ -1,5 +1,5 @@
 import { MemoryStorage, RawNode, decodeConfChange, encodeConfChange, planReady, storeReady } from '@basalt/raft';
-import type { ConfChange, ConfState, Entry, Message, Ready, Snapshot, SnapshotMeta, SoftState } from '@basalt/raft';
+import type { ConfChange, ConfState, Entry, HardState, Message, Ready, Snapshot, SnapshotMeta, SoftState } from '@basalt/raft';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
 import { raftpb, type TransportSecurity } from '@basalt/wire';
 import { MetaState, decodeCommand, encodeCommand } from '../state/index.js';
@@ -66,9 +66,10 @@ type ApplyResult = Result<unknown> | MemberInfo[] | undefined;
  * Drives a RawNode with real time, a LogStore and the gRPC transport, and applies committed
  * entries to the MetaState. One loop handles Readies one at a time, in the order of `planReady`
  * (@basalt/raft, shared with the simulation): persist (one LevelDB batch, synced when the Ready
- * says so) -> send -> apply -> advance, a leader sending before its own write and commit-only
- * writes not waited for. Proposals and messages that arrive while a batch is being synced pile
- * up in Raft and share the next one.
+ * says so) -> send -> apply -> advance, a leader sending before its own write and a commit-only
+ * write riding in the next batch (see write). Proposals and messages that arrive while a batch
+ * is being synced pile up in Raft and share the next one. A proposal starts the loop in a later
+ * turn (kick: the calls read in one turn share a Ready), a peer's message in its own turn (runLoop).
  *
  * A snapshot of the state is encoded in slices (limits.metaSnapshotSliceVolumes volumes, then a
  * turn of the event loop) while the loop goes on ticking, stepping and sending; entries
@@ -97,6 +98,8 @@ export class RaftHost {
   private removed = false;
   private readonly leaderListeners: ((isLeader: boolean) => void)[] = [];
   private hashCache: { applied: number; state: MetaState; hash: string } | undefined;
+  /** A commit-only hard state not written yet: it goes with the next write (see write). */
+  private unsavedHardState: HardState | undefined;
   /** The tail of the log store's write queue (see storeWrite). */
   private storeWrites: Promise<void> = Promise.resolve();
   /** The local snapshot being encoded (takeSnapshot); `cancelled` when planApply drops it. */
@@ -193,7 +196,7 @@ export class RaftHost {
       if (m === undefined || m.to !== this.opts.id) continue;
       this.node.step(m);
     }
-    this.kick();
+    this.runLoop();
   }
 
   get isLeader(): boolean {
@@ -251,6 +254,8 @@ export class RaftHost {
     this.transport.close();
     while (this.loopRunning) await new Promise((r) => setTimeout(r, 5));
     await this.snapshotJob;
+    const hardState = this.unsavedHardState;
+    if (hardState !== undefined) void this.storeWrite(() => this.opts.store.save({ entries: [], hardState }, false));
     await this.storeWrites;
     await this.opts.store.close();
   }
@@ -265,12 +270,27 @@ export class RaftHost {
     this.kick();
   }
 
+  /**
+   * Starts the loop in a later turn of the event loop, so that everything stepped or proposed in
+   * this one (the proposals of many calls read at once) shares its first Ready.
+   */
   private kick(): void {
     if (this.loopRunning || this.closed) return;
     this.loopRunning = true;
     setImmediate(() => {
       this.loop().catch((err: unknown) => this.fatal(err));
     });
+  }
+
+  /**
+   * Starts the loop now, unless it runs: its first Ready is handled in this turn up to its first
+   * wait, with no turn of the event loop between a peer's message and what it leads to (a
+   * follower's synced write and acknowledgement, the leader's commit, apply and replies).
+   */
+  private runLoop(): void {
+    if (this.loopRunning || this.closed) return;
+    this.loopRunning = true;
+    this.loop().catch((err: unknown) => this.fatal(err));
   }
 
   private async loop(): Promise<void> {
@@ -292,12 +312,10 @@ export class RaftHost {
         case 'send':
           this.send(rd.messages);
           break;
-        case 'write': {
+        case 'write':
           writeStarted = performance.now();
-          const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(rd.hardState && { hardState: rd.hardState }) };
-          written = this.storeWrite(() => this.opts.store.save(update, step.sync));
+          written = this.write(rd, step.sync);
           break;
-        }
         case 'wait':
           await written;
           if (rd.mustSync) this.opts.metrics.fsyncSeconds.observe((performance.now() - writeStarted) / 1000);
@@ -368,6 +386,24 @@ export class RaftHost {
         this.kick();
       }
     }, () => undefined);
+  }
+
+  /**
+   * The `write` step. A Ready that only moves the commit index (not synced, no entries, no
+   * snapshot) is not written on its own: its hard state rides in the next write (or close), which
+   * spares every member a LevelDB batch per write. It promises nothing: a commit index lost to a
+   * crash is re-learned from the leader, and a restart from a snapshot above the stored commit
+   * index commits up to the snapshot (the snapshot holds only committed entries).
+   */
+  private write(rd: Ready, sync: boolean): Promise<void> {
+    const hardState = rd.hardState ?? this.unsavedHardState;
+    if (!sync && rd.snapshot === undefined && rd.entries.length === 0) {
+      this.unsavedHardState = hardState;
+      return Promise.resolve();
+    }
+    this.unsavedHardState = undefined;
+    const update = { entries: rd.entries, ...(rd.snapshot && { snapshot: rd.snapshot }), ...(hardState && { hardState }) };
+    return this.storeWrite(() => this.opts.store.save(update, sync));
   }
 
   /**
