@@ -16,7 +16,7 @@
  * may triple before the next one, so the chunks received between two scavenges (which free them
  * and subtract them from the external count) stay below the slack. Measured: with 100, plain-TCP
  * chunk servers (64 KiB chunks, faster) still ran a mark-compact every 30-60 MiB; with 200 none,
- * and peak RSS 117-133 MiB against 120-208 before. The young generation is left to grow: pinned
+ * and peak RSS 117-191 MiB against 120-208 before. The young generation is left to grow: pinned
  * at 1 MiB semi-spaces it was scavenged so often that small requests cost 20-60 % more CPU.
  */
 export const chunkdHeapFlags = '--heap-growing-percent=200';
