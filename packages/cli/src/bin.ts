@@ -6,6 +6,8 @@ import { setFlagsFromString } from 'node:v8';
 // the other modules load: loading them is what would grow it first.
 const agent = process.argv[2] === 'agent';
 if (agent) setFlagsFromString('--semi-space-growth-factor=1');
+// A chunk server's heap flags (why: packages/chunk/src/heap-flags.ts), likewise before its modules load.
+if (process.argv[2] === 'chunk') setFlagsFromString((await import('@basalt/chunk/heap-flags')).chunkdHeapFlags);
 const { main } = await import('./main.js');
 // The agent loads only its own command's modules (not metad's, chunkd's or the CSI driver's): ~9 MiB less.
 const groups = agent ? [(await import('./commands/agent.js')).agentGroup] : undefined;

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-import { isBasaltError } from '@basalt/stdx';
-import { parseChunkdArgs } from '../args/index.js';
-import { runChunkd } from '../run-chunkd.js';
+import { setFlagsFromString } from 'node:v8';
+import { chunkdHeapFlags } from '../heap-flags.js';
 
-/** Standalone entry of chunkd (the same as `basalt chunk start`). */
+/** Standalone entry of chunkd (the same as `basalt chunk start`). Heap flags first: loading the modules grows the young generation. */
+setFlagsFromString(chunkdHeapFlags);
+const { isBasaltError } = await import('@basalt/stdx');
+const { parseChunkdArgs } = await import('../args/index.js');
+const { runChunkd } = await import('../run-chunkd.js');
 try {
   await runChunkd(parseChunkdArgs(process.argv.slice(2)));
 } catch (err) {
