@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { Entry, Snapshot, SnapshotMeta } from '@basalt/raft';
+import type { Entry, Snapshot } from '@basalt/raft';
 import { GiB, MiB, limits } from '@basalt/stdx';
-import { raftpb, TransportSecurity } from '@basalt/wire';
+import { raftpb } from '@basalt/wire';
 import { MetaState, decodeCommand } from '../state/index.js';
 import { must, registerServers } from '../state/test-fixtures.js';
 import { planApply } from './deferred-apply.js';
-import type { LogStore, LogUpdate, PersistedLog, SnapshotSink } from './log-store.js';
-import { MemoryDisk, MemoryLogStore } from './memory-log-store.js';
-import { MetaMetrics } from './metrics.js';
-import { RaftHost } from './raft-host.js';
+import type { PersistedLog } from './log-store.js';
+import { MemoryDisk } from './memory-log-store.js';
+import { RecordingStore, openTestHost } from './raft-host-fixtures.js';
+import type { RaftHost } from './raft-host.js';
 
 const volumes = 10 * limits.metaSnapshotSliceVolumes + 1;
 const last = `pvc-${volumes - 1}`;
@@ -27,55 +27,6 @@ function seeded(): { state: MetaState; disk: MemoryDisk } {
   return { state, disk };
 }
 
-/** A MemoryLogStore that records, at each snapshot commit, the last entry index saved before it. */
-class WatchedStore implements LogStore {
-  lastSaved = 0;
-  readonly commits: { meta: SnapshotMeta; lastSaved: number }[] = [];
-  private readonly inner: MemoryLogStore;
-
-  constructor(disk: MemoryDisk) {
-    this.inner = new MemoryLogStore(disk);
-  }
-
-  load(): Promise<PersistedLog> {
-    return this.inner.load();
-  }
-
-  save(update: LogUpdate, sync: boolean): Promise<void> {
-    const end = update.entries[update.entries.length - 1];
-    if (end !== undefined) this.lastSaved = end.index;
-    return this.inner.save(update, sync);
-  }
-
-  beginSnapshot(): SnapshotSink {
-    const sink = this.inner.beginSnapshot();
-    return {
-      append: (pieces) => sink.append(pieces),
-      commit: (meta, head, compactIndex) => {
-        this.commits.push({ meta, lastSaved: this.lastSaved });
-        return sink.commit(meta, head, compactIndex);
-      },
-      abort: () => sink.abort(),
-    };
-  }
-
-  readSnapshot(): Promise<Snapshot> {
-    return this.inner.readSnapshot();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-function open(store: LogStore, log: (line: string) => void): Promise<RaftHost> {
-  return RaftHost.open({
-    id: 'm1', address: '127.0.0.1:1', cluster: 'test', store, peers: new Map([['m1', '127.0.0.1:1']]), join: false,
-    tickMs: 10, electionTicks: 5, heartbeatTicks: 1, snapshotEntries: 3, snapshotBytes: 64 * MiB, snapshotKeepEntries: 1000,
-    requestTimeoutMs: 10_000, metrics: new MetaMetrics(), log, onRemoved: () => undefined, security: TransportSecurity.insecure(),
-  });
-}
-
 /** The seeded state with the commands of the log entries up to `index` applied. */
 function replay(base: MetaState, entries: readonly Entry[], index: number): string {
   const state = MetaState.decodeSnapshot(base.encodeSnapshot());
@@ -86,7 +37,7 @@ function replay(base: MetaState, entries: readonly Entry[], index: number): stri
 describe('RaftHost snapshots of a large state', () => {
   it('keep the event loop turning and defer the entries committed meanwhile: applied after it, in order, and the snapshot is the state at its index', async () => {
     const { state: base, disk } = seeded();
-    const store = new WatchedStore(disk);
+    const store = new RecordingStore(disk);
     let turns = 0;
     let counting = false;
     const countTurns = (): void => {
@@ -109,7 +60,7 @@ describe('RaftHost snapshots of a large state', () => {
         during.push(p);
       }
     };
-    const host = await open(store, (line) => {
+    const host = await openTestHost(store, { tickMs: 10, snapshotEntries: 3, log: (line) => {
       if (line.endsWith('started') && during.length === 0) {
         counting = true;
         setImmediate(countTurns);
@@ -119,7 +70,7 @@ describe('RaftHost snapshots of a large state', () => {
         snapshotLine = line;
         counting = false;
       }
-    });
+    } });
     opened.host = host;
     try {
       for (let i = 0; i < 500 && !host.isLeader; i++) await new Promise((resolve) => setTimeout(resolve, 10));

@@ -1,43 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Snapshot } from '@basalt/raft';
 import { MiB } from '@basalt/stdx';
-import { TransportSecurity } from '@basalt/wire';
-import type { LogStore, LogUpdate, PersistedLog, SnapshotSink } from './log-store.js';
-import { MemoryDisk, MemoryLogStore } from './memory-log-store.js';
-import { MetaMetrics } from './metrics.js';
+import type { LogStore } from './log-store.js';
+import { MemoryDisk } from './memory-log-store.js';
 import { messageToPb } from './raft-codec.js';
-import { RaftHost } from './raft-host.js';
-
-/** A MemoryLogStore that records every save. */
-class RecordingStore implements LogStore {
-  readonly saves: { update: LogUpdate; sync: boolean }[] = [];
-  private readonly inner: MemoryLogStore;
-
-  constructor(readonly disk: MemoryDisk) {
-    this.inner = new MemoryLogStore(disk);
-  }
-
-  load(): Promise<PersistedLog> {
-    return this.inner.load();
-  }
-
-  save(update: LogUpdate, sync: boolean): Promise<void> {
-    this.saves.push({ update, sync });
-    return this.inner.save(update, sync);
-  }
-
-  beginSnapshot(): SnapshotSink {
-    return this.inner.beginSnapshot();
-  }
-
-  readSnapshot(): Promise<Snapshot> {
-    return this.inner.readSnapshot();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
+import { RecordingStore, openTestHost } from './raft-host-fixtures.js';
+import type { RaftHost } from './raft-host.js';
 
 const hosts: RaftHost[] = [];
 afterEach(async () => {
@@ -45,11 +12,7 @@ afterEach(async () => {
 });
 
 async function open(store: LogStore, peers: string[], tickMs: number): Promise<RaftHost> {
-  const host = await RaftHost.open({
-    id: 'm1', address: '127.0.0.1:1', cluster: 'test', store, peers: new Map(peers.map((id, i) => [id, `127.0.0.1:${i + 1}`])), join: false,
-    tickMs, electionTicks: 5, heartbeatTicks: 1, snapshotEntries: 1_000_000, snapshotBytes: 64 * MiB, snapshotKeepEntries: 1000,
-    requestTimeoutMs: 10_000, metrics: new MetaMetrics(), log: () => undefined, onRemoved: () => undefined, security: TransportSecurity.insecure(),
-  });
+  const host = await openTestHost(store, { peers, tickMs });
   hosts.push(host);
   return host;
 }
