@@ -25,6 +25,9 @@ export function missingCephPackages(): string[] {
   return missingPackages(needs);
 }
 
+/** The name of the Ceph target, before the suffix that pairs it with Basalt targets. */
+export const cephName = 'ceph rbd 3-replica';
+
 const healthyTimeoutMs = 180_000;
 
 export interface PgCounts {
@@ -56,16 +59,36 @@ export interface CephCluster {
 }
 
 /**
+ * The [global] lines that make Ceph as secure as a default Basalt cluster: cephx authentication of
+ * every daemon and client (each with its own key, `$name/keyring` in the cluster's dir), and the
+ * msgr2 `secure` mode (AES-GCM on the wire) on every link: client to mon and OSD, OSD to OSD, mon
+ * to mon. Ceph's default is cephx with the `crc` mode (authenticated, not encrypted); Basalt's
+ * mutual TLS encrypts, so this is the like-for-like peer.
+ */
+function secureConf(dir: string): string[] {
+  return [
+    'auth cluster required = cephx',
+    'auth service required = cephx',
+    'auth client required = cephx',
+    `keyring = ${dir}/$name/keyring`,
+    ...['ms cluster mode', 'ms service mode', 'ms client mode', 'ms mon cluster mode', 'ms mon service mode', 'ms mon client mode'].map((k) => `${k} = secure`),
+  ];
+}
+
+const insecureConf = ['auth cluster required = none', 'auth service required = none', 'auth client required = none'];
+
+/**
  * A single-host Ceph 16 cluster (one mon, one mgr, `osds` BlueStore OSDs on files in dir; `extraConf`
  * lines join its [global] section), a
  * pool `rbd` of size 3 (min size 2) with 32 placement groups and an image `rbd/bench` of
  * sizeBytes: Basalt's replicated peer doing the same job on the same disk and cores. The settings
  * are the ones FACTS.md found to matter (replicas on one host, SSD tuning for the virtio disk, no
- * client cache). Authentication is off: both systems are measured without security. Every
- * process runs in the foreground as a child of this one and is stopped with the cluster.
+ * client cache). With `secure`, cephx and msgr2's secure mode (secureConf); without, no
+ * authentication and no encryption (the peer of `basalt up --insecure`). Every process runs in the
+ * foreground as a child of this one and is stopped with the cluster.
  */
-export async function startCephCluster(dir: string, opts: { osds: number; sizeBytes: number; extraConf?: readonly string[] }, log: (line: string) => void): Promise<CephCluster> {
-  const { osds, sizeBytes } = opts;
+export async function startCephCluster(dir: string, opts: { osds: number; sizeBytes: number; secure: boolean; extraConf?: readonly string[] }, log: (line: string) => void): Promise<CephCluster> {
+  const { osds, sizeBytes, secure } = opts;
   const children: { name: string; child: ChildProcess }[] = [];
   const osdChildren = new Map<string, ChildProcess>();
   const stopAll = async (): Promise<void> => {
@@ -82,9 +105,7 @@ export async function startCephCluster(dir: string, opts: { osds: number; sizeBy
       `fsid = ${fsid}`,
       `mon host = ${monHost}`,
       'mon initial members = a',
-      'auth cluster required = none',
-      'auth service required = none',
-      'auth client required = none',
+      ...(secure ? secureConf(dir) : insecureConf),
       'public addr = 127.0.0.1',
       'ms bind ipv6 = false',
       `run dir = ${dir}/run`,
@@ -134,11 +155,22 @@ export async function startCephCluster(dir: string, opts: { osds: number; sizeBy
     log('ceph: creating the monitor');
     await execFileAsync('monmaptool', ['--create', '--fsid', fsid, '--addv', 'a', monHost, join(dir, 'monmap')]);
     await execFileAsync('ceph-authtool', ['--create-keyring', join(dir, 'mon.keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *']);
+    if (secure) {
+      const admin = join(dir, 'client.admin', 'keyring');
+      mkdirSync(join(dir, 'client.admin'));
+      await execFileAsync('ceph-authtool', ['--create-keyring', admin, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *']);
+      await execFileAsync('ceph-authtool', [join(dir, 'mon.keyring'), '--import-keyring', admin]);
+    }
+    /** Gives daemon `name` its cephx key in its data dir (secure clusters only). */
+    const daemonKey = async (name: string, caps: readonly string[]): Promise<void> => {
+      if (secure) await ceph(['auth', 'get-or-create', name, ...caps, '-o', join(dir, name, 'keyring')]);
+    };
     mkdirSync(join(dir, 'mon.a'));
     await execFileAsync('ceph-mon', ['-c', conf, '--mkfs', '-i', 'a', '--monmap', join(dir, 'monmap'), '--keyring', join(dir, 'mon.keyring')]);
     daemon('ceph-mon', 'ceph-mon', ['-i', 'a']);
     await waitForPort(v2, 30_000);
     mkdirSync(join(dir, 'mgr.x'));
+    await daemonKey('mgr.x', ['mon', 'allow profile mgr', 'osd', 'allow *']);
     daemon('ceph-mgr', 'ceph-mgr', ['-i', 'x']);
     const osdIds: string[] = [];
     for (let i = 0; i < osds; i++) {
@@ -146,6 +178,7 @@ export async function startCephCluster(dir: string, opts: { osds: number; sizeBy
       const uuid = randomUUID();
       const id = await ceph(['osd', 'new', uuid]);
       mkdirSync(join(dir, `osd.${id}`));
+      await daemonKey(`osd.${id}`, ['mon', 'allow profile osd', 'mgr', 'allow profile osd', 'osd', 'allow *']);
       await execFileAsync('ceph-osd', ['-c', conf, '-i', id, '--mkfs', '--osd-uuid', uuid], { timeout: 120_000 });
       startOsd(id);
       osdIds.push(id);
@@ -181,16 +214,19 @@ export async function startCephCluster(dir: string, opts: { osds: number; sizeBy
   }
 }
 
-/** The Ceph of startCephCluster with three OSDs, its image served over NBD by qemu-nbd's rbd driver. */
-export async function startCeph(dir: string, sizeBytes: number, log: (line: string) => void): Promise<NbdTarget> {
-  const cluster = await startCephCluster(dir, { osds: 3, sizeBytes }, log);
+/**
+ * The Ceph of startCephCluster with three OSDs, its image served over NBD by qemu-nbd's rbd driver,
+ * named `ceph rbd 3-replica` followed by `suffix` (the suffix of the Basalt targets it is the peer of).
+ */
+export async function startCeph(dir: string, opts: { sizeBytes: number; secure: boolean; suffix: string }, log: (line: string) => void): Promise<NbdTarget> {
+  const cluster = await startCephCluster(dir, { osds: 3, sizeBytes: opts.sizeBytes, secure: opts.secure }, log);
   try {
     const port = await freePort();
     const nbd = spawn('qemu-nbd', ['--bind=127.0.0.1', `--port=${port}`, '--export-name=disk', '--format=raw', '--persistent', '--shared=8', '--cache=none', '--discard=unmap', `rbd:rbd/bench:conf=${cluster.conf}`], { stdio: 'ignore' });
     cluster.own('qemu-nbd (rbd)', nbd);
     await waitForPort(port, 30_000);
     return {
-      name: 'ceph rbd 3-replica',
+      name: `${cephName}${opts.suffix}`,
       uri: `nbd://127.0.0.1:${port}/disk`,
       processes: () => cluster.processes(),
       stop: () => cluster.stop(),

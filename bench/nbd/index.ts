@@ -7,8 +7,11 @@
  * Each cell starts after a `sync`: no cell pays for the write-back of pages an earlier cell (of
  * any target) left dirty in the page cache.
  * With --with-ceph, a single-host Ceph RBD cluster (ceph.ts: 1 mon, 1 mgr, 3 BlueStore OSDs on
- * files, pool size 3, served by qemu-nbd's rbd driver) runs beside them as the replicated peer;
- * where its Debian packages are missing the run says which and goes on without it.
+ * files, pool size 3, served by qemu-nbd's rbd driver) runs beside them as the replicated peer,
+ * secured like the Basalt cluster (cephx, msgr2 secure mode on every link); with
+ * --compare-insecure too, a second Ceph without authentication or encryption is the peer of the
+ * insecure Basalt cluster. Each Basalt target's ratio is to the Ceph of its own kind. Where Ceph's
+ * Debian packages are missing the run says which and goes on without it.
  * Prints one table with each row's ratio to qemu-nbd and (with Ceph) to Ceph, the CPU seconds
  * each system's processes used per row, and every process's peak RSS; writes the raw results to
  * bench/out/nbd-<date>.json.
@@ -31,7 +34,7 @@ import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
 import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
 import { missingPackages } from '../lib/packages.js';
-import { missingCephPackages, startCeph } from './ceph.js';
+import { cephName, missingCephPackages, startCeph } from './ceph.js';
 import { encryptedTarget, freePort, insecureSuffix, startBasalt, startReference, type NbdTarget } from './servers.js';
 import { log, parseSize } from '../lib/cli.js';
 
@@ -50,15 +53,24 @@ function value(r: FioResult | undefined, job: FioJob): number {
   return job.unit === 'MiB/s' ? r.mibPerS : r.iops;
 }
 
-const cephName = 'ceph rbd 3-replica';
+/**
+ * The targets t is compared with: qemu-nbd (the first target), and for a Basalt target the Ceph of
+ * its kind (secure or insecure) when it runs. None for qemu-nbd and Ceph themselves.
+ */
+function refsOf(t: string, targets: readonly string[]): string[] {
+  if (t === targets[0] || t.startsWith(cephName)) return [];
+  if (!t.startsWith('basalt')) return [targets[0]!];
+  const ceph = `${cephName}${t.endsWith(insecureSuffix) ? insecureSuffix : ''}`;
+  return [targets[0]!, ...(targets.includes(ceph) ? [ceph] : [])];
+}
 
-/** The result table: each target's value with its ratio to qemu-nbd (the first target) and, when present, to Ceph. */
+/** The result table: each target's value with its ratio to qemu-nbd and, when present, to the Ceph of its kind. */
 function table(targets: readonly string[], results: Map<string, FioResult>): string {
-  const refs = [targets[0]!, ...(targets.includes(cephName) ? [cephName] : [])];
-  const head = ['workload', ...targets.map((t) => (refs.includes(t) ? t : `${t} (x ${refs.join(', x ')})`))];
+  const head = ['workload', ...targets.map((t) => (refsOf(t, targets).length === 0 ? t : `${t} (x ${refsOf(t, targets).join(', x ')})`))];
   const rows = [prefillJob, ...jobs].map((job) => [`${job.name} (${job.unit})`, ...targets.map((t) => {
     const r = results.get(`${job.name}|${t}`);
-    if (refs.includes(t) || r === undefined) return cell(r, job);
+    const refs = refsOf(t, targets);
+    if (refs.length === 0 || r === undefined) return cell(r, job);
     const ratios = refs.map((ref) => (value(r, job) / value(results.get(`${job.name}|${ref}`), job)).toFixed(2));
     return `${cell(r, job)} (${ratios.join(', ')})`;
   })]);
@@ -131,7 +143,10 @@ async function main(): Promise<void> {
     if (values['with-ceph']) {
       const missing = missingCephPackages();
       if (missing.length > 0) log(`--with-ceph: SKIPPED, Ceph is not installed (apt-get install ${missing.join(' ')}); the run goes on without it`);
-      else targets.push(await startCeph(join(dir, 'ceph'), sizeBytes, log));
+      else {
+        targets.push(await startCeph(join(dir, 'ceph'), { sizeBytes, secure: true, suffix: '' }, log));
+        if (values['compare-insecure']) targets.push(await startCeph(join(dir, 'ceph-insecure'), { sizeBytes, secure: false, suffix: insecureSuffix }, log));
+      }
     }
     // Below Linux's ephemeral ports (32768 and up), which outgoing connections take: up uses base..base+40.
     const basePort = 20_000 + ((await freePort()) % 12_000);

@@ -40,7 +40,7 @@ const settings: readonly { label: string; config: readonly [string, string][] }[
  * down and out at once, and the time until every placement group is active+clean.
  */
 export async function cephRecovery(dir: string, sizeBytes: number, log: (line: string) => void): Promise<CephRecoveryResult> {
-  const cluster = await startCephCluster(dir, { osds: 4, sizeBytes, extraConf: ['mgr stats period = 1'] }, log);
+  const cluster = await startCephCluster(dir, { osds: 4, sizeBytes, secure: false, extraConf: ['mgr stats period = 1'] }, log);
   const peak: Record<string, number> = {};
   const sampleRss = (): void => {
     for (const p of cluster.processes()) {
