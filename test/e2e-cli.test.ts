@@ -52,6 +52,8 @@ describe('basalt up, volume write/read, status, down', () => {
     expect(file.state).toBe('running');
     const pids = [file.supervisorPid, ...file.metad.map((m) => m.pid), ...file.chunkd.map((c) => c.pid), file.agent.pid];
     expect(pids.every(alive)).toBe(true);
+    // Each runs under the deployments' V8 heap cap (packages/cli/src/local/processes.ts).
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-old-space-size=160');
 
     await runCliJson(['volume', 'create', 'disk', '--size', '64MiB', '--extent-size', '4MiB', '--json', ...cluster]);
     // 20 MiB: random data, a 8 MiB zero run (a hole after import), random data at the end.

@@ -8,12 +8,19 @@ import { fileURLToPath } from 'node:url';
 /** The built `basalt` entry point, which every local process runs with a different command. */
 export const basaltBin = fileURLToPath(new URL('../bin.js', import.meta.url));
 
+/**
+ * V8's old-space cap of every local process, as the deployments start them (deploy/src/topology.ts,
+ * `budgets`): without it V8 lets a metad's heap grow to ~300 MB of garbage under a snapshot of
+ * 100,000 volumes (about 480 MiB RSS against 240 with the cap; bench/RESULTS.md, bench:scale).
+ */
+const heapFlag = '--max-old-space-size=160';
+
 /** Starts `basalt ARGS...` with stdout and stderr appended to `logPath`. */
 export function spawnBasalt(args: readonly string[], logPath: string, options: { detached?: boolean; env?: Readonly<Record<string, string>> } = {}): ChildProcess {
   mkdirSync(dirname(logPath), { recursive: true });
   const fd = openSync(logPath, 'a');
   try {
-    return spawn(process.execPath, [basaltBin, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false, env: { ...process.env, ...options.env } });
+    return spawn(process.execPath, [heapFlag, basaltBin, ...args], { stdio: ['ignore', fd, fd], detached: options.detached ?? false, env: { ...process.env, ...options.env } });
   } finally {
     closeSync(fd);
   }
