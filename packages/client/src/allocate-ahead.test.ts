@@ -61,7 +61,7 @@ describe('allocation ahead of a sequential writer (the decision)', () => {
 });
 
 /** A volume of small extents on a fake cluster that records metad's AllocateExtent calls. */
-function fakeVolume(extentSizeBytes: number, extents: number, options: { failFirstAllocationOf?: number } = {}) {
+function fakeVolume(extentSizeBytes: number, extents: number, options: { failFirstAllocationOf?: number; allocateAhead?: boolean } = {}) {
   const allocated = new Set<number>();
   const calls: number[] = [];
   const extentOf = (index: number) => ({ index, epoch: 1, primary: 's1', replicas: [{ serverId: 's1', address: 'fake:1' }] });
@@ -86,7 +86,7 @@ function fakeVolume(extentSizeBytes: number, extents: number, options: { failFir
     },
   } as unknown as DataConnection;
   const pool = { ready: () => conn, get: () => Promise.resolve(conn) } as unknown as ConnectionPool;
-  const volume = new Volume({ id: 1, name: 'v', sizeBytes: extents * extentSizeBytes, extentSizeBytes, replicationFactor: 1 }, { meta, pool, onEvent: () => undefined, lease: { clientId: 'agent', generation: 1 } });
+  const volume = new Volume({ id: 1, name: 'v', sizeBytes: extents * extentSizeBytes, extentSizeBytes, replicationFactor: 1 }, { meta, pool, onEvent: () => undefined, lease: { clientId: 'agent', generation: 1 }, allocateAhead: options.allocateAhead ?? true });
   return { volume, calls, written };
 }
 
@@ -104,6 +104,13 @@ describe('allocation ahead in the writer', () => {
     }
     expect(calls).toEqual([0, 1, 2]);
     expect(limits.clientAllocateAheadBytes).toBeGreaterThan(extentSizeBytes / 2); // so half an extent is the window here
+  });
+
+  it('a volume opened without allocateAhead allocates only the extents it writes, also in order', async () => {
+    const { volume, calls } = fakeVolume(extentSizeBytes, 3, { allocateAhead: false });
+    for (let at = 0; at < 2 * extentSizeBytes; at += piece.length) await volume.write(at, piece);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([0, 1]);
   });
 
   it('random writes allocate only the extents they write', async () => {

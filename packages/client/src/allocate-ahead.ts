@@ -3,7 +3,8 @@
  *
  * The first write to an extent waits for AllocateExtent, one Raft commit in metad (about 20-30 ms
  * on the project machine), while every write queued behind it into that extent waits too. A
- * writer going through a volume in order (a prefill, a copy, a restore) can ask one extent early:
+ * writer going through a volume in order (a prefill, a copy, a restore) can ask one extent early
+ * (volumes opened with allocateAhead, as the NBD agent opens its writers):
  * once a write that continues the previous one reaches the last `aheadBytes` of its extent, the
  * SDK sends AllocateExtent for the next extent in the background, so the call is usually answered
  * by the time the writes get there. metad's leader still decides the placement, as for any

@@ -49,6 +49,8 @@ export interface VolumeContext {
   readonly parent?: Volume | undefined;
   /** A writer answers requests to the lease holder (holder-requests.ts) while open; default false. */
   readonly serveRequests?: boolean | undefined;
+  /** A writer asks for the next extent ahead of sequential writes (allocate-ahead.ts); default false. */
+  readonly allocateAhead?: boolean | undefined;
 }
 
 /** A range of whole blocks in the volume. */
@@ -226,11 +228,12 @@ export class Volume {
   }
 
   /**
-   * A write that continues the previous one near its extent's end asks metad for the next extent
-   * in the background (allocate-ahead.ts), unless the map holds it already; the write into that
+   * With ctx.allocateAhead: a write that continues the previous one near its extent's end asks
+   * metad for the next extent in the background (allocate-ahead.ts), unless the map holds it already; the write into that
    * extent shares the call (ExtentMap.allocate), or asks again if it failed.
    */
   private maybeAllocateAhead(offset: number, length: number): void {
+    if (this.ctx.allocateAhead !== true) return;
     const previousEnd = this.lastWriteEnd;
     this.lastWriteEnd = offset + length;
     const next = allocateAheadIndex({ previousEnd, offset, length, extentSizeBytes: this.extentSizeBytes, volumeSizeBytes: this.sizeBytes, aheadBytes: limits.clientAllocateAheadBytes });
