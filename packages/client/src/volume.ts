@@ -229,8 +229,9 @@ export class Volume {
 
   /**
    * With ctx.allocateAhead: a write that continues the previous one near its extent's end asks
-   * metad for the next extent in the background (allocate-ahead.ts), unless the map holds it already; the write into that
-   * extent shares the call (ExtentMap.allocate), or asks again if it failed.
+   * metad for the next extent in the background (allocate-ahead.ts), unless the map holds it
+   * already; the write into that extent shares the call (ExtentMap.allocate), or asks again if it
+   * failed.
    */
   private maybeAllocateAhead(offset: number, length: number): void {
     if (this.ctx.allocateAhead !== true) return;
