@@ -20,6 +20,7 @@ export const pureModules = [
   'packages/chunk/src/repair/scrub-plan.ts',
   'packages/chunk/src/repair/scrub-schedule.ts',
   'packages/csi/src/core/**/*.ts',
+  'packages/client/src/allocate-ahead.ts',
 ];
 
 const purityRules = {

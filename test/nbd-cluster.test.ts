@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
-import { freePorts, ProcessScope, requireCommands, waitForPort } from './lib/process.js';
+import { freePorts, ProcessScope, requireCommands, waitFor, waitForPort } from './lib/process.js';
 import { run, runOk, sha256File, writeRandomFile } from './nbd-support.js';
 
 const volumeBytes = 64 * MiB;
@@ -87,4 +87,19 @@ describe('NBD agent in front of a real cluster', () => {
     await runOk('nbdcopy', [uri('nbd-wb'), out], { timeoutMs: 240_000 });
     expect(await sha256File(out)).toBe(await sha256File(src));
   });
+
+  it('a guest writing in order gets the next extent allocated before its writes get there, and it reads as a hole until written', async () => {
+    const client = cluster.client();
+    await client.createVolume('nbd-seq', { sizeBytes: 16 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 2 });
+    // 1 MiB sequential writes over extent 0 only: the last ones are within half an extent of its end.
+    await runOk('fio', ['--name=seq', '--ioengine=nbd', `--uri=${uri('nbd-seq')}`, '--rw=write', '--bs=1M', '--size=4M', '--iodepth=4', '--output-format=json'], { timeoutMs: 120_000 });
+    await waitFor('extent 1 to be allocated ahead', async () => (await client.extentPlacements('nbd-seq')).some((e) => e.index === 1), { timeoutMs: 30_000, intervalMs: 250 });
+    expect((await client.extentPlacements('nbd-seq')).map((e) => e.index).sort()).toEqual([0, 1]);
+    const map = JSON.parse((await runOk('nbdinfo', ['--map', '--json', uri('nbd-seq')])).stdout) as { offset: number; length: number; type: number }[];
+    const typeAt = (offset: number): number | undefined => map.find((e) => e.offset <= offset && offset < e.offset + e.length)?.type;
+    expect(typeAt(0)).toBe(0);
+    expect(typeAt(4 * MiB - 4096)).toBe(0);
+    for (const offset of [4 * MiB, 6 * MiB, 8 * MiB - 4096, 12 * MiB]) expect(typeAt(offset), `${offset}`).toBe(3); // hole and zero
+  });
 });
+

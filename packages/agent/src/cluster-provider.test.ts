@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, MiB } from '@basalt/stdx';
-import type { BasaltClient, Volume } from '@basalt/client';
+import type { BasaltClient, OpenOptions as ClientOpenOptions, Volume } from '@basalt/client';
 import { FramePool } from '@basalt/wire';
 import { ClusterVolumeProvider } from './cluster-provider.js';
 
@@ -51,5 +51,17 @@ describe('ClusterVolumeProvider write buffers', () => {
     expect(big.length).toBe(32 * MiB);
     await device.write(0, big, { fua: false });
     expect(device.writeBuffer!(32 * MiB).buffer).not.toBe(big.buffer);
+  });
+});
+
+describe('ClusterVolumeProvider opening', () => {
+  it('opens a writer that allocates ahead of sequential writes, and a read-only volume without the lease', async () => {
+    const opened: ClientOpenOptions[] = [];
+    const { volume } = fakeVolume(() => false);
+    const client = { openVolume: (_name: string, options: ClientOpenOptions) => (opened.push(options), Promise.resolve(volume)) } as unknown as BasaltClient;
+    const provider = new ClusterVolumeProvider(client);
+    await provider.open('v', { readOnly: false, forceTakeover: false });
+    await provider.open('v', { readOnly: true, forceTakeover: false });
+    expect(opened).toEqual([{ writer: true, force: false, allocateAhead: true }, { writer: false, force: false, allocateAhead: false }]);
   });
 });

@@ -18,7 +18,8 @@ export class ClusterVolumeProvider implements VolumeProvider {
   }
 
   async open(name: string, options: OpenOptions): Promise<BlockDevice> {
-    const volume = await this.client.openVolume(name, { writer: !options.readOnly, force: !options.readOnly && options.forceTakeover });
+    // A writer allocates ahead of sequential writes (a guest's prefill, a copy; docs/data-path.md, "The first write of an extent").
+    const volume = await this.client.openVolume(name, { writer: !options.readOnly, force: !options.readOnly && options.forceTakeover, allocateAhead: !options.readOnly });
     return new VolumeBlockDevice(volume, this.framePool);
   }
 }

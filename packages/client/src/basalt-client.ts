@@ -60,6 +60,13 @@ export interface OpenOptions {
    * (requestFlatten). docs/snapshots.md, "Requests to the lease holder".
    */
   serveRequests?: boolean;
+  /**
+   * With writer: a write that continues the previous one near its extent's end asks metad for the
+   * next extent in the background (default false; the NBD agent sets it). Sequential writers then
+   * do not wait for metad at each extent boundary; a writer that stops near a boundary leaves at
+   * most one extent allocated and never written. docs/data-path.md, "The first write of an extent".
+   */
+  allocateAhead?: boolean;
 }
 
 export interface CreateSnapshotOptions {
@@ -505,7 +512,7 @@ export class BasaltClient {
       lease = { clientId: this.clientId, generation: granted.generation };
     }
     const parent = await this.openParent(volume);
-    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher, parent, serveRequests: options.serveRequests !== false });
+    return new Volume(volume, { meta: this.meta, pool: this.pool, lease, onEvent: this.onEvent, metrics: this.metrics, cipher, parent, serveRequests: options.serveRequests !== false, allocateAhead: options.allocateAhead === true });
   }
 
   // ---- tenants and audit ----

@@ -8,6 +8,7 @@ import { snapshotFromPb, volumeFromPb } from './from-pb.js';
 import type { ConnectionPool } from './connection-pool.js';
 import type { ExtentInfo } from './extent-map.js';
 import { ExtentMap } from './extent-map.js';
+import { allocateAheadIndex } from './allocate-ahead.js';
 import { blockRuns, type BlockRun } from './block-runs.js';
 import { singleSlice, splitByExtent, type ExtentSlice } from './split.js';
 import type { BlockCipher } from './crypto/block-cipher.js';
@@ -48,6 +49,8 @@ export interface VolumeContext {
   readonly parent?: Volume | undefined;
   /** A writer answers requests to the lease holder (holder-requests.ts) while open; default false. */
   readonly serveRequests?: boolean | undefined;
+  /** A writer asks for the next extent ahead of sequential writes (allocate-ahead.ts); default false. */
+  readonly allocateAhead?: boolean | undefined;
 }
 
 /** A range of whole blocks in the volume. */
@@ -132,6 +135,8 @@ export class Volume {
    * hold, so a copy never lands over a block the clone wrote meanwhile (flattenInBackground).
    */
   private copyLocks: BlockRangeLocks | undefined;
+  /** Where the last write called on this volume ended (volume offset), -1 before the first: allocation ahead (allocate-ahead.ts). */
+  private lastWriteEnd = -1;
   /** The requests to the lease holder this writer answers (holder-requests.ts); undefined when it does not. */
   private readonly requests: HolderRequests | undefined;
 
@@ -212,6 +217,7 @@ export class Volume {
     const growing = this.checkRange(offset, data.length, 'write');
     if (growing !== undefined) await growing;
     const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+    this.maybeAllocateAhead(offset, buf.length);
     const fua = options.fua === true;
     const copying = this.copyLocks;
     if (copying !== undefined) {
@@ -219,6 +225,21 @@ export class Volume {
       return copying.with(first, end, () => this.writeBlocks(offset, buf, fua));
     }
     return this.writeBlocks(offset, buf, fua);
+  }
+
+  /**
+   * With ctx.allocateAhead: a write that continues the previous one near its extent's end asks
+   * metad for the next extent in the background (allocate-ahead.ts), unless the map holds it
+   * already; the write into that extent shares the call (ExtentMap.allocate), or asks again if it
+   * failed.
+   */
+  private maybeAllocateAhead(offset: number, length: number): void {
+    if (this.ctx.allocateAhead !== true) return;
+    const previousEnd = this.lastWriteEnd;
+    this.lastWriteEnd = offset + length;
+    const next = allocateAheadIndex({ previousEnd, offset, length, extentSizeBytes: this.extentSizeBytes, volumeSizeBytes: this.sizeBytes, aheadBytes: limits.clientAllocateAheadBytes });
+    if (next === undefined || this.map.known(next) !== undefined) return;
+    this.map.allocate(next).catch(() => undefined);
   }
 
   private async writeBlocks(offset: number, buf: Buffer, fua: boolean): Promise<void> {

@@ -85,6 +85,12 @@ export const limits = {
    * NBD clients are commonly given.
    */
   clientAllocateFullWaitMs: 10_000,
+  /**
+   * Client SDK: a write that continues the previous one and ends this close to its extent's end
+   * (at most half an extent) asks metad for the next extent in the background
+   * (packages/client/src/allocate-ahead.ts).
+   */
+  clientAllocateAheadBytes: 16 * MiB,
   /** Client SDK: one data-plane request's timeout. */
   clientRequestTimeoutMsDefault: 15_000,
   /** Client SDK: how long one metad member may take to answer Status before it is shown as unreachable. */
@@ -317,6 +323,7 @@ assert(limits.nbdRequestBytesMax <= limits.nbdConnectionInflightBytesMax, 'one N
 assert(limits.raftEntryBytesMax <= limits.raftUncommittedBytesMax, 'one entry must fit in the uncommitted budget');
 assert(limits.raftMaxEntriesBytesPerAppend <= limits.raftCommittedBytesPerReadyMax, 'one append must fit in one Ready');
 assert(limits.clientAllocateFullWaitMs < limits.clientAllocateWaitMsMax, 'a first write must have time left to allocate degraded');
+assert(limits.clientAllocateAheadBytes <= limits.extentSizeBytesDefault / 2, 'allocation ahead starts in the second half of a default extent');
 assert(limits.metaSnapshotBytesMax < limits.raftTransportMessageBytesMax, 'a snapshot must fit in one Raft transport message');
 assert(limits.metaAttemptTimeoutMsDefault <= limits.metaCallTimeoutMsDefault, 'one attempt must fit in a call');
 assert(limits.cliLocalClusterProbeMs < limits.metaAttemptTimeoutMsDefault, 'telling a stopped local cluster must be quicker than one call attempt');
