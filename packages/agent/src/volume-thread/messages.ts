@@ -83,7 +83,7 @@ export function fromWireError(error: WireError): BasaltError {
 /** Details that survive structured clone (plain data), or none when some value would not. */
 function cloneable(details: Readonly<Record<string, unknown>>): Record<string, unknown> {
   try {
-    return structuredClone(details) as Record<string, unknown>;
+    return structuredClone(details);
   } catch {
     return {};
   }

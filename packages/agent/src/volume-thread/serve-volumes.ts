@@ -1,5 +1,6 @@
 import type { FramePool } from '@basalt/wire';
 import type { BlockDevice, VolumeProvider } from '../block-device.js';
+import { receiveBatches, type MessageBatch } from './message-batch.js';
 import { fromPayload, toPayload, toWireError, type DeviceCall, type FromThread, type ReplyValue, type ToThread } from './messages.js';
 
 /** The end of a MessageChannel or a worker's parentPort. */
@@ -14,18 +15,18 @@ export interface ThreadPort {
  * their leases, holder requests, background flatten and failovers, all in this thread); the main
  * thread names them by number. Read data from `pool` moves to the main thread and comes back with
  * `give`; a write's payload from the main thread's pool goes back with its reply once stored.
+ * Replies go out in `out`, which the thread's other messages (events, logs) share.
  */
-export function serveVolumes(port: ThreadPort, provider: VolumeProvider, pool: FramePool | undefined, onReload: () => void = () => {}): void {
+export function serveVolumes(port: ThreadPort, out: MessageBatch<FromThread>, provider: VolumeProvider, pool: FramePool | undefined, onReload: () => void = () => {}): void {
   const devices = new Map<number, BlockDevice>();
   let nextDevice = 1;
   const reply = (id: number, work: Promise<{ value: ReplyValue; transfer: ArrayBuffer[]; returned?: ArrayBuffer }>): void => {
     work.then(
-      ({ value, transfer, returned }) => port.postMessage({ t: 'reply', id, ok: true, value, ...(returned !== undefined && { returned }) } satisfies FromThread, transfer),
-      (err: unknown) => port.postMessage({ t: 'reply', id, ok: false, error: toWireError(err) } satisfies FromThread),
+      ({ value, transfer, returned }) => out.push({ t: 'reply', id, ok: true, value, ...(returned !== undefined && { returned }) }, transfer),
+      (err: unknown) => out.push({ t: 'reply', id, ok: false, error: toWireError(err) }),
     );
   };
-  port.on('message', (raw) => {
-    const m = raw as ToThread;
+  receiveBatches<ToThread>(port, (m) => {
     switch (m.t) {
       case 'list':
         return reply(m.id, provider.list().then((volumes) => ({ value: { kind: 'volumes', volumes }, transfer: [] })));

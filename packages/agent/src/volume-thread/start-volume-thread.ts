@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { VolumeEvent } from '@basalt/client';
 import { FramePool, type TlsFiles } from '@basalt/wire';
-import type { FromThread } from './messages.js';
 import { ThreadVolumeProvider } from './thread-provider.js';
 
 /** What the volume thread needs to connect its own SDK client (plain data: it crosses to the thread). */
@@ -42,12 +41,8 @@ export type VolumeThreadHooks = { onEvent: (e: VolumeEvent) => void; log: (line:
  * request to its devices fails (ThreadVolumeProvider.fail) instead of waiting.
  */
 export function attachVolumeThread(worker: Worker, pool: FramePool, hooks: VolumeThreadHooks): VolumeThread {
-  const provider = new ThreadVolumeProvider(worker, pool);
+  const provider = new ThreadVolumeProvider(worker, pool, (m) => (m.t === 'event' ? hooks.onEvent(m.event) : hooks.log(m.line)));
   let stopping = false;
-  worker.on('message', (m: FromThread) => {
-    if (m.t === 'event') hooks.onEvent(m.event);
-    else if (m.t === 'log') hooks.log(m.line);
-  });
   worker.on('error', (err) => {
     hooks.log(`volume thread failed: ${err.message}`);
     provider.fail(err.message);
@@ -58,7 +53,7 @@ export function attachVolumeThread(worker: Worker, pool: FramePool, hooks: Volum
   });
   return {
     provider,
-    reload: () => worker.postMessage({ t: 'reload' }),
+    reload: () => provider.reload(),
     stop: async () => {
       stopping = true;
       await worker.terminate();

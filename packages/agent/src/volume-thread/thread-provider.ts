@@ -2,6 +2,7 @@ import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { FramePool } from '@basalt/wire';
 import type { BlockDevice, Extent, OpenOptions, VolumeInfo, VolumeProvider } from '../block-device.js';
 import { fromPayload, fromWireError, toPayload, type DeviceCall, type FromThread, type ReplyValue, type ToThread } from './messages.js';
+import { MessageBatch, receiveBatches } from './message-batch.js';
 import type { ThreadPort } from './serve-volumes.js';
 
 type Waiter = { resolve: (value: ReplyValue) => void; reject: (err: Error) => void };
@@ -23,12 +24,16 @@ export class ThreadVolumeProvider implements VolumeProvider {
   private readonly waiting = new Map<number, Waiter>();
   private nextId = 1;
   private failure: BasaltError | undefined;
+  private readonly out: MessageBatch<ToThread>;
 
   constructor(
-    private readonly port: ThreadPort,
+    port: ThreadPort,
     private readonly pool: FramePool,
+    /** What the thread sends besides replies (events, log lines). */
+    onOther: (m: Exclude<FromThread, { t: 'reply' }>) => void = () => {},
   ) {
-    port.on('message', (raw) => this.receive(raw as FromThread));
+    this.out = new MessageBatch<ToThread>(port);
+    receiveBatches<FromThread>(port, (m) => (m.t === 'reply' ? this.receive(m) : onOther(m)));
   }
 
   async list(): Promise<VolumeInfo[]> {
@@ -54,7 +59,12 @@ export class ThreadVolumeProvider implements VolumeProvider {
   }
 
   give(buffers: ArrayBuffer[]): void {
-    if (this.failure === undefined) this.port.postMessage({ t: 'give', buffers } satisfies ToThread, buffers);
+    if (this.failure === undefined) this.out.push({ t: 'give', buffers }, buffers);
+  }
+
+  /** Makes the thread reread its TLS files. */
+  reload(): void {
+    if (this.failure === undefined) this.out.push({ t: 'reload' });
   }
 
   private request(message: (id: number) => ToThread, transfer: ArrayBuffer[] = []): Promise<ReplyValue> {
@@ -62,12 +72,11 @@ export class ThreadVolumeProvider implements VolumeProvider {
     const id = this.nextId++;
     return new Promise<ReplyValue>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.port.postMessage(message(id), transfer);
+      this.out.push(message(id), transfer);
     });
   }
 
-  private receive(m: FromThread): void {
-    if (m.t !== 'reply') return;
+  private receive(m: Extract<FromThread, { t: 'reply' }>): void {
     const w = this.waiting.get(m.id);
     if (w === undefined) return;
     this.waiting.delete(m.id);

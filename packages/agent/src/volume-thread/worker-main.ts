@@ -3,6 +3,7 @@ import { connect, FileKeyProvider } from '@basalt/client';
 import { FramePool, TransportSecurity } from '@basalt/wire';
 import { ClusterVolumeProvider } from '../cluster-provider.js';
 import type { FromThread } from './messages.js';
+import { MessageBatch } from './message-batch.js';
 import { serveVolumes } from './serve-volumes.js';
 import type { VolumeThreadConfig } from './start-volume-thread.js';
 
@@ -14,7 +15,8 @@ import type { VolumeThreadConfig } from './start-volume-thread.js';
  */
 const config = workerData as VolumeThreadConfig;
 const port = parentPort!;
-const post = (m: FromThread): void => port.postMessage(m);
+const out = new MessageBatch<FromThread>(port);
+const post = (m: FromThread): void => out.push(m);
 const security = config.tlsFiles === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(config.tlsFiles);
 const pool = new FramePool(config.framePoolBytesMax);
 const client = connect({
@@ -25,7 +27,7 @@ const client = connect({
   onEvent: (event) => post({ t: 'event', event }),
   ...(config.kekFile !== undefined && { keyProvider: new FileKeyProvider(config.kekFile) }),
 });
-serveVolumes(port, new ClusterVolumeProvider(client, pool), pool, () => {
+serveVolumes(port, out, new ClusterVolumeProvider(client, pool), pool, () => {
   try {
     security.reload();
   } catch (err) {

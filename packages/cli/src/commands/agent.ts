@@ -58,7 +58,8 @@ function volumeThreadMode(args: ParsedArgs): VolumeThreadMode {
   return known;
 }
 
-type Served = { provider: VolumeProvider; reload: () => void; stop: () => Promise<void> };
+/** What serves the volumes: the provider, and how to reread TLS files and stop what it runs. */
+type Served = { readonly provider: VolumeProvider; reload(): void; stop(): Promise<void> };
 
 /**
  * The volumes the agent serves: the cluster behind --metad, through the client SDK (on the main
@@ -72,10 +73,11 @@ async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecur
   const clientId = `agent@${hostname()}/${process.pid}`;
   if (volumeThreadMode(args) === 'on') {
     const thread = startVolumeThread(
-      { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax, heapMiB: undefined },
+      // Two pools (the main thread's for WRITE payloads, the thread's for read replies) share the agent's one budget.
+      { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2, heapMiB: undefined },
       { onEvent, log: (line) => io.err(logLine(line)) },
     );
-    return { provider: thread.provider, reload: thread.reload, stop: thread.stop };
+    return thread;
   }
   const keyProvider = keyProviderOf(args, io);
   // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
@@ -128,7 +130,7 @@ const agent: Command = {
     const metrics = new AgentMetrics({ defaultMetrics: true });
     const served = await volumeProvider(args, io, security, metrics);
     reloadOnSighup(security, (line) => io.err(logLine(line)));
-    if (security.secure) process.on('SIGHUP', served.reload);
+    if (security.secure) process.on('SIGHUP', () => served.reload());
     const running = await startNbdAgent({ provider: served.provider, metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) })
       .catch(async (err: unknown) => {
         await served.stop();
@@ -139,7 +141,7 @@ const agent: Command = {
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         io.err(`basalt agent: ${signal}: shutting down\n`);
-        void running.close().then(served.stop).then(resolve);
+        void running.close().then(() => served.stop()).then(resolve);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
