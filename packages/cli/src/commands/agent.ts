@@ -47,12 +47,12 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
   return known;
 }
 
-/** Where the SDK runs: `on`, in the agent's volume thread (volume-thread/); `off`, on the main thread beside the NBD sockets. */
-const volumeThreadModes = ['on', 'off'] as const;
+/** Where the SDK runs: `off` (default), on the main thread beside the NBD sockets; `on`, in the agent's volume thread (docs/nbd.md, "The volume thread"). */
+const volumeThreadModes = ['off', 'on'] as const;
 type VolumeThreadMode = (typeof volumeThreadModes)[number];
 
 function volumeThreadMode(args: ParsedArgs): VolumeThreadMode {
-  const mode = str(args, 'volume-thread') ?? 'on';
+  const mode = str(args, 'volume-thread') ?? 'off';
   const known = volumeThreadModes.find((m) => m === mode);
   if (known === undefined) throw invalidArgument(`--volume-thread must be one of ${volumeThreadModes.join(', ')}, got "${mode}"`);
   return known;
@@ -67,11 +67,11 @@ type Served = { readonly provider: VolumeProvider; reload(): void; stop(): Promi
  * metrics (basalt_client_*) join the agent's. A stopped local cluster named by a cluster file is
  * refused at start.
  */
-async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics): Promise<Served> {
+async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics, mode: VolumeThreadMode): Promise<Served> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
   const metad = await runningMetaEndpoints(args, io);
   const clientId = `agent@${hostname()}/${process.pid}`;
-  if (volumeThreadMode(args) === 'on') {
+  if (mode === 'on') {
     const thread = startVolumeThread(
       // Two pools (the main thread's for WRITE payloads, the thread's for read replies) share the agent's one budget.
       { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2, heapMiB: undefined },
@@ -105,7 +105,7 @@ function describeEvent(e: VolumeEvent): string {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--volume-thread on|off] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--metrics-tls] [--insecure]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--volume-thread off|on] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--metrics-tls] [--insecure]`,
   options: {
     ...clusterOptions,
     listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' }, 'volume-thread': { type: 'string' },
@@ -124,11 +124,12 @@ const agent: Command = {
     }
     if (insecure) io.err(logLine(insecureWarning));
     const writeCache = writeCacheMode(args);
+    const volumeThread = volumeThreadMode(args);
     // The agent's links to metad and the chunk servers (and, with --metrics-tls, its metrics page).
     const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
     const metricsTls = flag(args, 'metrics-tls');
     const metrics = new AgentMetrics({ defaultMetrics: true });
-    const served = await volumeProvider(args, io, security, metrics);
+    const served = await volumeProvider(args, io, security, metrics, volumeThread);
     reloadOnSighup(security, (line) => io.err(logLine(line)));
     if (security.secure) process.on('SIGHUP', () => served.reload());
     const running = await startNbdAgent({ provider: served.provider, metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) })
