@@ -56,7 +56,10 @@ async function run(device: BlockDevice, call: DeviceCall, pool: FramePool | unde
   switch (call.op) {
     case 'read': {
       const transfer: ArrayBuffer[] = [];
-      const data = toPayload(await device.read(call.offset, call.length), pool, transfer);
+      const read = await device.read(call.offset, call.length);
+      const data = toPayload(read, pool, transfer);
+      // A copy went: the device may have its buffer back now. A pooled one comes back with `give`.
+      if (!data.pooled) device.recycle?.(read);
       return { value: { kind: 'data', data }, transfer };
     }
     case 'write': {
