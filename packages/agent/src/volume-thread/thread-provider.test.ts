@@ -116,7 +116,7 @@ describe('the volume thread seam', () => {
     await until(() => device.gates.length === 4);
     device.gates[1]!();
     device.gates[3]!();
-    await until(() => acked.length === 2);
+    await until(() => acked.length >= 2);
     expect(acked.sort()).toEqual([1, 3]);
     await opened.flush();
     for (const i of acked) expect(device.durable.get(i * 4096)).toEqual(Buffer.alloc(4096, i + 1));
