@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { VolumeEvent } from '@basalt/client';
+import { limits } from '@basalt/stdx';
 import { FramePool, type TlsFiles } from '@basalt/wire';
 import { ThreadVolumeProvider } from './thread-provider.js';
 
@@ -13,8 +14,6 @@ export type VolumeThreadConfig = {
   kekFile: string | undefined;
   /** Each thread's frame pool (limits.agentFramePoolBytesMax). */
   framePoolBytesMax: number;
-  /** Cap on the thread's V8 heap (resourceLimits.maxOldGenerationSizeMb); undefined: V8's default. */
-  heapMiB: number | undefined;
 };
 
 export type VolumeThread = {
@@ -29,7 +28,7 @@ export type VolumeThread = {
 export function startVolumeThread(config: VolumeThreadConfig, hooks: VolumeThreadHooks): VolumeThread {
   const worker = new Worker(new URL('./worker-main.js', import.meta.url), {
     workerData: config,
-    ...(config.heapMiB !== undefined && { resourceLimits: { maxOldGenerationSizeMb: config.heapMiB } }),
+    resourceLimits: { maxYoungGenerationSizeMb: limits.agentVolumeThreadYoungGenerationMiB },
   });
   return attachVolumeThread(worker, new FramePool(config.framePoolBytesMax), hooks);
 }

@@ -74,7 +74,7 @@ async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecur
   if (mode === 'on') {
     const thread = startVolumeThread(
       // Two pools (the main thread's for WRITE payloads, the thread's for read replies) share the agent's one budget.
-      { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2, heapMiB: undefined },
+      { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2 },
       { onEvent, log: (line) => io.err(logLine(line)) },
     );
     return thread;
