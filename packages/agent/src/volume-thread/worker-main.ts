@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { connect, FileKeyProvider } from '@basalt/client';
+import { hideIpServerNameWarning } from '@basalt/stdx';
 import { FramePool, TransportSecurity } from '@basalt/wire';
 import { ClusterVolumeProvider } from '../cluster-provider.js';
 import type { FromThread } from './messages.js';
@@ -13,6 +14,7 @@ import type { VolumeThreadConfig } from './start-volume-thread.js';
  * (chunk server sockets and their encryption, leases, revocation sync, holder requests,
  * background flatten) runs here.
  */
+hideIpServerNameWarning();
 const config = workerData as VolumeThreadConfig;
 const port = parentPort!;
 const out = new MessageBatch<FromThread>(port);
