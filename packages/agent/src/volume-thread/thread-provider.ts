@@ -1,4 +1,4 @@
-import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
+import { AssertionError, BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import type { FramePool } from '@basalt/wire';
 import type { BlockDevice, Extent, OpenOptions, VolumeInfo, VolumeProvider } from '../block-device.js';
 import { fromPayload, fromWireError, toPayload, type DeviceCall, type FromThread, type ReplyValue, type ToThread } from './messages.js';
@@ -86,8 +86,9 @@ export class ThreadVolumeProvider implements VolumeProvider {
   }
 }
 
+/** A reply of another kind than its request's: serveVolumes answers each call with its own kind, so this is a bug. */
 function unexpected(value: ReplyValue): never {
-  throw new BasaltError(ErrorCode.Protocol, `the volume thread answered with ${value.kind}`);
+  throw new AssertionError(`the volume thread answered with ${value.kind}`);
 }
 
 /** Payloads at least this large are assembled in pooled buffers, which move to the volume thread; smaller ones are copied (cheaper than a pooled buffer of 64 KiB). */
