@@ -26,6 +26,7 @@ describe('basalt agent', () => {
       [['--listen', 'nowhere', '--metad', '127.0.0.1:1'], /--listen/],
       [['--metrics-port', '70000', '--metad', '127.0.0.1:1'], /--metrics-port must be an integer from 0 to 65535/],
       [['--write-cache', 'always', '--metad', '127.0.0.1:1'], /--write-cache must be one of writethrough, auto, writeback, got "always"/],
+      [['--volume-thread', 'yes', '--metad', '127.0.0.1:1'], /--volume-thread must be one of off, on, got "yes"/],
       [[], /--metad/],
     ];
     for (const [argv, message] of cases) {

@@ -12,13 +12,8 @@ const { main } = await import('./main.js');
 // The agent loads only its own command's modules (not metad's, chunkd's or the CSI driver's): ~9 MiB less.
 const groups = agent ? [(await import('./commands/agent.js')).agentGroup] : undefined;
 
-// grpc-js sends the target's IP address as the TLS server name, which Node deprecates (DEP0123,
-// printed once per process). Our certificates carry IP SANs, so it is harmless: not shown.
-const [printWarning] = process.listeners('warning');
-process.removeAllListeners('warning');
-process.on('warning', (w: Error & { code?: string }) => {
-  if (w.code !== 'DEP0123') printWarning?.(w);
-});
+// DEP0123 (an IP address as TLS server name, from grpc-js) is harmless here: not shown.
+(await import('@basalt/stdx')).hideIpServerNameWarning();
 
 const io = {
   out: (text: string) => void process.stdout.write(text),

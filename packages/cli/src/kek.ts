@@ -12,9 +12,15 @@ import type { Io, ParsedArgs } from './command.js';
  * (plaintext volumes need none). Call after the cluster was resolved.
  */
 export function keyProviderOf(args: ParsedArgs, io: Io): KeyProvider | undefined {
+  const path = kekFileOf(args, io);
+  return path === undefined ? undefined : new FileKeyProvider(path);
+}
+
+/** The absolute path of the KEK file keyProviderOf reads (undefined when none is given). */
+export function kekFileOf(args: ParsedArgs, io: Io): string | undefined {
   const env = io.env.BASALT_KEK_FILE;
   const path = str(args, 'kek-file') ?? (env !== undefined && env !== '' ? env : undefined) ?? kekFileOfCluster(args, io);
-  return path === undefined ? undefined : new FileKeyProvider(resolve(io.cwd, path));
+  return path === undefined ? undefined : resolve(io.cwd, path);
 }
 
 function kekFileOfCluster(args: ParsedArgs, io: Io): string | undefined {

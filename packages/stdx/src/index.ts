@@ -9,3 +9,4 @@ export * from './human-bytes.js';
 export * from './human-time.js';
 export * from './identity.js';
 export * from './token-bucket.js';
+export * from './ip-server-name-warning.js';

@@ -246,6 +246,8 @@ export const limits = {
   chunkPooledReadBytesMin: 64 * KiB,
   /** agent: recycled buffers kept for reuse, shared by read replies (the SDK assembles large reads in them) and WRITE payloads (wire/data/frame-pool.ts): a 1 MiB read or write takes 1 MiB + 8 KiB, so this covers 15 in flight. */
   agentFramePoolBytesMax: 16 * MiB,
+  /** agent: V8's young generation of the volume thread (--volume-thread on; 3 semi-spaces, so 1 MiB each, as the main thread's). Larger, payloads moved in from the main thread pile up as external memory until full collections (35-58 per 5 s of 1 MiB reads). */
+  agentVolumeThreadYoungGenerationMiB: 3,
   /** Volumes with their own series in one process's per-volume metrics; the rest are summed under volume="_other". */
   metricsVolumesMax: 64,
   /** How often the web console samples the per-volume metrics it charts, and how many samples it keeps. */

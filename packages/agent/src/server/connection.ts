@@ -86,8 +86,10 @@ export class NbdConnection {
   private async finish(): Promise<void> {
     clearTimeout(this.handshakeTimer);
     this.state = 'closing';
-    if (this.transmission !== undefined) await this.transmission.shutdown();
-    else if (!this.handshakeEnded) this.env.metrics.handshake('failed');
+    if (this.transmission !== undefined) {
+      // A device whose close fails (its volume thread died, metad unreachable) must not keep the connection from ending.
+      await this.transmission.shutdown().catch((err: unknown) => this.env.log(`nbd connection ${this.env.id}: releasing the volume failed: ${String(err)}`));
+    } else if (!this.handshakeEnded) this.env.metrics.handshake('failed');
     this.resolveClosed();
   }
 

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { invalidArgument, limits, logLine } from '@basalt/stdx';
 import { ClientMetrics, connect, type VolumeEvent } from '@basalt/client';
-import { AgentMetrics, ClusterVolumeProvider, startNbdAgent, writeCacheModes } from '@basalt/agent';
+import { AgentMetrics, ClusterVolumeProvider, startNbdAgent, startVolumeThread, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
 import { flag, int, str } from '../args.js';
 import { clusterOptions, resolveSecurity, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
-import { keyProviderOf } from '../kek.js';
+import { kekFileOf, keyProviderOf } from '../kek.js';
 import { defaultNbdListen } from '../local/layout.js';
 
 /** `basalt agent`: serve the cluster's volumes over NBD (docs/nbd.md). */
@@ -47,17 +47,43 @@ function writeCacheMode(args: ParsedArgs): WriteCacheMode {
   return known;
 }
 
+/** Where the SDK runs: `off` (default), on the main thread beside the NBD sockets; `on`, in the agent's volume thread (docs/nbd.md, "The volume thread"). */
+const volumeThreadModes = ['off', 'on'] as const;
+type VolumeThreadMode = (typeof volumeThreadModes)[number];
+
+function volumeThreadMode(args: ParsedArgs): VolumeThreadMode {
+  const mode = str(args, 'volume-thread') ?? 'off';
+  const known = volumeThreadModes.find((m) => m === mode);
+  if (known === undefined) throw invalidArgument(`--volume-thread must be one of ${volumeThreadModes.join(', ')}, got "${mode}"`);
+  return known;
+}
+
+/** What serves the volumes: the provider, and how to reread TLS files and stop what it runs. */
+type Served = { readonly provider: VolumeProvider; reload(): void; stop(): Promise<void> };
+
 /**
- * The volumes the agent serves: the cluster behind --metad, through the client SDK, whose
- * failovers are logged and whose metrics (basalt_client_*) join the agent's. A stopped local
- * cluster named by a cluster file is refused at start.
+ * The volumes the agent serves: the cluster behind --metad, through the client SDK (on the main
+ * thread, or in the volume thread), whose failovers are logged and, on the main thread, whose
+ * metrics (basalt_client_*) join the agent's. A stopped local cluster named by a cluster file is
+ * refused at start.
  */
-async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics): Promise<VolumeProvider> {
+async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics, mode: VolumeThreadMode): Promise<Served> {
   const onEvent = (e: VolumeEvent): void => io.err(`${describeEvent(e)}\n`);
+  const metad = await runningMetaEndpoints(args, io);
+  const clientId = `agent@${hostname()}/${process.pid}`;
+  if (mode === 'on') {
+    const thread = startVolumeThread(
+      // Two pools (the main thread's for WRITE payloads, the thread's for read replies) share the agent's one budget.
+      { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2 },
+      { onEvent, log: (line) => io.err(logLine(line)) },
+    );
+    return thread;
+  }
   const keyProvider = keyProviderOf(args, io);
   // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
   const framePool = new FramePool(limits.agentFramePoolBytesMax);
-  return new ClusterVolumeProvider(connect({ metad: await runningMetaEndpoints(args, io), security, clientId: `agent@${hostname()}/${process.pid}`, onEvent, framePool, metrics: new ClientMetrics(metrics.registry), ...(keyProvider !== undefined && { keyProvider }) }), framePool);
+  const client = connect({ metad, security, clientId, onEvent, framePool, metrics: new ClientMetrics(metrics.registry), ...(keyProvider !== undefined && { keyProvider }) });
+  return { provider: new ClusterVolumeProvider(client, framePool), reload: () => {}, stop: () => Promise.resolve() };
 }
 
 function describeEvent(e: VolumeEvent): string {
@@ -79,10 +105,10 @@ function describeEvent(e: VolumeEvent): string {
 const agent: Command = {
   name: '',
   summary: 'serve volumes over NBD (Ctrl-C or SIGTERM stops it)',
-  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--metrics-tls] [--insecure]`,
+  usage: `--metad HOST:PORT,... [--listen HOST:PORT (${defaultNbdListen})] [--metrics-port N] [--read-only] [--force-takeover] [--write-cache writethrough|auto|writeback] [--volume-thread off|on] [--tls-cert PEM --tls-key PEM [--tls-ca PEM] [--tls-required]] [--metrics-tls] [--insecure]`,
   options: {
     ...clusterOptions,
-    listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' },
+    listen: { type: 'string' }, 'metrics-port': { type: 'string' }, 'read-only': { type: 'boolean' }, 'force-takeover': { type: 'boolean' }, 'write-cache': { type: 'string' }, 'volume-thread': { type: 'string' },
     'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' }, 'tls-required': { type: 'boolean' }, insecure: { type: 'boolean' }, 'metrics-tls': { type: 'boolean' },
   },
   run: async (args, io) => {
@@ -98,18 +124,25 @@ const agent: Command = {
     }
     if (insecure) io.err(logLine(insecureWarning));
     const writeCache = writeCacheMode(args);
+    const volumeThread = volumeThreadMode(args);
     // The agent's links to metad and the chunk servers (and, with --metrics-tls, its metrics page).
     const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
-    reloadOnSighup(security, (line) => io.err(logLine(line)));
     const metricsTls = flag(args, 'metrics-tls');
     const metrics = new AgentMetrics({ defaultMetrics: true });
-    const running = await startNbdAgent({ provider: await volumeProvider(args, io, security, metrics), metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) });
+    const served = await volumeProvider(args, io, security, metrics, volumeThread);
+    reloadOnSighup(security, (line) => io.err(logLine(line)));
+    if (security.secure) process.on('SIGHUP', () => served.reload());
+    const running = await startNbdAgent({ provider: served.provider, metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) })
+      .catch(async (err: unknown) => {
+        await served.stop();
+        throw err;
+      });
     io.out(`basalt agent: NBD on ${running.nbd.address}:${running.nbd.port}${tls?.required ? ' (TLS required)' : ''}` +
       `${running.metrics ? `, metrics on ${metricsTls ? 'https' : 'http'}://${running.metrics.address}:${running.metrics.port}/metrics` : ''}\n`);
     await new Promise<void>((resolve) => {
       const stop = (signal: string): void => {
         io.err(`basalt agent: ${signal}: shutting down\n`);
-        void running.close().then(resolve);
+        void running.close().then(() => served.stop()).then(resolve);
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));

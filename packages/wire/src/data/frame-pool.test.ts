@@ -25,6 +25,21 @@ describe('frame pool', () => {
     expect(pool.take(MiB + 64)!.buffer).toBe(frame.buffer);
   });
 
+  it('adopts a buffer another thread\'s pool handed out, and hands it out again as its own', () => {
+    const theirs = new FramePool(8 * MiB);
+    const ours = new FramePool(8 * MiB);
+    const frame = theirs.take(MiB)!;
+    const ab = frame.buffer as ArrayBuffer;
+    const moved = structuredClone(ab, { transfer: [ab] });
+    expect(ours.owns(Buffer.from(moved))).toBe(false);
+    ours.adopt(moved);
+    const again = ours.take(MiB)!;
+    expect(again.buffer).toBe(moved);
+    expect(ours.owns(again.subarray(10))).toBe(true);
+    expect(theirs.owns(again)).toBe(false);
+    expect(() => ours.adopt(new ArrayBuffer(MiB))).toThrow(/class size/);
+  });
+
   it('keeps at most its byte budget in the free lists', () => {
     const pool = new FramePool(4 * MiB);
     const frames = [pool.take(2 * MiB)!, pool.take(2 * MiB)!, pool.take(2 * MiB)!];

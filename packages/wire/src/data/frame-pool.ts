@@ -50,6 +50,24 @@ export class FramePool {
     return Buffer.from(ab, 0, n);
   }
 
+  /** Whether `frame` (or the buffer it views) came from this pool's take(), or adopt(). */
+  owns(frame: Uint8Array): boolean {
+    const ab = frame.buffer;
+    return ab instanceof ArrayBuffer && this.ours.has(ab);
+  }
+
+  /**
+   * Makes a buffer of this pool's sizes that another thread's pool handed out (transferred here
+   * with postMessage) one of this pool's, and gives it back: buffers then circulate between two
+   * threads' pools without copies.
+   */
+  adopt(ab: ArrayBuffer): void {
+    const c = classOf(ab.byteLength);
+    assert(c >= classLog2Min && c <= classLog2Max && classBytes(c) === ab.byteLength, 'an adopted buffer has a class size');
+    this.ours.add(ab);
+    this.give(Buffer.from(ab));
+  }
+
   /** Returns a frame from take(), given as itself or any view into it; nothing may read or write any of it afterwards. */
   give(frame: Buffer): void {
     const ab = frame.buffer;
