@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { BasaltCluster } from './lib/cluster.js';
 import { clusterScope } from './lib/cluster-scope.js';
-import { requireCommands } from './lib/process.js';
+import { freePorts, requireCommands } from './lib/process.js';
 
 /**
  * The NBD agent serving the real cluster (ClusterVolumeProvider over the SDK, on the main thread or
@@ -24,7 +24,8 @@ describe('basalt agent on a real cluster', () => {
   // --volume-thread on: the same through the SDK in the agent's volume thread (docs/nbd.md).
   it.each(['off', 'on'])('serves a 3-replica volume to qemu-io and nbdinfo (--volume-thread %s)', { timeout: 600_000 }, async (volumeThread) => {
     requireCommands('qemu-io', 'nbdinfo');
-    const cluster = keep(await BasaltCluster.start(scope, { agent: true, agentArgs: ['--volume-thread', volumeThread] }));
+    const [metricsPort] = await freePorts(1);
+    const cluster = keep(await BasaltCluster.start(scope, { agent: true, agentArgs: ['--volume-thread', volumeThread, '--metrics-port', String(metricsPort)] }));
     const client = cluster.client();
     await client.createVolume('nbd', { sizeBytes: 64 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 3 });
     const uri = `nbd://${cluster.agentAddress}/nbd`;
@@ -49,5 +50,9 @@ describe('basalt agent on a real cluster', () => {
     expect(holeAt(9 * MiB + 4096)).toBe(false);
     expect(holeAt(9 * MiB + 512 * 1024)).toBe(true);
     expect(holeAt(60 * MiB)).toBe(true);
+    // The agent's /metrics has the SDK's metrics of the volume, wherever the SDK runs.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/^basalt_nbd_ops_total\{volume="nbd",op="write"\} \d+/m);
+    expect(metrics).toMatch(/^basalt_client_ops_total\{volume="nbd",op="write"\} \d+/m);
   });
 });

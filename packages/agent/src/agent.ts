@@ -21,6 +21,8 @@ export type AgentOptions = {
   log: (message: string) => void;
   /** The agent's metrics, when the caller registers its own beside them (the SDK's ClientMetrics); default: new ones. */
   metrics?: AgentMetrics;
+  /** Metrics kept elsewhere (the volume thread's SDK), in the Prometheus text format, served after the agent's. */
+  moreMetrics?: () => Promise<string>;
 };
 
 export type RunningNbdAgent = {
@@ -40,7 +42,9 @@ export async function startNbdAgent(options: AgentOptions): Promise<RunningNbdAg
   try {
     if (options.metricsPort !== undefined) {
       const { security, tls } = options.metricsSecurity ?? { security: TransportSecurity.insecure(), tls: false };
-      http = await serveMetrics(metrics.registry, { host: options.listen.host, port: options.metricsPort, security, tls });
+      const more = options.moreMetrics;
+      const source = more === undefined ? metrics.registry : { contentType: metrics.registry.contentType, metrics: async () => `${await metrics.registry.metrics()}${await more()}` };
+      http = await serveMetrics(source, { host: options.listen.host, port: options.metricsPort, security, tls });
     }
   } catch (err) {
     await server.close();

@@ -27,7 +27,9 @@ export type ToThread =
   /** Read buffers of the thread's pool, handed back once their replies were sent. */
   | { t: 'give'; buffers: ArrayBuffer[] }
   /** Reread the TLS files (the agent got SIGHUP). */
-  | { t: 'reload' };
+  | { t: 'reload' }
+  /** The thread's metrics (the SDK's basalt_client_*), for a scrape of the agent's /metrics. */
+  | { t: 'metrics'; id: number };
 
 export type ReplyValue =
   | { kind: 'none' }
@@ -35,7 +37,9 @@ export type ReplyValue =
   | { kind: 'opened'; device: number; sizeBytes: number }
   | { kind: 'data'; data: Payload }
   | { kind: 'extents'; extents: Extent[] }
-  | { kind: 'size'; sizeBytes: number };
+  | { kind: 'size'; sizeBytes: number }
+  /** Metrics in the Prometheus text format. */
+  | { kind: 'metrics'; text: string };
 
 export type WireError = { code: string; message: string; details: Record<string, unknown> };
 

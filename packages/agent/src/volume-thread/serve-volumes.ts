@@ -15,9 +15,10 @@ export interface ThreadPort {
  * their leases, holder requests, background flatten and failovers, all in this thread); the main
  * thread names them by number. Read data from `pool` moves to the main thread and comes back with
  * `give`; a write's payload from the main thread's pool goes back with its reply once stored.
- * Replies go out in `out`, which the thread's other messages (events, logs) share.
+ * Replies go out in `out`, which the thread's other messages (events, logs) share. `metrics` gives
+ * the thread's metrics when the agent is scraped.
  */
-export function serveVolumes(port: ThreadPort, out: MessageBatch<FromThread>, provider: VolumeProvider, pool: FramePool | undefined, onReload: () => void = () => {}): void {
+export function serveVolumes(port: ThreadPort, out: MessageBatch<FromThread>, provider: VolumeProvider, pool: FramePool | undefined, onReload: () => void = () => {}, metrics: () => Promise<string> = () => Promise.resolve('')): void {
   const devices = new Map<number, BlockDevice>();
   let nextDevice = 1;
   const reply = (id: number, work: Promise<{ value: ReplyValue; transfer: ArrayBuffer[]; returned?: ArrayBuffer }>): void => {
@@ -47,6 +48,8 @@ export function serveVolumes(port: ThreadPort, out: MessageBatch<FromThread>, pr
         return undefined;
       case 'reload':
         return onReload();
+      case 'metrics':
+        return reply(m.id, metrics().then((text) => ({ value: { kind: 'metrics', text }, transfer: [] })));
     }
   });
 }

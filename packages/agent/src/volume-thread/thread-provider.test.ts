@@ -75,10 +75,10 @@ afterEach(() => {
 });
 
 /** The two sides of the seam over a MessageChannel (the volume thread's side in this thread). */
-function overChannel(device: GatedDevice, threadPool?: FramePool): { provider: ThreadVolumeProvider; mainPool: FramePool } {
+function overChannel(device: GatedDevice, threadPool?: FramePool, metrics?: () => Promise<string>): { provider: ThreadVolumeProvider; mainPool: FramePool } {
   const channel = new MessageChannel();
   channels.push(channel);
-  serveVolumes(channel.port2, new MessageBatch<FromThread>(channel.port2), new OneVolume(device), threadPool);
+  serveVolumes(channel.port2, new MessageBatch<FromThread>(channel.port2), new OneVolume(device), threadPool, undefined, metrics);
   const mainPool = new FramePool(16 * MiB);
   return { provider: new ThreadVolumeProvider(channel.port1, mainPool), mainPool };
 }
@@ -154,6 +154,12 @@ describe('the volume thread seam', () => {
     expect(threadPool.take(MiB)![0]).toBe(5); // the same memory again, not a fresh (zeroed) buffer
   });
 
+  it('hands the volume thread\'s metrics text to the main thread for the agent\'s /metrics', async () => {
+    const text = '# TYPE basalt_client_ops_total counter\nbasalt_client_ops_total{volume="v",op="write"} 3\n';
+    const { provider } = overChannel(new GatedDevice(), undefined, () => Promise.resolve(text));
+    expect(await provider.metrics()).toBe(text);
+  });
+
   it('a volume thread that dies fails its devices\' waiting and later requests with BASALT_IO saying so', { timeout: 30_000 }, async () => {
     // A stand-in volume thread: opens device 1, then exits with code 3 on the next request.
     const worker = new Worker(`
@@ -174,5 +180,7 @@ describe('the volume thread seam', () => {
     expect((later as BasaltError).code).toBe(ErrorCode.Io);
     await expect(thread.provider.list()).rejects.toThrow(/volume thread stopped/);
     expect(logged).toEqual([expect.stringMatching(/volume thread exited \(code 3\)/)]);
+    // A scrape of the agent still answers, without the thread's metrics.
+    expect(await thread.provider.metrics()).toBe('');
   });
 });

@@ -62,6 +62,13 @@ export class ThreadVolumeProvider implements VolumeProvider {
     if (this.failure === undefined) this.out.push({ t: 'give', buffers }, buffers);
   }
 
+  /** The thread's metrics in the Prometheus text format (empty once the thread is gone). */
+  async metrics(): Promise<string> {
+    if (this.failure !== undefined) return '';
+    const value = await this.request((id) => ({ t: 'metrics', id }));
+    return value.kind === 'metrics' ? value.text : unexpected(value);
+  }
+
   /** Makes the thread reread its TLS files. */
   reload(): void {
     if (this.failure === undefined) this.out.push({ t: 'reload' });

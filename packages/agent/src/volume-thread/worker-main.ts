@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { connect, FileKeyProvider } from '@basalt/client';
+import { Registry } from 'prom-client';
+import { ClientMetrics, connect, FileKeyProvider } from '@basalt/client';
 import { hideIpServerNameWarning } from '@basalt/stdx';
 import { FramePool, TransportSecurity } from '@basalt/wire';
 import { ClusterVolumeProvider } from '../cluster-provider.js';
@@ -21,11 +22,14 @@ const out = new MessageBatch<FromThread>(port);
 const post = (m: FromThread): void => out.push(m);
 const security = config.tlsFiles === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(config.tlsFiles);
 const pool = new FramePool(config.framePoolBytesMax);
+// The SDK's metrics (basalt_client_*), served on the agent's /metrics beside its own.
+const registry = new Registry();
 const client = connect({
   metad: config.metad,
   security,
   clientId: config.clientId,
   framePool: pool,
+  metrics: new ClientMetrics(registry),
   onEvent: (event) => post({ t: 'event', event }),
   ...(config.kekFile !== undefined && { keyProvider: new FileKeyProvider(config.kekFile) }),
 });
@@ -35,4 +39,4 @@ serveVolumes(port, out, new ClusterVolumeProvider(client, pool), pool, () => {
   } catch (err) {
     post({ t: 'log', line: `tls: volume thread: reload failed, keeping the previous certificate: ${(err as Error).message}` });
   }
-});
+}, () => registry.metrics());

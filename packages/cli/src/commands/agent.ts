@@ -58,13 +58,16 @@ function volumeThreadMode(args: ParsedArgs): VolumeThreadMode {
   return known;
 }
 
-/** What serves the volumes: the provider, and how to reread TLS files and stop what it runs. */
-type Served = { readonly provider: VolumeProvider; reload(): void; stop(): Promise<void> };
+/**
+ * What serves the volumes: the provider, how to reread TLS files and stop what it runs, and the
+ * metrics it keeps outside the agent's registry (the volume thread's).
+ */
+type Served = { readonly provider: VolumeProvider; reload(): void; stop(): Promise<void>; moreMetrics?: () => Promise<string> };
 
 /**
  * The volumes the agent serves: the cluster behind --metad, through the client SDK (on the main
- * thread, or in the volume thread), whose failovers are logged and, on the main thread, whose
- * metrics (basalt_client_*) join the agent's. A stopped local cluster named by a cluster file is
+ * thread, or in the volume thread), whose failovers are logged and whose metrics (basalt_client_*)
+ * join the agent's. A stopped local cluster named by a cluster file is
  * refused at start.
  */
 async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecurity, metrics: AgentMetrics, mode: VolumeThreadMode): Promise<Served> {
@@ -77,7 +80,7 @@ async function volumeProvider(args: ParsedArgs, io: Io, security: TransportSecur
       { metad, tlsFiles: security.tlsFiles, clientId, kekFile: kekFileOf(args, io), framePoolBytesMax: limits.agentFramePoolBytesMax / 2 },
       { onEvent, log: (line) => io.err(logLine(line)) },
     );
-    return thread;
+    return { ...thread, moreMetrics: () => thread.provider.metrics() };
   }
   const keyProvider = keyProviderOf(args, io);
   // Large reads are assembled in recycled buffers, which the agent gives back once their reply is sent.
@@ -132,7 +135,7 @@ const agent: Command = {
     const served = await volumeProvider(args, io, security, metrics, volumeThread);
     reloadOnSighup(security, (line) => io.err(logLine(line)));
     if (security.secure) process.on('SIGHUP', () => served.reload());
-    const running = await startNbdAgent({ provider: served.provider, metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)) })
+    const running = await startNbdAgent({ provider: served.provider, metrics, listen, metricsPort, metricsSecurity: { security, tls: metricsTls }, readOnly, forceTakeover, tls, writeCache, log: (m) => io.err(logLine(m)), ...(served.moreMetrics !== undefined && { moreMetrics: served.moreMetrics }) })
       .catch(async (err: unknown) => {
         await served.stop();
         throw err;
