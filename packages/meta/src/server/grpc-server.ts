@@ -1,7 +1,7 @@
 import { Server } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, type Identity } from '@basalt/stdx';
-import { metaService, toGrpcError } from '@basalt/wire';
+import { metaService, parseHostPort, toGrpcError } from '@basalt/wire';
 import type { TransportSecurity } from '@basalt/wire';
 import type { CallerHandlers } from './meta-api.js';
 import { MetaListener } from './meta-listener.js';
@@ -33,7 +33,8 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
     meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, security, log);
   }
   server.addService(metaService, meta);
-  const listener = await MetaListener.listen(listen, security, server, (socket, first, refused) => serveRaftConnection(socket, first, refused, {
+  const { host: listenHost, port } = parseHostPort(listen, 'listen');
+  const listener = await MetaListener.listen(listenHost, port, security, server, (socket, first, refused) => serveRaftConnection(socket, first, refused, {
     security, receive: (batch) => host.receive(batch), onClosed: (err) => asBasaltError(err, log),
   }));
   return { grpc: server, listener };

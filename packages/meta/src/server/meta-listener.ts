@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { BasaltError } from '@basalt/stdx';
-import { parseHostPort, raftAlpnProtocol, raftBatchMagic, type DataSocket, type TransportSecurity } from '@basalt/wire';
+import { raftAlpnProtocol, raftBatchMagic, type DataSocket, type TransportSecurity } from '@basalt/wire';
 
 /** What the first bytes of a connection say it is. */
 const magicBytes = 4;
@@ -22,8 +22,8 @@ export class MetaListener {
     private readonly raftSockets: Set<DataSocket>,
   ) {}
 
-  static async listen(listen: string, security: TransportSecurity, grpc: Server, onRaft: (socket: DataSocket, first: Buffer, refused: BasaltError | undefined) => void): Promise<MetaListener> {
-    const { host, port } = parseHostPort(listen, 'listen');
+  /** Listens on host:port (port 0: any free one, see `port`). */
+  static async listen(host: string, port: number, security: TransportSecurity, grpc: Server, onRaft: (socket: DataSocket, first: Buffer, refused: BasaltError | undefined) => void): Promise<MetaListener> {
     const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
     const raftSockets = new Set<DataSocket>();
     const server = security.createDataServer((socket, refused) => {
@@ -47,6 +47,11 @@ export class MetaListener {
       });
     });
     return new MetaListener(server, raftSockets);
+  }
+
+  /** The port listened on (the one asked for, or the one picked for port 0). */
+  get port(): number {
+    return (this.server.address() as net.AddressInfo).port;
   }
 
   /** Stops accepting and closes the Raft connections; gRPC's own are closed by its Server's shutdown. */
