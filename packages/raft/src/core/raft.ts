@@ -533,7 +533,7 @@ export class Raft {
     } else if (pr.state === 'replicate') {
       pr.inflights.freeLE(m.index);
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.bcastCommit();
     while (this.maybeSendAppend(m.from, false)) {
       // Keep streaming while the inflight window allows.
     }
@@ -626,7 +626,15 @@ export class Raft {
     }
   }
 
-  /** Sends the entries appended since the last call to every follower (one MsgApp each per batch). */
+  /** The commit index moved: every follower hears it now (Config.announceCommit), or those with new entries only. */
+  private bcastCommit(): void {
+    if (this.cfg.announceCommit !== false) return this.bcastAppend();
+    for (const id of this.prs.keys()) {
+      if (id !== this.id) this.maybeSendAppend(id, false);
+    }
+  }
+
+    /** Sends the entries appended since the last call to every follower (one MsgApp each per batch). */
   flushAppends(): void {
     if (!this.appendsPending) return;
     this.appendsPending = false;
@@ -662,7 +670,7 @@ export class Raft {
     if (this.role !== 'leader') return;
     const self = this.prs.get(this.id);
     if (self === undefined || !self.maybeUpdate(index)) return;
-    if (this.maybeCommit()) this.bcastAppend();
+    if (this.maybeCommit()) this.bcastCommit();
   }
 
   // ---------------------------------------------------------------- proposals
