@@ -35,4 +35,16 @@ describe('announcing a commit (Config.announceCommit)', () => {
     }
     expect(emptyAppends(net, 'a')).toBe(0);
   });
+
+  it('off: a membership change is still announced when it commits, so a member it removes learns of it', () => {
+    const net = new TestNetwork(['a', 'b', 'c'], { announceCommit: false });
+    net.elect('a');
+    net.propose('a', 'x');
+    net.sent = [];
+    expect(net.get('a').node.proposeConfChange({ type: 'RemoveNode', nodeId: 'c' }).ok).toBe(true);
+    net.stabilize();
+    expect(emptyAppends(net, 'a')).toBe(2);
+    // c applied its own removal: it is no longer a voter in its own configuration.
+    expect(net.get('c').conf.voters).not.toContain('c');
+  });
 });
