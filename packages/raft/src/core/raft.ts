@@ -641,7 +641,7 @@ export class Raft {
     }
   }
 
-    /** Sends the entries appended since the last call to every follower (one MsgApp each per batch). */
+  /** Sends the entries appended since the last call to every follower (one MsgApp each per batch). */
   flushAppends(): void {
     if (!this.appendsPending) return;
     this.appendsPending = false;
