@@ -4,6 +4,7 @@
  * ProcessScope (see process.ts), so the scope's cleanup() stops it.
  */
 import { join } from 'node:path';
+import type { Identity } from '@basalt/stdx';
 import { initCa, issueInto, tlsFilesOf } from '@basalt/cli';
 import { MetaClient, TransportSecurity } from '@basalt/wire';
 import type { MetaClientOptions, MetaReply } from '@basalt/wire';
@@ -183,6 +184,13 @@ export class MetaCluster {
   /** How clients of this cluster connect: as an admin over mutual TLS, or in the clear. */
   security(): TransportSecurity {
     return this.certDir === undefined ? TransportSecurity.insecure() : TransportSecurity.fromFiles(tlsFilesOf(this.certDir, adminIdentity));
+  }
+
+  /** A connection's security as a holder of a certificate from this cluster's CA for `identity` (MetaClusterOptions.tls). */
+  async securityOf(identity: Identity): Promise<TransportSecurity> {
+    if (this.certDir === undefined) throw new Error('the cluster runs --insecure');
+    await issueInto(this.certDir, identity, []);
+    return TransportSecurity.fromFiles(tlsFilesOf(this.certDir, identity));
   }
 
   private transportArgs(id: string): string[] {

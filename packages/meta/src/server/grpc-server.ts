@@ -1,20 +1,27 @@
 import { Server } from '@grpc/grpc-js';
-import type { sendUnaryData, ServerDuplexStream, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, type Identity } from '@basalt/stdx';
-import { metaService, raftService, toGrpcError } from '@basalt/wire';
-import type { raftpb, TransportSecurity } from '@basalt/wire';
-import { authorizeCall, raftStreamMethod, unwrap } from '../state/index.js';
+import { metaService, parseHostPort, toGrpcError } from '@basalt/wire';
+import type { TransportSecurity } from '@basalt/wire';
 import type { CallerHandlers } from './meta-api.js';
+import { MetaListener } from './meta-listener.js';
 import type { MetaMetrics } from './metrics.js';
 import type { RaftHost } from './raft-host.js';
+import { serveRaftConnection } from './raft-receiver.js';
+
+/** The member's port: the gRPC server of the Meta API and the listener that also takes Raft connections. */
+export interface MetaPort {
+  readonly grpc: Server;
+  readonly listener: MetaListener;
+}
 
 /**
- * Binds one gRPC server with the Meta and Raft services on host:port. With mutual TLS every call
- * and Raft stream first proves its peer's identity (`security.peerIdentityOfCall`): a certificate
- * without one, or a revoked one, gets BASALT_UNAUTHENTICATED. The identity is the caller the
- * handlers authorize.
+ * Serves the Meta API and the Raft transport on host:port (MetaListener). With mutual TLS every
+ * call and Raft connection first proves its peer's identity (`security.peerIdentityOfCall`;
+ * `serveRaftConnection` for Raft): a certificate without one, or a revoked one, gets
+ * BASALT_UNAUTHENTICATED. The identity is the caller the handlers authorize.
  */
-export async function startGrpcServer(listen: string, handlers: CallerHandlers, host: RaftHost, metrics: MetaMetrics, security: TransportSecurity, log: (line: string) => void): Promise<Server> {
+export async function startGrpcServer(listen: string, handlers: CallerHandlers, host: RaftHost, metrics: MetaMetrics, security: TransportSecurity, log: (line: string) => void): Promise<MetaPort> {
   const server = new Server({
     'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
     'grpc.max_send_message_length': limits.metaReplyBytesMax,
@@ -26,38 +33,11 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
     meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, security, log);
   }
   server.addService(metaService, meta);
-  server.addService(raftService, {
-    // Every batch is stepped into Raft, in order, and acknowledged when it asks (or has no seq: a
-    // member of the previous version waits for an ack per batch); a batch Raft refuses (another
-    // cluster's) ends the stream with the error, so the sender reports this member unreachable.
-    // A peer that may not speak Raft (state/authz.ts) has its stream ended at once.
-    stream: (call: ServerDuplexStream<raftpb.MessageBatch, raftpb.ISendAck>) => {
-      let failed = false;
-      try {
-        unwrap(authorizeCall(raftStreamMethod, security.peerIdentityOfCall(call)));
-      } catch (err) {
-        failed = true;
-        call.emit('error', toGrpcError(asBasaltError(err, log)));
-      }
-      call.on('data', (batch: raftpb.MessageBatch) => {
-        if (failed) return;
-        try {
-          security.peerIdentityOfCall(call);
-          host.receive(batch);
-          if (batch.seq === 0 || batch.ackRequested) call.write({ seq: batch.seq });
-        } catch (err) {
-          failed = true;
-          call.emit('error', toGrpcError(asBasaltError(err, log)));
-        }
-      });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined);
-    },
-  });
-  await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listen, security.serverCredentials(), (err, port) => (err ? reject(err) : resolve(port)));
-  });
-  return server;
+  const { host: listenHost, port } = parseHostPort(listen, 'listen');
+  const listener = await MetaListener.listen(listenHost, port, security, server, (socket, first, refused) => serveRaftConnection(socket, first, refused, {
+    security, receive: (batch) => host.receive(batch), onClosed: (err) => asBasaltError(err, log),
+  }));
+  return { grpc: server, listener };
 }
 
 function unary(method: string, handler: (req: unknown, caller: Identity) => Promise<unknown>, metrics: MetaMetrics, security: TransportSecurity, log: (line: string) => void) {

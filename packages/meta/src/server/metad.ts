@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import { join } from 'node:path';
-import type { Server } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, limits, MiB, type Identity } from '@basalt/stdx';
 import { insecureWarning, parseHostPort, reloadOnSighup, serveMetrics, TransportSecurity } from '@basalt/wire';
 import { CapabilitySigner } from './capability-signer.js';
 import { ChunkServerLiveness } from './chunk-server-liveness.js';
-import { startGrpcServer } from './grpc-server.js';
+import { startGrpcServer, type MetaPort } from './grpc-server.js';
 import { LevelLogStore } from './level-log-store.js';
 import { asCaller, metaHandlers } from './meta-api.js';
 import { AuditLog } from './audit-log.js';
@@ -133,7 +132,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   const signer = o.signingKeyFile === undefined ? undefined : CapabilitySigner.fromFile(o.signingKeyFile);
   const handlers = metaHandlers({ host, audit, liveness, repair, pid: process.pid, metricsAddress, consoleAddress, signer });
   webConsole?.serve(asCaller(handlers, consoleIdentity));
-  const grpc = await startGrpcServer(o.listen, handlers, host, metrics, security, log);
+  const port = await startGrpcServer(o.listen, handlers, host, metrics, security, log);
   const stopReloading = reloadOnSighup(security, log);
   repair.start();
   log(`metad: member ${o.id} serving on ${o.listen} (${security.secure ? 'mutual TLS' : 'INSECURE'})${metricsAddress ? `, metrics on ${o.metricsTls === true ? 'https' : 'http'}://${metricsAddress}/metrics` : ''}${consoleAddress ? `, console on http://${consoleAddress}/` : ''}`);
@@ -143,7 +142,7 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     stopReloading();
-    closing ??= shutdown(grpc, http, host, repair, webConsole).then(() => audit.close()).then(() => {
+    closing ??= shutdown(port, http, host, repair, webConsole).then(() => audit.close()).then(() => {
       log(`metad: member ${o.id} stopped`);
       resolveStopped();
     });
@@ -155,12 +154,15 @@ export async function startMetad(options: MetadOptions): Promise<Metad> {
 
 /**
  * Stops in an order that cannot hang: the host first (calls waiting for commit or a read index
- * get BASALT_CLOSED, the log store closes), then gRPC gets a second to send those answers.
+ * get BASALT_CLOSED, the log store closes), then the port stops accepting and its Raft connections
+ * close, and gRPC gets a second to send those answers.
  */
-async function shutdown(grpc: Server, http: HttpServer | undefined, host: RaftHost, repair: RepairLoop, webConsole: MetaConsole | undefined): Promise<void> {
+async function shutdown(port: MetaPort, http: HttpServer | undefined, host: RaftHost, repair: RepairLoop, webConsole: MetaConsole | undefined): Promise<void> {
   repair.stop();
   await webConsole?.close();
   await host.close();
+  port.listener.close();
+  const grpc = port.grpc;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       grpc.forceShutdown();

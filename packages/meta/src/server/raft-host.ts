@@ -118,7 +118,7 @@ export class RaftHost {
     this.applied = snapshot.meta.index;
     this.node = new RawNode({
       id: opts.id, storage, electionTick: opts.electionTicks, heartbeatTick: opts.heartbeatTicks,
-      preVote: true, checkQuorum: true, maxSizePerMsg: limits.raftMaxEntriesBytesPerAppend,
+      preVote: true, checkQuorum: true, announceCommit: false, maxSizePerMsg: limits.raftMaxEntriesBytesPerAppend,
       maxInflightMsgs: limits.raftInflightAppendsMax, maxUncommittedEntriesSize: limits.raftUncommittedBytesMax,
       applied: this.applied, random: Math.random,
     });

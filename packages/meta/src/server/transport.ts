@@ -1,9 +1,6 @@
-import { Client, Metadata } from '@grpc/grpc-js';
-import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Message } from '@basalt/raft';
 import { limits } from '@basalt/stdx';
-import { raftService, type TransportSecurity } from '@basalt/wire';
-import type { raftpb } from '@basalt/wire';
+import { decodeRaftAck, encodeRaftBatch, parseHostPort, raftAckSplitter, raftAlpnProtocol, SocketBatch, type DataSocket, type FrameSplitter, type TransportSecurity } from '@basalt/wire';
 import type { MemberBook } from './members.js';
 import { messageToPb } from './raft-codec.js';
 
@@ -12,37 +9,28 @@ export interface TransportOptions {
   selfAddress: string;
   cluster: string;
   book: MemberBook;
-  /** A batch to the peer was not acknowledged (stream failed or timed out): Raft should probe it instead of streaming to it. */
+  /** A batch to the peer was not acknowledged (connection failed or timed out): Raft should probe it instead of streaming to it. */
   onUnreachable(id: string): void;
   /** A snapshot reached the peer (failed false) or did not (failed true). */
   onSnapshotSent(id: string, failed: boolean): void;
   sendTimeoutMs: number;
-  /** How the streams to peers are secured (the member's one TransportSecurity). */
+  /** How the connections to peers are secured (the member's one TransportSecurity). */
   security: TransportSecurity;
 }
 
-/** grpc-js channel options of the Raft transport; a snapshot travels in one message. */
-export const raftChannelOptions = {
-  'grpc.max_send_message_length': limits.raftTransportMessageBytesMax,
-  'grpc.max_receive_message_length': limits.raftTransportMessageBytesMax,
-  'grpc.initial_reconnect_backoff_ms': 50,
-  'grpc.max_reconnect_backoff_ms': 500,
-  'grpc.enable_retries': 0,
-  // No channelz statistics per message (nothing reads them).
-  'grpc.enable_channelz': 0,
-} as const;
-
 /**
- * Sends Raft messages to peers over one gRPC bidirectional stream per peer (proto/raft.proto).
- * The messages of one `send` go to each peer as one batch, written at once: Raft bounds what is
- * in flight (inflight appends), and a peer that does not read fills its stream's buffer, after
+ * Sends Raft messages to peers over one framed connection per peer (proto/raft.proto,
+ * packages/wire raft-frames.ts), opened by the member's TransportSecurity (mutual TLS, or plain
+ * TCP when insecure). The messages of one `send` go to each peer as one batch frame, written at
+ * once (SocketBatch: a frame's header and body in one writev at the end of the callback, no timer): Raft bounds what
+ * is in flight (inflight appends), and a peer that does not read fills the socket's buffer, after
  * which messages wait in a queue of at most limits.raftTransportQueueMax (the oldest dropped
- * beyond; Raft retransmits) and leave as one batch when the buffer drains. A batch asks to be
+ * beyond; Raft retransmits) and leave as one batch when the socket drains. A batch asks to be
  * acknowledged when it carries a snapshot, and otherwise at most once per
  * limits.raftTransportAckIntervalMs while no ack is awaited: an ack not received within
- * sendTimeoutMs fails the stream (the next batch opens a new one), and a stream that fails after
- * a batch sent since the last ack reports the peer unreachable. Not acknowledging every batch
- * spares both members a message and a wake-up per batch.
+ * sendTimeoutMs fails the connection (the next batch opens a new one), and a connection that
+ * fails after a batch sent since the last ack reports the peer unreachable. Not acknowledging
+ * every batch spares both members a message and a wake-up per batch.
  */
 export class RaftTransport {
   private readonly peers = new Map<string, PeerSender>();
@@ -84,8 +72,12 @@ export class RaftTransport {
   }
 }
 
-/** The stream to one peer. */
-type RaftStream = ClientDuplexStream<raftpb.IMessageBatch, raftpb.SendAck>;
+/** The connection to one peer, with what reads its acks and what batches its writes. */
+interface PeerConnection {
+  readonly socket: DataSocket;
+  readonly batch: SocketBatch;
+  readonly acks: FrameSplitter;
+}
 
 /** A batch that asked for an ack and has not had it. */
 interface AwaitedAck {
@@ -96,24 +88,22 @@ interface AwaitedAck {
 
 class PeerSender {
   private queue: Message[] = [];
-  private stream: RaftStream | undefined;
-  /** Batches written on `stream`, numbered from 1 (their seq). */
+  private conn: PeerConnection | undefined;
+  /** Batches written on `conn`, numbered from 1 (their seq). */
   private sent = 0;
-  /** Every batch of `stream` through this seq was received. */
+  /** Every batch of `conn` through this seq was received. */
   private ackedThrough = 0;
-  /** The batches of `stream` that asked for an ack, oldest first. */
+  /** The batches of `conn` that asked for an ack, oldest first. */
   private awaited: AwaitedAck[] = [];
   private lastAckRequestMs = -Infinity;
-  /** `stream`'s buffer is full: batches wait in `queue` until it drains. */
+  /** `conn`'s socket buffers more than its high-water mark: batches wait in `queue` until it drains. */
   private blocked = false;
   private closed = false;
-  private readonly client: Client;
-  /** The credentials' generation the channel was opened with: a reload (rotation) opens a new one. */
+  /** The credentials' generation the connection is opened with: a reload (rotation) opens a new one. */
   readonly generation: number;
 
   constructor(readonly id: string, readonly address: string, private readonly opts: TransportOptions) {
     this.generation = opts.security.generation;
-    this.client = new Client(address, opts.security.channelCredentials(), raftChannelOptions);
   }
 
   enqueue(m: Message): void {
@@ -125,56 +115,67 @@ class PeerSender {
     this.closed = true;
     this.queue = [];
     this.dropAwaited();
-    this.stream?.cancel();
-    this.stream = undefined;
-    this.client.close();
+    this.conn?.socket.destroy();
+    this.conn = undefined;
   }
 
-  /** Writes the queued messages as one batch unless the stream's buffer is full. */
+  /** Writes the queued messages as one batch unless the socket's buffer is full. */
   flush(): void {
     if (this.closed || this.blocked || this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    const stream = this.stream ?? this.open();
+    const conn = this.conn ?? this.open();
     const seq = ++this.sent;
     const hasSnapshot = batch.some((m) => m.type === 'MsgSnap');
     const now = performance.now();
     const ackRequested = hasSnapshot || (this.awaited.length === 0 && now - this.lastAckRequestMs >= limits.raftTransportAckIntervalMs);
     if (ackRequested) {
       this.lastAckRequestMs = now;
-      this.awaited.push({ seq, hasSnapshot, timer: setTimeout(() => this.fail(stream), this.opts.sendTimeoutMs) });
+      this.awaited.push({ seq, hasSnapshot, timer: setTimeout(() => this.fail(conn), this.opts.sendTimeoutMs) });
     }
-    const room = stream.write({ from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb), seq, ackRequested });
-    if (!room) {
+    const frame = encodeRaftBatch({ from: this.opts.selfId, cluster: this.opts.cluster, fromAddress: this.opts.selfAddress, messages: batch.map(messageToPb), seq, ackRequested });
+    if (!conn.batch.write(frame) && !conn.socket.destroyed) {
       this.blocked = true;
-      stream.once('drain', () => this.drained(stream));
+      conn.socket.once('drain', () => this.drained(conn));
     }
   }
 
-  private open(): RaftStream {
-    const { path, requestSerialize, responseDeserialize } = raftService.stream;
-    const stream = this.client.makeBidiStreamRequest(path, requestSerialize, responseDeserialize, new Metadata());
-    stream.on('data', (ack: raftpb.SendAck) => this.acked(stream, ack));
-    // A failed stream reports 'error' (status not OK); one the receiver ended reports 'end'.
-    stream.on('error', () => this.fail(stream));
-    stream.on('end', () => this.fail(stream));
-    this.stream = stream;
+  private open(): PeerConnection {
+    const { host, port } = parseHostPort(this.address, 'peer address');
+    const socket = this.opts.security.connectData(host.replace(/^\[|\]$/g, ''), port, () => undefined, raftAlpnProtocol);
+    socket.setNoDelay(true);
+    const conn: PeerConnection = { socket, batch: new SocketBatch(socket), acks: raftAckSplitter() };
+    socket.on('data', (chunk: Buffer) => this.received(conn, chunk));
+    // A refused handshake, a reset, or the receiver closing (refusal, another cluster, shutdown).
+    socket.on('error', () => this.fail(conn));
+    socket.on('close', () => this.fail(conn));
+    this.conn = conn;
     this.sent = 0;
     this.ackedThrough = 0;
-    this.lastAckRequestMs = -Infinity; // the first batch on a stream asks: a peer that is down shows at once
-    return stream;
+    this.lastAckRequestMs = -Infinity; // the first batch on a connection asks: a peer that is down shows at once
+    return conn;
   }
 
-  private drained(stream: RaftStream): void {
-    if (this.stream !== stream) return;
+  private drained(conn: PeerConnection): void {
+    if (this.conn !== conn) return;
     this.blocked = false;
     this.flush();
   }
 
-  /** A receiver of the previous version acknowledges every batch, in order, without a seq. */
-  private acked(stream: RaftStream, ack: raftpb.SendAck): void {
-    if (this.stream !== stream) return;
-    this.ackedThrough = ack.seq > 0 ? Math.max(this.ackedThrough, ack.seq) : this.ackedThrough + 1;
+  /** Acks from the peer; a frame that does not parse fails the connection. */
+  private received(conn: PeerConnection, chunk: Buffer): void {
+    if (this.conn !== conn) return;
+    const split = conn.acks.push(chunk);
+    try {
+      for (const frame of split.frames) this.acked(decodeRaftAck(frame).seq);
+    } catch {
+      return this.fail(conn);
+    }
+    if (split.kind === 'error') this.fail(conn);
+  }
+
+  private acked(seq: number): void {
+    this.ackedThrough = Math.max(this.ackedThrough, seq);
     while (this.awaited.length > 0 && this.awaited[0]!.seq <= this.ackedThrough) {
       const a = this.awaited.shift()!;
       clearTimeout(a.timer);
@@ -183,14 +184,15 @@ class PeerSender {
   }
 
   /**
-   * Drops the stream; what it carried after the last ack may be lost (Raft retransmits), and if it
-   * carried anything the peer is reported unreachable (an idle stream that fails is no failed send).
+   * Drops the connection; what it carried after the last ack may be lost (Raft retransmits), and
+   * if it carried anything the peer is reported unreachable (an idle connection that fails is no
+   * failed send).
    */
-  private fail(stream: RaftStream): void {
-    if (this.stream !== stream) return;
-    this.stream = undefined;
+  private fail(conn: PeerConnection): void {
+    if (this.conn !== conn) return;
+    this.conn = undefined;
     this.blocked = false;
-    stream.cancel();
+    conn.socket.destroy();
     const unacknowledged = this.sent > this.ackedThrough;
     const snapshots = this.dropAwaited();
     if (unacknowledged) this.opts.onUnreachable(this.id);

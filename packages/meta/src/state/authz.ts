@@ -34,7 +34,7 @@ export interface CallRule {
   readonly audited: boolean;
 }
 
-/** The Raft transport's stream (packages/wire raftService), checked like an RPC. */
+/** A Raft transport connection (packages/wire raft-frames.ts), checked like an RPC. */
 export const raftStreamMethod = 'raftStream';
 export type AuthorizedMethod = MetaMethodName | typeof raftStreamMethod;
 

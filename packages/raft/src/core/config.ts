@@ -13,6 +13,7 @@ export function validateConfig(cfg: Config): void {
   }
   if (cfg.heartbeatTick >= cfg.electionTick) bad(`heartbeatTick (${cfg.heartbeatTick}) must be below electionTick (${cfg.electionTick})`);
   if (!Number.isSafeInteger(cfg.applied) || cfg.applied < 0) bad(`applied must be a non-negative integer, got ${cfg.applied}`);
+  if (cfg.announceCommit !== undefined && typeof cfg.announceCommit !== 'boolean') bad(`announceCommit must be a boolean, got ${String(cfg.announceCommit)}`);
   if (typeof cfg.random !== 'function') bad('random must be a function returning numbers in [0, 1)');
   // Test-only protocol breakers: off unless explicitly `true`; anything but a boolean is a mistake.
   for (const [name, value] of Object.entries(cfg.unsafeTestingKnobs ?? {})) {

@@ -533,7 +533,8 @@ export class Raft {
     } else if (pr.state === 'replicate') {
       pr.inflights.freeLE(m.index);
     }
-    if (this.maybeCommit()) this.bcastAppend();
+    const committedBefore = this.log.committed;
+    if (this.maybeCommit()) this.bcastCommit(committedBefore);
     while (this.maybeSendAppend(m.from, false)) {
       // Keep streaming while the inflight window allows.
     }
@@ -626,6 +627,20 @@ export class Raft {
     }
   }
 
+  /**
+   * The commit index moved past `before`: every follower hears it now when Config.announceCommit
+   * is on, or when the commit covers a membership change (up to pendingConfIndex: a member the
+   * change removes gets nothing from this leader once it is applied here, and must learn that it
+   * committed); otherwise only the followers with new entries get an append.
+   */
+  private bcastCommit(before: number): void {
+    const confCommitted = before < this.pendingConfIndex && this.pendingConfIndex <= this.log.committed;
+    if (this.cfg.announceCommit !== false || confCommitted) return this.bcastAppend();
+    for (const id of this.prs.keys()) {
+      if (id !== this.id) this.maybeSendAppend(id, false);
+    }
+  }
+
   /** Sends the entries appended since the last call to every follower (one MsgApp each per batch). */
   flushAppends(): void {
     if (!this.appendsPending) return;
@@ -662,7 +677,8 @@ export class Raft {
     if (this.role !== 'leader') return;
     const self = this.prs.get(this.id);
     if (self === undefined || !self.maybeUpdate(index)) return;
-    if (this.maybeCommit()) this.bcastAppend();
+    const committedBefore = this.log.committed;
+    if (this.maybeCommit()) this.bcastCommit(committedBefore);
   }
 
   // ---------------------------------------------------------------- proposals

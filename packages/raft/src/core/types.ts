@@ -258,6 +258,13 @@ export interface Config {
   preVote: boolean;
   /** A leader steps down when a quorum was not active within an election timeout; followers ignore votes while they hear a leader. */
   checkQuorum: boolean;
+  /**
+   * When the leader's commit index moves, send every follower an append at once, an empty one if
+   * it has no new entries (etcd's behaviour; the default). False: a follower with nothing new
+   * learns the commit index from the next append or heartbeat (within heartbeatTick), which spares
+   * it a message, a Ready and an acknowledgement per commit. Safety does not depend on it.
+   */
+  announceCommit?: boolean;
   /** Maximum bytes of entry data in one MsgApp (at least one entry is always sent). */
   maxSizePerMsg: number;
   /** Maximum MsgApp in flight to one follower in replicate state. */

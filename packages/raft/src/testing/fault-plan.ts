@@ -1,4 +1,4 @@
-import type { Prng } from '@basalt/stdx';
+import { Prng } from '@basalt/stdx';
 import type { NetworkFaults } from './sim-network.js';
 
 /**
@@ -48,6 +48,8 @@ export interface FaultPlan {
   readonly fsyncUnitsMax: number;
   /** Check-quorum (and with it the leader lease) on every node; pre-vote is always on. */
   readonly checkQuorum: boolean;
+  /** Config.announceCommit on every node (false: followers learn a commit from the next append or heartbeat, as metad runs). */
+  readonly announceCommit: boolean;
   /** Bytes of entries per MsgApp (1: one entry each, as figure 8 needs). */
   readonly maxSizePerMsg: number;
   /** Applied entries between snapshots (and log compactions). */
@@ -93,11 +95,21 @@ export const figure8Faults: Partial<FaultPlan> = {
 const figure8Share = 0.25;
 
 export function drawFaultPlan(prng: Prng): FaultPlan {
-  const plan = drawMixedFaultPlan(prng);
+  const plan = { ...drawMixedFaultPlan(prng), announceCommit: drawAnnounceCommit(prng.seed) };
   return prng.chance(figure8Share) ? { ...plan, ...figure8Faults } : plan;
 }
 
-function drawMixedFaultPlan(prng: Prng): FaultPlan {
+/**
+ * Config.announceCommit for a seed, from a stream of its own: the seed's other draws (and so
+ * every run with the commit announced) do not depend on it.
+ */
+function drawAnnounceCommit(seed: number): boolean {
+  return new Prng(((seed % 2 ** 32) ^ announceCommitStream) >>> 0).chance(0.5);
+}
+
+const announceCommitStream = 0x5a17c0;
+
+function drawMixedFaultPlan(prng: Prng): Omit<FaultPlan, 'announceCommit'> {
   return {
     figure8: false,
     network: drawNetwork(prng),

@@ -55,6 +55,7 @@ export interface NodeOptions {
   readonly heartbeatTick: number;
   readonly maxSizePerMsg: number;
   readonly checkQuorum: boolean;
+  readonly announceCommit: boolean;
   /** Take a snapshot when this many entries were applied since the last one. */
   readonly snapshotEvery: number;
   /** Entries kept in the log below a new snapshot (for slow followers). */
@@ -134,6 +135,7 @@ export class SimNode {
       heartbeatTick: this.opts.heartbeatTick,
       preVote: true,
       checkQuorum: this.opts.checkQuorum,
+      announceCommit: this.opts.announceCommit,
       maxSizePerMsg: this.opts.maxSizePerMsg,
       maxInflightMsgs: 8,
       maxUncommittedEntriesSize: 1 << 20,

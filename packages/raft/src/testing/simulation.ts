@@ -183,6 +183,7 @@ class Simulation {
     this.trace.record(`plan ${JSON.stringify(this.plan)}`);
     if (this.plan.figure8) this.count('figure8_schedule');
     if (!this.plan.checkQuorum) this.count('check_quorum_off');
+    if (!this.plan.announceCommit) this.count('commit_not_announced');
   }
 
   private count(fault: string): void {
@@ -193,7 +194,7 @@ class Simulation {
     const node = new SimNode(
       id,
       { voters: this.initialVoters, learners: [] },
-      { electionTick, heartbeatTick, maxSizePerMsg: this.plan.maxSizePerMsg, checkQuorum: this.plan.checkQuorum, snapshotEvery: this.plan.snapshotEvery, keepAfterSnapshot: 3, unsafeLocalReads: this.opts.unsafeLocalReads === true, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) },
+      { electionTick, heartbeatTick, maxSizePerMsg: this.plan.maxSizePerMsg, checkQuorum: this.plan.checkQuorum, announceCommit: this.plan.announceCommit, snapshotEvery: this.plan.snapshotEvery, keepAfterSnapshot: 3, unsafeLocalReads: this.opts.unsafeLocalReads === true, ...(this.opts.knobs === undefined ? {} : { knobs: this.opts.knobs }) },
       {
         checker: this.checker,
         trace: this.trace,

@@ -1,6 +1,6 @@
 export * from './grpc-method.js';
 export * from './meta-service.js';
-export * from './raft-service.js';
+export * from './raft-frames.js';
 export * from './errors.js';
 export * from './endpoints.js';
 export * from './meta-client.js';

@@ -25,6 +25,14 @@ export interface CallWithAuthContext {
 /** A data-plane socket as accepted or opened by a TransportSecurity. */
 export type DataSocket = net.Socket | tls.TLSSocket;
 
+/** How a listener of `createDataServer` accepts connections. */
+export interface ListenerOptions {
+  /** ALPN names offered over TLS, preferred first (metad's port: h2 for gRPC and the Raft transport's). */
+  readonly alpnProtocols?: readonly string[];
+  /** Keep a socket writable after its peer ended its side (default true, for the data protocol). */
+  readonly allowHalfOpen?: boolean;
+}
+
 const minVersion = 'TLSv1.2';
 
 /**
@@ -170,10 +178,12 @@ export class TransportSecurity {
    * tells the peer why (it speaks the data protocol) and closes the socket. A peer without a
    * certificate from the trust bundle never gets that far.
    */
-  createDataServer(onSocket: (socket: DataSocket, refused: BasaltError | undefined) => void): net.Server {
+  createDataServer(onSocket: (socket: DataSocket, refused: BasaltError | undefined) => void, options: ListenerOptions = {}): net.Server {
     const m = this.material;
-    if (m === undefined) return net.createServer({ noDelay: true, allowHalfOpen: true }, (s) => onSocket(s, undefined));
-    const server = tls.createServer({ ...m.options, requestCert: true, rejectUnauthorized: false, allowHalfOpen: true }, (socket) => {
+    const allowHalfOpen = options.allowHalfOpen ?? true;
+    if (m === undefined) return net.createServer({ noDelay: true, allowHalfOpen }, (s) => onSocket(s, undefined));
+    const alpn = options.alpnProtocols === undefined ? {} : { ALPNProtocols: [...options.alpnProtocols] };
+    const server = tls.createServer({ ...m.options, ...alpn, requestCert: true, rejectUnauthorized: false, allowHalfOpen }, (socket) => {
       let refused: BasaltError | undefined;
       try {
         this.peerIdentityOfSocket(socket);
@@ -218,11 +228,12 @@ export class TransportSecurity {
    * when secure, with the server's certificate checked). Errors arrive as the socket's 'error'
    * event; `transportError` turns them into BasaltErrors.
    */
-  connectData(host: string, port: number, onReady: () => void): DataSocket {
+  connectData(host: string, port: number, onReady: () => void, alpnProtocol?: string): DataSocket {
     const m = this.material;
     if (m === undefined) return net.connect({ host, port }, onReady);
     const servername = net.isIP(host) === 0 ? host : undefined;
-    return tls.connect({ host, port, secureContext: m.context, ...(servername !== undefined && { servername }), checkServerIdentity: (h, cert) => this.checkServer(h, cert) }, onReady);
+    const alpn = alpnProtocol === undefined ? {} : { ALPNProtocols: [alpnProtocol] };
+    return tls.connect({ host, port, secureContext: m.context, ...alpn, ...(servername !== undefined && { servername }), checkServerIdentity: (h, cert) => this.checkServer(h, cert) }, onReady);
   }
 
   /** Server-side TLS options for a listener of another protocol (the NBD agent's STARTTLS). */
