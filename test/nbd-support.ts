@@ -204,6 +204,23 @@ export async function runOk(cmd: string, args: string[], options: { timeoutMs?: 
 }
 
 /** SHA-256 of a file, streamed. */
+/**
+ * qemu-io's patterns through `uri` (a 6 MiB or larger export): FUA writes, async writes and
+ * flushes, write-zeroes with and without unmap, discard, unaligned I/O, each read back with the
+ * pattern it must have. Returns qemu-io's output and how many reads it ran.
+ */
+export async function qemuIoPatterns(uri: string): Promise<{ stdout: string; reads: number; expectedReads: number }> {
+  const cmds = [
+    'write -P 0xa1 0 1M', 'write -f -P 0xb2 1M 64k', 'aio_write -P 0xc3 2M 128k', 'aio_write -P 0xc4 3M 128k', 'aio_flush',
+    'flush', 'read -P 0xa1 0 1M', 'read -P 0xb2 1M 64k', 'read -P 0xc3 2M 128k', 'read -P 0xc4 3M 128k',
+    'write -z 0 64k', 'read -P 0 0 64k', 'read -P 0xa1 64k 960k', 'write -z -u 128k 64k', 'read -P 0 128k 64k',
+    'discard 1M 64k', 'write -P 0xd5 1M 4k', 'read -P 0xd5 1M 4k', 'write -f -z 5M 1M', 'read -P 0 5M 1M',
+    'write -P 0xe6 100 333', 'read -P 0xe6 100 333', 'read -P 0 0 100',
+  ];
+  const r = await runOk('qemu-io', ['-f', 'raw', uri, ...cmds.flatMap((c) => ['-c', c])]);
+  return { stdout: r.stdout, reads: r.stdout.match(/^read /gm)?.length ?? 0, expectedReads: cmds.filter((c) => c.startsWith('read')).length };
+}
+
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
