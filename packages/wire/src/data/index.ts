@@ -8,3 +8,4 @@ export * from './socket-batch.js';
 export * from './stamp.js';
 export * from './capability.js';
 export * from './capability-crypto.js';
+export * from './message-frame.js';

@@ -36,15 +36,48 @@ const grpcStatusOf: Partial<Record<ErrorCode, GrpcStatus>> = {
   [ErrorCode.TenantExists]: GrpcStatus.ALREADY_EXISTS,
 };
 
+/**
+ * A BasaltError as the fields both Meta transports carry (gRPC trailers, MetaCallError frames):
+ * the code, the message, the leader hints, and the other details as JSON. An empty string is an
+ * absent field.
+ */
+export interface ErrorFields {
+  code: string;
+  message: string;
+  details: string;
+  leaderId: string;
+  leaderAddress: string;
+}
+
+export function errorFields(err: BasaltError): ErrorFields {
+  const { leaderId, leaderAddress, ...rest } = err.details;
+  return {
+    code: err.code,
+    message: err.message,
+    details: Object.keys(rest).length > 0 ? printable(JSON.stringify(rest)) : '',
+    leaderId: typeof leaderId === 'string' ? printable(leaderId) : '',
+    leaderAddress: typeof leaderAddress === 'string' ? printable(leaderAddress) : '',
+  };
+}
+
+/** The BasaltError that `errorFields` carried, with `details` added to the ones it carried. */
+export function errorOfFields(fields: ErrorFields, details: Record<string, unknown>): BasaltError {
+  const all: Record<string, unknown> = { ...details };
+  if (fields.details !== '') Object.assign(all, parseDetails(fields.details));
+  if (fields.leaderId !== '') all.leaderId = fields.leaderId;
+  if (fields.leaderAddress !== '') all.leaderAddress = fields.leaderAddress;
+  return errorFromWire(fields.code, fields.message, all);
+}
+
 /** Turns a BasaltError into the status object a grpc-js unary handler passes to its callback. */
 export function toGrpcError(err: BasaltError): Partial<StatusObject> {
+  const fields = errorFields(err);
   const metadata = new Metadata();
-  metadata.set(trailer.code, err.code);
-  const { leaderId, leaderAddress, ...rest } = err.details;
-  if (typeof leaderId === 'string' && leaderId !== '') metadata.set(trailer.leaderId, printable(leaderId));
-  if (typeof leaderAddress === 'string' && leaderAddress !== '') metadata.set(trailer.leaderAddress, printable(leaderAddress));
-  if (Object.keys(rest).length > 0) metadata.set(trailer.details, printable(JSON.stringify(rest)));
-  return { code: grpcStatusOf[err.code] ?? GrpcStatus.FAILED_PRECONDITION, details: err.message, metadata };
+  metadata.set(trailer.code, fields.code);
+  if (fields.leaderId !== '') metadata.set(trailer.leaderId, fields.leaderId);
+  if (fields.leaderAddress !== '') metadata.set(trailer.leaderAddress, fields.leaderAddress);
+  if (fields.details !== '') metadata.set(trailer.details, fields.details);
+  return { code: grpcStatusOf[err.code] ?? GrpcStatus.FAILED_PRECONDITION, details: fields.message, metadata };
 }
 
 /**
@@ -65,13 +98,13 @@ export function fromGrpcError(err: ServiceError, address: string): BasaltError {
   const code = firstString(err.metadata, trailer.code);
   const details: Record<string, unknown> = { address, grpcStatus: err.code };
   if (code === undefined) return transportError(err, details);
-  const extra = firstString(err.metadata, trailer.details);
-  if (extra !== undefined) Object.assign(details, parseDetails(extra));
-  const leaderId = firstString(err.metadata, trailer.leaderId);
-  const leaderAddress = firstString(err.metadata, trailer.leaderAddress);
-  if (leaderId !== undefined) details.leaderId = leaderId;
-  if (leaderAddress !== undefined) details.leaderAddress = leaderAddress;
-  return errorFromWire(code, err.details, details);
+  return errorOfFields({
+    code,
+    message: err.details,
+    details: firstString(err.metadata, trailer.details) ?? '',
+    leaderId: firstString(err.metadata, trailer.leaderId) ?? '',
+    leaderAddress: firstString(err.metadata, trailer.leaderAddress) ?? '',
+  }, details);
 }
 
 function transportError(err: ServiceError, details: Record<string, unknown>): BasaltError {

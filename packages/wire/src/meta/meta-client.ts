@@ -1,7 +1,5 @@
-import { Client, Metadata } from '@grpc/grpc-js';
-import type { ServiceError } from '@grpc/grpc-js';
 import { BasaltError, ErrorCode, assert, limits } from '@basalt/stdx';
-import { fromGrpcError } from './errors.js';
+import { MetaConnection } from './meta-connection.js';
 import { metaService, readOnlyMethods, retrySafeMethods } from './meta-service.js';
 import type { MetaMethodName, MetaReply, MetaRequest } from './meta-service.js';
 import { TransportSecurity } from '../security/transport-security.js';
@@ -39,11 +37,13 @@ export interface CallOptions {
 /**
  * A client of the metad cluster. It sends every call to the member it believes is the leader,
  * follows NOT_LEADER hints, rotates through the endpoints with exponential backoff while members
- * are unavailable or no leader is known, and throws BasaltErrors with stable codes.
+ * are unavailable or no leader is known, and throws BasaltErrors with stable codes. Calls travel
+ * as frames (meta-frames.ts) on one connection per member, opened again after it fails; metad
+ * also serves the same API over gRPC for other clients.
  */
 export class MetaClient {
   private readonly endpoints: string[];
-  private readonly clients = new Map<string, { client: Client; generation: number }>();
+  private readonly connections = new Map<string, { connection: MetaConnection; generation: number }>();
   private readonly security: TransportSecurity;
   private leader: string | undefined;
   private next = 0;
@@ -119,11 +119,11 @@ export class MetaClient {
     }
   }
 
-  /** Closes every channel. Calls in flight fail with BASALT_CLOSED. */
+  /** Closes every connection. Calls in flight fail with BASALT_CLOSED. */
   close(): void {
     this.closed = true;
-    for (const { client } of this.clients.values()) client.close();
-    this.clients.clear();
+    for (const { connection } of this.connections.values()) connection.close();
+    this.connections.clear();
   }
 
   /** The believed leader, else the next endpoint in rotation, preferring members not `down`. */
@@ -166,49 +166,31 @@ export class MetaClient {
     return 'throw';
   }
 
-  private attempt<K extends MetaMethodName>(method: K, request: MetaRequest<K>, address: string, timeoutMs: number): Promise<MetaReply<K>> {
+  private async attempt<K extends MetaMethodName>(method: K, request: MetaRequest<K>, address: string, timeoutMs: number): Promise<MetaReply<K>> {
     const def = metaService[method];
-    const client = this.channel(address);
-    return new Promise((resolve, reject) => {
-      client.makeUnaryRequest(
-        def.path,
-        def.requestSerialize as (value: MetaRequest<K>) => Buffer,
-        def.responseDeserialize as (bytes: Buffer) => MetaReply<K>,
-        request,
-        new Metadata(),
-        { deadline: Date.now() + timeoutMs },
-        (err: ServiceError | null, reply?: MetaReply<K>) => {
-          if (err) reject(fromGrpcError(err, address));
-          else resolve(reply as MetaReply<K>);
-        },
-      );
-    });
+    const bytes = def.requestSerialize(request);
+    const reply = await this.connection(address).call(def.originalName, bytes, timeoutMs);
+    try {
+      return def.responseDeserialize(reply as Buffer) as MetaReply<K>;
+    } catch (err) {
+      throw new BasaltError(ErrorCode.Protocol, `metad ${address}: a ${def.originalName} reply that does not decode: ${(err as Error).message}`, { address });
+    }
   }
 
   /**
-   * The channel to a member, opened anew after the credentials were reloaded (a rotation); the
-   * old channel is closed once the calls on it had time to finish.
+   * The connection to a member: opened anew after it failed, or after the credentials were
+   * reloaded (a rotation); the old one is closed once the calls on it had time to finish.
    */
-  private channel(address: string): Client {
-    const cached = this.clients.get(address);
+  private connection(address: string): MetaConnection {
+    const cached = this.connections.get(address);
     const generation = this.security.generation;
-    if (cached !== undefined && cached.generation === generation) return cached.client;
-    if (cached !== undefined) setTimeout(() => cached.client.close(), this.callTimeoutMs).unref();
-    const client = new Client(address, this.security.channelCredentials(), metaChannelOptions);
-    this.clients.set(address, { client, generation });
-    return client;
+    if (cached !== undefined && cached.generation === generation && !cached.connection.failed) return cached.connection;
+    if (cached !== undefined) setTimeout(() => cached.connection.close(), this.callTimeoutMs).unref();
+    const connection = new MetaConnection(address, this.security);
+    this.connections.set(address, { connection, generation });
+    return connection;
   }
 }
-
-/** Channel options shared by Meta clients: fail fast and reconnect quickly to a restarted member. */
-export const metaChannelOptions = {
-  'grpc.max_receive_message_length': limits.metaReplyBytesMax,
-  'grpc.initial_reconnect_backoff_ms': 100,
-  'grpc.max_reconnect_backoff_ms': 1000,
-  'grpc.enable_retries': 0,
-  // No channelz statistics per call (nothing reads them).
-  'grpc.enable_channelz': 0,
-} as const;
 
 /**
  * Members a call could not reach recently. A killed leader stays in its followers' views (and

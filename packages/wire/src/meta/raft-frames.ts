@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
-import { framePrefixBytes } from '../data/constants.js';
 import { FrameSplitter } from '../data/frame-splitter.js';
+import { decodeMessageFrame, messageFrame } from '../data/message-frame.js';
 import { basalt } from '../gen/proto.js';
 
 /** The protobuf messages of proto/raft.proto. */
@@ -21,11 +21,11 @@ export const raftAlpnProtocol = 'basalt-raft';
 
 /** A batch as the parts of one frame (the body not copied again). */
 export function encodeRaftBatch(batch: raftpb.IMessageBatch): Buffer[] {
-  return frame(raftBatchMagic, raftpb.MessageBatch.encode(batch).finish());
+  return messageFrame(raftBatchMagic, raftpb.MessageBatch.encode(batch).finish());
 }
 
 export function encodeRaftAck(ack: raftpb.ISendAck): Buffer[] {
-  return frame(raftAckMagic, raftpb.SendAck.encode(ack).finish());
+  return messageFrame(raftAckMagic, raftpb.SendAck.encode(ack).finish());
 }
 
 /** Cuts the batch frames a Raft receiver reads. */
@@ -40,30 +40,15 @@ export function raftAckSplitter(): FrameSplitter {
 
 /** The batch in a whole frame from raftBatchSplitter; BASALT_PROTOCOL when the body is not one. */
 export function decodeRaftBatch(whole: Buffer): raftpb.MessageBatch {
-  return decode(whole, (body) => raftpb.MessageBatch.decode(body), 'Raft message batch');
+  return decodeMessageFrame(whole, (body) => raftpb.MessageBatch.decode(body), 'Raft connection', 'Raft message batch');
 }
 
 /** The ack in a whole frame from raftAckSplitter; BASALT_PROTOCOL when the body is not one. */
 export function decodeRaftAck(whole: Buffer): raftpb.SendAck {
-  return decode(whole, (body) => raftpb.SendAck.decode(body), 'Raft ack');
+  return decodeMessageFrame(whole, (body) => raftpb.SendAck.decode(body), 'Raft connection', 'Raft ack');
 }
 
 /** A framing error of FrameSplitter on a Raft connection, typed. */
 export function raftFramingError(message: string): BasaltError {
   return new BasaltError(ErrorCode.Protocol, `Raft connection: ${message}`, {});
-}
-
-function frame(magic: number, body: Uint8Array): Buffer[] {
-  const prefix = Buffer.allocUnsafe(framePrefixBytes);
-  prefix.writeUInt32BE(magic, 0);
-  prefix.writeUInt32BE(body.length, 4);
-  return [prefix, Buffer.from(body.buffer, body.byteOffset, body.byteLength)];
-}
-
-function decode<T>(whole: Buffer, parse: (body: Buffer) => T, what: string): T {
-  try {
-    return parse(whole.subarray(framePrefixBytes));
-  } catch (err) {
-    throw new BasaltError(ErrorCode.Protocol, `Raft connection: a ${what} that does not decode: ${(err as Error).message}`, {});
-  }
 }
