@@ -1,11 +1,13 @@
 /**
  * The Meta API that chunk servers and the SDK use, against a real 3-member cluster: chunk server
  * registration and heartbeats, extent allocation and replica drops with epochs, writer leases
- * with fencing generations, and the leader marking a silent chunk server down.
+ * with fencing generations, the leader marking a silent chunk server down, and the same API over
+ * gRPC (MetaClient calls in frames) for other clients.
  */
+import { Client, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, GiB, MiB } from '@basalt/stdx';
-import type { MetaClient } from '@basalt/wire';
+import { BasaltError, ErrorCode, GiB, MiB } from '@basalt/stdx';
+import { fromGrpcError, metaService, TransportSecurity, type MetaClient, type MetaMethodName, type MetaRequest, type MetaReply } from '@basalt/wire';
 import { MetaCluster } from './lib/meta-cluster.js';
 import { codeOf } from './lib/errors.js';
 import { ProcessScope, waitFor } from './lib/process.js';
@@ -86,5 +88,26 @@ describe('the Meta API for chunk servers and clients', () => {
     const { servers } = await meta.call('listServers', {});
     expect(servers.find((s) => s.id === 'cs1')?.state).toBe('up');
     expect((await beat('cs0')).state).toBe('up');
+  });
+
+  it('serves the same API over gRPC: a reply, and a follower\'s BASALT_NOT_LEADER with the leader\'s address in its trailers', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.running().find((i) => i !== leader)!;
+    const grpcCall = <K extends MetaMethodName>(i: number, method: K, request: MetaRequest<K>): Promise<MetaReply<K>> => {
+      const address = cluster.member(i).address;
+      const client = new Client(address, TransportSecurity.insecure().channelCredentials());
+      const def = metaService[method];
+      return new Promise<MetaReply<K>>((resolve, reject) => {
+        client.makeUnaryRequest(def.path, def.requestSerialize as (r: MetaRequest<K>) => Buffer, def.responseDeserialize as (b: Buffer) => MetaReply<K>, request, new Metadata(), { deadline: Date.now() + 10_000 }, (err: ServiceError | null, reply?: MetaReply<K>) => {
+          if (err) reject(fromGrpcError(err, address));
+          else resolve(reply!);
+        });
+      }).finally(() => client.close());
+    };
+    expect((await grpcCall(leader, 'getVolume', { name: 'vol' })).volume?.name).toBe('vol');
+    const refused = await grpcCall(follower, 'getVolume', { name: 'vol' }).then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(BasaltError);
+    expect((refused as BasaltError).code).toBe(ErrorCode.NotLeader);
+    expect((refused as BasaltError).details.leaderAddress).toBe(cluster.member(leader).address);
   });
 });
