@@ -5,6 +5,8 @@
  *     (etcd: put of key bench/<k>; Basalt: SetVolumeLabel on volume bench-<k>)
  *   - linearizable reads with 64 concurrent clients (etcd: get; Basalt: GetVolume)
  *   - failover: kill -9 of the leader to the first acknowledged write, several trials
+ *   - per phase, the CPU per operation of the servers (all members) and of this client process
+ *     (each system's client library: the etcd3 npm client, Basalt's MetaClient)
  *   - peak RSS (VmHWM) of every member
  * Each client works on its own key, so writes never conflict. Both clusters run (the idle one
  * only heartbeats), but the workload drives one system at a time: each phase is split into
@@ -21,6 +23,7 @@ import { BasaltTarget } from './basalt-target.js';
 import { EtcdTarget } from './etcd-target.js';
 import { renderDetails, renderTable, type SystemResult } from './report.js';
 import { RssSampler } from './rss.js';
+import { cpuSeconds } from '../lib/proc-stats.js';
 import type { BenchTarget } from './target.js';
 import { measureFailover, mergeRounds, runPhase, type FailoverResult, type PhaseResult } from './workload.js';
 
@@ -77,7 +80,8 @@ function runRound(s: Running, kind: PhaseKind, durationMs: number): Promise<Phas
   const op = kind.reads
     ? (w: number): Promise<void> => target.read(w % keys, opDeadlineMs)
     : (w: number, i: number): Promise<void> => target.write(w % keys, `${value}${i}`, opDeadlineMs);
-  return runPhase(target.system, { label: kind.label, concurrency: kind.concurrency, durationMs, maxOps: phaseOpsMax, opDeadlineMs, op });
+  const serverCpuSeconds = (): number => target.members.reduce((sum, m) => sum + (cpuSeconds(m.pid) ?? 0), 0);
+  return runPhase(target.system, { label: kind.label, concurrency: kind.concurrency, durationMs, maxOps: phaseOpsMax, opDeadlineMs, op, serverCpuSeconds });
 }
 
 /** Runs every phase in `rounds` alternating rounds, then each system's failover trials. */

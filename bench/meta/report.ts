@@ -19,6 +19,7 @@ interface Row {
 
 const ops = (v: number): string => `${v.toFixed(0)}/s`;
 const ms = (v: number): string => `${v.toFixed(1)} ms`;
+const cpuMs = (v: number): string => `${v.toFixed(2)} ms`;
 const mib = (v: number): string => `${(v / 1024).toFixed(0)} MiB`;
 
 function phase(r: SystemResult, label: string): PhaseResult {
@@ -33,6 +34,8 @@ function rows(labels: readonly string[]): Row[] {
     out.push({ metric: `${label} throughput`, better: 'higher', value: (r) => phase(r, label).opsPerSec, format: ops });
     out.push({ metric: `${label} p50`, better: 'lower', value: (r) => phase(r, label).p50Ms, format: ms });
     out.push({ metric: `${label} p99`, better: 'lower', value: (r) => phase(r, label).p99Ms, format: ms });
+    out.push({ metric: `${label} server CPU per op`, better: 'lower', value: (r) => (phase(r, label).serverCpuSeconds * 1000) / phase(r, label).ops, format: cpuMs });
+    out.push({ metric: `${label} client CPU per op`, better: 'lower', value: (r) => (phase(r, label).clientCpuSeconds * 1000) / phase(r, label).ops, format: cpuMs });
   }
   out.push({ metric: 'failover: kill -9 leader -> first write (median)', better: 'lower', value: (r) => r.failover.medianMs, format: ms });
   out.push({ metric: 'failover (max)', better: 'lower', value: (r) => r.failover.maxMs, format: ms });

@@ -12,6 +12,8 @@ export interface PhaseSpec {
   readonly opDeadlineMs: number;
   /** Worker `w`'s `i`-th operation. */
   op(worker: number, i: number): Promise<void>;
+  /** CPU seconds the system's servers have used so far (all members, utime + stime). */
+  serverCpuSeconds(): number;
 }
 
 export interface PhaseResult {
@@ -22,6 +24,12 @@ export interface PhaseResult {
   readonly opsPerSec: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /**
+   * CPU seconds the servers used during the phase, and this process (the client library driving
+   * them): what an operation costs each side, apart from the other and from the machine's load.
+   */
+  readonly serverCpuSeconds: number;
+  readonly clientCpuSeconds: number;
   /** Every acknowledged operation's latency, sorted (to merge rounds of one phase). */
   readonly latenciesMs: readonly number[];
 }
@@ -40,6 +48,8 @@ export async function runPhase(system: string, spec: PhaseSpec): Promise<PhaseRe
   const latencies: number[] = [];
   let issued = 0;
   let errors = 0;
+  const server0 = spec.serverCpuSeconds();
+  const client0 = process.cpuUsage();
   const start = performance.now();
   const end = start + spec.durationMs;
   const progress = setInterval(() => {
@@ -64,14 +74,17 @@ export async function runPhase(system: string, spec: PhaseSpec): Promise<PhaseRe
   } finally {
     clearInterval(progress);
   }
-  return summarize(spec.label, latencies, errors, (performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  const client = process.cpuUsage(client0);
+  return summarize(spec.label, latencies, errors, seconds, { server: spec.serverCpuSeconds() - server0, client: (client.user + client.system) / 1e6 });
 }
 
-function summarize(label: string, latencies: number[], errors: number, seconds: number): PhaseResult {
+function summarize(label: string, latencies: number[], errors: number, seconds: number, cpu: { server: number; client: number }): PhaseResult {
   latencies.sort((a, b) => a - b);
   return {
     label, ops: latencies.length, errors, seconds, opsPerSec: latencies.length / seconds,
-    p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99), latenciesMs: latencies,
+    p50Ms: percentile(latencies, 0.5), p99Ms: percentile(latencies, 0.99),
+    serverCpuSeconds: cpu.server, clientCpuSeconds: cpu.client, latenciesMs: latencies,
   };
 }
 
@@ -80,7 +93,8 @@ export function mergeRounds(rounds: readonly PhaseResult[]): PhaseResult {
   assert(rounds.length > 0 && rounds.every((r) => r.label === rounds[0]!.label), 'rounds of one phase');
   const latencies = rounds.flatMap((r) => r.latenciesMs);
   const errors = rounds.reduce((n, r) => n + r.errors, 0);
-  return summarize(rounds[0]!.label, latencies, errors, rounds.reduce((n, r) => n + r.seconds, 0));
+  const sum = (f: (r: PhaseResult) => number): number => rounds.reduce((n, r) => n + f(r), 0);
+  return summarize(rounds[0]!.label, latencies, errors, sum((r) => r.seconds), { server: sum((r) => r.serverCpuSeconds), client: sum((r) => r.clientCpuSeconds) });
 }
 
 export interface FailoverResult {
