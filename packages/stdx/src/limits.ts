@@ -139,7 +139,7 @@ export const limits = {
   raftTransportMessageBytesMax: 64 * MiB + 1 * MiB,
   /** Messages queued for one peer while its stream's buffer is full; beyond, the oldest are dropped. */
   raftTransportQueueMax: 4096,
-  /** A Raft stream asks the peer to acknowledge a batch at most this often (and every snapshot). */
+  /** A Raft connection asks the peer to acknowledge a batch at most this often (and every snapshot). */
   raftTransportAckIntervalMs: 1_000,
   /** Client requests waiting in one metad for commit or a read index. */
   metaPendingRequestsMax: 10_000,

@@ -38,7 +38,7 @@ export interface RaftHostOptions {
   requestTimeoutMs: number;
   metrics: MetaMetrics;
   log(line: string): void;
-  /** How Raft streams to peers are secured. */
+  /** How the Raft connections to peers are secured. */
   security: TransportSecurity;
   /** This member was removed from the cluster (it stops serving). */
   onRemoved(): void;

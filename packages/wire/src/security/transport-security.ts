@@ -153,9 +153,9 @@ export class TransportSecurity {
 
   /**
    * The peer certificate of a call, taken from grpc-js once per call: getPeerCertificate builds a
-   * new object (with three fingerprints) each time, and a Raft stream asks for every batch it
-   * receives (grpc-server.ts: the revocation check). A connection's certificate cannot change
-   * (no renegotiation), so the cached one is the peer's; revocation is still checked every time.
+   * new object (with three fingerprints) each time it is asked. A connection's certificate cannot
+   * change (no renegotiation), so the cached one is the peer's; revocation is still checked every
+   * time.
    */
   private certificateOfCall(call: CallWithAuthContext): tls.PeerCertificate | undefined {
     if (this.callCertificates.has(call)) return this.callCertificates.get(call);
