@@ -1,4 +1,3 @@
-import type { TLSSocket } from 'node:tls';
 import { BasaltError, ErrorCode, limits, type Identity } from '@basalt/stdx';
 import { decodeMetaCall, encodeMetaResult, errorFields, metaCallSplitter, metaService, SocketBatch, type DataSocket, type MetaMethodName, type pb, type TransportSecurity } from '@basalt/wire';
 import type { CallerHandlers } from './meta-api.js';
@@ -76,7 +75,7 @@ function provePeer(socket: DataSocket, refused: BasaltError | undefined, securit
   if (refused !== undefined) return { refused };
   try {
     const identity = security.peerIdentityOfSocket(socket);
-    return { identity, serial: security.secure ? (socket as TLSSocket).getPeerCertificate().serialNumber : undefined };
+    return { identity, serial: security.peerSerial(socket) };
   } catch (err) {
     return { refused: err as BasaltError };
   }
@@ -84,9 +83,7 @@ function provePeer(socket: DataSocket, refused: BasaltError | undefined, securit
 
 function callerOf(peer: Peer, security: TransportSecurity): Identity {
   if ('refused' in peer) throw peer.refused;
-  if (peer.serial !== undefined && security.isRevoked(peer.serial)) {
-    throw new BasaltError(ErrorCode.Unauthenticated, `the peer's certificate (serial ${peer.serial}) is revoked`, { serial: peer.serial, reason: 'revoked' });
-  }
+  if (peer.serial !== undefined) security.assertNotRevoked(peer.serial);
   return peer.identity;
 }
 

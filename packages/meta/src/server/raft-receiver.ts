@@ -1,5 +1,4 @@
-import type { TLSSocket } from 'node:tls';
-import { BasaltError, ErrorCode } from '@basalt/stdx';
+import type { BasaltError } from '@basalt/stdx';
 import { decodeRaftBatch, encodeRaftAck, raftBatchSplitter, raftFramingError, SocketBatch, type DataSocket, type raftpb, type TransportSecurity } from '@basalt/wire';
 import { authorizeCall, raftStreamMethod, unwrap } from '../state/index.js';
 
@@ -27,7 +26,7 @@ export function serveRaftConnection(socket: DataSocket, first: Buffer, refused: 
   try {
     if (refused !== undefined) throw refused;
     unwrap(authorizeCall(raftStreamMethod, opts.security.peerIdentityOfSocket(socket)));
-    if (opts.security.secure) serial = (socket as TLSSocket).getPeerCertificate().serialNumber;
+    serial = opts.security.peerSerial(socket);
   } catch (err) {
     socket.destroy();
     opts.onClosed(err);
@@ -47,7 +46,7 @@ export function serveRaftConnection(socket: DataSocket, first: Buffer, refused: 
     const split = splitter.push(chunk);
     try {
       for (const frame of split.frames) {
-        if (serial !== undefined && opts.security.isRevoked(serial)) throw new BasaltError(ErrorCode.Unauthenticated, `the peer's certificate (serial ${serial}) is revoked`, { serial, reason: 'revoked' });
+        if (serial !== undefined) opts.security.assertNotRevoked(serial);
         const b = decodeRaftBatch(frame);
         opts.receive(b);
         if (b.ackRequested) batch.write(encodeRaftAck({ seq: b.seq }));

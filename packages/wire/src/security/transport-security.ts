@@ -125,6 +125,16 @@ export class TransportSecurity {
     return this.revoked.has(normalizeSerial(serial));
   }
 
+  /** Throws BASALT_UNAUTHENTICATED when the certificate of this serial is revoked (checked again on every call of a connection). */
+  assertNotRevoked(serial: string): void {
+    if (this.isRevoked(serial)) throw unauthenticated(`the peer's certificate (serial ${serial}) is revoked`, { serial, reason: 'revoked' });
+  }
+
+  /** The serial of a secure socket's peer certificate, taken once per connection for assertNotRevoked; undefined when insecure. */
+  peerSerial(socket: DataSocket): string | undefined {
+    return this.material !== undefined && socket instanceof tls.TLSSocket ? socket.getPeerCertificate().serialNumber : undefined;
+  }
+
   /** Credentials for a gRPC server (metad): reloadable, client certificates required. */
   serverCredentials(): ServerCredentials {
     const m = this.material;
@@ -244,7 +254,7 @@ export class TransportSecurity {
   private identityOf(cert: tls.PeerCertificate | undefined): Identity {
     // grpc-js reports no certificate for a peer whose certificate TLS did not verify.
     if (cert === undefined || Object.keys(cert).length === 0) throw unauthenticated('the peer presented no trusted certificate (none, one from another CA, or an expired one)', {});
-    if (this.isRevoked(cert.serialNumber)) throw unauthenticated(`the peer's certificate (serial ${cert.serialNumber}) is revoked`, { serial: cert.serialNumber, reason: 'revoked' });
+    this.assertNotRevoked(cert.serialNumber);
     return identityFromSubjectAltName(cert.subjectaltname);
   }
 
