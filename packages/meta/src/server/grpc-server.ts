@@ -1,7 +1,7 @@
 import { Server } from '@grpc/grpc-js';
 import type { sendUnaryData, ServerUnaryCall, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { limits, type Identity } from '@basalt/stdx';
-import { metaService, parseHostPort, toGrpcError } from '@basalt/wire';
+import { metaService, parseSocketAddress, toGrpcError } from '@basalt/wire';
 import type { TransportSecurity } from '@basalt/wire';
 import type { CallerHandlers } from './meta-api.js';
 import { MetaListener } from './meta-listener.js';
@@ -36,7 +36,7 @@ export async function startGrpcServer(listen: string, handlers: CallerHandlers, 
     meta[name] = unary(name, handlers[name] as (req: unknown, caller: Identity) => Promise<unknown>, metrics, security, log);
   }
   server.addService(metaService, meta);
-  const { host: listenHost, port } = parseHostPort(listen, 'listen');
+  const { host: listenHost, port } = parseSocketAddress(listen, 'listen');
   const listener = await MetaListener.listen(listenHost, port, security, server, {
     raft: (socket, first, refused) => serveRaftConnection(socket, first, refused, {
       security, receive: (batch) => host.receive(batch), onClosed: (err) => asBasaltError(err, log),

@@ -26,7 +26,7 @@ export class MetaListener {
     private readonly framedSockets: Set<DataSocket>,
   ) {}
 
-  /** Listens on host:port (port 0: any free one, see `port`). */
+  /** Listens on host:port (host as node:net takes it, no brackets; port 0: any free one, see `port`). */
   static async listen(host: string, port: number, security: TransportSecurity, grpc: Server, framed: { raft: FramedConnectionHandler; meta: FramedConnectionHandler }): Promise<MetaListener> {
     const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
     const byMagic = new Map([[raftBatchMagic, framed.raft], [metaCallMagic, framed.meta]]);
@@ -47,7 +47,7 @@ export class MetaListener {
     }, { alpnProtocols: ['h2', raftAlpnProtocol, metaAlpnProtocol], allowHalfOpen: false });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, host.replace(/^\[|\]$/g, ''), () => {
+      server.listen(port, host, () => {
         server.off('error', reject);
         resolve();
       });

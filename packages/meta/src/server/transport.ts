@@ -1,6 +1,6 @@
 import type { Message } from '@basalt/raft';
 import { limits } from '@basalt/stdx';
-import { decodeRaftAck, encodeRaftBatch, parseHostPort, raftAckSplitter, raftAlpnProtocol, SocketBatch, type DataSocket, type FrameSplitter, type TransportSecurity } from '@basalt/wire';
+import { decodeRaftAck, encodeRaftBatch, parseSocketAddress, raftAckSplitter, raftAlpnProtocol, SocketBatch, type DataSocket, type FrameSplitter, type TransportSecurity } from '@basalt/wire';
 import type { MemberBook } from './members.js';
 import { messageToPb } from './raft-codec.js';
 
@@ -141,8 +141,8 @@ class PeerSender {
   }
 
   private open(): PeerConnection {
-    const { host, port } = parseHostPort(this.address, 'peer address');
-    const socket = this.opts.security.connectData(host.replace(/^\[|\]$/g, ''), port, () => undefined, raftAlpnProtocol);
+    const { host, port } = parseSocketAddress(this.address, 'peer address');
+    const socket = this.opts.security.connectData(host, port, () => undefined, raftAlpnProtocol);
     socket.setNoDelay(true);
     const conn: PeerConnection = { socket, batch: new SocketBatch(socket), acks: raftAckSplitter() };
     socket.on('data', (chunk: Buffer) => this.received(conn, chunk));

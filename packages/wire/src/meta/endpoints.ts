@@ -13,6 +13,12 @@ export function parseHostPort(text: string, what = 'address'): { host: string; p
   return { host: match[1] as string, port };
 }
 
+/** parseHostPort for node:net and node:tls, which take an IPv6 literal without its brackets. */
+export function parseSocketAddress(text: string, what = 'address'): { host: string; port: number } {
+  const { host, port } = parseHostPort(text, what);
+  return { host: host.replace(/^\[|\]$/g, ''), port };
+}
+
 /** Parses a comma-separated list of host:port endpoints (at least one, no duplicates). */
 export function parseEndpoints(text: string, what = 'endpoints'): string[] {
   const list = text.split(',').map((s) => s.trim()).filter((s) => s !== '');

@@ -3,7 +3,7 @@ import type { ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { fromGrpcError, toGrpcError } from './errors.js';
-import { parseEndpoints, parseHostPort } from './endpoints.js';
+import { parseEndpoints, parseHostPort, parseSocketAddress } from './endpoints.js';
 
 function asServiceError(s: ReturnType<typeof toGrpcError>): ServiceError {
   return Object.assign(new Error(s.details), { code: s.code!, details: s.details!, metadata: s.metadata! });
@@ -47,6 +47,8 @@ describe('endpoints', () => {
   it('parses host:port lists and refuses bad ones with INVALID_ARGUMENT', () => {
     expect(parseEndpoints('127.0.0.1:7001, localhost:7002,127.0.0.1:7001')).toEqual(['127.0.0.1:7001', 'localhost:7002']);
     expect(parseHostPort('[::1]:80')).toEqual({ host: '[::1]', port: 80 });
+    expect(parseSocketAddress('[::1]:80')).toEqual({ host: '::1', port: 80 });
+    expect(parseSocketAddress('127.0.0.1:80')).toEqual({ host: '127.0.0.1', port: 80 });
     for (const bad of ['', 'host', 'host:0', 'host:70000', 'a b:1']) {
       expect(() => parseEndpoints(bad)).toThrow(expect.objectContaining({ code: ErrorCode.InvalidArgument }) as Error);
     }

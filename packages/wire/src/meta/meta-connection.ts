@@ -2,7 +2,7 @@ import { BasaltError, ErrorCode } from '@basalt/stdx';
 import { SocketBatch } from '../data/socket-batch.js';
 import type { DataSocket, TransportSecurity } from '../security/transport-security.js';
 import { transportError } from '../security/transport-security.js';
-import { parseHostPort } from './endpoints.js';
+import { parseSocketAddress } from './endpoints.js';
 import { errorOfFields } from './errors.js';
 import { decodeMetaResult, encodeMetaCall, metaAlpnProtocol, metaFramingError, metaResultSplitter } from './meta-frames.js';
 import type { pb } from './meta-service.js';
@@ -38,8 +38,8 @@ export class MetaConnection {
     readonly address: string,
     security: TransportSecurity,
   ) {
-    const { host, port } = parseHostPort(address, 'address');
-    this.socket = security.connectData(host.replace(/^\[|\]$/g, ''), port, () => undefined, metaAlpnProtocol);
+    const { host, port } = parseSocketAddress(address, 'address');
+    this.socket = security.connectData(host, port, () => undefined, metaAlpnProtocol);
     this.socket.setNoDelay(true);
     this.socket.unref();
     this.batch = SocketBatch.bounded(this.socket);
