@@ -20,6 +20,14 @@ export function flag(args: ParsedArgs, name: string): boolean {
   return args.values[name] === true;
 }
 
+/** The value of --name, one of `choices` (`fallback` when the flag is absent). */
+export function oneOf<T extends string>(args: ParsedArgs, name: string, choices: readonly T[], fallback: T): T {
+  const v = str(args, name) ?? fallback;
+  const known = choices.find((c) => c === v);
+  if (known === undefined) throw invalidArgument(`--${name} must be one of ${choices.join(', ')}, got "${v}"`);
+  return known;
+}
+
 export function int(args: ParsedArgs, name: string, min: number, max: number): number | undefined {
   const v = str(args, name);
   if (v === undefined) return undefined;

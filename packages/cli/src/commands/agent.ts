@@ -5,7 +5,7 @@ import { ClientMetrics, connect, type VolumeEvent } from '@basalt/client';
 import { AgentMetrics, ClusterVolumeProvider, startNbdAgent, startVolumeThread, writeCacheModes } from '@basalt/agent';
 import type { TlsOptions, VolumeProvider, WriteCacheMode } from '@basalt/agent';
 import { FramePool, insecureWarning, parseHostPort, reloadOnSighup, TransportSecurity } from '@basalt/wire';
-import { flag, int, str } from '../args.js';
+import { flag, int, oneOf, str } from '../args.js';
 import { clusterOptions, resolveSecurity, runningMetaEndpoints } from '../cluster.js';
 import type { Command, CommandGroup, Io, ParsedArgs } from '../command.js';
 import { kekFileOf, keyProviderOf } from '../kek.js';
@@ -40,23 +40,9 @@ function readPem(path: string, what: string): Buffer {
   }
 }
 
-function writeCacheMode(args: ParsedArgs): WriteCacheMode {
-  const mode = str(args, 'write-cache') ?? 'writethrough';
-  const known = writeCacheModes.find((m) => m === mode);
-  if (known === undefined) throw invalidArgument(`--write-cache must be one of ${writeCacheModes.join(', ')}, got "${mode}"`);
-  return known;
-}
-
 /** Where the SDK runs: `off` (default), on the main thread beside the NBD sockets; `on`, in the agent's volume thread (docs/nbd.md, "The volume thread"). */
 const volumeThreadModes = ['off', 'on'] as const;
 type VolumeThreadMode = (typeof volumeThreadModes)[number];
-
-function volumeThreadMode(args: ParsedArgs): VolumeThreadMode {
-  const mode = str(args, 'volume-thread') ?? 'off';
-  const known = volumeThreadModes.find((m) => m === mode);
-  if (known === undefined) throw invalidArgument(`--volume-thread must be one of ${volumeThreadModes.join(', ')}, got "${mode}"`);
-  return known;
-}
 
 /**
  * What serves the volumes: the provider, how to reread TLS files and stop what it runs, and the
@@ -126,8 +112,8 @@ const agent: Command = {
       throw invalidArgument(`the NBD listener may be plaintext on loopback only; to listen on ${listen.host}, pass --tls-cert, --tls-key, --tls-ca and --tls-required (NBD clients then need a certificate of that CA), or --insecure`);
     }
     if (insecure) io.err(logLine(insecureWarning));
-    const writeCache = writeCacheMode(args);
-    const volumeThread = volumeThreadMode(args);
+    const writeCache = oneOf<WriteCacheMode>(args, 'write-cache', writeCacheModes, 'writethrough');
+    const volumeThread = oneOf<VolumeThreadMode>(args, 'volume-thread', volumeThreadModes, 'off');
     // The agent's links to metad and the chunk servers (and, with --metrics-tls, its metrics page).
     const security = insecure ? TransportSecurity.insecure() : resolveSecurity(args, io);
     const metricsTls = flag(args, 'metrics-tls');
