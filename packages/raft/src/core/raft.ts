@@ -29,6 +29,13 @@ import { None } from './types.js';
 
 type CampaignKind = 'pre_election' | 'election' | 'transfer';
 
+/**
+ * Ticks between the fast campaigns of two voters ranked next to each other after a leader-loss
+ * report (reportLeaderUnreachable). Ticks are not aligned across nodes, so rank r campaigning at
+ * its (1 + 2r)-th tick after the report is at least one full tick after rank r - 1.
+ */
+const leaderLostStaggerTicks = 2;
+
 /** The ctx a transferee's MsgVote carries so that voters in a leader lease still answer it. */
 const campaignTransferCtx = new TextEncoder().encode('CampaignTransfer');
 
@@ -68,6 +75,12 @@ export class Raft {
   /** ReadIndex requests that arrived before the leader committed an entry of its term. */
   private pendingReadIndex: { from: NodeId; ctx: Uint8Array }[] = [];
   private electionElapsed = 0;
+  /**
+   * Follower only: ticks left before a fast campaign because the transport reported the leader
+   * unreachable (reportLeaderUnreachable), or 0 for none. Set only while `lead` is None after such
+   * a report; cleared by any message from a leader (heardFromLeader) and by every reset.
+   */
+  private leaderLostTicks = 0;
   private heartbeatElapsed = 0;
   private randomizedElectionTimeout = 0;
 
@@ -136,6 +149,7 @@ export class Raft {
     }
     this.lead = None;
     this.electionElapsed = 0;
+    this.leaderLostTicks = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = None;
@@ -219,6 +233,11 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.leaderLostTicks > 0 && --this.leaderLostTicks === 0) {
+      this.electionElapsed = 0;
+      this.hup('pre_election');
+      return;
+    }
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup('pre_election');
@@ -426,6 +445,7 @@ export class Raft {
 
   private heardFromLeader(from: NodeId): void {
     this.electionElapsed = 0;
+    this.leaderLostTicks = 0;
     this.lead = from;
   }
 
@@ -589,6 +609,29 @@ export class Raft {
   reportUnreachable(id: NodeId): void {
     const pr = this.prs.get(id);
     if (this.role === 'leader' && pr?.state === 'replicate') pr.becomeProbe();
+  }
+
+  /**
+   * The caller's transport has strong evidence that `id`, the leader this follower follows, is
+   * gone (its address refuses connections: the process died). The follower ends its leader lease
+   * (`lead` becomes None, so it answers other candidates' pre-votes and votes) and campaigns,
+   * with pre-vote, after 1 + 2 * rank ticks, rank being its place among the other voters sorted
+   * by id: the followers that see the same loss at the same moment do not split the vote.
+   * Invariants, which keep Raft safe whatever the caller reports:
+   * - it changes no term, vote or log, and only a follower of `id` acts on it;
+   * - it ends this node's lease alone: a voter that still hears the leader ignores the pre-vote
+   *   (stepHigherTerm), and so does the leader, so a false report at a minority of voters costs
+   *   one pre-vote round, and the next message from the leader restores the lease and cancels
+   *   the campaign;
+   * - without a report, or when it is wrong, the election timeout applies as before.
+   */
+  reportLeaderUnreachable(id: NodeId): void {
+    if (this.role !== 'follower' || id === None || this.lead !== id || !this.promotable()) return;
+    const others = [...this.membership.voters].filter((v) => v !== id).sort();
+    const rank = others.indexOf(this.id);
+    assert(rank >= 0, 'a promotable follower is one of the voters');
+    this.lead = None;
+    this.leaderLostTicks = 1 + leaderLostStaggerTicks * rank;
   }
 
   // ---------------------------------------------------------------- replication

@@ -79,6 +79,15 @@ export class RawNode {
     this.raft.reportUnreachable(id);
   }
 
+  /**
+   * The transport has strong evidence that the leader `id` is gone (e.g. its address refuses
+   * connections, not a merely slow or silent peer): a follower of `id` ends its lease and
+   * campaigns within a few ticks, staggered by rank. Safe to call wrongly; see Raft.
+   */
+  reportLeaderUnreachable(id: NodeId): void {
+    this.raft.reportLeaderUnreachable(id);
+  }
+
   reportSnapshot(id: NodeId, failed: boolean): void {
     this.raft.reportSnapshot(id, failed);
   }
