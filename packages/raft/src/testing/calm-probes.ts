@@ -18,12 +18,13 @@ export interface ProbeHost {
   /** The current tick. */
   now(): number;
   leader(): SimNode | undefined;
+  node(id: NodeId): SimNode | undefined;
   fail(kind: ViolationKind, message: string): void;
 }
 
 type Stage =
   | { readonly kind: 'isolate'; readonly follower: NodeId; readonly leader: SimNode; readonly term: number; readonly until: number }
-  | { readonly kind: 'watch'; readonly leader: SimNode; readonly term: number; readonly until: number }
+  | { readonly kind: 'watch'; readonly leader: SimNode; readonly term: number; readonly until: number; readonly falseReport: 'due' | 'done' | 'off' }
   | { readonly kind: 'transfer'; readonly target: NodeId; readonly until: number }
   | { readonly kind: 'done' };
 
@@ -33,7 +34,9 @@ type Stage =
  * 1. Isolate a follower for several election timeouts (with clients writing, or, when the
  *    leader lease exists, with clients quiet so that its log stays up to date), heal, and
  *    watch: the connected leader must keep its term (`needless_deposition` otherwise). This is
- *    what pre-vote and the leader lease are for.
+ *    what pre-vote and the leader lease are for. With the lease on, once every voter follows the
+ *    leader again, one follower is told falsely that the leader is unreachable
+ *    (reportLeaderUnreachable): its early campaign must not depose the leader either.
  * 2. Append an entry on the leader and at once transfer leadership to a follower: the target
  *    must lead within a few election timeouts (the leader brings it up to date first).
  */
@@ -57,6 +60,7 @@ export class CalmProbes {
         if (now >= stage.until) this.startWatch(stage);
         return;
       case 'watch':
+        if (stage.falseReport === 'due' && this.stillLeads(stage.leader, stage.term)) this.stage = this.maybeReportFalsely(stage);
         if (!this.stillLeads(stage.leader, stage.term)) {
           this.host.fail('needless_deposition', `${stage.leader.id}, leader of term ${stage.term}, connected and healthy, was deposed after a follower rejoined (now ${this.describe()})`);
           this.stage = { kind: 'done' };
@@ -100,7 +104,19 @@ export class CalmProbes {
     this.host.trace.record(`probe heal ${isolation.follower}`);
     // A leader that lost its lead while the follower was away was not healthy: nothing to watch.
     const until = this.host.now() + 4 * this.host.electionTicks;
-    this.stage = this.stillLeads(isolation.leader, isolation.term) ? { kind: 'watch', leader: isolation.leader, term: isolation.term, until } : { kind: 'done' };
+    const falseReport = this.host.checkQuorum ? 'due' : 'off';
+    this.stage = this.stillLeads(isolation.leader, isolation.term) ? { kind: 'watch', leader: isolation.leader, term: isolation.term, until, falseReport } : { kind: 'done' };
+  }
+
+  /** Once every voter follows the leader: tells one of them, falsely, that the leader is unreachable. */
+  private maybeReportFalsely(watch: Extract<Stage, { kind: 'watch' }>): Stage {
+    const voters = watch.leader.status()?.conf.voters ?? [];
+    const followers = voters.filter((id) => id !== watch.leader.id);
+    if (!voters.every((id) => this.host.node(id)?.status()?.softState.leader === watch.leader.id) || followers.length === 0) return watch;
+    const follower = this.host.prng.pick(followers);
+    this.host.trace.record(`probe false report ${follower}: ${watch.leader.id} unreachable`);
+    this.host.node(follower)?.reportLeaderUnreachable(watch.leader.id);
+    return { ...watch, falseReport: 'done' };
   }
 
   private startTransfer(leader: SimNode): void {

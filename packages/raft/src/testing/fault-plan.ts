@@ -54,6 +54,14 @@ export interface FaultPlan {
   readonly maxSizePerMsg: number;
   /** Applied entries between snapshots (and log compactions). */
   readonly snapshotEvery: number;
+  /**
+   * Chance each live peer of a crashed node is told so (reportLeaderUnreachable: its transport
+   * saw the crashed process's port refuse a connection), after a network delay, unless the link
+   * is cut; 0: every crash is a machine loss that shows only by silence.
+   */
+  readonly leaderLossReported: number;
+  /** Chance a live node is told its live leader is unreachable (a false report). */
+  readonly falseLeaderLossReport: number;
 }
 
 export function drawNetwork(prng: Prng): NetworkFaults {
@@ -95,9 +103,17 @@ export const figure8Faults: Partial<FaultPlan> = {
 const figure8Share = 0.25;
 
 export function drawFaultPlan(prng: Prng): FaultPlan {
-  const plan = { ...drawMixedFaultPlan(prng), announceCommit: drawAnnounceCommit(prng.seed) };
+  const plan = { ...drawMixedFaultPlan(prng), announceCommit: drawAnnounceCommit(prng.seed), ...drawLeaderLossReports(prng.seed) };
   return prng.chance(figure8Share) ? { ...plan, ...figure8Faults } : plan;
 }
+
+/** The leader-loss report rates for a seed, from a stream of their own (the seed's other draws do not depend on them). */
+function drawLeaderLossReports(seed: number): Pick<FaultPlan, 'leaderLossReported' | 'falseLeaderLossReport'> {
+  const prng = new Prng(((seed % 2 ** 32) ^ leaderLossStream) >>> 0);
+  return { leaderLossReported: prng.pick([0, 0.5, 0.9, 1]), falseLeaderLossReport: prng.pick([0, 0.01, 0.05]) };
+}
+
+const leaderLossStream = 0x1ea0e7;
 
 /**
  * Config.announceCommit for a seed, from a stream of its own: the seed's other draws (and so
@@ -109,7 +125,7 @@ function drawAnnounceCommit(seed: number): boolean {
 
 const announceCommitStream = 0x5a17c0;
 
-function drawMixedFaultPlan(prng: Prng): Omit<FaultPlan, 'announceCommit'> {
+function drawMixedFaultPlan(prng: Prng): Omit<FaultPlan, 'announceCommit' | 'leaderLossReported' | 'falseLeaderLossReport'> {
   return {
     figure8: false,
     network: drawNetwork(prng),

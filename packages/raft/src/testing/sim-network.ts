@@ -56,6 +56,11 @@ export class SimNetwork {
     return false;
   }
 
+  /** True when the link from -> to is cut (nothing is counted as dropped). */
+  isCut(from: NodeId, to: NodeId): boolean {
+    return this.cut.has(link(from, to));
+  }
+
   cutOneWay(from: NodeId, to: NodeId): void {
     this.cut.add(link(from, to));
   }

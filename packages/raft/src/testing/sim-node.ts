@@ -48,6 +48,8 @@ export interface NodeHost {
   later(units: number, fn: () => void): void;
   /** The node applied a membership change. */
   confApplied(): void;
+  /** The node crashed (its peers may learn so from their transports). */
+  crashed(): void;
 }
 
 export interface NodeOptions {
@@ -171,6 +173,7 @@ export class SimNode {
     this.host.trace.record(`crash ${this.id} ${why}${unsyncedNote}`);
     this.life = undefined;
     this.disk.crash(this.host.prng.int(0, this.disk.cachedWrites));
+    this.host.crashed();
   }
 
   restart(): void {
@@ -195,6 +198,12 @@ export class SimNode {
   transferLeader(to: NodeId): void {
     const result = this.life?.raw.transferLeader(to);
     this.host.trace.record(`transfer ${this.id}->${to} ${result?.ok === true ? 'ok' : (result?.reason ?? 'down')}`);
+    this.processReady();
+  }
+
+  /** The transport's report that `leader` is unreachable (true or false). */
+  reportLeaderUnreachable(leader: NodeId): void {
+    this.life?.raw.reportLeaderUnreachable(leader);
     this.processReady();
   }
 

@@ -76,6 +76,7 @@ type SimEvent =
   | { readonly kind: 'deliver'; readonly msg: Message }
   | { readonly kind: 'client'; readonly client: number; readonly timeoutOf: string | undefined }
   | { readonly kind: 'disk'; readonly done: () => void }
+  | { readonly kind: 'report'; readonly node: NodeId; readonly about: NodeId }
   | { readonly kind: 'control' };
 
 /** Simulated time units per Raft tick; message delays are a few units. */
@@ -204,6 +205,7 @@ class Simulation {
         fsyncUnits: () => this.prng.int(0, this.plan.fsyncUnitsMax),
         later: (units, done) => this.queue.push(this.now + units, { kind: 'disk', done }),
         confApplied: () => this.onConfApplied(node),
+        crashed: () => this.reportCrash(id),
       },
     );
     this.nodes.set(id, node);
@@ -284,6 +286,10 @@ class Simulation {
       case 'disk':
         ev.done();
         return;
+      case 'report':
+        this.trace.record(`${this.now} report ${ev.node}: ${ev.about} unreachable`);
+        this.nodes.get(ev.node)?.reportLeaderUnreachable(ev.about);
+        return;
       case 'control':
         this.control();
         this.queue.push(this.now + unitsPerTick, ev);
@@ -316,6 +322,7 @@ class Simulation {
       electionTicks: electionTick,
       now: () => Math.floor(this.now / unitsPerTick),
       leader: () => this.leader(),
+      node: (id) => this.nodes.get(id),
       fail: (kind, message) => this.checker.fail(kind, message),
     });
   }
@@ -338,6 +345,34 @@ class Simulation {
     if (chance(p.confChange)) this.changeMembership();
     this.writeToStaleLeader();
     if (chance(p.transferLeader)) this.transferLeadership();
+    if (chance(p.falseLeaderLossReport)) this.reportFalseLeaderLoss();
+  }
+
+  /**
+   * A node crashed: each live peer whose link from it is not cut is told so, at the plan's
+   * chance, after a network delay (the crashed process's port refuses the peer's reconnect).
+   * The node may restart before a report arrives, which makes that report false.
+   */
+  private reportCrash(crashed: NodeId): void {
+    for (const peer of this.nodes.values()) {
+      if (peer.id === crashed || !peer.alive || this.network.isCut(crashed, peer.id)) continue;
+      if (!this.prng.chance(this.plan.leaderLossReported)) continue;
+      const { delayMin, delayMax } = this.network.faults;
+      this.queue.push(this.now + this.prng.int(delayMin, delayMax), { kind: 'report', node: peer.id, about: crashed });
+      this.count('leader_loss_reported');
+    }
+  }
+
+  /** Tells a live follower that its live leader is unreachable. */
+  private reportFalseLeaderLoss(): void {
+    const leader = this.leader();
+    if (leader === undefined) return;
+    const followers = [...this.nodes.values()].filter((n) => n !== leader && n.status()?.softState.leader === leader.id);
+    if (followers.length === 0) return;
+    const node = this.prng.pick(followers);
+    this.trace.record(`${this.now} false report ${node.id}: ${leader.id} unreachable`);
+    node.reportLeaderUnreachable(leader.id);
+    this.count('false_leader_loss_report');
   }
 
   /** Restarts down nodes: each on its own, or one at a time in the order they went down. */

@@ -7,6 +7,7 @@ const requiredFaults = [
   'partition_isolate', 'partition_split', 'partition_one_way', 'partition_leader_mute',
   'dropped', 'duplicated', 'transfer_leader', 'conf_AddLearner', 'conf_AddNode', 'conf_RemoveNode',
   'figure8_schedule', 'check_quorum_off', 'commit_not_announced', 'crash_on_ack', 'partition_leader_isolated_long', 'partition_leader_isolated_long_without_check_quorum', 'stale_leader_write', 'conf_burst', 'partition_on_conf_change',
+  'leader_loss_reported', 'false_leader_loss_report',
 ];
 
 /**
