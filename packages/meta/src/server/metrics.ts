@@ -67,6 +67,11 @@ export class MetaMetrics {
     name: 'basalt_meta_fsync_seconds', help: 'Time to persist a Ready with a synced LevelDB batch', registers: [this.registry],
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
   });
+  readonly leaderLossReports = new Counter({
+    name: 'basalt_meta_leader_loss_reports_total',
+    help: 'Times this member, a follower, found its leader\'s address refusing connections and campaigned early instead of waiting for the election timeout',
+    registers: [this.registry],
+  });
   readonly snapshots = new Counter({ name: 'basalt_meta_snapshots_total', help: 'Snapshots taken by this member', registers: [this.registry] });
   readonly snapshotBytes = new Gauge({ name: 'basalt_meta_snapshot_bytes', help: 'Size of the latest snapshot this member took', registers: [this.registry] });
   readonly snapshotSeconds = new Gauge({ name: 'basalt_meta_snapshot_seconds', help: 'Time the latest snapshot took to encode and store', registers: [this.registry] });

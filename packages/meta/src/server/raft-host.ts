@@ -125,6 +125,7 @@ export class RaftHost {
     this.transport = new RaftTransport({
       selfId: opts.id, selfAddress: opts.address, cluster: opts.cluster, book: this.book,
       onUnreachable: (id) => this.node.reportUnreachable(id),
+      onRefused: (id) => this.leaderRefused(id),
       onSnapshotSent: (id, failed) => { this.node.reportSnapshot(id, failed); this.kick(); },
       sendTimeoutMs: Math.max(opts.requestTimeoutMs, 5_000), security: opts.security,
     });
@@ -267,6 +268,18 @@ export class RaftHost {
     const now = performance.now();
     this.proposals.expire(now);
     this.reads.expire(now);
+    this.kick();
+  }
+
+  /** The transport found `id`'s address refusing connections: if it is our leader, Raft ends its lease and campaigns within a few ticks. */
+  private leaderRefused(id: string): void {
+    if (this.closed) return;
+    const soft = this.node.status().softState;
+    if (soft.role === 'follower' && soft.leader === id) {
+      this.opts.metrics.leaderLossReports.inc();
+      this.opts.log(`raft: leader ${id} refuses connections; campaigning early`);
+    }
+    this.node.reportLeaderUnreachable(id);
     this.kick();
   }
 

@@ -77,14 +77,16 @@ async function until(check: () => boolean, what: string): Promise<void> {
 
 interface Events {
   unreachable: string[];
+  refused: string[];
   snapshots: { id: string; failed: boolean }[];
 }
 
 function transportTo(r: Receiver, sendTimeoutMs: number): { transport: RaftTransport; events: Events } {
-  const events: Events = { unreachable: [], snapshots: [] };
+  const events: Events = { unreachable: [], refused: [], snapshots: [] };
   const transport = new RaftTransport({
     selfId: 'm1', selfAddress: '127.0.0.1:1', cluster: 'test', book: new MemberBook(new Map([['m2', `127.0.0.1:${r.port}`]])),
     onUnreachable: (id) => events.unreachable.push(id),
+    onRefused: (id) => events.refused.push(id),
     onSnapshotSent: (id, failed) => events.snapshots.push({ id, failed }),
     sendTimeoutMs, security: TransportSecurity.insecure(),
   });
@@ -111,7 +113,7 @@ describe('Raft transport over one framed connection per peer', () => {
     transport.send([snapshotMessage()]);
     await until(() => events.snapshots.length === 1, 'the snapshot ack');
     expect(r.asked).toBe(asked + 1);
-    expect(events).toEqual({ unreachable: [], snapshots: [{ id: 'm2', failed: false }] });
+    expect(events).toEqual({ unreachable: [], refused: [], snapshots: [{ id: 'm2', failed: false }] });
     expect(r.connections).toBe(1);
   });
 
@@ -130,6 +132,7 @@ describe('Raft transport over one framed connection per peer', () => {
     transport.send([heartbeat(4)]);
     await until(() => r.received.some((m) => m.term === 4), 'the next message');
     expect(events.unreachable).toEqual(['m2']);
+    expect(events.refused).toEqual([]); // a silent peer is slow, not gone
     expect(r.connections).toBe(2);
   });
 
@@ -147,5 +150,22 @@ describe('Raft transport over one framed connection per peer', () => {
     transport.send([heartbeat(3)]);
     await until(() => events.unreachable.length === 2, 'a send to a peer that is down to fail');
     expect(events.unreachable).toEqual(['m2', 'm2']);
+  });
+
+  it('when an acknowledged peer goes down, reconnects at once with nothing to send and reports the refusal, once', async () => {
+    const r = await startReceiver();
+    const { transport, events } = transportTo(r, 10_000);
+    cleanups.push(() => transport.close());
+    transport.send([snapshotMessage()]);
+    await until(() => events.snapshots.length === 1, 'the snapshot ack'); // the sender has an ack on this connection
+    r.stop();
+    await until(() => events.refused.length === 1, 'the refused reconnect');
+    expect(events.refused).toEqual(['m2']);
+    expect(events.unreachable).toEqual([]); // nothing was in flight
+    // The refused probe is not retried; a batch sent now is refused (and unacknowledged) once more.
+    transport.send([heartbeat(2)]);
+    await until(() => events.refused.length === 2, 'the refused batch');
+    expect(events.unreachable).toEqual(['m2']);
+    expect(r.connections).toBe(1);
   });
 });

@@ -11,6 +11,11 @@ export interface TransportOptions {
   book: MemberBook;
   /** A batch to the peer was not acknowledged (connection failed or timed out): Raft should probe it instead of streaming to it. */
   onUnreachable(id: string): void;
+  /**
+   * The peer's address refused a connection: nothing listens there, its process is gone (killed,
+   * crashed or stopped). Strong evidence, unlike a timeout; Raft may elect a new leader at once.
+   */
+  onRefused(id: string): void;
   /** A snapshot reached the peer (failed false) or did not (failed true). */
   onSnapshotSent(id: string, failed: boolean): void;
   sendTimeoutMs: number;
@@ -31,6 +36,12 @@ export interface TransportOptions {
  * sendTimeoutMs fails the connection (the next batch opens a new one), and a connection that
  * fails after a batch sent since the last ack reports the peer unreachable. Not acknowledging
  * every batch spares both members a message and a wake-up per batch.
+ *
+ * A connection that had been acknowledged and then fails is reopened at once, even with nothing
+ * to send (a follower sends to its leader only when spoken to): when the peer's process is gone
+ * its port refuses the reconnect within a round trip, and a refused connection, for a probe or a
+ * batch, is reported (onRefused). A refused probe is not retried, so a dead peer costs one
+ * connection attempt per connection it had, plus one per batch sent to it.
  */
 export class RaftTransport {
   private readonly peers = new Map<string, PeerSender>();
@@ -147,7 +158,7 @@ class PeerSender {
     const conn: PeerConnection = { socket, batch: new SocketBatch(socket), acks: raftAckSplitter() };
     socket.on('data', (chunk: Buffer) => this.received(conn, chunk));
     // A refused handshake, a reset, or the receiver closing (refusal, another cluster, shutdown).
-    socket.on('error', () => this.fail(conn));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.fail(conn, err.code === 'ECONNREFUSED'));
     socket.on('close', () => this.fail(conn));
     this.conn = conn;
     this.sent = 0;
@@ -186,18 +197,22 @@ class PeerSender {
   /**
    * Drops the connection; what it carried after the last ack may be lost (Raft retransmits), and
    * if it carried anything the peer is reported unreachable (an idle connection that fails is no
-   * failed send).
+   * failed send). `refused`: the connection attempt was refused (reported as such). A connection
+   * the peer had acknowledged is reopened at once (see the class comment).
    */
-  private fail(conn: PeerConnection): void {
+  private fail(conn: PeerConnection, refused = false): void {
     if (this.conn !== conn) return;
     this.conn = undefined;
     this.blocked = false;
     conn.socket.destroy();
     const unacknowledged = this.sent > this.ackedThrough;
+    const wasAcknowledged = this.ackedThrough > 0;
     const snapshots = this.dropAwaited();
     if (unacknowledged) this.opts.onUnreachable(this.id);
+    if (refused) this.opts.onRefused(this.id);
     for (let i = 0; i < snapshots; i++) this.opts.onSnapshotSent(this.id, true);
     this.flush();
+    if (this.conn === undefined && wasAcknowledged && !this.closed) this.open();
   }
 
   /** Stops waiting for the awaited acks; returns how many of those batches carried a snapshot. */
