@@ -141,6 +141,13 @@ export const limits = {
   raftTransportQueueMax: 4096,
   /** A Raft connection asks the peer to acknowledge a batch at most this often (and every snapshot). */
   raftTransportAckIntervalMs: 1_000,
+  /**
+   * Reconnect probes after a connection to a peer that had acknowledged batches fails (see the
+   * Raft transport): a probe that connects and is then reset (the peer's process is still closing
+   * its port) is retried, at most this many times in all, this far apart, until one is refused.
+   */
+  raftTransportProbesMax: 5,
+  raftTransportProbeIntervalMs: 10,
   /** Client requests waiting in one metad for commit or a read index. */
   metaPendingRequestsMax: 10_000,
   metaMembersMax: 9,

@@ -9,9 +9,10 @@ import { RaftTransport } from './transport.js';
 /**
  * The Raft transport against a framed receiver on loopback that the test drives: on each
  * connection it acknowledges the batches that ask (as metad does), keeps silent, or refuses them
- * (closes the connection, as metad does with a batch of another cluster or a refused peer).
+ * (closes the connection, as metad does with a batch of another cluster or a refused peer), or
+ * resets it as soon as it is accepted (a process that is dying and still closing its files).
  */
-type Mode = 'ack' | 'silent' | 'refuse';
+type Mode = 'ack' | 'silent' | 'refuse' | 'reset';
 
 interface Receiver {
   /** The behaviour on the n-th connection opened (from 0); 'ack' past the end. */
@@ -27,6 +28,8 @@ interface Receiver {
   server: net.Server;
   /** Stops listening and drops every connection (the peer is down). */
   stop(): void;
+  /** Drops every connection and goes on listening. */
+  drop(): void;
 }
 
 async function startReceiver(): Promise<Receiver> {
@@ -34,6 +37,10 @@ async function startReceiver(): Promise<Receiver> {
   const server = net.createServer((socket) => {
     sockets.add(socket);
     const mode = r.modes[r.connections++] ?? 'ack';
+    if (mode === 'reset') {
+      socket.destroy();
+      return;
+    }
     const splitter = raftBatchSplitter();
     socket.on('data', (chunk: Buffer) => {
       for (const frame of splitter.push(chunk).frames) {
@@ -51,6 +58,9 @@ async function startReceiver(): Promise<Receiver> {
     modes: [], connections: 0, received: [], batches: 0, asked: 0, port: 0, server,
     stop: () => {
       server.close();
+      for (const s of sockets) s.destroy();
+    },
+    drop: () => {
       for (const s of sockets) s.destroy();
     },
   };
@@ -167,5 +177,20 @@ describe('Raft transport over one framed connection per peer', () => {
     await until(() => events.refused.length === 2, 'the refused batch');
     expect(events.unreachable).toEqual(['m2']);
     expect(r.connections).toBe(1);
+  });
+
+  it('retries a reconnect probe that is reset while the peer still listens, until one is refused', async () => {
+    const r = await startReceiver();
+    r.modes = ['ack', 'reset', 'reset', 'reset', 'reset', 'reset'];
+    const { transport, events } = transportTo(r, 10_000);
+    cleanups.push(() => transport.close());
+    transport.send([snapshotMessage()]);
+    await until(() => events.snapshots.length === 1, 'the snapshot ack');
+    r.drop(); // the dying process's connections close first ...
+    await until(() => r.connections >= 2, 'a probe that is accepted and reset');
+    r.stop(); // ... and then its listening port
+    await until(() => events.refused.length === 1, 'a refused probe');
+    expect(events.refused).toEqual(['m2']);
+    expect(events.unreachable).toEqual([]);
   });
 });

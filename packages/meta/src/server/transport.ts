@@ -40,8 +40,10 @@ export interface TransportOptions {
  * A connection that had been acknowledged and then fails is reopened at once, even with nothing
  * to send (a follower sends to its leader only when spoken to): when the peer's process is gone
  * its port refuses the reconnect within a round trip, and a refused connection, for a probe or a
- * batch, is reported (onRefused). A refused probe is not retried, so a dead peer costs one
- * connection attempt per connection it had, plus one per batch sent to it.
+ * batch, is reported (onRefused). While the dying process still closes its files, a probe may
+ * connect and then be reset: such a probe is retried, at most limits.raftTransportProbesMax
+ * times, limits.raftTransportProbeIntervalMs apart. A refused probe is not retried, so a dead peer
+ * costs a few connection attempts per connection it had, plus one per batch sent to it.
  */
 export class RaftTransport {
   private readonly peers = new Map<string, PeerSender>();
@@ -107,6 +109,9 @@ class PeerSender {
   /** The batches of `conn` that asked for an ack, oldest first. */
   private awaited: AwaitedAck[] = [];
   private lastAckRequestMs = -Infinity;
+  /** Reconnect probes left since the last acknowledged connection failed (see the class comment). */
+  private probesLeft = 0;
+  private probeTimer: NodeJS.Timeout | undefined;
   /** `conn`'s socket buffers more than its high-water mark: batches wait in `queue` until it drains. */
   private blocked = false;
   private closed = false;
@@ -125,6 +130,7 @@ class PeerSender {
   close(): void {
     this.closed = true;
     this.queue = [];
+    clearTimeout(this.probeTimer);
     this.dropAwaited();
     this.conn?.socket.destroy();
     this.conn = undefined;
@@ -212,7 +218,18 @@ class PeerSender {
     if (refused) this.opts.onRefused(this.id);
     for (let i = 0; i < snapshots; i++) this.opts.onSnapshotSent(this.id, true);
     this.flush();
-    if (this.conn === undefined && wasAcknowledged && !this.closed) this.open();
+    this.probesLeft = refused ? 0 : wasAcknowledged ? limits.raftTransportProbesMax : this.probesLeft;
+    if (this.conn === undefined && this.probesLeft > 0) this.probe(wasAcknowledged ? 0 : limits.raftTransportProbeIntervalMs);
+  }
+
+  /** Opens a connection with nothing to send after `delayMs`, unless one is open by then. */
+  private probe(delayMs: number): void {
+    this.probesLeft--;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (!this.closed && this.conn === undefined) this.open();
+    }, delayMs);
   }
 
   /** Stops waiting for the awaited acks; returns how many of those batches carried a snapshot. */
