@@ -13,7 +13,8 @@ export interface TransportOptions {
   onUnreachable(id: string): void;
   /**
    * The peer's address refused a connection: nothing listens there, its process is gone (killed,
-   * crashed or stopped). Strong evidence, unlike a timeout; Raft may elect a new leader at once.
+   * crashed or shut down; a paused process still accepts). Strong evidence, unlike a timeout:
+   * Raft may elect a new leader at once.
    */
   onRefused(id: string): void;
   /** A snapshot reached the peer (failed false) or did not (failed true). */
