@@ -17,7 +17,7 @@ const volumeName = (key: number): string => `bench-${key}`;
 /**
  * Basalt metad as the system under test: 3 members started with `basalt meta start` on loopback
  * (test/lib/meta-cluster.ts), data dirs in a temp dir on the same disk as etcd's, driven through
- * MetaClient (gRPC, follows NOT_LEADER hints). A small-value write is SetVolumeLabel; a
+ * MetaClient (framed Meta calls, follows NOT_LEADER hints). A small-value write is SetVolumeLabel; a
  * linearizable read is GetVolume.
  */
 export class BasaltTarget implements BenchTarget {
