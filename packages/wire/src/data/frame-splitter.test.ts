@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { KiB, limits, MiB, Prng } from '@basalt/stdx';
 import { requestMagic, responseMagic } from './constants.js';
 import { FramePool } from './frame-pool.js';
-import { FrameReads } from './frame-reads.js';
-import { FrameSplitter, type SplitResult } from './frame-splitter.js';
+import { FrameSplitter } from './frame-splitter.js';
 
 const SEED = Number(process.env.SEED ?? 4242);
 
@@ -89,25 +88,5 @@ describe('frame splitter, reads in place', () => {
     expect(splitter.pushRead(staging, 8).kind).toBe('error');
     expect(splitter.readTarget(staging)).toBe(staging);
     expect(splitter.pushRead(staging, 8).kind).toBe('error');
-  });
-});
-
-describe('frame reads (onread)', () => {
-  it('hands what was read before attach() over first, in order', () => {
-    const prng = new Prng(SEED + 3);
-    const reads = new FrameReads(new FrameSplitter(responseMagic, limits.dataFrameBytesMax));
-    const sent = [rawFrame(prng, responseMagic, 10), rawFrame(prng, responseMagic, 20), rawFrame(prng, responseMagic, 30)];
-    const read = (frame: Buffer): void => {
-      const target = (reads.onread.buffer as () => Buffer)();
-      frame.copy(target);
-      expect(reads.onread.callback(frame.length, target)).toBe(true);
-    };
-    read(sent[0]!);
-    read(sent[1]!);
-    const got: SplitResult[] = [];
-    reads.attach((split) => got.push(split));
-    read(sent[2]!);
-    expect(got.map((s) => s.frames.map((f) => f.length))).toEqual([[18], [28], [38]]);
-    got.forEach((s, i) => expect(Buffer.compare(s.frames[0]!, sent[i]!)).toBe(0));
   });
 });
