@@ -2,10 +2,13 @@
 import { setFlagsFromString } from 'node:v8';
 
 // The NBD agent keeps V8's young generation at its initial size (two 1 MiB semi-spaces) instead of
-// letting it grow to 32 MiB, which its budget cannot afford (docs/nbd.md, "Memory"). Set before
-// the other modules load: loading them is what would grow it first.
+// letting it grow to 32 MiB, which its budget cannot afford (docs/nbd.md, "Memory"), and fixes
+// the old generation's growing factor at 2.5 (chunkd: 3): the socket chunks of the NBD stream
+// (~1 MiB of external memory per MiB written) otherwise start a mark-compact every 10-20 MiB
+// (docs/data-path.md, "Large writes: the chunk server's heap"). Set before the other modules
+// load: loading them is what would grow the young generation first.
 const agent = process.argv[2] === 'agent';
-if (agent) setFlagsFromString('--semi-space-growth-factor=1');
+if (agent) setFlagsFromString('--semi-space-growth-factor=1 --heap-growing-percent=150');
 // A chunk server's heap flags (why: packages/chunk/src/heap-flags.ts), likewise before its modules load.
 if (process.argv[2] === 'chunk') setFlagsFromString((await import('@basalt/chunk/heap-flags')).chunkdHeapFlags);
 const { main } = await import('./main.js');

@@ -159,6 +159,11 @@ export const limits = {
   /** Bytes of requests in flight on one data-plane connection. */
   connectionInflightBytesMax: 64 * MiB,
   /**
+   * The buffer a data-plane client connection reads into between frames (wire/data/frame-reads.ts);
+   * a frame that spans reads is read into its own buffer instead.
+   */
+  connectionReadStagingBytes: 64 * KiB,
+  /**
    * Unsent bytes the SDK and the NBD agent hand one TLS socket at a time (more wait as references
    * until its writes complete; a larger message goes alone). TLS copies each write it is handed
    * and encrypts it into a second buffer outside V8's heap (wire/data/socket-batch.ts).

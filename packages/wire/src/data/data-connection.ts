@@ -2,7 +2,8 @@ import { BasaltError, ErrorCode, errorFromWire, limits } from '@basalt/stdx';
 import { DataFlag, DataOp, responseMagic, type ExtentState } from './constants.js';
 import { authRequest, decodeBlockList, decodeResponse, decodeStampsPayload, encodeRequest, pingExtent, type DataRequest, type DataResponse, type ExtentRef } from './codec.js';
 import { parseHostPort } from '../meta/endpoints.js';
-import { FrameSplitter } from './frame-splitter.js';
+import { FrameSplitter, type SplitResult } from './frame-splitter.js';
+import { FrameReads } from './frame-reads.js';
 import type { FramePool } from './frame-pool.js';
 import { SocketBatch } from './socket-batch.js';
 import { firstBadPiece, pieceCrcs } from './pieces.js';
@@ -76,7 +77,6 @@ const defaults = { security: insecure, requestTimeoutMs: 30_000, connectTimeoutM
 type Options = Required<Omit<DataConnectionOptions, 'framePool'>> & Pick<DataConnectionOptions, 'framePool'>;
 
 export class DataConnection {
-  private readonly splitter: FrameSplitter;
   private readonly inflight = new Map<number, Pending>();
   private readonly queue: Pending[] = [];
   private inflightBytes = 0;
@@ -108,11 +108,11 @@ export class DataConnection {
     readonly address: string,
     private readonly socket: DataSocket,
     private readonly opts: Options,
+    reads: FrameReads,
   ) {
-    this.splitter = new FrameSplitter(responseMagic, limits.dataFrameBytesMax, opts.framePool);
     socket.setNoDelay(true);
     this.batch = SocketBatch.bounded(socket);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    reads.attach((split) => this.onSplit(split));
     socket.on('error', (err: Error) => this.fail(transportError(err, address, 'data connection to')));
     socket.on('close', () => this.fail(new BasaltError(ErrorCode.Unavailable, `data connection to ${address} closed`, { address })));
   }
@@ -121,12 +121,14 @@ export class DataConnection {
   static connect(address: string, options: DataConnectionOptions = {}): Promise<DataConnection> {
     const opts = { ...defaults, inflightBytesMax: limits.connectionInflightBytesMax, ...options };
     const { host, port } = parseHostPort(address);
+    // Replies are read in place: a large read's data straight into its (pooled) frame.
+    const reads = new FrameReads(new FrameSplitter(responseMagic, limits.dataFrameBytesMax, opts.framePool));
     return new Promise((resolve, reject) => {
       const socket = opts.security.connectData(host, port, () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
-        resolve(new DataConnection(address, socket, opts));
-      });
+        resolve(new DataConnection(address, socket, opts, reads));
+      }, undefined, reads.onread);
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new BasaltError(ErrorCode.Timeout, `connecting to ${address} timed out after ${opts.connectTimeoutMs} ms`, { address }));
@@ -372,9 +374,8 @@ export class DataConnection {
     return p;
   }
 
-  private onData(chunk: Buffer): void {
+  private onSplit(split: SplitResult): void {
     this.heardAt = performance.now();
-    const split = this.splitter.push(chunk);
     for (const frame of split.frames) this.onFrame(frame);
     if (split.kind === 'error') this.protocolError(split.message);
   }

@@ -6,6 +6,12 @@ import type { FramePool } from './frame-pool.js';
  * Cuts a byte stream into whole frames: magic (u32), body length (u32), body. Pure and
  * incremental; a frame is copied at most once. After an error the splitter stays broken:
  * the stream cannot be resynchronised, so the connection must close.
+ *
+ * Two ways in, not mixed on one stream: push() takes chunks the socket allocated ('data'
+ * events); readTarget()/pushRead() let the socket read into memory the splitter chooses (the
+ * `onread` option of net.connect and tls.connect), so that the body of a frame that spans reads
+ * lands in place, in the frame's own buffer, and no chunk is allocated per read. Over TLS a read
+ * is one record (at most 16 KiB of plaintext): a 1 MiB frame is 64 reads.
  */
 export type SplitResult =
   | { readonly kind: 'frames'; readonly frames: Buffer[] }
@@ -18,6 +24,11 @@ export class FrameSplitter {
   /** Whole-frame size of the frame being assembled, once its prefix is known; else 0. */
   private need = 0;
   private broken: string | undefined;
+  /**
+   * pushRead(): the frame being read in place, `need` bytes, of which the first `held` arrived
+   * (then `chunks` is empty); undefined while reads go to the caller's staging buffer.
+   */
+  private direct: Buffer | undefined;
 
   constructor(
     private readonly magic: number,
@@ -35,6 +46,7 @@ export class FrameSplitter {
 
   push(chunk: Buffer): SplitResult {
     if (this.broken !== undefined) return { kind: 'error', message: this.broken, frames: [] };
+    assert(this.direct === undefined, 'push() is not mixed with reads in place');
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.held += chunk.length;
@@ -58,6 +70,49 @@ export class FrameSplitter {
     return { kind: 'frames', frames };
   }
 
+  /**
+   * Where the next read should put its bytes: the rest of the frame being assembled once its
+   * length is known and it did not arrive whole (never beyond its end), else `staging`.
+   */
+  readTarget(staging: Buffer): Buffer {
+    return this.direct === undefined ? staging : this.direct.subarray(this.held);
+  }
+
+  /**
+   * `n` bytes were read into `target`, the buffer readTarget() returned. Bytes read into the
+   * staging buffer are copied out (it is read into again); a frame read in place is returned as
+   * is, once whole.
+   */
+  pushRead(target: Buffer, n: number): SplitResult {
+    const direct = this.direct;
+    if (direct === undefined) {
+      const split = this.push(Buffer.from(target.subarray(0, n)));
+      if (split.kind === 'frames' && this.need > 0) this.beginDirect();
+      return split;
+    }
+    assert(target.buffer === direct.buffer && target.byteOffset === direct.byteOffset + this.held, 'pushRead takes the buffer readTarget returned');
+    assert(n > 0 && this.held + n <= this.need, 'a read in place stays inside its frame');
+    this.held += n;
+    if (this.held < this.need) return { kind: 'frames', frames: [] };
+    this.direct = undefined;
+    this.held = 0;
+    this.need = 0;
+    return { kind: 'frames', frames: [direct] };
+  }
+
+  /** Moves the bytes held of the frame being assembled into its own buffer, which the next reads fill. */
+  private beginDirect(): void {
+    const frame = this.allocate(this.need);
+    let pos = 0;
+    for (const c of this.chunks) pos += c.copy(frame, pos);
+    this.chunks = [];
+    this.direct = frame;
+  }
+
+  private allocate(n: number): Buffer {
+    return this.pool?.take(n) ?? Buffer.allocUnsafe(n);
+  }
+
   private breakWith(message: string, frames: Buffer[]): SplitResult {
     this.broken = message;
     this.chunks = [];
@@ -79,7 +134,7 @@ export class FrameSplitter {
       this.held -= n;
       return out;
     }
-    const out = this.pool?.take(n) ?? Buffer.allocUnsafe(n);
+    const out = this.allocate(n);
     let pos = 0;
     while (pos < n) {
       const c = this.chunks[0]!;

@@ -236,14 +236,16 @@ export class TransportSecurity {
   /**
    * Opens a data-plane connection; `onReady` runs once it can carry requests (after the handshake
    * when secure, with the server's certificate checked). Errors arrive as the socket's 'error'
-   * event; `transportError` turns them into BasaltErrors.
+   * event; `transportError` turns them into BasaltErrors. With `onread` the socket reads into the
+   * caller's buffers and emits no 'data' (net.connect's option, which tls.connect passes on).
    */
-  connectData(host: string, port: number, onReady: () => void, alpnProtocol?: string): DataSocket {
+  connectData(host: string, port: number, onReady: () => void, alpnProtocol?: string, onread?: net.OnReadOpts): DataSocket {
     const m = this.material;
-    if (m === undefined) return net.connect({ host, port }, onReady);
+    const reads = onread === undefined ? {} : { onread };
+    if (m === undefined) return net.connect({ host, port, ...reads }, onReady);
     const servername = net.isIP(host) === 0 ? host : undefined;
     const alpn = alpnProtocol === undefined ? {} : { ALPNProtocols: [alpnProtocol] };
-    return tls.connect({ host, port, secureContext: m.context, ...alpn, ...(servername !== undefined && { servername }), checkServerIdentity: (h, cert) => this.checkServer(h, cert) }, onReady);
+    return tls.connect({ host, port, secureContext: m.context, ...alpn, ...reads, ...(servername !== undefined && { servername }), checkServerIdentity: (h, cert) => this.checkServer(h, cert) }, onReady);
   }
 
   /** Server-side TLS options for a listener of another protocol (the NBD agent's STARTTLS). */
