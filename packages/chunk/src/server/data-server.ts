@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { ErrorCode, identityUri, limits, type BasaltError } from '@basalt/stdx';
-import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type TransportSecurity } from '@basalt/wire';
+import { decodeRequest, DataOp, encodeResponse, ExtentState, FramePool, FrameReads, FrameSplitter, requestMagic, SocketBatch, type DataRequest, type DataResponse, type DataSocket, type SplitResult, type TransportSecurity } from '@basalt/wire';
 import { newGrants } from '../replica/authorize.js';
 import type { ChunkService } from './chunk-service.js';
 import type { ChunkMetrics } from './metrics.js';
@@ -14,7 +14,9 @@ import type { ChunkMetrics } from './metrics.js';
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
  * back when the write (or COPY) succeeded: then the store wrote them and every member answered, so
  * no socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
- * that complete in one callback go out in one writev (SocketBatch). With mutual TLS, a peer whose
+ * that complete in one callback go out in one writev (SocketBatch). Requests are read in place
+ * (FrameReads.adopt): a frame that spans reads is read straight into its pooled buffer, through
+ * one staging buffer shared by every connection for the rest. With mutual TLS, a peer whose
  * certificate proves no identity or is revoked gets one error reply (request id 0,
  * BASALT_UNAUTHENTICATED) and the connection is closed before any request is read.
  */
@@ -22,6 +24,8 @@ export class DataServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<DataSocket>();
   private readonly stopRevocations: () => void;
+  /** Where reads that do not go straight into a frame land (copied out at once: one for all connections). */
+  private readonly staging = Buffer.allocUnsafe(limits.connectionReadStagingBytes);
 
   constructor(
     private readonly service: ChunkService,
@@ -102,16 +106,18 @@ export class DataServer {
         else if (inflightBytes <= limits.connectionInflightBytesMax) socket.resume();
       });
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onSplit = (split: SplitResult): void => {
       if (broken) return;
-      const split = splitter.push(chunk);
       for (const frame of split.frames) {
         const decoded = decodeRequest(frame);
         if (decoded.kind === 'error') return breakOff(decoded.requestId, decoded.code, decoded.message);
         dispatch(decoded.value, frame);
       }
       if (split.kind === 'error') breakOff(0, ErrorCode.Protocol, split.message);
-    });
+    };
+    const reads = new FrameReads(splitter, this.staging);
+    reads.attach(onSplit);
+    if (!reads.adopt(socket)) socket.on('data', (chunk: Buffer) => onSplit(splitter.push(chunk)));
     // Half-open: a client that has sent its last request still gets the replies to those in flight.
     socket.on('end', () => {
       if (broken) return;

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { limits, Prng } from '@basalt/stdx';
 import { responseMagic } from './constants.js';
@@ -31,5 +32,50 @@ describe('frame reads (onread)', () => {
     read(sent[2]!);
     expect(got.map((s) => s.frames.map((f) => f.length))).toEqual([[18], [28], [38]]);
     got.forEach((s, i) => expect(Buffer.compare(s.frames[0]!, sent[i]!)).toBe(0));
+  });
+
+  it('adopt(): an accepted socket reads in place, what it received before first, and emits no data', async () => {
+    const prng = new Prng(SEED + 1);
+    // A small frame, then one that spans many reads (read in place), then one cut by the stream.
+    const sent = [frameOf(100, prng.int(0, 255)), frameOf(3 * limits.connectionReadStagingBytes + 5, prng.int(0, 255)), frameOf(7, prng.int(0, 255))];
+    const got: Buffer[] = [];
+    let dataEvents = 0;
+    let adopted = false;
+    let waitingAtAdopt = 0;
+    const whole = Buffer.concat(sent);
+    const done = new Promise<void>((resolve, reject) => {
+      const server = net.createServer((socket) => {
+        // The first bytes wait in the socket (read, not yet emitted) when it is adopted.
+        const adoptOnceReceived = (): void => {
+          if (socket.readableLength === 0) return void setImmediate(adoptOnceReceived);
+          waitingAtAdopt = socket.readableLength;
+          const reads = new FrameReads(new FrameSplitter(responseMagic, limits.dataFrameBytesMax));
+          reads.attach((split) => {
+            if (split.kind === 'error') reject(new Error(split.message));
+            got.push(...split.frames);
+            if (got.length === sent.length) {
+              socket.destroy();
+              server.close(() => resolve());
+            }
+          });
+          adopted = reads.adopt(socket);
+          socket.on('data', () => dataEvents++);
+        };
+        adoptOnceReceived();
+      });
+      server.listen(0, '127.0.0.1', () => {
+        const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1', () => {
+          client.write(whole.subarray(0, 50));
+          setTimeout(() => client.end(whole.subarray(50)), 20);
+        });
+        client.on('error', () => undefined);
+      });
+    });
+    await done;
+    expect(adopted).toBe(true);
+    expect(waitingAtAdopt).toBe(50);
+    expect(got.map((f) => f.length)).toEqual(sent.map((f) => f.length));
+    got.forEach((f, i) => expect(Buffer.compare(f, sent[i]!)).toBe(0));
+    expect(dataEvents).toBe(0);
   });
 });

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import { limits } from '@basalt/stdx';
+import { setAcceptedOnread } from './accepted-onread.js';
 import type { FrameSplitter, SplitResult } from './frame-splitter.js';
 
 /**
@@ -11,26 +12,48 @@ import type { FrameSplitter, SplitResult } from './frame-splitter.js';
  *
  * What arrives before a consumer is attached (between the socket's connect and the connection's
  * setup) waits here, already split, and is handed over in order by attach().
+ *
+ * An accepted socket gets the same reads through adopt(). The staging buffer may be shared by all
+ * the connections of one process: a read's bytes are copied out of it in the read's callback,
+ * before any other read.
  */
 export class FrameReads {
-  private readonly staging = Buffer.allocUnsafe(limits.connectionReadStagingBytes);
   private consumer: ((split: SplitResult) => void) | undefined;
   private readonly early: SplitResult[] = [];
 
-  constructor(private readonly splitter: FrameSplitter) {}
+  constructor(
+    private readonly splitter: FrameSplitter,
+    private readonly staging = Buffer.allocUnsafe(limits.connectionReadStagingBytes),
+  ) {}
 
-  readonly onread: net.OnReadOpts = {
-    buffer: (): Buffer => this.splitter.readTarget(this.staging),
-    callback: (n: number, target: Uint8Array): boolean => {
-      const split = this.splitter.pushRead(target as Buffer, n);
-      if (this.consumer === undefined) this.early.push(split);
-      else this.consumer(split);
-      return true;
-    },
+  private readonly target = (): Buffer => this.splitter.readTarget(this.staging);
+
+  private readonly received = (n: number, target: Uint8Array): boolean => {
+    this.deliver(this.splitter.pushRead(target as Buffer, n));
+    return true;
   };
+
+  readonly onread: net.OnReadOpts = { buffer: this.target, callback: this.received };
 
   attach(consumer: (split: SplitResult) => void): void {
     this.consumer = consumer;
     for (const split of this.early.splice(0)) consumer(split);
+  }
+
+  /**
+   * Makes an accepted socket read this way from now on: what it had already received goes to the
+   * splitter first, then reads go in place. False when this Node does not let it (see
+   * setAcceptedOnread): then the caller feeds the socket's 'data' to the splitter's push().
+   */
+  adopt(socket: net.Socket): boolean {
+    const received = setAcceptedOnread(socket, this.target, this.received);
+    if (received === undefined) return false;
+    for (const chunk of received) this.deliver(this.splitter.push(chunk));
+    return true;
+  }
+
+  private deliver(split: SplitResult): void {
+    if (this.consumer === undefined) this.early.push(split);
+    else this.consumer(split);
   }
 }

@@ -9,3 +9,4 @@ export * from './stamp.js';
 export * from './capability.js';
 export * from './capability-crypto.js';
 export * from './message-frame.js';
+export * from './frame-reads.js';
