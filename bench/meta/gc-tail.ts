@@ -1,7 +1,7 @@
 /**
  * Whether garbage collection explains the tail of single-client writes: starts a 3-member metad
  * (bench:meta's settings) with a GC observer preloaded in every member (gc-observer-preload.mjs:
- * NODE_OPTIONS does not take --trace-gc) and in this client process, runs one closed-loop writer
+ * NODE_OPTIONS does not take --trace-gc) and imported by this client process, runs one closed-loop writer
  * (SetVolumeLabel) for --seconds after a warm-up, and prints, for all writes and for the slowest
  * 1%, the share that overlapped a GC pause of the leader, of a follower and of the client, and
  * each process's GC counts and pauses.
@@ -9,7 +9,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { MiB } from '@basalt/stdx';
 import { MetaCluster } from '../../test/lib/meta-cluster.js';
@@ -24,15 +25,6 @@ if (!(seconds >= 1 && seconds <= 300)) throw new Error(`--seconds must be 1..300
 const dir = args.dir;
 mkdirSync(dir, { recursive: true });
 for (const f of readdirSync(dir)) if (f.endsWith('.gc')) throw new Error(`${dir} already holds GC logs: use an empty --dir`);
-
-const clientPauses: Pause[] = [];
-const kinds: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' };
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
-    clientPauses.push({ start: performance.timeOrigin + e.startTime, ms: e.duration, kind: kinds[kind] ?? String(kind) });
-  }
-}).observe({ entryTypes: ['gc'] });
 
 function readPauses(pid: number): Pause[] {
   let text: string;
@@ -71,8 +63,10 @@ function describePauses(pauses: readonly Pause[], from: number, to: number): str
 const pct = (sorted: readonly number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 
 const scope = new ProcessScope();
-process.env.NODE_OPTIONS = `--import ${join(import.meta.dirname, 'gc-observer-preload.mjs')}`;
+const observer = join(import.meta.dirname, 'gc-observer-preload.mjs');
 process.env.GC_LOG_DIR = dir;
+await import(pathToFileURL(observer).href); // this client records its GC the way the members do
+process.env.NODE_OPTIONS = `--import ${observer}`;
 try {
   const cluster = await MetaCluster.start(scope, { tickMs: 50, electionTicks: 5 });
   delete process.env.NODE_OPTIONS;
@@ -90,12 +84,12 @@ try {
   }
   const to = performance.timeOrigin + performance.now();
   if ((await cluster.waitForLeader()) !== leaderIndex) throw new Error('the leader changed during the run: run again');
-  await new Promise((r) => setTimeout(r, 500)); // the members flush their GC logs every 200 ms
+  await new Promise((r) => setTimeout(r, 500)); // every process flushes its GC log every 200 ms
   const sortedMs = writes.map((w) => w.ms).sort((a, b) => a - b);
   const p99 = pct(sortedMs, 0.99);
   const tail = writes.filter((w) => w.ms >= p99);
   const processes = cluster.members.map((m, i) => ({ name: `${m.id} (${i === leaderIndex ? 'leader' : 'follower'})`, pauses: readPauses(m.process!.pid) }));
-  processes.push({ name: 'client', pauses: clientPauses });
+  processes.push({ name: 'client', pauses: readPauses(process.pid) });
   console.log(`${writes.length} writes in ${seconds} s: p50 ${pct(sortedMs, 0.5).toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, p99.9 ${pct(sortedMs, 0.999).toFixed(2)} ms, max ${sortedMs[sortedMs.length - 1]!.toFixed(2)} ms`);
   console.log('share of writes that overlapped a GC pause of each process: all writes / the slowest 1%');
   for (const p of processes) {

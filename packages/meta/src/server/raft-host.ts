@@ -273,13 +273,9 @@ export class RaftHost {
 
   /** The transport found `id`'s address refusing connections: if it is our leader, Raft ends its lease and campaigns within a few ticks. */
   private leaderRefused(id: string): void {
-    if (this.closed) return;
-    const soft = this.node.status().softState;
-    if (soft.role === 'follower' && soft.leader === id) {
-      this.opts.metrics.leaderLossReports.inc();
-      this.opts.log(`raft: leader ${id} refuses connections; campaigning early`);
-    }
-    this.node.reportLeaderUnreachable(id);
+    if (this.closed || !this.node.reportLeaderUnreachable(id)) return;
+    this.opts.metrics.leaderLossReports.inc();
+    this.opts.log(`raft: leader ${id} refuses connections; campaigning early`);
     this.kick();
   }
 

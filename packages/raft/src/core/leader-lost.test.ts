@@ -24,8 +24,8 @@ describe('reportLeaderUnreachable', () => {
   it('after the leader dies and both followers hear of it, the first-ranked one leads at its next tick', () => {
     const net = cluster();
     kill(net, 'a');
-    net.get('b').node.reportLeaderUnreachable('a');
-    net.get('c').node.reportLeaderUnreachable('a');
+    expect(net.get('b').node.reportLeaderUnreachable('a')).toBe(true);
+    expect(net.get('c').node.reportLeaderUnreachable('a')).toBe(true);
     net.tickAll(1);
     expect(net.leaders()).toEqual(['b']);
     expect(net.get('b').node.status().hardState.term).toBe(2);
@@ -100,10 +100,10 @@ describe('reportLeaderUnreachable', () => {
   it('a report about a node that is not this follower’s leader changes nothing', () => {
     const net = cluster();
     const b = net.get('b').node;
-    b.reportLeaderUnreachable('c');
+    expect(b.reportLeaderUnreachable('c')).toBe(false);
     expect(b.status().softState).toEqual({ leader: 'a', role: 'follower' });
     const leader = net.get('a').node;
-    leader.reportLeaderUnreachable('b');
+    expect(leader.reportLeaderUnreachable('b')).toBe(false);
     expect(leader.status().softState.role).toBe('leader');
     net.tickAll(5);
     expect(preVotesFrom(net, 'b')).toBe(0);

@@ -624,14 +624,16 @@ export class Raft {
    *   one pre-vote round, and the next message from the leader restores the lease and cancels
    *   the campaign;
    * - without a report, or when it is wrong, the election timeout applies as before.
+   * Returns whether this node acted on it (a promotable follower of `id`): what the caller counts.
    */
-  reportLeaderUnreachable(id: NodeId): void {
-    if (this.role !== 'follower' || id === None || this.lead !== id || !this.promotable()) return;
+  reportLeaderUnreachable(id: NodeId): boolean {
+    if (this.role !== 'follower' || id === None || this.lead !== id || !this.promotable()) return false;
     const others = [...this.membership.voters].filter((v) => v !== id).sort();
     const rank = others.indexOf(this.id);
     assert(rank >= 0, 'a promotable follower is one of the voters');
     this.lead = None;
     this.leaderLostTicks = 1 + leaderLostStaggerTicks * rank;
+    return true;
   }
 
   // ---------------------------------------------------------------- replication

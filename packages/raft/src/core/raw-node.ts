@@ -82,10 +82,11 @@ export class RawNode {
   /**
    * The transport has strong evidence that the leader `id` is gone (e.g. its address refuses
    * connections, not a merely slow or silent peer): a follower of `id` ends its lease and
-   * campaigns within a few ticks, staggered by rank. Safe to call wrongly; see Raft.
+   * campaigns within a few ticks, staggered by rank. Safe to call wrongly; see Raft. Returns
+   * whether this node acted on it.
    */
-  reportLeaderUnreachable(id: NodeId): void {
-    this.raft.reportLeaderUnreachable(id);
+  reportLeaderUnreachable(id: NodeId): boolean {
+    return this.raft.reportLeaderUnreachable(id);
   }
 
   reportSnapshot(id: NodeId, failed: boolean): void {
