@@ -21,3 +21,13 @@ export function cpuSeconds(pid: number | undefined): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * The machine's free memory in MiB (MemFree of /proc/meminfo). Where the guest hands freed memory
+ * back to its host, writes into new page-cache pages cost host page faults while much is free
+ * (bench/RESULTS.md, "the prefill row profiled"), so first-write rows depend on it.
+ */
+export function memFreeMiB(): number {
+  const m = /^MemFree:\s+(\d+) kB$/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
+}

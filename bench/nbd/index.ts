@@ -13,7 +13,8 @@
  * insecure Basalt cluster. Each Basalt target's ratio is to the Ceph of its own kind. Where Ceph's
  * Debian packages are missing the run says which and goes on without it.
  * Prints one table with each row's ratio to qemu-nbd and (with Ceph) to Ceph, the CPU seconds
- * each system's processes used per row, and every process's peak RSS; writes the raw results to
+ * each system's processes used per row, every process's peak RSS, and the machine's free memory
+ * when each target's prefill began (first writes cost more while much is free); writes the raw results to
  * bench/out/nbd-<date>.json.
  *
  * With --compare-insecure, a second local cluster started with `basalt up --insecure` (no TLS, no
@@ -32,7 +33,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { jobs, runFio, type FioJob, type FioResult } from './fio.js';
-import { cpuSeconds, peakRssKiB } from '../lib/proc-stats.js';
+import { cpuSeconds, memFreeMiB, peakRssKiB } from '../lib/proc-stats.js';
 import { missingPackages } from '../lib/packages.js';
 import { cephName, missingCephPackages, startCeph } from './ceph.js';
 import { encryptedTarget, freePort, insecureSuffix, startBasalt, startReference, type NbdTarget } from './servers.js';
@@ -137,6 +138,7 @@ async function main(): Promise<void> {
   let down: (() => Promise<void>) | undefined;
   const results = new Map<string, FioResult>();
   const cpu = new Map<string, number>();
+  const freeAtPrefill = new Map<string, number>();
   try {
     targets.push(await startReference('qemu-nbd', file));
     targets.push(await startReference('nbdkit', file));
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
       log(`[${++done}/${total}] ${job.name} on ${t.name} (${timeBased ? `${runtimeS} s` : `${sizeBytes / 2 ** 20} MiB`})...`);
       try {
         await execFileAsync('sync');
+        if (job === prefillJob) freeAtPrefill.set(t.name, memFreeMiB());
         const cpu0 = cpuOf(t);
         const r = await runFio(t.uri, job, sizeBytes, runtimeS, timeBased, dir);
         results.set(`${job.name}|${t.name}`, r);
@@ -186,10 +189,11 @@ async function main(): Promise<void> {
     const rss = [...systems(targets)].map(([system, t]) => `${system}: ${t.processes().map((p) => `${p.name} ${((peakRssKiB(p.pid ?? 0) ?? NaN) / 1024).toFixed(0)}`).join(', ')}`);
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
-    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
+    const free = [...freeAtPrefill].map(([n, mib]) => `${n} ${mib}`).join(', ');
+    process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nFree memory at the start of each prefill cell (MemFree, MiB): ${free}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
     if (values['compare-insecure']) process.stdout.write(`\nSecurity cost: each secure Basalt row / the same row on the --insecure cluster (1.00 = no cost)${values.encrypt ? '; encrypted / plain 3-replica on each cluster' : ''}\n\n${securityTable(names, results, cpu, runtimeS)}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
-    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), rss }, null, 2));
+    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), memFreeMiBAtPrefill: Object.fromEntries(freeAtPrefill), rss }, null, 2));
   } finally {
     for (const t of targets) await t.stop();
     await down?.();
