@@ -169,6 +169,12 @@ export const limits = {
    * and encrypts it into a second buffer outside V8's heap (wire/data/socket-batch.ts).
    */
   tlsWriteAheadBytesMax: 1 * MiB,
+  /**
+   * A message part at least this large (a WRITE's payload) goes to a TLS socket as a write of its
+   * own: TLSWrap copies a writev of several buffers into one before encrypting it, and encrypts a
+   * lone buffer in place (wire/data/socket-batch.ts). Smaller parts share the cork's writev.
+   */
+  tlsSoloWriteBytesMin: 256 * KiB,
   /** Raft: proposals and appends. */
   raftInflightAppendsMax: 256,
   raftMaxEntriesBytesPerAppend: 1 * MiB,

@@ -19,6 +19,52 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
+/** Collects what a server socket receives; `receivedBytes` waits for a total. */
+function collector(): { received: Buffer[]; take: (s: net.Socket) => void; receivedBytes: (bytes: number) => Promise<Buffer> } {
+  const received: Buffer[] = [];
+  let waiter: { bytes: number; resolve: (all: Buffer) => void } | undefined;
+  let length = 0;
+  const check = (): void => {
+    if (waiter !== undefined && length >= waiter.bytes) waiter.resolve(Buffer.concat(received));
+  };
+  const take = (s: net.Socket): void => {
+    s.on('data', (chunk: Buffer) => {
+      received.push(chunk);
+      length += chunk.length;
+      check();
+    });
+    cleanups.push(() => s.destroy());
+  };
+  const receivedBytes = (bytes: number): Promise<Buffer> =>
+    new Promise((resolve) => {
+      waiter = { bytes, resolve };
+      check();
+    });
+  return { received, take, receivedBytes };
+}
+
+/** A TLS pair on loopback with a pre-shared key (TLS 1.2: no certificates needed). */
+async function tlsPair(): Promise<Pair & { readonly sender: tls.TLSSocket }> {
+  const psk = Buffer.alloc(32, 7);
+  const ciphers = 'PSK-AES128-GCM-SHA256';
+  const c = collector();
+  const server = tls.createServer({ ciphers, maxVersion: 'TLSv1.2', pskCallback: () => psk }, c.take);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const sender = tls.connect({ host: '127.0.0.1', port, ciphers, maxVersion: 'TLSv1.2', pskCallback: () => ({ psk, identity: 'test' }), checkServerIdentity: () => undefined });
+  await new Promise<void>((resolve) => sender.once('secureConnect', resolve));
+  cleanups.push(() => {
+    sender.destroy();
+    server.close();
+  });
+  return { sender, received: c.received, receivedBytes: c.receivedBytes, sends: countSends(sender) };
+}
+
+/** Frames as the data plane sends them: a small header, then (every third) a large payload. */
+function mixedFrames(count: number, payloadBytes: number): Buffer[][] {
+  return Array.from({ length: count }, (_, i) => [Buffer.alloc(40 + i, i), Buffer.alloc(i % 3 === 0 ? payloadBytes : 100, 128 + i)]);
+}
+
 async function pair(): Promise<Pair> {
   const received: Buffer[] = [];
   let waiter: { bytes: number; resolve: (all: Buffer) => void } | undefined;
@@ -271,6 +317,49 @@ describe('socket batch', () => {
     expect(p.sends[0]).toEqual({ kind: 'writev', parts: 8, bytes: 4 * (16 + MiB / 2) });
     expect(p.sends[0]!.bytes).toBeGreaterThan(limits.tlsWriteAheadBytesMax);
     const want = Buffer.concat(messages.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+  });
+
+  it('on a TLS socket, hands each large last part to the socket alone and keeps every byte in order', async () => {
+    const p = await tlsPair();
+    const batch = SocketBatch.bounded(p.sender);
+    const frames = mixedFrames(12, MiB);
+    const sent: number[] = [];
+    frames.forEach((f, i) => batch.write(f, () => sent.push(i)));
+    const want = Buffer.concat(frames.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+    await nextTurn();
+    expect(sent).toEqual(frames.map((_, i) => i));
+    const large = p.sends.filter((s) => s.bytes >= limits.tlsSoloWriteBytesMin);
+    expect(large).toEqual(Array.from({ length: 4 }, () => ({ kind: 'write', parts: 1, bytes: MiB })));
+    expect(p.sends.some((s) => s.kind === 'writev')).toBe(true); // the small frames still share writevs
+  });
+
+  it('with a minimum for lone parts, hands each large last part to _write alone and keeps the order of mixed frames', async () => {
+    const p = await pair();
+    const soloBytesMin = 256 * KiB;
+    const batch = new SocketBatch(p.sender, MiB, soloBytesMin);
+    const frames = mixedFrames(30, soloBytesMin);
+    const sent: number[] = [];
+    frames.forEach((f, i) => batch.write(f, () => sent.push(i)));
+    const want = Buffer.concat(frames.flat());
+    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+    await nextTurn();
+    expect(sent).toEqual(frames.map((_, i) => i));
+    const alone = p.sends.filter((s) => s.bytes >= soloBytesMin);
+    expect(alone).toEqual(Array.from({ length: 10 }, () => ({ kind: 'write', parts: 1, bytes: soloBytesMin })));
+  });
+
+  it('keeps a large part that is not last, or below the minimum, in the writev', async () => {
+    const p = await pair();
+    const batch = new SocketBatch(p.sender, 4 * MiB, 256 * KiB);
+    const middle = [Buffer.alloc(16, 1), Buffer.alloc(256 * KiB, 2), Buffer.alloc(16, 3)];
+    const below = [Buffer.alloc(16, 4), Buffer.alloc(256 * KiB - 1, 5)];
+    batch.write(middle);
+    batch.write(below);
+    await afterFlush();
+    expect(p.sends).toEqual([{ kind: 'writev', parts: 5, bytes: 32 + 256 * KiB + 16 + 256 * KiB - 1 }]);
+    const want = Buffer.concat([...middle, ...below]);
     expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
   });
 });
