@@ -232,7 +232,7 @@ function metricsRefresher(store: FileExtentStore, metrics: ChunkMetrics, dir: st
     metrics.fileOps.set({ mode: 'inline' }, io.inline);
     metrics.fileOps.set({ mode: 'pool' }, io.pool);
     metrics.fileOps.set({ mode: 'direct' }, io.direct);
-    metrics.fileOps.set({ mode: 'direct_no_slab' }, io.directNoSlab);
+    metrics.directWritesNoSlab.set(io.directNoSlab);
     metrics.directWritesUnsupported.set(io.directUnsupported ? 1 : 0);
     metrics.slowInlineReads.set(io.slowInlineReads);
     metrics.healthy.set(store.failed === undefined ? 1 : 0);

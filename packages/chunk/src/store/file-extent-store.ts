@@ -29,8 +29,7 @@ import { SyncGroup } from './sync-group.js';
  * Semantics in extent-store.ts; layout and crash-consistency argument in docs/data-path.md.
  *
  * Data written is in the page cache, or on the disk for a direct write, when a write resolves
- * (survives a process crash); sync()
- * makes it durable (group commit). After a failed fdatasync the store refuses all further I/O:
+ * (survives a process crash); sync() makes it durable (group commit). After a failed fdatasync the store refuses all further I/O:
  * the kernel may have dropped the dirty pages, so a later successful fdatasync would prove nothing.
  */
 interface Held {
