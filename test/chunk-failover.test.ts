@@ -130,6 +130,8 @@ describe('replication under failure', () => {
     const copied = sample(await scrape(byId.get(ext.replicas[0]!.serverId)!.metricsAddress), 'basalt_chunk_repair_bytes_total{kind="catchup",what="copied"}') ?? 0;
     expect(copied).toBeGreaterThan(0);
     expect(copied).toBeLessThanOrEqual(slots * blockBytes);
+    // The catch-up's runs of missed blocks reached the returned member with O_DIRECT (chunkd's default, docs/data-path.md).
+    expect(sample(await scrape(back.metricsAddress), 'basalt_chunk_file_ops{mode="direct"}')).toBeGreaterThan(0);
     console.log(`failover: ${acked.size} slots acknowledged, ${retries} retries, epoch ${ext.epoch}`);
   });
 });

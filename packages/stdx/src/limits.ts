@@ -236,6 +236,12 @@ export const limits = {
   chunkSidecarCacheBytesMax: 64 * MiB,
   /** chunkd: reads and writes of extent files up to this size may run on the event loop (chunk/src/store/inline-io.ts). */
   chunkInlineIoBytesMax: 64 * KiB,
+  /** chunkd: a member's data write (forwarded by the primary, or a copy) of at least this many bytes goes to disk with O_DIRECT (chunk/src/store/direct-writer.ts); the first size past chunkInlineIoBytesMax, so direct writes run in the thread pool as buffered ones of that size already do. */
+  chunkDirectWriteBytesMin: 68 * KiB,
+  /** chunkd: one page-aligned slab of a direct write (larger writes go in slab-sized pieces). */
+  chunkDirectSlabBytes: 1 * MiB,
+  /** chunkd: page-aligned memory for direct writes (a WebAssembly.Memory, in RSS once touched); a direct write finding every slab in use is written buffered. */
+  chunkDirectSlabsBytesMax: 32 * MiB,
   /** chunkd: highest seq of a block stamp (u32); a primary past it refuses mutations until the epoch changes (BASALT_LIMIT_EXCEEDED). */
   stampSeqMax: 0xffffffff,
   /** Snapshots one volume may hold at a time (each is a stamp per allocated extent and a copy-on-write file per extent it diverged on). */
@@ -363,6 +369,9 @@ assert(limits.snapshotRequestsPerVolumeMax <= limits.snapshotsPerVolumeMax, 'a r
 assert(limits.clientHolderRequestCheckMs < limits.clientHolderRequestPollMs, 'a waiting caller reads the request more often than the holder looks for it');
 assert(2 * limits.clientHolderRequestPollMs < limits.clientHolderRequestWaitMsDefault, 'a holder sees a request well before its asker gives up');
 assert(limits.scrubReadBytes % limits.checksumBlockBytes === 0, 'a scrub piece is whole blocks');
+assert(limits.chunkDirectWriteBytesMin > limits.chunkInlineIoBytesMax, 'direct writes are only ones that already run in the thread pool');
+assert(limits.chunkDirectWriteBytesMin % limits.checksumBlockBytes === 0 && limits.chunkDirectSlabBytes % 65536 === 0, 'direct writes are whole blocks from whole WebAssembly pages');
+assert(limits.chunkDirectSlabsBytesMax % limits.chunkDirectSlabBytes === 0, 'the direct-write memory is whole slabs');
 assert(limits.chunkStampSeqReserve < limits.stampSeqMax, 'a seq reservation must fit in an epoch');
 assert(limits.extentSizeBytesMin % limits.chunkVerifyReadBytes === 0, 'an extent is whole verify pieces');
 assert(limits.extentSizeBytesMin % limits.scrubReadBytes === 0, 'an extent is whole scrub pieces');

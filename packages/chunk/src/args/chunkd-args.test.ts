@@ -21,3 +21,15 @@ describe('chunkd flags of repair and scrub', () => {
     expect(() => parseChunkdArgs([...base, '--scrub-interval-ms', '1.5'])).toThrow(/--scrub-interval-ms must be a whole number of milliseconds/);
   });
 });
+
+describe('chunkd --direct-writes', () => {
+  it('takes members or off, and leaves it unset (chunkd\'s default) when not given', () => {
+    expect(parseChunkdArgs([...base, '--direct-writes', 'off']).directWrites).toBe('off');
+    expect(parseChunkdArgs([...base, '--direct-writes', 'members']).directWrites).toBe('members');
+    expect(parseChunkdArgs(base).directWrites).toBeUndefined();
+  });
+
+  it('refuses anything else, saying what is allowed', () => {
+    expect(() => parseChunkdArgs([...base, '--direct-writes', 'all'])).toThrow(/--direct-writes must be members or off, got "all"/);
+  });
+});

@@ -7,7 +7,7 @@ import type { ChunkdOptions } from '../chunkd.js';
  * The flags of `basalt chunk start` and of the standalone bin/chunkd.js, in one place. This
  * module loads no server code, so the CLI can declare the flags without loading LevelDB.
  */
-export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N [--metrics-tls]] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--require-capabilities] [--scrub-rate BYTES_PER_SEC] ${tlsUsage}`;
+export const chunkdUsage = `--id ID --zone ZONE --data-dir DIR --listen HOST:PORT [--metad HOST:PORT,...] [--metrics-port N [--metrics-tls]] [--advertise HOST:PORT] [--reclaim-interval-ms N] [--repair-bandwidth BYTES_PER_SEC] [--scrub-interval-ms N] [--require-capabilities] [--scrub-rate BYTES_PER_SEC] [--direct-writes members|off] ${tlsUsage}`;
 
 export const chunkdFlags = {
   /** Stable id of this chunk server (1-64 of [A-Za-z0-9._-]). */
@@ -34,6 +34,8 @@ export const chunkdFlags = {
   'scrub-interval-ms': { type: 'string' },
   /** Bytes per second the scrubber reads, within the repair bandwidth (default 16 MiB/s; 0: only the repair bandwidth). */
   'scrub-rate': { type: 'string' },
+  /** members (default): a member's large data writes go past the page cache (O_DIRECT), which holds the primary's data for its reads; off: all writes buffered. */
+  'direct-writes': { type: 'string' },
   ...tlsFlags,
   /** Refuse every data request until metad's capability key is known (docs/data-path.md, "Capabilities"). */
   'require-capabilities': { type: 'boolean' },
@@ -58,6 +60,8 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
   if (reclaim !== undefined && !/^\d{1,9}$/.test(reclaim)) throw invalidArgument(`--reclaim-interval-ms must be a whole number of milliseconds (0: never), got "${reclaim}"`);
   const repairBandwidth = wholeNumber(get('repair-bandwidth'), '--repair-bandwidth', 'bytes per second (0: unlimited)');
   const scrubInterval = wholeNumber(get('scrub-interval-ms'), '--scrub-interval-ms', 'milliseconds (0: never)');
+  const directWrites = get('direct-writes');
+  if (directWrites !== undefined && directWrites !== 'members' && directWrites !== 'off') throw invalidArgument(`--direct-writes must be members or off, got "${directWrites}"`);
   const scrubRate = wholeNumber(get('scrub-rate'), '--scrub-rate', 'bytes per second (0: only the repair bandwidth)');
   return {
     id: need('id'),
@@ -72,6 +76,7 @@ export function chunkdOptionsFrom(values: Readonly<Record<string, unknown>>): Ch
     ...(repairBandwidth === undefined ? {} : { repairBandwidthBytesPerSec: repairBandwidth }),
     ...(scrubInterval === undefined ? {} : { scrubIntervalMs: scrubInterval }),
     ...(scrubRate === undefined ? {} : { scrubRateBytesPerSec: scrubRate }),
+    ...(directWrites === undefined ? {} : { directWrites }),
     security: securityFromFlags(values),
     ...(values['require-capabilities'] === true && { requireCapabilities: true }),
   };

@@ -152,7 +152,8 @@ export class ChunkService {
           return Promise.reject(new BasaltError(ErrorCode.Checksum, `write data does not match its checksum (piece ${bad}); nothing was stored`, { piece: bad }));
         }
         this.store.bumpVersion(volumeId, index);
-        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!), fua, volumeId, index).then(() => done);
+        const member = (req.flags & DataFlag.Forwarded) !== 0;
+        return this.durable(this.store.write(volumeId, index, req.offset, req.payload!, req.crcs!, stamp!, member), fua, volumeId, index).then(() => done);
       }
       case DataOp.Trim:
       case DataOp.WriteZeroes:

@@ -77,8 +77,12 @@ export interface ExtentStore {
 
   /** Reads and verifies [offset, offset+length); BASALT_CHECKSUM on a corrupt block. */
   read(volumeId: number, index: number, offset: number, length: number): Promise<ReadOutcome>;
-  /** Writes data whose piece CRCs the caller verified, stamping every block it touches. */
-  write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamp: Stamp): Promise<void>;
+  /**
+   * Writes data whose piece CRCs the caller verified, stamping every block it touches. `member`:
+   * this replica is not the primary (a forwarded write), whose data is read only on failover,
+   * repair or scrub; a store may then write it past the page cache.
+   */
+  write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamp: Stamp, member?: boolean): Promise<void>;
   /** Makes [offset, offset+length) read as zeros, stamping every block it touches. */
   zero(volumeId: number, index: number, offset: number, length: number, stamp: Stamp): Promise<void>;
 
@@ -92,7 +96,8 @@ export interface ExtentStore {
   readForCopy(volumeId: number, index: number, offset: number, length: number): Promise<CopySource>;
   /**
    * COPY on a member: applies each whole block at offset iff copyApplies(local stamp, copied stamp,
-   * floorEpoch); CRCs verified by the caller. Resolves with the number of blocks applied.
+   * floorEpoch); CRCs verified by the caller. Resolves with the number of blocks applied. Written
+   * as a member's write (see write).
    */
   copyBlocks(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamps: BlockStamps, floorEpoch: number): Promise<number>;
   /**

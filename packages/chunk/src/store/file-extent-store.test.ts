@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, isBasaltError, KiB, MiB, Prng } from '@basalt/stdx';
-import { FramePool, pieceCrcs } from '@basalt/wire';
+import { FramePool, pieceCrcs, type Stamp } from '@basalt/wire';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import { currentBootId } from './boot-record.js';
 import { extentPath } from './extent-files.js';
 import { layerPath } from './snapshot-layer.js';
-import { extentStoreConformance } from './extent-store.conformance.js';
-import { FileExtentStore } from './file-extent-store.js';
+import { extentStoreConformance, type ExtentStoreFactory } from './extent-store.conformance.js';
+import { FileExtentStore, type ExtentStoreOptions } from './file-extent-store.js';
 import { blockBytes, entryBytes, shiftedEntries, sidecarBytes } from './sidecar.js';
 import { crc32c } from '@node-rs/crc32';
 
@@ -29,11 +29,26 @@ afterEach(() => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-extentStoreConformance('file', () => {
+/** The store as a member sees it: every write() is a forwarded one. */
+function asMember(store: FileExtentStore): FileExtentStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'write') return (v: number, i: number, off: number, data: Buffer, crcs: Uint32Array, stamp: Stamp) => target.write(v, i, off, data, crcs, stamp, true);
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+extentStoreConformance('file', () => fileFactory({}));
+// Every write a member's, every data write of a whole block or more with O_DIRECT.
+extentStoreConformance('file, members\' data written direct', () => fileFactory({ directWrites: 'members', directWriteBytesMin: blockBytes }, asMember));
+
+function fileFactory(options: ExtentStoreOptions, wrap: (s: FileExtentStore) => FileExtentStore = (s) => s): ExtentStoreFactory {
   const dir = tempDir();
   const bootRecord = (bootId: string): void => fs.writeFileSync(path.join(dir, 'boot'), JSON.stringify({ bootId, clean: false }));
   return {
-    open: () => FileExtentStore.open(dir),
+    open: async () => wrap(await FileExtentStore.open(dir, options)),
     // In one process the index must be closed to be opened again; what differs from a clean close is the boot record.
     kill: async (s) => {
       await s.close();
@@ -58,10 +73,10 @@ extentStoreConformance('file', () => {
       fs.writeSync(fd, entry, 0, 8, extentSizeBytes + sidecarBytes(extentSizeBytes) + block * 8);
       fs.closeSync(fd);
     },
-    openFull: () => FileExtentStore.open(dir, { reserveBytes: Number.MAX_SAFE_INTEGER }),
+    openFull: async () => wrap(await FileExtentStore.open(dir, { ...options, reserveBytes: Number.MAX_SAFE_INTEGER })),
     cleanup: () => undefined,
   };
-});
+}
 
 function meta(index: number, size = extentSizeBytes): ReplicaMeta {
   return { volumeId: 5, index, extentSizeBytes: size, epoch: 1, replicas: [{ serverId: 'a', address: '127.0.0.1:1' }], version: 0, state: 'active' };
@@ -105,6 +120,34 @@ describe('extent store', () => {
     else expect(io.inline).toBeGreaterThan(0);
     expect(io.pool).toBeGreaterThan(0); // reads over 64 KiB, and the sidecar loads
     await store.close();
+  });
+
+  it('mixes a member\'s direct writes with buffered ones (small, partial-block, primary) and reads back the model, also after a reopen', async () => {
+    const prng = new Prng(SEED);
+    const dir = tempDir();
+    const store = await FileExtentStore.open(dir, { directWrites: 'members' });
+    await store.setMeta(meta(0));
+    const model = Buffer.alloc(extentSizeBytes);
+    for (let i = 0; i < 120; i++) {
+      // Large aligned runs (direct when a member's), small and unaligned ones (buffered), in one order.
+      const large = prng.chance(0.5);
+      const len = large ? prng.int(17, 64) * blockBytes : prng.int(1, 9000);
+      const off = large ? prng.int(0, extentSizeBytes / blockBytes - len / blockBytes) * blockBytes : prng.int(0, extentSizeBytes - len);
+      const data = Buffer.from(prng.fill(new Uint8Array(len)));
+      data.copy(model, off);
+      await store.write(5, 0, off, data, pieceCrcs(off, data), s1, prng.chance(0.8));
+      if (prng.chance(0.3)) {
+        const at = prng.int(0, extentSizeBytes - 70_000);
+        expect(Buffer.compare((await store.read(5, 0, at, 70_000)).data, model.subarray(at, at + 70_000)), `SEED=${SEED} read ${at} after op ${i}`).toBe(0);
+      }
+    }
+    expect(store.ioStats.direct).toBeGreaterThan(0);
+    expect(store.ioStats.directUnsupported).toBe(false);
+    expect(Buffer.compare((await store.read(5, 0, 0, extentSizeBytes)).data, model), `SEED=${SEED}`).toBe(0);
+    await store.close();
+    const again = await FileExtentStore.open(dir);
+    expect(Buffer.compare((await again.read(5, 0, 0, extentSizeBytes)).data, model), `SEED=${SEED} after reopen`).toBe(0);
+    await again.close();
   });
 
   it('reads large ranges into its read pool, so data given back serves the next read; small reads stay out of it', async () => {
@@ -415,20 +458,20 @@ describe('extent store', () => {
   });
 
   // A real ENOSPC needs a tiny tmpfs, and mount(8) needs root (CI runs as root); unprivileged runs skip it.
-  it.skipIf(process.getuid?.() !== 0)('fails a write that meets a real ENOSPC with BASALT_NO_SPACE and keeps stored data (tmpfs, needs root)', async () => {
+  it.skipIf(process.getuid?.() !== 0).each([['buffered', false], ['a member\'s, direct', true]])('fails a write (%s) that meets a real ENOSPC with BASALT_NO_SPACE and keeps stored data (tmpfs, needs root)', async (_mode, member) => {
     const dir = tempDir();
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir]);
     try {
-      const store = await FileExtentStore.open(dir, { reserveBytes: 0 });
+      const store = await FileExtentStore.open(dir, { reserveBytes: 0, directWrites: 'members' });
       const prng = new Prng(SEED);
       const stored: [number, number, Buffer][] = [];
       let failure: unknown;
       for (let index = 0; index < 4 && failure === undefined; index++) {
         await store.setMeta(meta(index));
-        for (let off = 0; off < extentSizeBytes; off += 64 * KiB) {
-          const data = Buffer.from(prng.fill(new Uint8Array(64 * KiB)));
+        for (let off = 0; off < extentSizeBytes; off += 128 * KiB) {
+          const data = Buffer.from(prng.fill(new Uint8Array(128 * KiB)));
           try {
-            await store.write(5, index, off, data, pieceCrcs(off, data), s1);
+            await store.write(5, index, off, data, pieceCrcs(off, data), s1, member);
             stored.push([index, off, data]);
           } catch (err) {
             failure = err;
@@ -438,6 +481,7 @@ describe('extent store', () => {
       }
       expect(isBasaltError(failure, ErrorCode.NoSpace), String(failure)).toBe(true);
       for (const [index, off, data] of stored) expect(Buffer.compare((await store.read(5, index, off, data.length)).data, data)).toBe(0);
+      expect(store.ioStats.direct > 0).toBe(member);
       await store.close();
     } finally {
       execFileSync('umount', ['-l', dir]);

@@ -10,6 +10,7 @@ import { currentBootId, lostPower, readBootRecord, writeBootRecord } from './boo
 import { ExtentIndex, type SeqReservation } from './extent-index.js';
 import { blockMetaBytes, closeExtentFiles, createExtentFiles, openExtentFiles, removeVolumeDir, type ExtentFiles } from './extent-files.js';
 import type { CopySource, ExtentStore, ReadOutcome, SnapshotRecordCopy } from './extent-store.js';
+import { AlignedSlabs, DirectWriter } from './direct-writer.js';
 import { fdatasync } from './fs-io.js';
 import { InlineIo } from './inline-io.js';
 import { RangeLock } from './range-lock.js';
@@ -27,8 +28,8 @@ import { SyncGroup } from './sync-group.js';
  * stamp-table.ts), a LevelDB index (extent-index.ts) and a boot record (boot-record.ts).
  * Semantics in extent-store.ts; layout and crash-consistency argument in docs/data-path.md.
  *
- * Data written is in the page cache when a write resolves (survives a process crash); sync()
- * makes it durable (group commit). After a failed fdatasync the store refuses all further I/O:
+ * Data written is in the page cache, or on the disk for a direct write, when a write resolves
+ * (survives a process crash); sync() makes it durable (group commit). After a failed fdatasync the store refuses all further I/O:
  * the kernel may have dropped the dirty pages, so a later successful fdatasync would prove nothing.
  */
 interface Held {
@@ -62,6 +63,16 @@ export interface ExtentStoreOptions {
    * it any more; data never given back is ordinary garbage. Default: fresh buffers.
    */
   readonly readPool?: FramePool;
+  /**
+   * 'members': a member's data writes (write() with `member`, copyBlocks) of at least
+   * limits.chunkDirectWriteBytesMin bytes go past the page cache with O_DIRECT (direct-writer.ts),
+   * which the primary's reads never need; 'off' (default): every write is buffered.
+   */
+  readonly directWrites?: 'members' | 'off';
+  /** The smallest member data write that goes direct; default limits.chunkDirectWriteBytesMin. */
+  readonly directWriteBytesMin?: number;
+  /** Where the store reports that the filesystem refused O_DIRECT (direct writes are then off). */
+  readonly log?: (line: string) => void;
 }
 
 export class FileExtentStore implements ExtentStore {
@@ -74,6 +85,8 @@ export class FileExtentStore implements ExtentStore {
   private readonly sidecars: SidecarCache<Held>;
   private readonly io: InlineIo;
   private readonly readPool: FramePool | undefined;
+  private readonly direct: DirectWriter | undefined;
+  private readonly directWriteBytesMin: number;
   /** Checksum mismatches found on read or before a read-modify-write. */
   checksumErrors = 0;
 
@@ -88,6 +101,8 @@ export class FileExtentStore implements ExtentStore {
     this.sidecars = new SidecarCache(options.sidecarCacheBytes ?? limits.chunkSidecarCacheBytesMax, (h) => h.lock.size === 0);
     this.io = new InlineIo(options.inlineIoBytesMax ?? limits.chunkInlineIoBytesMax);
     this.readPool = options.readPool;
+    this.directWriteBytesMin = options.directWriteBytesMin ?? limits.chunkDirectWriteBytesMin;
+    this.direct = options.directWrites === 'members' ? new DirectWriter(new AlignedSlabs(), options.log ?? (() => undefined)) : undefined;
     for (const meta of loaded.extents) this.held.set(extentKey(meta.volumeId, meta.index), { meta, lock: new RangeLock(), files: undefined });
     this.generations = loaded.generations;
     this.seqs = loaded.seqs;
@@ -122,9 +137,14 @@ export class FileExtentStore implements ExtentStore {
     return { rounds: this.syncGroup.rounds, requests: this.syncGroup.requests };
   }
 
-  /** Reads and writes of extent files run on the event loop and in the thread pool, and inline reads that found the disk (inline-io.ts). */
-  get ioStats(): { inline: number; pool: number; slowInlineReads: number } {
-    return { ...this.io.ops, slowInlineReads: this.io.slowReads };
+  /**
+   * Reads and writes of extent files run on the event loop, in the thread pool (buffered) and with
+   * O_DIRECT (in the pool too; direct-writer.ts); inline reads that found the disk (inline-io.ts);
+   * large member writes written buffered since every direct slab was in use; whether the
+   * filesystem refused O_DIRECT.
+   */
+  get ioStats(): { inline: number; pool: number; direct: number; directNoSlab: number; directUnsupported: boolean; slowInlineReads: number } {
+    return { ...this.io.ops, direct: this.direct?.ops.direct ?? 0, directNoSlab: this.direct?.ops.noSlab ?? 0, directUnsupported: this.direct?.unsupported !== undefined, slowInlineReads: this.io.slowReads };
   }
 
   get failed(): BasaltError | undefined {
@@ -201,7 +221,7 @@ export class FileExtentStore implements ExtentStore {
   }
 
   /** Writes data whose piece checksums the caller verified; read-modify-write for partial blocks. */
-  write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamp: Stamp): Promise<void> {
+  write(volumeId: number, index: number, offset: number, data: Buffer, crcs: Uint32Array, stamp: Stamp, member = false): Promise<void> {
     const h = this.mustHold(volumeId, index);
     const refusal = this.admitSpace(h, data.length);
     if (refusal !== undefined) return Promise.reject(refusal);
@@ -210,7 +230,7 @@ export class FileExtentStore implements ExtentStore {
       const files = await this.filesOf(h, true);
       if (h.reserving !== undefined) await h.reserving;
       await this.preserve(h, files!, a, b);
-      await this.writeBlocks(h, files!, offset, data, crcs, uniformStampEntries((b - a) / blockBytes, stamp));
+      await this.writeBlocks(h, files!, offset, data, crcs, uniformStampEntries((b - a) / blockBytes, stamp), member);
     });
   }
 
@@ -299,7 +319,7 @@ export class FileExtentStore implements ExtentStore {
         }
         let j = i + 1;
         while (j < crcs.length && applies(j)) j++;
-        await this.writeBlocks(h, files, offset + i * blockBytes, data.subarray(i * blockBytes, j * blockBytes), crcs.subarray(i, j), stampEntries(stamps, i, j - i));
+        await this.writeBlocks(h, files, offset + i * blockBytes, data.subarray(i * blockBytes, j * blockBytes), crcs.subarray(i, j), stampEntries(stamps, i, j - i), true);
         applied += j - i;
         i = j;
       }
@@ -481,7 +501,7 @@ export class FileExtentStore implements ExtentStore {
         const files = await h.files?.catch(() => undefined);
         if (files !== undefined) {
           this.syncGroup.forget(files.fd);
-          await closeExtentFiles(files);
+          await this.closeFiles(files);
         }
         await this.closeLayers(h);
       } finally {
@@ -506,7 +526,7 @@ export class FileExtentStore implements ExtentStore {
     if (clean) await this.sync().catch(() => (clean = false));
     for (const h of this.held.values()) {
       const files = await h.files?.catch(() => undefined);
-      if (files !== undefined) await closeExtentFiles(files);
+      if (files !== undefined) await this.closeFiles(files);
       await this.closeLayers(h);
     }
     await this.index.close();
@@ -533,6 +553,11 @@ export class FileExtentStore implements ExtentStore {
     if (h.layers?.has(id) === true) return this.layer(h, id);
     const exists = await fs.promises.access(layerPath(this.dir, h.meta.volumeId, h.meta.index, id)).then(() => true, () => false);
     return exists ? this.layer(h, id) : undefined;
+  }
+
+  private async closeFiles(files: ExtentFiles): Promise<void> {
+    await this.direct?.close(files);
+    await closeExtentFiles(files);
   }
 
   private async closeLayers(h: Held): Promise<void> {
@@ -695,8 +720,11 @@ export class FileExtentStore implements ExtentStore {
    * Sidecar first ([new, old]), data second (see sidecar.ts for why either order of loss is safe),
    * stamps last (a crash before them leaves the old stamps: the blocks look older than they are,
    * and a catch-up copies them again). `stamps` holds one entry per block of the aligned range.
+   * A member's data write of chunkDirectWriteBytesMin and up goes with O_DIRECT when the store
+   * has them on (always whole blocks at block offsets: [a, b) is aligned, partial edge blocks
+   * merged first).
    */
-  private async writeBlocks(h: Held, files: ExtentFiles, offset: number, data: Buffer, crcs: Uint32Array, stamps: Buffer): Promise<void> {
+  private async writeBlocks(h: Held, files: ExtentFiles, offset: number, data: Buffer, crcs: Uint32Array, stamps: Buffer, member = false): Promise<void> {
     const [a, b] = aligned(offset, data.length);
     const entryAt = (a / blockBytes) * entryBytes;
     const sums = await this.sums(h, files);
@@ -711,7 +739,8 @@ export class FileExtentStore implements ExtentStore {
     shifted.copy(sums, entryAt);
     this.syncGroup.markDirty(files.fd);
     try {
-      await this.io.write(files.fd, buf, a, 'write extent data');
+      const direct = member && this.direct !== undefined && buf.length >= this.directWriteBytesMin && (await this.direct.write(files, buf, a, 'write extent data'));
+      if (!direct) await this.io.write(files.fd, buf, a, 'write extent data');
     } catch (err) {
       await this.settleFailedWrite(files, sums, a, b).catch(() => undefined);
       throw err;
