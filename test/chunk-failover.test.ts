@@ -28,7 +28,7 @@ describe('replication under failure', () => {
     const meta = new MetaClient({ endpoints: [metad.address] });
     cleanup.add(() => meta.close());
     const dirs = [0, 1, 2].map(() => tempDir(cleanup));
-    const procs = await Promise.all(dirs.map((dataDir, i) => spawnChunkd(cleanup, { id: `cs${i}`, dataDir, metad: [metad.address] })));
+    const procs = await Promise.all(dirs.map((dataDir, i) => spawnChunkd(cleanup, { id: `cs${i}`, dataDir, metad: [metad.address], directWrites: 'members' })));
     await waitFor(async () => ((await meta.call('listServers', {})).servers ?? []).filter((s) => s.state === 'up').length === 3);
 
     const vol = (await meta.call('createVolume', { name: volume, sizeBytes: 64 * MiB, extentSizeBytes: 4 * MiB, replicationFactor: 3 })).volume!;
@@ -114,7 +114,7 @@ describe('replication under failure', () => {
     // The dead server returns on its old directory and port: its stale replica is refused at the
     // old epoch, whatever set the request names; metad adds it back as a rebuilding member (a
     // former member, up again) and the primary copies it the blocks it missed.
-    const back: ChunkProc = await spawnChunkd(cleanup, { id: victim.id, dataDir: victim.dataDir, listen: victim.address, metad: [metad.address] });
+    const back: ChunkProc = await spawnChunkd(cleanup, { id: victim.id, dataDir: victim.dataDir, listen: victim.address, metad: [metad.address], directWrites: 'members' });
     const oldRef: ExtentRef = { ...ext, epoch: 1, replicas: [...ext.replicas, { serverId: victim.id, address: back.address }] };
     const toBack = await connectData(cleanup, back.address);
     await expect(toBack.read(oldRef, 0, blockBytes)).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });
@@ -130,7 +130,7 @@ describe('replication under failure', () => {
     const copied = sample(await scrape(byId.get(ext.replicas[0]!.serverId)!.metricsAddress), 'basalt_chunk_repair_bytes_total{kind="catchup",what="copied"}') ?? 0;
     expect(copied).toBeGreaterThan(0);
     expect(copied).toBeLessThanOrEqual(slots * blockBytes);
-    // The catch-up's runs of missed blocks reached the returned member with O_DIRECT (chunkd's default, docs/data-path.md).
+    // The catch-up's runs of missed blocks reached the returned member with O_DIRECT (--direct-writes members, docs/data-path.md).
     expect(sample(await scrape(back.metricsAddress), 'basalt_chunk_file_ops{mode="direct"}')).toBeGreaterThan(0);
     console.log(`failover: ${acked.size} slots acknowledged, ${retries} retries, epoch ${ext.epoch}`);
   });

@@ -46,12 +46,15 @@ export interface ChunkProcOptions {
   readonly dataDir: string;
   readonly listen?: string;
   readonly metad?: readonly string[];
+  /** `--direct-writes` (chunkd's default when not given). */
+  readonly directWrites?: 'members' | 'off';
 }
 
 export async function spawnChunkd(cleanup: Cleanup, o: ChunkProcOptions): Promise<ChunkProc> {
   if (!fs.existsSync(chunkdBin)) throw new Error(`${chunkdBin} is missing: build with pnpm exec tsc -b packages/chunk`);
   const args = [chunkdBin, '--id', o.id, '--zone', o.zone ?? `zone-${o.id}`, '--data-dir', o.dataDir, '--listen', o.listen ?? '127.0.0.1:0', '--metrics-port', '0', '--insecure'];
   if (o.metad !== undefined) args.push('--metad', o.metad.join(','));
+  if (o.directWrites !== undefined) args.push('--direct-writes', o.directWrites);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

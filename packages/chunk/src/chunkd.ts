@@ -54,7 +54,7 @@ export interface ChunkdOptions {
    * "Capabilities"); without it capabilities are enforced once a metad that signs answered.
    */
   readonly requireCapabilities?: boolean;
-  /** Members' large data writes with O_DIRECT ('members', the default) or through the page cache ('off'); docs/data-path.md, "Direct writes on members". */
+  /** Members' large data writes with O_DIRECT ('members') or through the page cache ('off', the default); docs/data-path.md, "Direct writes on members". */
   readonly directWrites?: 'members' | 'off';
   readonly log?: (line: string) => void;
 }
@@ -79,7 +79,7 @@ export async function startChunkd(opts: ChunkdOptions): Promise<Chunkd> {
   if (!security.secure) log(insecureWarning);
   // One pool for write frames and large reads: a read's buffer goes back once its reply is sent.
   const framePool = new FramePool(limits.chunkFramePoolBytesMax);
-  const store = await FileExtentStore.open(opts.dataDir, { readPool: framePool, directWrites: opts.directWrites ?? 'members', log });
+  const store = await FileExtentStore.open(opts.dataDir, { readPool: framePool, directWrites: opts.directWrites ?? 'off', log });
   const metrics = new ChunkMetrics();
   const credentials = new Credentials(opts.requireCapabilities === true);
   const link: MetaLink | undefined = opts.link ?? (opts.metad !== undefined && opts.metad.length > 0 ? new MetadLink(opts.metad, security, credentials) : undefined);

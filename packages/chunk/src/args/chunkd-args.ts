@@ -34,7 +34,7 @@ export const chunkdFlags = {
   'scrub-interval-ms': { type: 'string' },
   /** Bytes per second the scrubber reads, within the repair bandwidth (default 16 MiB/s; 0: only the repair bandwidth). */
   'scrub-rate': { type: 'string' },
-  /** members (default): a member's large data writes go past the page cache (O_DIRECT), which holds the primary's data for its reads; off: all writes buffered. */
+  /** members: a member's large data writes go past the page cache (O_DIRECT), which then holds only the primary's data, for its reads; off (default): all writes buffered. */
   'direct-writes': { type: 'string' },
   ...tlsFlags,
   /** Refuse every data request until metad's capability key is known (docs/data-path.md, "Capabilities"). */
