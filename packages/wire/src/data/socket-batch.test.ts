@@ -123,6 +123,16 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** Writes the frames through the batch and expects every byte to arrive in order and every `sent` callback to run in order. */
+async function expectDeliveredInOrder(p: Pair, batch: SocketBatch, frames: readonly Buffer[][]): Promise<void> {
+  const sent: number[] = [];
+  frames.forEach((f, i) => batch.write(f, () => sent.push(i)));
+  const want = Buffer.concat(frames.flat());
+  expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
+  await nextTurn();
+  expect(sent).toEqual(frames.map((_, i) => i));
+}
+
 /** A message of `parts` buffers, each filled with its own byte so order is visible. */
 function message(first: number, parts: number): Buffer[] {
   return Array.from({ length: parts }, (_, i) => Buffer.alloc(8, first + i));
@@ -323,13 +333,7 @@ describe('socket batch', () => {
   it('on a TLS socket, hands each large last part to the socket alone and keeps every byte in order', async () => {
     const p = await tlsPair();
     const batch = SocketBatch.bounded(p.sender);
-    const frames = mixedFrames(12, MiB);
-    const sent: number[] = [];
-    frames.forEach((f, i) => batch.write(f, () => sent.push(i)));
-    const want = Buffer.concat(frames.flat());
-    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
-    await nextTurn();
-    expect(sent).toEqual(frames.map((_, i) => i));
+    await expectDeliveredInOrder(p, batch, mixedFrames(12, MiB));
     const large = p.sends.filter((s) => s.bytes >= limits.tlsSoloWriteBytesMin);
     expect(large).toEqual(Array.from({ length: 4 }, () => ({ kind: 'write', parts: 1, bytes: MiB })));
     expect(p.sends.some((s) => s.kind === 'writev')).toBe(true); // the small frames still share writevs
@@ -339,13 +343,7 @@ describe('socket batch', () => {
     const p = await pair();
     const soloBytesMin = 256 * KiB;
     const batch = new SocketBatch(p.sender, MiB, soloBytesMin);
-    const frames = mixedFrames(30, soloBytesMin);
-    const sent: number[] = [];
-    frames.forEach((f, i) => batch.write(f, () => sent.push(i)));
-    const want = Buffer.concat(frames.flat());
-    expect((await p.receivedBytes(want.length)).equals(want)).toBe(true);
-    await nextTurn();
-    expect(sent).toEqual(frames.map((_, i) => i));
+    await expectDeliveredInOrder(p, batch, mixedFrames(30, soloBytesMin));
     const alone = p.sends.filter((s) => s.bytes >= soloBytesMin);
     expect(alone).toEqual(Array.from({ length: 10 }, () => ({ kind: 'write', parts: 1, bytes: soloBytesMin })));
   });
