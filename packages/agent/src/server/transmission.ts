@@ -53,7 +53,7 @@ export class Transmission {
   private idleWaiters: (() => void)[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly opMetrics: ConnectionOpMetrics;
-  /** Where a WRITE payload that spans socket chunks is assembled: the device's recycled memory when it offers some. */
+  /** A WRITE payload's own buffer (read into in place, or assembled from socket chunks): the device's recycled memory when it offers some. */
   private readonly payloadBuffer: (length: number) => Buffer;
 
   constructor(
