@@ -51,4 +51,19 @@ describe('ByteQueue', () => {
     expect(spanning.toString()).toBe('cdefghij');
     expect(asked).toEqual([8]);
   });
+
+  it('drainInto moves every queued byte, in order, after a partial take', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.from([1, 2, 3]));
+    q.push(Buffer.from([4, 5]));
+    q.push(Buffer.from([6]));
+    expect([...q.take(2)]).toEqual([1, 2]);
+    const target = Buffer.alloc(6);
+    expect(q.drainInto(target)).toBe(4);
+    expect([...target]).toEqual([3, 4, 5, 6, 0, 0]);
+    expect(q.length).toBe(0);
+    q.push(Buffer.from([7]));
+    expect([...q.take(1)]).toEqual([7]);
+    expect(() => { q.push(Buffer.from([1, 2])); q.drainInto(Buffer.alloc(1)); }).toThrow(/drainInto/);
+  });
 });

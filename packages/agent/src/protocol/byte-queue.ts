@@ -44,6 +44,18 @@ export class ByteQueue {
     return out;
   }
 
+  /** Moves every queued byte, in order, to the start of `target`; returns how many there were. */
+  drainInto(target: Buffer): number {
+    const n = this.total;
+    if (n > target.length) assert(false, `drainInto a buffer of ${target.length} bytes with ${n} queued`); // message built only on failure
+    let filled = 0;
+    this.chunks.forEach((chunk, i) => (filled += chunk.copy(target, filled, i === 0 ? this.head : 0)));
+    this.chunks = [];
+    this.head = 0;
+    this.total = 0;
+    return n;
+  }
+
   /** Drops the next `n` bytes (an option too large to keep is skipped this way). */
   skip(n: number): void {
     assert(n >= 0 && n <= this.total, `skip(${n}) with ${this.total} bytes queued`);

@@ -11,6 +11,7 @@ import type { BlockDevice, VolumeProvider } from '../block-device.js';
 import type { DevicePool } from './device-pool.js';
 import type { AgentMetrics } from './metrics.js';
 import { Transmission } from './transmission.js';
+import { TransmissionReads } from './transmission-reads.js';
 
 /** What a connection needs from its server. */
 export type ConnectionEnv = {
@@ -20,6 +21,8 @@ export type ConnectionEnv = {
   metrics: AgentMetrics;
   negotiation: NegotiationConfig;
   tls: { context: SecureContext; requestCert: boolean } | undefined;
+  /** Where a plain connection's transmission phase reads what is not a WRITE payload read in place (TransmissionReads). */
+  readStaging: Buffer;
   log: (message: string) => void;
 };
 
@@ -260,6 +263,8 @@ export class NbdConnection {
       log: this.env.log,
     });
     this.state = 'transmission';
+    // A STARTTLS connection (a TLSSocket around the accepted one) keeps reading 'data' events.
+    if (!(this.socket instanceof TLSSocket)) new TransmissionReads(this.queue, this.transmission, this.env.readStaging, () => this.pump()).adopt(this.socket, this.onData);
     this.pump();
   }
 

@@ -63,6 +63,8 @@ export class NbdServer {
       },
     });
     const tls = options.tls === undefined ? undefined : { context: createSecureContext({ cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, minVersion: 'TLSv1.2' }), requestCert: options.tls.ca !== undefined };
+    // One for every connection: a read's bytes are copied out of it in the read's callback.
+    const readStaging = Buffer.allocUnsafe(limits.connectionReadStagingBytes);
     this.server = createServer({ noDelay: true }, (socket) => {
       const conn = new NbdConnection(socket, {
         id: String(this.nextId++),
@@ -71,6 +73,7 @@ export class NbdServer {
         metrics: this.metrics,
         negotiation: { tlsAvailable: tls !== undefined, tlsRequired: options.tls?.required ?? false, readOnly: options.readOnly ?? false, blockSizes },
         tls,
+        readStaging,
         log,
       });
       this.connections.add(conn);

@@ -44,10 +44,16 @@ export class Transmission {
   private stopped = false;
   /** A parsed request waiting for its budget or its WRITE payload. */
   private pending: Request | undefined;
+  /**
+   * The payload of `pending` (a WRITE) while it is read in place: its own buffer, of which the
+   * first `filled` bytes arrived. Only after readPayloadsInPlace(); `queue` then holds no byte of it.
+   */
+  private filling: { buffer: Buffer; filled: number } | undefined;
+  private payloadsInPlace = false;
   private idleWaiters: (() => void)[] = [];
   private shutdownPromise: Promise<void> | undefined;
   private readonly opMetrics: ConnectionOpMetrics;
-  /** Where a WRITE payload that spans socket chunks is assembled: the device's recycled memory when it offers some. */
+  /** A WRITE payload's own buffer (read into in place, or assembled from socket chunks): the device's recycled memory when it offers some. */
   private readonly payloadBuffer: (length: number) => Buffer;
 
   constructor(
@@ -60,6 +66,42 @@ export class Transmission {
     this.payloadBuffer = device.writeBuffer !== undefined ? (length) => device.writeBuffer!(length) : (length) => Buffer.allocUnsafe(length);
   }
 
+  /**
+   * From now on a WRITE payload that has not arrived with its header is read into its own buffer
+   * (the device's writeBuffer): the connection's reads ask payloadTarget() where to put their
+   * bytes. Called once, before the first step, by a connection whose socket reads in place.
+   */
+  readPayloadsInPlace(): void {
+    this.payloadsInPlace = true;
+  }
+
+  /** The rest of the WRITE payload being read in place, where the next read goes; else undefined. */
+  payloadTarget(): Buffer | undefined {
+    const f = this.filling;
+    return f === undefined || this.stopped ? undefined : f.buffer.subarray(f.filled);
+  }
+
+  /** `n` bytes were read into `target`, the buffer payloadTarget() returned. */
+  payloadRead(target: Buffer, n: number): void {
+    const f = this.filling;
+    if (f === undefined) return assert(this.stopped, 'a read in place without a payload being read');
+    assert(target.buffer === f.buffer.buffer && target.byteOffset === f.buffer.byteOffset + f.filled, 'payloadRead takes the buffer payloadTarget returned');
+    assert(n > 0 && f.filled + n <= f.buffer.length, 'a read in place stays inside its payload');
+    f.filled += n;
+  }
+
+  /**
+   * Bytes read elsewhere (the staging buffer) while a payload is read in place: copies their
+   * start, up to the payload's end, into it; returns how many it took (the rest follows the payload).
+   */
+  fillFrom(bytes: Buffer): number {
+    const f = this.filling;
+    if (f === undefined || this.stopped) return 0;
+    const n = bytes.copy(f.buffer, f.filled);
+    f.filled += n;
+    return n;
+  }
+
   /** Starts the next request if it is complete and fits the budget; returns whether it did. */
   step(queue: ByteQueue): boolean {
     if (this.stopped) return false;
@@ -69,14 +111,18 @@ export class Transmission {
       if (req === undefined) return this.violation('bad request magic');
       if (req.type === Cmd.Write && req.length > limits.nbdRequestBytesMax) return this.violation(`WRITE of ${req.length} bytes (max ${limits.nbdRequestBytesMax})`);
       this.pending = req;
+      this.maybeFillInPlace(req, queue);
     }
     const req = this.pending;
     if (!this.fits(req)) {
       this.pauseReading();
       return false;
     }
-    if (req.type === Cmd.Write && queue.length < req.length) return false;
-    const payload = req.type === Cmd.Write ? queue.take(req.length, this.payloadBuffer) : undefined;
+    let payload: Buffer | undefined;
+    if (req.type === Cmd.Write) {
+      payload = this.takePayload(req, queue);
+      if (payload === undefined) return false;
+    }
     this.pending = undefined;
     if (req.type === Cmd.Disc) {
       this.disconnect();
@@ -84,6 +130,24 @@ export class Transmission {
     }
     this.start(req, payload);
     return true;
+  }
+
+  /** Reads the rest of a WRITE payload that did not arrive whole into its own buffer, once reads go in place. */
+  private maybeFillInPlace(req: Request, queue: ByteQueue): void {
+    if (!this.payloadsInPlace || req.type !== Cmd.Write || queue.length >= req.length) return;
+    const buffer = this.payloadBuffer(req.length);
+    this.filling = { buffer, filled: queue.drainInto(buffer) };
+  }
+
+  /** The payload of `req` (a WRITE) once it arrived whole; undefined while it has not. */
+  private takePayload(req: Request, queue: ByteQueue): Buffer | undefined {
+    const f = this.filling;
+    if (f !== undefined) {
+      if (f.filled < req.length) return undefined;
+      this.filling = undefined;
+      return f.buffer;
+    }
+    return queue.length < req.length ? undefined : queue.take(req.length, this.payloadBuffer);
   }
 
   /** The socket is gone: wait for running requests, then give the device back. Idempotent. */

@@ -10,3 +10,4 @@ export * from './capability.js';
 export * from './capability-crypto.js';
 export * from './message-frame.js';
 export * from './frame-reads.js';
+export * from './accepted-onread.js';
