@@ -14,7 +14,8 @@ import type { ChunkMetrics } from './metrics.js';
  * connections are unaffected. Write frames are assembled in recycled buffers (FramePool), given
  * back when the write (or COPY) succeeded: then the store wrote them and every member answered, so
  * no socket still sends them. (A failed request's frame is left to the garbage collector.) Replies
- * that complete in one callback go out in one writev (SocketBatch). Requests are read in place
+ * that complete in one callback go out in one writev (SocketBatch; on a TLS socket bounded, and a
+ * large READ reply's payload handed to the socket alone, uncopied). Requests are read in place
  * (FrameReads.adopt): a frame that spans reads is read straight into its pooled buffer, through
  * one staging buffer shared by every connection for the rest. With mutual TLS, a peer whose
  * certificate proves no identity or is revoked gets one error reply (request id 0,
@@ -73,12 +74,12 @@ export class DataServer {
     let inflightCount = 0;
     /** No more requests are read: the stream broke, or the client ended it. */
     let broken = false;
-    const batch = new SocketBatch(socket);
+    const batch = SocketBatch.bounded(socket);
     /** The tokens this connection presented (AUTH), as verified. */
     const grants = newGrants(presenter);
     const closeWhenDrained = (): void => {
       if (!broken || inflightCount > 0) return;
-      socket.end();
+      batch.end();
       setTimeout(() => socket.destroy(), 1_000).unref();
     };
     const reply = (res: DataResponse, sent?: () => void): void => {
