@@ -12,12 +12,18 @@ const SEED = Number(process.env.SEED ?? 1717);
 const MiB = 1024 * 1024;
 const sizeBytes = 8 * MiB;
 
+const done = (): Promise<void> => Promise.resolve();
+
 /** A device that records writes and hands out payload buffers it can recognise. */
 class RecordingDevice implements BlockDevice {
   readonly sizeBytes = sizeBytes;
   /** Every buffer writeBuffer() returned. */
   readonly handedOut = new Set<Buffer>();
   readonly writes: { offset: number; data: Buffer }[] = [];
+  readonly flush = done;
+  readonly trim = done;
+  readonly writeZeroes = done;
+  readonly close = done;
 
   writeBuffer(length: number): Buffer {
     const b = Buffer.alloc(length);
@@ -34,24 +40,8 @@ class RecordingDevice implements BlockDevice {
     return Promise.resolve(Buffer.alloc(length));
   }
 
-  flush(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  trim(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  writeZeroes(): Promise<void> {
-    return Promise.resolve();
-  }
-
   allocation(_offset: number, length: number): Promise<Extent[]> {
     return Promise.resolve([{ lengthBytes: length, hole: false }]);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 
