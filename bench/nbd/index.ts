@@ -23,8 +23,10 @@
  * with --encrypt, the encrypted volume's ratio to the plain one): the cost of security, measured
  * cell by cell in one run.
  *
- *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph] [--encrypt] [--compare-insecure]
- *     (--quick: --runtime 3 --size 256M; --encrypt: an encrypted 3-replica volume too)
+ *   pnpm bench:nbd [--runtime 10] [--size 1G] [--quick] [--with-ceph] [--encrypt] [--compare-insecure] [--page-cache-full]
+ *     (--quick: --runtime 3 --size 256M; --encrypt: an encrypted 3-replica volume too; --page-cache-full:
+ *     the machine's free memory filled with clean page cache before the first cell, as on a server
+ *     that has run a while: ../lib/page-cache.ts)
  */
 import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, ftruncateSync } from 'node:fs';
@@ -38,11 +40,14 @@ import { missingPackages } from '../lib/packages.js';
 import { cephName, missingCephPackages, startCeph } from './ceph.js';
 import { encryptedTarget, freePort, insecureSuffix, startBasalt, startReference, type NbdTarget } from './servers.js';
 import { log, parseSize } from '../lib/cli.js';
+import { fillPageCache } from '../lib/page-cache.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
 const prefillJob: FioJob = { name: 'prefill 1M QD8', rw: 'write', blockSize: '1M', depth: 8, unit: 'MiB/s' };
 const execFileAsync = promisify(execFile);
+/** --page-cache-full leaves this much memory free: the processes' own growth during the run, before the kernel reclaims. */
+const pageCacheHeadroomMiB = 2048;
 
 function cell(r: FioResult | undefined, job: FioJob): string {
   if (r === undefined) return 'failed';
@@ -123,7 +128,7 @@ function systems(targets: readonly NbdTarget[]): Map<string, NbdTarget> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false }, 'compare-insecure': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { runtime: { type: 'string' }, size: { type: 'string' }, quick: { type: 'boolean', default: false }, 'with-ceph': { type: 'boolean', default: false }, encrypt: { type: 'boolean', default: false }, 'compare-insecure': { type: 'boolean', default: false }, 'page-cache-full': { type: 'boolean', default: false } } });
   const runtimeS = Number(values.runtime ?? (values.quick ? 3 : 10));
   const sizeBytes = parseSize(values.size ?? (values.quick ? '256M' : '1G'));
   if (!(runtimeS > 0 && runtimeS <= 600)) throw new Error('--runtime must be 1..600 seconds');
@@ -166,6 +171,7 @@ async function main(): Promise<void> {
       downs.push(plain.down);
       targets.push(...plain.targets);
     }
+    const pageCacheFilledMiB = values['page-cache-full'] ? await fillPageCache(join(dir, 'page-cache-fill.bin'), pageCacheHeadroomMiB, log) : 0;
     const total = targets.length * (jobs.length + 1);
     let done = 0;
     const step = async (job: FioJob, t: NbdTarget, timeBased: boolean): Promise<void> => {
@@ -189,11 +195,11 @@ async function main(): Promise<void> {
     const rss = [...systems(targets)].map(([system, t]) => `${system}: ${t.processes().map((p) => `${p.name} ${((peakRssKiB(p.pid ?? 0) ?? NaN) / 1024).toFixed(0)}`).join(', ')}`);
     const when = new Date().toISOString();
     const legend = 'basalt 1-/3-replica: the default agent (write-through); basalt 3-replica writeback: an agent with --write-cache writeback (opt-in, docs/nbd.md)';
-    const free = [...freeAtPrefill].map(([n, mib]) => `${n} ${mib}`).join(', ');
+    const free = `${[...freeAtPrefill].map(([n, mib]) => `${n} ${mib}`).join(', ')}${pageCacheFilledMiB > 0 ? ` (--page-cache-full: ${pageCacheFilledMiB} MiB of clean page cache read in before the first cell)` : ''}`;
     process.stdout.write(`\nNBD benchmark (fio ${runtimeS} s per cell, ${sizeBytes / 2 ** 20} MiB volumes/file, ${when})\n${legend}\n\n${table(names, results)}\n\nFree memory at the start of each prefill cell (MemFree, MiB): ${free}\n\nCPU seconds per cell, all of a system's processes (a system's targets share them):\n\n${cpuTable}\n\nPeak RSS (VmHWM, MiB): ${rss.join('; ')}\n`);
     if (values['compare-insecure']) process.stdout.write(`\nSecurity cost: each secure Basalt row / the same row on the --insecure cluster (1.00 = no cost)${values.encrypt ? '; encrypted / plain 3-replica on each cluster' : ''}\n\n${securityTable(names, results, cpu, runtimeS)}\n`);
     mkdirSync(join(root, 'bench/out'), { recursive: true });
-    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), memFreeMiBAtPrefill: Object.fromEntries(freeAtPrefill), rss }, null, 2));
+    writeFileSync(join(root, `bench/out/nbd-${when.replace(/[:.]/g, '-')}.json`), JSON.stringify({ runtimeS, sizeBytes, results: Object.fromEntries(results), cpuSeconds: Object.fromEntries(cpu), memFreeMiBAtPrefill: Object.fromEntries(freeAtPrefill), pageCacheFilledMiB, rss }, null, 2));
   } finally {
     for (const t of targets) await t.stop();
     await down?.();
