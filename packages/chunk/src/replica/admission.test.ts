@@ -94,7 +94,7 @@ describe('admission of data-plane requests', () => {
 
   describe('a LOCAL flush (the SDK flushes every member itself)', () => {
     const set = [r('a'), r('b'), { ...r('c'), rebuilding: true }];
-    const local = (epoch: number, replicas: ReplicaRef[], flags = DataFlag.Local): DataRequest => req(DataOp.Flush, epoch, replicas, { flags });
+    const local = (epoch: number, replicas: ReplicaRef[], flags: number = DataFlag.Local): DataRequest => req(DataOp.Flush, epoch, replicas, { flags });
 
     it('is taken by every member of the set at its epoch: primary, secondary and rebuilding', () => {
       expect(admit('a', meta(2, set), local(2, set), 0)).toEqual({ kind: 'accept', role: 'primary' });
