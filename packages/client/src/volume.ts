@@ -330,7 +330,7 @@ export class Volume {
     const failure = await this.flushMembers(info);
     if (failure === undefined) return;
     this.ctx.metrics?.recordFlushFallback(this.name, failure);
-    await this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.flush(ref));
+    await this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.flush(ref), false);
   }
 
   /**
@@ -703,8 +703,9 @@ export class Volume {
   /**
    * Runs a mutation (write, trim, write-zeroes, flush) on the extent's primary, following epoch
    * changes and reporting an unresponsive primary to metad, within clientIoAttemptsMax attempts.
+   * `dirties`: the extent needs a flush once it is applied (false for the flush itself).
    */
-  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<IoResult>): Promise<void> {
+  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<IoResult>, dirties = true): Promise<void> {
     // known() and ready() answer the common case without a promise turn each.
     let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     if (info === undefined) {
@@ -724,7 +725,7 @@ export class Volume {
       try {
         const conn = this.ctx.pool.ready(primary.address) ?? await this.ctx.pool.get(primary.address);
         const res = await op(conn, this.ref(info));
-        this.dirty.add(s.index);
+        if (dirties) this.dirty.add(s.index);
         // The primary changed the set while serving this (it dropped a member that failed): re-read
         // it before acknowledging, or a later read could fall over to the dropped member, which
         // does not know it was dropped and serves what it has at the old epoch.
