@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MiB } from '@basalt/stdx';
 import { pieceCrcs } from '@basalt/wire';
+import type * as FsIo from './fs-io.js';
 import type { IoMode } from './fs-io.js';
 import { FileExtentStore } from './file-extent-store.js';
 
@@ -21,7 +22,7 @@ const io = vi.hoisted(() => ({
 }));
 
 vi.mock('./fs-io.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('./fs-io.js')>();
+  const real = await importOriginal<typeof FsIo>();
   return {
     ...real,
     writeFully: async (fd: number, buf: Uint8Array, position: number, what: string, mode?: IoMode) => {
