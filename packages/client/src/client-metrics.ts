@@ -38,6 +38,7 @@ export class ClientMetrics {
   private readonly latency: Histogram;
   private readonly errors: Counter;
   private readonly paths: Histogram;
+  private readonly flushFallbacks: Counter;
   private readonly volumes = new VolumeLabels(limits.metricsVolumesMax);
 
   /** Registers in `registry` (default: a new one of its own). */
@@ -55,6 +56,17 @@ export class ClientMetrics {
       buckets: pathBuckets,
       registers,
     });
+    this.flushFallbacks = new Counter({
+      name: 'basalt_client_flush_fallbacks_total',
+      help: 'Flushes of one extent whose LOCAL flush to every member did not succeed everywhere and that went through the primary instead, by reason (an error code, epoch: a member answered at another epoch or held no replica, wait: a member did not answer in time)',
+      labelNames: ['volume', 'reason'],
+      registers,
+    });
+  }
+
+  /** The flush of one extent of `volume` fell back from its members to the primary, because of `reason`. */
+  recordFlushFallback(volume: string, reason: string): void {
+    this.flushFallbacks.inc({ volume: this.volumes.of(volume), reason });
   }
 
   /** One mutation request of `volume` was acknowledged after `seconds`, by the way described by `path`. */

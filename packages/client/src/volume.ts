@@ -298,10 +298,67 @@ export class Volume {
     const extents = [...this.dirty];
     this.dirty.clear();
     try {
-      await Promise.all(extents.map((index) => this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.flush(ref))));
+      await Promise.all(extents.map((index) => this.flushExtent(index)));
     } catch (err) {
       for (const index of extents) this.dirty.add(index);
       throw err;
+    }
+  }
+
+  /**
+   * Flushes one extent: a LOCAL FLUSH to every member of its set at once (one hop instead of the
+   * primary's two), and when that does not succeed at every member, the plain FLUSH through the
+   * primary (mutate), which follows epochs and has the primary (and metad) decide about a member
+   * that does not answer. The SDK itself never reports a member from a failed LOCAL flush.
+   *
+   * Invariant: the flush is done only when every member of the set at the map's epoch, the
+   * primary included, answered OK at that epoch. That covers every write acknowledged before it:
+   * each was acknowledged at the map's epoch or an older one (a write the primary served while
+   * moving the set on answers with the newer epoch, and mutate() re-reads the map before
+   * acknowledging it), and the primary acknowledges a write only once every member of its set
+   * applied it, so the write is in each member's file (or reached a newcomer by the rebuild's
+   * COPY, as for the primary's flush) where that member's fdatasync covers it, whatever
+   * connection the FLUSH came on. A member still at an epoch the primary has left behind (dropped
+   * without knowing it) accepts and syncs, but cannot make the flush succeed alone: the primary's
+   * own OK at the same epoch is required, and a primary that moved on refuses the old epoch
+   * (so does any member that adopted the newer one). Any refusal sends the flush down the
+   * primary path, which re-reads the map.
+   */
+  private async flushExtent(index: number): Promise<void> {
+    const info = this.map.known(index) ?? await this.map.lookup(index);
+    if (info === undefined) return;
+    const failure = await this.flushMembers(info);
+    if (failure === undefined) return;
+    this.ctx.metrics?.recordFlushFallback(this.name, failure);
+    await this.mutate({ index, offset: 0, length: 0, bufferOffset: 0 }, false, (conn, ref) => conn.flush(ref), false);
+  }
+
+  /**
+   * A LOCAL FLUSH to every member in parallel (the pool connects, and AUTH goes first, where it
+   * has no connection yet), waiting at most limits.chunkReplicaTimeoutMs, as a primary waits for
+   * a member: undefined when every member answered OK at the map's epoch, else why not (the first
+   * failure's error code, 'epoch' for an OK at another epoch or from a server holding no replica,
+   * 'wait' when the bound passed).
+   */
+  private async flushMembers(info: ExtentInfo): Promise<string | undefined> {
+    const ref = this.ref(info);
+    const sent = Promise.all(info.replicas.map(async (r) => {
+      const conn = this.ctx.pool.ready(r.address) ?? await this.ctx.pool.get(r.address);
+      return (await conn.flush(ref, { local: true })).epoch === info.epoch;
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<'wait'>((resolve) => {
+      timer = setTimeout(() => resolve('wait'), limits.chunkReplicaTimeoutMs);
+    });
+    try {
+      const answers = await Promise.race([sent, waited]);
+      if (answers === 'wait') return 'wait';
+      return answers.every((same) => same) ? undefined : 'epoch';
+    } catch (err) {
+      if (!(err instanceof BasaltError)) throw err;
+      return err.code;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -646,8 +703,9 @@ export class Volume {
   /**
    * Runs a mutation (write, trim, write-zeroes, flush) on the extent's primary, following epoch
    * changes and reporting an unresponsive primary to metad, within clientIoAttemptsMax attempts.
+   * `dirties`: the extent needs a flush once it is applied (false for the flush itself).
    */
-  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<IoResult>): Promise<void> {
+  private async mutate(s: ExtentSlice, allocate: boolean, op: (conn: DataConnection, ref: ExtentRef) => Promise<IoResult>, dirties = true): Promise<void> {
     // known() and ready() answer the common case without a promise turn each.
     let info = this.map.known(s.index) ?? await this.map.lookup(s.index);
     if (info === undefined) {
@@ -667,7 +725,7 @@ export class Volume {
       try {
         const conn = this.ctx.pool.ready(primary.address) ?? await this.ctx.pool.get(primary.address);
         const res = await op(conn, this.ref(info));
-        this.dirty.add(s.index);
+        if (dirties) this.dirty.add(s.index);
         // The primary changed the set while serving this (it dropped a member that failed): re-read
         // it before acknowledging, or a later read could fall over to the dropped member, which
         // does not know it was dropped and serves what it has at the old epoch.

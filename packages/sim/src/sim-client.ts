@@ -9,7 +9,8 @@ import { serverIdOf } from './sim-chunk-server.js';
 /**
  * A client of one volume (it holds the volume's writer lease), one operation at a time on a few
  * blocks of its own: whole-block writes (some with FUA), trims, reads, flushes. The decisions are
- * the SDK's (packages/client/src/volume.ts): mutations go to the primary and follow
+ * the SDK's (packages/client/src/volume.ts): flushes go to every member as LOCAL FLUSHes, and
+ * through the primary when one of them does not answer OK at the set's epoch; mutations go to the primary and follow
  * mutationFailover() (shared: refresh the set, resend, report the primary to metad, or give
  * up) with the SDK's backoffMs() (shared); a first timeout gets a second try; a reply from a newer
  * epoch re-reads the set; reads go to the active members only (never a rebuilding one) and fall
@@ -115,11 +116,30 @@ export class SimClient {
     }
   }
 
+  /** Volume.flushExtent: a LOCAL FLUSH to every member, else the plain FLUSH through the primary. */
   private async flush(index: number): Promise<void> {
     const keys = this.blocks.filter((b) => b.index === index).map((b) => keyOf(this.volume.name, b));
     const acked = this.registers.ackedOf(keys);
-    await this.mutate(index, (ref) => ({ op: DataOp.Flush, flags: 0, requestId: 0, extent: ref, offset: 0, length: 0 }));
+    if (!(await this.flushMembers(index))) await this.mutate(index, (ref) => ({ op: DataOp.Flush, flags: 0, requestId: 0, extent: ref, offset: 0, length: 0 }));
     this.registers.flushed(acked);
+  }
+
+  /**
+   * Volume.flushMembers: true when every member of the set answered a LOCAL FLUSH OK at its
+   * epoch. A stale map (the fault) applies to it as to a mutation: the primary's refusal of the
+   * old epoch must send the flush down the primary path.
+   */
+  private async flushMembers(index: number): Promise<boolean> {
+    const info = (this.stale.delete(index) ? this.firstMaps.get(index) : undefined) ?? this.maps.get(index) ?? (await this.lookup(index));
+    const ref = this.ref(index, info);
+    try {
+      const epochs = await Promise.all(info.replicas.map(async (r) => (await (await this.conn(r.address)).send({ op: DataOp.Flush, flags: DataFlag.Local, requestId: 0, extent: ref, offset: 0, length: 0 })).epoch));
+      return epochs.every((e) => e === info.epoch);
+    } catch (err) {
+      if (!(err instanceof BasaltError)) throw err;
+      this.net.sched.note(`${this.id} flush ${this.volume.name}/${index}: a member answered ${err.code}, through the primary`);
+      return false;
+    }
   }
 
   /** Volume.mutate: the primary, with the SDK's failover decisions, within clientIoAttemptsMax attempts. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MiB } from '@basalt/stdx';
 import { DataFlag, DataOp, type DataRequest, type ReplicaRef } from '@basalt/wire';
-import { admit } from './admission.js';
+import { admit, forwardedByPrimary } from './admission.js';
 import type { ReplicaMeta } from './replica-meta.js';
 
 const r = (id: string): ReplicaRef => ({ serverId: id, address: `${id}:1` });
@@ -90,5 +90,57 @@ describe('admission of data-plane requests', () => {
   it('refuses a request naming another extent size than the stored one', () => {
     const big = { ...req(DataOp.Read, 1, abc), extent: { ...req(DataOp.Read, 1, abc).extent, extentSizeBytes: 2 * MiB } };
     expect(admit('a', meta(1, abc), big, 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.InvalidArgument });
+  });
+
+  describe('a LOCAL flush (the SDK flushes every member itself)', () => {
+    const set = [r('a'), r('b'), { ...r('c'), rebuilding: true }];
+    const local = (epoch: number, replicas: ReplicaRef[], flags: number = DataFlag.Local): DataRequest => req(DataOp.Flush, epoch, replicas, { flags });
+
+    it('is taken by every member of the set at its epoch: primary, secondary and rebuilding', () => {
+      expect(admit('a', meta(2, set), local(2, set), 0)).toEqual({ kind: 'accept', role: 'primary' });
+      expect(admit('b', meta(2, set), local(2, set), 0)).toEqual({ kind: 'accept', role: 'secondary' });
+      expect(admit('c', meta(2, set), local(2, set), 0)).toEqual({ kind: 'accept', role: 'rebuilding' });
+    });
+
+    it('is never forwarded by the primary, while a plain FLUSH, writes and SNAPSHOT_DELETE are', () => {
+      expect(forwardedByPrimary(local(2, set))).toBe(false);
+      expect(forwardedByPrimary(req(DataOp.Flush, 2, set))).toBe(true);
+      expect(forwardedByPrimary(req(DataOp.Write, 2, set))).toBe(true);
+      expect(forwardedByPrimary(req(DataOp.SnapshotDelete, 2, set))).toBe(true);
+      expect(forwardedByPrimary(req(DataOp.Read, 2, set))).toBe(false);
+    });
+
+    it('adopts a newer epoch that lists the member, as any request does', () => {
+      expect(admit('b', meta(1, abc), local(2, set), 0)).toMatchObject({ kind: 'accept', role: 'secondary', adopt: { epoch: 2, replicas: set } });
+    });
+
+    it('is refused at a stale epoch, on every role', () => {
+      for (const id of ['a', 'b', 'c']) expect(admit(id, meta(3, set), local(2, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+    });
+
+    it('is refused, and fences, on a server a newer epoch left out', () => {
+      expect(admit('c', meta(2, set), local(3, [r('a'), r('b')]), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch, fence: { epoch: 3, state: 'fenced' } });
+      expect(admit('c', meta(3, [r('a'), r('b')], 'fenced'), local(3, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.StaleEpoch });
+    });
+
+    it('is refused with another set at the same epoch', () => {
+      expect(admit('b', meta(2, set), local(2, [r('a'), r('b')]), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+    });
+
+    it('is a protocol error with FORWARDED, on every role', () => {
+      for (const id of ['a', 'b', 'c']) expect(admit(id, meta(2, set), local(2, set, DataFlag.Local | DataFlag.Forwarded), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+    });
+
+    it('is a protocol error on any other op (a write on one replica only would leave the set diverged)', () => {
+      for (const op of [DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Read, DataOp.Stamps]) {
+        expect(admit('a', meta(2, set), req(op, 2, set, { flags: DataFlag.Local }), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.Protocol });
+      }
+    });
+
+    it('leaves a plain FLUSH to the primary (older clients keep working)', () => {
+      expect(admit('a', meta(2, set), req(DataOp.Flush, 2, set), 0)).toEqual({ kind: 'accept', role: 'primary' });
+      expect(admit('b', meta(2, set), req(DataOp.Flush, 2, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.NotPrimary });
+      expect(admit('c', meta(2, set), req(DataOp.Flush, 2, set), 0)).toMatchObject({ kind: 'refuse', code: ErrorCode.NotPrimary });
+    });
   });
 });

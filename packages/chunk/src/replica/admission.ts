@@ -15,6 +15,12 @@ import { sameReplicas, type ReplicaMeta } from './replica-meta.js';
  *   with its data and stamps, and the primary's catch-up copies what changed);
  * - only the primary (replicas[0]) accepts mutations from clients; only the other members
  *   accept mutations forwarded by a primary, and COPY;
+ * - a client FLUSH is the primary's (it syncs and forwards) unless flagged LOCAL: then every
+ *   member of the set at the request's epoch takes it (primary, secondary, rebuilding) and syncs
+ *   its own replica only, under the same epoch and set checks as any request. LOCAL on another op,
+ *   or with FORWARDED, is a protocol error: LOCAL asks for less than the op's usual effect, which
+ *   only a flush can safely do (a write applied on one replica only would leave the set diverged);
+ * - the primary forwards the write stream, plain FLUSH and SNAPSHOT_DELETE (forwardedByPrimary);
  * - a rebuilding member serves no client reads (its copy is not complete);
  * - a mutation with an older volume generation than one seen before is refused (lease fencing).
  */
@@ -38,6 +44,16 @@ function primaryOnly(op: number): boolean {
   return takesStamp(op) || op === DataOp.Flush || op === DataOp.Copy || op === DataOp.SnapshotDelete || op === DataOp.SnapshotInstall;
 }
 
+/** A client FLUSH of the receiving replica only (DataFlag.Local): never forwarded. */
+export function isLocalFlush(req: DataRequest): boolean {
+  return req.op === DataOp.Flush && (req.flags & DataFlag.Local) !== 0;
+}
+
+/** Requests the primary forwards to the other members once admitted. */
+export function forwardedByPrimary(req: DataRequest): boolean {
+  return takesStamp(req.op) || req.op === DataOp.SnapshotDelete || (req.op === DataOp.Flush && !isLocalFlush(req));
+}
+
 /** Requests that create the replica on a server that holds none. */
 export function createsReplica(op: number): boolean {
   return takesStamp(op) || op === DataOp.Copy;
@@ -49,6 +65,10 @@ function refuse(code: Code, message: string, fence?: ReplicaMeta): Admission {
 
 export function admit(selfId: string, local: ReplicaMeta | undefined, req: DataRequest, knownGeneration: number): Admission {
   const ext = req.extent;
+  const forwarded = (req.flags & DataFlag.Forwarded) !== 0;
+  const localOnly = (req.flags & DataFlag.Local) !== 0;
+  if (localOnly && req.op !== DataOp.Flush) return refuse(ErrorCode.Protocol, 'LOCAL applies to flush only');
+  if (localOnly && forwarded) return refuse(ErrorCode.Protocol, 'a flush is either forwarded by a primary or LOCAL from a client, not both');
   if (local !== undefined && local.extentSizeBytes !== ext.extentSizeBytes) {
     return refuse(ErrorCode.InvalidArgument, `extent size ${ext.extentSizeBytes} differs from the stored ${local.extentSizeBytes}`);
   }
@@ -68,9 +88,8 @@ export function admit(selfId: string, local: ReplicaMeta | undefined, req: DataR
   if (local !== undefined && ext.epoch === local.epoch && !sameReplicas(local.replicas, ext.replicas)) {
     return refuse(ErrorCode.Protocol, `replica set differs from this server's at the same epoch ${ext.epoch}`);
   }
-  const forwarded = (req.flags & DataFlag.Forwarded) !== 0;
   const role: Role = position === 0 ? 'primary' : rebuilding ? 'rebuilding' : 'secondary';
-  if (primaryOnly(req.op)) {
+  if (primaryOnly(req.op) && !localOnly) {
     if (!forwarded && role !== 'primary') return refuse(ErrorCode.NotPrimary, `server ${selfId} is not the primary at epoch ${ext.epoch}; ${ext.replicas[0]!.serverId} is`);
     if (forwarded && role === 'primary') return refuse(ErrorCode.Protocol, `a forwarded ${req.op === DataOp.Copy ? 'copy' : 'request'} reached the primary`);
   }

@@ -57,6 +57,11 @@ describe('authorization of data-plane requests by signed tokens', () => {
   it('refuses writes, trims and flushes under a read-only capability', () => {
     const g = granted({ ...rw, mode: 'ro' });
     for (const op of [DataOp.Write, DataOp.Trim, DataOp.WriteZeroes, DataOp.Flush]) expect(authorize(g, req(op), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+    expect(authorize(g, req(DataOp.Flush, { flags: DataFlag.Local }), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+    // A LOCAL flush (sent to every member) needs what a plain one does: the writer's read-write capability.
+    expect(authorize(granted(rw), req(DataOp.Flush, { flags: DataFlag.Local }), stored, 3, now)).toBeUndefined();
+    expect(authorize(granted(rw), req(DataOp.Flush, { flags: DataFlag.Local, generation: 2 }), stored, 3, now)?.code).toBe(ErrorCode.PermissionDenied);
+    expect(authorize(newGrants(alice), req(DataOp.Flush, { flags: DataFlag.Local }), stored, 3, now)?.code).toBe(ErrorCode.Unauthenticated);
     expect(authorize(g, req(DataOp.Read), stored, 3, now)).toBeUndefined();
   });
 

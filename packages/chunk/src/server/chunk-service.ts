@@ -1,6 +1,6 @@
 import { BasaltError, ErrorCode, isBasaltError, limits } from '@basalt/stdx';
 import { blockStamps, DataFlag, DataOp, dataOpNames, decodeSnapshotRecords, encodeBlockList, encodeStampsPayload, ExtentState, firstBadPiece, pieceCrcs, type DataRequest, type DataResponse, type Stamp } from '@basalt/wire';
-import { admit, createsReplica, isMutation, takesStamp, type Admission } from '../replica/admission.js';
+import { admit, createsReplica, forwardedByPrimary, isMutation, takesStamp, type Admission } from '../replica/admission.js';
 import { authorize, grant, newGrants, type Grants } from '../replica/authorize.js';
 import type { ReplicaMeta } from '../replica/replica-meta.js';
 import type { ExtentStore } from '../store/extent-store.js';
@@ -93,7 +93,8 @@ export class ChunkService {
     // The primary stamps a mutation on arrival; the other members store the stamp it forwarded.
     const stamp = !mutation ? undefined : verdict.role === 'primary' ? this.store.nextStamp(ext.volumeId, ext.index) : req.stamp!;
     const local$ = this.apply(req, stamp);
-    if (verdict.role === 'primary' && (mutation || req.op === DataOp.Flush || req.op === DataOp.SnapshotDelete)) {
+    // A LOCAL flush syncs this replica only: the SDK sent one to every member itself.
+    if (verdict.role === 'primary' && forwardedByPrimary(req)) {
       const forwarded = this.replicator.forward(meta, req, stamp);
       if (this.knobs.ackBeforeReplicated === true) forwarded.catch(() => undefined);
       else waits.push(forwarded);

@@ -156,4 +156,17 @@ describe('chunkd (in process)', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(written, 'the write sent before the ping still waits for its secondary').toBe('waiting');
   });
+  it('syncs only the receiving replica on a LOCAL flush, at any member, where a plain flush at the primary reaches every member', async () => {
+    const cs = await servers(3);
+    const ext = extentOn(cs);
+    const conns = await Promise.all(cs.map((c) => connect(c)));
+    await conns[0]!.write(ext, 0, Buffer.alloc(8192, 7));
+    const flushes = async (): Promise<number[]> => Promise.all(cs.map(async (c) => (await c.metrics.ops.get()).values.find((v) => v.labels.op === 'flush' && v.labels.result === 'ok')?.value ?? 0));
+    for (const conn of conns) expect(await conn.flush(ext, { local: true })).toMatchObject({ epoch: 1, state: ExtentState.Active });
+    expect(await flushes()).toEqual([1, 1, 1]);
+    await conns[0]!.flush(ext);
+    expect(await flushes()).toEqual([2, 2, 2]);
+    await expect(conns[1]!.flush(ext)).rejects.toMatchObject({ code: ErrorCode.NotPrimary });
+    await expect(conns[1]!.flush({ ...ext, epoch: 0 }, { local: true })).rejects.toMatchObject({ code: ErrorCode.StaleEpoch });
+  });
 });

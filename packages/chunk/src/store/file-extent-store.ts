@@ -748,10 +748,16 @@ export class FileExtentStore implements ExtentStore {
     await this.writeStamps(h, files, sums, a, stamps);
   }
 
+  /**
+   * The last step of every data write and zeroing: the file is marked dirty again once all of it
+   * is in the file, since a sync round that began after the first mark (before the data write)
+   * took the file off the dirty set and may have synced before the data landed.
+   */
   private async writeStamps(h: Held, files: ExtentFiles, meta: Buffer, a: number, stamps: Buffer): Promise<void> {
     const at = (a / blockBytes) * stampEntryBytes;
     await this.io.write(files.fd, stamps, files.stampsAt + at, 'write extent stamps');
     stamps.copy(stampTableOf(h, meta), at);
+    this.syncGroup.markDirty(files.fd);
   }
 
   /** The whole blocks [a, b) with data laid over the old contents of the partial edge blocks. */

@@ -18,6 +18,11 @@ export class SyncGroup {
 
   constructor(private readonly syncFd: (fd: number) => Promise<void>) {}
 
+  /**
+   * Call after a write to `fd` completes (before it too, if a round may not skip the file while
+   * the write runs): a round takes a file off the dirty set when it starts, so a write that lands
+   * during a round is synced only by a round after a mark made once it landed.
+   */
   markDirty(fd: number): void {
     this.dirty.add(fd);
   }

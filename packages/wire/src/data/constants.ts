@@ -103,8 +103,14 @@ export const DataFlag = {
   Forwarded: 2,
   /** STAMPS only: re-read the data and check every block's CRC. */
   Verify: 4,
+  /**
+   * FLUSH only, from a client: sync this replica's file only, do not forward. The SDK sends one to
+   * every member of the set (docs/data-path.md, "Flush"); any member at the request's epoch takes
+   * it. Never with FORWARDED (admission refuses either misuse as a protocol error).
+   */
+  Local: 8,
 } as const;
-export const dataFlagsMask = DataFlag.Fua | DataFlag.Forwarded | DataFlag.Verify;
+export const dataFlagsMask = DataFlag.Fua | DataFlag.Forwarded | DataFlag.Verify | DataFlag.Local;
 
 /** Flags of a replica-list entry. */
 export const ReplicaFlag = {

@@ -166,8 +166,9 @@ export class DataConnection {
     return head(await this.send({ op: DataOp.Write, flags, requestId: 0, extent, offset, length: data.length, crcs, payload: data }));
   }
 
-  async flush(extent: ExtentRef): Promise<IoResult> {
-    return head(await this.send({ op: DataOp.Flush, flags: 0, requestId: 0, extent, offset: 0, length: 0 }));
+  /** FLUSH through the primary (it syncs and forwards), or with `local` of this server's replica only (DataFlag.Local). */
+  async flush(extent: ExtentRef, options: { local?: boolean } = {}): Promise<IoResult> {
+    return head(await this.send({ op: DataOp.Flush, flags: options.local === true ? DataFlag.Local : 0, requestId: 0, extent, offset: 0, length: 0 }));
   }
 
   async trim(extent: ExtentRef, offset: number, length: number, options: { fua?: boolean } = {}): Promise<IoResult> {
