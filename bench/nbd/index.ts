@@ -46,8 +46,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'packages/cli/dist/bin.js');
 const prefillJob: FioJob = { name: 'prefill 1M QD8', rw: 'write', blockSize: '1M', depth: 8, unit: 'MiB/s' };
 const execFileAsync = promisify(execFile);
-/** --page-cache-full leaves this much memory free: the processes' own growth during the run, before the kernel reclaims. */
-const pageCacheHeadroomMiB = 2048;
+/** --page-cache-full leaves this much memory free: more would be free pages the guest handed back to its host (the clean page cache is reclaimed as processes grow). */
+const pageCacheHeadroomMiB = 256;
 
 function cell(r: FioResult | undefined, job: FioJob): string {
   if (r === undefined) return 'failed';
