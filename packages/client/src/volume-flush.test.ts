@@ -67,9 +67,10 @@ function fake(o: { local?: LocalFlush; plain?: (ref: ExtentRef) => Promise<IoRes
   return { volume, flushes, connected, metrics, moveTo: (e, s) => ((epoch = e), (set = s)) };
 }
 
+/** `reason count` of each series of the fallback counter. */
 async function fallbacks(m: ClientMetrics): Promise<string[]> {
-  const text = await m.registry.metrics();
-  return text.split('\n').filter((l) => l.startsWith('basalt_client_flush_fallbacks_total{')).map((l) => l.replace(/.*reason="([A-Za-z_]+)"\} /, '$1 '));
+  const counter = m.registry.getSingleMetric('basalt_client_flush_fallbacks_total')!;
+  return (await counter.get()).values.map((v) => `${v.labels.reason} ${v.value}`);
 }
 
 afterEach(() => {
