@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { ClientMetrics } from '@basalt/client';
 import { ErrorCode, MiB, type BasaltError } from '@basalt/stdx';
 import { DataConnection, DataFlag, DataOp, generateSigningKey, MetaClient, parseToken, pieceCrcs, signingKeyFromPem, signToken, type ExtentRef, type pb } from '@basalt/wire';
 import { BasaltCluster } from './lib/cluster.js';
@@ -10,8 +11,9 @@ import { clusterScope } from './lib/cluster-scope.js';
  * cluster's key (--signing-key), chunk servers run with --require-capabilities. A client that
  * talks to a chunk server directly gets nothing without a capability metad signed for the
  * volume it touches; a forged or replayed one is refused; a replica set or epoch metad did not
- * sign is refused even from a holder of a valid peer capability; the SDK's reads and writes and
- * a failover (DropReplica, forwarding at the new epoch) work as before, and refused requests
+ * sign is refused even from a holder of a valid peer capability; the SDK's reads, writes and
+ * flushes (a LOCAL FLUSH to every member, over connections that authenticate first) and a
+ * failover (DropReplica, forwarding at the new epoch) work as before, and refused requests
  * change no stored byte.
  */
 const { scope, keep } = clusterScope();
@@ -26,7 +28,8 @@ function refOf(volumeId: number, e: pb.IExtent, generation: number, auth?: Buffe
 describe('capabilities on the data plane', () => {
   it('refuse requests without, or with forged or replayed, capabilities and unsigned replica sets', { timeout: 300_000 }, async () => {
     const cluster = keep(await BasaltCluster.start(scope));
-    const client = cluster.client({ requestTimeoutMs: 10_000 });
+    const metrics = new ClientMetrics();
+    const client = cluster.client({ requestTimeoutMs: 10_000, metrics });
     await client.createVolume('tenant-a', { sizeBytes: 8 * MiB, extentSizeBytes, replicationFactor: 3 });
     await client.createVolume('tenant-b', { sizeBytes: 8 * MiB, extentSizeBytes, replicationFactor: 3 });
     const a = await client.openVolume('tenant-a', { writer: true });
@@ -37,6 +40,10 @@ describe('capabilities on the data plane', () => {
     await b.write(0, dataB);
     expect((await a.read(0, dataA.length)).equals(dataA)).toBe(true);
     expect((await b.read(0, dataB.length)).equals(dataB)).toBe(true);
+    // The flush goes to each member itself (docs/data-path.md, "Flush"); none had to go through the primary.
+    await a.flush();
+    await b.flush();
+    expect((await metrics.registry.getSingleMetric('basalt_client_flush_fallbacks_total')!.get()).values).toEqual([]);
 
     const meta = new MetaClient({ endpoints: cluster.metaEndpoints });
     const mapA = await meta.call('getExtentMap', { volume: 'tenant-a', fromIndex: 0, count: 1, writer: true });
