@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BasaltError, ErrorCode, Prng } from '@basalt/stdx';
 import { DataConnection, DataOp, MetaClient, pingExtent, TransportSecurity } from '@basalt/wire';
 import type { TlsFiles } from '@basalt/wire';
-import { connect } from '@basalt/client';
+import { ClientMetrics, connect } from '@basalt/client';
 import { createCa, issueCert, serialOf, tlsFilesOf } from '@basalt/cli';
 import { freePortRange, freePorts, ProcessScope, runCli, waitFor, waitForLog } from './lib/process.js';
 import { RawNbd } from './nbd-raw-client.js';
@@ -178,8 +178,9 @@ describe('a secure cluster (basalt up without flags)', () => {
     const oldAdmin = await credentials('old-admin', clusterCa(), { days: 1 });
     copyFileSync(file.tls!.ca, join(dir, 'old-bundle.pem'));
     const security = TransportSecurity.fromFiles(file.tls!);
-    const client = connect({ metad: file.metad.map((m) => m.address), security });
-    await client.createVolume('rot', { sizeBytes: 16 * 1024 * 1024, extentSizeBytes: 4 * 1024 * 1024 });
+    const metrics = new ClientMetrics();
+    const client = connect({ metad: file.metad.map((m) => m.address), security, metrics });
+    await client.createVolume('rot', { sizeBytes: 16 * 1024 * 1024, extentSizeBytes: 4 * 1024 * 1024, replicationFactor: 3 });
     const volume = await client.openVolume('rot', { writer: true });
     const prng = new Prng(15);
     const expected = Buffer.alloc(16 * 1024 * 1024);
@@ -221,6 +222,9 @@ describe('a secure cluster (basalt up without flags)', () => {
     stop = true;
     await io;
     expect(errors).toEqual([]);
+    // The SDK flushes each member itself over mutual TLS (docs/data-path.md, "Flush"), none through the primary.
+    await volume.flush();
+    expect((await metrics.registry.getSingleMetric('basalt_client_flush_fallbacks_total')!.get()).values).toEqual([]);
     // After the window: the old CA's certificates are refused, new connections with the new ones work.
     expect(await metaOutcome(TransportSecurity.fromFiles(oldAdmin), file.metad[2]!.address)).toBe(ErrorCode.Unauthenticated);
     expect(await dataOutcome(TransportSecurity.fromFiles(oldAdmin), file.chunkd[2]!.address)).toBe(ErrorCode.Unauthenticated);
