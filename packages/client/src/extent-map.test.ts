@@ -65,3 +65,29 @@ describe('capability renewal ahead of expiry', () => {
     await vi.waitFor(() => expect(capabilityOf(map.auth(map.known(0)!))).toBe('cap-3'));
   });
 });
+
+describe('reports of a primary that metad already dropped', () => {
+  it('answer every concurrent reporter with the current set, however their re-reads of the map interleave', async () => {
+    const moved = { index: 0, epoch: 2, primary: 's', replicas: [{ serverId: 's', address: 's:1' }] };
+    const answers: (() => void)[] = [];
+    const meta = {
+      call: (method: string) => {
+        if (method === 'dropReplica') return Promise.reject(new BasaltError(ErrorCode.StaleEpoch, 'epoch 1 is older than 2'));
+        expect(method).toBe('getExtentMap');
+        // Each re-read is answered when the test says so, in the order the test picks.
+        return new Promise((resolve) => answers.push(() => resolve({ volumeId: 1, extentSizeBytes: 1 << 20, generation: 1, extents: [moved] })));
+      },
+    } as unknown as MetaClient;
+    const map = new ExtentMap(meta, 'v', true, 1, () => undefined);
+    const old = { index: 0, epoch: 1, replicas: [{ serverId: 'p', address: 'p:1' }], readable: [{ serverId: 'p', address: 'p:1' }], signedState: undefined };
+    const first = map.reportFailed(old, 'p', 'unreachable');
+    await vi.waitFor(() => expect(answers).toHaveLength(1));
+    // The first re-read is answered; before its reporter resumes, a second reporter starts its own.
+    answers[0]!();
+    const second = map.reportFailed(old, 'p', 'unreachable');
+    await vi.waitFor(() => expect(answers).toHaveLength(2));
+    answers[1]!();
+    expect((await first)?.epoch).toBe(2);
+    expect((await second)?.epoch).toBe(2);
+  });
+});

@@ -154,7 +154,8 @@ export class ExtentMap {
    * dropping a server marked out, another client's report) most likely moved the neighbours too.
    */
   private async refreshPage(index: number): Promise<ExtentInfo | undefined> {
-    this.extents.delete(index);
+    // The cached set stays until the page replaces it (remember keeps the newest epoch): a
+    // concurrent re-read must not leave this caller, resuming after its own fetch, with no set.
     await this.fetchPage(Math.floor(index / limits.clientExtentMapPageExtents));
     return this.extents.get(index);
   }
