@@ -1,6 +1,6 @@
 export { connect, BasaltClient, type ConnectOptions, type OpenOptions, type CreateSnapshotOptions, type CreateVolumeOptions, type CreateTenantOptions, type SetLabelOptions } from './basalt-client.js';
 export { backoffMs } from './backoff.js';
-export { Volume, mutationFailover, type VolumeDescriptor, type AllocationRun, type VolumeEvent, type BlockRange } from './volume.js';
+export { Volume, flushedEverywhere, mutationFailover, type VolumeDescriptor, type AllocationRun, type VolumeEvent, type BlockRange } from './volume.js';
 export type { TransferProgress } from './snapshot-transfer.js';
 export { readDiff, encodeDiffHeader, encodeDiffRecord, encodeDiffEnd, diffFormatVersion, type DiffHeader, type DiffRecord } from './diff-format.js';
 export type { VolumeInfo, SnapshotInfo, FlattenRequestInfo, Lease, ServerInfo, ServerState, RepairStatus, DegradedExtent, ExtentPlacement, MemberStatus, MemberRole, Member, TenantInfo, AuditEntry } from './cluster-types.js';

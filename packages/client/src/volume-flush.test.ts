@@ -3,7 +3,7 @@ import { BasaltError, ErrorCode, limits } from '@basalt/stdx';
 import { ExtentState, type DataConnection, type ExtentRef, type IoResult, type MetaClient, type pb } from '@basalt/wire';
 import { ClientMetrics } from './client-metrics.js';
 import type { ConnectionPool } from './connection-pool.js';
-import { Volume } from './volume.js';
+import { flushedEverywhere, Volume } from './volume.js';
 
 /**
  * A flush sends a LOCAL FLUSH to every member of each dirty extent's set at once, and falls back
@@ -152,5 +152,14 @@ describe('a flush sent to every member directly', () => {
     fenced = false;
     await f.volume.flush();
     expect(f.flushes.filter((l) => l === 'p plain@1')).toHaveLength(2);
+  });
+});
+
+describe('flushedEverywhere (the rule the SDK and the simulation share)', () => {
+  it('counts a flush only with an OK at the map\'s epoch from every member of the set', () => {
+    expect(flushedEverywhere([3, 3, 3], 3, 3)).toBe(true);
+    expect(flushedEverywhere([3, 3], 3, 3), 'a member missing').toBe(false);
+    expect(flushedEverywhere([3, 2, 3], 3, 3), 'a member at an older epoch').toBe(false);
+    expect(flushedEverywhere([3, 0, 3], 3, 3), 'a server holding no replica').toBe(false);
   });
 });

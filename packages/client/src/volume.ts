@@ -83,6 +83,17 @@ function pathOf(action: MutationAction): MutationPath {
 }
 
 /**
+ * Whether LOCAL FLUSHes made an extent durable (docs/data-path.md, "Flush"): `answered` holds the
+ * epoch of each OK, one per member that answered OK, of a set of `members` at the map's `epoch`.
+ * Invariant: true only when every member, the primary included, answered OK at that epoch. A
+ * member dropped from a newer set without knowing it still answers the old epoch, but the
+ * primary refuses it once it moved on, so the old set can never count as flushed.
+ */
+export function flushedEverywhere(answered: readonly number[], members: number, epoch: number): boolean {
+  return answered.length === members && answered.every((e) => e === epoch);
+}
+
+/**
  * What a failed mutation at the primary leads to: 'refresh' (re-read the extent's set and try
  * again), 'resend' (the same request again), 'report' (tell metad the primary did not answer; its
  * leader decides whether the set changes) or 'throw'. A failover code that the primary itself
@@ -311,18 +322,14 @@ export class Volume {
    * primary (mutate), which follows epochs and has the primary (and metad) decide about a member
    * that does not answer. The SDK itself never reports a member from a failed LOCAL flush.
    *
-   * Invariant: the flush is done only when every member of the set at the map's epoch, the
-   * primary included, answered OK at that epoch. That covers every write acknowledged before it:
+   * Done only when flushedEverywhere() (its invariant). That covers every write acknowledged before it:
    * each was acknowledged at the map's epoch or an older one (a write the primary served while
    * moving the set on answers with the newer epoch, and mutate() re-reads the map before
    * acknowledging it), and the primary acknowledges a write only once every member of its set
    * applied it, so the write is in each member's file (or reached a newcomer by the rebuild's
    * COPY, as for the primary's flush) where that member's fdatasync covers it, whatever
-   * connection the FLUSH came on. A member still at an epoch the primary has left behind (dropped
-   * without knowing it) accepts and syncs, but cannot make the flush succeed alone: the primary's
-   * own OK at the same epoch is required, and a primary that moved on refuses the old epoch
-   * (so does any member that adopted the newer one). Any refusal sends the flush down the
-   * primary path, which re-reads the map.
+   * connection the FLUSH came on. Any refusal sends the flush down the primary path, which
+   * re-reads the map.
    */
   private async flushExtent(index: number): Promise<void> {
     const info = this.map.known(index) ?? await this.map.lookup(index);
@@ -344,7 +351,7 @@ export class Volume {
     const ref = this.ref(info);
     const sent = Promise.all(info.replicas.map(async (r) => {
       const conn = this.ctx.pool.ready(r.address) ?? await this.ctx.pool.get(r.address);
-      return (await conn.flush(ref, { local: true })).epoch === info.epoch;
+      return (await conn.flush(ref, { local: true })).epoch;
     }));
     let timer: NodeJS.Timeout | undefined;
     const waited = new Promise<'wait'>((resolve) => {
@@ -353,7 +360,7 @@ export class Volume {
     try {
       const answers = await Promise.race([sent, waited]);
       if (answers === 'wait') return 'wait';
-      return answers.every((same) => same) ? undefined : 'epoch';
+      return flushedEverywhere(answers, info.replicas.length, info.epoch) ? undefined : 'epoch';
     } catch (err) {
       if (!(err instanceof BasaltError)) throw err;
       return err.code;

@@ -1,5 +1,5 @@
 import { BasaltError, ErrorCode, limits, type Prng } from '@basalt/stdx';
-import { backoffMs, mutationFailover } from '@basalt/client';
+import { backoffMs, flushedEverywhere, mutationFailover } from '@basalt/client';
 import { DataFlag, DataOp, parseToken, pieceCrcs, readResult, type ExtentRef, type ReplicaRef } from '@basalt/wire';
 import { blockOf, checkBlock, type BlockRegisters, type Violation } from './checkers.js';
 import type { SimConnection, SimNetwork } from './network.js';
@@ -10,7 +10,7 @@ import { serverIdOf } from './sim-chunk-server.js';
  * A client of one volume (it holds the volume's writer lease), one operation at a time on a few
  * blocks of its own: whole-block writes (some with FUA), trims, reads, flushes. The decisions are
  * the SDK's (packages/client/src/volume.ts): flushes go to every member as LOCAL FLUSHes, and
- * through the primary when one of them does not answer OK at the set's epoch; mutations go to the primary and follow
+ * through the primary unless flushedEverywhere() (shared); mutations go to the primary and follow
  * mutationFailover() (shared: refresh the set, resend, report the primary to metad, or give
  * up) with the SDK's backoffMs() (shared); a first timeout gets a second try; a reply from a newer
  * epoch re-reads the set; reads go to the active members only (never a rebuilding one) and fall
@@ -134,7 +134,7 @@ export class SimClient {
     const ref = this.ref(index, info);
     try {
       const epochs = await Promise.all(info.replicas.map(async (r) => (await (await this.conn(r.address)).send({ op: DataOp.Flush, flags: DataFlag.Local, requestId: 0, extent: ref, offset: 0, length: 0 })).epoch));
-      return epochs.every((e) => e === info.epoch);
+      return flushedEverywhere(epochs, info.replicas.length, info.epoch);
     } catch (err) {
       if (!(err instanceof BasaltError)) throw err;
       this.net.sched.note(`${this.id} flush ${this.volume.name}/${index}: a member answered ${err.code}, through the primary`);
